@@ -1,0 +1,64 @@
+"""Output records that operators and runners emit, and the envelope that carries them."""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+import msgspec
+
+from shopstream.events.model import ShopperEvent
+
+__all__ = ["BasketCompletion", "BasketLine", "DeadLetter", "LateEvent", "Output"]
+
+
+class Output(NamedTuple):
+    """One record on its way to the stream ``stream``; ``key`` partitions it (Kafka key)."""
+
+    stream: str
+    key: str
+    record: Any
+
+
+class BasketLine(msgspec.Struct, frozen=True, rename="camel", gc=False):
+    """One product in a basket."""
+
+    product_id: str
+    product_name: str | None
+    category: str | None
+    price: float
+    quantity: int
+
+
+class BasketCompletion(msgspec.Struct, frozen=True, rename="camel", gc=False):
+    """A basket that ended: bought (``COMPLETED``) or left behind (``ABANDONED``)."""
+
+    session_id: str
+    user_id: str
+    status: str
+    items: tuple[BasketLine, ...]
+    total_value: float
+    completion_time: int
+    order_id: str | None = None
+    viewed_products: tuple[str, ...] = ()
+
+
+class DeadLetter(msgspec.Struct, frozen=True, rename="camel"):
+    """An input that could not be used, with why and where it came from.
+
+    ``stage`` is where it failed (``decode``, ``validate``, ``operator:<name>``), ``offset``
+    the byte offset just after the line in ``source`` (-1 when it has none).
+    """
+
+    stage: str
+    reason: str
+    raw: str
+    source: str
+    offset: int
+
+
+class LateEvent(msgspec.Struct, frozen=True, rename="camel"):
+    """An event whose time was already behind the watermark when it arrived."""
+
+    event: ShopperEvent
+    watermark: int
+    lateness_ms: int

@@ -1,0 +1,19 @@
+"""Names of the streams, as the topics and files they become."""
+
+from __future__ import annotations
+
+from typing import Final
+
+EVENTS: Final = "events"
+BASKET_COMPLETIONS: Final = "basket-completions"
+ABANDONED_BASKETS: Final = "abandoned-baskets"
+BASKET_PATTERNS: Final = "basket-patterns"
+PRODUCT_RECOMMENDATIONS: Final = "product-recommendations"
+TRENDING_PRODUCTS: Final = "trending-products"
+CART_ABANDONMENT: Final = "cart-abandonment"
+FRAUD_ALERTS: Final = "fraud-alerts"
+REVENUE_STATS: Final = "revenue-stats"
+TOP_PRODUCTS: Final = "top-products"
+SHOPPER_FEATURES: Final = "shopper-features"
+DEAD_LETTER: Final = "dead-letter"
+LATE_EVENTS: Final = "late-events"

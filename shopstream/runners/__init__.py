@@ -1,0 +1,3 @@
+"""Runners: the embedded one (default), later a distributed engine adapter."""
+
+from __future__ import annotations

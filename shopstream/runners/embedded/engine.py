@@ -1,0 +1,202 @@
+"""The event-time core of the embedded runner.
+
+Events are buffered and released in event-time order once the watermark passes them, so
+any arrival order within the out-of-orderness bound gives the same outputs. Conventions
+follow Flink: the watermark is ``max_timestamp - bound - 1``; an event at or below the
+watermark is late; a timer fires once the watermark reaches it. At equal times, events
+come before timers, and ties keep arrival (events) or registration (timers) order.
+
+While an operator runs, ``ctx.watermark_ms`` is the time up to which everything has
+been processed: ``t - 1`` for an event at ``t`` and ``t`` for a timer at ``t``, which
+makes it independent of arrival order.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Callable
+from typing import Any
+
+from shopstream.events import streams
+from shopstream.events.model import ShopperEvent
+from shopstream.events.records import LateEvent, Output
+from shopstream.runners.embedded.context import StageContext
+from shopstream.runners.embedded.timers import TimerQueue
+from shopstream.topology import Stage, Topology
+
+__all__ = ["MAX_WATERMARK", "Engine"]
+
+MAX_WATERMARK = 2**63 - 1
+_MIN_WATERMARK = -(2**63)
+
+
+class Engine:
+    """Routes events and outputs through a :class:`Topology` in event-time order.
+
+    ``emit`` receives every output of a stream listed in ``topology.sink_streams``, plus
+    ``late-events``. Outputs of a stream that a stage consumes are handed to that stage at
+    once (depth first), with the upstream element's timestamp.
+    """
+
+    def __init__(self, topology: Topology, out_of_orderness_ms: int,
+                 emit: Callable[[Output], None]) -> None:
+        self.topology = topology
+        self.bound_ms = out_of_orderness_ms
+        self._emit = emit
+        self.timers = TimerQueue()
+        self.contexts = [StageContext(i, s.name, self.timers)
+                         for i, s in enumerate(topology.stages)]
+        self._consumers: dict[str, list[tuple[int, Stage]]] = {}
+        self._broadcast: dict[str, list[int]] = {}
+        for i, stage in enumerate(topology.stages):
+            for name in stage.inputs:
+                self._consumers.setdefault(name, []).append((i, stage))
+            for name in stage.broadcast_inputs:
+                self._broadcast.setdefault(name, []).append(i)
+        self._sinks = frozenset(topology.sink_streams) | {streams.LATE_EVENTS}
+        self._buffer: list[tuple[int, int, ShopperEvent]] = []
+        self._seq = 0
+        self.max_timestamp_ms = _MIN_WATERMARK
+        self.watermark_ms = _MIN_WATERMARK
+        self.late_events = 0
+        self.output_counts: dict[str, int] = {}
+
+    # -- input ---------------------------------------------------------------------------
+    def offer(self, event: ShopperEvent) -> None:
+        """Accept one event: buffer it, or send it to ``late-events`` when it is too late.
+
+        Buffered events are processed by :meth:`drain` (the runner calls it every few
+        events, or :meth:`advance`/:meth:`finish`): batching saves a call per event and
+        cannot change the outputs, which follow event-time order, not arrival.
+        """
+        ts = event.timestamp_ms
+        if ts <= self.watermark_ms:
+            self.late_events += 1
+            record = LateEvent(event, self.watermark_ms, self.watermark_ms - ts + 1)
+            self._output(Output(streams.LATE_EVENTS, event.session_id, record))
+            return
+        self._seq += 1
+        heapq.heappush(self._buffer, (ts, self._seq, event))
+        if ts > self.max_timestamp_ms:
+            self.max_timestamp_ms = ts
+            mark = ts - self.bound_ms - 1
+            if mark > self.watermark_ms:
+                self.watermark_ms = mark
+
+    def advance(self, watermark_ms: int) -> None:
+        """Move the watermark forward (never back) and process all it releases."""
+        if watermark_ms > self.watermark_ms:
+            self.watermark_ms = watermark_ms
+        self.drain()
+
+    def finish(self) -> None:
+        """End of input: release every buffered event and fire every timer."""
+        self.advance(MAX_WATERMARK)
+
+    def drain(self) -> None:
+        """Process buffered events and timers up to the watermark, in event-time order."""
+        mark = self.watermark_ms
+        buffer = self._buffer
+        timers = self.timers
+        theap = timers.heap
+        fire = self._fire
+        pop = heapq.heappop
+        inputs = self._consumers.get(streams.EVENTS, ())
+        single = inputs[0] if len(inputs) == 1 else None
+        while buffer and buffer[0][0] <= mark:
+            ts = buffer[0][0]
+            while theap and theap[0][0] < ts:
+                fire(timers.pop_raw())
+            ts, _, event = pop(buffer)
+            if single is not None:
+                # One consumer (the usual case): the body of _element, inlined.
+                index, stage = single
+                ctx = self.contexts[index]
+                ctx.key = stage.key_by(event)
+                ctx.timestamp_ms = ts
+                ctx.watermark_ms = ts - 1
+                outs = stage.operator.process_element(event, ctx)
+                if outs:
+                    for out in outs:
+                        self._output(out, ts)
+            else:
+                for index, stage in inputs:
+                    self._element(index, stage, event, ts)
+        while theap and theap[0][0] <= mark:
+            fire(timers.pop_raw())
+
+    def _fire(self, timer: tuple[int, int, str] | None) -> None:
+        if timer is None:
+            return
+        ts, index, key = timer
+        ctx = self.contexts[index]
+        ctx.key = key
+        ctx.timestamp_ms = ts
+        ctx.watermark_ms = ts
+        for out in self.topology.stages[index].operator.on_timer(ts, ctx):
+            self._output(out, ts)
+
+    # -- routing -------------------------------------------------------------------------
+    def _element(self, index: int, stage: Stage, element: Any, ts: int) -> None:
+        ctx = self.contexts[index]
+        ctx.key = stage.key_by(element)
+        ctx.timestamp_ms = ts
+        ctx.watermark_ms = ts - 1
+        for out in stage.operator.process_element(element, ctx):
+            self._output(out, ts)
+
+    def _output(self, out: Output, ts: int = 0) -> None:
+        stream = out.stream
+        self.output_counts[stream] = self.output_counts.get(stream, 0) + 1
+        if stream in self._sinks:
+            self._emit(out)
+        consumers = self._consumers.get(stream)
+        if consumers:
+            for index, stage in consumers:
+                self._element(index, stage, out.record, ts)
+        targets = self._broadcast.get(stream)
+        if targets:
+            for index in targets:
+                ctx = self.contexts[index]
+                ctx.key = ""
+                ctx.timestamp_ms = ts
+                ctx.watermark_ms = ts - 1
+                for follow in self.topology.stages[index].operator.process_broadcast(
+                        out.record, ctx):
+                    self._output(follow, ts)
+
+    # -- checkpoints ---------------------------------------------------------------------
+    def snapshot(self) -> dict[str, Any]:
+        """Everything needed to continue exactly from here, as plain data."""
+        return {
+            "buffer": sorted(self._buffer),
+            "seq": self._seq,
+            "max_timestamp_ms": self.max_timestamp_ms,
+            "watermark_ms": self.watermark_ms,
+            "late_events": self.late_events,
+            "output_counts": dict(self.output_counts),
+            "timers": self.timers.snapshot(),
+            "stages": {
+                stage.name: {
+                    "state": ctx.backend.snapshot(),
+                    "broadcast": stage.operator.snapshot_broadcast(),
+                }
+                for stage, ctx in zip(self.topology.stages, self.contexts, strict=True)
+            },
+        }
+
+    def restore(self, snap: dict[str, Any]) -> None:
+        """Put back what :meth:`snapshot` returned (on a freshly built engine)."""
+        self._buffer = list(snap["buffer"])
+        heapq.heapify(self._buffer)
+        self._seq = snap["seq"]
+        self.max_timestamp_ms = snap["max_timestamp_ms"]
+        self.watermark_ms = snap["watermark_ms"]
+        self.late_events = snap["late_events"]
+        self.output_counts = dict(snap["output_counts"])
+        self.timers.restore(snap["timers"])
+        for stage, ctx in zip(self.topology.stages, self.contexts, strict=True):
+            saved = snap["stages"].get(stage.name, {"state": {}, "broadcast": None})
+            ctx.backend.restore(saved["state"])
+            if saved["broadcast"] is not None:
+                stage.operator.restore_broadcast(saved["broadcast"])

@@ -1,0 +1,186 @@
+"""Keyed state held in memory: plain dictionaries per descriptor, snapshot with the checkpoint.
+
+The views read the current key from the context at call time, so an operator may fetch a
+view once and keep it, exactly as with Flink's runtime context.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from typing import Any, Protocol
+
+from shopstream.errors import ShopstreamError
+from shopstream.state.descriptors import (
+    ListStateDescriptor,
+    MapStateDescriptor,
+    StateDescriptor,
+    ValueStateDescriptor,
+)
+
+__all__ = ["HeapStateBackend"]
+
+
+class _HasKey(Protocol):
+    key: str
+
+
+class _Value:
+    __slots__ = ("_ctx", "_data")
+
+    def __init__(self, data: dict[str, Any], ctx: _HasKey) -> None:
+        self._data = data
+        self._ctx = ctx
+
+    def value(self) -> Any:
+        return self._data.get(self._ctx.key)
+
+    def update(self, value: Any) -> None:
+        self._data[self._ctx.key] = value
+
+    def clear(self) -> None:
+        self._data.pop(self._ctx.key, None)
+
+
+class _Map:
+    __slots__ = ("_ctx", "_data")
+
+    def __init__(self, data: dict[str, dict[Any, Any]], ctx: _HasKey) -> None:
+        self._data = data
+        self._ctx = ctx
+
+    def _mine(self) -> dict[Any, Any]:
+        return self._data.get(self._ctx.key) or {}
+
+    def get(self, key: Any) -> Any:
+        return self._mine().get(key)
+
+    def put(self, key: Any, value: Any) -> None:
+        mine = self._data.get(self._ctx.key)
+        if mine is None:
+            self._data[self._ctx.key] = mine = {}
+        mine[key] = value
+
+    def remove(self, key: Any) -> None:
+        mine = self._data.get(self._ctx.key)
+        if mine is not None:
+            mine.pop(key, None)
+            if not mine:
+                del self._data[self._ctx.key]
+
+    def contains(self, key: Any) -> bool:
+        return key in self._mine()
+
+    def items(self) -> Iterator[tuple[Any, Any]]:
+        return iter(list(self._mine().items()))
+
+    def keys(self) -> Iterator[Any]:
+        return iter(list(self._mine()))
+
+    def values(self) -> Iterator[Any]:
+        return iter(list(self._mine().values()))
+
+    def is_empty(self) -> bool:
+        return not self._mine()
+
+    def clear(self) -> None:
+        self._data.pop(self._ctx.key, None)
+
+
+class _List:
+    __slots__ = ("_ctx", "_data")
+
+    def __init__(self, data: dict[str, list[Any]], ctx: _HasKey) -> None:
+        self._data = data
+        self._ctx = ctx
+
+    def get(self) -> list[Any]:
+        return list(self._data.get(self._ctx.key, ()))
+
+    def add(self, value: Any) -> None:
+        mine = self._data.get(self._ctx.key)
+        if mine is None:
+            self._data[self._ctx.key] = [value]
+        else:
+            mine.append(value)
+
+    def update(self, values: Iterable[Any]) -> None:
+        items = list(values)
+        if items:
+            self._data[self._ctx.key] = items
+        else:
+            self._data.pop(self._ctx.key, None)
+
+    def clear(self) -> None:
+        self._data.pop(self._ctx.key, None)
+
+
+class HeapStateBackend:
+    """All keyed state of one operator: ``{descriptor name: {key: value}}``.
+
+    Examples
+    --------
+    >>> from shopstream.state import ValueStateDescriptor
+    >>> class Ctx:
+    ...     key = "a"
+    >>> ctx = Ctx()
+    >>> backend = HeapStateBackend("demo", ctx)
+    >>> count = backend.view(ValueStateDescriptor[int]("count"))
+    >>> count.update(3)
+    >>> ctx.key = "b"
+    >>> count.value() is None
+    True
+    >>> backend.snapshot()
+    {'count': {'a': 3}}
+    """
+
+    def __init__(self, operator_name: str, ctx: _HasKey) -> None:
+        self._operator = operator_name
+        self._ctx = ctx
+        self._data: dict[str, dict[str, Any]] = {}
+        self._kinds: dict[str, type[StateDescriptor]] = {}
+        self._views: dict[StateDescriptor, Any] = {}
+
+    def view(self, descriptor: StateDescriptor) -> Any:
+        """The view of ``descriptor`` bound to the context's current key."""
+        found = self._views.get(descriptor)
+        if found is not None:
+            return found
+        kind = type(descriptor)
+        known = self._kinds.setdefault(descriptor.name, kind)
+        if known is not kind:
+            msg = (f"operator {self._operator!r}: state {descriptor.name!r} is declared both as "
+                   f"{known.__name__} and {kind.__name__}")
+            raise ShopstreamError(msg)
+        data = self._data.setdefault(descriptor.name, {})
+        view: Any
+        if isinstance(descriptor, ValueStateDescriptor):
+            view = _Value(data, self._ctx)
+        elif isinstance(descriptor, MapStateDescriptor):
+            view = _Map(data, self._ctx)
+        elif isinstance(descriptor, ListStateDescriptor):
+            view = _List(data, self._ctx)
+        else:
+            msg = f"operator {self._operator!r}: unknown state descriptor {descriptor!r}"
+            raise ShopstreamError(msg)
+        self._views[descriptor] = view
+        return view
+
+    def key_count(self) -> int:
+        """How many keys hold any state (a gauge for metrics and tests)."""
+        keys: set[str] = set()
+        for per_key in self._data.values():
+            keys.update(per_key)
+        return len(keys)
+
+    def snapshot(self) -> dict[str, dict[str, Any]]:
+        """The state as plain data, without empty descriptors."""
+        return {name: per_key for name, per_key in self._data.items() if per_key}
+
+    def restore(self, snapshot: dict[str, dict[str, Any]]) -> None:
+        """Replace all state with ``snapshot``; views already handed out stay valid."""
+        for name, per_key in self._data.items():
+            per_key.clear()
+            per_key.update(snapshot.get(name, {}))
+        for name, per_key in snapshot.items():
+            if name not in self._data:
+                self._data[name] = dict(per_key)

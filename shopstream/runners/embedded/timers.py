@@ -1,0 +1,95 @@
+"""Event-time timers of every stage in one heap, fired in (time, registration) order."""
+
+from __future__ import annotations
+
+import heapq
+from typing import Any
+
+__all__ = ["TimerQueue"]
+
+
+class TimerQueue:
+    """Timers as ``(timestamp_ms, seq, stage, key)``; one live timer per (stage, key, time).
+
+    Deletion is lazy: a deleted timer stays in the heap and is skipped when it comes up.
+
+    Examples
+    --------
+    >>> q = TimerQueue()
+    >>> q.register(0, "k", 50); q.register(0, "k", 20); q.register(0, "k", 50)
+    >>> q.delete(0, "k", 20)
+    >>> q.peek_time()
+    50
+    >>> q.pop(), q.peek_time() is None
+    ((50, 0, 'k'), True)
+    """
+
+    def __init__(self) -> None:
+        #: ``(timestamp_ms, seq, stage, key)`` entries, some possibly deleted; read-only
+        #: outside this class (the engine peeks at ``heap[0][0]`` on its hot path).
+        self.heap: list[tuple[int, int, int, str]] = []
+        self._live: set[tuple[int, str, int]] = set()
+        self._seq = 0
+
+    def __len__(self) -> int:
+        return len(self._live)
+
+    def register(self, stage: int, key: str, timestamp_ms: int) -> None:
+        ident = (stage, key, timestamp_ms)
+        if ident in self._live:
+            return
+        self._live.add(ident)
+        self._seq += 1
+        heapq.heappush(self.heap, (timestamp_ms, self._seq, stage, key))
+
+    def delete(self, stage: int, key: str, timestamp_ms: int) -> None:
+        self._live.discard((stage, key, timestamp_ms))
+
+    def peek_time(self) -> int | None:
+        """Time of the next live timer, dropping deleted ones on the way."""
+        heap = self.heap
+        while heap:
+            ts, _, stage, key = heap[0]
+            if (stage, key, ts) in self._live:
+                return ts
+            heapq.heappop(heap)
+        return None
+
+    def due_before(self, limit_ms: int) -> bool:
+        """Whether a (possibly deleted) timer earlier than ``limit_ms`` is queued."""
+        heap = self.heap
+        return bool(heap) and heap[0][0] < limit_ms
+
+    def due_by(self, limit_ms: int) -> bool:
+        """Whether a (possibly deleted) timer at or before ``limit_ms`` is queued."""
+        heap = self.heap
+        return bool(heap) and heap[0][0] <= limit_ms
+
+    def pop_raw(self) -> tuple[int, int, str] | None:
+        """Remove the earliest queued timer; ``None`` when it had been deleted."""
+        ts, _, stage, key = heapq.heappop(self.heap)
+        ident = (stage, key, ts)
+        if ident not in self._live:
+            return None
+        self._live.remove(ident)
+        return ts, stage, key
+
+    def pop(self) -> tuple[int, int, str]:
+        """Remove and return the next live timer as ``(timestamp_ms, stage, key)``."""
+        if self.peek_time() is None:
+            msg = "no timer is due"
+            raise IndexError(msg)
+        ts, _, stage, key = heapq.heappop(self.heap)
+        self._live.discard((stage, key, ts))
+        return ts, stage, key
+
+    def snapshot(self) -> dict[str, Any]:
+        live = [entry for entry in self.heap if (entry[2], entry[3], entry[0]) in self._live]
+        return {"heap": sorted(live), "seq": self._seq}
+
+    def restore(self, snapshot: dict[str, Any]) -> None:
+        self.heap = [(int(ts), int(seq), int(stage), str(key))
+                      for ts, seq, stage, key in snapshot["heap"]]
+        heapq.heapify(self.heap)
+        self._live = {(e[2], e[3], e[0]) for e in self.heap}
+        self._seq = int(snapshot["seq"])

@@ -1,0 +1,131 @@
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from helpers import ev
+
+from shopstream.events import Output, ShopperEvent, streams
+from shopstream.runners.embedded.engine import Engine
+from shopstream.runners.embedded.harness import run_operator, run_topology
+from shopstream.state import Context, KeyedOperator, ValueStateDescriptor
+from shopstream.topology import Stage, Topology
+
+SEEN = ValueStateDescriptor[int]("seen")
+
+
+class Recorder(KeyedOperator[ShopperEvent]):
+    """Emits what it was called with, and sets a timer `delay` after each element."""
+
+    name = "recorder"
+
+    def __init__(self, delay: int | None = None, delete_previous: bool = False) -> None:
+        self.delay = delay
+        self.delete_previous = delete_previous
+
+    def process_element(self, element: ShopperEvent, ctx: Context) -> Iterable[Output]:
+        seen = ctx.state(SEEN)
+        if self.delay is not None:
+            previous = seen.value()
+            if self.delete_previous and previous is not None:
+                ctx.delete_event_timer(previous + self.delay)
+            ctx.register_event_timer(element.timestamp_ms + self.delay)
+        seen.update(element.timestamp_ms)
+        return (Output("trace", ctx.key, ("event", element.timestamp_ms, ctx.key,
+                                          ctx.watermark_ms)),)
+
+    def on_timer(self, timestamp_ms: int, ctx: Context) -> Iterable[Output]:
+        return (Output("trace", ctx.key, ("timer", timestamp_ms, ctx.key, ctx.watermark_ms)),)
+
+
+def trace(outputs: list[Output]) -> list[Any]:
+    return [o.record for o in outputs if o.stream == "trace"]
+
+
+def by_session(e: ShopperEvent) -> str:
+    return e.session_id
+
+
+def test_events_are_processed_in_event_time_order_within_the_bound() -> None:
+    events = [ev("PAGE_VIEW", t) for t in (10, 30, 20, 40, 35)]
+    out = run_operator(Recorder(), events, by_session, out_of_orderness_ms=10,
+                       sink_streams=("trace",))
+    assert [r[1] for r in trace(out)] == [10, 20, 30, 35, 40]
+    assert [r[3] for r in trace(out)] == [9, 19, 29, 34, 39]
+
+
+def test_late_events_go_to_the_side_output_and_are_counted() -> None:
+    collected: list[Output] = []
+    engine = Engine(Topology((Stage(Recorder(), ("events",), by_session),), ("trace",)), 5,
+                    collected.append)
+    for t in (100, 200, 150, 194, 195):
+        engine.offer(ev("PAGE_VIEW", t))
+        engine.drain()
+    engine.finish()
+    # watermark after 200 is 200 - 5 - 1 = 194: 150 and 194 are late, 195 is not.
+    late = [o.record for o in collected if o.stream == streams.LATE_EVENTS]
+    assert [(r.event.timestamp_ms, r.watermark, r.lateness_ms) for r in late] == [
+        (150, 194, 45), (194, 194, 1)]
+    assert engine.late_events == 2
+    assert [r[1] for r in trace(collected)] == [100, 195, 200]
+
+
+def test_timers_fire_in_time_order_after_events_at_the_same_time() -> None:
+    events = [ev("PAGE_VIEW", 0, "a"), ev("PAGE_VIEW", 5, "b"), ev("PAGE_VIEW", 10, "a")]
+    out = trace(run_operator(Recorder(delay=10), events, by_session, out_of_orderness_ms=0,
+                             sink_streams=("trace",)))
+    assert out == [
+        ("event", 0, "a", -1), ("event", 5, "b", 4),
+        ("event", 10, "a", 9), ("timer", 10, "a", 10),
+        ("timer", 15, "b", 15), ("timer", 20, "a", 20),
+    ]
+
+
+def test_deleted_timers_do_not_fire_and_duplicates_fire_once() -> None:
+    events = [ev("PAGE_VIEW", t, "a") for t in (0, 3, 6)]
+    out = trace(run_operator(Recorder(delay=10, delete_previous=True), events, by_session,
+                             out_of_orderness_ms=100, sink_streams=("trace",)))
+    assert [r for r in out if r[0] == "timer"] == [("timer", 16, "a", 16)]
+
+
+def test_outputs_feed_downstream_stages_and_sinks() -> None:
+    class Doubler(KeyedOperator[tuple[Any, ...]]):
+        name = "doubler"
+
+        def process_element(self, element: tuple[Any, ...], ctx: Context) -> Iterable[Output]:
+            return (Output("doubled", ctx.key, element[1] * 2),)
+
+    topology = Topology((
+        Stage(Recorder(), ("events",), by_session),
+        Stage(Doubler(), ("trace",), key_by=lambda r: r[2]),
+    ), sink_streams=("doubled",))
+    out = run_topology(topology, [ev("PAGE_VIEW", 1), ev("PAGE_VIEW", 2)])
+    assert [(o.stream, o.record) for o in out] == [("doubled", 2), ("doubled", 4)]
+
+
+def test_snapshot_and_restore_continue_identically() -> None:
+    events = [ev("PAGE_VIEW", t, f"s{t % 3}") for t in range(0, 200, 7)]
+    topology = Topology((Stage(Recorder(delay=20), ("events",), by_session),), ("trace",))
+
+    whole: list[Output] = []
+    engine = Engine(topology, 15, whole.append)
+    for e in events:
+        engine.offer(e)
+        engine.drain()
+    engine.finish()
+
+    first: list[Output] = []
+    engine = Engine(topology, 15, first.append)
+    for e in events[:13]:
+        engine.offer(e)
+        engine.drain()
+    saved = engine.snapshot()
+    second: list[Output] = []
+    resumed = Engine(Topology((Stage(Recorder(delay=20), ("events",), by_session),),
+                              ("trace",)), 15, second.append)
+    resumed.restore(saved)
+    for e in events[13:]:
+        resumed.offer(e)
+        resumed.drain()
+    resumed.finish()
+    assert first + second == whole
