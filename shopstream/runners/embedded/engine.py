@@ -14,6 +14,7 @@ makes it independent of arrival order.
 from __future__ import annotations
 
 import heapq
+from collections import deque
 from collections.abc import Callable
 from typing import Any
 
@@ -54,7 +55,10 @@ class Engine:
             for name in stage.broadcast_inputs:
                 self._broadcast.setdefault(name, []).append(i)
         self._sinks = frozenset(topology.sink_streams) | {streams.LATE_EVENTS}
-        self._buffer: list[tuple[int, int, ShopperEvent]] = []
+        # Events arriving in time order (nearly all) queue in a deque; only those that
+        # overtook a newer event go through the heap. Draining merges the two.
+        self._in_order: deque[tuple[int, int, ShopperEvent]] = deque()
+        self._overtaken: list[tuple[int, int, ShopperEvent]] = []
         self._seq = 0
         self.max_timestamp_ms = _MIN_WATERMARK
         self.watermark_ms = _MIN_WATERMARK
@@ -76,7 +80,11 @@ class Engine:
             self._output(Output(streams.LATE_EVENTS, event.session_id, record))
             return
         self._seq += 1
-        heapq.heappush(self._buffer, (ts, self._seq, event))
+        in_order = self._in_order
+        if not in_order or ts >= in_order[-1][0]:
+            in_order.append((ts, self._seq, event))
+        else:
+            heapq.heappush(self._overtaken, (ts, self._seq, event))
         if ts > self.max_timestamp_ms:
             self.max_timestamp_ms = ts
             mark = ts - self.bound_ms - 1
@@ -96,29 +104,40 @@ class Engine:
     def drain(self) -> None:
         """Process buffered events and timers up to the watermark, in event-time order."""
         mark = self.watermark_ms
-        buffer = self._buffer
+        in_order = self._in_order
+        overtaken = self._overtaken
+        popleft = in_order.popleft
         timers = self.timers
         theap = timers.heap
         fire = self._fire
         pop = heapq.heappop
         inputs = self._consumers.get(streams.EVENTS, ())
-        single = inputs[0] if len(inputs) == 1 else None
-        while buffer and buffer[0][0] <= mark:
-            ts = buffer[0][0]
+        output = self._output
+        if len(inputs) == 1:
+            # One consumer (the usual case): _element's body inlined, lookups hoisted.
+            index, stage = inputs[0]
+            ctx = self.contexts[index]
+            key_by = stage.key_by
+            process = stage.operator.process_element
+        while True:
+            if overtaken and (not in_order or overtaken[0] < in_order[0]):
+                if overtaken[0][0] > mark:
+                    break
+                ts, _, event = pop(overtaken)
+            elif in_order and in_order[0][0] <= mark:
+                ts, _, event = popleft()
+            else:
+                break
             while theap and theap[0][0] < ts:
                 fire(timers.pop_raw())
-            ts, _, event = pop(buffer)
-            if single is not None:
-                # One consumer (the usual case): the body of _element, inlined.
-                index, stage = single
-                ctx = self.contexts[index]
-                ctx.key = stage.key_by(event)
+            if len(inputs) == 1:
+                ctx.key = key_by(event)
                 ctx.timestamp_ms = ts
                 ctx.watermark_ms = ts - 1
-                outs = stage.operator.process_element(event, ctx)
+                outs = process(event, ctx)
                 if outs:
                     for out in outs:
-                        self._output(out, ts)
+                        output(out, ts)
             else:
                 for index, stage in inputs:
                     self._element(index, stage, event, ts)
@@ -169,7 +188,7 @@ class Engine:
     def snapshot(self) -> dict[str, Any]:
         """Everything needed to continue exactly from here, as plain data."""
         return {
-            "buffer": sorted(self._buffer),
+            "buffer": sorted([*self._in_order, *self._overtaken]),
             "seq": self._seq,
             "max_timestamp_ms": self.max_timestamp_ms,
             "watermark_ms": self.watermark_ms,
@@ -187,8 +206,8 @@ class Engine:
 
     def restore(self, snap: dict[str, Any]) -> None:
         """Put back what :meth:`snapshot` returned (on a freshly built engine)."""
-        self._buffer = list(snap["buffer"])
-        heapq.heapify(self._buffer)
+        self._in_order = deque(snap["buffer"])
+        self._overtaken = []
         self._seq = snap["seq"]
         self.max_timestamp_ms = snap["max_timestamp_ms"]
         self.watermark_ms = snap["watermark_ms"]

@@ -1,0 +1,130 @@
+"""Decode and basket-tracking throughput on simulated events; prints JSON.
+
+Run: ``.venv/bin/python bench/foundation_bench.py [--events 1000000] [--repeats 5]``
+
+Measures, each as the median of ``--repeats`` runs in this one process:
+
+* ``read``: splitting the JSONL file into lines (the floor under everything else);
+* ``decode``: reading plus decoding every line into a ``ShopperEvent``;
+* ``decode_baskets``: reading, decoding and the basket tracker on the embedded engine
+  (outputs handed to a no-op sink), i.e. the pipeline without file writes;
+* ``run``: ``EmbeddedRunner`` end to end, output files included.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from shopstream.connectors.files import JsonlSource
+from shopstream.events.decode import EventDecoder
+from shopstream.pipeline import default_topology
+from shopstream.runners.embedded.engine import Engine
+from shopstream.runners.embedded.runner import EmbeddedRunner
+from shopstream.sim import SimulationConfig, write_jsonl
+
+
+def events_file(count: int, cache: Path) -> Path:
+    """About ``count`` simulated events (a week of traffic), generated once and cached."""
+    path = cache / f"sim-{count}.jsonl"
+    if not path.exists():
+        cache.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        # The simulator writes about 5.4 events per session: ask for enough sessions.
+        write_jsonl(SimulationConfig(sessions=max(1, round(count / 5.42)), seed=7, days=7,
+                                     end_ms=1_767_225_600_000), tmp, progress=False)
+        tmp.rename(path)
+    return path
+
+
+def timed(fn: Callable[[], int], repeats: int) -> tuple[float, int]:
+    seconds = []
+    n = 0
+    for _ in range(repeats):
+        gc.collect()
+        start = time.perf_counter()
+        n = fn()
+        seconds.append(time.perf_counter() - start)
+    return statistics.median(seconds), n
+
+
+def bench_read(path: Path) -> int:
+    return sum(1 for _ in JsonlSource(path))
+
+
+def bench_decode(path: Path) -> int:
+    decode = EventDecoder().decode
+    n = 0
+    for raw, _ in JsonlSource(path):
+        decode(raw)
+        n += 1
+    return n
+
+
+def bench_decode_baskets(path: Path) -> int:
+    decode = EventDecoder().decode
+    outputs = [0]
+
+    def sink(_: object) -> None:
+        outputs[0] += 1
+
+    engine = Engine(default_topology(), 5_000, sink)
+    n = 0
+    for raw, _ in JsonlSource(path):
+        engine.offer(decode(raw))
+        n += 1
+        if not n & 255:
+            engine.drain()
+    engine.finish()
+    return n
+
+
+def bench_run(path: Path) -> int:
+    with tempfile.TemporaryDirectory() as out:
+        return EmbeddedRunner(default_topology(), out).run(path).lines
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--events", type=int, default=1_000_000)
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--cache", type=Path, default=Path(".cache/bench"))
+    args = parser.parse_args()
+    path = events_file(args.events, args.cache)
+    results: dict[str, object] = {
+        "benchmark": "foundation",
+        "events_file": str(path),
+        "bytes": path.stat().st_size,
+        "repeats": args.repeats,
+        "python": sys.version.split()[0],
+    }
+    stages = {"read": bench_read, "decode": bench_decode,
+              "decode_baskets": bench_decode_baskets, "run": bench_run}
+    for name, fn in stages.items():
+        seconds, n = timed(lambda fn=fn: fn(path), args.repeats)
+        results[name] = {"events": n, "median_seconds": round(seconds, 3),
+                         "events_per_second": round(n / seconds)}
+    per_event_us = {name: round(1e6 / results[name]["events_per_second"], 3)  # type: ignore[index]
+                    for name in stages}
+    results["microseconds_per_event"] = per_event_us
+    results["where_the_time_goes_us"] = {
+        "reading_lines": per_event_us["read"],
+        "decoding": round(per_event_us["decode"] - per_event_us["read"], 3),
+        "engine_and_basket_tracker": round(per_event_us["decode_baskets"]
+                                           - per_event_us["decode"], 3),
+        "writing_outputs_and_run_loop": round(per_event_us["run"]
+                                              - per_event_us["decode_baskets"], 3),
+    }
+    print(json.dumps(results, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
