@@ -12,24 +12,37 @@ run writes.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from shopstream.connectors.files import JsonlSinks, JsonlSource
 from shopstream.errors import CheckpointError, ConfigError, DecodeError
 from shopstream.events import streams
 from shopstream.events.decode import EventDecoder
-from shopstream.events.records import DeadLetter
+from shopstream.events.records import DeadLetter, Output
 from shopstream.runners.embedded.checkpoint import CheckpointStore
 from shopstream.runners.embedded.engine import Engine
 from shopstream.topology import Topology
 
-__all__ = ["EmbeddedRunner", "RunSummary", "RunnerConfig"]
+__all__ = ["EmbeddedRunner", "RunSummary", "RunnerConfig", "Tap"]
 
 # Buffered events are processed every 256 lines: one call instead of 256, same outputs.
 _DRAIN_MASK = 255
+
+
+class Tap(Protocol):
+    """An extra sink beside the files (a webhook, a store...): sees the streams it names.
+
+    ``write`` must not block the pipeline for long; ``close`` is called when the run ends.
+    Taps are at-least-once: after a resume they see again what came after the checkpoint.
+    """
+
+    streams: frozenset[str]
+
+    def write(self, out: Output) -> None: ...
+    def close(self) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -102,7 +115,9 @@ class EmbeddedRunner:
 
     def __init__(self, topology: Topology, output_dir: str | Path,
                  config: RunnerConfig | None = None,
-                 checkpoint_dir: str | Path | None = None) -> None:
+                 checkpoint_dir: str | Path | None = None,
+                 taps: Sequence[Tap] = ()) -> None:
+        self.taps = tuple(taps)
         self.topology = topology
         self.output_dir = Path(output_dir)
         self.config = config or RunnerConfig()
@@ -125,7 +140,8 @@ class EmbeddedRunner:
         sink_streams = (*self.topology.sink_streams, streams.DEAD_LETTER, streams.LATE_EVENTS)
         sinks = JsonlSinks(self.output_dir, dict.fromkeys(sink_streams),
                            positions=snapshot["sinks"] if snapshot else None)
-        engine = Engine(self.topology, self.config.out_of_orderness_ms, sinks.write)
+        engine = Engine(self.topology, self.config.out_of_orderness_ms,
+                        self._fan_out(sinks.write))
         tally = _Tally()
         sessions: set[str] = set()
         if snapshot:
@@ -179,6 +195,8 @@ class EmbeddedRunner:
                 self._checkpoint(store, engine, sinks, tally, sessions, offset)
         finally:
             sinks.close()
+            for tap in self.taps:
+                tap.close()
         return RunSummary(
             lines=tally.lines,
             events=tally.lines - tally.dead_letters,
@@ -193,6 +211,21 @@ class EmbeddedRunner:
             checkpoints=tally.checkpoints,
             files={s: str(sinks.path(s)) for s in sink_streams},
         )
+
+    def _fan_out(self, write: Callable[[Output], None]) -> Callable[[Output], None]:
+        """The engine's emit function: the files, plus every tap that wants the stream."""
+        if not self.taps:
+            return write
+        routes: dict[str, tuple[Tap, ...]] = {}
+        for stream in self.topology.sink_streams:
+            routes[stream] = tuple(t for t in self.taps if stream in t.streams)
+
+        def emit(out: Output) -> None:
+            write(out)
+            for tap in routes.get(out.stream, ()):
+                tap.write(out)
+
+        return emit
 
     def _load(self, resume: bool) -> dict[str, Any] | None:
         if not resume:
