@@ -55,7 +55,7 @@ def test_sigkill_at_random_moments_then_resume_equals_uninterrupted_run(tmp_path
             kills += 1
         proc.communicate()
     final = cli(*common)
-    out, err = final.communicate(timeout=120)
+    _, err = final.communicate(timeout=120)
     assert final.returncode == 0, err.decode()
     assert kills >= 1, "the run finished before any kill: make the input larger"
     assert outputs(tmp_path / "out") == outputs(tmp_path / "whole")
