@@ -7,10 +7,13 @@ into :class:`ShopperEvent`; anything else is retried through the permissive
 Examples
 --------
 >>> dec = EventDecoder()
->>> dec.decode(b'{"eventType":"VIEW_PRODUCT","sessionId":"s1","timestamp":5,"productId":"p"}')
-ShopperEvent(event_type=<EventType.VIEW_PRODUCT: 'VIEW_PRODUCT'>, timestamp_ms=5, session_id='s1', event_id='ev-4c4d3be9a8f2b5e1c7f7', user_id='s1', product_id='p', ...)
->>> dec.decode(b'{"eventType":"PAGE_VIEW","sessionId":7,"timestamp":"1970-01-01T00:00:01Z"}')
-ShopperEvent(event_type=<EventType.PAGE_VIEW: 'PAGE_VIEW'>, timestamp_ms=1000, session_id='7', ...)
+>>> event = dec.decode(b'{"eventType":"VIEW_PRODUCT","sessionId":"s1","timestamp":5,'
+...                    b'"productId":"p"}')
+>>> event.user_id, event.event_id
+('s1', 'ev-e3af5ca91f5ac18fbf4a')
+>>> dec.decode(b'{"eventType":"PAGE_VIEW","sessionId":7,'
+...            b'"timestamp":"1970-01-01T00:00:01Z"}').timestamp_ms
+1000
 >>> dec.decode(b'{"eventType":"TELEPORT","sessionId":"s1","timestamp":5}')
 Traceback (most recent call last):
 ...
