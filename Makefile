@@ -13,7 +13,7 @@ $(STAMP): pyproject.toml
 	@touch $(STAMP)
 
 setup: $(STAMP)
-	@bash scripts/ensure-debs.sh
+	@bash scripts/ensure-debs.sh redis-server:redis-server wrk:wrk
 
 demo: setup
 	$(VENV)/bin/shopstream demo
@@ -30,7 +30,10 @@ unit: setup
 test: lint typecheck unit
 
 bench: setup
-	$(PY) bench/run_all.py
+	$(PY) -m pip install --quiet -e '.[dev,bench]'
+	$(PY) bench/foundation_bench.py
+	$(PY) bench/rules_bench.py
+	$(PY) bench/serve_bench.py
 
 clean:
 	rm -rf $(VENV) out .pytest_cache .mypy_cache .ruff_cache .hypothesis

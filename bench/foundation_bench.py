@@ -25,10 +25,14 @@ from pathlib import Path
 
 from shopstream.connectors.files import JsonlSource
 from shopstream.events.decode import EventDecoder
-from shopstream.pipeline import default_topology
+from shopstream.operators.feature_catalog import FeaturesConfig
+from shopstream.pipeline import PipelineConfig, default_topology
 from shopstream.runners.embedded.engine import Engine
 from shopstream.runners.embedded.runner import EmbeddedRunner
 from shopstream.sim import SimulationConfig, write_jsonl
+
+#: The pipeline measured: the default one, or with ``--features`` the feature operators too.
+CONFIG = PipelineConfig()
 
 
 def events_file(count: int, cache: Path) -> Path:
@@ -75,7 +79,7 @@ def bench_decode_baskets(path: Path) -> int:
     def sink(_: object) -> None:
         outputs[0] += 1
 
-    engine = Engine(default_topology(), 5_000, sink)
+    engine = Engine(default_topology(CONFIG), 5_000, sink)
     n = 0
     for raw, _ in JsonlSource(path):
         engine.offer(decode(raw))
@@ -88,7 +92,7 @@ def bench_decode_baskets(path: Path) -> int:
 
 def bench_run(path: Path) -> int:
     with tempfile.TemporaryDirectory() as out:
-        return EmbeddedRunner(default_topology(), out).run(path).lines
+        return EmbeddedRunner(default_topology(CONFIG), out).run(path).lines
 
 
 def main() -> int:
@@ -96,7 +100,12 @@ def main() -> int:
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--cache", type=Path, default=Path(".cache/bench"))
+    parser.add_argument("--features", action="store_true",
+                        help="run the pipeline with the live-shopper feature operators")
     args = parser.parse_args()
+    global CONFIG
+    if args.features:
+        CONFIG = PipelineConfig(features=FeaturesConfig())
     path = events_file(args.events, args.cache)
     results: dict[str, object] = {
         "benchmark": "foundation",
@@ -104,6 +113,7 @@ def main() -> int:
         "bytes": path.stat().st_size,
         "repeats": args.repeats,
         "python": sys.version.split()[0],
+        "features": args.features,
     }
     stages = {"read": bench_read, "decode": bench_decode,
               "decode_baskets": bench_decode_baskets, "run": bench_run}

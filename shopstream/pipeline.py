@@ -3,7 +3,7 @@
 Examples
 --------
 >>> default_topology().stage_names()
-('baskets',)
+('baskets', 'abandonment', 'fraud', 'revenue', 'top-products', 'rules')
 """
 
 from __future__ import annotations
@@ -12,10 +12,22 @@ from dataclasses import dataclass, field
 
 from shopstream.events import streams
 from shopstream.events.model import ShopperEvent
+from shopstream.events.records import BasketCompletion
+from shopstream.operators.abandonment import AbandonmentConfig, CartAbandonmentDetector
 from shopstream.operators.baskets import BasketConfig, BasketTracker
+from shopstream.operators.context_features import ContextFeatures
+from shopstream.operators.feature_catalog import FeaturesConfig
+from shopstream.operators.fraud import DeviceFraudDetector, FraudConfig, FraudDetector
+from shopstream.operators.history_features import HistoryFeatures
+from shopstream.operators.revenue import RevenueConfig, RevenueStatsOperator
+from shopstream.operators.rolling_features import RollingFeatures
+from shopstream.operators.rules import RuleMiningOperator, RulesStreamConfig
+from shopstream.operators.session_features import SessionFeatures
+from shopstream.operators.top_products import TopProductsConfig, TopProductsOperator
 from shopstream.topology import Stage, Topology
 
-__all__ = ["PipelineConfig", "default_topology"]
+__all__ = ["GLOBAL_KEY", "PipelineConfig", "by_customer", "by_device", "by_session", "by_user",
+           "default_topology", "feature_stages", "global_key"]
 
 
 def by_session(event: ShopperEvent) -> str:
@@ -23,17 +35,93 @@ def by_session(event: ShopperEvent) -> str:
     return event.session_id
 
 
+def by_user(event: ShopperEvent) -> str:
+    """Key of user-scoped operators."""
+    return event.user_id
+
+
+#: The one key of global operators (revenue, top products): all their input on one key.
+GLOBAL_KEY = "all"
+
+
+def by_customer(basket: BasketCompletion) -> str:
+    """Key of customer-scoped operators on completed baskets."""
+    return basket.user_id
+
+
+def by_device(basket: BasketCompletion) -> str:
+    """Key of device-scoped operators on completed baskets (empty without a device)."""
+    return basket.device or ""
+
+
+def global_key(_: object) -> str:
+    """Key of global operators."""
+    return GLOBAL_KEY
+
+
 @dataclass(frozen=True)
 class PipelineConfig:
-    """Configuration of every operator in the default pipeline."""
+    """Configuration of every operator in the default pipeline.
+
+    ``features`` turns on the live-shopper feature operators (stream ``shopper-features``);
+    they are off by default because they cost several times the rest of the pipeline per
+    event (see the README's bench numbers).
+    """
 
     baskets: BasketConfig = field(default_factory=BasketConfig)
+    features: FeaturesConfig | None = None
+    abandonment: AbandonmentConfig = field(default_factory=AbandonmentConfig)
+    fraud: FraudConfig = field(default_factory=FraudConfig)
+    #: Also compare orders across customers of one ``device``: only when the field holds a
+    #: device or card fingerprint, not a device type (see DeviceFraudDetector).
+    fraud_by_device: bool = False
+    revenue: RevenueConfig = field(default_factory=RevenueConfig)
+    top_products: TopProductsConfig = field(default_factory=TopProductsConfig)
+    rules: RulesStreamConfig = field(default_factory=RulesStreamConfig)
 
 
 def default_topology(config: PipelineConfig | None = None) -> Topology:
     """Build the default pipeline's topology from ``config``."""
     cfg = config or PipelineConfig()
-    stages = (
+    stages: tuple[Stage, ...] = (
         Stage(BasketTracker(cfg.baskets), inputs=(streams.EVENTS,), key_by=by_session),
+        Stage(CartAbandonmentDetector(cfg.abandonment), inputs=(streams.EVENTS,),
+              key_by=by_session),
+        # Orders are the completed baskets: their totalValue is the order value rule.
+        Stage(FraudDetector(cfg.fraud), inputs=(streams.BASKET_COMPLETIONS,),
+              key_by=by_customer),
+        Stage(RevenueStatsOperator(cfg.revenue), inputs=(streams.BASKET_COMPLETIONS,),
+              key_by=global_key),
+        Stage(TopProductsOperator(cfg.top_products), inputs=(streams.BASKET_COMPLETIONS,),
+              key_by=global_key),
+        Stage(RuleMiningOperator(cfg.rules), inputs=(streams.BASKET_COMPLETIONS,),
+              key_by=global_key),
     )
-    return Topology(stages, sink_streams=(streams.BASKET_COMPLETIONS, streams.ABANDONED_BASKETS))
+    if cfg.fraud_by_device:
+        stages += (Stage(DeviceFraudDetector(cfg.fraud), inputs=(streams.BASKET_COMPLETIONS,),
+                         key_by=by_device),)
+    sinks: tuple[str, ...] = (
+        streams.BASKET_COMPLETIONS, streams.ABANDONED_BASKETS, streams.CART_ABANDONMENT,
+        streams.FRAUD_ALERTS, streams.REVENUE_STATS, streams.TOP_PRODUCTS,
+        streams.BASKET_PATTERNS)
+    if cfg.features is not None:
+        stages += feature_stages(cfg.features)
+        sinks += (streams.SHOPPER_FEATURES,)
+    return Topology(stages, sink_streams=sinks)
+
+
+def feature_stages(config: FeaturesConfig) -> tuple[Stage, ...]:
+    """The live-shopper feature operators, all writing ``shopper-features``.
+
+    Examples
+    --------
+    >>> [stage.name for stage in feature_stages(FeaturesConfig())]
+    ['rolling-features', 'session-features', 'history-features', 'context-features']
+    """
+    events = (streams.EVENTS,)
+    return (
+        Stage(RollingFeatures(config), inputs=events, key_by=by_user),
+        Stage(SessionFeatures(config), inputs=events, key_by=by_session),
+        Stage(HistoryFeatures(config), inputs=events, key_by=by_user),
+        Stage(ContextFeatures(config), inputs=events, key_by=by_user),
+    )

@@ -23,6 +23,9 @@ COMMANDS: tuple[str, ...] = (
     "simulate",
     "run",
     "demo",
+    "serve",
+    "rules",
+    "datasets",
 )
 
 

@@ -6,9 +6,12 @@ import argparse
 import json
 import shutil
 import sys
+from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from shopstream.cli.live_demo import add_serve_arguments, serve_live
 from shopstream.cli.report import byte_progress, format_summary
 from shopstream.events import streams
 from shopstream.pipeline import default_topology
@@ -41,6 +44,7 @@ def register(sub: Any) -> None:
                         help="where events, output streams and checkpoints go "
                              "(default out/demo)")
     parser.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    add_serve_arguments(parser)
     parser.set_defaults(func=_demo)
 
 
@@ -68,6 +72,9 @@ def _demo(args: argparse.Namespace) -> int:
     _show_samples(summary)
     print()
     print("next: shopstream run --input", events, "--output-dir DIR  (see --help)")
+    if not args.no_serve:
+        print()
+        serve_live(args, root)
     return 0
 
 
@@ -90,3 +97,35 @@ def _show_samples(summary: RunSummary) -> None:
     if first:
         letter = json.loads(first)
         print(f"a dead letter: [{letter['stage']}] {letter['reason']}")
+    _show_insights(summary)
+
+
+def _show_insights(summary: RunSummary) -> None:
+    """One line each about the busiest revenue window, a fraud alert and an abandoned cart."""
+    best: dict[str, Any] | None = None
+    for record in _records(summary, streams.REVENUE_STATS):
+        if best is None or record["revenue"] > best["revenue"]:
+            best = record
+    if best is not None:
+        start = datetime.fromtimestamp(best["windowStart"] / 1000, UTC)
+        minutes = (best["windowEnd"] - best["windowStart"]) // 60_000
+        print(f"best revenue window: {best['revenue']:,.2f} from {best['orderCount']} orders "
+              f"({minutes} min from {start:%Y-%m-%d %H:%M} UTC)")
+    for alert in _records(summary, streams.FRAUD_ALERTS):
+        print(f"a fraud alert: {alert['rule']} ({alert['severity']}) for {alert['userId']}: "
+              f"{alert['reason']}")
+        break
+    for cart in _records(summary, streams.CART_ABANDONMENT):
+        picks = ", ".join(r["productName"] or r["productId"] for r in cart["recommendations"])
+        print(f"an abandoned cart: {cart['cartValue']:,.2f} by {cart['userId']}, offer "
+              f"{cart['offer']}" + (f", suggest {picks}" if picks else ""))
+        break
+
+
+def _records(summary: RunSummary, stream: str) -> Iterator[dict[str, Any]]:
+    path = summary.files.get(stream)
+    if path is None:
+        return
+    with open(path, "rb") as handle:
+        for line in handle:
+            yield json.loads(line)

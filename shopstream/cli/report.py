@@ -36,6 +36,15 @@ def byte_progress(total: int | None, label: str, enabled: bool = True,
         bar.close()
 
 
+# Summary lines of the insight streams, shown when the pipeline writes them.
+_INSIGHTS = (
+    ("carts abandoned", streams.CART_ABANDONMENT),
+    ("fraud alerts", streams.FRAUD_ALERTS),
+    ("revenue windows", streams.REVENUE_STATS),
+    ("top-product windows", streams.TOP_PRODUCTS),
+)
+
+
 def format_summary(summary: RunSummary, out: TextIO | None = None) -> str:
     """The summary printed at the end of ``shopstream run`` and ``shopstream demo``."""
     outputs = summary.outputs
@@ -50,6 +59,11 @@ def format_summary(summary: RunSummary, out: TextIO | None = None) -> str:
         f"sessions           {summary.sessions:>12,}",
         f"baskets completed  {completed:>12,}",
         f"baskets abandoned  {abandoned:>12,}",
+    ]
+    for label, stream in _INSIGHTS:
+        if stream in outputs:
+            lines.append(f"{label:<19}{outputs[stream]:>12,}")
+    lines += [
         f"throughput         {summary.events_per_second:>12,.0f} events/s "
         f"({summary.seconds:.2f} s)",
         "output streams:",

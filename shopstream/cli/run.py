@@ -10,9 +10,21 @@ from typing import Any
 
 from shopstream.cli.report import byte_progress, format_summary
 from shopstream.connectors.files import JsonlSource
+from shopstream.connectors.webhook import WebhookConfig, WebhookTap
+from shopstream.errors import ConfigError
+from shopstream.events import streams
+from shopstream.operators.abandonment import AbandonmentConfig
 from shopstream.operators.baskets import BasketConfig
+from shopstream.operators.feature_catalog import FeaturesConfig
+from shopstream.operators.fraud import FraudConfig
+from shopstream.operators.revenue import RevenueConfig
+from shopstream.operators.top_products import TopProductsConfig
+from shopstream.operators.windows import WINDOW_SIZES
 from shopstream.pipeline import PipelineConfig, default_topology
-from shopstream.runners.embedded.runner import EmbeddedRunner, RunnerConfig
+from shopstream.runners.embedded.runner import EmbeddedRunner, RunnerConfig, Tap
+from shopstream.stores import open_store
+from shopstream.stores.tap import StoreTap
+from shopstream.topology import Topology
 
 __all__ = ["register"]
 
@@ -41,6 +53,28 @@ def register(sub: Any) -> None:
                         help="how late an event may arrive and still count (default 5000)")
     parser.add_argument("--session-gap-minutes", type=float, default=30.0, metavar="M",
                         help="event-time inactivity that ends a session (default 30)")
+    parser.add_argument("--abandon-minutes", type=float, default=15.0, metavar="M",
+                        help="a valuable cart with no purchase M minutes after its last add "
+                             "goes to cart-abandonment (default 15)")
+    parser.add_argument("--abandon-min-value", type=float, default=100.0, metavar="V",
+                        help="value of an add (price x quantity) or of the cart that makes "
+                             "a cart worth watching (default 100)")
+    parser.add_argument("--high-value", type=float, default=1_000.0, metavar="V",
+                        help="orders above V raise a HIGH_VALUE fraud alert (default 1000)")
+    parser.add_argument("--fraud-by-device", action="store_true",
+                        help="also flag identical orders by different customers on one "
+                             "device (only if 'device' is a fingerprint, not a device type)")
+    parser.add_argument("--stats-window", choices=sorted(WINDOW_SIZES), default="1m",
+                        help="tumbling window of revenue-stats and top-products (default 1m)")
+    parser.add_argument("--top-n", type=int, default=10, metavar="N",
+                        help="products listed per top-products window (default 10)")
+    parser.add_argument("--webhook-url", metavar="URL",
+                        help="also POST each fraud alert as JSON to URL (retried with backoff "
+                             "in the background)")
+    parser.add_argument("--webhook-stream", action="append", metavar="STREAM",
+                        help="stream to send to --webhook-url instead of fraud-alerts "
+                             "(repeatable)")
+    add_store_arguments(parser)
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     parser.add_argument("--json", action="store_true",
                         help="print the summary as JSON instead of a table")
@@ -50,7 +84,37 @@ def register(sub: Any) -> None:
 def pipeline_config(args: argparse.Namespace) -> PipelineConfig:
     """The pipeline configuration from the shared command-line options."""
     gap_ms = round(args.session_gap_minutes * 60_000)
-    return PipelineConfig(baskets=BasketConfig(session_gap_ms=gap_ms))
+    window_ms = WINDOW_SIZES[args.stats_window]
+    return PipelineConfig(
+        baskets=BasketConfig(session_gap_ms=gap_ms),
+        abandonment=AbandonmentConfig(timeout_ms=round(args.abandon_minutes * 60_000),
+                                      min_add_value=args.abandon_min_value,
+                                      min_cart_value=args.abandon_min_value,
+                                      session_gap_ms=gap_ms),
+        fraud=FraudConfig(high_value=args.high_value),
+        fraud_by_device=args.fraud_by_device,
+        revenue=RevenueConfig(window_ms=window_ms),
+        top_products=TopProductsConfig(window_ms=window_ms, top_n=args.top_n),
+        features=features_config(args, gap_ms),
+    )
+
+
+def add_store_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--store`` and ``--features/--no-features`` (shared with ``demo``)."""
+    parser.add_argument("--store", metavar="PATH|redis://HOST:PORT",
+                        help="also write shopper features (and recommendations) to this "
+                             "store: a SQLite file, or a Redis server; implies --features")
+    parser.add_argument("--features", action=argparse.BooleanOptionalAction, default=None,
+                        help="run the live-shopper feature operators (stream "
+                             "shopper-features); off by default unless --store is given")
+
+
+def features_config(args: argparse.Namespace, gap_ms: int) -> FeaturesConfig | None:
+    """The feature operators' configuration, or ``None`` when they are off."""
+    wanted = getattr(args, "features", None)
+    if wanted is None:
+        wanted = bool(getattr(args, "store", None))
+    return FeaturesConfig(session_gap_ms=gap_ms) if wanted else None
 
 
 def runner_config(args: argparse.Namespace) -> RunnerConfig:
@@ -59,15 +123,50 @@ def runner_config(args: argparse.Namespace) -> RunnerConfig:
                         checkpoint_every_seconds=args.checkpoint_seconds)
 
 
+def webhook_taps(args: argparse.Namespace, topology: Topology) -> list[WebhookTap]:
+    """The webhook tap asked for with ``--webhook-url``, if any."""
+    if not args.webhook_url:
+        return []
+    wanted = frozenset(args.webhook_stream or (streams.FRAUD_ALERTS,))
+    unknown = sorted(wanted - set(topology.sink_streams))
+    if unknown:
+        msg = (f"--webhook-stream {unknown[0]!r} is not an output stream of the pipeline; "
+               f"choose from {', '.join(topology.sink_streams)}")
+        raise ConfigError(msg)
+    return [WebhookTap(WebhookConfig(args.webhook_url, streams=wanted))]
+
+
 def _run(args: argparse.Namespace) -> int:
-    runner = EmbeddedRunner(default_topology(pipeline_config(args)), args.output_dir,
-                            runner_config(args), checkpoint_dir=args.checkpoint_dir)
-    size = JsonlSource(args.input).size()
-    with byte_progress(size, "events", enabled=not args.no_progress) as progress:
-        summary = runner.run(args.input, resume=args.resume, progress=progress)
+    topology = default_topology(pipeline_config(args))
+    taps: list[Tap] = list(webhook_taps(args, topology))
+    store = open_store(args.store) if args.store else None
+    if store is not None:
+        if streams.SHOPPER_FEATURES not in topology.sink_streams:
+            store.close()
+            msg = "--store needs the feature operators: drop --no-features"
+            raise ConfigError(msg)
+        taps.append(StoreTap(store))
+    runner = EmbeddedRunner(topology, args.output_dir,
+                            runner_config(args), checkpoint_dir=args.checkpoint_dir, taps=taps)
+    try:
+        size = JsonlSource(args.input).size()
+        with byte_progress(size, "events", enabled=not args.no_progress) as progress:
+            summary = runner.run(args.input, resume=args.resume, progress=progress)
+    finally:
+        for tap in taps:  # run() closes them; this covers a failure before it starts
+            tap.close()
+        if store is not None:
+            store.close()
+    hooks = {tap.config.url: asdict(tap.stats()) for tap in taps if isinstance(tap, WebhookTap)}
     if args.json:
-        print(json.dumps(asdict(summary) | {"events_per_second": summary.events_per_second},
-                         indent=2))
+        print(json.dumps(asdict(summary) | {"events_per_second": summary.events_per_second}
+                         | ({"webhooks": hooks} if hooks else {}), indent=2))
     else:
         format_summary(summary, sys.stdout)
+        for url, counts in hooks.items():
+            print(f"webhook {url}: {counts['delivered']:,} delivered, {counts['failed']:,} "
+                  f"failed, {counts['dropped']:,} dropped, {counts['retries']:,} retries")
+        if store is not None:
+            written = sum(t.written for t in taps if isinstance(t, StoreTap))
+            print(f"store {store.url}: {written:,} feature values written")
     return 0

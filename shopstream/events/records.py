@@ -8,7 +8,8 @@ import msgspec
 
 from shopstream.events.model import ShopperEvent
 
-__all__ = ["BasketCompletion", "BasketLine", "DeadLetter", "LateEvent", "Output"]
+__all__ = ["BasketCompletion", "BasketLine", "DeadLetter", "LateEvent", "Output",
+           "ShopperFeatures"]
 
 
 class Output(NamedTuple):
@@ -30,7 +31,11 @@ class BasketLine(msgspec.Struct, frozen=True, rename="camel", gc=False):
 
 
 class BasketCompletion(msgspec.Struct, frozen=True, rename="camel", gc=False):
-    """A basket that ended: bought (``COMPLETED``) or left behind (``ABANDONED``)."""
+    """A basket that ended: bought (``COMPLETED``) or left behind (``ABANDONED``).
+
+    ``event_id``, ``device`` and ``currency`` come from the ``PURCHASE`` event (``None``
+    for abandoned baskets); fraud detection uses them as evidence.
+    """
 
     session_id: str
     user_id: str
@@ -40,6 +45,9 @@ class BasketCompletion(msgspec.Struct, frozen=True, rename="camel", gc=False):
     completion_time: int
     order_id: str | None = None
     viewed_products: tuple[str, ...] = ()
+    event_id: str | None = None
+    device: str | None = None
+    currency: str | None = None
 
 
 class DeadLetter(msgspec.Struct, frozen=True, rename="camel"):
@@ -62,3 +70,17 @@ class LateEvent(msgspec.Struct, frozen=True, rename="camel"):
     event: ShopperEvent
     watermark: int
     lateness_ms: int
+
+
+class ShopperFeatures(msgspec.Struct, frozen=True, rename="camel", gc=False):
+    """Live feature values of one shopper or session, as of event time ``computed_at``.
+
+    ``entity`` is ``user`` or ``session``; ``features`` maps catalog names (window suffix
+    included, e.g. ``product_view_count_5min``) to values (numbers, strings, lists, or
+    ``None`` when a value is undefined, such as an average of nothing).
+    """
+
+    entity: str
+    entity_id: str
+    computed_at: int
+    features: dict[str, Any]

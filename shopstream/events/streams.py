@@ -17,3 +17,5 @@ TOP_PRODUCTS: Final = "top-products"
 SHOPPER_FEATURES: Final = "shopper-features"
 DEAD_LETTER: Final = "dead-letter"
 LATE_EVENTS: Final = "late-events"
+#: Internal broadcast: batches of rule changes for the operators that use rules.
+RULE_UPDATES: Final = "rule-updates"

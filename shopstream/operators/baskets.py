@@ -218,6 +218,9 @@ class BasketTracker(KeyedOperator[ShopperEvent]):
             completion_time=ev.timestamp_ms,
             order_id=ev.order_id,
             viewed_products=info.views,
+            event_id=ev.event_id or None,
+            device=ev.device,
+            currency=ev.currency,
         )
         basket.clear()
         return Output(streams.BASKET_COMPLETIONS, ctx.key, record)

@@ -11,7 +11,7 @@ from shopstream.cli import main
 def test_demo_simulates_runs_and_reports(tmp_path: Path,
                                          capsys: pytest.CaptureFixture[str]) -> None:
     code = main(["demo", "--sessions", "400", "--seed", "5", "--output-dir", str(tmp_path),
-                 "--no-progress"])
+                 "--no-progress", "--no-serve"])
     out = capsys.readouterr().out
     assert code == 0
     events = (tmp_path / "events.jsonl").read_bytes().splitlines()

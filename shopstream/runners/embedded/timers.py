@@ -12,6 +12,9 @@ class TimerQueue:
     """Timers as ``(timestamp_ms, seq, stage, key)``; one live timer per (stage, key, time).
 
     Deletion is lazy: a deleted timer stays in the heap and is skipped when it comes up.
+    Each live timer remembers the sequence number of its own heap entry, so a timer
+    deleted and registered again fires in its new place, never through the stale entry
+    (which a snapshot does not keep: a restored run must fire in the same order).
 
     Examples
     --------
@@ -28,7 +31,7 @@ class TimerQueue:
         #: ``(timestamp_ms, seq, stage, key)`` entries, some possibly deleted; read-only
         #: outside this class (the engine peeks at ``heap[0][0]`` on its hot path).
         self.heap: list[tuple[int, int, int, str]] = []
-        self._live: set[tuple[int, str, int]] = set()
+        self._live: dict[tuple[int, str, int], int] = {}
         self._seq = 0
 
     def __len__(self) -> int:
@@ -38,19 +41,19 @@ class TimerQueue:
         ident = (stage, key, timestamp_ms)
         if ident in self._live:
             return
-        self._live.add(ident)
         self._seq += 1
+        self._live[ident] = self._seq
         heapq.heappush(self.heap, (timestamp_ms, self._seq, stage, key))
 
     def delete(self, stage: int, key: str, timestamp_ms: int) -> None:
-        self._live.discard((stage, key, timestamp_ms))
+        self._live.pop((stage, key, timestamp_ms), None)
 
     def peek_time(self) -> int | None:
         """Time of the next live timer, dropping deleted ones on the way."""
         heap = self.heap
         while heap:
-            ts, _, stage, key = heap[0]
-            if (stage, key, ts) in self._live:
+            ts, seq, stage, key = heap[0]
+            if self._live.get((stage, key, ts)) == seq:
                 return ts
             heapq.heappop(heap)
         return None
@@ -67,11 +70,11 @@ class TimerQueue:
 
     def pop_raw(self) -> tuple[int, int, str] | None:
         """Remove the earliest queued timer; ``None`` when it had been deleted."""
-        ts, _, stage, key = heapq.heappop(self.heap)
+        ts, seq, stage, key = heapq.heappop(self.heap)
         ident = (stage, key, ts)
-        if ident not in self._live:
+        if self._live.get(ident) != seq:
             return None
-        self._live.remove(ident)
+        del self._live[ident]
         return ts, stage, key
 
     def pop(self) -> tuple[int, int, str]:
@@ -80,16 +83,17 @@ class TimerQueue:
             msg = "no timer is due"
             raise IndexError(msg)
         ts, _, stage, key = heapq.heappop(self.heap)
-        self._live.discard((stage, key, ts))
+        self._live.pop((stage, key, ts), None)
         return ts, stage, key
 
     def snapshot(self) -> dict[str, Any]:
-        live = [entry for entry in self.heap if (entry[2], entry[3], entry[0]) in self._live]
+        live = [entry for entry in self.heap
+                if self._live.get((entry[2], entry[3], entry[0])) == entry[1]]
         return {"heap": sorted(live), "seq": self._seq}
 
     def restore(self, snapshot: dict[str, Any]) -> None:
         self.heap = [(int(ts), int(seq), int(stage), str(key))
                       for ts, seq, stage, key in snapshot["heap"]]
         heapq.heapify(self.heap)
-        self._live = {(e[2], e[3], e[0]) for e in self.heap}
+        self._live = {(e[2], e[3], e[0]): e[1] for e in self.heap}
         self._seq = int(snapshot["seq"])

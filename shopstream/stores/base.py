@@ -1,0 +1,126 @@
+"""The ``FeatureStore`` protocol every store implements, and what they share.
+
+A store keeps JSON values under string keys, each with an optional time to live
+(seconds of wall-clock time). Writes come in batches (a pipeline run writes thousands of
+feature values per second); reads are by key, one or many at a time (the API answers a
+shopper's features with one read). Keys follow :mod:`shopstream.stores.keys`.
+
+Examples
+--------
+>>> stats = WriteStats()
+>>> stats.observe(0.0004, 10); stats.observe(0.003, 5)
+>>> stats.batches, stats.keys, [count for _, count in stats.buckets()][:4]
+(2, 15, [0, 0, 1, 1])
+"""
+
+from __future__ import annotations
+
+import importlib
+from bisect import bisect_left
+from collections.abc import Sequence
+from types import ModuleType
+from typing import Any, NamedTuple, Protocol, runtime_checkable
+
+from shopstream.errors import ShopstreamError
+
+__all__ = ["FeatureStore", "MissingDependencyError", "StoreEntry", "StoreError", "WriteStats",
+           "require"]
+
+
+class StoreError(ShopstreamError):
+    """A store could not be opened, read or written."""
+
+
+class MissingDependencyError(ShopstreamError, ImportError):
+    """An optional dependency is not installed; the message says what to install."""
+
+
+def require(module: str, install: str) -> ModuleType:
+    """Import ``module`` or raise :class:`MissingDependencyError` naming ``install``.
+
+    Examples
+    --------
+    >>> require("no_such_module", "x")
+    Traceback (most recent call last):
+    ...
+    shopstream.stores.base.MissingDependencyError: no_such_module is not installed: pip install 'x'
+    """
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        msg = f"{module} is not installed: pip install '{install}'"
+        raise MissingDependencyError(msg) from None
+
+
+class StoreEntry(NamedTuple):
+    """One value to write: ``ttl_s`` seconds to live, ``None`` for no expiry."""
+
+    key: str
+    value: Any
+    ttl_s: float | None = None
+
+
+#: Upper bounds (seconds) of the write-latency histogram buckets, Prometheus style.
+LATENCY_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
+                   0.25, 1.0)
+
+
+class WriteStats:
+    """Batch write latencies of one store, for ``/metrics`` (a cumulative histogram)."""
+
+    def __init__(self) -> None:
+        self.batches = 0
+        self.keys = 0
+        self.seconds = 0.0
+        self._counts = [0] * (len(LATENCY_BUCKETS) + 1)
+
+    def observe(self, seconds: float, keys: int) -> None:
+        """Count one batch of ``keys`` keys written in ``seconds``."""
+        self.batches += 1
+        self.keys += keys
+        self.seconds += seconds
+        self._counts[bisect_left(LATENCY_BUCKETS, seconds)] += 1
+
+    def buckets(self) -> list[tuple[float, int]]:
+        """``(upper bound, batches at or under it)`` pairs, the last bound infinite."""
+        total = 0
+        out = []
+        for bound, count in zip((*LATENCY_BUCKETS, float("inf")), self._counts, strict=True):
+            total += count
+            out.append((bound, total))
+        return out
+
+
+@runtime_checkable
+class FeatureStore(Protocol):
+    """Where features and recommendations live between the pipeline and the API.
+
+    ``url`` names the store (a path or ``redis://HOST:PORT``); ``stats`` counts writes.
+    """
+
+    url: str
+    stats: WriteStats
+
+    def write_batch(self, entries: Sequence[StoreEntry]) -> None:
+        """Write every entry (a later entry for the same key wins)."""
+        ...
+
+    def get(self, key: str) -> Any | None:
+        """The value under ``key``, or ``None`` when absent or expired."""
+        ...
+
+    def get_many(self, keys: Sequence[str]) -> list[Any | None]:
+        """The values under ``keys``, in order, ``None`` for absent or expired ones."""
+        ...
+
+    def delete(self, keys: Sequence[str]) -> None:
+        """Remove ``keys`` (absent ones are ignored)."""
+        ...
+
+    def ping(self) -> bool:
+        """Whether the store answers."""
+        ...
+
+    def close(self) -> None:
+        """Release connections and files; the data stays."""
+        ...

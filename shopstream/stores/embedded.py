@@ -1,0 +1,165 @@
+"""The embedded store: one SQLite file in WAL mode, no server, survives restarts.
+
+Readers and the writer may be different threads or processes (WAL lets readers go on
+while a batch is written); each thread gets its own connection. Expired values are
+filtered on read and deleted now and then on write.
+
+Examples
+--------
+>>> import pathlib, tempfile
+>>> path = pathlib.Path(tempfile.mkdtemp()) / "features.db"
+>>> store = SqliteStore(path)
+>>> store.write_batch([StoreEntry("user:u1:orders_count_24hr", 2, 60.0)])
+>>> store.close()
+>>> again = SqliteStore(path)
+>>> again.get("user:u1:orders_count_24hr"), again.get_many(["nope", "user:u1:orders_count_24hr"])
+(2, [None, 2])
+>>> again.close()
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+from shopstream.stores.base import StoreEntry, StoreError, WriteStats
+
+__all__ = ["SqliteStore"]
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS kv (
+    key TEXT PRIMARY KEY,
+    value BLOB NOT NULL,
+    expires_at REAL
+) WITHOUT ROWID
+"""
+_PURGE_EVERY_S = 30.0
+
+
+class SqliteStore:
+    """A :class:`~shopstream.stores.base.FeatureStore` in one SQLite file.
+
+    ``clock`` returns the current time in seconds (wall clock by default; tests inject
+    one to check expiry).
+    """
+
+    def __init__(self, path: str | Path, clock: Callable[[], float] = time.time) -> None:
+        self.path = Path(path)
+        self.url = str(self.path)
+        self.stats = WriteStats()
+        self._clock = clock
+        self._local = threading.local()
+        self._connections: list[sqlite3.Connection] = []
+        self._lock = threading.Lock()
+        self._next_purge = 0.0
+        self._encode = msgspec.json.Encoder().encode
+        self._decode = msgspec.json.Decoder().decode
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            msg = f"cannot create the store directory {str(self.path.parent)!r}: {exc}"
+            raise StoreError(msg) from None
+        self._connection().execute(_SCHEMA)
+
+    def _connection(self) -> sqlite3.Connection:
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is not None:
+            return conn
+        try:
+            conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False,
+                                   timeout=10.0)
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+        except sqlite3.Error as exc:
+            msg = f"cannot open the store {self.url!r}: {exc}"
+            raise StoreError(msg) from None
+        self._local.conn = conn
+        with self._lock:
+            self._connections.append(conn)
+        return conn
+
+    def write_batch(self, entries: Sequence[StoreEntry]) -> None:
+        if not entries:
+            return
+        started = time.perf_counter()
+        now = self._clock()
+        encode = self._encode
+        rows = [(key, encode(value), None if ttl is None else now + ttl)
+                for key, value, ttl in entries]
+        conn = self._connection()
+        try:
+            conn.execute("BEGIN")
+            conn.executemany("INSERT OR REPLACE INTO kv VALUES (?, ?, ?)", rows)
+            if now >= self._next_purge:
+                self._next_purge = now + _PURGE_EVERY_S
+                conn.execute("DELETE FROM kv WHERE expires_at <= ?", (now,))
+            conn.execute("COMMIT")
+        except sqlite3.Error as exc:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            msg = f"cannot write to the store {self.url!r}: {exc}"
+            raise StoreError(msg) from None
+        self.stats.observe(time.perf_counter() - started, len(rows))
+
+    def get(self, key: str) -> Any | None:
+        return self.get_many((key,))[0]
+
+    def get_many(self, keys: Sequence[str]) -> list[Any | None]:
+        if not keys:
+            return []
+        prefix = _entity_prefix(keys)
+        try:
+            if prefix:
+                # One range scan over the entity's keys beats len(keys) index lookups.
+                rows = self._connection().execute(
+                    "SELECT key, value, expires_at FROM kv WHERE key >= ? AND key < ?",
+                    (prefix, prefix[:-1] + chr(ord(prefix[-1]) + 1))).fetchall()
+            else:
+                marks = ",".join("?" * len(keys))
+                rows = self._connection().execute(
+                    f"SELECT key, value, expires_at FROM kv WHERE key IN ({marks})",
+                    tuple(keys)).fetchall()
+        except sqlite3.Error as exc:
+            msg = f"cannot read the store {self.url!r}: {exc}"
+            raise StoreError(msg) from None
+        now = self._clock()
+        decode = self._decode
+        found = {key: value for key, value, expires in rows
+                 if expires is None or expires > now}
+        return [None if (value := found.get(key)) is None else decode(value) for key in keys]
+
+    def delete(self, keys: Sequence[str]) -> None:
+        conn = self._connection()
+        conn.executemany("DELETE FROM kv WHERE key = ?", [(key,) for key in keys])
+
+    def ping(self) -> bool:
+        try:
+            self._connection().execute("SELECT 1").fetchone()
+        except (sqlite3.Error, StoreError):
+            return False
+        return True
+
+    def close(self) -> None:
+        with self._lock:
+            for conn in self._connections:
+                conn.close()
+            self._connections.clear()
+        self._local = threading.local()
+
+
+def _entity_prefix(keys: Sequence[str]) -> str:
+    """``kind:id:`` when many keys are one entity's (``user:u1:a``, ``user:u1:b``...)."""
+    if len(keys) < 4:
+        return ""
+    first = keys[0]
+    cut = first.find(":", first.find(":") + 1)
+    if cut < 0:
+        return ""
+    prefix = first[:cut + 1]
+    return prefix if all(key.startswith(prefix) for key in keys) else ""

@@ -1,0 +1,126 @@
+"""The key layout of the store and the time each kind of value lives.
+
+``user:{userId}:{feature}_{window}`` (e.g. ``user:u1:product_view_count_5min``; history
+features end in ``_24hr``, context features have no window), ``session:{sessionId}:{feature}``,
+and ``recs:session:{sessionId}`` for the latest recommendations of a session. Producers
+that come later write ``trending:products``, ``related:product:{productId}`` and
+``rules:antecedent:{a|b|...}`` (antecedents sorted, joined with ``|``).
+
+Examples
+--------
+>>> user_key("u1", "orders_count_24hr")
+'user:u1:orders_count_24hr'
+>>> rules_key(["p9", "p2"])
+'rules:antecedent:p2|p9'
+>>> TtlConfig().for_feature("cart_value_1hr"), TtlConfig().for_feature("session_bounce")
+(7200.0, 3600.0)
+>>> TtlConfig(short_s=-1)
+Traceback (most recent call last):
+...
+shopstream.errors.ConfigError: TtlConfig.short_s must be > 0, got -1
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Iterable
+from dataclasses import dataclass, fields
+from typing import Final
+
+import msgspec
+
+from shopstream.errors import ConfigError
+from shopstream.events import streams
+from shopstream.events.records import Output, ShopperFeatures
+from shopstream.operators.feature_catalog import SESSION
+from shopstream.stores.base import StoreEntry
+
+__all__ = ["TRENDING_KEY", "TtlConfig", "entries_for", "recs_key", "related_key", "rules_key",
+           "session_key", "user_key"]
+
+TRENDING_KEY: Final = "trending:products"
+
+
+def user_key(user_id: str, feature: str) -> str:
+    """Key of one feature of a shopper (``feature`` includes its window suffix)."""
+    return f"user:{user_id}:{feature}"
+
+
+def session_key(session_id: str, feature: str) -> str:
+    """Key of one feature of a session."""
+    return f"session:{session_id}:{feature}"
+
+
+def recs_key(session_id: str) -> str:
+    """Key of the latest recommendations of a session."""
+    return f"recs:session:{session_id}"
+
+
+def related_key(product_id: str) -> str:
+    """Key of the products related to a product."""
+    return f"related:product:{product_id}"
+
+
+def rules_key(antecedents: Iterable[str]) -> str:
+    """Key of the rules whose antecedent is exactly ``antecedents`` (order ignored)."""
+    return "rules:antecedent:" + "|".join(sorted(antecedents))
+
+
+@dataclass(frozen=True)
+class TtlConfig:
+    """Seconds each kind of value lives in the store after it was last written.
+
+    Each is twice what the value describes, so a value outlives its window only while
+    no newer value replaced it (the operators emit a final value when a window empties).
+    """
+
+    short_s: float = 600.0          # ``_5min`` features
+    long_s: float = 7_200.0         # ``_1hr`` features
+    history_s: float = 172_800.0    # ``_24hr`` features
+    session_s: float = 3_600.0      # session features (30-minute sessions)
+    context_s: float = 604_800.0    # locations, devices...
+    recommendations_s: float = 3_600.0
+
+    def __post_init__(self) -> None:
+        for item in fields(self):
+            value = getattr(self, item.name)
+            if not isinstance(value, int | float) or value <= 0:
+                msg = f"TtlConfig.{item.name} must be > 0, got {value!r}"
+                raise ConfigError(msg)
+
+    def for_feature(self, feature: str) -> float:
+        """The time to live of ``feature``, from its name."""
+        if feature.endswith("_5min"):
+            return float(self.short_s)
+        if feature.endswith("_1hr"):
+            return float(self.long_s)
+        if feature.endswith("_24hr"):
+            return float(self.history_s)
+        if feature.startswith("session_"):
+            return float(self.session_s)
+        return float(self.context_s)
+
+
+@functools.lru_cache(maxsize=1024)
+def _ttl(config: TtlConfig, feature: str) -> float:
+    return config.for_feature(feature)
+
+
+def entries_for(out: Output, ttl: TtlConfig) -> list[StoreEntry]:
+    """What one pipeline output becomes in the store (nothing for other streams).
+
+    Examples
+    --------
+    >>> rec = ShopperFeatures("session", "s1", 0, {"session_bounce": True})
+    >>> entries_for(Output("shopper-features", "s1", rec), TtlConfig())
+    [StoreEntry(key='session:s1:session_bounce', value=True, ttl_s=3600.0)]
+    """
+    record = out.record
+    if out.stream == streams.SHOPPER_FEATURES and isinstance(record, ShopperFeatures):
+        prefix = ("session:" if record.entity == SESSION else "user:") + record.entity_id + ":"
+        return [StoreEntry(prefix + name, value, _ttl(ttl, name))
+                for name, value in record.features.items()]
+    if out.stream == streams.PRODUCT_RECOMMENDATIONS:
+        return [StoreEntry(recs_key(out.key), msgspec.to_builtins(record),
+                           float(ttl.recommendations_s))]
+    return []

@@ -1,0 +1,82 @@
+"""``shopstream run --store``, ``shopstream serve`` options and ``demo`` with the API."""
+
+from __future__ import annotations
+
+import json
+import urllib.request
+from pathlib import Path
+
+import pytest
+from helpers import ev, jsonl
+
+from shopstream.api.live import LiveConfig
+from shopstream.api.server import ServeConfig
+from shopstream.cli import build_parser, main
+from shopstream.errors import ConfigError
+from shopstream.stores.embedded import SqliteStore
+
+T0 = 1_699_999_980_000
+
+
+def test_run_with_a_store_writes_features_under_the_reference_keys(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    src = tmp_path / "in.jsonl"
+    src.write_bytes(jsonl([
+        ev("VIEW_PRODUCT", T0 + 1_000, user_id="u1", product_id="p", category="Books",
+           price=9.0, country="DE"),
+        ev("PURCHASE", T0 + 2_000, user_id="u1", cart_total=9.0)]))
+    db = tmp_path / "f.db"
+    assert main(["run", "--input", str(src), "--output-dir", str(tmp_path / "out"),
+                 "--store", str(db), "--no-progress"]) == 0
+    assert "feature values written" in capsys.readouterr().out
+    features = (tmp_path / "out" / "shopper-features.jsonl").read_text().splitlines()
+    assert features and json.loads(features[0])["entity"] in ("user", "session")
+    store = SqliteStore(db)
+    # End of input closes every window: the last values are the drained ones.
+    assert store.get_many(["user:u1:orders_count_24hr", "user:u1:locations",
+                           "session:s1:session_page_count"]) == [0, ["DE"], 1]
+    store.close()
+
+
+def test_run_features_are_off_by_default_and_on_when_asked(tmp_path: Path) -> None:
+    src = tmp_path / "in.jsonl"
+    src.write_bytes(jsonl([ev("VIEW_PRODUCT", T0, product_id="p")]))
+    main(["run", "--input", str(src), "--output-dir", str(tmp_path / "a"), "--no-progress"])
+    assert not (tmp_path / "a" / "shopper-features.jsonl").exists()
+    main(["run", "--input", str(src), "--output-dir", str(tmp_path / "b"), "--features",
+          "--no-progress"])
+    assert (tmp_path / "b" / "shopper-features.jsonl").read_text()
+
+
+def test_a_store_without_features_is_a_one_line_error(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    src = tmp_path / "in.jsonl"
+    src.write_bytes(jsonl([ev("VIEW_PRODUCT", T0, product_id="p")]))
+    code = main(["run", "--input", str(src), "--output-dir", str(tmp_path / "o"),
+                 "--store", str(tmp_path / "f.db"), "--no-features", "--no-progress"])
+    assert code == 1
+    assert "--store needs the feature operators" in capsys.readouterr().err
+
+
+def test_serve_options() -> None:
+    args = build_parser().parse_args(["serve", "--store", "redis://127.0.0.1:6379"])
+    assert (args.host, args.port, args.workers, args.idle_ms) == ("127.0.0.1", 8000, 1, 1000)
+    with pytest.raises(ConfigError, match=r"ServeConfig\.workers must be >= 1, got 0"):
+        ServeConfig(store="f.db", workers=0)
+    with pytest.raises(ConfigError, match=r"LiveConfig\.idle_ms must be > 0, got 0"):
+        LiveConfig(idle_ms=0)
+
+
+def test_demo_serves_the_api_over_live_traffic(tmp_path: Path,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["demo", "--sessions", "200", "--output-dir", str(tmp_path), "--no-progress",
+                 "--port", "0", "--serve-seconds", "1", "--live-rate", "400"])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "3/3 serving the API at http://127.0.0.1:" in out
+    served = next(line for line in out.splitlines() if line.startswith("served:"))
+    assert int(served.split()[1].replace(",", "")) > 0
+    url = next(w for w in out.split() if w.endswith("/features"))
+    assert url.startswith("http://127.0.0.1:")
+    with pytest.raises(OSError):   # the server stopped with the demo
+        urllib.request.urlopen(url, timeout=2)
