@@ -111,14 +111,10 @@ class Engine:
         theap = timers.heap
         fire = self._fire
         pop = heapq.heappop
-        inputs = self._consumers.get(streams.EVENTS, ())
         output = self._output
-        if len(inputs) == 1:
-            # One consumer (the usual case): _element's body inlined, lookups hoisted.
-            index, stage = inputs[0]
-            ctx = self.contexts[index]
-            key_by = stage.key_by
-            process = stage.operator.process_element
+        # _element's body inlined with its lookups hoisted: this loop runs per event.
+        consumers = [(self.contexts[index], stage.key_by, stage.operator.process_element)
+                     for index, stage in self._consumers.get(streams.EVENTS, ())]
         while True:
             if overtaken and (not in_order or overtaken[0] < in_order[0]):
                 if overtaken[0][0] > mark:
@@ -130,7 +126,7 @@ class Engine:
                 break
             while theap and theap[0][0] < ts:
                 fire(timers.pop_raw())
-            if len(inputs) == 1:
+            for ctx, key_by, process in consumers:
                 ctx.key = key_by(event)
                 ctx.timestamp_ms = ts
                 ctx.watermark_ms = ts - 1
@@ -138,9 +134,6 @@ class Engine:
                 if outs:
                     for out in outs:
                         output(out, ts)
-            else:
-                for index, stage in inputs:
-                    self._element(index, stage, event, ts)
         while theap and theap[0][0] <= mark:
             fire(timers.pop_raw())
 
