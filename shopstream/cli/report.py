@@ -42,6 +42,7 @@ _INSIGHTS = (
     ("fraud alerts", streams.FRAUD_ALERTS),
     ("revenue windows", streams.REVENUE_STATS),
     ("top-product windows", streams.TOP_PRODUCTS),
+    ("rule changes", streams.BASKET_PATTERNS),
 )
 
 
