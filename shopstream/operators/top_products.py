@@ -39,7 +39,7 @@ from shopstream.errors import ConfigError
 from shopstream.events import streams
 from shopstream.events.insights import CategoryStat, ProductStat, RisingProduct, TopProducts
 from shopstream.events.records import BasketCompletion, Output
-from shopstream.operators.windows import empty_windows, window_start
+from shopstream.operators.windows import empty_windows, take_closing, window_start
 from shopstream.state import Context, KeyedOperator, MapStateDescriptor, ValueStateDescriptor
 
 __all__ = ["TopProductsConfig", "TopProductsOperator"]
@@ -172,12 +172,10 @@ class TopProductsOperator(KeyedOperator[BasketCompletion]):
 
     def on_timer(self, timestamp_ms: int, ctx: Context) -> Iterable[Output]:
         size = self.config.window_ms
-        start = timestamp_ms + 1 - size
-        windows = ctx.state(_OPEN)
-        window = windows.get(start)
-        if window is None:
+        closing = take_closing(ctx.state(_OPEN), timestamp_ms, size)
+        if closing is None:
             return ()
-        windows.remove(start)
+        start, window = closing
         closed_state = ctx.state(_CLOSED)
         closed = closed_state.value()
         out = [Output(streams.TOP_PRODUCTS, ctx.key,

@@ -23,7 +23,13 @@ Examples
 
 from __future__ import annotations
 
-__all__ = ["WINDOW_SIZES", "empty_windows", "window_start"]
+from typing import TypeVar
+
+from shopstream.state import MapState
+
+__all__ = ["WINDOW_SIZES", "empty_windows", "take_closing", "window_start"]
+
+T = TypeVar("T")
 
 #: The window sizes offered on the command line, by name.
 WINDOW_SIZES: dict[str, int] = {"1m": 60_000, "5m": 300_000, "1h": 3_600_000}
@@ -46,3 +52,15 @@ def empty_windows(last_end_ms: int | None, start_ms: int, size_ms: int,
     if last_end_ms is None or (start_ms - last_end_ms) // size_ms > max_windows:
         return range(0)
     return range(last_end_ms, start_ms, size_ms)
+
+
+def take_closing(open_windows: MapState[int, T], timer_ms: int,
+                 size_ms: int) -> tuple[int, T] | None:
+    """Remove and return ``(start, totals)`` of the window whose closing timer is
+    ``timer_ms`` (its last millisecond), or ``None`` when that window holds nothing."""
+    start = timer_ms + 1 - size_ms
+    totals = open_windows.get(start)
+    if totals is None:
+        return None
+    open_windows.remove(start)
+    return start, totals
