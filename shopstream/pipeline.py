@@ -103,7 +103,7 @@ def default_topology(config: PipelineConfig | None = None) -> Topology:
     sinks: tuple[str, ...] = (
         streams.BASKET_COMPLETIONS, streams.ABANDONED_BASKETS, streams.CART_ABANDONMENT,
         streams.FRAUD_ALERTS, streams.REVENUE_STATS, streams.TOP_PRODUCTS,
-        streams.BASKET_PATTERNS)
+        streams.BASKET_PATTERNS, streams.RULES_BY_ANTECEDENT)
     if cfg.features is not None:
         stages += feature_stages(cfg.features)
         sinks += (streams.SHOPPER_FEATURES,)

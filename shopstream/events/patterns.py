@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import msgspec
 
-__all__ = ["BasketPattern"]
+__all__ = ["AntecedentRules", "BasketPattern", "RuleSummary"]
 
 
 class BasketPattern(msgspec.Struct, frozen=True, rename="camel", gc=False):
@@ -29,3 +29,27 @@ class BasketPattern(msgspec.Struct, frozen=True, rename="camel", gc=False):
     detected_at: int
     previous_confidence: float | None = None
     previous_lift: float | None = None
+
+
+class RuleSummary(msgspec.Struct, frozen=True, rename="camel", gc=False):
+    """One rule of an antecedent, as served by ``GET /rules``."""
+
+    consequent: str
+    support: float
+    confidence: float
+    lift: float
+    interestingness: float
+    count: int
+
+
+class AntecedentRules(msgspec.Struct, frozen=True, rename="camel", gc=False):
+    """Every current rule of one antecedent, best first (empty: none is left).
+
+    Emitted to ``rules-by-antecedent`` whenever a rule of that antecedent changes, so a
+    store can hold the whole answer per antecedent without keeping state of its own.
+    """
+
+    antecedents: tuple[str, ...]
+    rules: tuple[RuleSummary, ...]
+    updated_at: int
+

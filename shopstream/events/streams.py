@@ -19,3 +19,5 @@ DEAD_LETTER: Final = "dead-letter"
 LATE_EVENTS: Final = "late-events"
 #: Internal broadcast: batches of rule changes for the operators that use rules.
 RULE_UPDATES: Final = "rule-updates"
+#: The current rules of each antecedent whose rules just changed (for stores and the API).
+RULES_BY_ANTECEDENT: Final = "rules-by-antecedent"

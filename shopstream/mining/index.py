@@ -111,6 +111,11 @@ class RuleIndex:
             else:
                 self.add(change.rule)
 
+    def for_antecedent(self, antecedents: Iterable[str]) -> list[Rule]:
+        """The rules whose antecedent is exactly ``antecedents`` (any order), best first."""
+        rules = self._by_antecedent.get(tuple(sorted(set(antecedents))))
+        return [] if rules is None else sorted(rules.values(), key=rank_key)
+
     def match(self, basket: Iterable[str], limit: int | None = None,
               exclude_present: bool = True) -> list[Rule]:
         """The rules whose antecedents are all in ``basket``, best first.

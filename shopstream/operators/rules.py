@@ -5,7 +5,9 @@ window of the last ``window_baskets`` baskets (and, optionally, only those young
 ``window_ms`` of event time). After every basket the rules held equal a batch mining of
 exactly the baskets in the window (:class:`shopstream.mining.RuleMiner` keeps them so).
 Each change goes to ``basket-patterns``; the batch of changes of one basket also goes,
-unkeyed, to the ``rule-updates`` broadcast for operators that use rules.
+unkeyed, to the ``rule-updates`` broadcast for operators that use rules, and every
+antecedent whose rules changed gets its whole current list on ``rules-by-antecedent``
+(what a store keeps for ``GET /rules``).
 
 Unlike a per-user miner, nothing is published before ``min_baskets`` baskets are in the
 window: on a handful of baskets every pair has confidence 1.0 and means nothing.
@@ -41,9 +43,9 @@ from dataclasses import dataclass, field
 
 from shopstream.errors import ConfigError
 from shopstream.events import streams
-from shopstream.events.patterns import BasketPattern
+from shopstream.events.patterns import AntecedentRules, BasketPattern, RuleSummary
 from shopstream.events.records import BasketCompletion, Output
-from shopstream.mining import ChangeKind, RuleChange, RuleMiner, RulesConfig
+from shopstream.mining import ChangeKind, RuleChange, RuleIndex, RuleMiner, RulesConfig
 from shopstream.state import Context, KeyedOperator, ValueStateDescriptor
 
 __all__ = ["RuleMiningOperator", "RulesStreamConfig"]
@@ -93,12 +95,14 @@ class RulesStreamConfig:
 
 
 class _Window:
-    """The miner and the event time of each basket in it (oldest first)."""
+    """The miner, the event time of each basket in it (oldest first) and the published
+    rules indexed by antecedent."""
 
     def __init__(self, miner: RuleMiner) -> None:
         self.miner = miner
         self.times: deque[int] = deque()
         self.published = False
+        self.index = RuleIndex()
 
 
 _WINDOW = ValueStateDescriptor[_Window]("window")
@@ -136,8 +140,20 @@ class RuleMiningOperator(KeyedOperator[BasketCompletion]):
             out = [Output(streams.BASKET_PATTERNS, _key(c), _pattern(c, ts)) for c in changes]
             if changes:
                 out.append(Output(streams.RULE_UPDATES, ctx.key, tuple(changes)))
+                window.index.apply(changes)
+                touched = sorted({c.rule.antecedents for c in changes})
+                out.extend(Output(streams.RULES_BY_ANTECEDENT, "|".join(a),
+                                  _antecedent_rules(window.index, a, ts)) for a in touched)
         state.update(window)
         return out
+
+
+def _antecedent_rules(index: RuleIndex, antecedents: tuple[str, ...],
+                      ts: int) -> AntecedentRules:
+    rules = tuple(RuleSummary(r.consequent, r.support, r.confidence, r.lift,
+                              r.interestingness, r.count)
+                  for r in index.for_antecedent(antecedents))
+    return AntecedentRules(antecedents, rules, ts)
 
 
 def _key(change: RuleChange) -> str:

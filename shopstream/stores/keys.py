@@ -2,9 +2,10 @@
 
 ``user:{userId}:{feature}_{window}`` (e.g. ``user:u1:product_view_count_5min``; history
 features end in ``_24hr``, context features have no window), ``session:{sessionId}:{feature}``,
-and ``recs:session:{sessionId}`` for the latest recommendations of a session. Producers
-that come later write ``trending:products``, ``related:product:{productId}`` and
-``rules:antecedent:{a|b|...}`` (antecedents sorted, joined with ``|``).
+``recs:session:{sessionId}`` for the latest recommendations of a session, and
+``rules:antecedent:{a|b|...}`` (antecedents sorted, joined with ``|``) for the current
+rules of an antecedent, from the ``rules-by-antecedent`` stream. Producers that come later
+write ``trending:products`` and ``related:product:{productId}``.
 
 Examples
 --------
@@ -31,6 +32,7 @@ import msgspec
 
 from shopstream.errors import ConfigError
 from shopstream.events import streams
+from shopstream.events.patterns import AntecedentRules
 from shopstream.events.records import Output, ShopperFeatures
 from shopstream.operators.feature_catalog import SESSION
 from shopstream.stores.base import StoreEntry
@@ -120,6 +122,10 @@ def entries_for(out: Output, ttl: TtlConfig) -> list[StoreEntry]:
         prefix = ("session:" if record.entity == SESSION else "user:") + record.entity_id + ":"
         return [StoreEntry(prefix + name, value, _ttl(ttl, name))
                 for name, value in record.features.items()]
+    if out.stream == streams.RULES_BY_ANTECEDENT and isinstance(record, AntecedentRules):
+        # No TTL: the operator re-sends an antecedent's list whenever it changes, an
+        # empty one when its last rule expires.
+        return [StoreEntry(rules_key(record.antecedents), msgspec.to_builtins(record.rules))]
     if out.stream == streams.PRODUCT_RECOMMENDATIONS:
         return [StoreEntry(recs_key(out.key), msgspec.to_builtins(record),
                            float(ttl.recommendations_s))]

@@ -136,7 +136,7 @@ def test_streaming_operator_emits_exactly_the_rules_of_its_window(
     """Replay real orders through basket tracker + rule operator; the published rules
     (the basket-patterns changes applied in order) equal batch mining of the window."""
     from shopstream.events import EventType, Item, ShopperEvent
-    from shopstream.events.patterns import BasketPattern
+    from shopstream.events.patterns import AntecedentRules, BasketPattern
     from shopstream.operators.baskets import BasketTracker
     from shopstream.operators.rules import RuleMiningOperator, RulesStreamConfig
     from shopstream.runners.embedded.engine import Engine
@@ -149,11 +149,16 @@ def test_streaming_operator_emits_exactly_the_rules_of_its_window(
                                                     tolerance=0.0, min_baskets=window))
     topology = Topology((Stage(BasketTracker(), ("events",), lambda e: e.session_id),
                          Stage(operator, ("basket-completions",), lambda b: "all")),
-                        sink_streams=("basket-patterns",))
+                        sink_streams=("basket-patterns", "rules-by-antecedent"))
     published: dict[RuleKey, Counts] = {}
+    lists: dict[tuple[str, ...], list[tuple[str, int]]] = {}
 
     def apply(out: object) -> None:
         record = out.record  # type: ignore[attr-defined]
+        if isinstance(record, AntecedentRules):
+            lists[record.antecedents] = [(r.consequent, r.count) for r in record.rules]
+            confidences = [r.confidence for r in record.rules]
+            assert confidences == sorted(confidences, reverse=True)
         if isinstance(record, BasketPattern):
             key = (record.antecedents, record.consequent)
             if record.change == "EXPIRED":
@@ -175,5 +180,10 @@ def test_streaming_operator_emits_exactly_the_rules_of_its_window(
             # counts of a published rule are re-sent on any move (tolerance 0), so the
             # applied stream must equal the batch answer exactly, basket count included
             assert published == expected, f"after {n} orders"
+            grouped: dict[tuple[str, ...], set[tuple[str, int]]] = {}
+            for (antecedents, consequent), counts in expected.items():
+                grouped.setdefault(antecedents, set()).add((consequent, counts[0]))
+            # the latest list of every antecedent ever sent is its current rule set
+            assert {a: set(r) for a, r in lists.items() if r} == grouped, f"after {n}"
             checked += 1
     assert checked >= 8 and published
