@@ -37,7 +37,7 @@ from shopstream.errors import ConfigError
 from shopstream.events import streams
 from shopstream.events.insights import RevenueStats
 from shopstream.events.records import BasketCompletion, Output
-from shopstream.operators.windows import empty_windows, take_closing, window_start
+from shopstream.operators.windows import empty_windows, open_window, take_closing
 from shopstream.state import Context, KeyedOperator, MapStateDescriptor, ValueStateDescriptor
 
 __all__ = ["RevenueConfig", "RevenueStatsOperator"]
@@ -104,18 +104,13 @@ class RevenueStatsOperator(KeyedOperator[BasketCompletion]):
         self.config = config or RevenueConfig()
 
     def process_element(self, element: BasketCompletion, ctx: Context) -> Iterable[Output]:
-        size = self.config.window_ms
-        start = window_start(ctx.timestamp_ms, size)
         closed = ctx.state(_CLOSED).value()
-        if closed is not None and start < closed.end_ms:
-            # Its window is already out. The embedded runner diverts such late input to
-            # late-events before any operator sees it; other runners must do the same.
-            return ()
         windows = ctx.state(_OPEN)
-        totals = windows.get(start)
-        if totals is None:
-            totals = _Totals()
-            ctx.register_event_timer(start + size - 1)
+        found = open_window(ctx, windows, None if closed is None else closed.end_ms,
+                            self.config.window_ms, _Totals)
+        if found is None:
+            return ()
+        start, totals = found
         totals.revenue += element.total_value
         totals.orders += 1
         totals.customers.add(element.user_id)

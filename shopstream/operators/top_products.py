@@ -39,7 +39,7 @@ from shopstream.errors import ConfigError
 from shopstream.events import streams
 from shopstream.events.insights import CategoryStat, ProductStat, RisingProduct, TopProducts
 from shopstream.events.records import BasketCompletion, Output
-from shopstream.operators.windows import empty_windows, take_closing, window_start
+from shopstream.operators.windows import empty_windows, open_window, take_closing
 from shopstream.state import Context, KeyedOperator, MapStateDescriptor, ValueStateDescriptor
 
 __all__ = ["TopProductsConfig", "TopProductsOperator"]
@@ -128,16 +128,13 @@ class TopProductsOperator(KeyedOperator[BasketCompletion]):
         self.config = config or TopProductsConfig()
 
     def process_element(self, element: BasketCompletion, ctx: Context) -> Iterable[Output]:
-        size = self.config.window_ms
-        start = window_start(ctx.timestamp_ms, size)
         closed = ctx.state(_CLOSED).value()
-        if closed is not None and start < closed.end_ms:
-            return ()  # already emitted; see RevenueStatsOperator.process_element
         windows = ctx.state(_OPEN)
-        window = windows.get(start)
-        if window is None:
-            window = _Window()
-            ctx.register_event_timer(start + size - 1)
+        found = open_window(ctx, windows, None if closed is None else closed.end_ms,
+                            self.config.window_ms, _Window)
+        if found is None:
+            return ()
+        start, window = found
         window.orders += 1
         products = window.products
         categories = window.categories

@@ -23,11 +23,12 @@ Examples
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TypeVar
 
-from shopstream.state import MapState
+from shopstream.state import Context, MapState
 
-__all__ = ["WINDOW_SIZES", "empty_windows", "take_closing", "window_start"]
+__all__ = ["WINDOW_SIZES", "empty_windows", "open_window", "take_closing", "window_start"]
 
 T = TypeVar("T")
 
@@ -52,6 +53,24 @@ def empty_windows(last_end_ms: int | None, start_ms: int, size_ms: int,
     if last_end_ms is None or (start_ms - last_end_ms) // size_ms > max_windows:
         return range(0)
     return range(last_end_ms, start_ms, size_ms)
+
+
+def open_window(ctx: Context, open_windows: MapState[int, T], closed_end_ms: int | None,
+                size_ms: int, new: Callable[[], T]) -> tuple[int, T] | None:
+    """``(start, totals)`` of the window holding ``ctx.timestamp_ms``, created (with its
+    closing timer) when new; ``None`` when that window was already emitted.
+
+    An already-emitted window only receives input the embedded runner diverts to
+    ``late-events`` first; other runners must do the same. The caller puts ``totals`` back.
+    """
+    start = window_start(ctx.timestamp_ms, size_ms)
+    if closed_end_ms is not None and start < closed_end_ms:
+        return None
+    totals = open_windows.get(start)
+    if totals is None:
+        totals = new()
+        ctx.register_event_timer(start + size_ms - 1)
+    return start, totals
 
 
 def take_closing(open_windows: MapState[int, T], timer_ms: int,

@@ -58,16 +58,6 @@ class TimerQueue:
             heapq.heappop(heap)
         return None
 
-    def due_before(self, limit_ms: int) -> bool:
-        """Whether a (possibly deleted) timer earlier than ``limit_ms`` is queued."""
-        heap = self.heap
-        return bool(heap) and heap[0][0] < limit_ms
-
-    def due_by(self, limit_ms: int) -> bool:
-        """Whether a (possibly deleted) timer at or before ``limit_ms`` is queued."""
-        heap = self.heap
-        return bool(heap) and heap[0][0] <= limit_ms
-
     def pop_raw(self) -> tuple[int, int, str] | None:
         """Remove the earliest queued timer; ``None`` when it had been deleted."""
         ts, seq, stage, key = heapq.heappop(self.heap)
