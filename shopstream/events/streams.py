@@ -21,3 +21,9 @@ LATE_EVENTS: Final = "late-events"
 RULE_UPDATES: Final = "rule-updates"
 #: The current rules of each antecedent whose rules just changed (for stores and the API).
 RULES_BY_ANTECEDENT: Final = "rules-by-antecedent"
+#: Internal, not written: one record (the end time) per session the basket tracker closes;
+#: the runner's summary counts sessions with it.
+SESSIONS_ENDED: Final = "sessions-ended"
+
+#: Streams that connect operators and are never written out.
+INTERNAL: Final = frozenset({EVENTS, RULE_UPDATES, SESSIONS_ENDED})

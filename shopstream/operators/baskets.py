@@ -99,7 +99,8 @@ class BasketTracker(KeyedOperator[ShopperEvent]):
       in from the cart when missing), else the cart, else the event's own product; the
       total is ``cartTotal`` when present, else the sum of price x quantity;
     * after ``session_gap_ms`` of event-time inactivity a non-empty cart is emitted as an
-      ``ABANDONED`` basket to ``abandoned-baskets`` and the session's state is cleared.
+      ``ABANDONED`` basket to ``abandoned-baskets`` and the session's state is cleared;
+      every ended session also sends its end time to the internal ``sessions-ended``.
     """
 
     name = "baskets"
@@ -144,7 +145,7 @@ class BasketTracker(KeyedOperator[ShopperEvent]):
             ctx.register_event_timer(deadline)
             return ()
         basket = ctx.state(_BASKET)
-        out: tuple[Output, ...] = ()
+        out: tuple[Output, ...] = (Output(streams.SESSIONS_ENDED, ctx.key, timestamp_ms),)
         if not basket.is_empty():
             lines = tuple(line for _, line in sorted(basket.items()))
             record = BasketCompletion(
@@ -156,7 +157,7 @@ class BasketTracker(KeyedOperator[ShopperEvent]):
                 completion_time=timestamp_ms,
                 viewed_products=info.views,
             )
-            out = (Output(streams.ABANDONED_BASKETS, ctx.key, record),)
+            out += (Output(streams.ABANDONED_BASKETS, ctx.key, record),)
             basket.clear()
         session.clear()
         return out

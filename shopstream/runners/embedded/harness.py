@@ -39,10 +39,14 @@ def run_topology(topology: Topology, events: Iterable[ShopperEvent],
 def run_operator(operator: KeyedOperator[Any], events: Iterable[ShopperEvent],
                  key_by: Callable[[Any], str], out_of_orderness_ms: int = 5_000,
                  sink_streams: Iterable[str] | None = None) -> list[Output]:
-    """Run one operator on ``events`` and return what it emitted (and any late events)."""
+    """Run one operator on ``events`` and return what it emitted (and any late events).
+
+    By default every stream except the internal ones (``streams.INTERNAL``) is collected.
+    """
     stage = Stage(operator, inputs=(streams.EVENTS,), key_by=key_by)
     sinks = tuple(sink_streams) if sink_streams is not None else _ALL_STREAMS
     return run_topology(Topology((stage,), sinks), events, out_of_orderness_ms)
 
 
-_ALL_STREAMS = tuple(v for k, v in vars(streams).items() if k.isupper() and isinstance(v, str))
+_ALL_STREAMS = tuple(v for k, v in vars(streams).items()
+                     if k.isupper() and isinstance(v, str) and v not in streams.INTERNAL)

@@ -77,7 +77,11 @@ class RunnerConfig:
 
 @dataclass(frozen=True)
 class RunSummary:
-    """What a run did; ``outputs`` counts records per stream over the whole run."""
+    """What a run did; ``outputs`` counts records per stream over the whole run.
+
+    ``sessions`` counts the sessions the basket tracker closed (at the end of the input,
+    all of them), so the runner keeps no per-session memory of its own.
+    """
 
     lines: int
     events: int
@@ -143,11 +147,9 @@ class EmbeddedRunner:
         engine = Engine(self.topology, self.config.out_of_orderness_ms,
                         self._fan_out(sinks.write))
         tally = _Tally()
-        sessions: set[str] = set()
         if snapshot:
             engine.restore(snapshot["engine"])
             tally = _Tally(**snapshot["tally"])
-            sessions = snapshot["sessions"]
         resumed_at = tally.lines
         store = self.checkpoints
         started = last_checkpoint = time.perf_counter()
@@ -160,7 +162,6 @@ class EmbeddedRunner:
         next_checkpoint = lines + every_events
         decode = self._decoder.decode
         offer = engine.offer
-        add_session = sessions.add
         try:
             for raw, offset in reader:
                 lines += 1
@@ -172,7 +173,6 @@ class EmbeddedRunner:
                         exc.stage, str(exc), raw.decode("utf-8", "replace"), str(input_path),
                         offset))
                 else:
-                    add_session(event.session_id)
                     offer(event)
                 if not lines & _DRAIN_MASK:
                     engine.drain()
@@ -184,7 +184,7 @@ class EmbeddedRunner:
                             lines >= next_checkpoint
                             or time.perf_counter() - last_checkpoint >= every_seconds):
                         tally.lines = lines
-                        self._checkpoint(store, engine, sinks, tally, sessions, offset)
+                        self._checkpoint(store, engine, sinks, tally, offset)
                         last_checkpoint = time.perf_counter()
                         next_checkpoint = lines + every_events
             tally.lines = lines
@@ -192,7 +192,7 @@ class EmbeddedRunner:
             if progress is not None:
                 progress(offset)
             if store is not None:
-                self._checkpoint(store, engine, sinks, tally, sessions, offset)
+                self._checkpoint(store, engine, sinks, tally, offset)
         finally:
             sinks.close()
             for tap in self.taps:
@@ -202,7 +202,7 @@ class EmbeddedRunner:
             events=tally.lines - tally.dead_letters,
             dead_letters=tally.dead_letters,
             late_events=engine.late_events,
-            sessions=len(sessions),
+            sessions=engine.output_counts.get(streams.SESSIONS_ENDED, 0),
             outputs={s: engine.output_counts.get(s, 0) for s in self.topology.sink_streams}
             | {streams.DEAD_LETTER: tally.dead_letters, streams.LATE_EVENTS: engine.late_events},
             seconds=time.perf_counter() - started,
@@ -245,14 +245,13 @@ class EmbeddedRunner:
 
     @staticmethod
     def _checkpoint(store: CheckpointStore, engine: Engine, sinks: JsonlSinks, tally: _Tally,
-                    sessions: set[str], offset: int) -> None:
+                    offset: int) -> None:
         tally.checkpoints += 1
         store.save({
             "offset": offset,
             "sinks": sinks.positions(),
             "engine": engine.snapshot(),
             "tally": asdict(tally),
-            "sessions": sessions,
         })
 
 
