@@ -61,6 +61,29 @@ class JsonlSource:
     def is_stdin(self) -> bool:
         return self.path == "-"
 
+    @property
+    def name(self) -> str:
+        """The path, as dead letters name their source."""
+        return self.path
+
+    @property
+    def exhausted(self) -> bool:
+        """A file always ends complete."""
+        return True
+
+    def read(self, position: int | None) -> Iterator[tuple[bytes, int]]:
+        """The :class:`~shopstream.runners.embedded.source.Source` view: lines from byte
+        ``position`` on."""
+        if not position:
+            return iter(self)
+        return iter(JsonlSource(self.path, position))
+
+    def commit(self, position: int) -> None:
+        """Files need no acknowledgement."""
+
+    def close(self) -> None:
+        """Each read closes its own handle."""
+
     def size(self) -> int | None:
         """Bytes in the file, or ``None`` for standard input."""
         return None if self.is_stdin else Path(self.path).stat().st_size

@@ -159,6 +159,9 @@ class WebhookTap:
                             "(%d dropped so far)", self.config.queue_size, out.stream,
                             out.key, self._dropped)
 
+    def flush(self) -> None:
+        """Nothing to wait for: deliveries are retried in the background, best effort."""
+
     def close(self) -> None:
         """Stop taking records and wait (bounded) for the queued ones to be delivered."""
         if self._closed:

@@ -1,4 +1,5 @@
-"""The embedded runner: one process, a JSONL source, file sinks and checkpoints.
+"""The embedded runner: one process, a source (a JSONL file by default), file sinks and
+checkpoints.
 
 A run decodes each line (bad ones go to ``dead-letter`` with the reason), hands events to
 the :class:`~shopstream.runners.embedded.engine.Engine`, and every ``checkpoint_every_events``
@@ -24,12 +25,14 @@ from shopstream.events.decode import EventDecoder
 from shopstream.events.records import DeadLetter, Output
 from shopstream.runners.embedded.checkpoint import CheckpointStore
 from shopstream.runners.embedded.engine import Engine
+from shopstream.runners.embedded.source import Source
 from shopstream.topology import Topology
 
 __all__ = ["EmbeddedRunner", "RunSummary", "RunnerConfig", "Tap"]
 
 # Buffered events are processed every 256 lines: one call instead of 256, same outputs.
 _DRAIN_MASK = 255
+_NO_EVENTS = -(2**62)
 
 
 class Tap(Protocol):
@@ -42,6 +45,9 @@ class Tap(Protocol):
     streams: frozenset[str]
 
     def write(self, out: Output) -> None: ...
+    def flush(self) -> None:
+        """Deliver what was written; called before each checkpoint is saved."""
+        ...
     def close(self) -> None: ...
 
 
@@ -55,11 +61,15 @@ class RunnerConfig:
         How far behind the newest event an event may arrive and still count (default 5 s).
     checkpoint_every_events, checkpoint_every_seconds
         A checkpoint is taken when either is reached (only with a checkpoint directory).
+    idle_ms
+        Wall time without input after which an unbounded source's watermark moves on
+        with the clock (default 5 s), so windows close and timers fire in a quiet spell.
     """
 
     out_of_orderness_ms: int = 5_000
     checkpoint_every_events: int = 100_000
     checkpoint_every_seconds: float = 30.0
+    idle_ms: int = 5_000
 
     def __post_init__(self) -> None:
         if self.out_of_orderness_ms < 0:
@@ -68,6 +78,9 @@ class RunnerConfig:
         if self.checkpoint_every_events <= 0:
             msg = ("RunnerConfig.checkpoint_every_events must be > 0, got "
                    f"{self.checkpoint_every_events!r}")
+            raise ConfigError(msg)
+        if self.idle_ms <= 0:
+            msg = f"RunnerConfig.idle_ms must be > 0, got {self.idle_ms!r}"
             raise ConfigError(msg)
         if self.checkpoint_every_seconds <= 0:
             msg = ("RunnerConfig.checkpoint_every_seconds must be > 0, got "
@@ -128,33 +141,38 @@ class EmbeddedRunner:
         self.checkpoints = CheckpointStore(checkpoint_dir) if checkpoint_dir else None
         self._decoder = EventDecoder()
 
-    def run(self, input_path: str | Path, resume: bool = False,
-            progress: Callable[[int], None] | None = None,
-            source: Iterable[tuple[bytes, int]] | None = None) -> RunSummary:
-        """Process ``input_path`` to its end and return a :class:`RunSummary`.
+    def run(self, input_path: str | Path | Source, resume: bool = False,
+            progress: Callable[[Any], None] | None = None,
+            source: Iterable[tuple[bytes, Any] | None] | None = None) -> RunSummary:
+        """Process the input to its end and return a :class:`RunSummary`.
 
-        ``progress`` is called now and then with the byte offset reached. ``source``
-        replaces the file reader (tests use it to inject failures); offsets must be those
-        of ``input_path``.
+        ``input_path`` is a JSONL file (``-`` for standard input) or any
+        :class:`~shopstream.runners.embedded.source.Source` (Kafka, PostgreSQL...).
+        ``progress`` is called now and then with the position reached (a byte offset for
+        files). ``source`` replaces the reader (tests use it to inject failures); its
+        positions must be those of the input.
         """
         snapshot = self._load(resume)
-        offset = snapshot["offset"] if snapshot else 0
+        position = snapshot["offset"] if snapshot else None
         # Open the input first: a missing file must not truncate earlier outputs.
-        reader = source if source is not None else JsonlSource(input_path, offset)
+        src: Source = (JsonlSource(input_path) if isinstance(input_path, (str, Path))
+                       else input_path)
+        reader = iter(source) if source is not None else src.read(position)
         sink_streams = (*self.topology.sink_streams, streams.DEAD_LETTER, streams.LATE_EVENTS)
         sinks = JsonlSinks(self.output_dir, dict.fromkeys(sink_streams),
                            positions=snapshot["sinks"] if snapshot else None)
-        engine = Engine(self.topology, self.config.out_of_orderness_ms,
-                        self._fan_out(sinks.write))
+        emit = self._fan_out(sinks.write, sink_streams)
+        engine = Engine(self.topology, self.config.out_of_orderness_ms, emit)
         tally = _Tally()
         if snapshot:
             engine.restore(snapshot["engine"])
             tally = _Tally(**snapshot["tally"])
         resumed_at = tally.lines
         store = self.checkpoints
-        started = last_checkpoint = time.perf_counter()
+        started = last_checkpoint = last_input = time.perf_counter()
         every_events = self.config.checkpoint_every_events
         every_seconds = self.config.checkpoint_every_seconds
+        idle_s = self.config.idle_ms / 1000
         # Progress and checkpoint checks run every `step` lines, not on every line.
         step = min(8192, every_events)
         lines = tally.lines
@@ -162,16 +180,34 @@ class EmbeddedRunner:
         next_checkpoint = lines + every_events
         decode = self._decoder.decode
         offer = engine.offer
+        origin = src.name
+        lines_at_tick = lines
         try:
-            for raw, offset in reader:
+            for item in reader:
+                if item is None:  # an idle tick of an unbounded source
+                    now = time.perf_counter()
+                    if lines != lines_at_tick:  # input came since the last tick
+                        lines_at_tick = lines
+                        last_input = now
+                        engine.drain()
+                    elif now - last_input >= idle_s and engine.max_timestamp_ms > _NO_EVENTS:
+                        idle_ms = int((now - last_input) * 1000)
+                        engine.advance(engine.max_timestamp_ms - engine.bound_ms - 1 + idle_ms)
+                    if store is not None and now - last_checkpoint >= every_seconds:
+                        tally.lines = lines
+                        self._checkpoint(store, engine, sinks, tally, position, src)
+                        last_checkpoint = time.perf_counter()
+                        next_checkpoint = lines + every_events
+                    continue
+                raw, position = item
                 lines += 1
                 try:
                     event = decode(raw)
                 except DecodeError as exc:
                     tally.dead_letters += 1
-                    sinks.write_record(streams.DEAD_LETTER, DeadLetter(
-                        exc.stage, str(exc), raw.decode("utf-8", "replace"), str(input_path),
-                        offset))
+                    emit(Output(streams.DEAD_LETTER, origin, DeadLetter(
+                        exc.stage, str(exc), raw.decode("utf-8", "replace"), origin,
+                        position if isinstance(position, int) else lines)))
                 else:
                     offer(event)
                 if not lines & _DRAIN_MASK:
@@ -179,24 +215,28 @@ class EmbeddedRunner:
                 if lines >= next_check:
                     next_check = lines + step
                     if progress is not None:
-                        progress(offset)
+                        progress(position)
                     if store is not None and (
                             lines >= next_checkpoint
                             or time.perf_counter() - last_checkpoint >= every_seconds):
                         tally.lines = lines
-                        self._checkpoint(store, engine, sinks, tally, offset)
+                        self._checkpoint(store, engine, sinks, tally, position, src)
                         last_checkpoint = time.perf_counter()
                         next_checkpoint = lines + every_events
             tally.lines = lines
-            engine.finish()
+            if source is not None or src.exhausted:
+                engine.finish()
+            else:
+                engine.drain()
             if progress is not None:
-                progress(offset)
+                progress(position)
             if store is not None:
-                self._checkpoint(store, engine, sinks, tally, offset)
+                self._checkpoint(store, engine, sinks, tally, position, src)
         finally:
             sinks.close()
             for tap in self.taps:
                 tap.close()
+            src.close()
         return RunSummary(
             lines=tally.lines,
             events=tally.lines - tally.dead_letters,
@@ -212,12 +252,13 @@ class EmbeddedRunner:
             files={s: str(sinks.path(s)) for s in sink_streams},
         )
 
-    def _fan_out(self, write: Callable[[Output], None]) -> Callable[[Output], None]:
+    def _fan_out(self, write: Callable[[Output], None],
+                 sink_streams: Sequence[str]) -> Callable[[Output], None]:
         """The engine's emit function: the files, plus every tap that wants the stream."""
         if not self.taps:
             return write
         routes: dict[str, tuple[Tap, ...]] = {}
-        for stream in self.topology.sink_streams:
+        for stream in sink_streams:
             routes[stream] = tuple(t for t in self.taps if stream in t.streams)
 
         def emit(out: Output) -> None:
@@ -243,16 +284,20 @@ class EmbeddedRunner:
             raise CheckpointError(msg)
         return snapshot
 
-    @staticmethod
-    def _checkpoint(store: CheckpointStore, engine: Engine, sinks: JsonlSinks, tally: _Tally,
-                    offset: int) -> None:
+    def _checkpoint(self, store: CheckpointStore, engine: Engine, sinks: JsonlSinks,
+                    tally: _Tally, position: Any, src: Source) -> None:
+        # Taps deliver what the checkpoint covers before the source may forget it.
+        for tap in self.taps:
+            tap.flush()
         tally.checkpoints += 1
         store.save({
-            "offset": offset,
+            "offset": position,
             "sinks": sinks.positions(),
             "engine": engine.snapshot(),
             "tally": asdict(tally),
         })
+        if position is not None:
+            src.commit(position)
 
 
 @dataclass
