@@ -3,7 +3,8 @@
 Examples
 --------
 >>> default_topology().stage_names()
-('baskets', 'abandonment', 'fraud', 'revenue', 'top-products', 'rules')
+('baskets', 'abandonment', 'fraud', 'revenue', 'top-products', 'rules', 'trending', \
+'recommendations')
 """
 
 from __future__ import annotations
@@ -19,15 +20,17 @@ from shopstream.operators.context_features import ContextFeatures
 from shopstream.operators.feature_catalog import FeaturesConfig
 from shopstream.operators.fraud import DeviceFraudDetector, FraudConfig, FraudDetector
 from shopstream.operators.history_features import HistoryFeatures
+from shopstream.operators.recommendations import RecommendationOperator, RecommendationsConfig
 from shopstream.operators.revenue import RevenueConfig, RevenueStatsOperator
 from shopstream.operators.rolling_features import RollingFeatures
 from shopstream.operators.rules import RuleMiningOperator, RulesStreamConfig
 from shopstream.operators.session_features import SessionFeatures
 from shopstream.operators.top_products import TopProductsConfig, TopProductsOperator
+from shopstream.operators.trending import TrendingOperator
 from shopstream.topology import Stage, Topology
 
 __all__ = ["GLOBAL_KEY", "PipelineConfig", "by_customer", "by_device", "by_session", "by_user",
-           "default_topology", "feature_stages", "global_key"]
+           "default_topology", "feature_stages", "global_key", "recommendation_stages"]
 
 
 def by_session(event: ShopperEvent) -> str:
@@ -78,6 +81,9 @@ class PipelineConfig:
     revenue: RevenueConfig = field(default_factory=RevenueConfig)
     top_products: TopProductsConfig = field(default_factory=TopProductsConfig)
     rules: RulesStreamConfig = field(default_factory=RulesStreamConfig)
+    #: Trending products and per-event recommendations (``None`` turns both off).
+    recommendations: RecommendationsConfig | None = field(
+        default_factory=RecommendationsConfig)
 
 
 def default_topology(config: PipelineConfig | None = None) -> Topology:
@@ -104,10 +110,30 @@ def default_topology(config: PipelineConfig | None = None) -> Topology:
         streams.BASKET_COMPLETIONS, streams.ABANDONED_BASKETS, streams.CART_ABANDONMENT,
         streams.FRAUD_ALERTS, streams.REVENUE_STATS, streams.TOP_PRODUCTS,
         streams.BASKET_PATTERNS, streams.RULES_BY_ANTECEDENT)
+    if cfg.recommendations is not None:
+        stages += recommendation_stages(cfg.recommendations)
+        sinks += (streams.PRODUCT_RECOMMENDATIONS, streams.TRENDING_PRODUCTS)
     if cfg.features is not None:
         stages += feature_stages(cfg.features)
         sinks += (streams.SHOPPER_FEATURES,)
     return Topology(stages, sink_streams=sinks)
+
+
+def recommendation_stages(config: RecommendationsConfig) -> tuple[Stage, ...]:
+    """Trending (global) and the per-session recommender, which learns from broadcasts.
+
+    Examples
+    --------
+    >>> [stage.name for stage in recommendation_stages(RecommendationsConfig())]
+    ['trending', 'recommendations']
+    """
+    return (
+        Stage(TrendingOperator(config.recommend.trending), inputs=(streams.EVENTS,),
+              key_by=global_key),
+        Stage(RecommendationOperator(config), inputs=(streams.EVENTS,), key_by=by_session,
+              broadcast_inputs=(streams.EVENTS, streams.BASKET_COMPLETIONS,
+                                streams.RULE_UPDATES, streams.TRENDING_PRODUCTS)),
+    )
 
 
 def feature_stages(config: FeaturesConfig) -> tuple[Stage, ...]:

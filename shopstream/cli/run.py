@@ -17,6 +17,7 @@ from shopstream.operators.abandonment import AbandonmentConfig
 from shopstream.operators.baskets import BasketConfig
 from shopstream.operators.feature_catalog import FeaturesConfig
 from shopstream.operators.fraud import FraudConfig
+from shopstream.operators.recommendations import RecommendationsConfig
 from shopstream.operators.revenue import RevenueConfig
 from shopstream.operators.top_products import TopProductsConfig
 from shopstream.operators.windows import WINDOW_SIZES
@@ -68,6 +69,11 @@ def register(sub: Any) -> None:
                         help="tumbling window of revenue-stats and top-products (default 1m)")
     parser.add_argument("--top-n", type=int, default=10, metavar="N",
                         help="products listed per top-products window (default 10)")
+    parser.add_argument("--recommendations", action=argparse.BooleanOptionalAction,
+                        default=True,
+                        help="run the trending and per-event recommendation operators "
+                             "(streams product-recommendations, trending-products); on by "
+                             "default, --no-recommendations for throughput")
     parser.add_argument("--webhook-url", metavar="URL",
                         help="also POST each fraud alert as JSON to URL (retried with backoff "
                              "in the background)")
@@ -96,6 +102,8 @@ def pipeline_config(args: argparse.Namespace) -> PipelineConfig:
         revenue=RevenueConfig(window_ms=window_ms),
         top_products=TopProductsConfig(window_ms=window_ms, top_n=args.top_n),
         features=features_config(args, gap_ms),
+        recommendations=(RecommendationsConfig(session_gap_ms=gap_ms)
+                         if getattr(args, "recommendations", True) else None),
     )
 
 

@@ -170,7 +170,13 @@ def test_websocket_pushes_what_a_client_subscribed_to(server: BackgroundServer,
         socket.send("not json")
         assert "error" in json.loads(socket.recv(timeout=5))
         assert client.post("/events", json=ALICE).status_code == 202
-        push = json.loads(socket.recv(timeout=5))
-        assert push["type"] == "features" and push["key"] == "s1"
+        pushes = [json.loads(socket.recv(timeout=5)) for _ in range(3)]
+        # The view and the add each bring recommendations first, then the session's
+        # features follow once its slot closes.
+        assert [p["type"] for p in pushes] == ["recommendations", "recommendations",
+                                               "features"]
+        assert {p["key"] for p in pushes} == {"s1"}
+        assert pushes[1]["record"]["triggerEvent"] == "ADD_TO_CART"
+        push = pushes[2]
         assert push["record"]["entity"] == "session"
         assert push["record"]["features"]["session_cart_ratio"] == 1.0

@@ -9,6 +9,9 @@ come before timers, and ties keep arrival (events) or registration (timers) orde
 While an operator runs, ``ctx.watermark_ms`` is the time up to which everything has
 been processed: ``t - 1`` for an event at ``t`` and ``t`` for a timer at ``t``, which
 makes it independent of arrival order.
+
+A stage may take ``events`` as a broadcast input (to learn a model shared by all keys):
+it sees each event before the keyed stages do.
 """
 
 from __future__ import annotations
@@ -115,6 +118,9 @@ class Engine:
         # _element's body inlined with its lookups hoisted: this loop runs per event.
         consumers = [(self.contexts[index], stage.key_by, stage.operator.process_element)
                      for index, stage in self._consumers.get(streams.EVENTS, ())]
+        # Stages that learn from every event (broadcast) see it before any keyed stage.
+        learners = [(self.contexts[index], self.topology.stages[index].operator.process_broadcast)
+                    for index in self._broadcast.get(streams.EVENTS, ())]
         while True:
             if overtaken and (not in_order or overtaken[0] < in_order[0]):
                 if overtaken[0][0] > mark:
@@ -126,6 +132,13 @@ class Engine:
                 break
             while theap and theap[0][0] < ts:
                 fire(timers.pop_raw())
+            if learners:
+                for ctx, learn in learners:
+                    ctx.key = ""
+                    ctx.timestamp_ms = ts
+                    ctx.watermark_ms = ts - 1
+                    for out in learn(event, ctx):
+                        output(out, ts)
             for ctx, key_by, process in consumers:
                 ctx.key = key_by(event)
                 ctx.timestamp_ms = ts

@@ -1,0 +1,175 @@
+"""VIEW_BASED: session-based k-nearest neighbours over recent sessions.
+
+In the spirit of SKNN, V-SKNN and STAN (Ludewig & Jannach 2018; Garg et al. 2019):
+
+- the current session is a vector over its products where later products weigh more
+  (position weight ``(i + 1) / n``, V-SKNN's linear decay);
+- candidate neighbours are the most recent sessions holding any of its last products
+  (at most ``sample_size``, and at most ``sample_size`` looked at per product), the
+  session itself excluded;
+- a neighbour's similarity is the weighted overlap divided by ``sqrt(n * m)`` (cosine),
+  times ``0.5 ** (age / neighbour_half_life_ms)`` of event time since the neighbour was
+  last active (STAN's recency of the neighbour);
+- each of the ``neighbours`` most similar sessions gives its other products its
+  similarity, times ``0.5 ** (distance / position_half_life)`` where the distance is
+  counted in products from the neighbour's latest shared product (STAN's position in the
+  neighbour; products more than three half-lives away are skipped).
+
+The index is kept incrementally by :meth:`SessionKnn.learn_one`: a session's product
+list and, per product, the latest sessions holding it; the oldest sessions are forgotten
+beyond ``max_sessions``.
+
+Examples
+--------
+>>> knn = SessionKnn()
+>>> for sid, items in [("a", "xyz"), ("b", "xyw"), ("c", "qr")]:
+...     for t, p in enumerate(items):
+...         knn.learn_one(Step(sid, "u", p, "VIEW_PRODUCT", t))
+>>> ctx = RecContext("now", "u", ("x", "y"), frozenset(), 10)
+>>> [s.product_id for s in knn.rank(ctx, 3)]
+['w', 'z']
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+from collections import OrderedDict, deque
+from itertools import islice
+
+from shopstream.errors import ConfigError
+from shopstream.recommend.base import VIEW_BASED, RecContext, Recommender, Scored, Step, top_k
+
+__all__ = ["SessionKnn"]
+
+
+class _Session:
+    __slots__ = ("items", "last_ms", "positions")
+
+    def __init__(self) -> None:
+        self.items: list[str] = []
+        self.positions: dict[str, int] = {}
+        self.last_ms = 0
+
+
+class SessionKnn(Recommender):
+    """Session neighbours; see the module documentation for the scoring.
+
+    Parameters
+    ----------
+    neighbours
+        How many most similar sessions vote (k of k-NN).
+    sample_size
+        Candidate sessions considered per request (the most recent ones).
+    max_sessions
+        Sessions kept in the index; the least recently active are forgotten first.
+    per_item
+        Latest sessions remembered per product.
+    query_items
+        Only the session's latest this many products are matched.
+    neighbour_half_life_ms
+        Event time after which a neighbour's vote halves (default 7 days).
+    position_half_life
+        Distance in products after which a neighbour's product's vote halves.
+    """
+
+    name = VIEW_BASED
+
+    def __init__(self, neighbours: int = 100, sample_size: int = 500,
+                 max_sessions: int = 20_000, per_item: int = 200, query_items: int = 10,
+                 neighbour_half_life_ms: int = 7 * 86_400_000,
+                 position_half_life: float = 4.0) -> None:
+        for label, value in (("neighbours", neighbours), ("sample_size", sample_size),
+                             ("max_sessions", max_sessions), ("per_item", per_item),
+                             ("query_items", query_items),
+                             ("neighbour_half_life_ms", neighbour_half_life_ms),
+                             ("position_half_life", position_half_life)):
+            if value <= 0:
+                msg = f"SessionKnn.{label} must be > 0, got {value!r}"
+                raise ConfigError(msg)
+        self.neighbours = neighbours
+        self.sample_size = sample_size
+        self.max_sessions = max_sessions
+        self.per_item = per_item
+        self.query_items = query_items
+        self.neighbour_half_life_ms = neighbour_half_life_ms
+        self.position_half_life = position_half_life
+        # Products farther than three half-lives from the anchor would add under 1/8 of
+        # a vote each: they are not visited, so long sessions cost no more than short.
+        self._reach = math.ceil(3 * position_half_life)
+        self._sessions: OrderedDict[str, _Session] = OrderedDict()
+        self._by_item: dict[str, deque[str]] = {}
+
+    def __len__(self) -> int:
+        return len(self._sessions)
+
+    def learn_one(self, step: Step) -> None:
+        sessions = self._sessions
+        session = sessions.get(step.session_id)
+        if session is None:
+            session = sessions[step.session_id] = _Session()
+            if len(sessions) > self.max_sessions:
+                sessions.popitem(last=False)  # its ids in _by_item are skipped lazily
+        else:
+            sessions.move_to_end(step.session_id)
+        session.last_ms = max(session.last_ms, step.timestamp_ms)
+        product = step.product_id
+        if product in session.positions:
+            return
+        session.positions[product] = len(session.items)
+        session.items.append(product)
+        holders = self._by_item.get(product)
+        if holders is None:
+            holders = self._by_item[product] = deque(maxlen=self.per_item)
+        holders.append(step.session_id)
+
+    def rank(self, context: RecContext, k: int) -> list[Scored]:
+        query = context.items[-self.query_items:]
+        if not query:
+            return []
+        n = len(query)
+        sessions, by_item = self._sessions, self._by_item
+        own = context.session_id
+        # Inverted-index pass: the weighted overlap of each candidate, latest query
+        # products first, at most `sample_size` candidates.
+        overlap: dict[str, float] = {}
+        budget = scan = self.sample_size
+        for index in range(n - 1, -1, -1):
+            holders = by_item.get(query[index])
+            if not holders:
+                continue
+            weight = (index + 1) / n
+            for sid in islice(reversed(holders), scan):
+                seen = overlap.get(sid)
+                if seen is not None:
+                    overlap[sid] = seen + weight
+                elif budget > 0 and sid != own and sid in sessions:
+                    budget -= 1
+                    overlap[sid] = weight
+        if not overlap:
+            return []
+        now, half_life = context.now_ms, self.neighbour_half_life_ms
+        similarity: list[tuple[float, str]] = []
+        for sid, shared in overlap.items():
+            neighbour = sessions[sid]
+            age = now - neighbour.last_ms
+            decay = 0.5 ** (age / half_life) if age > 0 else 1.0
+            similarity.append((shared * decay / math.sqrt(n * len(neighbour.items)), sid))
+        best = heapq.nlargest(self.neighbours, similarity)
+        scores: dict[str, float] = {}
+        half = self.position_half_life
+        queried = set(query)
+        reach = self._reach
+        for sim, sid in best:
+            neighbour = sessions[sid]
+            positions = neighbour.positions
+            at = max(positions.get(p, -1) for p in query)
+            items = neighbour.items
+            low = max(0, at - reach)
+            for position in range(low, min(len(items), at + reach + 1)):
+                product = items[position]
+                if product in queried:
+                    continue
+                vote = sim * 0.5 ** (abs(position - at) / half)
+                scores[product] = scores.get(product, 0.0) + vote
+        return top_k(scores, k, context)

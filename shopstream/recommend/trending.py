@@ -1,0 +1,182 @@
+"""TRENDING: products rising in the last minutes, from Space-Saving sketches over
+sliding event-time windows.
+
+Event time is cut into panes of ``slide_ms``; each pane has its own
+:class:`~shopstream.recommend.heavy_hitters.SpaceSaving` sketch and the window is the
+latest ``window_ms / slide_ms`` panes. :meth:`TrendTracker.snapshot` merges them into a
+list of :class:`TrendingProduct`: the window's weighted ``count``, its ``velocity``
+(actions per minute in the latest pane minus the average per minute of the earlier
+panes, so rising products are positive) and a ``score`` that favours recent panes (each
+pane counts ``0.5 ** (age / 2)``, age in panes).
+
+:class:`Trending` ranks by that score: offline it keeps its own tracker fed by
+:meth:`Trending.learn_one`; in the pipeline it ranks the latest ``trending-products``
+record handed to :meth:`Trending.update`.
+
+Examples
+--------
+>>> tracker = TrendTracker(TrendingConfig(window_ms=180_000, slide_ms=60_000))
+>>> for t, p in [(0, "a"), (1_000, "a"), (61_000, "b"), (121_000, "b"), (122_000, "b")]:
+...     tracker.add(p, 1.0, t)
+>>> [(x.product_id, x.count, x.velocity) for x in tracker.snapshot(179_999, 5)]
+[('b', 3.0, 1.5), ('a', 2.0, -1.0)]
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+
+from shopstream.errors import ConfigError
+from shopstream.events.recommendations import TrendingProduct
+from shopstream.recommend.base import TRENDING, RecContext, Recommender, Scored, Step
+from shopstream.recommend.heavy_hitters import SpaceSaving
+from shopstream.recommend.popularity import KindWeights
+
+__all__ = ["TrendTracker", "Trending", "TrendingConfig"]
+
+# Sketch counts are integers: weights are scaled by this and scaled back in snapshots.
+_SCALE = 100
+
+
+@dataclass(frozen=True)
+class TrendingConfig:
+    """Windows of the trending tracker.
+
+    Parameters
+    ----------
+    window_ms
+        How far back a product's actions count (default 10 minutes).
+    slide_ms
+        Pane length, and how often ``trending-products`` is emitted (default 1 minute).
+    capacity
+        Space-Saving counters per pane.
+    top_n
+        Products per ``trending-products`` record.
+    weights
+        Weight of each action kind.
+    """
+
+    window_ms: int = 600_000
+    slide_ms: int = 60_000
+    capacity: int = 500
+    top_n: int = 50
+    weights: KindWeights = field(default_factory=KindWeights)
+
+    def __post_init__(self) -> None:
+        for name in ("window_ms", "slide_ms", "capacity", "top_n"):
+            value = getattr(self, name)
+            if value <= 0:
+                msg = f"TrendingConfig.{name} must be > 0, got {value!r}"
+                raise ConfigError(msg)
+        if self.window_ms % self.slide_ms:
+            msg = (f"TrendingConfig.window_ms ({self.window_ms}) must be a multiple of "
+                   f"slide_ms ({self.slide_ms})")
+            raise ConfigError(msg)
+
+    @property
+    def panes(self) -> int:
+        return self.window_ms // self.slide_ms
+
+
+class TrendTracker:
+    """Per-pane sketches of the latest window; see the module documentation."""
+
+    def __init__(self, config: TrendingConfig | None = None) -> None:
+        self.config = config or TrendingConfig()
+        self._panes: deque[tuple[int, SpaceSaving]] = deque()
+
+    def add(self, product_id: str, weight: float, timestamp_ms: int) -> None:
+        """Count one action of ``weight`` on ``product_id`` at ``timestamp_ms``."""
+        if weight <= 0:
+            return
+        start = timestamp_ms - timestamp_ms % self.config.slide_ms
+        panes = self._panes
+        sketch: SpaceSaving | None = None
+        if panes and panes[-1][0] == start:
+            sketch = panes[-1][1]
+        elif not panes or panes[-1][0] < start:
+            sketch = SpaceSaving(self.config.capacity)
+            panes.append((start, sketch))
+        else:  # an older pane (out-of-order input), unless it already left the window
+            if start + self.config.window_ms <= panes[-1][0]:
+                return
+            for index, (begin, existing) in enumerate(panes):
+                if begin == start:
+                    sketch = existing
+                    break
+                if begin > start:
+                    sketch = SpaceSaving(self.config.capacity)
+                    panes.insert(index, (start, sketch))
+                    break
+        if sketch is None:
+            return
+        sketch.add(product_id, round(weight * _SCALE))
+        self._expire(timestamp_ms)
+
+    def _expire(self, now_ms: int) -> None:
+        horizon = now_ms - self.config.window_ms
+        panes = self._panes
+        while panes and panes[0][0] + self.config.slide_ms <= horizon:
+            panes.popleft()
+
+    def snapshot(self, now_ms: int, k: int) -> list[TrendingProduct]:
+        """The ``k`` best products of the window ending at ``now_ms``, by score."""
+        self._expire(now_ms)
+        cfg = self.config
+        current = now_ms - now_ms % cfg.slide_ms
+        counts: dict[str, float] = {}
+        scores: dict[str, float] = {}
+        latest: dict[str, float] = {}
+        for start, sketch in self._panes:
+            age = (current - start) // cfg.slide_ms
+            if age < 0 or age >= cfg.panes:
+                continue
+            decay = 0.5 ** (age / 2)
+            for product, count in sketch.counts.items():
+                value = count / _SCALE
+                counts[product] = counts.get(product, 0.0) + value
+                scores[product] = scores.get(product, 0.0) + decay * value
+                if age == 0:
+                    latest[product] = value
+        minutes = cfg.slide_ms / 60_000
+        earlier_panes = max(1, cfg.panes - 1)
+        best = sorted(scores, key=lambda p: (-scores[p], p))[:k]
+        return [TrendingProduct(
+            product, round(counts[product], 2),
+            round((latest.get(product, 0.0)
+                   - (counts[product] - latest.get(product, 0.0)) / earlier_panes) / minutes, 3),
+            round(scores[product], 3)) for product in best]
+
+
+class Trending(Recommender):
+    """Ranks the trending list: its own (offline) or the pipeline's latest."""
+
+    name = TRENDING
+
+    def __init__(self, config: TrendingConfig | None = None) -> None:
+        self.config = config or TrendingConfig()
+        self.tracker = TrendTracker(self.config)
+        self.latest: tuple[TrendingProduct, ...] = ()
+        self._latest_at = -(2**62)
+        self._fed = False
+
+    def learn_one(self, step: Step) -> None:
+        self._fed = True
+        self.tracker.add(step.product_id, self.config.weights.of(step.kind), step.timestamp_ms)
+
+    def update(self, products: tuple[TrendingProduct, ...]) -> None:
+        """Rank this list (a ``trending-products`` record) from now on."""
+        self.latest = products
+
+    def rank(self, context: RecContext, k: int) -> list[Scored]:
+        if self._fed and context.now_ms - self._latest_at >= self.config.slide_ms // 4:
+            self.latest = tuple(self.tracker.snapshot(context.now_ms, self.config.top_n))
+            self._latest_at = context.now_ms
+        out: list[Scored] = []
+        for product in self.latest:
+            if len(out) >= k:
+                break
+            if not context.excludes(product.product_id):
+                out.append(Scored(product.product_id, product.score))
+        return out
