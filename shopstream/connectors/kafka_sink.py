@@ -119,12 +119,18 @@ class KafkaProducer:
             raise KafkaError(msg)
 
     def close(self) -> None:
-        """Deliver what is queued (without waiting past ``flush_timeout_s``)."""
+        """Deliver what is queued (without waiting past ``flush_timeout_s``) and
+        disconnect."""
+        if self._producer is None:
+            return
         try:
             self.flush()
         except kafka().KafkaException as exc:
             msg = f"closing the Kafka producer on {self.config.bootstrap}: {describe(exc)}"
             raise KafkaError(msg) from None
+        finally:
+            producer, self._producer = self._producer, None
+            producer.close()
 
 
 class KafkaSink:
