@@ -157,6 +157,9 @@ def _ecommerce(payload: Mapping[str, str], action: dict[str, Any],
             msg = f"ecommerce {kind} without a product entity"
             raise SnowplowRejection(msg)
         product = products[0]
+        if not product.get("id"):
+            msg = f"ecommerce {kind}: the product entity has no id"
+            raise SnowplowRejection(msg)
         fields["product_id"] = _opt_str(product.get("id"))
         fields["product_name"] = _opt_str(product.get("name"))
         fields["category"] = _opt_str(product.get("category"))
@@ -170,6 +173,9 @@ def _ecommerce(payload: Mapping[str, str], action: dict[str, Any],
 
 def _legacy_cart(payload: Mapping[str, str], event_type: EventType,
                  data: dict[str, Any]) -> ShopperEvent:
+    if not data.get("sku"):
+        msg = f"{event_type.value}: the event has no sku"
+        raise SnowplowRejection(msg)
     return _event(payload, event_type, {
         "product_id": _opt_str(data.get("sku")), "product_name": _opt_str(data.get("name")),
         "category": _opt_str(data.get("category")),
@@ -228,7 +234,8 @@ def _json_field(payload: Mapping[str, str], plain: str, encoded: str,
     elif encoded in payload:
         try:
             raw = payload[encoded].strip().translate(_TO_URLSAFE)
-            text = base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4))
+            text = base64.b64decode(raw + "=" * (-len(raw) % 4), altchars=b"-_",
+                                    validate=True)
         except (binascii.Error, ValueError):
             msg = f"{encoded} is not base64"
             raise SnowplowRejection(msg) from None

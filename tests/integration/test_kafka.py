@@ -21,6 +21,7 @@ from shopstream.connectors.kafka_admin import KafkaConfig, ensure_topics
 from shopstream.connectors.kafka_sink import ID_HEADER, WEBSOCKET_FANOUT, record_id
 from shopstream.errors import DecodeError
 from shopstream.events.decode import EventDecoder
+from shopstream.runners.embedded.checkpoint import CheckpointStore
 
 pytestmark = pytest.mark.integration
 
@@ -183,3 +184,37 @@ def test_input_and_kafka_are_mutually_exclusive(capsys: pytest.CaptureFixture[st
     with pytest.raises(SystemExit):
         main(["run", "--input", "x.jsonl", "--kafka", "127.0.0.1:9092", "--output-dir", "o"])
     assert "not allowed with argument" in capsys.readouterr().err
+
+
+def test_sigterm_ends_an_unbounded_run_with_a_checkpoint_and_committed_offsets(
+        tmp_path: Path, kafka_bootstrap: str) -> None:
+    lines = simulate(tmp_path / "events.jsonl", 100)
+    ensure_topics(KafkaConfig(kafka_bootstrap, partitions=1), ["ecommerce-events"])
+    produce(kafka_bootstrap, lines)
+    store = CheckpointStore(tmp_path / "ckpt")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "shopstream.cli",
+         *run_args(kafka_bootstrap, tmp_path / "out", "--input-topics", "ecommerce-events",
+                   "--checkpoint-dir", str(tmp_path / "ckpt"), "--checkpoint-seconds", "0.2",
+                   "--group", "g1", "--json", idle_stop=False)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 30
+        while not store.path.exists() or store.load()["offset"] != {  # type: ignore[index]
+                ("ecommerce-events", 0): len(lines)}:
+            assert proc.poll() is None and time.monotonic() < deadline
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 0, err
+    assert json.loads(out)["lines"] == len(lines)
+    consumer = Consumer({"bootstrap.servers": kafka_bootstrap, "group.id": "g1"})
+    try:
+        committed = consumer.committed([TopicPartition("ecommerce-events", 0)], timeout=10)
+    finally:
+        consumer.close()
+    assert committed[0].offset == len(lines)
