@@ -33,8 +33,10 @@ def _broker(args: argparse.Namespace) -> int:
           "Ctrl-C stops it and forgets every topic)", flush=True)
     signal.signal(signal.SIGTERM, lambda *_: proc.terminate())
     try:
-        return proc.wait()
+        code = proc.wait()
     except KeyboardInterrupt:
         proc.terminate()
         proc.wait(timeout=10)
         return 0
+    # Ended by our SIGTERM (or the user's): a normal stop, not a failure.
+    return 0 if code in (0, -signal.SIGTERM, -signal.SIGINT) else 1

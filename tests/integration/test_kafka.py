@@ -218,3 +218,55 @@ def test_sigterm_ends_an_unbounded_run_with_a_checkpoint_and_committed_offsets(
     finally:
         consumer.close()
     assert committed[0].offset == len(lines)
+
+
+def test_a_quiet_topic_still_lets_the_last_purchase_out(tmp_path: Path,
+                                                        kafka_bootstrap: str) -> None:
+    ensure_topics(KafkaConfig(kafka_bootstrap, partitions=1), ["ecommerce-events"])
+    now = int(time.time() * 1000)
+    produce(kafka_bootstrap, [
+        json.dumps({"eventType": "ADD_TO_CART", "sessionId": "night", "timestamp": now,
+                    "productId": "p1", "price": 5.0, "quantity": 1}).encode(),
+        json.dumps({"eventType": "PURCHASE", "sessionId": "night", "timestamp": now + 10,
+                    "cartTotal": 5.0}).encode()])
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "shopstream.cli",
+         *run_args(kafka_bootstrap, tmp_path / "out", "--input-topics", "ecommerce-events",
+                   "--idle-ms", "300", "--out-of-orderness-ms", "1000", idle_stop=False)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        found: list[Any] = []
+        deadline = time.monotonic() + 20
+        while not found and time.monotonic() < deadline:
+            assert proc.poll() is None
+            found = read_topics(kafka_bootstrap, ["basket-completions"], idle_s=0.5)[
+                "basket-completions"]
+        # No further input came, yet the watermark followed the clock past the purchase.
+        assert [json.loads(v)["sessionId"] for _, v, _ in found] == ["night"]
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.communicate(timeout=30)
+    assert proc.returncode == 0
+
+
+def test_broker_command_serves_kafka_until_terminated() -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    proc = subprocess.Popen([sys.executable, "-m", "shopstream.cli", "broker", "--port",
+                             str(port)], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        assert proc.stdout is not None
+        banner = proc.stdout.readline().decode()
+        assert f"Kafka protocol on 127.0.0.1:{port}" in banner
+        topics = AdminClient({"bootstrap.servers": f"127.0.0.1:{port}"}).list_topics(timeout=5)
+        assert topics.brokers
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.communicate(timeout=15)
+    assert proc.returncode == 0
+
+
+def test_collect_needs_somewhere_to_send_events(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["collect", "--port", "0"]) == 1
+    assert "give --kafka BOOTSTRAP and/or --store PATH" in capsys.readouterr().err
