@@ -84,13 +84,15 @@ class KafkaProducer:
         self.sent = 0
         self.delivered = 0
 
-    def send(self, topic: str, key: str, value: bytes) -> None:
-        """Queue one message; blocks briefly while librdkafka's queue is full."""
+    def send(self, topic: str, key: str, value: bytes, timestamp_ms: int = 0) -> None:
+        """Queue one message (``timestamp_ms`` 0: the produce time); blocks briefly while
+        librdkafka's queue is full."""
         headers = [(ID_HEADER, record_id(topic, value).encode())]
         produce = self._producer.produce
         while True:
             try:
-                produce(topic, value, key.encode(), headers=headers, on_delivery=self._report)
+                produce(topic, value, key.encode(), headers=headers, on_delivery=self._report,
+                        timestamp=timestamp_ms)
                 break
             except BufferError:
                 self._producer.poll(0.05)
@@ -167,6 +169,7 @@ class KafkaSink:
 
 class KafkaEventWriter:
     """Collector events to Kafka: accepted ones to the input ``topic`` keyed by session,
+    with the event time as message timestamp (the source merges partitions by it),
     rejected ones to ``dead-letter``. Each call returns once the broker acknowledged, so
     an answered HTTP request is never lost."""
 
@@ -179,7 +182,7 @@ class KafkaEventWriter:
     def accept(self, events: Sequence[ShopperEvent]) -> None:
         send = self.producer.send
         for event in events:
-            send(self.topic, event.session_id, self._encode(event))
+            send(self.topic, event.session_id, self._encode(event), event.timestamp_ms)
         self.producer.flush()
 
     def dead_letter(self, letters: Sequence[DeadLetter]) -> None:

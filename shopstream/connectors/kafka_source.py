@@ -33,6 +33,7 @@ from shopstream.connectors.kafka_admin import (
     kafka,
     wait_for_broker,
 )
+from shopstream.connectors.partition_merge import PartitionMerge
 from shopstream.errors import ConfigError
 
 __all__ = ["KafkaPosition", "KafkaSource", "KafkaSourceConfig"]
@@ -56,6 +57,10 @@ class KafkaSourceConfig:
     stop_when_idle_s
         End the input (as complete) after this many seconds without a message;
         ``None`` (default) reads forever.
+    align_s
+        How long a partition that ran dry holds the others back (see
+        :class:`~shopstream.connectors.partition_merge.PartitionMerge`); messages of
+        several partitions are released in timestamp order.
 
     Examples
     --------
@@ -68,6 +73,7 @@ class KafkaSourceConfig:
     poll_timeout_s: float = 0.2
     batch: int = 1_000
     stop_when_idle_s: float | None = None
+    align_s: float = 0.5
 
     def __post_init__(self) -> None:
         if self.poll_timeout_s <= 0:
@@ -75,6 +81,9 @@ class KafkaSourceConfig:
             raise ConfigError(msg)
         if self.batch < 1:
             msg = f"KafkaSourceConfig.batch must be >= 1, got {self.batch!r}"
+            raise ConfigError(msg)
+        if self.align_s < 0:
+            msg = f"KafkaSourceConfig.align_s must be >= 0, got {self.align_s!r}"
             raise ConfigError(msg)
         if self.stop_when_idle_s is not None and self.stop_when_idle_s <= 0:
             msg = ("KafkaSourceConfig.stop_when_idle_s must be > 0, got "
@@ -147,35 +156,62 @@ class KafkaSource:
         # Partitions not read yet keep OFFSET_BEGINNING (-2) until their first message:
         # a resume then starts them from the beginning again, which is what it should do.
         settings = self.source
+        confluent = kafka()
         idle_limit = settings.stop_when_idle_s
+        merge = PartitionMerge(where, settings.align_s, time.monotonic())
+        high = 4 * settings.batch
+        paused: set[tuple[str, int]] = set()
         last_message = time.monotonic()
         stop = self._stop
         while not stop.is_set():
-            batch = consumer.consume(settings.batch, timeout=settings.poll_timeout_s)
-            got = False
+            # While messages wait for a partition to catch up, poll briefly.
+            timeout = settings.poll_timeout_s if not len(merge) else 0.02
+            batch = consumer.consume(settings.batch, timeout=timeout)
+            now = time.monotonic()
             for message in batch:
                 error = message.error()
                 if error is not None:
-                    if error.code() == kafka().KafkaError._PARTITION_EOF:
-                        continue
                     if error.fatal():
                         msg = f"Kafka consumer on {self.config.bootstrap} failed: {error.str()}"
                         raise KafkaError(msg)
-                    continue  # transient: librdkafka retries by itself
+                    continue  # partition EOF, or transient: librdkafka retries by itself
                 value = message.value()
                 if value is None:  # a tombstone carries no event
                     continue
-                got = True
-                where[(message.topic(), message.partition())] = message.offset() + 1
-                self.messages += 1
-                yield value, dict(where)
-            now = time.monotonic()
-            if got:
+                kind, stamp = message.timestamp()
+                merge.add((message.topic(), message.partition()),
+                          stamp if kind != confluent.TIMESTAMP_NOT_AVAILABLE else -1,
+                          value, message.offset(), now)
+            if batch:
                 last_message = now
-            elif idle_limit is not None and now - last_message >= idle_limit:
+            emitted = 0
+            for partition, value, offset in merge.ready(now):
+                where[partition] = offset + 1
+                emitted += 1
+                yield value, dict(where)
+            self.messages += emitted
+            self._flow_control(consumer, merge, paused, high)
+            if not emitted and not len(merge) and idle_limit is not None and (
+                    time.monotonic() - last_message >= idle_limit):
                 self._exhausted = True
                 return
-            yield None
+            if not emitted:
+                yield None
+
+    def _flow_control(self, consumer: Any, merge: PartitionMerge,
+                      paused: set[tuple[str, int]], high: int) -> None:
+        """Pause partitions far ahead so the fetcher serves the others (and memory stays
+        bounded); resume them once drained to a quarter."""
+        confluent = kafka()
+        for tp in list(paused):
+            if merge.buffered(tp) < high // 4:
+                consumer.resume([confluent.TopicPartition(*tp)])
+                paused.discard(tp)
+        if len(merge) > high:
+            for tp in merge.partitions:
+                if tp not in paused and merge.buffered(tp) > high:
+                    consumer.pause([confluent.TopicPartition(*tp)])
+                    paused.add(tp)
 
     def commit(self, position: KafkaPosition) -> None:
         """Commit ``position`` to the consumer group (a durable checkpoint covers it)."""
