@@ -169,9 +169,10 @@ class KafkaSink:
 
 class KafkaEventWriter:
     """Collector events to Kafka: accepted ones to the input ``topic`` keyed by session,
-    with the event time as message timestamp (the source merges partitions by it),
     rejected ones to ``dead-letter``. Each call returns once the broker acknowledged, so
-    an answered HTTP request is never lost."""
+    an answered HTTP request is never lost. Message timestamps are the receive time, not
+    the device's clock: the source merges partitions by them, and a device whose clock
+    is days ahead must not hold a partition back."""
 
     def __init__(self, config: KafkaConfig, topic: str) -> None:
         self.topic = topic
@@ -182,7 +183,7 @@ class KafkaEventWriter:
     def accept(self, events: Sequence[ShopperEvent]) -> None:
         send = self.producer.send
         for event in events:
-            send(self.topic, event.session_id, self._encode(event), event.timestamp_ms)
+            send(self.topic, event.session_id, self._encode(event))
         self.producer.flush()
 
     def dead_letter(self, letters: Sequence[DeadLetter]) -> None:

@@ -43,10 +43,16 @@ class PartitionMerge:
         # When each partition last received data or ran dry (at first: the start): it is
         # waited for until align_s after that.
         self._since: dict[Partition, float] = dict.fromkeys(self._buffers, now)
+        self._started = False
 
     def add(self, partition: Partition, timestamp: int, value: bytes, offset: int,
             now: float) -> None:
         """Buffer one message of ``partition``."""
+        if not self._started:
+            # The wait for the other partitions starts with the first message, not with
+            # the consumer, whose first fetch may take longer than align_s.
+            self._started = True
+            self._since = dict.fromkeys(self._since, now)
         self._buffers[partition].append((timestamp, value, offset))
         self._since[partition] = now
 
