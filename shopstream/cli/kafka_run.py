@@ -79,8 +79,14 @@ def run_from_kafka(runner: EmbeddedRunner, args: argparse.Namespace) -> RunSumma
 
 @contextlib.contextmanager
 def _stop_on_signals(source: KafkaSource) -> Iterator[None]:
-    """SIGINT / SIGTERM stop the source instead of killing the run mid-checkpoint."""
+    """SIGINT / SIGTERM stop the source instead of killing the run mid-checkpoint; a
+    second one interrupts at once (e.g. while waiting for an unreachable broker)."""
+    requested: list[bool] = []
+
     def handler(_signum: int, _frame: FrameType | None) -> None:
+        if requested:
+            raise KeyboardInterrupt
+        requested.append(True)
         source.stop()
 
     previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}

@@ -34,7 +34,7 @@ from shopstream.connectors.kafka_admin import (
     wait_for_broker,
 )
 from shopstream.connectors.partition_merge import PartitionMerge
-from shopstream.errors import ConfigError
+from shopstream.errors import ConfigError, SourceError
 
 __all__ = ["KafkaPosition", "KafkaSource", "KafkaSourceConfig"]
 
@@ -118,6 +118,10 @@ class KafkaSource:
     def read(self, position: KafkaPosition | None) -> Iterator[tuple[bytes, KafkaPosition] | None]:
         """Messages (values) from ``position`` on, with the position after each."""
         confluent = kafka()
+        if position is not None and not isinstance(position, dict):
+            msg = (f"the checkpoint holds input position {position!r}, not Kafka offsets: it "
+                   "was taken by a run over a file; use another --checkpoint-dir")
+            raise SourceError(msg)
         admin = wait_for_broker(self.config)
         counts = ensure_topics(self.config, self.config.input_topics, admin)
         consumer = confluent.Consumer(self.config.client(**{
@@ -168,6 +172,7 @@ class KafkaSource:
             timeout = settings.poll_timeout_s if not len(merge) else 0.02
             batch = consumer.consume(settings.batch, timeout=timeout)
             now = time.monotonic()
+            got = False
             for message in batch:
                 error = message.error()
                 if error is not None:
@@ -178,11 +183,12 @@ class KafkaSource:
                 value = message.value()
                 if value is None:  # a tombstone carries no event
                     continue
+                got = True
                 kind, stamp = message.timestamp()
                 merge.add((message.topic(), message.partition()),
                           stamp if kind != confluent.TIMESTAMP_NOT_AVAILABLE else -1,
                           value, message.offset(), now)
-            if batch:
+            if got:
                 last_message = now
             emitted = 0
             for partition, value, offset in merge.ready(now):
