@@ -114,7 +114,7 @@ def wait_for_broker(config: KafkaConfig) -> Any:
     delay = 0.1
     while True:
         try:
-            admin.list_topics(timeout=min(2.0, config.connect_timeout_s))
+            admin.list_topics(timeout=min(1.0, config.connect_timeout_s))
             return admin
         except kafka().KafkaException as exc:
             left = deadline - time.monotonic()

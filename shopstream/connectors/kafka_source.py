@@ -201,7 +201,9 @@ class KafkaSource:
                     time.monotonic() - last_message >= idle_limit):
                 self._exhausted = True
                 return
-            if not emitted:
+            if not emitted and not len(merge):
+                # Idle ticks only when nothing waits for alignment: the runner moves the
+                # watermark on after idle ticks, which must not overtake held messages.
                 yield None
 
     def _flow_control(self, consumer: Any, merge: PartitionMerge,

@@ -191,3 +191,14 @@ def test_serve_hosts_the_collector_and_feeds_its_pipeline(tmp_path: Path) -> Non
         assert stats["recentDeadLetters"][0]["stage"] == "snowplow"
     finally:
         server.stop()
+
+
+def test_browser_trackers_get_cors_answers(collector_port: tuple[int, Collector]) -> None:
+    port, _ = collector_port
+    url = f"http://127.0.0.1:{port}/com.snowplowanalytics.snowplow/tp2"
+    preflight = urllib.request.Request(url, method="OPTIONS", headers={
+        "Origin": "https://shop.example", "Access-Control-Request-Method": "POST"})
+    with urllib.request.urlopen(preflight, timeout=10) as answer:
+        assert answer.headers["Access-Control-Allow-Origin"] == "https://shop.example"
+        assert "POST" in answer.headers["Access-Control-Allow-Methods"]
+        assert answer.headers["Access-Control-Allow-Credentials"] == "true"

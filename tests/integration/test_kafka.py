@@ -17,6 +17,7 @@ from confluent_kafka import OFFSET_BEGINNING, Consumer, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient
 
 from shopstream.cli import main
+from shopstream.connectors.broker import BrokerConfig, start_broker
 from shopstream.connectors.kafka_admin import KafkaConfig, ensure_topics
 from shopstream.connectors.kafka_sink import ID_HEADER, WEBSOCKET_FANOUT, record_id
 from shopstream.connectors.kafka_source import KafkaSource, KafkaSourceConfig
@@ -301,3 +302,28 @@ def test_a_backlog_on_several_partitions_gives_the_file_run_outputs(
             got = [json.loads(r)["raw"] for r in got]
             want = [json.loads(r)["raw"] for r in want]
         assert sorted(got) == sorted(want), path.stem
+
+
+def test_run_waits_for_a_broker_that_comes_up_late(tmp_path: Path) -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "shopstream.cli",
+         *run_args(f"127.0.0.1:{port}", tmp_path / "out", "--kafka-timeout", "30")],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    broker = None
+    try:
+        time.sleep(1.5)  # the run retries with backoff meanwhile
+        assert proc.poll() is None
+        broker = start_broker(BrokerConfig(port=port))
+        _, err = proc.communicate(timeout=60)
+        assert proc.returncode == 0, err
+        assert b"not reachable" in err  # it said it was retrying
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+        if broker is not None:
+            broker.terminate()
+            broker.wait(timeout=10)
