@@ -292,7 +292,7 @@ def test_a_backlog_on_several_partitions_gives_the_file_run_outputs(
     config = KafkaConfig(kafka_bootstrap, partitions=3)
     ensure_topics(config, config.input_topics)
     produce(kafka_bootstrap, lines, split=True)
-    source = KafkaSource(config, KafkaSourceConfig(stop_when_idle_s=1.5, align_s=1.0))
+    source = KafkaSource(config, KafkaSourceConfig(stop_when_idle_s=1.5, align_s=2.0))
     summary = EmbeddedRunner(default_topology(), tmp_path / "kafka").run(source)
     assert source.exhausted and summary.late_events == 0
     for path in sorted((tmp_path / "file").glob("*.jsonl")):
