@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import signal
+import sys
 from collections.abc import Iterator
 from types import FrameType
 from typing import Any
@@ -71,6 +72,10 @@ def kafka_sink(args: argparse.Namespace, topology: Topology) -> KafkaSink:
 def run_from_kafka(runner: EmbeddedRunner, args: argparse.Namespace) -> RunSummary:
     """Run ``runner`` over the input topics until interrupted (or idle, with
     ``--stop-when-idle``); SIGINT and SIGTERM end it with a final checkpoint."""
+    if not args.checkpoint_dir:
+        print("shopstream run: note: without --checkpoint-dir no offset is ever committed; "
+              "a restart reads the topics again from the group's last commit or the start",
+              file=sys.stderr)
     source = KafkaSource(kafka_config(args),
                          KafkaSourceConfig(stop_when_idle_s=args.stop_when_idle))
     with _stop_on_signals(source):
