@@ -34,6 +34,8 @@ bench: setup
 	$(PY) bench/foundation_bench.py
 	$(PY) bench/rules_bench.py
 	$(PY) bench/serve_bench.py
+	$(PY) bench/kafka_bench.py
+	$(PY) bench/collector_bench.py
 
 clean:
 	rm -rf $(VENV) out .pytest_cache .mypy_cache .ruff_cache .hypothesis

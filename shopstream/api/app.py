@@ -18,6 +18,7 @@ from typing import Any
 import msgspec
 
 from shopstream import __version__
+from shopstream.api.collector import collector_router
 from shopstream.api.live import LivePipeline, QueueFullError, RejectedEventsError
 from shopstream.api.metrics import MetricsInput, render
 from shopstream.api.push import KINDS, PushHub
@@ -210,6 +211,7 @@ def create_app(state: ServeState) -> Any:
             state.hub.drop(inbox)
             sender.cancel()
 
+    app.include_router(collector_router(state))
     return HotPaths(app, state.store)
 
 

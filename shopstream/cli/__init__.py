@@ -26,6 +26,8 @@ COMMANDS: tuple[str, ...] = (
     "serve",
     "rules",
     "datasets",
+    "broker",
+    "collect",
 )
 
 

