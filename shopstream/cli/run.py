@@ -8,6 +8,7 @@ import sys
 from dataclasses import asdict
 from typing import Any
 
+from shopstream.cli import postgres_input
 from shopstream.cli.report import byte_progress, format_summary
 from shopstream.connectors.files import JsonlSource
 from shopstream.connectors.webhook import WebhookConfig, WebhookTap
@@ -37,8 +38,10 @@ def register(sub: Any) -> None:
                     "events, writes one OUTPUT_DIR/<stream>.jsonl per output stream, and "
                     "sends lines that are not valid events to dead-letter.jsonl with the reason.",
     )
-    parser.add_argument("--input", required=True, metavar="FILE|-",
+    inputs = parser.add_mutually_exclusive_group(required=True)
+    inputs.add_argument("--input", metavar="FILE|-",
                         help="JSONL events, one per line; '-' reads standard input")
+    postgres_input.add_arguments(parser, inputs)
     parser.add_argument("--output-dir", required=True, metavar="DIR",
                         help="directory for the output streams (created if missing)")
     parser.add_argument("--checkpoint-dir", metavar="DIR",
@@ -149,9 +152,12 @@ def _run(args: argparse.Namespace) -> int:
     runner = EmbeddedRunner(topology, args.output_dir,
                             runner_config(args), checkpoint_dir=args.checkpoint_dir, taps=taps)
     try:
-        size = JsonlSource(args.input).size()
-        with byte_progress(size, "events", enabled=not args.no_progress) as progress:
-            summary = runner.run(args.input, resume=args.resume, progress=progress)
+        if args.postgres:
+            summary = postgres_input.run_postgres(args, runner)
+        else:
+            size = JsonlSource(args.input).size()
+            with byte_progress(size, "events", enabled=not args.no_progress) as progress:
+                summary = runner.run(args.input, resume=args.resume, progress=progress)
     finally:
         for tap in taps:  # run() closes them; this covers a failure before it starts
             tap.close()

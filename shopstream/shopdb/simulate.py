@@ -249,6 +249,8 @@ class _Writer:
                         "updated_at = coalesce(%s, now()) WHERE id = %s",
                         (quantity, stamp, row[0]))
         else:
+            if stamp is not None:  # dates the removal: a delete carries no time of its own
+                cur.execute("UPDATE carts SET updated_at = %s WHERE id = %s", (stamp, row[0]))
             cur.execute("DELETE FROM carts WHERE id = %s", (row[0],))
         self.counts["cart_removals"] += 1
 
