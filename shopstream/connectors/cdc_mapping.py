@@ -12,8 +12,9 @@ change                          event
 ``orders`` insert               ``PURCHASE`` with ``orderId``, ``cartTotal`` (the
                                 order's ``total``) and ``items`` from the
                                 ``order_items`` rows inserted in the same
-                                transaction; ``eventId`` ``pg-order-{id}``; none
-                                when the status is ``cancelled``
+                                transaction; ``eventId`` ``pg-order-{id}``; only
+                                for a paid order (``paid``, ``shipped``,
+                                ``delivered``) with at least one item
 ``carts`` insert                ``ADD_TO_CART`` (``quantity``, ``price`` = unit price)
 ``carts`` update                ``ADD_TO_CART`` / ``REMOVE_FROM_CART`` of the
                                 quantity difference
@@ -24,7 +25,9 @@ change                          event
 ``products``, ``categories``,   no event: they update the lookup tables (there is
 ``customers`` any change        no canonical event for catalog or account edits)
 ``orders`` update / delete,     no event (order status changes and corrections have
-``order_items`` alone, others   no canonical event)
+``order_items`` alone, others   no canonical event; an order inserted ``pending``
+                                and paid by a later update is therefore not a
+                                ``PURCHASE``)
 ==============================  ==================================================
 
 Ids: ``productId`` is ``products.id``, ``userId`` is ``customers.id``, ``sessionId`` the
@@ -63,6 +66,7 @@ __all__ = ["ChangeMapper", "CustomerInfo", "ProductInfo", "RowChange", "Transact
 CDC_TABLES = ("orders", "order_items", "carts", "wishlist", "customers", "products",
               "categories")
 _ET = EventType
+_PAID = frozenset({"paid", "shipped", "delivered"})
 
 
 class RowChange(NamedTuple):
@@ -179,6 +183,7 @@ class ChangeMapper:
         self.categories: dict[int, str] = {}
         self.customers: dict[int, CustomerInfo] = {}
         self.orphan_items = 0
+        self.skipped_orders = 0
 
     def map(self, tx: Transaction) -> list[ShopperEvent]:
         """The events of one committed transaction, in change order."""
@@ -201,8 +206,11 @@ class ChangeMapper:
         for change in tx.changes:
             table, kind, row = change.table, change.kind, change.row
             if table == "orders" and kind == "insert":
-                if row.get("status") != "cancelled":
-                    out.append(self._purchase(row, items.get(row.get("id"), [])))
+                lines = items.get(row.get("id"))
+                if lines and row.get("status") in _PAID:
+                    out.append(self._purchase(row, lines))
+                else:
+                    self.skipped_orders += 1
             elif table == "carts":
                 n = seen[row.get("id")]
                 seen[row.get("id")] += 1
