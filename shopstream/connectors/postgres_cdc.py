@@ -219,13 +219,18 @@ class PostgresCdcSource:
                 dsn, connection_factory=extras.LogicalReplicationConnection,
                 options="-c timezone=UTC")
             cursor = self._conn.cursor()
-            cursor.execute("SELECT plugin FROM pg_replication_slots WHERE slot_name = %s",
-                           (slot,))
+            cursor.execute("SELECT plugin, database, current_database() "
+                           "FROM pg_replication_slots WHERE slot_name = %s", (slot,))
             row = cursor.fetchone()
             if row is None:
                 cursor.create_replication_slot(slot, output_plugin="wal2json")
+            elif row[1] != row[2]:
+                msg = (f"replication slot {slot!r} belongs to database {row[1]!r}, not "
+                       f"{row[2]!r}: choose another slot name (--slot)")
+                raise SourceError(msg)
             elif row[0] != "wal2json":
-                msg = f"replication slot {slot!r} uses {row[0]!r}, not wal2json"
+                msg = (f"replication slot {slot!r} uses the {row[0]!r} plugin, not wal2json: "
+                       "choose another slot name (--slot)")
                 raise SourceError(msg)
             cursor.start_replication(
                 slot_name=slot, decode=False, start_lsn=start_lsn, status_interval=5,
@@ -236,5 +241,8 @@ class PostgresCdcSource:
         except psycopg2().Error as exc:
             self.close()
             raise SourceError(describe(exc, dsn)) from None
+        except SourceError:
+            self.close()
+            raise
         self._cursor = cursor
         return cursor
