@@ -22,6 +22,7 @@ from __future__ import annotations
 import threading
 from datetime import datetime
 from typing import Any, Generic, TypeVar
+from urllib.parse import urlencode
 
 from pydantic import BaseModel
 
@@ -174,9 +175,12 @@ def data_router(dsn: str | None) -> Any:
                        f"ORDER BY id LIMIT %s", (*args, limit + 1))
         more = len(rows) > limit
         rows = rows[:limit]
-        query = "".join(f"&{k}={v}" for k, v in filters.items() if v is not None)
-        nxt = f"/shop/{path}?limit={limit}&after={rows[-1]['id']}{query}" if more else None
-        return {"data": rows, "next": nxt}
+        if not more:
+            return {"data": rows, "next": None}
+        query = {"limit": limit, "after": rows[-1]["id"]} | {
+            k: str(v).lower() if isinstance(v, bool) else v
+            for k, v in filters.items() if v is not None}
+        return {"data": rows, "next": f"/shop/{path}?{urlencode(query)}"}
 
     def one(table: str, ident: int, what: str) -> dict[str, Any]:
         rows = db.rows(f"SELECT * FROM {table} WHERE id = %s", (ident,))

@@ -51,6 +51,23 @@ def test_every_table_is_served_page_by_page(shop_api: httpx.Client, shop_dsn: st
         assert ids == sorted(ids)
 
 
+def test_filters_carry_over_to_the_next_pages(shop_api: httpx.Client, shop_dsn: str) -> None:
+    import psycopg2
+
+    conn = psycopg2.connect(shop_dsn)
+    with conn, conn.cursor() as cur:
+        cur.execute("SELECT count(*) FROM orders WHERE status = 'delivered'")
+        delivered = cur.fetchone()[0]  # type: ignore[index]
+    conn.close()
+    statuses: list[str] = []
+    url: str | None = "/shop/orders?limit=3&status=delivered"
+    while url is not None:
+        body = shop_api.get(url).json()
+        statuses.extend(o["status"] for o in body["data"])
+        url = body["next"]
+    assert statuses == ["delivered"] * delivered and delivered > 3
+
+
 def test_an_order_comes_with_its_items_and_money_as_numbers(shop_api: httpx.Client) -> None:
     first = shop_api.get("/shop/orders", params={"limit": 1}).json()["data"][0]
     order = shop_api.get(f"/shop/orders/{first['id']}").json()
