@@ -1,10 +1,10 @@
 """From committed row changes of the shop database to canonical shopper events.
 
-Pure: no I/O, no clock. :func:`parse_wal2json` reads one wal2json (format version 1)
-message, which holds one whole committed transaction, and :class:`ChangeMapper` turns a
-transaction into events. The mapper keeps small lookup tables (product names, prices and
-categories; customers' country, region and device) that it updates from the changes it
-sees, so events carry names even though order and cart rows hold only ids.
+Pure: no I/O, no clock. :class:`ChangeMapper` turns one committed transaction (read by
+:mod:`shopstream.connectors.wal2json`) into events. The mapper keeps small lookup tables
+(product names, prices and categories; customers' country, region and device) that it
+updates from the changes it sees, so events carry names though order and cart rows hold
+only ids.
 
 ==============================  ==================================================
 change                          event
@@ -54,37 +54,17 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any, NamedTuple
 
-import msgspec
-
-from shopstream.errors import DecodeError
+from shopstream.connectors.wal2json import RowChange, Transaction, parse_wal2json
 from shopstream.events.model import EventType, Item, ShopperEvent, parse_timestamp_ms
 
-__all__ = ["ChangeMapper", "CustomerInfo", "ProductInfo", "RowChange", "Transaction",
-           "format_lsn", "parse_lsn", "parse_wal2json"]
+__all__ = ["CDC_TABLES", "ChangeMapper", "CustomerInfo", "ProductInfo", "RowChange",
+           "Transaction", "parse_wal2json"]
 
 #: The tables change data capture reads.
 CDC_TABLES = ("orders", "order_items", "carts", "wishlist", "customers", "products",
               "categories")
 _ET = EventType
 _PAID = frozenset({"paid", "shipped", "delivered"})
-
-
-class RowChange(NamedTuple):
-    """One row change: ``row`` holds the new values (the old ones for a delete)."""
-
-    kind: str  # insert | update | delete
-    table: str
-    row: dict[str, Any]
-    old: dict[str, Any] | None = None
-
-
-class Transaction(NamedTuple):
-    """A committed transaction: ``end_lsn`` is the WAL position just after its commit."""
-
-    xid: int
-    end_lsn: int
-    commit_ms: int
-    changes: tuple[RowChange, ...]
 
 
 class ProductInfo(NamedTuple):
@@ -102,69 +82,6 @@ class CustomerInfo(NamedTuple):
     region: str | None
     device: str | None
     platform: str | None
-
-
-class _Change(msgspec.Struct):
-    kind: str
-    table: str
-    columnnames: list[str] = []
-    columnvalues: list[Any] = []
-    oldkeys: dict[str, list[Any]] | None = None
-
-
-class _Message(msgspec.Struct):
-    nextlsn: str
-    timestamp: str
-    change: list[_Change]
-    xid: int = 0
-
-
-_decode_message = msgspec.json.Decoder(_Message).decode
-
-
-def parse_lsn(text: str) -> int:
-    """``'0/16B3748'`` as an integer.
-
-    Examples
-    --------
-    >>> parse_lsn("0/16B3748"), parse_lsn("1/0")
-    (23803720, 4294967296)
-    """
-    high, _, low = text.partition("/")
-    return (int(high, 16) << 32) + int(low, 16)
-
-
-def format_lsn(lsn: int) -> str:
-    """An integer LSN in PostgreSQL's ``X/X`` form.
-
-    Examples
-    --------
-    >>> format_lsn(23803720)
-    '0/16B3748'
-    """
-    return f"{lsn >> 32:X}/{lsn & 0xFFFFFFFF:X}"
-
-
-def parse_wal2json(payload: bytes) -> Transaction:
-    """One wal2json format-version-1 message (options ``include-lsn``,
-    ``include-timestamp``) as a :class:`Transaction`; :class:`DecodeError` if malformed."""
-    try:
-        msg = _decode_message(payload)
-        changes = []
-        for c in msg.change:
-            row = dict(zip(c.columnnames, c.columnvalues, strict=True))
-            old = None
-            if c.oldkeys is not None:
-                old = dict(zip(c.oldkeys.get("keynames", []), c.oldkeys.get("keyvalues", []),
-                               strict=True))
-            if c.kind == "delete":
-                row, old = old or {}, None
-            changes.append(RowChange(c.kind, c.table, row, old))
-        return Transaction(msg.xid, parse_lsn(msg.nextlsn), _ms(msg.timestamp), tuple(changes))
-    except (msgspec.DecodeError, ValueError) as exc:
-        text = payload[:200].decode("utf-8", "replace")
-        msg_ = f"wal2json message is not a format-version-1 transaction ({exc}): {text}"
-        raise DecodeError(msg_) from None
 
 
 def _ms(value: Any) -> int:

@@ -1,15 +1,23 @@
 """Change data capture from the shop database: a :class:`Source` over a logical
 replication slot decoded by wal2json.
 
-Each committed transaction arrives as one wal2json (format version 1) message and becomes
-the events :class:`~shopstream.connectors.cdc_mapping.ChangeMapper` makes of it. The
-position after an event is a :class:`CdcPosition`: the end LSN of the last transaction
-fully emitted, plus the transaction in progress and how many of its events are out, so a
-checkpoint taken in the middle of a transaction resumes right after the last event it
-covers. :meth:`PostgresCdcSource.commit`, which the runner calls only once a checkpoint is
-durable, confirms the fully emitted LSN to the slot; after a crash the slot replays from
-its confirmed position and everything up to the checkpointed position is skipped, so a
-restart neither loses nor repeats an order.
+Each committed transaction arrives as wal2json (format version 2) messages framed by
+begin and commit, and becomes the events
+:class:`~shopstream.connectors.cdc_mapping.ChangeMapper` makes of it. The position after
+an event is a :class:`CdcPosition`: the end LSN of the last transaction fully emitted,
+plus the transaction in progress and how many of its events are out, so a checkpoint
+taken in the middle of a transaction resumes right after the last event it covers.
+:meth:`PostgresCdcSource.commit`, which the runner calls only once a checkpoint is
+durable, confirms the slot up to just before that end LSN; after a crash the slot
+replays from its confirmed position and everything up to the checkpointed position is
+skipped, so a restart neither loses nor repeats an order.
+
+Why one byte before: psycopg2 moves the confirmed position on by itself, to the server's
+WAL end on a keepalive, once the confirmed position reaches the start of the last
+message read. Every message of a later transaction starts at or after the previous
+commit's end, so confirming ``end - 1`` never lets psycopg2 confirm a transaction that
+was read but not yet checkpointed; the server still skips the confirmed transaction on a
+restart, as its commit record begins before ``end - 1``.
 
 The source is unbounded: it yields idle ticks while nothing commits, ends with
 ``exhausted`` false when :meth:`PostgresCdcSource.stop` is called (the CLI calls it on
@@ -36,13 +44,8 @@ from typing import Any, NamedTuple
 
 import msgspec
 
-from shopstream.connectors.cdc_mapping import (
-    CDC_TABLES,
-    ChangeMapper,
-    CustomerInfo,
-    ProductInfo,
-    parse_wal2json,
-)
+from shopstream.connectors.cdc_mapping import CDC_TABLES, ChangeMapper, CustomerInfo, ProductInfo
+from shopstream.connectors.wal2json import TransactionAssembler
 from shopstream.errors import ConfigError, DecodeError, SourceError
 from shopstream.shopdb.connection import connect, describe, psycopg2, redact
 from shopstream.stores.base import require
@@ -142,6 +145,7 @@ class PostgresCdcSource:
         idle_limit = self.config.stop_when_idle_s
         tick = self.config.tick_s
         last_activity = time.monotonic()
+        assembler = TransactionAssembler()
         while not self._stopping:
             try:
                 message = cursor.read_message()
@@ -158,11 +162,13 @@ class PostgresCdcSource:
             last_activity = time.monotonic()
             payload: bytes = message.payload
             try:
-                tx = parse_wal2json(payload)
+                tx = assembler.feed(payload)
             except DecodeError:
                 # Lands in dead-letter with the reason; the position does not move.
                 yield payload, CdcPosition(safe, start.tx_lsn, start.done)
                 continue
+            if tx is None:
+                continue  # inside a transaction
             if tx.end_lsn <= safe:
                 continue  # already covered by the checkpoint we resumed from
             self.transactions += 1
@@ -177,7 +183,7 @@ class PostgresCdcSource:
 
     def commit(self, position: Any) -> None:
         """Confirm to the slot every transaction the durable checkpoint fully covers."""
-        lsn = CdcPosition.of(position).safe_lsn
+        lsn = CdcPosition.of(position).safe_lsn - 1  # see the module documentation
         if self._cursor is None or lsn <= self.confirmed_lsn:
             return
         try:
@@ -234,8 +240,8 @@ class PostgresCdcSource:
                 raise SourceError(msg)
             cursor.start_replication(
                 slot_name=slot, decode=False, start_lsn=start_lsn, status_interval=5,
-                options={"format-version": "1", "include-lsn": "1",
-                         "include-timestamp": "1", "include-xids": "1",
+                options={"format-version": "2", "include-transaction": "1",
+                         "include-lsn": "1", "include-timestamp": "1", "include-xids": "1",
                          "include-types": "0", "include-schemas": "0",
                          "add-tables": ",".join(f"public.{t}" for t in CDC_TABLES)})
         except psycopg2().Error as exc:

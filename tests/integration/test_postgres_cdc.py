@@ -133,7 +133,7 @@ def test_source_resumes_after_the_checkpointed_event_even_mid_transaction(
         second.close()
     confirmed = _query(shop_dsn, "SELECT confirmed_flush_lsn::text FROM pg_replication_slots "
                                  "WHERE slot_name = 'resume_test'")[0][0]
-    assert _lsn(confirmed) == again[0][1].safe_lsn
+    assert _lsn(confirmed) == again[0][1].safe_lsn - 1  # see postgres_cdc's doc
     third = PostgresCdcSource(config)
     try:
         assert [e["productId"] for e, _ in _read_events(third, None, 2)] == ["4", "5"]
@@ -229,7 +229,7 @@ def test_sigterm_ends_the_run_with_a_checkpoint_and_a_confirmed_slot(
     assert json.loads(stdout)["lines"] == 3
     confirmed = _query(shop_dsn, "SELECT confirmed_flush_lsn::text FROM pg_replication_slots "
                                  "WHERE slot_name = 'e2e'")[0][0]
-    assert CdcPosition.of(_last_position(checkpoints)).safe_lsn == _lsn(confirmed)
+    assert CdcPosition.of(_last_position(checkpoints)).safe_lsn - 1 == _lsn(confirmed)
     # Nothing new committed: a resumed run reads nothing again.
     again = _cdc_run(shop_dsn, out, checkpoints, "--resume", "--stop-when-idle", "1")
     stdout, stderr = again.communicate(timeout=20)
@@ -249,3 +249,35 @@ def _last_position(checkpoints: Path) -> Any:
 def _lsn(text: str) -> int:
     high, low = text.split("/")
     return (int(high, 16) << 32) + int(low, 16)
+
+
+def test_events_read_after_a_commit_stay_unconfirmed_while_the_reader_idles(
+        shop_dsn: str) -> None:
+    # psycopg2 moves the flush position to the server's WAL end on keepalives once it
+    # believes the last message read was confirmed; a change read after the last
+    # checkpoint must not be confirmed that way, or a crash would lose it.
+    _new_shop(shop_dsn)
+    source = PostgresCdcSource(PostgresCdcConfig(dsn=shop_dsn, slot="idle_test",
+                                                 tick_s=0.05))
+    try:
+        reader = source.read(None)
+        next(reader)
+        _cart_rows(shop_dsn, "a", [1])
+        ((_, first),) = _read_events_from(reader, 1)
+        source.commit(first)
+        _cart_rows(shop_dsn, "b", [2])
+        _read_events_from(reader, 1)
+        deadline = time.monotonic() + 7  # longer than psycopg2's status interval
+        while time.monotonic() < deadline:
+            next(reader)
+    finally:
+        source.close()
+    confirmed = _lsn(_query(shop_dsn, "SELECT confirmed_flush_lsn::text "
+                                      "FROM pg_replication_slots "
+                                      "WHERE slot_name = 'idle_test'")[0][0])
+    assert confirmed < first.safe_lsn
+    again = PostgresCdcSource(PostgresCdcConfig(dsn=shop_dsn, slot="idle_test"))
+    try:
+        assert [e["productId"] for e, _ in _read_events(again, None, 1)] == ["2"]
+    finally:
+        again.close()

@@ -8,6 +8,7 @@ import pytest
 from shopstream.cli import main
 from shopstream.connectors.cdc_mapping import ChangeMapper, parse_wal2json
 from shopstream.connectors.postgres_cdc import CdcPosition, PostgresCdcConfig
+from shopstream.connectors.wal2json import TransactionAssembler
 from shopstream.errors import ConfigError, DecodeError, SourceError
 from shopstream.shopdb.generate import GenerateConfig
 from shopstream.shopdb.simulate import SimulateConfig
@@ -41,6 +42,23 @@ def test_config_rejects_bad_values_naming_them(field: str, value: object) -> Non
 def test_malformed_messages_raise_decode_errors_quoting_them(payload: bytes) -> None:
     with pytest.raises(DecodeError, match="wal2json message"):
         parse_wal2json(payload)
+
+
+def test_the_assembler_frames_changes_by_begin_and_commit() -> None:
+    asm = TransactionAssembler()
+    with pytest.raises(DecodeError, match="outside a transaction"):
+        asm.feed(b'{"action":"I","xid":1,"table":"carts","columns":[]}')
+    with pytest.raises(DecodeError, match="commit without its begin"):
+        asm.feed(b'{"action":"C","xid":1,"timestamp":"2026-01-01 10:00:00+00",'
+                 b'"nextlsn":"0/20"}')
+    assert asm.feed(b'{"action":"B","xid":2}') is None
+    assert asm.feed(b'{"action":"T","xid":2,"table":"carts"}') is None  # truncate: skipped
+    assert asm.feed(b'{"action":"D","xid":2,"table":"carts","identity":[{"name":"id",'
+                    b'"value":4}]}') is None
+    tx = asm.feed(b'{"action":"C","xid":2,"timestamp":"2026-01-01 10:00:00+00",'
+                  b'"nextlsn":"0/20"}')
+    assert tx is not None and tx.end_lsn == 32
+    assert [(c.kind, c.row, c.old) for c in tx.changes] == [("delete", {"id": 4}, None)]
 
 
 def test_numeric_sent_as_strings_still_becomes_numbers() -> None:
