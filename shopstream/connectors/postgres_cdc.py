@@ -14,10 +14,13 @@ skipped, so a restart neither loses nor repeats an order.
 
 Why one byte before: psycopg2 moves the confirmed position on by itself, to the server's
 WAL end on a keepalive, once the confirmed position reaches the start of the last
-message read. Every message of a later transaction starts at or after the previous
-commit's end, so confirming ``end - 1`` never lets psycopg2 confirm a transaction that
-was read but not yet checkpointed; the server still skips the confirmed transaction on a
-restart, as its commit record begins before ``end - 1``.
+message read. The messages of a transaction that began after the confirmed commit start
+at or after its end, so confirming ``end - 1`` keeps psycopg2 from confirming them
+before they are checkpointed; the server still skips the confirmed transaction on a
+restart, as its commit record begins before ``end - 1``. One case remains: a transaction
+that began before the confirmed commit and committed after it, with a server keepalive
+arriving between its own messages (the server sends one mid-transaction only after
+``wal_sender_timeout / 2`` without a reply, i.e. a reader stalled for 30 s by default).
 
 The source is unbounded: it yields idle ticks while nothing commits, ends with
 ``exhausted`` false when :meth:`PostgresCdcSource.stop` is called (the CLI calls it on

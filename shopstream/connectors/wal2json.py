@@ -5,9 +5,8 @@ changes, with the WAL position just after its commit):
 
 * format version 2 with ``include-transaction``, what the CDC source streams: one message
   per row change between a ``B`` (begin) and a ``C`` (commit) message, fed one by one to
-  :class:`TransactionAssembler`. Each message's WAL position grows through a transaction
-  and the ``C`` message sits at its end, which keeps psycopg2 from confirming a
-  transaction the runner has not checkpointed (see ``postgres_cdc``);
+  :class:`TransactionAssembler`. The ``C`` message sits at the commit's end, which lets
+  the source confirm positions safely (see ``postgres_cdc``);
 * format version 1, one message holding a whole transaction (``pg_recvlogical`` output,
   the golden test files): :func:`parse_wal2json`.
 
