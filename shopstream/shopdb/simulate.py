@@ -292,7 +292,7 @@ class _Writer:
             (customer[0], session, stamp, total, event.currency or "USD", status, payment,
              shipment, stamp, stamp))
         order = cur.fetchone()[0]
-        psycopg2_extras().execute_values(
+        _extras().execute_values(
             cur, "INSERT INTO order_items (order_id, product_id, quantity, price, created_at, "
                  "updated_at) VALUES %s",
             [(order, product, qty, price, stamp or "now", stamp or "now")
@@ -305,7 +305,7 @@ class _Writer:
         self.revenue += total
 
 
-def psycopg2_extras() -> Any:
+def _extras() -> Any:
     return require("psycopg2.extras", "shopstream[postgres]")
 
 

@@ -69,7 +69,7 @@ def _as_postgres_user(args: list[str]) -> list[str]:
 
     if os.geteuid() != 0:
         return args
-    runuser = shutil.which("runuser")
+    runuser = shutil.which("runuser") or shutil.which("runuser", path="/usr/sbin:/sbin")
     if runuser is None:
         pytest.fail("running as root without `runuser`: cannot start PostgreSQL as a "
                     "non-root user")
