@@ -80,7 +80,7 @@ def test_db_commands_build_a_consistent_shop(shop_dsn: str,
     assert main(["db", "generate", "--dsn", shop_dsn, "--products", "40"]) == 0
     assert main(["db", "reset", "--dsn", shop_dsn]) == 0  # drops and recreates
     assert set(schema.table_counts(shop_dsn).values()) == {0}
-    assert _query(shop_dsn, "SELECT count(*) FROM pg_trigger WHERE tgname LIKE '%_touch'") == [
+    assert _query(shop_dsn, "SELECT count(*) FROM pg_trigger WHERE tgname LIKE '%%_touch'") == [
         (len(schema.TABLES),)]
 
 
