@@ -13,7 +13,9 @@ $(STAMP): pyproject.toml
 	@touch $(STAMP)
 
 setup: $(STAMP)
-	@bash scripts/ensure-debs.sh redis-server:redis-server wrk:wrk
+	@bash scripts/ensure-debs.sh redis-server:redis-server wrk:wrk \
+		/usr/lib/postgresql/15/bin/initdb:postgresql-15 \
+		/usr/lib/postgresql/15/lib/wal2json.so:postgresql-15-wal2json
 
 demo: setup
 	$(VENV)/bin/shopstream demo

@@ -19,6 +19,7 @@ import msgspec
 
 from shopstream import __version__
 from shopstream.api.collector import collector_router
+from shopstream.api.data import data_router
 from shopstream.api.live import LivePipeline, QueueFullError, RejectedEventsError
 from shopstream.api.metrics import MetricsInput, render
 from shopstream.api.push import KINDS, PushHub
@@ -51,6 +52,7 @@ class ServeState:
     live: LivePipeline | None = None
     hub: PushHub = field(default_factory=PushHub)
     started: float = field(default_factory=time.time)
+    postgres: str | None = None  # the shop database behind /shop (shopstream.api.data)
 
 
 def create_app(state: ServeState) -> Any:
@@ -67,6 +69,8 @@ def create_app(state: ServeState) -> Any:
         title="shopstream", version=__version__, lifespan=lifespan,
         description="Live shopper features, recommendations and pushes from the "
                     "shopstream pipeline's store.")
+
+    app.include_router(data_router(state.postgres))
 
     def ok(body: dict[str, Any]) -> Response:
         return Response(_encode(body), media_type="application/json")

@@ -48,6 +48,8 @@ class ServeConfig:
         Server processes; only a single worker hosts the ingest pipeline.
     out_of_orderness_ms, idle_ms
         The hosted pipeline's watermark bound and idle advance (see ``LiveConfig``).
+    postgres
+        DSN of the shop database served under ``/shop`` (``None``: not served).
     """
 
     store: str
@@ -57,6 +59,7 @@ class ServeConfig:
     out_of_orderness_ms: int = 5_000
     idle_ms: int = 1_000
     log_level: str = "warning"
+    postgres: str | None = None
 
     def __post_init__(self) -> None:
         if not 0 <= self.port <= 65_535:
@@ -75,7 +78,7 @@ def build_state(config: ServeConfig, with_pipeline: bool = True) -> ServeState:
     if with_pipeline:
         live = LivePipeline(store, LiveConfig(config.out_of_orderness_ms, config.idle_ms))
         live.start()
-    return ServeState(store=store, live=live)
+    return ServeState(store=store, live=live, postgres=config.postgres)
 
 
 def _uvicorn_options(config: ServeConfig) -> dict[str, Any]:

@@ -28,6 +28,7 @@ COMMANDS: tuple[str, ...] = (
     "datasets",
     "broker",
     "collect",
+    "db",
 )
 
 

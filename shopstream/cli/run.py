@@ -8,6 +8,7 @@ import sys
 from dataclasses import asdict
 from typing import Any
 
+from shopstream.cli import postgres_input
 from shopstream.cli.kafka_run import add_kafka_arguments, kafka_sink, run_from_kafka
 from shopstream.cli.report import byte_progress, format_summary
 from shopstream.connectors.files import JsonlSource
@@ -43,6 +44,7 @@ def register(sub: Any) -> None:
     inputs.add_argument("--input", metavar="FILE|-",
                         help="JSONL events, one per line; '-' reads standard input")
     add_kafka_arguments(parser, inputs)
+    postgres_input.add_arguments(parser, inputs)
     parser.add_argument("--output-dir", required=True, metavar="DIR",
                         help="directory for the output streams (created if missing)")
     parser.add_argument("--checkpoint-dir", metavar="DIR",
@@ -165,6 +167,8 @@ def _run(args: argparse.Namespace) -> int:
     try:
         if args.kafka:
             summary = run_from_kafka(runner, args)
+        elif args.postgres:
+            summary = postgres_input.run_postgres(args, runner)
         else:
             size = JsonlSource(args.input).size()
             with byte_progress(size, "events", enabled=not args.no_progress) as progress:

@@ -31,6 +31,9 @@ def register(sub: Any) -> None:
     parser.add_argument("--idle-ms", type=int, default=1_000, metavar="MS",
                         help="after MS without events the watermark follows the wall clock "
                              "(default 1000)")
+    parser.add_argument("--postgres", metavar="DSN",
+                        help="also serve the shop database's read API under /shop "
+                             "(see `shopstream db`)")
     parser.add_argument("--log-level", default="warning",
                         choices=("critical", "error", "warning", "info", "debug"))
     parser.set_defaults(func=_serve)
@@ -41,7 +44,8 @@ def _serve(args: argparse.Namespace) -> int:
 
     config = ServeConfig(store=args.store, host=args.host, port=args.port,
                          workers=args.workers, out_of_orderness_ms=args.out_of_orderness_ms,
-                         idle_ms=args.idle_ms, log_level=args.log_level)
+                         idle_ms=args.idle_ms, log_level=args.log_level,
+                         postgres=args.postgres)
     print(f"shopstream serve: http://{config.host}:{config.port} (docs at /docs), "
           f"store {config.store}, {config.workers} worker(s)", flush=True)
     serve(config)

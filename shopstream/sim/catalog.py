@@ -170,7 +170,8 @@ class Catalog:
         return self.categories[bisect(cum, rng.random() * cum[-1])]
 
 
-def build_catalog(seed: int, n_products: int = 1500) -> Catalog:
+def build_catalog(seed: int, n_products: int = 1500,
+                  n_categories: int | None = None) -> Catalog:
     """Build the catalog for ``seed``: same arguments, equal catalog.
 
     Parameters
@@ -178,7 +179,9 @@ def build_catalog(seed: int, n_products: int = 1500) -> Catalog:
     seed
         Seed of the catalog's own random stream.
     n_products
-        Number of products, at least 30 (two per category).
+        Number of products, at least two per category (30 with every category).
+    n_categories
+        Use only the first ``n_categories`` of the 15 categories; ``None`` uses all.
 
     Examples
     --------
@@ -189,23 +192,32 @@ def build_catalog(seed: int, n_products: int = 1500) -> Catalog:
     Traceback (most recent call last):
     ...
     shopstream.errors.ConfigError: n_products must be an int >= 30, got 5
+    >>> build_catalog(seed=1, n_products=40, n_categories=4).categories
+    ('Electronics', 'Books', 'Home & Kitchen', 'Sports')
     """
+    if n_categories is not None and (
+            isinstance(n_categories, bool) or not isinstance(n_categories, int)
+            or not 1 <= n_categories <= len(CATEGORIES)):
+        msg = f"n_categories must be an int in 1..{len(CATEGORIES)}, got {n_categories!r}"
+        raise ConfigError(msg)
+    specs = CATEGORIES[:n_categories] if n_categories is not None else CATEGORIES
+    least = MIN_PRODUCTS if n_categories is None else 2 * n_categories
     if isinstance(n_products, bool) or not isinstance(n_products, int) or (
-        n_products < MIN_PRODUCTS
+        n_products < least
     ):
-        msg = f"n_products must be an int >= {MIN_PRODUCTS}, got {n_products!r}"
+        msg = f"n_products must be an int >= {least}, got {n_products!r}"
         raise ConfigError(msg)
     rng = random.Random(f"shopstream-catalog:{seed}")
-    products = _make_products(rng, n_products)
-    bundles = _make_bundles(rng, products)
+    products = _make_products(rng, n_products, specs)
+    bundles = _make_bundles(rng, products, specs)
     complements = _make_complements(rng, products)
     return Catalog(seed, tuple(products), bundles, complements,
-                   tuple(spec.name for spec in CATEGORIES))
+                   tuple(spec.name for spec in specs))
 
 
-def _category_counts(n_products: int) -> list[int]:
-    total = sum(spec.share for spec in CATEGORIES)
-    exact = [n_products * spec.share / total for spec in CATEGORIES]
+def _category_counts(n_products: int, specs: tuple[CategorySpec, ...]) -> list[int]:
+    total = sum(spec.share for spec in specs)
+    exact = [n_products * spec.share / total for spec in specs]
     counts = [max(2, math.floor(x)) for x in exact]
     # Hand out what flooring left over to the largest remainders, so the sum is exact.
     order = sorted(range(len(exact)), key=lambda i: counts[i] - exact[i])
@@ -219,12 +231,13 @@ def _category_counts(n_products: int) -> list[int]:
     return counts
 
 
-def _make_products(rng: random.Random, n_products: int) -> list[Product]:
+def _make_products(rng: random.Random, n_products: int,
+                   specs: tuple[CategorySpec, ...]) -> list[Product]:
     ranks = list(range(n_products))
     rng.shuffle(ranks)
     products: list[Product] = []
     seen: set[str] = set()
-    for spec, count in zip(CATEGORIES, _category_counts(n_products), strict=True):
+    for spec, count in zip(specs, _category_counts(n_products, specs), strict=True):
         # Every noun appears once before any repeats, so bundle themes can be filled.
         nouns = list(spec.nouns)
         rng.shuffle(nouns)
@@ -278,11 +291,12 @@ def _pick(rng: random.Random, candidates: list[Product]) -> Product:
     return candidates[bisect(cum, rng.random() * cum[-1])]
 
 
-def _make_bundles(rng: random.Random, products: list[Product]) -> tuple[Bundle, ...]:
+def _make_bundles(rng: random.Random, products: list[Product],
+                  specs: tuple[CategorySpec, ...]) -> tuple[Bundle, ...]:
     by_noun: dict[tuple[str, str], list[Product]] = defaultdict(list)
     for p in products:
         by_noun[(p.category, p.noun)].append(p)
-    themes = [(spec.name, theme) for spec in CATEGORIES for theme in spec.bundles]
+    themes = [(spec.name, theme) for spec in specs for theme in spec.bundles]
     used: set[int] = set()
     bundles: list[Bundle] = []
     wanted = max(len(themes), len(products) // 20)

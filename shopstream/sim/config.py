@@ -60,6 +60,8 @@ class SimulationConfig:
         every picked shopper is still inside their 30-minute session gap.
     currency
         ISO 4217 code put on purchases.
+    categories
+        Use only the first ``categories`` of the catalog's 15 categories (``None``: all).
 
     Examples
     --------
@@ -83,6 +85,7 @@ class SimulationConfig:
     products: int = 1500
     shoppers: int | None = None
     currency: str = "USD"
+    categories: int | None = None
 
     def __post_init__(self) -> None:
         _check_int("sessions", self.sessions, 1, None)
@@ -100,7 +103,10 @@ class SimulationConfig:
         _check_number("bad_rate", self.bad_rate, 0, 1, upper_open=True)
         _check_int("disorder_ms", self.disorder_ms, 0, _MAX_DISORDER_MS)
         _check_number("iso_timestamp_rate", self.iso_timestamp_rate, 0, 1, upper_open=False)
-        _check_int("products", self.products, 30, None)
+        if self.categories is not None:
+            _check_int("categories", self.categories, 1, 15)
+        least = 30 if self.categories is None else 2 * self.categories
+        _check_int("products", self.products, least, None)
         if self.shoppers is not None:
             _check_int("shoppers", self.shoppers, 1, None)
         if not (isinstance(self.currency, str) and len(self.currency) == 3

@@ -72,12 +72,15 @@ class Simulation:
     True
     """
 
-    def __init__(self, config: SimulationConfig) -> None:
+    def __init__(self, config: SimulationConfig, catalog: Catalog | None = None) -> None:
         self.config = config
         seed = config.seed
         self.end_ms = (config.end_ms if config.end_ms is not None
                        else int(time.time() // 60) * MINUTE_MS)
-        self.catalog: Catalog = build_catalog(seed, config.products)
+        # A given catalog (e.g. the one a shop database was generated from) replaces the
+        # one the configuration describes.
+        self.catalog: Catalog = catalog or build_catalog(seed, config.products,
+                                                         config.categories)
         self.pool = ShopperPool(seed, self.catalog.categories, config.pool_size)
         self.mix = MixController()
         # Separate streams, so that e.g. changing the disorder leaves behaviour unchanged.

@@ -94,3 +94,79 @@ def kafka_bootstrap() -> Iterator[str]:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+# --- PostgreSQL (shop database, change data capture) ------------------------------------
+
+PG_BIN = Path("/usr/lib/postgresql/15/bin")
+WAL2JSON = Path("/usr/lib/postgresql/15/lib/wal2json.so")
+
+
+def _as_postgres_user(args: list[str]) -> list[str]:
+    """``initdb`` and ``postgres`` refuse to run as root: run them as ``postgres`` then."""
+    import os
+
+    if os.geteuid() != 0:
+        return args
+    runuser = shutil.which("runuser") or shutil.which("runuser", path="/usr/sbin:/sbin")
+    if runuser is None:
+        pytest.fail("running as root without `runuser`: cannot start PostgreSQL as a "
+                    "non-root user")
+    return [runuser, "-u", "postgres", "--", *args]
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[str]:
+    """A throwaway PostgreSQL 15 cluster with ``wal_level=logical`` on 127.0.0.1; yields
+    the DSN of its ``postgres`` database (user ``shop``, trust authentication)."""
+    import os
+    import tempfile
+
+    if not (PG_BIN / "initdb").exists() or not WAL2JSON.exists():
+        pytest.fail("PostgreSQL 15 with wal2json is not installed: run `make setup` "
+                    "(or apt-get install postgresql-15 postgresql-15-wal2json)")
+    # Not under pytest's tmp_path: its parents are private to root, and the server runs
+    # as `postgres`.
+    directory = Path(tempfile.mkdtemp(prefix="shopstream-pg-"))
+    if os.geteuid() == 0:
+        shutil.chown(directory, "postgres")
+    data, log = directory / "data", directory / "server.log"
+    port = free_port()
+    subprocess.run(_as_postgres_user([str(PG_BIN / "initdb"), "-D", str(data), "-U", "shop",
+                                      "--auth=trust", "-E", "UTF8", "--no-sync"]),
+                   check=True, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT, cwd="/")
+    options = (f"-c wal_level=logical -c listen_addresses=127.0.0.1 -p {port} "
+               f"-k {directory} -c fsync=off -c synchronous_commit=off "
+               "-c max_replication_slots=20 -c max_wal_senders=20")
+    subprocess.run(_as_postgres_user([str(PG_BIN / "pg_ctl"), "-D", str(data), "-l", str(log),
+                                      "-o", options, "-w", "-t", "30", "start"]),
+                   check=True, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT, cwd="/")
+    try:
+        yield f"postgresql://shop@127.0.0.1:{port}/postgres"
+    finally:
+        subprocess.run(_as_postgres_user([str(PG_BIN / "pg_ctl"), "-D", str(data), "-m", "fast",
+                                          "-w", "stop"]),
+                       check=False, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT, cwd="/")
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+@pytest.fixture
+def shop_dsn(postgres_server: str, request: pytest.FixtureRequest) -> Iterator[str]:
+    """A fresh, empty database in the cluster for one test (dropped afterwards, with the
+    replication slots made in it)."""
+    import re
+
+    import psycopg2
+
+    name = "shop_" + re.sub(r"[^a-z0-9]+", "_", request.node.name.lower())[:40]
+    admin = psycopg2.connect(postgres_server)
+    admin.autocommit = True
+    try:
+        with admin.cursor() as cur:
+            cur.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+            cur.execute(f"CREATE DATABASE {name}")
+        yield postgres_server.rsplit("/", 1)[0] + f"/{name}"
+        with admin.cursor() as cur:
+            cur.execute("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots "
+                        "WHERE database = %s AND NOT active", (name,))
+            cur.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    finally:
+        admin.close()

@@ -107,3 +107,19 @@ def test_sampling_follows_popularity() -> None:
 def test_too_small_or_wrong_type_catalog_is_refused(bad: object) -> None:
     with pytest.raises(ConfigError, match="n_products"):
         build_catalog(1, bad)  # type: ignore[arg-type]
+
+
+def test_a_catalog_can_use_only_the_first_categories() -> None:
+    cat = build_catalog(4, 60, n_categories=3)
+    assert len(cat.categories) == 3 and len(cat.products) == 60
+    assert {p.category for p in cat.products} == set(cat.categories)
+    assert all(cat.product(pid).category in cat.categories
+               for b in cat.bundles for pid in b.product_ids)
+    assert build_catalog(4, 60, n_categories=3) == cat
+    assert build_catalog(4, 300, n_categories=15) == build_catalog(4, 300)
+
+
+@pytest.mark.parametrize("bad", [0, 16, 2.0])
+def test_a_category_count_outside_the_catalog_is_refused(bad: object) -> None:
+    with pytest.raises(ConfigError, match="n_categories"):
+        build_catalog(1, 100, n_categories=bad)  # type: ignore[arg-type]

@@ -1,0 +1,57 @@
+"""``shopstream run --postgres DSN``: the options and the run of the CDC source.
+
+Kept apart from ``run.py`` so that command only chooses its input. An unbounded run ends
+on SIGINT or SIGTERM by ending the source, so the runner takes its last checkpoint and
+the slot is confirmed up to it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import signal
+import sys
+from collections.abc import Iterator
+from typing import Any
+
+from shopstream.connectors.postgres_cdc import PostgresCdcConfig, PostgresCdcSource
+from shopstream.runners.embedded.runner import EmbeddedRunner, RunSummary
+
+__all__ = ["add_arguments", "run_postgres"]
+
+
+def add_arguments(parser: argparse.ArgumentParser, inputs: Any) -> None:
+    """``--postgres`` in the input group, and the options that go with it."""
+    inputs.add_argument("--postgres", metavar="DSN",
+                        help="stream the shop database's committed changes (logical "
+                             "replication with wal2json; see `shopstream db`)")
+    parser.add_argument("--slot", default="shopstream", metavar="NAME",
+                        help="--postgres: replication slot, created on first use "
+                             "(default shopstream)")
+    parser.add_argument("--stop-when-idle", type=float, metavar="SECONDS",
+                        help="--postgres: end the run, as complete, after SECONDS without "
+                             "a committed change (default: run until SIGINT/SIGTERM)")
+
+
+def run_postgres(args: argparse.Namespace, runner: EmbeddedRunner) -> RunSummary:
+    """Run ``runner`` over the CDC source that ``args`` describe."""
+    source = PostgresCdcSource(PostgresCdcConfig(
+        dsn=args.postgres, slot=args.slot, stop_when_idle_s=args.stop_when_idle))
+    if runner.checkpoints is None:
+        print("shopstream run: note: without --checkpoint-dir the slot is never confirmed, "
+              "so the next run reads the same changes again", file=sys.stderr)
+    with _stop_on_signals(source):
+        return runner.run(source, resume=args.resume)
+
+
+@contextlib.contextmanager
+def _stop_on_signals(source: PostgresCdcSource) -> Iterator[None]:
+    def handler(signum: int, frame: Any) -> None:
+        source.stop()
+
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
