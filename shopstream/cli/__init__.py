@@ -26,6 +26,7 @@ COMMANDS: tuple[str, ...] = (
     "serve",
     "rules",
     "datasets",
+    "evaluate",
     "broker",
     "collect",
     "db",

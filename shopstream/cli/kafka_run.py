@@ -44,12 +44,13 @@ def add_kafka_arguments(parser: argparse.ArgumentParser, inputs: Any) -> None:
                         help="keep retrying an unreachable broker (with backoff) this long "
                              "before giving up (default 30)")
     parser.add_argument("--stop-when-idle", type=float, metavar="SECONDS",
-                        help="with --kafka: end the run, as at the end of a file, after "
-                             "SECONDS without a message (default: run until interrupted)")
+                        help="with --kafka or --postgres: end the run, as at the end of a "
+                             "file, after SECONDS without input (default: run until "
+                             "interrupted)")
     parser.add_argument("--idle-ms", type=int, default=5_000, metavar="MS",
-                        help="with --kafka: after MS without input the watermark follows "
-                             "the wall clock, so a quiet spell still closes windows "
-                             "(default 5000)")
+                        help="with --kafka or --postgres: after MS without input the "
+                             "watermark follows the wall clock, so a quiet spell still "
+                             "closes windows (default 5000)")
 
 
 def kafka_config(args: argparse.Namespace) -> KafkaConfig:

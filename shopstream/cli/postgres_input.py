@@ -28,9 +28,7 @@ def add_arguments(parser: argparse.ArgumentParser, inputs: Any) -> None:
     parser.add_argument("--slot", default="shopstream", metavar="NAME",
                         help="--postgres: replication slot, created on first use "
                              "(default shopstream)")
-    parser.add_argument("--stop-when-idle", type=float, metavar="SECONDS",
-                        help="--postgres: end the run, as complete, after SECONDS without "
-                             "a committed change (default: run until SIGINT/SIGTERM)")
+    # --stop-when-idle and --idle-ms are shared with --kafka (see kafka_run).
 
 
 def run_postgres(args: argparse.Namespace, runner: EmbeddedRunner) -> RunSummary:

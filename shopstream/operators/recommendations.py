@@ -238,7 +238,9 @@ class RecommendationOperator(KeyedOperator[ShopperEvent]):
         kind = Counter(sources).most_common(1)[0][0] if sources else POPULAR
         best_possible = sum(w for _, w in cfg.blend.weights if w > 0) / (
             cfg.blend.rank_offset + 1)
-        confidence = min(1.0, ranked[0].score / best_possible) if ranked and best_possible else 0.0
+        # A list the fallback chain had to start has no evidence behind it: confidence 0.
+        confidence = (min(1.0, ranked[0].score / best_possible)
+                      if ranked and best_possible and not ranked[0].fallback else 0.0)
         record = RecommendationEvent(
             recommendation_id=f"{ctx.key}:{event.event_id}",
             session_id=ctx.key,

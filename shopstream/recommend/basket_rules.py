@@ -92,6 +92,8 @@ class BasketRules(Recommender):
         self._mined = True
 
     def rank(self, context: RecContext, k: int) -> list[Scored]:
+        if k <= 0:
+            return []
         source = context.basket or frozenset(context.items[-3:])
         out: list[Scored] = []
         seen: set[str] = set()

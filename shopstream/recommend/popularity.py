@@ -1,8 +1,9 @@
 """POPULAR: the products shoppers acted on most, the baseline and the last fallback.
 
 Each action counts by its kind (:class:`KindWeights`: a view less than an add to cart).
-The ranking is rebuilt lazily, at most once per ``refresh_every`` learned actions, so a
-request costs a walk down a cached list, not a sort of the catalog.
+The ranking is rebuilt lazily, at most once per ``refresh_every`` learned actions (or
+when the cached list is too short to fill an answer), so a request costs a walk down a
+cached list, not a sort of the catalog.
 
 Examples
 --------
@@ -85,7 +86,10 @@ class Popularity(Recommender):
             self._stale += 1
 
     def rank(self, context: RecContext, k: int) -> list[Scored]:
-        if self._stale >= self.refresh_every or (self._stale and not self._ranked):
+        # A cached list too short to fill the answer may be missing products: rebuild it
+        # (cheap, since the catalog seen so far is that small).
+        if self._stale and (self._stale >= self.refresh_every
+                            or len(self._ranked) < min(self.cached, k + len(context.basket))):
             self._rebuild()
         out: list[Scored] = []
         for product, score in self._ranked:

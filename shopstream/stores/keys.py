@@ -4,8 +4,9 @@
 features end in ``_24hr``, context features have no window), ``session:{sessionId}:{feature}``,
 ``recs:session:{sessionId}`` for the latest recommendations of a session, and
 ``rules:antecedent:{a|b|...}`` (antecedents sorted, joined with ``|``) for the current
-rules of an antecedent, from the ``rules-by-antecedent`` stream. Producers that come later
-write ``trending:products`` and ``related:product:{productId}``.
+rules of an antecedent, from the ``rules-by-antecedent`` stream; ``trending:products``
+holds the latest ``trending-products`` list and ``related:product:{productId}`` the rules
+whose only antecedent is that product (what is bought with it), best first.
 
 Examples
 --------
@@ -33,6 +34,7 @@ import msgspec
 from shopstream.errors import ConfigError
 from shopstream.events import streams
 from shopstream.events.patterns import AntecedentRules
+from shopstream.events.recommendations import TrendingProducts
 from shopstream.events.records import Output, ShopperFeatures
 from shopstream.operators.feature_catalog import SESSION
 from shopstream.stores.base import StoreEntry
@@ -125,8 +127,17 @@ def entries_for(out: Output, ttl: TtlConfig) -> list[StoreEntry]:
     if out.stream == streams.RULES_BY_ANTECEDENT and isinstance(record, AntecedentRules):
         # No TTL: the operator re-sends an antecedent's list whenever it changes, an
         # empty one when its last rule expires.
-        return [StoreEntry(rules_key(record.antecedents), msgspec.to_builtins(record.rules))]
+        entries = [StoreEntry(rules_key(record.antecedents), msgspec.to_builtins(record.rules))]
+        if len(record.antecedents) == 1:
+            related = [{"productId": rule.consequent, "confidence": rule.confidence,
+                        "lift": rule.lift, "support": rule.support}
+                       for rule in record.rules]
+            entries.append(StoreEntry(related_key(record.antecedents[0]), related))
+        return entries
     if out.stream == streams.PRODUCT_RECOMMENDATIONS:
         return [StoreEntry(recs_key(out.key), msgspec.to_builtins(record),
                            float(ttl.recommendations_s))]
+    if out.stream == streams.TRENDING_PRODUCTS and isinstance(record, TrendingProducts):
+        # No TTL: the operator ends a quiet spell with an empty list.
+        return [StoreEntry(TRENDING_KEY, msgspec.to_builtins(record))]
     return []

@@ -34,14 +34,14 @@ __all__ = ["StoreTap"]
 
 
 class StoreTap:
-    """Writes ``shopper-features``, ``product-recommendations`` and ``rules-by-antecedent``
-    outputs to ``store``.
+    """Writes ``shopper-features``, ``product-recommendations``, ``rules-by-antecedent``
+    and ``trending-products`` outputs to ``store``.
 
     The tap does not close the store: whoever opened it does.
     """
 
     streams = frozenset({streams.SHOPPER_FEATURES, streams.PRODUCT_RECOMMENDATIONS,
-                         streams.RULES_BY_ANTECEDENT})
+                         streams.RULES_BY_ANTECEDENT, streams.TRENDING_PRODUCTS})
 
     def __init__(self, store: FeatureStore, ttl: TtlConfig | None = None,
                  batch_size: int = 2_000, max_delay_s: float = 0.05,

@@ -11,7 +11,7 @@ from shopstream.pipeline import PipelineConfig, default_topology
 from shopstream.runners.embedded.runner import EmbeddedRunner
 from shopstream.sim import SimulationConfig, write_jsonl
 from shopstream.stores.embedded import SqliteStore
-from shopstream.stores.keys import rules_key
+from shopstream.stores.keys import TRENDING_KEY, recs_key, related_key, rules_key
 from shopstream.stores.tap import StoreTap
 
 
@@ -33,5 +33,18 @@ def test_store_holds_the_latest_rule_list_of_every_antecedent(tmp_path: Path) ->
         assert any(latest.values()), "the simulator's bundles should give rules"
         for antecedents, rules in latest.items():
             assert store.get(rules_key(antecedents)) == rules
+            if len(antecedents) == 1:
+                related = store.get(related_key(antecedents[0]))
+                assert [r["productId"] for r in related] == [r["consequent"] for r in rules]
+        # The latest trending list and each session's latest recommendations too.
+        trending = (tmp_path / "out" / "trending-products.jsonl").read_text().splitlines()
+        assert store.get(TRENDING_KEY) == json.loads(trending[-1])
+        recs: dict[str, object] = {}
+        for line in (tmp_path / "out" / "product-recommendations.jsonl").read_text().splitlines():
+            record = json.loads(line)
+            recs[record["sessionId"]] = record
+        assert len(recs) > 100
+        for session, record in recs.items():
+            assert store.get(recs_key(session)) == record
     finally:
         store.close()

@@ -1,0 +1,124 @@
+"""``shopstream evaluate``: how good each recommender is on real sessions.
+
+Replays a sessions CSV (see :mod:`shopstream.evaluation`): every recommender learns the
+earlier sessions, then predicts the next item of each later session from its prefix,
+learning as it goes. Prints a table and writes the JSON report.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from tqdm import tqdm
+
+from shopstream.errors import ConfigError, DatasetError
+from shopstream.evaluation.replay import REPORT_NAMES, EvaluationConfig, evaluate
+from shopstream.evaluation.sessions import load_sessions
+from shopstream.recommend.blend import BlendConfig
+from shopstream.recommend.suite import RecommendConfig
+
+__all__ = ["format_report", "parse_weights", "register"]
+
+_STRATEGIES = frozenset(REPORT_NAMES) - {"POPULAR"}
+
+
+def register(sub: Any) -> None:
+    parser = sub.add_parser(
+        "evaluate",
+        help="measure every recommender on a sessions CSV (HR@K, MRR@K, coverage, latency)",
+        description="Replay sessions: every recommender (popularity, each strategy and the "
+                    "blend) learns the earlier sessions, then predicts the next item of each "
+                    "held-out session from its prefix, learning as it goes. The CSV has the "
+                    "header session_id,timestamp,item[,user_id,event_type]; `shopstream "
+                    "datasets fetch instacart` writes one from real Instacart orders.",
+    )
+    parser.add_argument("--sessions", required=True, type=Path, metavar="FILE.csv",
+                        help="sessions to replay")
+    parser.add_argument("--k", type=int, default=20, help="list length (default 20)")
+    parser.add_argument("--test-fraction", type=float, default=0.2, metavar="F",
+                        help="share of the latest sessions held out (default 0.2)")
+    parser.add_argument("--max-test-sessions", type=int, metavar="N",
+                        help="evaluate only the first N held-out sessions (quick runs)")
+    parser.add_argument("--weights", metavar="S=W,...",
+                        help="blend weights, e.g. PERSONAL=1,VIEW_BASED=0.1 (strategies: "
+                             f"{', '.join(sorted(_STRATEGIES))}); default: the built-in ones")
+    parser.add_argument("--variant", default="default", help="name of this blend variant")
+    parser.add_argument("--output", type=Path, metavar="report.json",
+                        help="also write the report as JSON here")
+    parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    parser.set_defaults(func=_run)
+
+
+def parse_weights(text: str) -> tuple[tuple[str, float], ...]:
+    """``"PERSONAL=1,VIEW_BASED=0.1"`` as blend weights; a clear error for anything else.
+
+    Examples
+    --------
+    >>> parse_weights("personal=1, view_based=0.25")
+    (('PERSONAL', 1.0), ('VIEW_BASED', 0.25))
+    """
+    weights = []
+    for part in text.split(","):
+        name, sep, value = part.strip().partition("=")
+        name = name.strip().upper()
+        if not sep or name not in _STRATEGIES:
+            msg = (f"--weights: {part.strip()!r} is not STRATEGY=WEIGHT with a strategy of "
+                   f"{', '.join(sorted(_STRATEGIES))}")
+            raise ConfigError(msg)
+        try:
+            weights.append((name, float(value)))
+        except ValueError:
+            msg = f"--weights: the weight of {name} is not a number: {value.strip()!r}"
+            raise ConfigError(msg) from None
+    return tuple(weights)
+
+
+def format_report(report: dict[str, Any]) -> str:
+    """The report as a fixed-width table, best HR first."""
+    k = report["k"]
+    rows = sorted(report["recommenders"].items(), key=lambda item: -item[1]["hr"])
+    base = report["recommenders"]["popularity"]["hr"] or float("nan")
+    lines = [f"{report['sessions']['train']:,} training sessions, "
+             f"{report['sessions']['test']:,} test sessions, {report['predictions']:,} "
+             f"predictions, catalog {report['catalog']:,} products",
+             f"{'recommender':<14}{'HR@' + str(k):>8}{'MRR@' + str(k):>9}{'coverage':>10}"
+             f"{'x popularity':>14}{'ms median':>11}{'ms p99':>9}"]
+    for name, r in rows:
+        lines.append(f"{name:<14}{r['hr']:>8.4f}{r['mrr']:>9.4f}{r['coverage']:>10.4f}"
+                     f"{r['hr'] / base:>14.2f}{r['latency_ms_median']:>11.3f}"
+                     f"{r['latency_ms_p99']:>9.3f}")
+    return "\n".join(lines)
+
+
+def _run(args: argparse.Namespace) -> int:
+    blend = BlendConfig(variant=args.variant) if args.weights is None else BlendConfig(
+        weights=parse_weights(args.weights), variant=args.variant)
+    config = EvaluationConfig(k=args.k, test_fraction=args.test_fraction,
+                              recommend=RecommendConfig(blend=blend),
+                              max_test_sessions=args.max_test_sessions)
+    sessions = load_sessions(args.sessions)
+    if len(sessions) < 2:
+        msg = f"{args.sessions}: {len(sessions)} sessions; at least 2 are needed to split"
+        raise DatasetError(msg)
+    held_out = max(1, round(len(sessions) * args.test_fraction))
+    total = min(held_out, args.max_test_sessions or held_out)
+    with tqdm(total=total, unit="sessions", disable=args.no_progress,
+              file=sys.stderr) as bar:
+        def advance(done: int) -> None:
+            bar.update(done)
+
+        report = evaluate(sessions, config, progress=advance)
+    if args.output is not None:
+        try:
+            args.output.parent.mkdir(parents=True, exist_ok=True)
+            args.output.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+        except OSError as exc:
+            msg = f"cannot write {str(args.output)!r}: {exc.strerror}"
+            raise DatasetError(msg) from None
+    print(json.dumps(report, indent=2) if args.json else format_report(report))
+    return 0
