@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections import Counter
 
 import pytest
@@ -189,7 +190,7 @@ def test_blender_weights_are_configuration_and_fallback_fills_cold_starts() -> N
     assert [r.product_id for r in ranked[:2]] == ["e", "d"]
     assert {r.source for r in ranked[2:]} == {POPULAR}
     assert len({r.product_id for r in ranked}) == 4
-    assert all(a.score > b.score for a, b in zip(ranked, ranked[1:], strict=False))
+    assert all(a.score > b.score for a, b in itertools.pairwise(ranked))
     with pytest.raises(ConfigError, match="not given"):
         Blender({}, BlendConfig())
     with pytest.raises(ConfigError, match=">= 0"):
