@@ -121,10 +121,12 @@ def test_kafka_run_writes_the_same_outputs_as_the_file_run(tmp_path: Path,
     assert topics["basket-completions"][0][0] == completion["sessionId"].encode()
     # What the WebSocket would push, keyed by its subscriber.
     pushed = [(k, json.loads(v)) for k, v, _ in topics[WEBSOCKET_FANOUT]]
-    assert {p["stream"] for _, p in pushed} == {"abandoned-baskets", "cart-abandonment"}
+    assert {p["stream"] for _, p in pushed} == {"abandoned-baskets", "cart-abandonment",
+                                                 "product-recommendations"}
     assert all(k is not None and k.split(b":")[0] in (b"session", b"user") for k, _ in pushed)
     assert len(pushed) == 2 * (len(expected["abandoned-baskets"])
-                               + len(expected["cart-abandonment"]))
+                               + len(expected["cart-abandonment"])
+                               + len(expected["product-recommendations"]))
 
 
 def test_killed_mid_stream_and_resumed_loses_nothing(tmp_path: Path,
