@@ -8,13 +8,10 @@ hands over to :func:`run_from_kafka`.
 from __future__ import annotations
 
 import argparse
-import contextlib
-import signal
 import sys
-from collections.abc import Iterator
-from types import FrameType
 from typing import Any
 
+from shopstream.cli.signals import stop_on_signals
 from shopstream.connectors.kafka_admin import DEFAULT_INPUT_TOPICS, KafkaConfig
 from shopstream.connectors.kafka_sink import KafkaSink
 from shopstream.connectors.kafka_source import KafkaSource, KafkaSourceConfig
@@ -79,25 +76,5 @@ def run_from_kafka(runner: EmbeddedRunner, args: argparse.Namespace) -> RunSumma
               file=sys.stderr)
     source = KafkaSource(kafka_config(args),
                          KafkaSourceConfig(stop_when_idle_s=args.stop_when_idle))
-    with _stop_on_signals(source):
+    with stop_on_signals(source.stop):
         return runner.run(source, resume=args.resume)
-
-
-@contextlib.contextmanager
-def _stop_on_signals(source: KafkaSource) -> Iterator[None]:
-    """SIGINT / SIGTERM stop the source instead of killing the run mid-checkpoint; a
-    second one interrupts at once (e.g. while waiting for an unreachable broker)."""
-    requested: list[bool] = []
-
-    def handler(_signum: int, _frame: FrameType | None) -> None:
-        if requested:
-            raise KeyboardInterrupt
-        requested.append(True)
-        source.stop()
-
-    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield
-    finally:
-        for sig, old in previous.items():
-            signal.signal(sig, old)

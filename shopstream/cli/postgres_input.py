@@ -8,12 +8,10 @@ the slot is confirmed up to it.
 from __future__ import annotations
 
 import argparse
-import contextlib
-import signal
 import sys
-from collections.abc import Iterator
 from typing import Any
 
+from shopstream.cli.signals import stop_on_signals
 from shopstream.connectors.postgres_cdc import PostgresCdcConfig, PostgresCdcSource
 from shopstream.runners.embedded.runner import EmbeddedRunner, RunSummary
 
@@ -38,18 +36,5 @@ def run_postgres(args: argparse.Namespace, runner: EmbeddedRunner) -> RunSummary
     if runner.checkpoints is None:
         print("shopstream run: note: without --checkpoint-dir the slot is never confirmed, "
               "so the next run reads the same changes again", file=sys.stderr)
-    with _stop_on_signals(source):
+    with stop_on_signals(source.stop):
         return runner.run(source, resume=args.resume)
-
-
-@contextlib.contextmanager
-def _stop_on_signals(source: PostgresCdcSource) -> Iterator[None]:
-    def handler(signum: int, frame: Any) -> None:
-        source.stop()
-
-    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield
-    finally:
-        for sig, old in previous.items():
-            signal.signal(sig, old)
