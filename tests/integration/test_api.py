@@ -180,3 +180,45 @@ def test_websocket_pushes_what_a_client_subscribed_to(server: BackgroundServer,
         push = pushes[2]
         assert push["record"]["entity"] == "session"
         assert push["record"]["features"]["session_cart_ratio"] == 1.0
+
+
+def test_posted_events_give_live_recommendations_and_trending(client: httpx.Client) -> None:
+    def shopper(session: str, user: str, kind: str, seconds: float,
+                **fields: Any) -> dict[str, Any]:
+        return _event(kind, seconds, sessionId=session, userId=user, **fields)
+
+    bob = [shopper("s-bob", "bob", "VIEW_PRODUCT", 1, productId="p1", price=5.0),
+           shopper("s-bob", "bob", "VIEW_PRODUCT", 2, productId="p2", price=5.0),
+           shopper("s-bob", "bob", "VIEW_PRODUCT", 3, productId="p3", price=5.0),
+           shopper("s-bob", "bob", "PURCHASE", 4, orderId="o-bob",
+                   items=[{"productId": "p1", "price": 5.0}, {"productId": "p2", "price": 5.0}])]
+    carol = [shopper("s-carol", "carol", "VIEW_PRODUCT", 10, productId="p1", price=5.0),
+             # A minute later: the first trending pane closes (no disorder allowed here).
+             shopper("s-carol", "carol", "VIEW_PRODUCT", 61, productId="p9", price=5.0)]
+    assert client.post("/events", json=bob + carol).status_code == 202
+
+    def carol_recs() -> dict[str, Any] | None:
+        answer = client.get("/sessions/s-carol/recommendations")
+        if answer.status_code != 200:
+            return None
+        latest: dict[str, Any] = answer.json()["recommendations"]
+        return latest if latest["triggerProductId"] == "p9" else None
+
+    recs = _until(carol_recs)
+    assert recs is not None, "the recommendations of carol's last view never reached the store"
+    # p2 was bought with p1 (cross-sell) and viewed after it by bob (session neighbours);
+    # p1 is carol's own recent view (personal); never p9, the product she is looking at.
+    products = recs["recommendedProducts"]
+    assert {"p1", "p2", "p3"} <= set(products) and "p9" not in products
+    assert products.index("p2") < products.index("p3")
+    assert recs["sessionId"] == "s-carol" and recs["userId"] == "carol"
+
+    def trending() -> list[dict[str, Any]] | None:
+        answer = client.get("/trending")
+        return answer.json()["trending"]["products"] if answer.status_code == 200 else None
+
+    top = _until(trending)
+    assert top is not None, "no trending list reached the store"
+    # Views weigh 0.25 and bought items 1.0: p1 (2 views + 1 bought) leads.
+    assert [(p["productId"], p["count"]) for p in top[:3]] == [
+        ("p1", 1.5), ("p2", 1.25), ("p3", 0.25)]
