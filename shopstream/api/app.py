@@ -20,9 +20,11 @@ import msgspec
 from shopstream import __version__
 from shopstream.api.collector import collector_router
 from shopstream.api.data import data_router
-from shopstream.api.live import LivePipeline, QueueFullError, RejectedEventsError
+from shopstream.api.live import EventRejection, LivePipeline, QueueFullError, RejectedEventsError
 from shopstream.api.metrics import MetricsInput, render
 from shopstream.api.push import KINDS, PushHub
+from shopstream.errors import DecodeError, ShopstreamError
+from shopstream.events.decode import EventDecoder
 from shopstream.operators.feature_catalog import SESSION_FEATURES, USER_FEATURES
 from shopstream.stores.base import FeatureStore, StoreError, require
 from shopstream.stores.keys import TRENDING_KEY, recs_key, related_key, rules_key
@@ -31,6 +33,7 @@ from shopstream.stores.keys import TRENDING_KEY, recs_key, related_key, rules_ke
 try:
     import fastapi
     from fastapi import Query, Request, WebSocket, WebSocketDisconnect
+    from fastapi.concurrency import run_in_threadpool
     from fastapi.responses import PlainTextResponse, Response
 except ImportError:  # pragma: no cover - depends on the installation
     require("fastapi", "shopstream[serve]")
@@ -53,6 +56,9 @@ class ServeState:
     hub: PushHub = field(default_factory=PushHub)
     started: float = field(default_factory=time.time)
     postgres: str | None = None  # the shop database behind /shop (shopstream.api.data)
+    #: Where accepted events go when no pipeline is hosted (``serve --kafka``: the input
+    #: topic), an object with ``accept(events)`` and ``dead_letter(letters)``.
+    forward: Any = None
 
 
 def create_app(state: ServeState) -> Any:
@@ -171,10 +177,11 @@ def create_app(state: ServeState) -> Any:
     async def post_events(request: Request) -> Response:
         """One event (a JSON object) or a batch (a JSON array), validated like input
         files; all or nothing: 400 lists the reason of every invalid event."""
-        if state.live is None:
+        if state.live is None and state.forward is None:
             raise fastapi.HTTPException(
                 503, "this server hosts no pipeline: events are accepted by "
-                     "`shopstream serve --workers 1`")
+                     "`shopstream serve --workers 1` or, with any number of workers, "
+                     "`shopstream serve --kafka BOOTSTRAP`")
         body = await request.body()
         try:
             if body.lstrip()[:1] == b"[":
@@ -187,13 +194,16 @@ def create_app(state: ServeState) -> Any:
         if len(raws) > _MAX_BATCH:
             raise fastapi.HTTPException(413, f"at most {_MAX_BATCH} events per request")
         try:
-            accepted = state.live.submit(raws)
+            if state.live is not None:
+                accepted = state.live.submit(raws)
+            else:
+                accepted = await run_in_threadpool(_forward_events, state.forward, raws)
         except RejectedEventsError as exc:
             errors = [{"index": p.index, "stage": p.stage, "reason": p.reason}
                       for p in exc.problems]
             return Response(_encode({"detail": str(exc), "errors": errors}), status_code=400,
                             media_type="application/json")
-        except QueueFullError as exc:
+        except (QueueFullError, ShopstreamError) as exc:
             raise fastapi.HTTPException(503, str(exc)) from None
         return Response(_encode({"accepted": accepted}), status_code=202,
                         media_type="application/json")
@@ -217,6 +227,23 @@ def create_app(state: ServeState) -> Any:
 
     app.include_router(collector_router(state))
     return HotPaths(app, state.store)
+
+
+_VALIDATOR = EventDecoder()
+
+
+def _forward_events(forward: Any, raws: list[bytes]) -> int:
+    """Validate ``raws`` all or none, like the hosted pipeline, then hand them on."""
+    events, problems = [], []
+    for index, raw in enumerate(raws):
+        try:
+            events.append(_VALIDATOR.decode(raw))
+        except DecodeError as exc:
+            problems.append(EventRejection(index, exc.stage, str(exc)))
+    if problems:
+        raise RejectedEventsError(problems, len(raws))
+    forward.accept(events)
+    return len(events)
 
 
 def user_features_answer(store: FeatureStore, user_id: str) -> tuple[int, bytes]:

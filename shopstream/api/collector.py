@@ -122,7 +122,9 @@ def collector_router(state: Any, canonical: bool = False) -> Any:
         collector = state
     else:
         live = getattr(state, "live", None)
-        collector = Collector([LiveTarget(live)] if live is not None else [])
+        forward = getattr(state, "forward", None)
+        collector = Collector([LiveTarget(live)] if live is not None
+                              else [forward] if forward is not None else [])
     router = fastapi.APIRouter(tags=["collector"])
     decoder = EventDecoder()
 

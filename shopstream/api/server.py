@@ -3,7 +3,9 @@
 With one worker (the default) the process also hosts the pipeline fed by
 ``POST /events``, writing to the same store. With ``workers > 1`` uvicorn forks worker
 processes that only read the store (keyed operator state cannot be split across
-processes at random), so ``POST /events`` and WebSocket pushes answer 503 there.
+processes at random), so ``POST /events`` and WebSocket pushes answer 503 there, unless
+``kafka`` is set: then every worker produces posted events to the input topic, and
+``shopstream run --kafka`` (one pipeline, keyed state in one place) writes the store.
 
 Examples
 --------
@@ -50,6 +52,10 @@ class ServeConfig:
         The hosted pipeline's watermark bound and idle advance (see ``LiveConfig``).
     postgres
         DSN of the shop database served under ``/shop`` (``None``: not served).
+    kafka, kafka_topic
+        With a Kafka bootstrap, no pipeline is hosted: every worker validates posted
+        events and produces them to ``kafka_topic`` (acknowledged before the answer), and
+        ``shopstream run --kafka ... --store`` writes the store this server reads.
     """
 
     store: str
@@ -60,6 +66,8 @@ class ServeConfig:
     idle_ms: int = 1_000
     log_level: str = "warning"
     postgres: str | None = None
+    kafka: str | None = None
+    kafka_topic: str = "ecommerce-events"
 
     def __post_init__(self) -> None:
         if not 0 <= self.port <= 65_535:
@@ -75,10 +83,22 @@ def build_state(config: ServeConfig, with_pipeline: bool = True) -> ServeState:
     """Open the store and, if asked, start the hosted pipeline."""
     store = open_store(config.store)
     live = None
-    if with_pipeline:
+    forward = None
+    if config.kafka:
+        from shopstream.connectors.kafka_admin import KafkaConfig
+        from shopstream.connectors.kafka_sink import KafkaEventWriter
+
+        try:
+            forward = KafkaEventWriter(KafkaConfig(config.kafka,
+                                                   input_topics=(config.kafka_topic,)),
+                                       config.kafka_topic)
+        except BaseException:
+            store.close()
+            raise
+    elif with_pipeline:
         live = LivePipeline(store, LiveConfig(config.out_of_orderness_ms, config.idle_ms))
         live.start()
-    return ServeState(store=store, live=live, postgres=config.postgres)
+    return ServeState(store=store, live=live, postgres=config.postgres, forward=forward)
 
 
 def _uvicorn_options(config: ServeConfig) -> dict[str, Any]:
@@ -127,6 +147,8 @@ def app_from_env() -> Any:
 def _shutdown(state: ServeState) -> None:
     if state.live is not None:
         state.live.stop()
+    if state.forward is not None:
+        state.forward.close()
     state.store.close()
 
 

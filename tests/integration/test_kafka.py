@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from confluent_kafka import OFFSET_BEGINNING, Consumer, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient
@@ -329,3 +330,59 @@ def test_run_waits_for_a_broker_that_comes_up_late(tmp_path: Path) -> None:
         if broker is not None:
             broker.terminate()
             broker.wait(timeout=10)
+
+
+def test_serve_with_workers_takes_events_into_kafka_and_serves_the_pipeline_store(
+        tmp_path: Path, kafka_bootstrap: str) -> None:
+    """The production shape: `serve --workers 2 --kafka` takes POST /events into the input
+    topic from either worker; `run --kafka --store` processes them; both workers serve the
+    store it writes."""
+    store = tmp_path / "store.db"
+    ensure_topics(KafkaConfig(kafka_bootstrap, partitions=1), ["ecommerce-events"])
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    errors = (tmp_path / "serve.err").open("wb")
+    server = subprocess.Popen(
+        [sys.executable, "-m", "shopstream.cli", "serve", "--store", str(store), "--port",
+         str(port), "--workers", "2", "--kafka", kafka_bootstrap],
+        stdout=subprocess.DEVNULL, stderr=errors)
+    try:
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(url + "/health", timeout=1).status_code in (200, 503):
+                    break
+            except httpx.HTTPError:
+                pass
+            assert server.poll() is None, (tmp_path / "serve.err").read_text()
+            assert time.monotonic() < deadline, "serve did not come up"
+            time.sleep(0.2)
+        t0 = 1_767_225_600_000
+        views = [{"eventType": "VIEW_PRODUCT", "timestamp": t0 + i * 1_000,
+                  "sessionId": f"s{i % 2}", "userId": f"u{i % 2}", "productId": f"p{i % 3}",
+                  "eventId": f"e{i}"} for i in range(6)]
+        with httpx.Client(base_url=url, timeout=10) as client:
+            for view in views:  # one at a time: the workers take turns
+                answer = client.post("/events", json=view)
+                assert answer.status_code == 202, answer.text
+            bad = client.post("/events", json=[views[0], {"eventType": "NOPE"}])
+            assert bad.status_code == 400 and bad.json()["errors"][0]["index"] == 1
+            on_topic = read_topics(kafka_bootstrap, ["ecommerce-events"])["ecommerce-events"]
+            assert sorted(json.loads(v)["eventId"] for _, v, _ in on_topic) == [
+                f"e{i}" for i in range(6)]
+            assert main(run_args(kafka_bootstrap, tmp_path / "out", "--store", str(store),
+                                 "--input-topics", "ecommerce-events")) == 0
+            for session in ("s0", "s1"):
+                answer = client.get(f"/sessions/{session}/recommendations")
+                assert answer.status_code == 200, answer.text
+                assert answer.json()["recommendations"]["sessionId"] == session
+    finally:
+        server.send_signal(signal.SIGINT)
+        try:
+            server.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+        errors.close()
