@@ -195,6 +195,7 @@ class KafkaSource:
                 where[partition] = offset + 1
                 emitted += 1
                 yield value, dict(where)
+            merge.settle(time.monotonic())
             self.messages += emitted
             self._flow_control(consumer, merge, paused, high)
             if not emitted and not len(merge) and idle_limit is not None and (

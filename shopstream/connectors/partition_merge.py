@@ -7,7 +7,9 @@ and always releases the oldest head (by the message timestamp, which producers s
 the event time or which is the produce time). A partition whose buffer ran dry holds the
 others back for at most ``align_s``: it may be about to bring older messages; after
 that it counts as caught up (the Kafka equivalent of Flink's idle-source timeout). The
-clock is passed in, so the behaviour is testable.
+clock is passed in, so the behaviour is testable. The wait is measured from the end of a
+release (:meth:`PartitionMerge.settle`), not from the moment the buffer emptied: the
+time the pipeline spends on released messages is time the consumer did not fetch.
 
 Examples
 --------
@@ -43,6 +45,7 @@ class PartitionMerge:
         # When each partition last received data or ran dry (at first: the start): it is
         # waited for until align_s after that.
         self._since: dict[Partition, float] = dict.fromkeys(self._buffers, now)
+        self._drained: set[Partition] = set()
         self._started = False
 
     def add(self, partition: Partition, timestamp: int, value: bytes, offset: int,
@@ -85,4 +88,14 @@ class PartitionMerge:
             _, value, offset = buf.popleft()
             if not buf:
                 since[best] = now
+                self._drained.add(best)
             yield best, value, offset
+
+    def settle(self, now: float) -> None:
+        """Restart the wait of the partitions that ran dry during the last :meth:`ready`
+        at ``now``: while the released messages were being processed the consumer could
+        not fetch, so that time must not count as the partition being idle."""
+        for tp in self._drained:
+            if not self._buffers[tp]:
+                self._since[tp] = now
+        self._drained.clear()

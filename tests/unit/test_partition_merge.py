@@ -41,3 +41,18 @@ def test_a_dry_partition_holds_the_others_back_only_for_align_s() -> None:
     merge.add(("b", 0), 9, b"y", 0, now=0.6)
     assert list(merge.ready(now=0.6)) == []
     assert [v for _, v, _ in merge.ready(now=1.0)] == [b"y"]
+
+
+def test_time_spent_processing_a_release_does_not_count_as_a_dry_partition() -> None:
+    merge = PartitionMerge([("t", 0), ("t", 1)], align_s=0.5, now=0.0)
+    merge.add(("t", 0), 10, b"a", 0, now=0.0)
+    merge.add(("t", 0), 20, b"b", 1, now=0.0)
+    merge.add(("t", 1), 5, b"x", 0, now=0.0)
+    assert [v for _, v, _ in merge.ready(now=0.0)] == [b"x"]  # then partition 1 is dry
+    # The pipeline took 0.6 s on b"x": the consumer fetched nothing meanwhile.
+    merge.settle(now=0.6)
+    assert list(merge.ready(now=0.6)) == []
+    merge.add(("t", 1), 15, b"y", 1, now=0.7)  # the fetch it was waiting for
+    assert [v for _, v, _ in merge.ready(now=0.7)] == [b"a", b"y"]
+    merge.settle(now=0.7)
+    assert [v for _, v, _ in merge.ready(now=1.3)] == [b"b"]
