@@ -54,7 +54,7 @@ def register(sub: Any) -> None:
     parser.set_defaults(func=_run)
 
 
-def parse_weights(text: str) -> tuple[tuple[str, float], ...]:
+def parse_weights(text: str, option: str = "--weights") -> tuple[tuple[str, float], ...]:
     """``"PERSONAL=1,VIEW_BASED=0.1"`` as blend weights; a clear error for anything else.
 
     Examples
@@ -67,13 +67,13 @@ def parse_weights(text: str) -> tuple[tuple[str, float], ...]:
         name, sep, value = part.strip().partition("=")
         name = name.strip().upper()
         if not sep or name not in _STRATEGIES:
-            msg = (f"--weights: {part.strip()!r} is not STRATEGY=WEIGHT with a strategy of "
+            msg = (f"{option}: {part.strip()!r} is not STRATEGY=WEIGHT with a strategy of "
                    f"{', '.join(sorted(_STRATEGIES))}")
             raise ConfigError(msg)
         try:
             weights.append((name, float(value)))
         except ValueError:
-            msg = f"--weights: the weight of {name} is not a number: {value.strip()!r}"
+            msg = f"{option}: the weight of {name} is not a number: {value.strip()!r}"
             raise ConfigError(msg) from None
     return tuple(weights)
 

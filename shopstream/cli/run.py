@@ -9,6 +9,7 @@ from dataclasses import asdict
 from typing import Any
 
 from shopstream.cli import postgres_input
+from shopstream.cli.evaluate import parse_weights
 from shopstream.cli.kafka_run import add_kafka_arguments, kafka_sink, run_from_kafka
 from shopstream.cli.report import byte_progress, format_summary
 from shopstream.connectors.files import JsonlSource
@@ -24,6 +25,8 @@ from shopstream.operators.revenue import RevenueConfig
 from shopstream.operators.top_products import TopProductsConfig
 from shopstream.operators.windows import WINDOW_SIZES
 from shopstream.pipeline import PipelineConfig, default_topology
+from shopstream.recommend.blend import BlendConfig
+from shopstream.recommend.suite import RecommendConfig
 from shopstream.runners.embedded.runner import EmbeddedRunner, RunnerConfig, Tap
 from shopstream.stores import open_store
 from shopstream.stores.tap import StoreTap
@@ -79,6 +82,11 @@ def register(sub: Any) -> None:
                         help="run the trending and per-event recommendation operators "
                              "(streams product-recommendations, trending-products); on by "
                              "default, --no-recommendations for throughput")
+    parser.add_argument("--blend-weights", metavar="S=W,...",
+                        help="recommendation blend weights, e.g. PERSONAL=1,VIEW_BASED=0.5 "
+                             "(an A/B variant; default: the built-in weights)")
+    parser.add_argument("--blend-variant", default="default", metavar="NAME",
+                        help="variant name carried in every recommendation (default default)")
     parser.add_argument("--webhook-url", metavar="URL",
                         help="also POST each fraud alert as JSON to URL (retried with backoff "
                              "in the background)")
@@ -107,8 +115,7 @@ def pipeline_config(args: argparse.Namespace) -> PipelineConfig:
         revenue=RevenueConfig(window_ms=window_ms),
         top_products=TopProductsConfig(window_ms=window_ms, top_n=args.top_n),
         features=features_config(args, gap_ms),
-        recommendations=(RecommendationsConfig(session_gap_ms=gap_ms)
-                         if getattr(args, "recommendations", True) else None),
+        recommendations=recommendations_config(args, gap_ms),
     )
 
 
@@ -128,6 +135,19 @@ def features_config(args: argparse.Namespace, gap_ms: int) -> FeaturesConfig | N
     if wanted is None:
         wanted = bool(getattr(args, "store", None))
     return FeaturesConfig(session_gap_ms=gap_ms) if wanted else None
+
+
+def recommendations_config(args: argparse.Namespace,
+                           gap_ms: int) -> RecommendationsConfig | None:
+    """The recommendation operators' configuration, or ``None`` when they are off."""
+    if not getattr(args, "recommendations", True):
+        return None
+    weights = getattr(args, "blend_weights", None)
+    variant = getattr(args, "blend_variant", "default")
+    blend = (BlendConfig(variant=variant) if weights is None
+             else BlendConfig(weights=parse_weights(weights, "--blend-weights"), variant=variant))
+    return RecommendationsConfig(recommend=RecommendConfig(blend=blend),
+                                 session_gap_ms=gap_ms)
 
 
 def runner_config(args: argparse.Namespace) -> RunnerConfig:

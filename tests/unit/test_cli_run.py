@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 import os
 import random
 import signal
@@ -91,3 +92,24 @@ def test_run_reads_standard_input(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr.decode()
     assert b"events in" in proc.stdout
     assert (tmp_path / "basket-completions.jsonl").stat().st_size > 0
+
+
+def test_a_blend_variant_is_a_command_line_change(tmp_path: Path,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    src = tmp_path / "events.jsonl"
+    src.write_bytes(many_events(600))
+    assert main(["run", "--input", str(src), "--output-dir", str(tmp_path / "b"),
+                 "--no-progress", "--blend-weights", "VIEW_BASED=1", "--blend-variant",
+                 "knn-only"]) == 0
+    records = [json.loads(line) for line in
+               (tmp_path / "b" / "product-recommendations.jsonl").read_text().splitlines()]
+    assert records and {r["context"]["variant"] for r in records} == {"knn-only"}
+    sources = {s for r in records for s in r["context"]["sources"]}
+    assert "VIEW_BASED" in sources and sources <= {"VIEW_BASED", "TRENDING", "POPULAR"}
+    assert main(["run", "--input", str(src), "--output-dir", str(tmp_path / "c"),
+                 "--no-recommendations", "--no-progress"]) == 0
+    assert not (tmp_path / "c" / "product-recommendations.jsonl").exists()
+    capsys.readouterr()
+    assert main(["run", "--input", str(src), "--output-dir", str(tmp_path / "d"),
+                 "--blend-weights", "VIEW_BASED=lots"]) == 1
+    assert "--blend-weights: the weight of VIEW_BASED is not a number" in capsys.readouterr().err
