@@ -4,12 +4,7 @@ The pipeline thread calls :meth:`PushHub.publish` with every output; the hub pic
 outputs a client asked for (recommendations, alerts and feature updates of a session or
 a user) and hands them to the event loop, which sends them.
 
-Examples
---------
->>> from shopstream.events.records import Output, ShopperFeatures
->>> out = Output("shopper-features", "u1", ShopperFeatures("user", "u1", 5, {"x": 1}))
->>> targets(out), message(out)["type"]
-([('user', 'u1')], 'features')
+What a message looks like and whom it concerns is :mod:`shopstream.events.fanout`.
 """
 
 from __future__ import annotations
@@ -18,47 +13,10 @@ import asyncio
 from collections.abc import Callable
 from typing import Any
 
-import msgspec
-
-from shopstream.events import streams
-from shopstream.events.records import Output, ShopperFeatures
+from shopstream.events.fanout import KINDS, PUSHED, message, targets
+from shopstream.events.records import Output
 
 __all__ = ["KINDS", "PushHub", "message", "targets"]
-
-#: What a subscriber may follow.
-KINDS = ("session", "user")
-
-_TYPES = {
-    streams.SHOPPER_FEATURES: "features",
-    streams.PRODUCT_RECOMMENDATIONS: "recommendations",
-    streams.CART_ABANDONMENT: "alert",
-    streams.FRAUD_ALERTS: "alert",
-    streams.ABANDONED_BASKETS: "alert",
-}
-
-
-def targets(out: Output) -> list[tuple[str, str]]:
-    """The (kind, id) pairs an output is about."""
-    record = out.record
-    if isinstance(record, ShopperFeatures):
-        return [(record.entity, record.entity_id)]
-    found = []
-    session = getattr(record, "session_id", None)
-    user = getattr(record, "user_id", None)
-    if isinstance(session, str):
-        found.append(("session", session))
-    if isinstance(user, str):
-        found.append(("user", user))
-    if not found and out.stream == streams.PRODUCT_RECOMMENDATIONS:
-        found.append(("session", out.key))
-    return found
-
-
-def message(out: Output) -> dict[str, Any]:
-    """The JSON pushed to a subscriber for ``out``."""
-    return {"type": _TYPES.get(out.stream, "event"), "stream": out.stream, "key": out.key,
-            "record": msgspec.to_builtins(out.record)}
-
 
 Send = Callable[[dict[str, Any]], None]
 
@@ -96,7 +54,7 @@ class PushHub:
 
     def publish(self, out: Output) -> None:
         """Called from the pipeline thread with every output."""
-        if not self._subs or self._loop is None or out.stream not in _TYPES:
+        if not self._subs or self._loop is None or out.stream not in PUSHED:
             return
         inboxes = [box for target in targets(out) for box in tuple(self._subs.get(target, ()))]
         if inboxes:

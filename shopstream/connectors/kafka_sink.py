@@ -29,8 +29,6 @@ from typing import Any
 
 import msgspec
 
-from shopstream.api.push import message as push_message
-from shopstream.api.push import targets as push_targets
 from shopstream.connectors.kafka_admin import (
     KafkaConfig,
     KafkaError,
@@ -40,6 +38,9 @@ from shopstream.connectors.kafka_admin import (
     wait_for_broker,
 )
 from shopstream.events import streams
+from shopstream.events.fanout import PUSHED
+from shopstream.events.fanout import message as push_message
+from shopstream.events.fanout import targets as push_targets
 from shopstream.events.model import ShopperEvent
 from shopstream.events.records import DeadLetter, Output
 
@@ -50,10 +51,6 @@ __all__ = ["ID_HEADER", "WEBSOCKET_FANOUT", "KafkaEventWriter", "KafkaProducer",
 ID_HEADER = "shopstream-id"
 #: Topic of what the WebSocket pushes to subscribers.
 WEBSOCKET_FANOUT = "websocket_fanout"
-# Streams whose records the WebSocket pushes (see shopstream.api.push).
-_PUSHED = frozenset({streams.SHOPPER_FEATURES, streams.PRODUCT_RECOMMENDATIONS,
-                     streams.CART_ABANDONMENT, streams.FRAUD_ALERTS,
-                     streams.ABANDONED_BASKETS})
 
 
 def record_id(stream: str, value: bytes) -> str:
@@ -153,7 +150,7 @@ class KafkaSink:
     def write(self, out: Output) -> None:
         value = self._encode(out.record)
         self.producer.send(out.stream, out.key, value)
-        if self.fanout and out.stream in _PUSHED:
+        if self.fanout and out.stream in PUSHED:
             pushed = self._encode(push_message(out))
             for kind, ident in push_targets(out):
                 self.producer.send(WEBSOCKET_FANOUT, f"{kind}:{ident}", pushed)
