@@ -74,7 +74,10 @@ class LiveTarget:
         self.live.enqueue(list(events))
 
     def dead_letter(self, letters: Sequence[DeadLetter]) -> None:
-        """The hosted pipeline has no dead-letter output: the collector keeps them."""
+        """The hosted pipeline has no dead-letter file: they count in its ``rejected``
+        (``shopstream_dead_letters_total`` in ``/metrics``) and the collector keeps the
+        latest 100 (``GET /collector/stats``)."""
+        self.live.count_rejected(len(letters))
 
     def close(self) -> None:
         self.live.stop()

@@ -144,6 +144,11 @@ class LivePipeline:
         self.enqueue(events)
         return len(events)
 
+    def count_rejected(self, n: int) -> None:
+        """Count ``n`` events refused before reaching :meth:`submit` (the collector's)."""
+        with self._lock:
+            self.rejected += n
+
     def enqueue(self, events: list[ShopperEvent]) -> None:
         """Hand already validated events to the pipeline thread."""
         with self._lock:

@@ -189,6 +189,8 @@ def test_serve_hosts_the_collector_and_feeds_its_pipeline(tmp_path: Path) -> Non
             stats = json.loads(answer.read())
         assert (stats["accepted"], stats["rejected"]) == (4, 1)
         assert stats["recentDeadLetters"][0]["stage"] == "snowplow"
+        with urllib.request.urlopen(f"{server.url}/metrics", timeout=10) as answer:
+            assert "shopstream_dead_letters_total 1" in answer.read().decode()
     finally:
         server.stop()
 
