@@ -92,12 +92,11 @@ def main() -> None:
         _open_slot(dsn, slot)
     try:
         done = simulate(dsn, SimulateConfig(sessions=args.sessions, historical_days=30))
+        actions = (done.cart_adds + done.cart_removals + done.wishlist_adds + done.orders
+                   + done.paid_later)  # each its own transaction
         write = {"seconds": done.seconds, "orders": done.orders,
-                 "row_actions": done.cart_adds + done.cart_removals + done.wishlist_adds
-                 + done.orders,
-                 "transactions_per_s": round((done.cart_adds + done.cart_removals
-                                              + done.wishlist_adds + done.orders)
-                                             / done.seconds)}
+                 "paid_later": done.paid_later, "row_actions": actions,
+                 "transactions_per_s": round(actions / done.seconds)}
         result = {"sessions": args.sessions, "write": write, "read": _read(dsn),
                   "run": _run(dsn)}
     finally:

@@ -129,4 +129,5 @@ def _simulate(args: argparse.Namespace) -> int:
     return _report(args, asdict(done),
                    f"{done.sessions} sessions in {done.seconds:.1f} s: {done.cart_adds} cart "
                    f"adds, {done.cart_removals} removals, {done.wishlist_adds} wishlist adds, "
-                   f"{done.orders} orders, revenue {done.revenue:,.2f}")
+                   f"{done.orders} orders ({done.paid_later} paid later), revenue "
+                   f"{done.revenue:,.2f}")

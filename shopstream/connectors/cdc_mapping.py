@@ -12,9 +12,24 @@ change                          event
 ``orders`` insert               ``PURCHASE`` with ``orderId``, ``cartTotal`` (the
                                 order's ``total``) and ``items`` from the
                                 ``order_items`` rows inserted in the same
-                                transaction; ``eventId`` ``pg-order-{id}``; only
-                                for a paid order (``paid``, ``shipped``,
-                                ``delivered``) with at least one item
+                                transaction; ``eventId`` ``pg-order-{id}``, time
+                                ``order_date``; only for a paid order (``paid``,
+                                ``shipped``, ``delivered``) with at least one item.
+                                An unpaid order (``pending``) is remembered with
+                                its items, no event
+``orders`` update that pays     ``PURCHASE`` as above (same ``eventId``), time the
+the order (status from unpaid   row's ``updated_at`` (else the commit time), items
+to ``paid`` / ``shipped`` /     the remembered ones, or, when the mapper holds
+``delivered``)                  none (a restart, a forgotten or edited order), the
+                                rows the source reads from the database
+                                (:meth:`ChangeMapper.missing_items`)
+``orders`` update between paid  no event (``paid`` to ``shipped`` is not a second
+statuses, or to ``cancelled``;  purchase); a cancelled or deleted order's
+``orders`` delete               remembered items are dropped
+``order_items`` insert after    joins a remembered unpaid order's items; an
+its order                       item of any other order: no event (counted)
+``order_items`` update, delete  no event; a remembered order's items are read
+                                again from the database at its payment
 ``carts`` insert                ``ADD_TO_CART`` (``quantity``, ``price`` = unit price)
 ``carts`` update                ``ADD_TO_CART`` / ``REMOVE_FROM_CART`` of the
                                 quantity difference
@@ -24,11 +39,16 @@ change                          event
 ``wishlist`` insert             ``ADD_TO_WISHLIST``
 ``products``, ``categories``,   no event: they update the lookup tables (there is
 ``customers`` any change        no canonical event for catalog or account edits)
-``orders`` update / delete,     no event (order status changes and corrections have
-``order_items`` alone, others   no canonical event; an order inserted ``pending``
-                                and paid by a later update is therefore not a
-                                ``PURCHASE``)
+``payments``, ``shipments``,    no event
+other changes
 ==============================  ==================================================
+
+Which update pays an order: the old row's status is unpaid and the new one paid. The
+old row comes with ``REPLICA IDENTITY FULL`` on ``orders`` (``shopstream db init``
+sets it, on existing databases too). Without it (a database created before), an update
+to a paid status is a payment only for an order the mapper remembers unpaid (it saw
+the insert since it started, see :func:`~shopstream.connectors.cdc_orders.is_payment`);
+such orders inserted before a restart are then not emitted when paid after it.
 
 Ids: ``productId`` is ``products.id``, ``userId`` is ``customers.id``, ``sessionId`` the
 row's ``session_id`` (``pg-customer-{id}`` when it has none). Timestamps: a row's
@@ -54,6 +74,7 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any, NamedTuple
 
+from shopstream.connectors.cdc_orders import CANCELLED, PAID, UnpaidOrders, is_payment
 from shopstream.connectors.wal2json import RowChange, Transaction, parse_wal2json
 from shopstream.events.model import EventType, Item, ShopperEvent, parse_timestamp_ms
 
@@ -64,7 +85,6 @@ __all__ = ["CDC_TABLES", "ChangeMapper", "CustomerInfo", "ProductInfo", "RowChan
 CDC_TABLES = ("orders", "order_items", "carts", "wishlist", "customers", "products",
               "categories")
 _ET = EventType
-_PAID = frozenset({"paid", "shipped", "delivered"})
 
 
 class ProductInfo(NamedTuple):
@@ -99,6 +119,8 @@ class ChangeMapper:
         self.products: dict[int, ProductInfo] = {}
         self.categories: dict[int, str] = {}
         self.customers: dict[int, CustomerInfo] = {}
+        self.unpaid = UnpaidOrders()
+        self._supplied: dict[Any, list[dict[str, Any]]] = {}
         self.orphan_items = 0
         self.skipped_orders = 0
 
@@ -114,30 +136,58 @@ class ChangeMapper:
                 stamped[change.row.get("id")] = change.row.get("updated_at")
             if change.kind == "insert" and change.table == "order_items":
                 items[change.row.get("order_id")].append(change.row)
+            elif change.table == "order_items":
+                self.unpaid.edit_line(change.row)
             elif change.kind == "insert" and change.table == "orders":
                 order_ids.add(change.row.get("id"))
                 checkout_sessions.add(change.row.get("session_id"))
-        self.orphan_items += sum(len(v) for k, v in items.items() if k not in order_ids)
+        for order_id, lines in items.items():
+            if order_id not in order_ids:
+                self.orphan_items += sum(not self.unpaid.add_line(line) for line in lines)
         out: list[ShopperEvent] = []
         seen: dict[Any, int] = defaultdict(int)
         for change in tx.changes:
             table, kind, row = change.table, change.kind, change.row
-            if table == "orders" and kind == "insert":
-                lines = items.get(row.get("id"))
-                if lines and row.get("status") in _PAID:
-                    out.append(self._purchase(row, lines))
-                else:
-                    self.skipped_orders += 1
+            event: ShopperEvent | None = None
+            if table == "orders":
+                event = self._order(change, items, tx)
             elif table == "carts":
                 n = seen[row.get("id")]
                 seen[row.get("id")] += 1
                 event = self._cart(change, tx, checkout_sessions, n, stamped)
-                if event is not None:
-                    out.append(event)
             elif table == "wishlist" and kind == "insert":
-                out.append(self._event(_ET.ADD_TO_WISHLIST, row, f"pg-wish-{row.get('id')}",
-                                       _ms(row.get("created_at") or tx.commit_ms)))
+                event = self._event(_ET.ADD_TO_WISHLIST, row, f"pg-wish-{row.get('id')}",
+                                    _ms(row.get("created_at") or tx.commit_ms))
+            if event is not None:
+                out.append(event)
+        self._supplied.clear()
         return out
+
+    def missing_items(self, tx: Transaction) -> list[Any]:
+        """Ids of the orders ``tx`` pays whose items the mapper does not hold.
+
+        The caller reads their ``order_items`` rows and hands them to
+        :meth:`supply_items` before :meth:`map`; otherwise such a payment is counted in
+        ``skipped_orders``, not emitted.
+        """
+        inserted: set[Any] = set()
+        wanted: list[Any] = []
+        for change in tx.changes:
+            if change.table != "orders":
+                continue
+            order_id = change.row.get("id")
+            if change.kind == "insert":
+                inserted.add(order_id)
+            elif (change.kind == "update" and order_id not in inserted
+                  and not self.unpaid.lines(order_id)
+                  and is_payment(change.row, change.old, order_id in self.unpaid)):
+                wanted.append(order_id)
+        return wanted
+
+    def supply_items(self, order_id: Any, lines: list[dict[str, Any]]) -> None:
+        """The ``order_items`` rows of an order :meth:`missing_items` asked for, as the
+        database holds them now; used by the next :meth:`map` only."""
+        self._supplied[order_id] = list(lines)
 
     def _learn(self, change: RowChange) -> None:
         table, row = change.table, change.row
@@ -161,7 +211,34 @@ class ChangeMapper:
             self.customers[key] = CustomerInfo(row.get("country"), row.get("region"),
                                                row.get("device"), row.get("platform"))
 
-    def _purchase(self, row: dict[str, Any], lines: list[dict[str, Any]]) -> ShopperEvent:
+    def _order(self, change: RowChange, items: dict[Any, list[dict[str, Any]]],
+               tx: Transaction) -> ShopperEvent | None:
+        row, order_id, status = change.row, change.row.get("id"), change.row.get("status")
+        if change.kind == "insert":
+            lines = items.get(order_id)
+            if lines and status in PAID:
+                return self._purchase(row, lines, _ms(row.get("order_date")))
+            self.skipped_orders += 1
+            if status not in PAID and status != CANCELLED:
+                self.unpaid.open(order_id, lines or [])
+            return None
+        if change.kind == "delete":
+            self.unpaid.forget(order_id)
+            return None
+        remembered = order_id in self.unpaid or order_id in self._supplied
+        if is_payment(row, change.old, remembered):
+            lines = self._supplied.pop(order_id, None) or self.unpaid.lines(order_id)
+            self.unpaid.forget(order_id)
+            if lines:
+                when = row.get("updated_at")
+                return self._purchase(row, lines, _ms(when) if when else tx.commit_ms)
+            self.skipped_orders += 1
+        elif status == CANCELLED or status in PAID:
+            self.unpaid.forget(order_id)
+        return None
+
+    def _purchase(self, row: dict[str, Any], lines: list[dict[str, Any]],
+                  timestamp_ms: int) -> ShopperEvent:
         order_id = row.get("id")
         items = []
         for line in lines:
@@ -173,7 +250,7 @@ class ChangeMapper:
         customer = self.customers.get(row.get("customer_id"))  # type: ignore[arg-type]
         return ShopperEvent(
             event_type=_ET.PURCHASE,
-            timestamp_ms=_ms(row.get("order_date")),
+            timestamp_ms=timestamp_ms,
             session_id=self._session(row),
             event_id=f"pg-order-{order_id}",
             user_id=str(row.get("customer_id")),

@@ -22,6 +22,20 @@ that began before the confirmed commit and committed after it, with a server kee
 arriving between its own messages (the server sends one mid-transaction only after
 ``wal_sender_timeout / 2`` without a reply, i.e. a reader stalled for 30 s by default).
 
+Orders paid after they were inserted: the payment (an ``orders`` update) carries no
+items, and the mapper remembers the items of unpaid orders only since it started. For a
+payment whose items it lacks (:meth:`ChangeMapper.missing_items
+<shopstream.connectors.cdc_mapping.ChangeMapper.missing_items>`), the source reads that
+order's ``order_items`` from the database on a plain query connection, just before
+mapping the transaction. Reading on demand, rather than loading every unpaid order at
+start, is what keeps it exactly once: whether a PURCHASE is emitted is decided by the
+payment's place in the replicated changes alone, never by a snapshot taken at some
+other moment (an order pending at the confirmed position but paid before such a
+snapshot would be in neither). The payment was replicated, so it is committed and the
+items, inserted before or with it, are visible; the rows are read as they are now, so an
+item edited after the payment shows its edited values, and an order deleted before a
+restarted reader reaches its payment is counted as skipped instead of emitted.
+
 The source is unbounded: it yields idle ticks while nothing commits, ends with
 ``exhausted`` false when :meth:`PostgresCdcSource.stop` is called (the CLI calls it on
 SIGINT/SIGTERM), and ends with ``exhausted`` true after ``stop_when_idle_s`` of silence.
@@ -38,6 +52,7 @@ CdcPosition(safe_lsn=10, tx_lsn=20, done=1)
 
 from __future__ import annotations
 
+import logging
 import re
 import select
 import time
@@ -55,6 +70,7 @@ from shopstream.stores.base import require
 
 __all__ = ["CdcPosition", "PostgresCdcConfig", "PostgresCdcSource"]
 
+_LOG = logging.getLogger("shopstream.postgres")
 _SLOT = re.compile(r"[a-z0-9_]{1,63}")
 _encode = msgspec.json.Encoder().encode
 
@@ -125,6 +141,7 @@ class PostgresCdcSource:
         self._stopping = False
         self._conn: Any = None
         self._cursor: Any = None
+        self._query_conn: Any = None
         self.transactions = 0
         self.confirmed_lsn = 0
 
@@ -175,6 +192,9 @@ class PostgresCdcSource:
             if tx.end_lsn <= safe:
                 continue  # already covered by the checkpoint we resumed from
             self.transactions += 1
+            missing = self.mapper.missing_items(tx)
+            if missing:
+                self._supply_items(missing)
             events = self.mapper.map(tx)
             skip = start.done if tx.end_lsn == start.tx_lsn else 0
             last = len(events) - 1
@@ -199,6 +219,31 @@ class PostgresCdcSource:
         if self._conn is not None:
             self._conn.close()
             self._conn = self._cursor = None
+        if self._query_conn is not None:
+            self._query_conn.close()
+            self._query_conn = None
+
+    def _supply_items(self, order_ids: list[Any]) -> None:
+        """The ``order_items`` rows of orders being paid whose items the mapper lacks,
+        as the database holds them now (see the module documentation)."""
+        try:
+            if self._query_conn is None:
+                self._query_conn = connect(self.config.dsn)
+                self._query_conn.autocommit = True
+            with self._query_conn.cursor() as cur:
+                cur.execute("SELECT id, order_id, product_id, quantity, price FROM order_items"
+                            " WHERE order_id = ANY(%s) ORDER BY id", (list(order_ids),))
+                rows = cur.fetchall()
+        except psycopg2().Error as exc:
+            msg = f"reading the items of orders {order_ids}: {describe(exc, self.config.dsn)}"
+            raise SourceError(msg) from None
+        found: dict[Any, list[dict[str, Any]]] = {oid: [] for oid in order_ids}
+        for item_id, order_id, product_id, quantity, price in rows:
+            found[order_id].append({"id": item_id, "order_id": order_id,
+                                    "product_id": product_id, "quantity": quantity,
+                                    "price": price})
+        for order_id, lines in found.items():
+            self.mapper.supply_items(order_id, lines)
 
     def _seed_lookups(self) -> None:
         """Names, prices and categories of products, and customers, as they are now."""
@@ -213,12 +258,19 @@ class PostgresCdcSource:
                 cur.execute("SELECT id, country, region, device, platform FROM customers")
                 for cid, *rest in cur.fetchall():
                     self.mapper.customers[cid] = CustomerInfo(*rest)
+                cur.execute("SELECT relreplident FROM pg_class "
+                            "WHERE oid = 'public.orders'::regclass")
+                identity = cur.fetchone()
         except psycopg2().Error as exc:
             msg = (f"{describe(exc, self.config.dsn)} (create the shop first: "
                    "`shopstream db init`)")
             raise SourceError(msg) from None
         finally:
             conn.close()
+        if identity is None or identity[0] != "f":
+            _LOG.warning("table orders lacks REPLICA IDENTITY FULL, so an order paid by a "
+                         "later update becomes a PURCHASE only if this run saw it inserted; "
+                         "run `shopstream db init` to set it")
 
     def _start(self, start_lsn: int) -> Any:
         extras = require("psycopg2.extras", "shopstream[postgres]")

@@ -13,7 +13,10 @@ action                 rows written
 ``ADD_TO_WISHLIST``    ``wishlist`` row inserted
 ``PURCHASE``           ``payments``, ``shipments``, ``orders`` and its ``order_items``, the
                        session's ``carts`` rows deleted and ``products.stock`` lowered,
-                       all in one transaction
+                       all in one transaction. One order in five (seeded) is placed
+                       ``pending`` (payment ``authorized``) and paid 20 s to 3 min later
+                       in a transaction of its own: payment ``captured``, order and
+                       shipment to their status
 views, searches, ...   nothing (the shop database has no click log)
 =====================  ====================================================================
 
@@ -36,13 +39,14 @@ shopstream.errors.ConfigError: SimulateConfig: minutes (live) or historical_days
 
 from __future__ import annotations
 
+import heapq
 import random
 import time
 from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
 from shopstream.errors import ConfigError
 from shopstream.events.model import EventType, ShopperEvent
@@ -61,6 +65,9 @@ _HISTORY_MARGIN_MS = 2 * 3_600_000
 _METHODS = (("card", 62), ("paypal", 18), ("apple_pay", 9), ("google_pay", 7),
             ("bank_transfer", 4))
 _CARRIERS = ("UPS", "DHL", "FedEx", "USPS", "DPD", "GLS")
+# Share of orders placed pending and paid by a later transaction, and how much later.
+_PAID_LATER = 0.2
+_PAY_DELAY_MS = (20_000, 180_000)
 _ET = EventType
 
 
@@ -124,6 +131,7 @@ class SimulateSummary:
     orders: int
     revenue: float
     seconds: float
+    paid_later: int = 0
 
 
 def simulate(dsn: str, config: SimulateConfig) -> SimulateSummary:
@@ -165,6 +173,9 @@ class _Writer:
                         "ON CONFLICT (key) DO UPDATE SET value = excluded.value", (str(run),))
         self.tag = f"r{run}"
         self.rng = random.Random(f"shopstream-db-simulate:{config.seed}:{run}")
+        # Its own stream, so the other draws stay what they were before payments came.
+        self.pay_rng = random.Random(f"shopstream-db-simulate:{config.seed}:{run}:pay")
+        self.payments: list[_Payment] = []  # a heap: the earliest due first
         self.counts: Counter[str] = Counter()
         self.actions: Counter[str] = Counter()
         self.revenue = Decimal(0)
@@ -185,19 +196,29 @@ class _Writer:
             products=len(self.catalog.products), shoppers=len(self.customers))
         sim = Simulation(sim_config, catalog=self.catalog)
         origin_ms = self.now_ms
+
+        def wait_for(at_ms: int) -> None:
+            if cfg.live:
+                delay = started + (at_ms - origin_ms) / 1000 / cfg.speed - time.monotonic()
+                if delay > 0:
+                    time.sleep(delay)
+
         for batch in sim.event_batches():
             for event in batch:
-                if cfg.live:
-                    due = started + (event.timestamp_ms - origin_ms) / 1000 / cfg.speed
-                    delay = due - time.monotonic()
-                    if delay > 0:
-                        time.sleep(delay)
+                while self.payments and self.payments[0].due_ms <= event.timestamp_ms:
+                    wait_for(self.payments[0].due_ms)
+                    self.pay(heapq.heappop(self.payments))
+                wait_for(event.timestamp_ms)
                 self.apply(event)
+        while self.payments:  # every pending order is paid before the run ends
+            wait_for(self.payments[0].due_ms)
+            self.pay(heapq.heappop(self.payments))
         return SimulateSummary(
             sessions=sim.sessions_started, actions=dict(sorted(self.actions.items())),
             cart_adds=self.counts["cart_adds"], cart_removals=self.counts["cart_removals"],
             wishlist_adds=self.counts["wishlist_adds"], orders=self.counts["orders"],
-            revenue=float(self.revenue), seconds=round(time.monotonic() - started, 3))
+            revenue=float(self.revenue), seconds=round(time.monotonic() - started, 3),
+            paid_later=self.counts["paid_later"])
 
     def apply(self, event: ShopperEvent) -> None:
         """Write the rows of one simulated action (nothing for views and searches)."""
@@ -264,13 +285,14 @@ class _Writer:
         total = sum((price * qty for _, qty, price in lines), Decimal(0))
         age_days = 0.0 if stamp is None else (self.now_ms - event.timestamp_ms) / _DAY_MS
         status, shipment_status = _lifecycle(age_days)
+        later = self.pay_rng.random() < _PAID_LATER
         method = rng.choices([m for m, _ in _METHODS], weights=[w for _, w in _METHODS])[0]
         cur.execute(
             "INSERT INTO payments (method, amount, currency, status, transaction_id, "
-            "created_at, updated_at) VALUES (%s, %s, %s, 'captured', %s, "
+            "created_at, updated_at) VALUES (%s, %s, %s, %s, %s, "
             "coalesce(%s, now()), coalesce(%s, now())) RETURNING id",
-            (method, total, event.currency or "USD", f"tx_{rng.getrandbits(96):024x}",
-             stamp, stamp))
+            (method, total, event.currency or "USD", "authorized" if later else "captured",
+             f"tx_{rng.getrandbits(96):024x}", stamp, stamp))
         payment = cur.fetchone()[0]
         carrier = rng.choice(_CARRIERS)
         shipped = None if stamp is None or age_days < 1 else _as_datetime(
@@ -281,17 +303,22 @@ class _Writer:
             "INSERT INTO shipments (carrier, tracking_number, status, country, region, "
             "shipped_at, delivered_at, created_at, updated_at) VALUES (%s, %s, %s, %s, %s, "
             "%s, %s, coalesce(%s, now()), coalesce(%s, now())) RETURNING id",
-            (carrier, f"{carrier.upper()}{rng.getrandbits(48):014d}", shipment_status,
-             customer[1], customer[2], shipped, delivered, stamp, stamp))
+            (carrier, f"{carrier.upper()}{rng.getrandbits(48):014d}",
+             "pending" if later else shipment_status, customer[1], customer[2],
+             None if later else shipped, None if later else delivered, stamp, stamp))
         shipment = cur.fetchone()[0]
         cur.execute(
             "INSERT INTO orders (customer_id, session_id, order_date, total, currency, status,"
             " payment_id, shipment_id, created_at, updated_at) VALUES (%s, %s, "
             "coalesce(%s, now()), %s, %s, %s, %s, %s, coalesce(%s, now()), "
             "coalesce(%s, now())) RETURNING id",
-            (customer[0], session, stamp, total, event.currency or "USD", status, payment,
-             shipment, stamp, stamp))
+            (customer[0], session, stamp, total, event.currency or "USD",
+             "pending" if later else status, payment, shipment, stamp, stamp))
         order = cur.fetchone()[0]
+        if later:
+            due_ms = event.timestamp_ms + self.pay_rng.randint(*_PAY_DELAY_MS)
+            heapq.heappush(self.payments, _Payment(due_ms, order, payment, shipment, status,
+                                                   shipment_status, shipped, delivered))
         _extras().execute_values(
             cur, "INSERT INTO order_items (order_id, product_id, quantity, price, created_at, "
                  "updated_at) VALUES %s",
@@ -303,6 +330,33 @@ class _Writer:
                         (qty, product))
         self.counts["orders"] += 1
         self.revenue += total
+
+    def pay(self, due: _Payment) -> None:
+        """Pay an order placed pending: one transaction, as a payment provider's
+        callback would commit it."""
+        stamp = None if self.config.live else _as_datetime(due.due_ms)
+        with self.conn, self.conn.cursor() as cur:
+            cur.execute("UPDATE payments SET status = 'captured', "
+                        "updated_at = coalesce(%s, now()) WHERE id = %s", (stamp, due.payment))
+            cur.execute("UPDATE shipments SET status = %s, shipped_at = %s, delivered_at = %s,"
+                        " updated_at = coalesce(%s, now()) WHERE id = %s",
+                        (due.shipment_status, due.shipped, due.delivered, stamp, due.shipment))
+            cur.execute("UPDATE orders SET status = %s, updated_at = coalesce(%s, now()) "
+                        "WHERE id = %s", (due.status, stamp, due.order))
+        self.counts["paid_later"] += 1
+
+
+class _Payment(NamedTuple):
+    """A pending order to pay at ``due_ms`` (simulated time), and what it becomes."""
+
+    due_ms: int
+    order: int
+    payment: int
+    shipment: int
+    status: str
+    shipment_status: str
+    shipped: datetime | None
+    delivered: datetime | None
 
 
 def _extras() -> Any:

@@ -4,7 +4,9 @@ Each ``data/cdc/<table>.input.jsonl`` holds wal2json (format version 1) messages
 committed transaction a line, written by hand to exercise that table's inserts, updates
 and deletes; ``<table>.expected.jsonl`` the canonical events, checked by hand against the
 table in ``shopstream.connectors.cdc_mapping``. ``prelude.input.jsonl`` (two categories,
-two products, one customer) is mapped first in every case. Regenerate only with
+two products, one customer) is mapped first in every case. ``order_payments`` holds
+orders inserted ``pending`` and paid, shipped, cancelled or deleted by later
+transactions. Regenerate only with
 ``pytest --regen-golden`` after a deliberate change, and read the diff.
 """
 
@@ -17,10 +19,11 @@ import pytest
 
 from shopstream.connectors.cdc_mapping import ChangeMapper, parse_wal2json
 from shopstream.events.decode import EventDecoder
+from shopstream.events.model import parse_timestamp_ms
 
 DATA = Path(__file__).parent / "data" / "cdc"
 TABLES = ("categories", "products", "customers", "carts", "wishlist", "orders",
-          "order_items")
+          "order_items", "order_payments")
 
 
 def _map(table: str) -> list[bytes]:
@@ -71,3 +74,20 @@ def test_cart_quantity_changes_become_adds_and_removals_of_the_difference() -> N
         ("REMOVE_FROM_CART", 2), ("ADD_TO_CART", 1), ("REMOVE_FROM_CART", 1)]
     # The backfilled removal is dated by the stamp, not the commit a week later.
     assert events[-1].timestamp_ms == events[-2].timestamp_ms + 60_000
+
+
+def test_a_pending_order_is_one_purchase_at_its_payment_and_never_again() -> None:
+    decode = EventDecoder().decode
+    events = [decode(line) for line in _map("order_payments")]
+    # 601: paid with the item added after the insert; shipped later: nothing more.
+    # 602 cancelled, 605 deleted, 606 never seen inserted: no purchase without items.
+    # 604: paid by an update without the old row, remembered unpaid: a purchase.
+    assert [(e.event_type.value, e.event_id, e.cart_total) for e in events] == [
+        ("PURCHASE", "pg-order-601", 511.5), ("PURCHASE", "pg-order-604", 998.0)]
+    first = events[0]
+    assert first.items is not None
+    assert [(i.product_id, i.quantity, i.price) for i in first.items] == [
+        ("10", 1, 499.0), ("11", 1, 12.5)]
+    # Dated by the payment's updated_at, not the order date nor the commit.
+    assert first.timestamp_ms == parse_timestamp_ms("2026-03-02T11:05:00.250Z")
+    assert first.session_id == "web-8" and events[1].session_id == "pg-customer-7"

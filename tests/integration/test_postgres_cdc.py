@@ -199,6 +199,7 @@ def test_every_committed_order_is_one_purchase_across_a_killed_reader(
     first.send_signal(signal.SIGKILL)
     first.communicate()
     at_kill = _query(shop_dsn, "SELECT count(*) FROM orders")[0][0]
+    pending_at_kill = _query(shop_dsn, "SELECT count(*) FROM orders WHERE status = 'pending'")
     live.join()  # the rest of the orders commit while the reader is down
     assert _query(shop_dsn, "SELECT count(*) FROM orders")[0][0] > at_kill
     second = _cdc_run(shop_dsn, out, checkpoints, "--resume", "--stop-when-idle", "2")
@@ -210,6 +211,13 @@ def test_every_committed_order_is_one_purchase_across_a_killed_reader(
     orders = {r[0]: r[1] for r in _query(shop_dsn, "SELECT id, total FROM orders")}
     expected = {oid: total for oid, total in orders.items() if oid not in before}
     assert len(expected) > 20
+    # Some orders were placed pending and paid by a later transaction, some of them
+    # possibly while the reader was down; all are paid now.
+    paid_later = {r[0] for r in _query(shop_dsn, "SELECT o.id FROM orders o JOIN payments p "
+                                                 "ON p.id = o.payment_id "
+                                                 "WHERE p.updated_at > p.created_at")}
+    assert paid_later & set(expected), pending_at_kill
+    assert _query(shop_dsn, "SELECT count(*) FROM orders WHERE status = 'pending'") == [(0,)]
     completions = [json.loads(line)
                    for line in (out / "basket-completions.jsonl").read_text().splitlines()]
     bought = [c for c in completions if c["status"] == "COMPLETED"]
@@ -289,3 +297,58 @@ def test_events_read_after_a_commit_stay_unconfirmed_while_the_reader_idles(
         assert [e["productId"] for e, _ in _read_events(again, None, 1)] == ["2"]
     finally:
         again.close()
+
+
+def test_an_order_paid_after_the_reader_restarted_is_one_purchase_with_its_items(
+        shop_dsn: str, tmp_path: Path) -> None:
+    _new_shop(shop_dsn)
+    out, checkpoints = tmp_path / "out", tmp_path / "ck"
+    first = _cdc_run(shop_dsn, out, checkpoints)
+    _wait_for_slot(shop_dsn, "e2e", first)
+    _cart_rows(shop_dsn, "p", [3, 4])
+    prices = dict(_query(shop_dsn, "SELECT id, price FROM products WHERE id IN (3, 4)"))
+    lines = [(3, 2, prices[3]), (4, 1, prices[4])]
+    total = sum(qty * price for _, qty, price in lines)
+    conn = psycopg2.connect(shop_dsn)
+    try:
+        with conn, conn.cursor() as cur:  # checkout: a pending order, the cart emptied
+            cur.execute("INSERT INTO orders (customer_id, session_id, total, status) "
+                        "VALUES (1, 'p', %s, 'pending') RETURNING id", (total,))
+            order = cur.fetchone()[0]
+            for product, qty, price in lines:
+                cur.execute("INSERT INTO order_items (order_id, product_id, quantity, price) "
+                            "VALUES (%s, %s, %s, %s)", (order, product, qty, price))
+            cur.execute("DELETE FROM carts WHERE session_id = 'p'")
+    finally:
+        conn.close()
+    after_order = _lsn(_query(shop_dsn, "SELECT pg_current_wal_lsn()::text")[0][0])
+    # A later event, so a checkpoint can cover the order's transaction (which has none):
+    # the restarted reader must not replay the insert, only see the payment.
+    _cart_rows(shop_dsn, "q", [5])
+    deadline = time.monotonic() + 15
+    while not (checkpoints.exists() and _checkpointed_past(checkpoints, after_order)):
+        assert first.poll() is None and time.monotonic() < deadline, "no checkpoint"
+        time.sleep(0.1)
+    first.send_signal(signal.SIGKILL)
+    first.communicate()
+    _query(shop_dsn, "UPDATE orders SET status = 'paid' WHERE id = %s", (order,))
+    _query(shop_dsn, "UPDATE orders SET status = 'shipped' WHERE id = %s", (order,))
+    second = _cdc_run(shop_dsn, out, checkpoints, "--resume", "--stop-when-idle", "2")
+    stdout, stderr = second.communicate(timeout=60)
+    assert second.returncode == 0, stderr.decode()
+    assert json.loads(stdout)["resumed_at_line"] > 0  # from the checkpoint, not the start
+    completions = [json.loads(line)
+                   for line in (out / "basket-completions.jsonl").read_text().splitlines()]
+    (bought,) = [c for c in completions if c["status"] == "COMPLETED"]
+    assert (bought["orderId"], bought["eventId"]) == (str(order), f"pg-order-{order}")
+    assert Decimal(str(bought["totalValue"])) == total
+    assert [(i["productId"], i.get("quantity", 1), Decimal(str(i["price"])))
+            for i in bought["items"]] == [(str(p), q, price) for p, q, price in lines]
+    assert (out / "dead-letter.jsonl").read_text() == ""
+
+
+def _checkpointed_past(checkpoints: Path, lsn: int) -> bool:
+    from shopstream.runners.embedded.checkpoint import CheckpointStore
+
+    snapshot = CheckpointStore(checkpoints).load()
+    return snapshot is not None and CdcPosition.of(snapshot["offset"]).safe_lsn > lsn

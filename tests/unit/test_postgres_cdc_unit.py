@@ -119,3 +119,48 @@ def test_an_unreachable_database_is_one_line_with_the_password_hidden(
     err = capsys.readouterr().err
     assert err.startswith("shopstream db: error: PostgreSQL at postgresql://shop:***@")
     assert "secret" not in err and len(err.strip().splitlines()) == 1
+
+
+_ORDER_COLS = ('"columnnames":["id","customer_id","session_id","order_date","total",'
+               '"status","updated_at"]')
+
+
+def _order_update(order_id: int, old: str, new: str) -> str:
+    def values(status: str) -> str:
+        return (f'[{order_id},2,"s",'
+                f'"2026-01-01 09:00:00+00",25.0,"{status}","2026-01-01 09:30:00+00"]')
+    return (f'{{"kind":"update","table":"orders",{_ORDER_COLS},"columnvalues":{values(new)},'
+            f'"oldkeys":{{"keynames":["id","customer_id","session_id","order_date","total",'
+            f'"status","updated_at"],"keyvalues":{values(old)}}}}}')
+
+
+def test_a_payment_without_remembered_items_asks_for_them_and_uses_what_it_gets() -> None:
+    paid = parse_wal2json(_tx(_order_update(40, "pending", "paid")))
+    mapper = ChangeMapper()
+    assert mapper.missing_items(paid) == [40]
+    assert mapper.map(paid) == []  # not supplied: counted, not emitted
+    assert mapper.skipped_orders == 1
+    mapper.supply_items(40, [{"id": 1, "order_id": 40, "product_id": 3, "quantity": 2,
+                              "price": 12.5}])
+    (event,) = mapper.map(paid)
+    assert (event.event_id, event.cart_total, event.timestamp_ms) == (
+        "pg-order-40", 25.0, 1767259800000)
+    assert event.items is not None and [(i.product_id, i.quantity) for i in event.items] == [
+        ("3", 2)]
+    shipped = parse_wal2json(_tx(_order_update(40, "paid", "shipped")))
+    assert mapper.missing_items(shipped) == [] and mapper.map(shipped) == []
+
+
+def test_an_edited_item_of_a_remembered_order_is_read_again_at_payment() -> None:
+    mapper = ChangeMapper()
+    mapper.map(parse_wal2json(_tx(
+        '{"kind":"insert","table":"orders","columnnames":["id","customer_id","order_date",'
+        '"total","status"],"columnvalues":[41,2,"2026-01-01 09:00:00+00",5.0,"pending"]},'
+        '{"kind":"insert","table":"order_items","columnnames":["id","order_id","product_id",'
+        '"quantity","price"],"columnvalues":[7,41,3,1,5.0]}')))
+    paid = parse_wal2json(_tx(_order_update(41, "pending", "paid")))
+    assert mapper.missing_items(paid) == []  # remembered with its item
+    mapper.map(parse_wal2json(_tx(
+        '{"kind":"delete","table":"order_items","oldkeys":{"keynames":["id"],'
+        '"keyvalues":[7]}}')))
+    assert mapper.missing_items(paid) == [41]
