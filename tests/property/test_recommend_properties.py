@@ -5,6 +5,7 @@ records obey the same, and survive a snapshot and restore unchanged."""
 from __future__ import annotations
 
 import pickle
+from collections import Counter
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -20,7 +21,8 @@ from shopstream.runners.embedded.engine import Engine
 PRODUCTS = st.sampled_from([f"p{i}" for i in range(12)])
 STEPS = st.lists(st.tuples(st.sampled_from(["s1", "s2", "s3", "s4"]),
                            st.sampled_from(["u1", "u2", "u3"]), PRODUCTS,
-                           st.sampled_from(["VIEW_PRODUCT", "ADD_TO_CART", "PURCHASE"])),
+                           st.sampled_from(["VIEW_PRODUCT", "ADD_TO_CART", "REMOVE_FROM_CART",
+                                            "PURCHASE"])),
                  max_size=60)
 
 
@@ -97,10 +99,25 @@ def test_operator_records_are_clean_and_survive_snapshot_and_restore(
     after.finish()
     assert first == whole
 
-    records = [o.record for o in whole  # type: ignore[attr-defined]
-               if o.stream == "product-recommendations"]  # type: ignore[attr-defined]
+    records = {o.record.recommendation_id: o.record for o in whole  # type: ignore[attr-defined]
+               if o.stream == "product-recommendations"}  # type: ignore[attr-defined]
     assert len(records) == sum(e.event_type in ("VIEW_PRODUCT", "ADD_TO_CART") for e in events)
-    for record in records:
+    # Each session's cart as the event left it: nothing in it may be recommended.
+    carts: dict[str, Counter[str]] = {}
+    for event in events:
+        cart = carts.setdefault(event.session_id, Counter())
+        product = event.product_id or ""
+        if event.event_type == "PURCHASE":
+            cart.clear()
+            continue
+        if event.event_type == "REMOVE_FROM_CART":
+            cart[product] -= 1
+            cart += Counter()  # drops lines at zero or below
+            continue
+        if event.event_type == "ADD_TO_CART":
+            cart[product] += 1
+        record = records[f"{event.session_id}:{event.event_id}"]
         products = record.recommended_products
         assert len(set(products)) == len(products) <= 10
-        assert record.trigger_product_id not in products
+        assert event.product_id not in products
+        assert not set(products) & set(cart)
