@@ -38,6 +38,7 @@ bench: setup
 	$(PY) bench/serve_bench.py
 	$(PY) bench/kafka_bench.py
 	$(PY) bench/collector_bench.py
+	$(PY) bench/recommend_bench.py
 
 clean:
 	rm -rf $(VENV) out .pytest_cache .mypy_cache .ruff_cache .hypothesis
