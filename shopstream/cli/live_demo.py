@@ -49,6 +49,7 @@ def serve_live(args: argparse.Namespace, root: Path) -> None:
         return
     stop = threading.Event()
     users: list[str] = []
+    sessions: list[str] = []
 
     def feed() -> None:
         seed = args.seed
@@ -61,7 +62,8 @@ def serve_live(args: argparse.Namespace, root: Path) -> None:
                     return
                 live.enqueue(batch)
                 users.extend(e.user_id for e in batch[-5:])
-                del users[:-200]
+                sessions.extend(e.session_id for e in batch[-5:])
+                del users[:-200], sessions[:-200]
 
     feeder = threading.Thread(target=feed, name="demo-traffic", daemon=True)
     feeder.start()
@@ -69,7 +71,10 @@ def serve_live(args: argparse.Namespace, root: Path) -> None:
     print(f"3/3 serving the API at {url} (OpenAPI docs at {url}/docs) over {store},")
     print(f"    fed live simulated traffic at {args.live_rate:g} events/s")
     example = _example_user(server.state.store, users)
+    session = _example_session(server.state.store, sessions)
     print(f"    try: curl {url}/users/{example}/features")
+    print(f"         curl {url}/sessions/{session}/recommendations")
+    print(f"         curl {url}/trending   (from the end of the first minute)")
     print(f"         curl {url}/metrics ;  WebSocket {url.replace('http', 'ws')}/ws with "
           f'{{"subscribe": {{"user": "{example}"}}}}')
     print("    Ctrl-C stops" if not args.serve_seconds else
@@ -87,6 +92,17 @@ def serve_live(args: argparse.Namespace, root: Path) -> None:
         server.stop()
     print(f"served: {processed:,} live events processed, {server.state.store.stats.keys:,} "
           f"feature values written to {store}")
+
+
+def _example_session(store: FeatureStore, sessions: list[str], wait_s: float = 5.0) -> str:
+    """A session of the live traffic whose recommendations reached the store."""
+    deadline = time.monotonic() + wait_s
+    while time.monotonic() < deadline:
+        for session in reversed(list(sessions)):
+            if store.get(f"recs:session:{session}") is not None:
+                return session
+        time.sleep(0.25)
+    return sessions[-1] if sessions else "s-1"
 
 
 def _example_user(store: FeatureStore, users: list[str], wait_s: float = 10.0) -> str:
