@@ -109,7 +109,7 @@ def default_topology(config: PipelineConfig | None = None) -> Topology:
     sinks: tuple[str, ...] = (
         streams.BASKET_COMPLETIONS, streams.ABANDONED_BASKETS, streams.CART_ABANDONMENT,
         streams.FRAUD_ALERTS, streams.REVENUE_STATS, streams.TOP_PRODUCTS,
-        streams.BASKET_PATTERNS, streams.RULES_BY_ANTECEDENT)
+        streams.BASKET_PATTERNS, streams.RULES_BY_ANTECEDENT, streams.CATALOG_CHANGES)
     if cfg.recommendations is not None:
         stages += recommendation_stages(cfg.recommendations)
         sinks += (streams.PRODUCT_RECOMMENDATIONS, streams.TRENDING_PRODUCTS)
@@ -132,7 +132,8 @@ def recommendation_stages(config: RecommendationsConfig) -> tuple[Stage, ...]:
               key_by=global_key),
         Stage(RecommendationOperator(config), inputs=(streams.EVENTS,), key_by=by_session,
               broadcast_inputs=(streams.EVENTS, streams.BASKET_COMPLETIONS,
-                                streams.RULE_UPDATES, streams.TRENDING_PRODUCTS)),
+                                streams.RULE_UPDATES, streams.TRENDING_PRODUCTS,
+                                streams.CATALOG_CHANGES)),
     )
 
 

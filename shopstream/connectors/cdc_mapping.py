@@ -37,8 +37,14 @@ its order                       item of any other order: no event (counted)
                                 the same transaction places an order of that
                                 session (checkout empties the cart)
 ``wishlist`` insert             ``ADD_TO_WISHLIST``
-``products``, ``categories``,   no event: they update the lookup tables (there is
-``customers`` any change        no canonical event for catalog or account edits)
+``products`` insert, update,    ``PRODUCT_CHANGE`` (``productId``, name, category,
+delete                          price; ``quantity`` = ``stock``, 0 when inactive or
+                                deleted), ``eventId`` ``pg-product-{id}-x{xid}``;
+                                also updates the lookup table
+``customers`` insert, update    ``CUSTOMER_CHANGE`` (``userId``, ``country``,
+                                ``region``, ``device``, ``platform``); also updates
+                                the lookup table. A delete: no event
+``categories`` any change       no event: updates the lookup table
 ``payments``, ``shipments``,    no event
 other changes
 ==============================  ==================================================
@@ -85,6 +91,8 @@ __all__ = ["CDC_TABLES", "ChangeMapper", "CustomerInfo", "ProductInfo", "RowChan
 CDC_TABLES = ("orders", "order_items", "carts", "wishlist", "customers", "products",
               "categories")
 _ET = EventType
+#: The session and user of catalog and account changes (they belong to no shopper).
+_CATALOG = "pg-catalog"
 
 
 class ProductInfo(NamedTuple):
@@ -158,6 +166,10 @@ class ChangeMapper:
             elif table == "wishlist" and kind == "insert":
                 event = self._event(_ET.ADD_TO_WISHLIST, row, f"pg-wish-{row.get('id')}",
                                     _ms(row.get("created_at") or tx.commit_ms))
+            elif table in ("products", "customers"):
+                n = seen[(table, row.get("id"))]
+                seen[(table, row.get("id"))] += 1
+                event = self._catalog(change, tx, n)
             if event is not None:
                 out.append(event)
         self._supplied.clear()
@@ -288,6 +300,30 @@ class ChangeMapper:
         kind_ = _ET.ADD_TO_CART if delta > 0 else _ET.REMOVE_FROM_CART
         return self._event(kind_, row, event_id, _ms(row.get("updated_at") or tx.commit_ms),
                            abs(delta))
+
+    def _catalog(self, change: RowChange, tx: Transaction, n: int) -> ShopperEvent | None:
+        """``PRODUCT_CHANGE`` / ``CUSTOMER_CHANGE`` for a product or customer row."""
+        row, kind = change.row, change.kind
+        key = row.get("id")
+        ts = _ms(row.get("updated_at") or tx.commit_ms) if kind != "delete" else tx.commit_ms
+        suffix = f"-x{tx.xid}" + (f"-{n}" if n else "")
+        if change.table == "customers":
+            if kind == "delete":
+                return None  # the account is gone: nothing a shopper event could say
+            return ShopperEvent(
+                event_type=_ET.CUSTOMER_CHANGE, timestamp_ms=ts, session_id=_CATALOG,
+                event_id=f"pg-customer-{key}{suffix}", user_id=str(key),
+                country=str(row.get("country") or "").strip() or None,
+                region=row.get("region"), device=row.get("device"),
+                platform=row.get("platform"))
+        product = None if kind == "delete" else self._product(key)
+        stock = 0 if kind == "delete" or not row.get("active", True) else int(
+            row.get("stock") or 0)
+        return ShopperEvent(
+            event_type=_ET.PRODUCT_CHANGE, timestamp_ms=ts, session_id=_CATALOG,
+            event_id=f"pg-product-{key}{suffix}", user_id=_CATALOG, product_id=str(key),
+            product_name=product.name if product else None, category=self._category(product),
+            price=product.price if product else None, quantity=stock)
 
     def _event(self, kind: EventType, row: dict[str, Any], event_id: str, ts: int,
                quantity: int | None = None) -> ShopperEvent:

@@ -38,7 +38,8 @@ __all__ = ["NEEDS_PRODUCT", "EventDecoder", "derive_event_id"]
 
 #: Event types that mean nothing without the product they are about.
 NEEDS_PRODUCT = frozenset({EventType.VIEW_PRODUCT, EventType.ADD_TO_CART,
-                           EventType.REMOVE_FROM_CART, EventType.ADD_TO_WISHLIST})
+                           EventType.REMOVE_FROM_CART, EventType.ADD_TO_WISHLIST,
+                           EventType.PRODUCT_CHANGE})
 
 
 def derive_event_id(raw: bytes) -> str:

@@ -20,7 +20,8 @@ from typing import Annotated
 import msgspec
 from msgspec.structs import force_setattr
 
-__all__ = ["EventType", "Item", "ShopperEvent", "WireEvent", "WireItem", "parse_timestamp_ms"]
+__all__ = ["CATALOG_KINDS", "EventType", "Item", "ShopperEvent", "WireEvent", "WireItem",
+           "parse_timestamp_ms"]
 
 NonNegFloat = Annotated[float, msgspec.Meta(ge=0)]
 NonNegInt = Annotated[int, msgspec.Meta(ge=0)]
@@ -43,6 +44,18 @@ class EventType(enum.StrEnum):
     SEARCH = "SEARCH"
     ADD_TO_WISHLIST = "ADD_TO_WISHLIST"
     BROWSE_CATEGORY = "BROWSE_CATEGORY"
+    #: Not a shopper action: the shop's catalog changed (``productId``, ``productName``,
+    #: ``category``, ``price``, and ``quantity`` = units in stock, 0 when the product is
+    #: inactive, deleted or sold out). Routed to ``catalog-changes``, not to ``events``.
+    PRODUCT_CHANGE = "PRODUCT_CHANGE"
+    #: Not a shopper action: a customer account changed (``userId``, ``country``,
+    #: ``region``, ``device``, ``platform``). Routed to ``catalog-changes``.
+    CUSTOMER_CHANGE = "CUSTOMER_CHANGE"
+
+
+#: Event types that describe the shop rather than a shopper's action: the engine sends them
+#: to the ``catalog-changes`` stream instead of the session and user operators.
+CATALOG_KINDS = frozenset({EventType.PRODUCT_CHANGE, EventType.CUSTOMER_CHANGE})
 
 
 def parse_timestamp_ms(value: int | float | str) -> int:

@@ -15,6 +15,10 @@ FRAUD_ALERTS: Final = "fraud-alerts"
 REVENUE_STATS: Final = "revenue-stats"
 TOP_PRODUCTS: Final = "top-products"
 SHOPPER_FEATURES: Final = "shopper-features"
+#: Catalog and account changes (``PRODUCT_CHANGE``, ``CUSTOMER_CHANGE`` events), kept out
+#: of ``events`` so session and user operators never see them; a broadcast for operators
+#: that need the catalog (recommendations skip products out of stock).
+CATALOG_CHANGES: Final = "catalog-changes"
 DEAD_LETTER: Final = "dead-letter"
 LATE_EVENTS: Final = "late-events"
 #: Internal broadcast: batches of rule changes for the operators that use rules.

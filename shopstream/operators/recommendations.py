@@ -4,8 +4,8 @@ still in the store.
 Keyed by session: each ``VIEW_PRODUCT`` and ``ADD_TO_CART`` of a session produces a
 :class:`~shopstream.events.recommendations.RecommendationEvent` on
 ``product-recommendations`` within the same event-time step, from the blend of every
-strategy (:mod:`shopstream.recommend`), never naming a product in the basket or the one
-just viewed or added.
+strategy (:mod:`shopstream.recommend`), never naming a product in the basket, the one
+just viewed or added, or one the catalog says is unavailable.
 
 The models are shared by all sessions, so they arrive as broadcasts (what a partitioned
 engine needs: every parallel instance sees them all):
@@ -14,7 +14,9 @@ engine needs: every parallel instance sees them all):
   history/CF models (a broadcast input sees each event before any keyed stage);
 - ``basket-completions`` - completed baskets train the bought-together counts;
 - ``rule-updates`` - the rule miner's changes keep the basket rules current;
-- ``trending-products`` - the latest trending list.
+- ``trending-products`` - the latest trending list;
+- ``catalog-changes`` - a ``PRODUCT_CHANGE`` with ``quantity`` 0 (out of stock, inactive,
+  deleted) keeps a product out of every recommendation until one with stock arrives.
 
 The keyed state of a session (touched products, basket, user) is cleared after
 ``session_gap_ms`` of inactivity.
@@ -135,6 +137,8 @@ class _Models:
             raise ConfigError(msg)
         self.rules = rules
         self.trending = trending
+        #: Products the catalog says cannot be bought now (``catalog-changes``).
+        self.unavailable: set[str] = set()
 
 
 class RecommendationOperator(KeyedOperator[ShopperEvent]):
@@ -152,6 +156,13 @@ class RecommendationOperator(KeyedOperator[ShopperEvent]):
         models = self.models
         if isinstance(update, ShopperEvent):
             kind = update.event_type
+            if kind == "PRODUCT_CHANGE" and update.product_id is not None:
+                # Out of stock, inactive or deleted: never recommended until back.
+                if update.quantity == 0:
+                    models.unavailable.add(update.product_id)
+                else:
+                    models.unavailable.discard(update.product_id)
+                return ()
             if kind not in _LEARNED:
                 return ()
             if update.items:
@@ -231,6 +242,8 @@ class RecommendationOperator(KeyedOperator[ShopperEvent]):
         cfg = self.config.recommend
         product = event.product_id
         basket = frozenset(session.basket) | {product} if product else frozenset(session.basket)
+        if self.models.unavailable:
+            basket |= self.models.unavailable
         context = RecContext(ctx.key, session.user_id, tuple(session.items), basket,
                              ctx.timestamp_ms)
         ranked = self.models.blender.rank(context, cfg.k)

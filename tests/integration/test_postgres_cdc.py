@@ -229,6 +229,16 @@ def test_every_committed_order_is_one_purchase_across_a_killed_reader(
         assert c["eventId"] == f"pg-order-{c['orderId']}"
     assert (out / "late-events.jsonl").read_text() == ""
     assert (out / "dead-letter.jsonl").read_text() == ""
+    # Checkouts lower stock: the product rows' changes arrive as catalog changes, and the
+    # latest one of each product carries its stock as the database now holds it.
+    changes = [json.loads(line)
+               for line in (out / "catalog-changes.jsonl").read_text().splitlines()]
+    latest = {c["productId"]: c["quantity"] for c in changes
+              if c["eventType"] == "PRODUCT_CHANGE"}
+    assert latest
+    stock = dict(_query(shop_dsn, "SELECT id::text, CASE WHEN active THEN stock ELSE 0 END "
+                                  "FROM products"))
+    assert {p: stock[p] for p in latest} == latest
 
 
 def test_sigterm_ends_the_run_with_a_checkpoint_and_a_confirmed_slot(

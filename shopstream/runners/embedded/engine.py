@@ -11,7 +11,11 @@ been processed: ``t - 1`` for an event at ``t`` and ``t`` for a timer at ``t``, 
 makes it independent of arrival order.
 
 A stage may take ``events`` as a broadcast input (to learn a model shared by all keys):
-it sees each event before the keyed stages do.
+it sees each event before the keyed stages do. Catalog and account changes
+(``PRODUCT_CHANGE``, ``CUSTOMER_CHANGE``) are reference data: they go to the
+``catalog-changes`` stream in event time (before an event of the same time), but never
+move the watermark and are never late (one behind the watermark takes effect at it); no
+session or user operator sees them.
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ from collections.abc import Callable
 from typing import Any
 
 from shopstream.events import streams
-from shopstream.events.model import ShopperEvent
+from shopstream.events.model import CATALOG_KINDS, ShopperEvent
 from shopstream.events.records import LateEvent, Output
 from shopstream.runners.embedded.context import StageContext
 from shopstream.runners.embedded.timers import TimerQueue
@@ -62,6 +66,7 @@ class Engine:
         # overtook a newer event go through the heap. Draining merges the two.
         self._in_order: deque[tuple[int, int, ShopperEvent]] = deque()
         self._overtaken: list[tuple[int, int, ShopperEvent]] = []
+        self._catalog: list[tuple[int, int, ShopperEvent]] = []
         self._seq = 0
         self.max_timestamp_ms = _MIN_WATERMARK
         self.watermark_ms = _MIN_WATERMARK
@@ -77,6 +82,13 @@ class Engine:
         cannot change the outputs, which follow event-time order, not arrival.
         """
         ts = event.timestamp_ms
+        if event.event_type in CATALOG_KINDS:
+            # Reference data: released in event time like events, but it never moves the
+            # watermark (a catalog stamped "now" must not make a history replay late) and
+            # is never dropped as late (it takes effect at the watermark instead).
+            self._seq += 1
+            heapq.heappush(self._catalog, (max(ts, self.watermark_ms + 1), self._seq, event))
+            return
         if ts <= self.watermark_ms:
             self.late_events += 1
             record = LateEvent(event, self.watermark_ms, self.watermark_ms - ts + 1)
@@ -115,6 +127,7 @@ class Engine:
         fire = self._fire
         pop = heapq.heappop
         output = self._output
+        catalog = self._catalog
         # _element's body inlined with its lookups hoisted: this loop runs per event.
         consumers = [(self.contexts[index], stage.key_by, stage.operator.process_element)
                      for index, stage in self._consumers.get(streams.EVENTS, ())]
@@ -132,6 +145,8 @@ class Engine:
                 break
             while theap and theap[0][0] < ts:
                 fire(timers.pop_raw())
+            if catalog and catalog[0][0] <= ts:
+                self._release_catalog(ts)
             if learners:
                 for ctx, learn in learners:
                     ctx.key = ""
@@ -147,8 +162,18 @@ class Engine:
                 if outs:
                     for out in outs:
                         output(out, ts)
+        if catalog and catalog[0][0] <= mark:
+            self._release_catalog(mark)
         while theap and theap[0][0] <= mark:
             fire(timers.pop_raw())
+
+    def _release_catalog(self, until_ms: int) -> None:
+        """Send the catalog changes due by ``until_ms`` to ``catalog-changes`` (a change
+        and an event at the same time: the change first)."""
+        catalog = self._catalog
+        while catalog and catalog[0][0] <= until_ms:
+            ts, _, event = heapq.heappop(catalog)
+            self._output(Output(streams.CATALOG_CHANGES, event.session_id, event), ts)
 
     def _fire(self, timer: tuple[int, int, str] | None) -> None:
         if timer is None:
@@ -195,6 +220,7 @@ class Engine:
         """Everything needed to continue exactly from here, as plain data."""
         return {
             "buffer": sorted([*self._in_order, *self._overtaken]),
+            "catalog": sorted(self._catalog),
             "seq": self._seq,
             "max_timestamp_ms": self.max_timestamp_ms,
             "watermark_ms": self.watermark_ms,
@@ -214,6 +240,7 @@ class Engine:
         """Put back what :meth:`snapshot` returned (on a freshly built engine)."""
         self._in_order = deque(snap["buffer"])
         self._overtaken = []
+        self._catalog = list(snap.get("catalog", []))
         self._seq = snap["seq"]
         self.max_timestamp_ms = snap["max_timestamp_ms"]
         self.watermark_ms = snap["watermark_ms"]
