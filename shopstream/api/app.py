@@ -20,10 +20,15 @@ import msgspec
 from shopstream import __version__
 from shopstream.api.collector import collector_router
 from shopstream.api.data import data_router
-from shopstream.api.live import EventRejection, LivePipeline, QueueFullError, RejectedEventsError
+from shopstream.api.live import (
+    LivePipeline,
+    QueueFullError,
+    RejectedEventsError,
+    validate_raw,
+)
 from shopstream.api.metrics import MetricsInput, render
 from shopstream.api.push import KINDS, PushHub
-from shopstream.errors import DecodeError, ShopstreamError
+from shopstream.errors import ShopstreamError
 from shopstream.events.decode import EventDecoder
 from shopstream.operators.feature_catalog import SESSION_FEATURES, USER_FEATURES
 from shopstream.stores.base import FeatureStore, StoreError, require
@@ -234,12 +239,7 @@ _VALIDATOR = EventDecoder()
 
 def _forward_events(forward: Any, raws: list[bytes]) -> int:
     """Validate ``raws`` all or none, like the hosted pipeline, then hand them on."""
-    events, problems = [], []
-    for index, raw in enumerate(raws):
-        try:
-            events.append(_VALIDATOR.decode(raw))
-        except DecodeError as exc:
-            problems.append(EventRejection(index, exc.stage, str(exc)))
+    events, problems = validate_raw(_VALIDATOR, raws)
     if problems:
         raise RejectedEventsError(problems, len(raws))
     forward.accept(events)

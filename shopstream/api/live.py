@@ -46,7 +46,7 @@ from shopstream.stores.base import FeatureStore
 from shopstream.stores.tap import StoreTap
 
 __all__ = ["EventRejection", "LiveConfig", "LivePipeline", "QueueFullError",
-           "RejectedEventsError"]
+           "RejectedEventsError", "validate_raw"]
 
 
 @dataclass(frozen=True)
@@ -120,15 +120,7 @@ class LivePipeline:
     # -- request side ---------------------------------------------------------------------
     def validate(self, raws: Sequence[bytes]) -> tuple[list[ShopperEvent], list[EventRejection]]:
         """Decode every raw event the way input files are decoded."""
-        events: list[ShopperEvent] = []
-        problems: list[EventRejection] = []
-        decode = self._decoder.decode
-        for index, raw in enumerate(raws):
-            try:
-                events.append(decode(raw))
-            except DecodeError as exc:
-                problems.append(EventRejection(index, exc.stage, str(exc)))
-        return events, problems
+        return validate_raw(self._decoder, raws)
 
     def submit(self, raws: Sequence[bytes]) -> int:
         """Validate and enqueue ``raws`` all or none; return how many were accepted.
@@ -172,7 +164,6 @@ class LivePipeline:
     def _loop(self) -> None:
         idle_s = self.config.idle_ms / 1000
         last_arrival = time.monotonic()
-        arrival_max_ts = self.engine.max_timestamp_ms
         while True:
             try:
                 batch = self._queue.get(timeout=idle_s)
@@ -192,12 +183,10 @@ class LivePipeline:
                 self.processed += len(batch)
                 with self._lock:
                     self._waiting -= len(batch)
-                arrival_max_ts = self.engine.max_timestamp_ms
                 self._guarded(self.engine.drain)
-            elif now - last_arrival >= idle_s and arrival_max_ts > -(2**62):
+            elif now - last_arrival >= idle_s:
                 elapsed_ms = int((now - last_arrival) * 1000)
-                mark = arrival_max_ts - self.config.out_of_orderness_ms - 1 + elapsed_ms
-                self._guarded(functools.partial(self.engine.advance, mark))
+                self._guarded(functools.partial(self.engine.advance_idle, elapsed_ms))
             if self.tap is not None:
                 self._guarded(self.tap.flush)
 
@@ -219,6 +208,20 @@ class LivePipeline:
     def waiting(self) -> int:
         """Events accepted but not yet handed to the engine."""
         return self._waiting
+
+
+def validate_raw(decoder: EventDecoder, raws: Sequence[bytes],
+                 ) -> tuple[list[ShopperEvent], list[EventRejection]]:
+    """The events of ``raws`` that decode, and why each of the others did not."""
+    events: list[ShopperEvent] = []
+    problems: list[EventRejection] = []
+    decode = decoder.decode
+    for index, raw in enumerate(raws):
+        try:
+            events.append(decode(raw))
+        except DecodeError as exc:
+            problems.append(EventRejection(index, exc.stage, str(exc)))
+    return events, problems
 
 
 class RejectedEventsError(ShopstreamError):

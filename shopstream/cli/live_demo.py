@@ -70,8 +70,8 @@ def serve_live(args: argparse.Namespace, root: Path) -> None:
     url = server.url
     print(f"3/3 serving the API at {url} (OpenAPI docs at {url}/docs) over {store},")
     print(f"    fed live simulated traffic at {args.live_rate:g} events/s")
-    example = _example_user(server.state.store, users)
-    session = _example_session(server.state.store, sessions)
+    example = _example(server.state.store, users, "user:{}:locations", "U000001", 10.0)
+    session = _example(server.state.store, sessions, "recs:session:{}", "s-1", 5.0)
     print(f"    try: curl {url}/users/{example}/features")
     print(f"         curl {url}/sessions/{session}/recommendations")
     print(f"         curl {url}/trending   (from the end of the first minute)")
@@ -94,24 +94,15 @@ def serve_live(args: argparse.Namespace, root: Path) -> None:
           f"feature values written to {store}")
 
 
-def _example_session(store: FeatureStore, sessions: list[str], wait_s: float = 5.0) -> str:
-    """A session of the live traffic whose recommendations reached the store."""
+def _example(store: FeatureStore, ids: list[str], key: str, fallback: str,
+             wait_s: float) -> str:
+    """An id of the live traffic whose ``key`` (formatted with it) reached the store,
+    waiting up to ``wait_s``: events are processed once the watermark, 5 s behind, passes
+    them."""
     deadline = time.monotonic() + wait_s
     while time.monotonic() < deadline:
-        for session in reversed(list(sessions)):
-            if store.get(f"recs:session:{session}") is not None:
-                return session
+        for ident in reversed(list(ids)):
+            if store.get(key.format(ident)) is not None:
+                return ident
         time.sleep(0.25)
-    return sessions[-1] if sessions else "s-1"
-
-
-def _example_user(store: FeatureStore, users: list[str], wait_s: float = 10.0) -> str:
-    """A user of the live traffic whose features reached the store (waits up to wait_s:
-    events are processed once the watermark, 5 s behind, passes them)."""
-    deadline = time.monotonic() + wait_s
-    while time.monotonic() < deadline:
-        for user in reversed(list(users)):
-            if store.get(f"user:{user}:locations") is not None:
-                return user
-        time.sleep(0.25)
-    return users[-1] if users else "U000001"
+    return ids[-1] if ids else fallback

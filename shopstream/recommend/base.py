@@ -24,12 +24,12 @@ Examples
 from __future__ import annotations
 
 import heapq
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import ClassVar, NamedTuple
 
 __all__ = ["BASKET_BASED", "CROSS_SELL", "PERSONAL", "POPULAR", "TRENDING", "VIEW_BASED",
-           "Basket", "RecContext", "Recommender", "Scored", "Step", "top_k"]
+           "Basket", "RecContext", "Recommender", "Scored", "Step", "first_allowed", "top_k"]
 
 #: Strategy names, as ``recommendationType`` and report keys carry them.
 BASKET_BASED = "BASKET_BASED"
@@ -116,6 +116,28 @@ class Recommender:
     def rank(self, context: RecContext, k: int) -> list[Scored]:
         """Up to ``k`` products for ``context``, best first."""
         raise NotImplementedError
+
+
+def first_allowed(ranked: Iterable[tuple[str, float]], k: int,
+                  context: RecContext) -> list[Scored]:
+    """The first ``k`` of an already ranked ``(product, score)`` list that ``context``
+    allows.
+
+    Examples
+    --------
+    >>> ctx = RecContext("s", "u", (), frozenset({"b"}), 0)
+    >>> first_allowed([("a", 3.0), ("b", 2.0), ("c", 1.0)], 2, ctx)
+    [Scored(product_id='a', score=3.0), Scored(product_id='c', score=1.0)]
+    """
+    out: list[Scored] = []
+    if k <= 0:
+        return out
+    for product, score in ranked:
+        if not context.excludes(product):
+            out.append(Scored(product, score))
+            if len(out) >= k:
+                break
+    return out
 
 
 def top_k(scores: Mapping[str, float], k: int, context: RecContext) -> list[Scored]:

@@ -20,7 +20,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from shopstream.errors import ConfigError
-from shopstream.recommend.base import POPULAR, RecContext, Recommender, Scored, Step
+from shopstream.recommend.base import (
+    POPULAR,
+    RecContext,
+    Recommender,
+    Scored,
+    Step,
+    first_allowed,
+)
 
 __all__ = ["KindWeights", "Popularity"]
 
@@ -91,13 +98,7 @@ class Popularity(Recommender):
         if self._stale and (self._stale >= self.refresh_every
                             or len(self._ranked) < min(self.cached, k + len(context.basket))):
             self._rebuild()
-        out: list[Scored] = []
-        for product, score in self._ranked:
-            if len(out) >= k:
-                break
-            if not context.excludes(product):
-                out.append(Scored(product, score))
-        return out
+        return first_allowed(self._ranked, k, context)
 
     def _rebuild(self) -> None:
         ranked = sorted(self.counts.items(), key=lambda pair: (-pair[1], pair[0]))

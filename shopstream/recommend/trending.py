@@ -29,7 +29,14 @@ from dataclasses import dataclass, field
 
 from shopstream.errors import ConfigError
 from shopstream.events.recommendations import TrendingProduct
-from shopstream.recommend.base import TRENDING, RecContext, Recommender, Scored, Step
+from shopstream.recommend.base import (
+    TRENDING,
+    RecContext,
+    Recommender,
+    Scored,
+    Step,
+    first_allowed,
+)
 from shopstream.recommend.heavy_hitters import SpaceSaving
 from shopstream.recommend.popularity import KindWeights
 
@@ -173,10 +180,4 @@ class Trending(Recommender):
         if self._fed and context.now_ms - self._latest_at >= self.config.slide_ms // 4:
             self.latest = tuple(self.tracker.snapshot(context.now_ms, self.config.top_n))
             self._latest_at = context.now_ms
-        out: list[Scored] = []
-        for product in self.latest:
-            if len(out) >= k:
-                break
-            if not context.excludes(product.product_id):
-                out.append(Scored(product.product_id, product.score))
-        return out
+        return first_allowed(((p.product_id, p.score) for p in self.latest), k, context)

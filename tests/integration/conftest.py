@@ -12,6 +12,16 @@ from pathlib import Path
 import pytest
 
 
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    """Terminate a server started by a fixture, killing it if it does not go in 10 s."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
 def free_port() -> int:
     """A TCP port on 127.0.0.1 that nothing listens on right now."""
     with socket.socket() as sock:
@@ -49,12 +59,7 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             time.sleep(0.05)
         yield f"redis://127.0.0.1:{port}/0"
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        _stop(proc)
 
 
 @pytest.fixture
@@ -88,12 +93,7 @@ def kafka_bootstrap() -> Iterator[str]:
                 time.sleep(0.05)
         yield bootstrap
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        _stop(proc)
 # --- PostgreSQL (shop database, change data capture) ------------------------------------
 
 PG_BIN = Path("/usr/lib/postgresql/15/bin")

@@ -86,15 +86,7 @@ def test_db_commands_build_a_consistent_shop(shop_dsn: str,
 
 def _read_events(source: PostgresCdcSource, position: Any, wanted: int,
                  timeout_s: float = 10.0) -> list[tuple[dict[str, Any], Any]]:
-    out: list[tuple[dict[str, Any], Any]] = []
-    deadline = time.monotonic() + timeout_s
-    for item in source.read(position):
-        if item is not None:
-            out.append((json.loads(item[0]), item[1]))
-            if len(out) == wanted:
-                break
-        assert time.monotonic() < deadline, f"only {len(out)} of {wanted} events arrived"
-    return out
+    return _read_events_from(source.read(position), wanted, timeout_s)
 
 
 def _cart_rows(dsn: str, session: str, products: list[int]) -> None:

@@ -112,6 +112,13 @@ class Engine:
             self.watermark_ms = watermark_ms
         self.drain()
 
+    def advance_idle(self, idle_ms: int) -> None:
+        """The input fell silent ``idle_ms`` of wall time ago: let event time follow the
+        clock, as if an event that much newer than the newest one had come (nothing
+        happens before the first event)."""
+        if self.max_timestamp_ms > _MIN_WATERMARK:
+            self.advance(self.max_timestamp_ms - self.bound_ms - 1 + idle_ms)
+
     def finish(self) -> None:
         """End of input: release every buffered event and fire every timer."""
         self.advance(MAX_WATERMARK)

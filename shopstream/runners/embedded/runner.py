@@ -32,7 +32,6 @@ __all__ = ["EmbeddedRunner", "RunSummary", "RunnerConfig", "Tap"]
 
 # Buffered events are processed every 256 lines: one call instead of 256, same outputs.
 _DRAIN_MASK = 255
-_NO_EVENTS = -(2**62)
 
 
 class Tap(Protocol):
@@ -190,9 +189,8 @@ class EmbeddedRunner:
                         lines_at_tick = lines
                         last_input = now
                         engine.drain()
-                    elif now - last_input >= idle_s and engine.max_timestamp_ms > _NO_EVENTS:
-                        idle_ms = int((now - last_input) * 1000)
-                        engine.advance(engine.max_timestamp_ms - engine.bound_ms - 1 + idle_ms)
+                    elif now - last_input >= idle_s:
+                        engine.advance_idle(int((now - last_input) * 1000))
                     if store is not None and now - last_checkpoint >= every_seconds:
                         tally.lines = lines
                         self._checkpoint(store, engine, sinks, tally, position, src)
