@@ -2,6 +2,8 @@
 
 - :class:`RulesConfig` - thresholds, compared with integer counts exactly;
 - :func:`mine_rules` - batch mining of a basket collection;
+- :func:`mine_within_budget` - the same, at a support raised when a :class:`MiningBudget`
+  of itemsets would be exceeded (long baskets at a low support);
 - :class:`RuleMiner` - the same rules over a sliding window, basket by basket, with
   :meth:`RuleMiner.changes` giving NEW / UPDATED / EXPIRED rules for a stream;
 - :class:`RuleIndex` - the rules that fire for a basket, ranked;
@@ -13,6 +15,7 @@ Nothing here does I/O or reads a clock.
 from __future__ import annotations
 
 from shopstream.mining.batch import MiningResult, frequent_itemsets, mine_rules
+from shopstream.mining.budget import BudgetedMining, MiningBudget, mine_within_budget
 from shopstream.mining.changes import (
     ChangeKind,
     RuleChange,
@@ -28,9 +31,11 @@ from shopstream.mining.rules import Rule, RuleKey, derive_rules, rule_sort_key
 from shopstream.mining.tracker import ItemsetTracker
 
 __all__ = [
+    "BudgetedMining",
     "ChangeKind",
     "ItemsetTracker",
     "MinerSnapshot",
+    "MiningBudget",
     "MiningError",
     "MiningResult",
     "Rule",
@@ -46,6 +51,7 @@ __all__ = [
     "diff_rules",
     "frequent_itemsets",
     "mine_rules",
+    "mine_within_budget",
     "rank_key",
     "rule_sort_key",
 ]

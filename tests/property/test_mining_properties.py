@@ -1,11 +1,17 @@
-"""Hypothesis properties of the miners: order independence, undo, incremental = batch."""
+"""Hypothesis properties of the miners: order independence, undo, incremental = batch,
+budgeted = batch at the support it used."""
 
 from __future__ import annotations
+
+from collections import Counter
+from dataclasses import replace
+from itertools import combinations
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from shopstream.mining.batch import mine_rules
+from shopstream.mining.budget import MiningBudget, mine_within_budget
 from shopstream.mining.config import RulesConfig
 from shopstream.mining.miner import RuleMiner
 
@@ -18,6 +24,13 @@ CONFIG = st.builds(
     min_confidence=st.sampled_from([0.0, 0.3, 0.5, 1.0]),
     min_lift=st.sampled_from([0.0, 1.0, 1.5]),
     max_len=st.integers(min_value=2, max_value=4),
+)
+UNLIMITED = 10**6
+BUDGET = st.builds(
+    MiningBudget,
+    max_itemsets=st.integers(min_value=1, max_value=40),
+    max_basket_items=st.integers(min_value=1, max_value=8),
+    max_candidates=st.sampled_from([1, 3, 10, UNLIMITED]),
 )
 
 
@@ -78,3 +91,25 @@ def test_incremental_equals_batch(config: RulesConfig, data: st.DataObject,
         expected = mine_rules(window, config)
         assert miner.rule_map() == {rule.key: rule for rule in expected.rules}
         assert miner.itemset_counts() == dict(expected.itemset_counts)
+
+
+@settings(max_examples=200, deadline=None)
+@given(baskets=BASKETS, config=CONFIG, budget=BUDGET)
+def test_budgeted_mining_equals_batch_at_the_support_used(
+        baskets: list[list[str]], config: RulesConfig, budget: MiningBudget) -> None:
+    mined = mine_within_budget(baskets, config, budget)
+    truncated = [budget.truncate(basket) for basket in baskets]
+    used = replace(config, min_support=mined.min_support_used)
+    assert mined.result == mine_rules(truncated, used)
+    assert mined.truncated_baskets == sum(len(set(b)) > budget.max_basket_items
+                                          for b in baskets)
+    threshold = used.min_count(len(baskets))
+    assert mined.raised == (threshold > config.min_count(len(baskets)))
+    # the budget holds, unless the itemsets over it are in every basket
+    assert len(mined.result.itemset_counts) <= budget.max_itemsets \
+        or threshold == max(len(baskets), 1)
+    if mined.raised and budget.max_candidates == UNLIMITED:
+        # the smallest threshold that fits: one lower keeps too many itemsets
+        every = Counter(itemset for basket in truncated for size in range(1, used.max_len + 1)
+                        for itemset in combinations(sorted(basket), size))
+        assert sum(n >= threshold - 1 for n in every.values()) > budget.max_itemsets
