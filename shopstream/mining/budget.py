@@ -148,18 +148,25 @@ def mine_within_budget(baskets: Iterable[Iterable[str]], config: RulesConfig,
         used = config
     else:
         used = replace(config, min_support=_support_for(threshold, basket_count))
+    result = _result(names, counts, used, basket_count, len(item_counts))
+    return BudgetedMining(result, used.min_support, threshold > asked, truncated)
+
+
+def _result(names: list[str], counts: dict[Codes, int], config: RulesConfig,
+            basket_count: int, item_count: int) -> MiningResult:
+    """The rules and itemsets of ``counts`` that reach ``config``'s threshold, decoded."""
+    threshold = config.min_count(basket_count)
     counts = {itemset: n for itemset, n in counts.items() if n >= threshold}
     frequent = sorted(itemset[0] for itemset in counts if len(itemset) == 1)
     frequent_names = [names[old] for old in frequent]
     if len(frequent) < len(names):  # recode densely, still sorted like the ids
         recode = {old: new for new, old in enumerate(frequent)}.__getitem__
         counts = {tuple(map(recode, itemset)): n for itemset, n in counts.items()}
-    rules = derive_coded_rules(counts, basket_count, used, frequent_names)
+    rules = derive_coded_rules(counts, basket_count, config, frequent_names)
     decode = frequent_names.__getitem__
-    result = MiningResult(tuple(rules),
-                          {tuple(map(decode, itemset)): n for itemset, n in counts.items()},
-                          basket_count, len(item_counts))
-    return BudgetedMining(result, used.min_support, threshold > asked, truncated)
+    return MiningResult(tuple(rules),
+                        {tuple(map(decode, itemset)): n for itemset, n in counts.items()},
+                        basket_count, item_count)
 
 
 def _truncate_all(baskets: Iterable[Iterable[str]], limit: int
