@@ -7,6 +7,7 @@ the detector: if no ``PURCHASE`` comes within ``timeout_ms`` of the last add, on
 and an offer. A purchase disarms it (a purchase exactly at the timeout still counts:
 at equal times events come before timers); further adds push the deadline back; removals
 that leave no line worth ``min_add_value`` and a cart below ``min_cart_value`` disarm it.
+The cart follows the rules of :mod:`shopstream.operators.cart`, the basket tracker's.
 After a record the cart is kept (the shopper still has it), and the next add re-arms the
 detector if the cart still qualifies.
 
@@ -48,6 +49,7 @@ from shopstream.events import streams
 from shopstream.events.insights import CartAbandonment, RecommendedProduct
 from shopstream.events.model import EventType, ShopperEvent
 from shopstream.events.records import BasketLine, Output
+from shopstream.operators.cart import Cart, added_units
 from shopstream.state import Context, KeyedOperator, ValueStateDescriptor
 
 __all__ = ["SESSION_VIEWS", "VIEWED", "VIEWED_SAME_CATEGORY", "AbandonmentConfig",
@@ -137,7 +139,7 @@ class _Session(msgspec.Struct):
     last_ms: int
     wake_ms: int
     views: tuple[tuple[str, str | None, str | None], ...] = ()
-    lines: dict[str, BasketLine] = msgspec.field(default_factory=dict)
+    cart: Cart = msgspec.field(default_factory=Cart)
     last_add_ms: int = 0
     armed: bool = False
 
@@ -195,7 +197,7 @@ class CartAbandonmentDetector(KeyedOperator[ShopperEvent]):
         elif kind is _REMOVE:
             self._remove(element, session)
         else:
-            session.lines = {}
+            session.cart.apply(element)
             session.armed = False
         state.update(session)
         return ()
@@ -209,7 +211,7 @@ class CartAbandonmentDetector(KeyedOperator[ShopperEvent]):
         out: tuple[Output, ...] = ()
         if session.armed and session.last_add_ms + cfg.timeout_ms <= timestamp_ms:
             session.armed = False
-            if session.lines:
+            if session.cart:
                 out = (Output(streams.CART_ABANDONMENT, ctx.key,
                               self._record(session, ctx.key, timestamp_ms)),)
         idle_ms = session.last_ms + cfg.session_gap_ms
@@ -228,25 +230,15 @@ class CartAbandonmentDetector(KeyedOperator[ShopperEvent]):
         return out
 
     def _add(self, ev: ShopperEvent, session: _Session, ctx: Context) -> None:
+        cart = session.cart
         pid = ev.product_id
-        if pid is None:
+        if pid is None or not cart.apply(ev):
             return
-        qty = 1 if ev.quantity is None else ev.quantity
-        lines = session.lines
-        line = lines.get(pid)
-        if line is None:
-            line = BasketLine(pid, ev.product_name, ev.category, ev.price or 0.0, qty)
-        else:
-            line = BasketLine(pid, ev.product_name or line.product_name,
-                              ev.category or line.category,
-                              line.price if ev.price is None else ev.price,
-                              line.quantity + qty)
-        if line.quantity <= 0:
-            return
-        lines[pid] = line
         cfg = self.config
-        if not session.armed and line.price * qty < cfg.min_add_value and \
-                _value(lines) < cfg.min_cart_value:
+        # The add's own value: the units it added, at the line's price after it.
+        added = cart.lines[pid].price * added_units(ev)
+        if not session.armed and added < cfg.min_add_value and \
+                cart.value() < cfg.min_cart_value:
             return
         session.armed = True
         session.last_add_ms = ts = ev.timestamp_ms
@@ -256,25 +248,16 @@ class CartAbandonmentDetector(KeyedOperator[ShopperEvent]):
             session.wake_ms = due
 
     def _remove(self, ev: ShopperEvent, session: _Session) -> None:
-        pid = ev.product_id
-        lines = session.lines
-        line = lines.get(pid) if pid is not None else None
-        if line is None:
-            return
-        left = 0 if ev.quantity is None else line.quantity - ev.quantity
-        if left > 0:
-            lines[line.product_id] = msgspec.structs.replace(line, quantity=left)
-        else:
-            del lines[line.product_id]
-        if session.armed:
+        cart = session.cart
+        if cart.apply(ev) and session.armed:
             # Still worth watching only while a line or the whole cart is valuable enough.
             cfg = self.config
-            session.armed = _value(lines) >= cfg.min_cart_value or any(
-                x.price * x.quantity >= cfg.min_add_value for x in lines.values())
+            session.armed = cart.value() >= cfg.min_cart_value or any(
+                x.price * x.quantity >= cfg.min_add_value for x in cart.lines.values())
 
     def _record(self, session: _Session, key: str, now_ms: int) -> CartAbandonment:
-        items = tuple(line for _, line in sorted(session.lines.items()))
-        value = _value(session.lines)
+        items = session.cart.sorted_lines()
+        value = session.cart.value()
         return CartAbandonment(
             session_id=key,
             user_id=session.user_id,
@@ -291,7 +274,7 @@ class CartAbandonmentDetector(KeyedOperator[ShopperEvent]):
                    ) -> tuple[RecommendedProduct, ...]:
         limit = self.config.max_recommendations
         categories = {line.category for line in items if line.category is not None}
-        seen = set(session.lines)
+        seen = set(session.cart.products())
         same: list[RecommendedProduct] = []
         other: list[RecommendedProduct] = []
         for pid, name, category in reversed(session.views):
@@ -303,7 +286,3 @@ class CartAbandonmentDetector(KeyedOperator[ShopperEvent]):
             elif len(other) < limit:
                 other.append(RecommendedProduct(pid, name, category, VIEWED))
         return tuple((same + other)[:limit])
-
-
-def _value(lines: dict[str, BasketLine]) -> float:
-    return round(sum(line.price * line.quantity for line in lines.values()), 2)

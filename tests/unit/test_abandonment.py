@@ -14,6 +14,8 @@ from shopstream.operators.abandonment import (
     AbandonmentConfig,
     CartAbandonmentDetector,
 )
+from shopstream.operators.baskets import BasketTracker
+from shopstream.operators.cart import Cart
 from shopstream.runners.embedded.engine import Engine
 from shopstream.runners.embedded.harness import run_operator
 from shopstream.runners.embedded.state_backend import HeapStateBackend
@@ -145,3 +147,31 @@ def test_state_is_bounded() -> None:
 def test_bad_config_names_the_field(kwargs: dict[str, Any]) -> None:
     with pytest.raises(ConfigError, match=next(iter(kwargs))):
         AbandonmentConfig(**kwargs)
+
+
+def test_detector_and_basket_tracker_keep_the_same_cart_through_a_remove_without_quantity(
+) -> None:
+    """Both operators replay the cart through shopstream.operators.cart: same lines."""
+    events = [
+        add(0, "lamp", 200.0),
+        ev("PURCHASE", 1),  # empties the cart for both
+        add(2, "rug", 120.0, qty=2),
+        add(3, "vase", 30.0, qty=3),
+        ev("REMOVE_FROM_CART", 4, product_id="rug"),  # no quantity: the whole line
+        ev("REMOVE_FROM_CART", 5, product_id="ghost"),  # not in the cart: nothing
+        ev("REMOVE_FROM_CART", 6, product_id="vase", quantity=9),  # more than there is
+        add(7, "sofa", 400.0),
+        add(8, "rug", 110.0),  # back after the remove, at a new price
+    ]
+    [rec] = run(events)
+    tracked = [o.record for o in run_operator(BasketTracker(), events,
+                                              key_by=lambda e: e.session_id)
+               if o.stream == streams.ABANDONED_BASKETS]
+    [abandoned] = tracked
+    cart = Cart()
+    for event in events:
+        cart.apply(event)
+    assert rec.items == abandoned.items == cart.sorted_lines()
+    assert [(i.product_id, i.quantity, i.price) for i in rec.items] == [
+        ("rug", 1, 110.0), ("sofa", 1, 400.0)]
+    assert rec.cart_value == abandoned.total_value == 510.0

@@ -4,9 +4,11 @@ import pytest
 from helpers import ev
 
 from shopstream.errors import ConfigError
-from shopstream.events import Item, Output, streams
+from shopstream.events import Item, Output, ShopperEvent, streams
 from shopstream.events.records import BasketCompletion
+from shopstream.operators.abandonment import CartAbandonmentDetector
 from shopstream.operators.baskets import ABANDONED, COMPLETED, BasketConfig, BasketTracker
+from shopstream.operators.cart import Cart
 from shopstream.runners.embedded.harness import run_operator
 
 GAP = 30 * 60 * 1000
@@ -121,3 +123,30 @@ def test_sessions_are_independent() -> None:
 def test_bad_config_names_the_field(kwargs: dict[str, int]) -> None:
     with pytest.raises(ConfigError, match=next(iter(kwargs))):
         BasketConfig(**kwargs)
+
+
+def test_tracker_and_abandonment_keep_the_same_cart_through_a_remove_without_quantity(
+) -> None:
+    """Both operators replay the cart through shopstream.operators.cart: same lines."""
+    events = [
+        ev("ADD_TO_CART", 1, product_id="tv", price=500.0, quantity=2),
+        ev("ADD_TO_CART", 2, product_id="cable", price=10.0, quantity=3),
+        ev("REMOVE_FROM_CART", 3, product_id="cable"),  # no quantity: the whole line
+        ev("ADD_TO_CART", 4, product_id="mouse", price=20.0),
+        ev("REMOVE_FROM_CART", 5, product_id="tv", quantity=1),
+        ev("ADD_TO_CART", 6, product_id="cable", price=10.0),  # back after the remove
+    ]
+    [abandoned] = baskets(run(events))
+    [alert] = [o.record for o in run_operator(CartAbandonmentDetector(), events,
+                                              key_by=lambda e: e.session_id)]
+    assert abandoned.items == alert.items == replay(events).sorted_lines()
+    assert [(i.product_id, i.quantity) for i in abandoned.items] == [
+        ("cable", 1), ("mouse", 1), ("tv", 1)]
+    assert abandoned.total_value == alert.cart_value == 530.0
+
+
+def replay(events: list[ShopperEvent]) -> Cart:
+    cart = Cart()
+    for event in events:
+        cart.apply(event)
+    return cart
