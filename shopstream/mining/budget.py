@@ -44,8 +44,6 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
-from decimal import ROUND_FLOOR, Context, Decimal
-from fractions import Fraction
 from itertools import chain, count, islice
 from operator import itemgetter
 
@@ -320,11 +318,10 @@ def _support_for(threshold: int, basket_count: int) -> float:
     >>> _support_for(17, 15_183), RulesConfig(0.0011).min_count(15_183)
     (0.0011, 17)
     """
-    low = Fraction(threshold - 1, basket_count)
-    exact = Decimal(threshold) / Decimal(basket_count)
-    for digits in range(1, 29):
-        share = Context(prec=digits, rounding=ROUND_FLOOR).plus(exact)
-        if Fraction(share) > low:
-            return float(share)
-    return threshold / basket_count  # not reached: 28 digits separate any two shares
-
+    scale = 10
+    while True:  # the interval is 1 / N wide: some scale below 10 * N fits a decimal in
+        # the largest multiple of 1 / scale not above threshold / N
+        share = threshold * scale // basket_count
+        if share * basket_count > (threshold - 1) * scale:
+            return share / scale  # int / int is correctly rounded: prints as the decimal
+        scale *= 10
