@@ -63,16 +63,18 @@ def requested_command(argv: Sequence[str]) -> str | None:
     """The known sub-command ``argv`` runs, or ``None`` (help, version, unknown name).
 
     The top-level options take no value, so the first argument that is not an option
-    names the sub-command.
+    names the sub-command; the top-level help before it lists every sub-command.
 
     Examples
     --------
     >>> requested_command(["rules", "mine", "--help"]), requested_command(["--version"])
     ('rules', None)
-    >>> requested_command(["nope"]) is None
-    True
+    >>> requested_command(["nope"]), requested_command(["-h", "rules"])
+    (None, None)
     """
     for arg in argv:
+        if arg in ("-h", "--help"):
+            return None
         if not arg.startswith("-"):
             return arg if arg in COMMANDS else None
     return None
