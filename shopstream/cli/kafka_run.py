@@ -47,7 +47,8 @@ def add_kafka_arguments(parser: argparse.ArgumentParser, inputs: Any) -> None:
     parser.add_argument("--idle-ms", type=int, default=5_000, metavar="MS",
                         help="with --kafka or --postgres: after MS without input the "
                              "watermark follows the wall clock, so a quiet spell still "
-                             "closes windows (default 5000)")
+                             "closes windows; with --kafka, a partition without events "
+                             "for MS stops holding the watermark back (default 5000)")
 
 
 def kafka_config(args: argparse.Namespace) -> KafkaConfig:
@@ -74,7 +75,11 @@ def run_from_kafka(runner: EmbeddedRunner, args: argparse.Namespace) -> RunSumma
         print("shopstream run: note: without --checkpoint-dir no offset is ever committed; "
               "a restart reads the topics again from the group's last commit or the start",
               file=sys.stderr)
-    source = KafkaSource(kafka_config(args),
-                         KafkaSourceConfig(stop_when_idle_s=args.stop_when_idle))
+    # Partitions keep event time with the engine's bound, and count as idle after the
+    # same silence as the whole input.
+    source = KafkaSource(kafka_config(args), KafkaSourceConfig(
+        stop_when_idle_s=args.stop_when_idle,
+        out_of_orderness_ms=runner.config.out_of_orderness_ms,
+        idle_timeout_s=runner.config.idle_ms / 1000))
     with stop_on_signals(source.stop):
         return runner.run(source, resume=args.resume)

@@ -1,19 +1,36 @@
-"""Kafka topics as a :class:`~shopstream.runners.embedded.source.Source`.
+"""Kafka topics as a :class:`~shopstream.runners.embedded.source.Source`, with event-time
+watermarks per partition (Flink's model for Kafka sources).
 
-The position after each message is a dict ``{(topic, partition): next_offset}`` over
-every partition read. On start the source assigns itself every partition of the input
-topics (one process reads them all, so no group rebalance can move a partition away in
-the middle of a checkpoint) and seeks each to, in order of preference: the checkpointed
-position, the offset the consumer group committed, the beginning. Offsets are committed
-to the group only from :meth:`KafkaSource.commit`, which the runner calls once a
-checkpoint covering them is durable: a crash replays, it never loses.
+On start the source assigns itself every partition of the input topics (one process
+reads them all, so no group rebalance can move a partition away in the middle of a
+checkpoint) and seeks each to, in order of preference: the checkpointed position, the
+offset the consumer group committed, the beginning. Partitions that appear while it runs
+(more partitions for a topic) are looked for every ``discover_s`` and read from their
+beginning. Offsets are committed to the group only from :meth:`KafkaSource.commit`,
+which the runner calls once a checkpoint covering them is durable: a crash replays, it
+never loses.
+
+Event time, not the message timestamp: each message is decoded as the runner will
+decode it, and :class:`~shopstream.connectors.partition_merge.PartitionMerge` releases
+the partitions merged by the events' own time, up to the per-partition watermarks
+(:mod:`~shopstream.connectors.partition_watermarks`: bounded out-of-orderness per
+partition with the engine's bound; the source's watermark is the minimum over the
+active partitions; a partition read to its end, or silent for the idle timeout, stops
+holding it back until its next event). A replayed history therefore comes out in event
+order whatever the message timestamps say (the produce time, usually). Messages that do
+not decode are released at once (the runner sends them to ``dead-letter``).
+
+The position after each message is a :class:`KafkaPosition`: the next offset to read of
+every partition, and each partition's watermark, so a resume continues with the event
+time where it left off.
 
 The source is unbounded: it yields an idle tick (``None``) whenever a poll brings
-nothing, and ends only when :meth:`KafkaSource.stop` is called (``exhausted`` stays
-``False``: timers wait for the resume) or, with ``stop_when_idle_s``, after that much
-silence (``exhausted`` becomes ``True``: the input counts as complete, as at the end of a
-file). End offsets are not used to decide anything: some Kafka-protocol brokers report
-them wrongly.
+nothing and nothing waits in the merge, and ends only when :meth:`KafkaSource.stop` is
+called (``exhausted`` stays ``False``: timers wait for the resume) or, with
+``stop_when_idle_s``, after that much silence (``exhausted`` becomes ``True``: the input
+counts as complete, as at the end of a file). End offsets are not used to decide
+anything: some Kafka-protocol brokers (tansu) report them wrongly; the end of a
+partition is what fetches say (partition EOF).
 """
 
 from __future__ import annotations
@@ -22,7 +39,7 @@ import logging
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from shopstream.connectors.kafka_admin import (
@@ -34,19 +51,32 @@ from shopstream.connectors.kafka_admin import (
     wait_for_broker,
 )
 from shopstream.connectors.partition_merge import PartitionMerge
-from shopstream.errors import ConfigError, SourceError
+from shopstream.connectors.partition_watermarks import Partition, PartitionWatermarks
+from shopstream.errors import ConfigError, DecodeError, SourceError
+from shopstream.events.decode import EventDecoder
+from shopstream.events.model import CATALOG_KINDS
 
-__all__ = ["KafkaPosition", "KafkaSource", "KafkaSourceConfig"]
+__all__ = ["KafkaPosition", "KafkaSource", "KafkaSourceConfig", "event_time"]
 
 _LOG = logging.getLogger("shopstream.kafka")
 
-#: Where a Kafka source stands: the next offset to read of each partition.
-KafkaPosition = dict[tuple[str, int], int]
+
+@dataclass(frozen=True)
+class KafkaPosition:
+    """Where a Kafka source stands.
+
+    ``offsets`` holds the next offset to read of each partition (``OFFSET_BEGINNING``,
+    -2, for one not read yet); ``watermarks`` each partition's watermark as of the
+    events released so far (absent before its first event).
+    """
+
+    offsets: dict[Partition, int]
+    watermarks: dict[Partition, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
 class KafkaSourceConfig:
-    """How the source polls.
+    """How the source polls and keeps event time.
 
     Parameters
     ----------
@@ -57,10 +87,16 @@ class KafkaSourceConfig:
     stop_when_idle_s
         End the input (as complete) after this many seconds without a message;
         ``None`` (default) reads forever.
-    align_s
-        How long a partition that ran dry holds the others back (see
-        :class:`~shopstream.connectors.partition_merge.PartitionMerge`); messages of
-        several partitions are released in timestamp order.
+    out_of_orderness_ms
+        How far behind the newest event of its partition an event may be: the engine's
+        bound (``RunnerConfig.out_of_orderness_ms``).
+    idle_timeout_s
+        A partition with nothing buffered and no event for this long stops holding the
+        watermark back (Flink's ``withIdleness``) until its next event.
+    caught_up_s
+        The same, sooner, for a partition the broker said was read to its end.
+    discover_s
+        How often to look for new partitions of the input topics.
 
     Examples
     --------
@@ -73,22 +109,49 @@ class KafkaSourceConfig:
     poll_timeout_s: float = 0.2
     batch: int = 1_000
     stop_when_idle_s: float | None = None
-    align_s: float = 0.5
+    out_of_orderness_ms: int = 5_000
+    idle_timeout_s: float = 5.0
+    caught_up_s: float = 0.5
+    discover_s: float = 10.0
 
     def __post_init__(self) -> None:
-        if self.poll_timeout_s <= 0:
-            msg = f"KafkaSourceConfig.poll_timeout_s must be > 0, got {self.poll_timeout_s!r}"
-            raise ConfigError(msg)
+        for name in ("poll_timeout_s", "idle_timeout_s", "discover_s"):
+            if getattr(self, name) <= 0:
+                msg = f"KafkaSourceConfig.{name} must be > 0, got {getattr(self, name)!r}"
+                raise ConfigError(msg)
         if self.batch < 1:
             msg = f"KafkaSourceConfig.batch must be >= 1, got {self.batch!r}"
             raise ConfigError(msg)
-        if self.align_s < 0:
-            msg = f"KafkaSourceConfig.align_s must be >= 0, got {self.align_s!r}"
+        if self.out_of_orderness_ms < 0:
+            msg = ("KafkaSourceConfig.out_of_orderness_ms must be >= 0, got "
+                   f"{self.out_of_orderness_ms!r}")
+            raise ConfigError(msg)
+        if self.caught_up_s < 0:
+            msg = f"KafkaSourceConfig.caught_up_s must be >= 0, got {self.caught_up_s!r}"
             raise ConfigError(msg)
         if self.stop_when_idle_s is not None and self.stop_when_idle_s <= 0:
             msg = ("KafkaSourceConfig.stop_when_idle_s must be > 0, got "
                    f"{self.stop_when_idle_s!r}")
             raise ConfigError(msg)
+
+
+def event_time(decoder: EventDecoder, value: bytes) -> int | None:
+    """The event time of a message as the runner will see it: ``None`` when it will go
+    to ``dead-letter``, or when it is reference data, which never moves a watermark.
+
+    Examples
+    --------
+    >>> dec = EventDecoder()
+    >>> event_time(dec, b'{"eventType":"PAGE_VIEW","sessionId":"s","timestamp":7}')
+    7
+    >>> event_time(dec, b'{"eventType":"PAGE_VIEW","sessionId":"s"}') is None
+    True
+    """
+    try:
+        event = decoder.decode(value)
+    except DecodeError:
+        return None
+    return None if event.event_type in CATALOG_KINDS else event.timestamp_ms
 
 
 class KafkaSource:
@@ -98,6 +161,8 @@ class KafkaSource:
         self.config = config
         self.source = source or KafkaSourceConfig()
         self._consumer: Any = None
+        self._merge: PartitionMerge | None = None
+        self._clock = 0.0
         self._stop = threading.Event()
         self._exhausted = False
         self.messages = 0
@@ -111,14 +176,28 @@ class KafkaSource:
     def exhausted(self) -> bool:
         return self._exhausted
 
+    @property
+    def watermark_ms(self) -> int | None:
+        """The source's watermark: the minimum over its active partitions (``None``
+        before every active partition showed an event)."""
+        merge = self._merge
+        return None if merge is None else merge.source_watermark(self._clock)
+
     def stop(self) -> None:
         """End the iterator at the next poll (safe from a signal handler or a thread)."""
         self._stop.set()
 
-    def read(self, position: KafkaPosition | None) -> Iterator[tuple[bytes, KafkaPosition] | None]:
+    def read(self, position: KafkaPosition | dict[Partition, int] | None,
+             ) -> Iterator[tuple[bytes, KafkaPosition] | None]:
         """Messages (values) from ``position`` on, with the position after each."""
         confluent = kafka()
-        if position is not None and not isinstance(position, dict):
+        if isinstance(position, KafkaPosition):
+            offsets, marks = position.offsets, position.watermarks
+        elif isinstance(position, dict):  # a checkpoint from before watermarks were kept
+            offsets, marks = position, {}
+        elif position is None:
+            offsets, marks = {}, {}
+        else:
             msg = (f"the checkpoint holds input position {position!r}, not Kafka offsets: it "
                    "was taken by a run over a file; use another --checkpoint-dir")
             raise SourceError(msg)
@@ -131,18 +210,28 @@ class KafkaSource:
             "auto.offset.reset": "earliest",
             # Group joins are slow on some brokers otherwise (and we never join: assign).
             "session.timeout.ms": 6000,
+            # The end of a partition is what a fetch says, not the (maybe wrong) end
+            # offsets; a short fetch wait makes the end known soon.
+            "enable.partition.eof": True,
+            "fetch.wait.max.ms": 100,
         }))
         self._consumer = consumer
         partitions = [(t, p) for t in self.config.input_topics for p in range(counts[t])]
-        start = self._start_offsets(consumer, partitions, position or {})
+        start = self._start_offsets(consumer, partitions, offsets)
         consumer.assign([confluent.TopicPartition(t, p, o) for (t, p), o in start.items()])
-        return self._messages(consumer, dict(start))
+        settings = self.source
+        merge = PartitionMerge(PartitionWatermarks(
+            settings.out_of_orderness_ms, settings.idle_timeout_s, settings.caught_up_s))
+        for tp in start:
+            merge.assign(tp, 0.0, marks.get(tp))
+        self._merge = merge
+        return self._messages(consumer, merge, dict(start))
 
-    def _start_offsets(self, consumer: Any, partitions: list[tuple[str, int]],
-                       position: KafkaPosition) -> KafkaPosition:
+    def _start_offsets(self, consumer: Any, partitions: list[Partition],
+                       position: dict[Partition, int]) -> dict[Partition, int]:
         confluent = kafka()
         unknown = [tp for tp in partitions if tp not in position]
-        committed: KafkaPosition = {}
+        committed: dict[Partition, int] = {}
         if unknown:
             try:
                 found = consumer.committed(
@@ -155,60 +244,79 @@ class KafkaSource:
         beginning = confluent.OFFSET_BEGINNING
         return {tp: position.get(tp, committed.get(tp, beginning)) for tp in partitions}
 
-    def _messages(self, consumer: Any, where: dict[tuple[str, int], int],
+    def _messages(self, consumer: Any, merge: PartitionMerge, where: dict[Partition, int],
                   ) -> Iterator[tuple[bytes, KafkaPosition] | None]:
         # Partitions not read yet keep OFFSET_BEGINNING (-2) until their first message:
         # a resume then starts them from the beginning again, which is what it should do.
         settings = self.source
         confluent = kafka()
+        end_of_partition = confluent.KafkaError._PARTITION_EOF
+        decoder = EventDecoder()
         idle_limit = settings.stop_when_idle_s
-        merge = PartitionMerge(where, settings.align_s, time.monotonic())
         high = 4 * settings.batch
-        paused: set[tuple[str, int]] = set()
+        paused: set[Partition] = set()
+        fetched: dict[Partition, int] = {}  # the offset after the last message fetched
         last_message = time.monotonic()
+        next_discovery = last_message + settings.discover_s
         stop = self._stop
         while not stop.is_set():
-            # While messages wait for a partition to catch up, poll briefly.
+            # While messages wait in the merge, poll briefly.
             timeout = settings.poll_timeout_s if not len(merge) else 0.02
+            before = time.monotonic()
             batch = consumer.consume(settings.batch, timeout=timeout)
             now = time.monotonic()
+            # The poll clock: only time spent waiting on the broker can make a partition
+            # idle, never the time the pipeline spent on what was released.
+            self._clock += now - before
+            clock = self._clock
             got = False
             for message in batch:
+                tp = (message.topic(), message.partition())
                 error = message.error()
                 if error is not None:
+                    if error.code() == end_of_partition:
+                        if tp in where and message.offset() >= fetched.get(tp, 0):
+                            merge.reached_end(tp, clock)
+                        continue
                     if error.fatal():
                         msg = f"Kafka consumer on {self.config.bootstrap} failed: {error.str()}"
                         raise KafkaError(msg)
-                    continue  # partition EOF, or transient: librdkafka retries by itself
+                    continue  # transient: librdkafka retries by itself
+                if tp not in where:
+                    continue
+                offset = message.offset()
+                fetched[tp] = offset + 1
                 value = message.value()
                 if value is None:  # a tombstone carries no event
+                    merge.watermarks.untimed(tp)
                     continue
                 got = True
-                kind, stamp = message.timestamp()
-                merge.add((message.topic(), message.partition()),
-                          stamp if kind != confluent.TIMESTAMP_NOT_AVAILABLE else -1,
-                          value, message.offset(), now)
+                # As a file line is: surrounding whitespace is no part of the event (nor
+                # of a dead letter's raw text).
+                value = value.strip()
+                merge.add(tp, event_time(decoder, value), value, offset, clock)
             if got:
                 last_message = now
-            emitted = 0
-            for partition, value, offset in merge.ready(now):
-                where[partition] = offset + 1
-                emitted += 1
-                yield value, dict(where)
-            merge.settle(time.monotonic())
-            self.messages += emitted
+            emitted = False
+            for tp, value, offset in merge.ready(clock):
+                where[tp] = offset + 1
+                emitted = True
+                self.messages += 1
+                yield value, KafkaPosition(dict(where), merge.watermarks.snapshot())
             self._flow_control(consumer, merge, paused, high)
-            if not emitted and not len(merge) and idle_limit is not None and (
-                    time.monotonic() - last_message >= idle_limit):
-                self._exhausted = True
-                return
+            if now >= next_discovery:
+                self._discover(consumer, merge, where)
+                next_discovery = time.monotonic() + settings.discover_s
             if not emitted and not len(merge):
-                # Idle ticks only when nothing waits for alignment: the runner moves the
+                if idle_limit is not None and time.monotonic() - last_message >= idle_limit:
+                    self._exhausted = True
+                    return
+                # Idle ticks only when nothing waits in the merge: the runner moves the
                 # watermark on after idle ticks, which must not overtake held messages.
                 yield None
 
     def _flow_control(self, consumer: Any, merge: PartitionMerge,
-                      paused: set[tuple[str, int]], high: int) -> None:
+                      paused: set[Partition], high: int) -> None:
         """Pause partitions far ahead so the fetcher serves the others (and memory stays
         bounded); resume them once drained to a quarter."""
         confluent = kafka()
@@ -216,23 +324,48 @@ class KafkaSource:
             if merge.buffered(tp) < high // 4:
                 consumer.resume([confluent.TopicPartition(*tp)])
                 paused.discard(tp)
+                merge.resumed(tp, self._clock)
         if len(merge) > high:
             for tp in merge.partitions:
                 if tp not in paused and merge.buffered(tp) > high:
                     consumer.pause([confluent.TopicPartition(*tp)])
                     paused.add(tp)
 
-    def commit(self, position: KafkaPosition) -> None:
+    def _discover(self, consumer: Any, merge: PartitionMerge,
+                  where: dict[Partition, int]) -> None:
+        """Read the partitions that appeared since the start, from their beginning."""
+        confluent = kafka()
+        try:
+            listed = consumer.list_topics(timeout=5).topics
+        except confluent.KafkaException as exc:
+            _LOG.warning("cannot list the partitions of %s: %s",
+                         ",".join(self.config.input_topics), describe(exc))
+            return
+        new = [(topic, p) for topic in self.config.input_topics
+               if topic in listed and listed[topic].error is None
+               for p in sorted(listed[topic].partitions) if (topic, p) not in where]
+        if not new:
+            return
+        beginning = confluent.OFFSET_BEGINNING
+        consumer.incremental_assign([confluent.TopicPartition(t, p, beginning)
+                                     for t, p in new])
+        for tp in new:
+            where[tp] = beginning
+            merge.assign(tp, self._clock)
+        _LOG.info("reading new partitions %s", ", ".join(f"{t}[{p}]" for t, p in new))
+
+    def commit(self, position: KafkaPosition | dict[Partition, int]) -> None:
         """Commit ``position`` to the consumer group (a durable checkpoint covers it)."""
         consumer = self._consumer
         if consumer is None:
             return
         confluent = kafka()
-        offsets = [confluent.TopicPartition(t, p, o) for (t, p), o in position.items() if o >= 0]
-        if not offsets:
+        offsets = position.offsets if isinstance(position, KafkaPosition) else position
+        listed = [confluent.TopicPartition(t, p, o) for (t, p), o in offsets.items() if o >= 0]
+        if not listed:
             return
         try:
-            consumer.commit(offsets=offsets, asynchronous=False)
+            consumer.commit(offsets=listed, asynchronous=False)
         except confluent.KafkaException as exc:
             # The checkpoint already holds the position: a failed commit only means the
             # group's lag looks larger until the next one succeeds.
@@ -243,4 +376,3 @@ class KafkaSource:
         if self._consumer is not None:
             self._consumer.close()
             self._consumer = None
-

@@ -21,12 +21,7 @@ from shopstream.cli import main
 from shopstream.connectors.broker import BrokerConfig, start_broker
 from shopstream.connectors.kafka_admin import KafkaConfig, ensure_topics
 from shopstream.connectors.kafka_sink import ID_HEADER, WEBSOCKET_FANOUT, record_id
-from shopstream.connectors.kafka_source import KafkaSource, KafkaSourceConfig
-from shopstream.errors import DecodeError
-from shopstream.events.decode import EventDecoder
-from shopstream.pipeline import default_topology
 from shopstream.runners.embedded.checkpoint import CheckpointStore
-from shopstream.runners.embedded.runner import EmbeddedRunner
 
 pytestmark = pytest.mark.integration
 
@@ -130,56 +125,6 @@ def test_kafka_run_writes_the_same_outputs_as_the_file_run(tmp_path: Path,
                                + len(expected["product-recommendations"]))
 
 
-def test_killed_mid_stream_and_resumed_loses_nothing(tmp_path: Path,
-                                                     kafka_bootstrap: str) -> None:
-    lines = simulate(tmp_path / "events.jsonl", 1500, seed=3)
-    # The source merges partitions by message timestamp, but a partition that lags more
-    # than KafkaSourceConfig.align_s (a loaded machine) would make its events late: a
-    # wide bound keeps this test about crashes.
-    wide = ["--out-of-orderness-ms", str(24 * 3_600_000)]
-    assert main(["run", "--input", str(tmp_path / "events.jsonl"), "--output-dir",
-                 str(tmp_path / "file"), "--no-progress", "--json", *wide]) == 0
-    half = len(lines) // 2
-    produce(kafka_bootstrap, lines[:half], split=True)
-    checkpoint = tmp_path / "ckpt" / "checkpoint.pkl"
-    common = ["--checkpoint-dir", str(tmp_path / "ckpt"), "--checkpoint-every", "200",
-              "--checkpoint-seconds", "0.2", *wide]
-    first = subprocess.Popen(
-        [sys.executable, "-m", "shopstream.cli",
-         *run_args(kafka_bootstrap, tmp_path / "out", *common, idle_stop=False)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 30
-    while not checkpoint.exists():
-        assert first.poll() is None, first.communicate()
-        assert time.monotonic() < deadline, "no checkpoint within 30 s"
-        time.sleep(0.02)
-    first.send_signal(signal.SIGKILL)
-    first.communicate()
-    produce(kafka_bootstrap, lines[half:], split=True)
-    assert main(run_args(kafka_bootstrap, tmp_path / "out", *common, "--resume",
-                         "--json")) == 0
-
-    topics = read_topics(kafka_bootstrap, ["basket-completions", "cart-abandonment"])
-    for stream, records in topics.items():
-        expected = set((tmp_path / "file" / f"{stream}.jsonl").read_bytes().splitlines())
-        # At-least-once: a replay may repeat records, with the same ids.
-        unique = {headers[ID_HEADER]: value for _, value, headers in records}
-        assert set(unique.values()) == expected, stream
-        assert len(unique) == len(expected)
-    decoder = EventDecoder()
-    purchases = set()
-    for line in lines:
-        try:
-            event = decoder.decode(line)
-        except DecodeError:
-            continue
-        if event.event_type == "PURCHASE":
-            purchases.add(event.session_id)
-    assert len(purchases) > 200
-    completed = {json.loads(v)["sessionId"] for _, v, _ in topics["basket-completions"]}
-    assert purchases - completed == set()
-
-
 def test_run_reports_an_unreachable_broker_in_one_line(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     with socket.socket() as sock:  # a port nothing listens on
@@ -213,7 +158,7 @@ def test_sigterm_ends_an_unbounded_run_with_a_checkpoint_and_committed_offsets(
         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
         deadline = time.monotonic() + 30
-        while not store.path.exists() or store.load()["offset"] != {  # type: ignore[index]
+        while not store.path.exists() or store.load()["offset"].offsets != {  # type: ignore[index]
                 ("ecommerce-events", 0): len(lines)}:
             assert proc.poll() is None and time.monotonic() < deadline
             time.sleep(0.05)
@@ -285,28 +230,6 @@ def test_collect_needs_somewhere_to_send_events(capsys: pytest.CaptureFixture[st
     assert "give --kafka BOOTSTRAP and/or --store PATH" in capsys.readouterr().err
 
 
-def test_a_backlog_on_several_partitions_gives_the_file_run_outputs(
-        tmp_path: Path, kafka_bootstrap: str) -> None:
-    """Two topics of three partitions, read as a backlog with the default watermark bound:
-    the source merges partitions by message timestamp, so no event is late."""
-    lines = simulate(tmp_path / "events.jsonl", 400, seed=5)
-    assert main(["run", "--input", str(tmp_path / "events.jsonl"), "--output-dir",
-                 str(tmp_path / "file"), "--no-progress", "--json"]) == 0
-    config = KafkaConfig(kafka_bootstrap, partitions=3)
-    ensure_topics(config, config.input_topics)
-    produce(kafka_bootstrap, lines, split=True)
-    source = KafkaSource(config, KafkaSourceConfig(stop_when_idle_s=1.5, align_s=2.0))
-    summary = EmbeddedRunner(default_topology(), tmp_path / "kafka").run(source)
-    assert source.exhausted and summary.late_events == 0
-    for path in sorted((tmp_path / "file").glob("*.jsonl")):
-        got = (tmp_path / "kafka" / path.name).read_bytes().splitlines()
-        want = path.read_bytes().splitlines()
-        if path.stem == "dead-letter":
-            got = [json.loads(r)["raw"] for r in got]
-            want = [json.loads(r)["raw"] for r in want]
-        assert sorted(got) == sorted(want), path.stem
-
-
 def test_run_waits_for_a_broker_that_comes_up_late(tmp_path: Path) -> None:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -317,12 +240,17 @@ def test_run_waits_for_a_broker_that_comes_up_late(tmp_path: Path) -> None:
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     broker = None
     try:
-        time.sleep(1.5)  # the run retries with backoff meanwhile
+        # Until it says it is retrying (a loaded machine may take seconds to get there).
+        assert proc.stderr is not None
+        said = b""
+        while b"not reachable" not in said:
+            line = proc.stderr.readline()
+            assert line, said  # the run ended instead
+            said += line
         assert proc.poll() is None
         broker = start_broker(BrokerConfig(port=port))
         _, err = proc.communicate(timeout=60)
-        assert proc.returncode == 0, err
-        assert b"not reachable" in err  # it said it was retrying
+        assert proc.returncode == 0, said + err
     finally:
         if proc.poll() is None:
             proc.kill()
