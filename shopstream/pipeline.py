@@ -4,12 +4,15 @@ Examples
 --------
 >>> default_topology().stage_names()
 ('baskets', 'abandonment', 'fraud', 'revenue', 'top-products', 'rules', 'trending', \
-'recommendations')
+'rec-learning', 'rec-models', 'recommendations')
 """
 
 from __future__ import annotations
 
+import zlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from shopstream.events import streams
 from shopstream.events.model import ShopperEvent
@@ -20,6 +23,8 @@ from shopstream.operators.context_features import ContextFeatures
 from shopstream.operators.feature_catalog import FeaturesConfig
 from shopstream.operators.fraud import DeviceFraudDetector, FraudConfig, FraudDetector
 from shopstream.operators.history_features import HistoryFeatures
+from shopstream.operators.rec_learning import PairLearningOperator, anchor_key
+from shopstream.operators.rec_models import ModelListOperator
 from shopstream.operators.recommendations import RecommendationOperator, RecommendationsConfig
 from shopstream.operators.revenue import RevenueConfig, RevenueStatsOperator
 from shopstream.operators.rolling_features import RollingFeatures
@@ -29,7 +34,8 @@ from shopstream.operators.top_products import TopProductsConfig, TopProductsOper
 from shopstream.operators.trending import TrendingOperator
 from shopstream.topology import Stage, Topology
 
-__all__ = ["GLOBAL_KEY", "PipelineConfig", "by_customer", "by_device", "by_session", "by_user",
+__all__ = ["GLOBAL_KEY", "PipelineConfig", "by_customer", "by_device", "by_key_group",
+           "by_pair_anchor", "by_session", "by_user",
            "default_topology", "feature_stages", "global_key", "recommendation_stages"]
 
 
@@ -41,6 +47,26 @@ def by_session(event: ShopperEvent) -> str:
 def by_user(event: ShopperEvent) -> str:
     """Key of user-scoped operators."""
     return event.user_id
+
+
+def by_key_group(groups: int) -> Callable[[Any], str]:
+    """Key of partial aggregations: one of ``groups`` key groups by a stable hash of the
+    session id (the same on every runner and every run).
+
+    Examples
+    --------
+    >>> from shopstream.events import EventType, ShopperEvent
+    >>> by_key_group(8)(ShopperEvent(EventType.VIEW_PRODUCT, 0, "s1", product_id="p"))
+    'g0'
+    """
+    def key(record: Any) -> str:
+        return f"g{zlib.crc32(record.session_id.encode()) % groups}"
+    return key
+
+
+def by_pair_anchor(delta: Any) -> str:
+    """Key of the recommender's merge stage: the anchor product."""
+    return anchor_key(delta.anchor)
 
 
 #: The one key of global operators (revenue, top products): all their input on one key.
@@ -120,20 +146,24 @@ def default_topology(config: PipelineConfig | None = None) -> Topology:
 
 
 def recommendation_stages(config: RecommendationsConfig) -> tuple[Stage, ...]:
-    """Trending (global) and the per-session recommender, which learns from broadcasts.
+    """Learning apart from serving: trending (global), the pair learners (per key
+    group), the list publishers (per product) and the per-shopper recommender,
+    which reads the published lists from broadcasts.
 
     Examples
     --------
     >>> [stage.name for stage in recommendation_stages(RecommendationsConfig())]
-    ['trending', 'recommendations']
+    ['trending', 'rec-learning', 'rec-models', 'recommendations']
     """
+    rec = config.recommend
     return (
-        Stage(TrendingOperator(config.recommend.trending), inputs=(streams.EVENTS,),
-              key_by=global_key),
-        Stage(RecommendationOperator(config), inputs=(streams.EVENTS,), key_by=by_session,
-              broadcast_inputs=(streams.EVENTS, streams.BASKET_COMPLETIONS,
-                                streams.RULE_UPDATES, streams.TRENDING_PRODUCTS,
-                                streams.CATALOG_CHANGES)),
+        Stage(TrendingOperator(rec.trending), inputs=(streams.EVENTS,), key_by=global_key),
+        Stage(PairLearningOperator(rec), inputs=(streams.EVENTS, streams.BASKET_COMPLETIONS),
+              key_by=by_key_group(rec.key_groups)),
+        Stage(ModelListOperator(rec), inputs=(streams.REC_PAIRS,), key_by=by_pair_anchor),
+        Stage(RecommendationOperator(config), inputs=(streams.EVENTS,), key_by=by_user,
+              broadcast_inputs=(streams.RECOMMENDATION_MODELS, streams.RULES_BY_ANTECEDENT,
+                                streams.TRENDING_PRODUCTS, streams.CATALOG_CHANGES)),
     )
 
 

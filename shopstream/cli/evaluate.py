@@ -1,8 +1,11 @@
 """``shopstream evaluate``: how good each recommender is on real sessions.
 
-Replays a sessions CSV (see :mod:`shopstream.evaluation`): every recommender learns the
-earlier sessions, then predicts the next item of each later session from its prefix,
-learning as it goes. Prints a table and writes the JSON report.
+Replays a sessions CSV (see :mod:`shopstream.evaluation.replay`): every recommender
+learns the earlier sessions, then predicts the next item of each later session from its
+prefix, under the static protocol of the session-based recommendation literature
+(``--protocol static``, the default) or as the pipeline would, learning as it goes
+(``--protocol online``). ``--tune`` learns the blend's weights on a validation split of
+the training sessions first. Prints a table and writes the JSON report.
 """
 
 from __future__ import annotations
@@ -16,35 +19,44 @@ from typing import Any
 from tqdm import tqdm
 
 from shopstream.errors import ConfigError, DatasetError
-from shopstream.evaluation.replay import REPORT_NAMES, EvaluationConfig, evaluate
+from shopstream.evaluation.harness import REPORT_NAMES
+from shopstream.evaluation.replay import PROTOCOLS, EvaluationConfig, evaluate
 from shopstream.evaluation.sessions import load_sessions
 from shopstream.recommend.blend import BlendConfig
 from shopstream.recommend.suite import RecommendConfig
 
 __all__ = ["format_report", "parse_weights", "register"]
 
-_STRATEGIES = frozenset(REPORT_NAMES) - {"POPULAR"}
+_STRATEGIES = frozenset(REPORT_NAMES) - {"VIEW_BASED"}
 
 
 def register(sub: Any) -> None:
     parser = sub.add_parser(
         "evaluate",
         help="measure every recommender on a sessions CSV (HR@K, MRR@K, coverage, latency)",
-        description="Replay sessions: every recommender (popularity, each strategy and the "
-                    "blend) learns the earlier sessions, then predicts the next item of each "
-                    "held-out session from its prefix, learning as it goes. The CSV has the "
+        description="Replay sessions: every recommender (each strategy, the session k-NN "
+                    "baseline and the blend) learns the earlier sessions, then predicts the "
+                    "next item of each held-out session from its prefix. The CSV has the "
                     "header session_id,timestamp,item[,user_id,event_type]; `shopstream "
-                    "datasets fetch instacart` writes one from real Instacart orders.",
+                    "datasets fetch instacart` and `datasets fetch movielens-100k` write "
+                    "them from real data.",
     )
     parser.add_argument("--sessions", required=True, type=Path, metavar="FILE.csv",
                         help="sessions to replay")
     parser.add_argument("--k", type=int, default=20, help="list length (default 20)")
     parser.add_argument("--test-fraction", type=float, default=0.2, metavar="F",
                         help="share of the latest sessions held out (default 0.2)")
+    parser.add_argument("--protocol", choices=PROTOCOLS, default="static",
+                        help="static: train once, frozen models, unseen test items dropped "
+                             "(session-rec); online: replay the test in event time, "
+                             "learning as it goes (default static)")
+    parser.add_argument("--tune", action="store_true",
+                        help="learn the blend weights on a validation split of the "
+                             "training sessions first")
     parser.add_argument("--max-test-sessions", type=int, metavar="N",
                         help="evaluate only the first N held-out sessions (quick runs)")
     parser.add_argument("--weights", metavar="S=W,...",
-                        help="blend weights, e.g. PERSONAL=1,VIEW_BASED=0.1 (strategies: "
+                        help="blend weights, e.g. CO_OCCURRENCE=1,NEXT_ITEM=0.5 (strategies: "
                              f"{', '.join(sorted(_STRATEGIES))}); default: the built-in ones")
     parser.add_argument("--variant", default="default", help="name of this blend variant")
     parser.add_argument("--output", type=Path, metavar="report.json",
@@ -55,12 +67,14 @@ def register(sub: Any) -> None:
 
 
 def parse_weights(text: str, option: str = "--weights") -> tuple[tuple[str, float], ...]:
-    """``"PERSONAL=1,VIEW_BASED=0.1"`` as blend weights; a clear error for anything else.
+    """``"PERSONAL=1,NEXT_ITEM=0.1"`` as blend weights; a clear error for anything else
+    (``VIEW_BASED``, the session k-NN baseline, needs the whole session index and is
+    evaluated alone, never blended).
 
     Examples
     --------
-    >>> parse_weights("personal=1, view_based=0.25")
-    (('PERSONAL', 1.0), ('VIEW_BASED', 0.25))
+    >>> parse_weights("personal=1, next_item=0.25")
+    (('PERSONAL', 1.0), ('NEXT_ITEM', 0.25))
     """
     weights = []
     for part in text.split(","):
@@ -83,13 +97,21 @@ def format_report(report: dict[str, Any]) -> str:
     k = report["k"]
     rows = sorted(report["recommenders"].items(), key=lambda item: -item[1]["hr"])
     base = report["recommenders"]["popularity"]["hr"] or float("nan")
-    lines = [f"{report['sessions']['train']:,} training sessions, "
-             f"{report['sessions']['test']:,} test sessions, {report['predictions']:,} "
-             f"predictions, catalog {report['catalog']:,} products",
-             f"{'recommender':<14}{'HR@' + str(k):>8}{'MRR@' + str(k):>9}{'coverage':>10}"
-             f"{'x popularity':>14}{'ms median':>11}{'ms p99':>9}"]
+    lines = [f"protocol {report['protocol']}: {report['sessions']['train']:,} training "
+             f"sessions, {report['sessions']['test']:,} test sessions, "
+             f"{report['predictions']:,} predictions ({report['skipped']:,} targets "
+             f"excluded by the context), catalog {report['catalog']:,} products"]
+    if report["rules"]["note"]:
+        lines.append(f"rules: {report['rules']['count']:,} ({report['rules']['note']})")
+    if report.get("tuning"):
+        tuning = report["tuning"]
+        lines.append(f"tuned on {tuning['predictions']:,} validation predictions: HR "
+                     f"{tuning['hr_before']} -> {tuning['hr_after']}, weights "
+                     + ", ".join(f"{s}={w:g}" for s, w in tuning["weights"].items()))
+    lines.append(f"{'recommender':<16}{'HR@' + str(k):>8}{'MRR@' + str(k):>9}"
+                 f"{'coverage':>10}{'x popularity':>14}{'ms median':>11}{'ms p99':>9}")
     for name, r in rows:
-        lines.append(f"{name:<14}{r['hr']:>8.4f}{r['mrr']:>9.4f}{r['coverage']:>10.4f}"
+        lines.append(f"{name:<16}{r['hr']:>8.4f}{r['mrr']:>9.4f}{r['coverage']:>10.4f}"
                      f"{r['hr'] / base:>14.2f}{r['latency_ms_median']:>11.3f}"
                      f"{r['latency_ms_p99']:>9.3f}")
     return "\n".join(lines)
@@ -99,20 +121,22 @@ def _run(args: argparse.Namespace) -> int:
     blend = BlendConfig(variant=args.variant) if args.weights is None else BlendConfig(
         weights=parse_weights(args.weights), variant=args.variant)
     config = EvaluationConfig(k=args.k, test_fraction=args.test_fraction,
-                              recommend=RecommendConfig(blend=blend),
-                              max_test_sessions=args.max_test_sessions)
+                              protocol=args.protocol, recommend=RecommendConfig(blend=blend),
+                              max_test_sessions=args.max_test_sessions, tune=args.tune)
     sessions = load_sessions(args.sessions)
     if len(sessions) < 2:
         msg = f"{args.sessions}: {len(sessions)} sessions; at least 2 are needed to split"
         raise DatasetError(msg)
-    held_out = max(1, round(len(sessions) * args.test_fraction))
-    total = min(held_out, args.max_test_sessions or held_out)
-    with tqdm(total=total, unit="sessions", disable=args.no_progress,
-              file=sys.stderr) as bar:
+    with tqdm(unit="events", disable=args.no_progress, file=sys.stderr,
+              desc="training") as bar:
+        def begin(total: int) -> None:
+            bar.reset(total=total)
+            bar.set_description("test")
+
         def advance(done: int) -> None:
             bar.update(done)
 
-        report = evaluate(sessions, config, progress=advance)
+        report = evaluate(sessions, config, progress=advance, start=begin)
     if args.output is not None:
         try:
             args.output.parent.mkdir(parents=True, exist_ok=True)

@@ -83,7 +83,7 @@ def register(sub: Any) -> None:
                              "(streams product-recommendations, trending-products); on by "
                              "default, --no-recommendations for throughput")
     parser.add_argument("--blend-weights", metavar="S=W,...",
-                        help="recommendation blend weights, e.g. PERSONAL=1,VIEW_BASED=0.5 "
+                        help="recommendation blend weights, e.g. CO_OCCURRENCE=1,PERSONAL=0.5 "
                              "(an A/B variant; default: the built-in weights)")
     parser.add_argument("--blend-variant", default="default", metavar="NAME",
                         help="variant name carried in every recommendation (default default)")

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import msgspec
 
-__all__ = ["RecommendationContext", "RecommendationEvent", "TrendingProduct",
-           "TrendingProducts"]
+__all__ = ["ModelList", "PairDelta", "RecommendationContext", "RecommendationEvent",
+           "TrendingProduct", "TrendingProducts"]
 
 
 class TrendingProduct(msgspec.Struct, frozen=True, rename="camel"):
@@ -61,3 +61,36 @@ class RecommendationEvent(msgspec.Struct, frozen=True, rename="camel"):
     trigger_product_id: str | None
     timestamp: int
     context: RecommendationContext
+
+
+class PairDelta(msgspec.Struct, frozen=True, rename="camel", gc=False):
+    """Counts one key group learned for one anchor product since its last publication
+    (the internal ``rec-pairs`` stream, keyed by anchor product).
+
+    ``kind`` is the model (``NEXT_ITEM``, ``CO_OCCURRENCE``, ``CROSS_SELL``,
+    ``POPULAR``); ``anchor`` the product the counts are about (empty for ``POPULAR``);
+    ``items`` and ``weights`` the other products and how much they were seen with it.
+    """
+
+    kind: str
+    anchor: str
+    items: tuple[str, ...]
+    weights: tuple[float, ...]
+
+
+class ModelList(msgspec.Struct, frozen=True, rename="camel", gc=False):
+    """A published model list: the best ``items`` for ``anchor`` under ``kind``, best
+    first, valid for every event at or after ``valid_from`` (event time, ms).
+
+    Streams ``recommendation-models``; a recommender reads the newest version whose
+    ``valid_from`` is not after the event it serves, so which version a recommendation
+    saw depends on event time only, not on when the update arrived. A ``BLENDED`` list
+    also names the kind behind each product (``sources``).
+    """
+
+    kind: str
+    anchor: str
+    valid_from: int
+    items: tuple[str, ...]
+    scores: tuple[float, ...]
+    sources: tuple[str, ...] = ()

@@ -25,9 +25,14 @@ LATE_EVENTS: Final = "late-events"
 RULE_UPDATES: Final = "rule-updates"
 #: The current rules of each antecedent whose rules just changed (for stores and the API).
 RULES_BY_ANTECEDENT: Final = "rules-by-antecedent"
+#: Published model lists of the recommender (next items, co-occurrence, bought together,
+#: popular), versioned by event time; the recommendation operator's broadcast input.
+RECOMMENDATION_MODELS: Final = "recommendation-models"
+#: Internal: partial pair counts of the recommender's learners, keyed by anchor product.
+REC_PAIRS: Final = "rec-pairs"
 #: Internal, not written: one record (the end time) per session the basket tracker closes;
 #: the runner's summary counts sessions with it.
 SESSIONS_ENDED: Final = "sessions-ended"
 
 #: Streams that connect operators and are never written out.
-INTERNAL: Final = frozenset({EVENTS, RULE_UPDATES, SESSIONS_ENDED})
+INTERNAL: Final = frozenset({EVENTS, RULE_UPDATES, SESSIONS_ENDED, REC_PAIRS})

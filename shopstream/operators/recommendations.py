@@ -1,49 +1,49 @@
 """Product recommendations for every product view and add to cart, while the shopper is
 still in the store.
 
-Keyed by session: each ``VIEW_PRODUCT`` and ``ADD_TO_CART`` of a session produces a
+Keyed by shopper (``userId``; an anonymous shopper's is the session id): each
+``VIEW_PRODUCT`` and ``ADD_TO_CART`` produces a
 :class:`~shopstream.events.recommendations.RecommendationEvent` on
-``product-recommendations`` within the same event-time step, from the blend of every
-strategy (:mod:`shopstream.recommend`), never naming a product in the basket, the one
-just viewed or added, or one the catalog says is unavailable.
+``product-recommendations`` (keyed by session) within the same event-time step: the
+blend of the strategies of :mod:`shopstream.recommend.strategies`, never naming a
+product in the cart, one the session already touched, or one the catalog says is
+unavailable.
 
-The models are shared by all sessions, so they arrive as broadcasts (what a partitioned
-engine needs: every parallel instance sees them all):
+Learning is apart from serving. The operator keeps only its shopper's own state: the
+latest sessions' products and carts, and the shopper's bounded history (what PERSONAL
+recommends from). Everything shared arrives as published, versioned lists on broadcast
+inputs, each valid from an event time (:mod:`shopstream.recommend.published`):
 
-- ``events`` - every action trains popularity, the session neighbours and the personal
-  history/CF models (a broadcast input sees each event before any keyed stage);
-- ``basket-completions`` - completed baskets train the bought-together counts;
-- ``rule-updates`` - the rule miner's changes keep the basket rules current;
+- ``recommendation-models`` - next items, co-occurrence, bought together and popular
+  lists from :class:`~shopstream.operators.rec_models.ModelListOperator`;
+- ``rules-by-antecedent`` - the rule miner's rules per antecedent;
 - ``trending-products`` - the latest trending list;
-- ``catalog-changes`` - a ``PRODUCT_CHANGE`` with ``quantity`` 0 (out of stock, inactive,
-  deleted) keeps a product out of every recommendation until one with stock arrives.
+- ``catalog-changes`` - a ``PRODUCT_CHANGE`` with ``quantity`` 0 (out of stock,
+  inactive, deleted) keeps a product out of every recommendation until one with stock.
 
-The keyed state of a session (touched products, basket, user) is cleared after
-``session_gap_ms`` of inactivity.
+A recommendation reads at most a few short lists (see :class:`ServeConfig`), so its cost
+is bounded by configured caps whatever the history, catalog or density of the data. The
+shopper's state is cleared after ``history_ttl_ms`` without an action.
 
 Examples
 --------
 >>> from shopstream.events import EventType, ShopperEvent
+>>> from shopstream.events.recommendations import ModelList
 >>> from shopstream.runners.embedded.harness import run_topology
 >>> from shopstream.topology import Stage, Topology
 >>> op = RecommendationOperator()
->>> topology = Topology((Stage(op, ("events",), lambda e: e.session_id,
-...                            broadcast_inputs=("events",)),),
+>>> op.lists.apply(ModelList("BLENDED", "tea", 0, ("milk", "cake"), (0.2, 0.1),
+...                           ("NEXT_ITEM", "CO_OCCURRENCE")))
+>>> topology = Topology((Stage(op, ("events",), lambda e: e.user_id),),
 ...                     sink_streams=("product-recommendations",))
->>> def view(ts, session, product):
-...     return ShopperEvent(EventType.VIEW_PRODUCT, ts, session, event_id=f"e{ts}",
-...                         product_id=product)
->>> events = [view(1, "a", "tea"), view(2, "a", "milk"), view(3, "b", "tea")]
->>> last = run_topology(topology, events)[-1].record
->>> last.session_id, last.recommended_products, last.trigger_product_id
-('b', ('milk',), 'tea')
->>> last.recommendation_type, last.recommendation_id
-('PERSONAL', 'b:e3')
+>>> events = [ShopperEvent(EventType.VIEW_PRODUCT, 5, "s1", event_id="e5", product_id="tea")]
+>>> rec = run_topology(topology, events)[0].record
+>>> rec.session_id, rec.recommended_products, rec.recommendation_type, rec.recommendation_id
+('s1', ('milk', 'cake'), 'NEXT_ITEM', 's1:e5')
 """
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -51,34 +51,21 @@ from typing import Any
 from shopstream.errors import ConfigError
 from shopstream.events import streams
 from shopstream.events.model import ShopperEvent
-from shopstream.events.recommendations import (
-    RecommendationContext,
-    RecommendationEvent,
-    TrendingProducts,
-)
-from shopstream.events.records import BasketCompletion, Output
-from shopstream.mining import RuleChange
-from shopstream.recommend.base import (
-    BASKET_BASED,
-    CROSS_SELL,
-    PERSONAL,
-    POPULAR,
-    TRENDING,
-    VIEW_BASED,
-    Basket,
-    RecContext,
-    Step,
-)
-from shopstream.recommend.basket_rules import BasketRules
+from shopstream.events.recommendations import RecommendationContext, RecommendationEvent
+from shopstream.events.records import Output
+from shopstream.operators.cart import Cart
+from shopstream.recommend.base import BLENDED, POPULAR, RecContext
 from shopstream.recommend.blend import Blender
-from shopstream.recommend.suite import RecommendConfig, build_recommenders
-from shopstream.recommend.trending import Trending
+from shopstream.recommend.history import UserHistory
+from shopstream.recommend.published import AVAILABILITY, PublishedLists, lookup
+from shopstream.recommend.session_votes import SessionVotes
+from shopstream.recommend.strategies import list_strategies
+from shopstream.recommend.suite import RecommendConfig
 from shopstream.state import Context, KeyedOperator, ValueStateDescriptor
 
 __all__ = ["RecommendationOperator", "RecommendationsConfig"]
 
 _TRIGGERS = frozenset({"VIEW_PRODUCT", "ADD_TO_CART"})
-_LEARNED = frozenset({"VIEW_PRODUCT", "ADD_TO_CART", "PURCHASE"})
 
 
 @dataclass(frozen=True)
@@ -88,19 +75,23 @@ class RecommendationsConfig:
     Parameters
     ----------
     recommend
-        The strategies, the blend and ``k`` (products per recommendation).
-    session_items
-        Latest products of a session kept as its context.
+        The strategies, the blend, the learning stages and ``k``.
+    sessions_per_user
+        Sessions of one shopper kept at once (the least recent is dropped).
     session_gap_ms
-        Inactivity after which a session's state is dropped (default 30 minutes).
+        Inactivity after which a session starts afresh (default 30 minutes).
+    history_ttl_ms
+        Inactivity after which a shopper's state is dropped (default 90 days).
     """
 
     recommend: RecommendConfig = field(default_factory=RecommendConfig)
-    session_items: int = 20
+    sessions_per_user: int = 3
     session_gap_ms: int = 30 * 60_000
+    history_ttl_ms: int = 90 * 86_400_000
 
     def __post_init__(self) -> None:
-        for name in ("session_items", "session_gap_ms"):
+        for name in ("sessions_per_user", "session_gap_ms",
+                     "history_ttl_ms"):
             value = getattr(self, name)
             if value <= 0:
                 msg = f"RecommendationsConfig.{name} must be > 0, got {value!r}"
@@ -108,164 +99,152 @@ class RecommendationsConfig:
 
 
 class _Session:
-    """What the operator keeps per session."""
+    __slots__ = ("cart", "items", "last_ms", "votes")
 
-    __slots__ = ("basket", "items", "last_ms", "timer_ms", "user_id")
-
-    def __init__(self, user_id: str) -> None:
-        self.user_id = user_id
+    def __init__(self) -> None:
         self.items: dict[str, None] = {}
-        self.basket: Counter[str] = Counter()
+        self.cart = Cart()
+        self.votes = SessionVotes()
+        self.last_ms = 0
+
+
+class _Shopper:
+    """What the operator keeps per shopper."""
+
+    __slots__ = ("history", "last_ms", "sessions", "timer_ms")
+
+    def __init__(self) -> None:
+        self.sessions: dict[str, _Session] = {}
+        self.history = UserHistory()
         self.last_ms = 0
         self.timer_ms: int | None = None
 
 
-_SESSION = ValueStateDescriptor[_Session]("session")
-
-
-class _Models:
-    """Every strategy, shared by all sessions (the broadcast state)."""
-
-    def __init__(self, config: RecommendConfig) -> None:
-        self.strategies = build_recommenders(config)
-        self.blender = Blender(self.strategies, config.blend)
-        self.step_learners = [self.strategies[name] for name in (POPULAR, VIEW_BASED, PERSONAL)]
-        rules = self.strategies[BASKET_BASED]
-        trending = self.strategies[TRENDING]
-        if not isinstance(rules, BasketRules) or not isinstance(trending, Trending):
-            msg = "recommendations: the suite must hold BasketRules and Trending"
-            raise ConfigError(msg)
-        self.rules = rules
-        self.trending = trending
-        #: Products the catalog says cannot be bought now (``catalog-changes``).
-        self.unavailable: set[str] = set()
+_SHOPPER = ValueStateDescriptor[_Shopper]("shopper")
 
 
 class RecommendationOperator(KeyedOperator[ShopperEvent]):
-    """Keyed by session; see the module documentation."""
+    """Keyed by shopper; see the module documentation."""
 
     name = "recommendations"
-    state_descriptors = (_SESSION,)
+    state_descriptors = (_SHOPPER,)
 
     def __init__(self, config: RecommendationsConfig | None = None) -> None:
         self.config = config or RecommendationsConfig()
-        self.models = _Models(self.config.recommend)
+        self.lists = PublishedLists(self.config.recommend.published)
+        self.blender = Blender(list_strategies(self.lists, self.config.recommend.serve),
+                               self.config.recommend.blend)
 
-    # -- broadcasts: the shared models ------------------------------------------------
+    # -- broadcasts: the published lists -------------------------------------------------
     def process_broadcast(self, update: Any, ctx: Context) -> Iterable[Output]:
-        models = self.models
         if isinstance(update, ShopperEvent):
-            kind = update.event_type
-            if kind == "PRODUCT_CHANGE" and update.product_id is not None:
-                # Out of stock, inactive or deleted: never recommended until back.
-                if update.quantity == 0:
-                    models.unavailable.add(update.product_id)
-                else:
-                    models.unavailable.discard(update.product_id)
-                return ()
-            if kind not in _LEARNED:
-                return ()
-            if update.items:
-                products = [item.product_id for item in update.items]
-            elif update.product_id is not None:
-                products = [update.product_id]
-            else:
-                return ()
-            for product in products:
-                step = Step(update.session_id, update.user_id, product, kind,
-                            update.timestamp_ms)
-                for learner in models.step_learners:
-                    learner.learn_one(step)
-        elif isinstance(update, BasketCompletion):
-            if update.status == "COMPLETED" and update.items:
-                models.strategies[CROSS_SELL].learn_basket(Basket(
-                    update.session_id, update.user_id,
-                    tuple(line.product_id for line in update.items), update.completion_time))
-        elif isinstance(update, TrendingProducts):
-            models.trending.update(update.products)
-        elif isinstance(update, tuple) and update and isinstance(update[0], RuleChange):
-            models.rules.apply(update)
+            if update.event_type == "PRODUCT_CHANGE" and update.product_id is not None:
+                self.lists.available(update.product_id, update.quantity != 0,
+                                     ctx.timestamp_ms)
+            return ()
+        self.lists.apply(update)
         return ()
 
     def snapshot_broadcast(self) -> Any:
-        return self.models
+        return self.lists.tables
 
     def restore_broadcast(self, snapshot: Any) -> None:
-        self.models = snapshot
+        self.lists.tables = snapshot
 
-    # -- keyed: one session -------------------------------------------------------------
+    # -- keyed: one shopper ---------------------------------------------------------------
     def process_element(self, element: ShopperEvent, ctx: Context) -> Iterable[Output]:
-        state = ctx.state(_SESSION)
-        session = state.value() or _Session(element.user_id)
+        state = ctx.state(_SHOPPER)
+        shopper = state.value()
+        if shopper is None:
+            shopper = _Shopper()
+            state.update(shopper)
+        cfg = self.config
         ts = ctx.timestamp_ms
-        session.last_ms = max(session.last_ms, ts)
-        session.user_id = element.user_id or session.user_id
-        if session.timer_ms is None:
-            session.timer_ms = ts + self.config.session_gap_ms
-            ctx.register_event_timer(session.timer_ms)
+        if ts > shopper.last_ms:
+            shopper.last_ms = ts
+        if shopper.timer_ms is None:
+            shopper.timer_ms = ts + cfg.history_ttl_ms
+            ctx.register_event_timer(shopper.timer_ms)
         kind, product = element.event_type, element.product_id
-        out: tuple[Output, ...] = ()
-        if kind == "PURCHASE":
-            session.basket.clear()
+        history_cfg = cfg.recommend.history
+        if element.items:
+            for item in element.items:
+                shopper.history.learn(item.product_id, kind, ts, history_cfg)
         elif product is not None:
-            if kind == "REMOVE_FROM_CART":
-                session.basket[product] -= element.quantity or 1
-                if session.basket[product] <= 0:
-                    del session.basket[product]
-            elif kind in _TRIGGERS:
-                items = session.items
-                items.pop(product, None)
-                items[product] = None
-                if len(items) > self.config.session_items:
-                    del items[next(iter(items))]
-                if kind == "ADD_TO_CART":
-                    session.basket[product] += element.quantity or 1
-                out = (self._recommend(element, session, ctx),)
-        state.update(session)
-        return out
+            shopper.history.learn(product, kind, ts, history_cfg)
+        session = self._session(shopper, element.session_id, ts)
+        session.cart.apply(element)
+        if product is None or kind not in _TRIGGERS:
+            return ()
+        items = session.items
+        serve = cfg.recommend.serve
+        if product in items:
+            del items[product]
+        else:
+            session.votes.add(product, self.lists.tables.get(BLENDED), ts, serve.depth,
+                              serve.decay, serve.votes)
+        items[product] = None
+        if len(items) > serve.session_cap:
+            del items[next(iter(items))]
+        return (self._recommend(element, shopper, session, ctx),)
 
     def on_timer(self, timestamp_ms: int, ctx: Context) -> Iterable[Output]:
-        state = ctx.state(_SESSION)
-        session = state.value()
-        if session is None:
+        state = ctx.state(_SHOPPER)
+        shopper = state.value()
+        if shopper is None:
             return ()
-        due = session.last_ms + self.config.session_gap_ms
+        due = shopper.last_ms + self.config.history_ttl_ms
         if timestamp_ms >= due:
             state.clear()
         else:
-            session.timer_ms = due
+            shopper.timer_ms = due
             ctx.register_event_timer(due)
-            state.update(session)
         return ()
 
-    def _recommend(self, event: ShopperEvent, session: _Session, ctx: Context) -> Output:
+    def _session(self, shopper: _Shopper, session_id: str, ts: int) -> _Session:
+        sessions = shopper.sessions
+        session = sessions.get(session_id)
+        if session is None or ts - session.last_ms >= self.config.session_gap_ms:
+            session = sessions[session_id] = _Session()
+            if len(sessions) > self.config.sessions_per_user:
+                oldest = min(sessions, key=lambda s: (sessions[s].last_ms, s))
+                del sessions[oldest]
+        if ts > session.last_ms:
+            session.last_ms = ts
+        return session
+
+    def _recommend(self, event: ShopperEvent, shopper: _Shopper, session: _Session,
+                   ctx: Context) -> Output:
         cfg = self.config.recommend
-        product = event.product_id
-        basket = frozenset(session.basket) | {product} if product else frozenset(session.basket)
-        if self.models.unavailable:
-            basket |= self.models.unavailable
-        context = RecContext(ctx.key, session.user_id, tuple(session.items), basket,
-                             ctx.timestamp_ms)
-        ranked = self.models.blender.rank(context, cfg.k)
-        sources = tuple(r.source for r in ranked)
-        kind = Counter(sources).most_common(1)[0][0] if sources else POPULAR
-        best_possible = sum(w for _, w in cfg.blend.weights if w > 0) / (
-            cfg.blend.rank_offset + 1)
+        ts = ctx.timestamp_ms
+        context = RecContext(event.session_id, event.user_id, tuple(session.items),
+                             frozenset(session.cart.products()), ts,
+                             shopper.history.products(cfg.serve.history),
+                             {BLENDED: session.votes})
+        unavailable = self.lists.tables.get(AVAILABILITY)
+        if unavailable:
+            ranked = [r for r in self.blender.rank(context, cfg.k + 5)
+                      if lookup(unavailable, r.product_id, ts) is not False][:cfg.k]
+        else:
+            ranked = self.blender.rank(context, cfg.k)
+        sources = tuple([r.source for r in ranked])
+        kind = max(sources, key=sources.count) if sources else POPULAR
+        best_possible = self.blender.best_possible()
         # A list the fallback chain had to start has no evidence behind it: confidence 0.
         confidence = (min(1.0, ranked[0].score / best_possible)
                       if ranked and best_possible and not ranked[0].fallback else 0.0)
         record = RecommendationEvent(
-            recommendation_id=f"{ctx.key}:{event.event_id}",
-            session_id=ctx.key,
-            user_id=session.user_id,
+            recommendation_id=f"{event.session_id}:{event.event_id}",
+            session_id=event.session_id,
+            user_id=event.user_id,
             recommendation_type=kind,
             recommended_products=tuple(r.product_id for r in ranked),
-            scores=tuple(round(r.score, 6) for r in ranked),
-            confidence=round(confidence, 4),
+            scores=tuple([r.score for r in ranked]),
+            confidence=confidence,
             trigger_event=event.event_type,
-            trigger_product_id=product,
-            timestamp=ctx.timestamp_ms,
-            context=RecommendationContext(len(session.basket), len(session.items),
+            trigger_product_id=event.product_id,
+            timestamp=ts,
+            context=RecommendationContext(len(session.cart), len(session.items),
                                           cfg.blend.variant, sources),
         )
-        return Output(streams.PRODUCT_RECOMMENDATIONS, ctx.key, record)
+        return Output(streams.PRODUCT_RECOMMENDATIONS, event.session_id, record)

@@ -23,13 +23,31 @@ Examples
 
 from __future__ import annotations
 
-import heapq
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
-from typing import ClassVar, NamedTuple
+from typing import Any, ClassVar, NamedTuple
 
-__all__ = ["BASKET_BASED", "CROSS_SELL", "PERSONAL", "POPULAR", "TRENDING", "VIEW_BASED",
-           "Basket", "RecContext", "Recommender", "Scored", "Step", "first_allowed", "top_k"]
+__all__ = [
+    "AFFINITY",
+    "ANCHORED_KINDS",
+    "BASKET_BASED",
+    "BLENDED",
+    "CO_OCCURRENCE",
+    "CROSS_SELL",
+    "NEXT_ITEM",
+    "PERSONAL",
+    "POPULAR",
+    "RANK_OFFSET",
+    "RANK_WEIGHTS",
+    "TRENDING",
+    "VIEW_BASED",
+    "Basket",
+    "RecContext",
+    "Recommender",
+    "Scored",
+    "Step",
+    "first_allowed",
+    "top_k",
+]
 
 #: Strategy names, as ``recommendationType`` and report keys carry them.
 BASKET_BASED = "BASKET_BASED"
@@ -38,6 +56,24 @@ CROSS_SELL = "CROSS_SELL"
 PERSONAL = "PERSONAL"
 TRENDING = "TRENDING"
 POPULAR = "POPULAR"
+#: What is viewed or added next after a product (sequential transitions).
+NEXT_ITEM = "NEXT_ITEM"
+#: What shares sessions with the session's products (same-session co-occurrence).
+CO_OCCURRENCE = "CO_OCCURRENCE"
+#: What shares sessions with the shopper's long-term past products (item-based CF).
+AFFINITY = "AFFINITY"
+#: Per product: its next items, co-occurring and bought-together products fused by the
+#: blend's weights (what the blend reads per session product).
+BLENDED = "BLENDED"
+#: The kinds whose lists are anchored on a session's products.
+ANCHORED_KINDS = (NEXT_ITEM, CO_OCCURRENCE, CROSS_SELL)
+
+
+#: The ``c`` of reciprocal-rank fusion: a product at rank ``r`` (from 1) of a list votes
+#: ``1 / (RANK_OFFSET + r)``.
+RANK_OFFSET = 10.0
+#: ``RANK_WEIGHTS[i]`` is the vote of rank ``i + 1``.
+RANK_WEIGHTS: tuple[float, ...] = tuple(1.0 / (RANK_OFFSET + r) for r in range(1, 1025))
 
 
 class Step(NamedTuple):
@@ -62,7 +98,9 @@ class Basket(NamedTuple):
     timestamp_ms: int
 
 
-@dataclass(frozen=True, slots=True)
+_NO_VOTES: Mapping[str, Any] = {}
+
+
 class RecContext:
     """The session a recommendation is for.
 
@@ -76,13 +114,39 @@ class RecContext:
         Products in the cart now: never recommended.
     now_ms
         Event time of the request.
+    history
+        The shopper's strongest past products, strongest first (what PERSONAL
+        recommends from; empty for a new shopper).
+    votes
+        The session's votes kept as it went, per anchored kind (``NEXT_ITEM``,
+        ``CO_OCCURRENCE``, ``CROSS_SELL``, and ``BLENDED`` for the blend):
+        :class:`~shopstream.recommend.session_votes.SessionVotes`; empty to compute them
+        from the published lists.
+
+    A plain slotted class rather than a frozen dataclass: one is built per
+    recommendation, and a frozen dataclass costs several microseconds more to build.
+    Treat it as read-only.
     """
 
-    session_id: str
-    user_id: str
-    items: tuple[str, ...]
-    basket: frozenset[str]
-    now_ms: int
+    __slots__ = ("basket", "exclude", "history", "items", "now_ms", "session_id", "user_id",
+                 "votes")
+
+    def __init__(self, session_id: str, user_id: str, items: tuple[str, ...],
+                 basket: frozenset[str], now_ms: int, history: tuple[str, ...] = (),
+                 votes: Mapping[str, Any] = _NO_VOTES) -> None:
+        self.session_id = session_id
+        self.user_id = user_id
+        self.items = items
+        self.basket = basket
+        self.now_ms = now_ms
+        self.history = history
+        self.votes = votes
+        #: Products never recommended: the basket and the session's products.
+        self.exclude: frozenset[str] = basket.union(items)
+
+    def __repr__(self) -> str:
+        return (f"RecContext({self.session_id!r}, {self.user_id!r}, {self.items!r}, "
+                f"{self.basket!r}, {self.now_ms!r})")
 
     @property
     def last_item(self) -> str | None:
@@ -90,8 +154,9 @@ class RecContext:
         return self.items[-1] if self.items else None
 
     def excludes(self, product_id: str) -> bool:
-        """Whether ``product_id`` must not be recommended (it is in the basket)."""
-        return product_id in self.basket
+        """Whether ``product_id`` must not be recommended: it is in the basket, or the
+        session already touched it."""
+        return product_id in self.exclude
 
 
 class Scored(NamedTuple):
@@ -117,6 +182,23 @@ class Recommender:
         """Up to ``k`` products for ``context``, best first."""
         raise NotImplementedError
 
+    def contribute(self, context: RecContext, weight: float, depth: int | None,
+                   scores: dict[str, float], sources: dict[str, str] | None = None) -> None:
+        """Add this strategy's votes to ``scores``: ``weight / (RANK_OFFSET + rank)`` for
+        each of its best ``depth`` products (``None``: the strategy's own depth, 20 by
+        default; reciprocal-rank fusion; strategies whose
+        answer is a fusion of lists override this to vote list by list). A product new to
+        ``scores`` gets this strategy's name in ``sources``."""
+        for rank, scored in enumerate(self.rank(context, depth or 20)):
+            product = scored.product_id
+            old = scores.get(product)
+            if old is None:
+                scores[product] = weight * RANK_WEIGHTS[rank]
+                if sources is not None:
+                    sources[product] = self.name
+            else:
+                scores[product] = old + weight * RANK_WEIGHTS[rank]
+
 
 def first_allowed(ranked: Iterable[tuple[str, float]], k: int,
                   context: RecContext) -> list[Scored]:
@@ -141,19 +223,27 @@ def first_allowed(ranked: Iterable[tuple[str, float]], k: int,
 
 
 def top_k(scores: Mapping[str, float], k: int, context: RecContext) -> list[Scored]:
-    """The ``k`` best of ``scores`` that ``context`` allows; ties go to the smaller id,
-    so results are deterministic."""
+    """The ``k`` best of ``scores`` that ``context`` allows, best first; equal scores keep
+    the order in which the products entered ``scores`` (deterministic for the same
+    votes). Cost: one C-level sort of ``scores``.
+
+    Examples
+    --------
+    >>> ctx = RecContext("s", "u", ("a",), frozenset(), 0)
+    >>> top_k({"a": 9.0, "b": 1.0, "c": 3.0, "d": 3.0}, 2, ctx)
+    [Scored(product_id='c', score=3.0), Scored(product_id='d', score=3.0)]
+    """
     if k <= 0 or not scores:
         return []
-    basket = context.basket
-    if len(scores) > 4 * (k + len(basket)):
-        # Shortlist by score alone (C-level), then order the few exactly; a tie on the
-        # shortlist's boundary is broken by the smaller id too.
-        floor = heapq.nlargest(k + len(basket), scores.values())[-1]
-        pool = [(-score, product) for product, score in scores.items()
-                if score >= floor and score > 0 and product not in basket]
-    else:
-        pool = [(-score, product) for product, score in scores.items()
-                if score > 0 and product not in basket]
-    pool.sort()
-    return [Scored(product, -negative) for negative, product in pool[:k]]
+    exclude = context.exclude
+    out: list[Scored] = []
+    for product in sorted(scores, key=scores.__getitem__, reverse=True):
+        if product in exclude:
+            continue
+        score = scores[product]
+        if score <= 0:
+            break
+        out.append(Scored(product, score))
+        if len(out) >= k:
+            break
+    return out

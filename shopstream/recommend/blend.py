@@ -1,23 +1,33 @@
-"""The blender: strategies mixed by configured weights, with a cold-start fallback chain.
+"""The blender: strategies mixed by weights, with a cold-start fallback chain.
 
-Each strategy with a positive weight ranks ``pool`` candidates; a candidate's blended score
-is the sum over strategies of ``weight / (rank_offset + rank)`` (reciprocal-rank fusion:
-strategies' raw scores live on different scales, their ranks do not). The strategy that
-contributed most to a product is its source. When fewer than ``k`` products come out (a
-cold start: no rules, no neighbours, no history yet), the fallback chain fills the rest in
-order (by default trending, then popular), below every blended product: each scores
-0.99 times the one before it (starting from the lowest blended score, or 1.0).
+Every strategy with a positive weight votes into one score table by reciprocal rank
+(:meth:`~shopstream.recommend.base.Recommender.contribute`: ``weight * share / (c +
+rank)`` for each list it reads), so raw scores of different scales never meet. When the
+request carries the session's ``BLENDED`` votes (each session product's next items,
+co-occurring and bought-together products fused with these weights when they were
+published, kept as the session went), those stand for the three anchored strategies and
+only the others are asked: the same sum, computed once per session product instead of
+once per request. The
+``k`` best products the context allows come out; each product's source is the first
+strategy, in the order of the weights, that named it. When fewer than ``k`` come out (a
+cold start: no lists published yet), the fallback chain fills the rest in order (by
+default trending, then popular), below every blended product: each scores 0.99 times
+the one before it (starting from the lowest blended score, or 1.0).
 
 Weights, the fallback chain and the variant name are configuration, so an A/B test is two
-:class:`BlendConfig` values.
+:class:`BlendConfig` values; ``shopstream evaluate`` learns weights on a validation split
+(:mod:`shopstream.evaluation.tuning`).
+
+Cost: the sum of the strategies' votes (each bounded by its caps) plus a top-``k`` pass.
 
 Examples
 --------
->>> from shopstream.recommend.popularity import Popularity
->>> pop = Popularity()
->>> for p in "aab":
-...     pop.learn_one(Step("s", "u", p, "ADD_TO_CART", 0))
->>> blender = Blender({"POPULAR": pop}, BlendConfig(weights=(), fallback=("POPULAR",)))
+>>> from shopstream.events.recommendations import ModelList
+>>> from shopstream.recommend.published import PublishedLists
+>>> from shopstream.recommend.strategies import list_strategies
+>>> lists = PublishedLists()
+>>> lists.apply(ModelList("POPULAR", "", 0, ("a", "b"), (2.0, 1.0)))
+>>> blender = Blender(list_strategies(lists), BlendConfig(weights=(), fallback=("POPULAR",)))
 >>> ctx = RecContext("s", "u", (), frozenset(), 1)
 >>> [(p.product_id, p.source) for p in blender.rank(ctx, 2)]
 [('a', 'POPULAR'), ('b', 'POPULAR')]
@@ -31,26 +41,27 @@ from typing import NamedTuple
 
 from shopstream.errors import ConfigError
 from shopstream.recommend.base import (
+    ANCHORED_KINDS,
     BASKET_BASED,
+    BLENDED,
+    CO_OCCURRENCE,
     CROSS_SELL,
+    NEXT_ITEM,
     PERSONAL,
     POPULAR,
+    RANK_WEIGHTS,
     TRENDING,
-    VIEW_BASED,
-    Basket,
     RecContext,
     Recommender,
-    Step,
 )
 
 __all__ = ["DEFAULT_WEIGHTS", "BlendConfig", "Blended", "Blender"]
 
-#: Default weights: a grid search on a validation split (the last 12.5% of the training
-#: sessions of the Instacart sample, never the test sessions) picked PERSONAL 1,
-#: CROSS_SELL 0.25, VIEW_BASED 0.1 and 0 for the rest; BASKET_BASED keeps a small weight
-#: so live rules still break ties. TRENDING is left to the fallback chain.
+#: Default weights, learned by ``shopstream evaluate --tune`` on validation splits of the
+#: training sessions of real data (see the README's recommendation section).
 DEFAULT_WEIGHTS: tuple[tuple[str, float], ...] = (
-    (PERSONAL, 1.0), (CROSS_SELL, 0.25), (VIEW_BASED, 0.1), (BASKET_BASED, 0.05))
+    (CO_OCCURRENCE, 1.0), (NEXT_ITEM, 0.5), (PERSONAL, 0.5), (CROSS_SELL, 0.5),
+    (BASKET_BASED, 0.25))
 
 
 class Blended(NamedTuple):
@@ -75,33 +86,26 @@ class BlendConfig:
         Strategies that fill up a short list, in order.
     variant
         Name of this configuration, carried in every recommendation's context.
-    pool
-        Candidates asked from each strategy, as a multiple of ``k``.
-    rank_offset
-        The ``c`` of reciprocal-rank fusion (``1 / (c + rank)``, rank from 1).
     """
 
     weights: tuple[tuple[str, float], ...] = DEFAULT_WEIGHTS
     fallback: tuple[str, ...] = (TRENDING, POPULAR)
     variant: str = "default"
-    pool: int = 2
-    rank_offset: float = 10.0
 
     def __post_init__(self) -> None:
         for strategy, weight in self.weights:
             if weight < 0:
                 msg = f"BlendConfig weight of {strategy!r} must be >= 0, got {weight!r}"
                 raise ConfigError(msg)
-        if self.pool < 1:
-            msg = f"BlendConfig.pool must be >= 1, got {self.pool!r}"
-            raise ConfigError(msg)
-        if self.rank_offset < 0:
-            msg = f"BlendConfig.rank_offset must be >= 0, got {self.rank_offset!r}"
-            raise ConfigError(msg)
 
     def strategies(self) -> set[str]:
         """Every strategy the configuration needs."""
         return {s for s, w in self.weights if w > 0} | set(self.fallback)
+
+    def active(self) -> tuple[tuple[str, float], ...]:
+        """The positive weights, strongest first (ties by name)."""
+        return tuple(sorted(((s, w) for s, w in self.weights if w > 0),
+                            key=lambda e: (-e[1], e[0])))
 
 
 class Blender:
@@ -116,44 +120,57 @@ class Blender:
                    f"{sorted(recommenders)}")
             raise ConfigError(msg)
         self.recommenders = dict(recommenders)
-
-    def learn_one(self, step: Step) -> None:
-        """Every strategy learns the action."""
-        for recommender in self.recommenders.values():
-            recommender.learn_one(step)
-
-    def learn_basket(self, basket: Basket) -> None:
-        """Every strategy learns the completed basket."""
-        for recommender in self.recommenders.values():
-            recommender.learn_basket(basket)
+        self._voters = [(self.recommenders[s], w) for s, w in self.config.active()]
+        # With a session's BLENDED votes (the anchored kinds fused by these weights at
+        # publication), the anchored strategies are already in them.
+        self._others = [(r, w) for r, w in self._voters if r.name not in ANCHORED_KINDS]
+        self._fallback = [self.recommenders[s] for s in self.config.fallback]
+        self._best_possible = sum(w for _, w in self._voters) * RANK_WEIGHTS[0]
 
     def rank(self, context: RecContext, k: int) -> list[Blended]:
         """Up to ``k`` products, best first; see the module documentation."""
-        cfg = self.config
-        scores: dict[str, float] = {}
-        best: dict[str, tuple[float, str]] = {}
-        for strategy, weight in cfg.weights:
-            if weight <= 0:
-                continue
-            for rank, scored in enumerate(self.recommenders[strategy].rank(
-                    context, k * cfg.pool), start=1):
-                part = weight / (cfg.rank_offset + rank)
-                product = scored.product_id
-                scores[product] = scores.get(product, 0.0) + part
-                if part > best.get(product, (0.0, ""))[0]:
-                    best[product] = (part, strategy)
-        ordered = sorted(scores, key=lambda p: (-scores[p], p))[:k]
-        out = [Blended(p, scores[p], best[p][1]) for p in ordered]
+        if k <= 0:
+            return []
+        blended = context.votes.get(BLENDED)
+        scale = 1.0
+        if blended is not None:
+            # The session's fused votes are kept lifted (see session_votes): the others
+            # vote on that scale, and the result is scaled back.
+            scale = blended.lift
+            scores = dict(blended.votes)
+            sources = dict(blended.sources)
+            for recommender, weight in self._others:
+                recommender.contribute(context, weight * scale, None, scores, sources)
+        else:
+            scores = {}
+            sources = {}
+            for recommender, weight in self._voters:
+                recommender.contribute(context, weight, None, scores, sources)
+        out: list[Blended] = []
+        if scores:
+            exclude = context.exclude
+            for product in sorted(scores, key=scores.__getitem__, reverse=True):
+                if product in exclude:
+                    continue
+                out.append(Blended(product, scores[product] / scale,
+                                   sources.get(product, BLENDED)))
+                if len(out) >= k:
+                    return out
         if len(out) < k:
-            taken = set(ordered)
-            floor = min((b.score for b in out), default=1.0)
-            for strategy in cfg.fallback:
-                for scored in self.recommenders[strategy].rank(context, k + len(taken)):
+            taken = {b.product_id for b in out}
+            floor = out[-1].score if out else 1.0
+            for recommender in self._fallback:
+                for scored in recommender.rank(context, k + len(taken)):
                     if scored.product_id in taken:
                         continue
                     taken.add(scored.product_id)
                     floor *= 0.99  # below every blended product, in fallback order
-                    out.append(Blended(scored.product_id, floor, strategy, fallback=True))
+                    out.append(Blended(scored.product_id, floor, recommender.name,
+                                       fallback=True))
                     if len(out) >= k:
                         return out
         return out
+
+    def best_possible(self) -> float:
+        """The score of a product every voting strategy ranks first in one list."""
+        return self._best_possible

@@ -1,40 +1,36 @@
-"""Every strategy built from one configuration, as the operator and the evaluation use them.
+"""Every strategy built from one configuration, as the operators and the evaluation use
+them.
 
 Examples
 --------
->>> sorted(build_recommenders(RecommendConfig()))
-['BASKET_BASED', 'CROSS_SELL', 'PERSONAL', 'POPULAR', 'TRENDING', 'VIEW_BASED']
+>>> from shopstream.recommend.published import PublishedLists
+>>> sorted(build_recommenders(RecommendConfig(), PublishedLists()))
+['AFFINITY', 'BASKET_BASED', 'CO_OCCURRENCE', 'CROSS_SELL', 'NEXT_ITEM', 'PERSONAL', \
+'POPULAR', 'TRENDING', 'VIEW_BASED']
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from shopstream.errors import ConfigError
 from shopstream.mining import RulesConfig
-from shopstream.recommend.base import (
-    BASKET_BASED,
-    CROSS_SELL,
-    PERSONAL,
-    POPULAR,
-    TRENDING,
-    VIEW_BASED,
-    Recommender,
-)
-from shopstream.recommend.basket_rules import BasketRules
+from shopstream.recommend.base import VIEW_BASED, Recommender
 from shopstream.recommend.blend import BlendConfig
-from shopstream.recommend.cross_sell import CrossSell
-from shopstream.recommend.personal import Personal
-from shopstream.recommend.popularity import Popularity
+from shopstream.recommend.counts import CountsConfig
+from shopstream.recommend.history import HistoryConfig
+from shopstream.recommend.pairs import PairsConfig
+from shopstream.recommend.published import PublishedConfig, PublishedLists
 from shopstream.recommend.session_knn import SessionKnn
-from shopstream.recommend.trending import Trending, TrendingConfig
+from shopstream.recommend.strategies import ServeConfig, list_strategies
+from shopstream.recommend.trending import TrendingConfig
 
 __all__ = ["RecommendConfig", "build_recommenders"]
 
 
 @dataclass(frozen=True)
 class RecommendConfig:
-    """Settings of the recommenders and the blend.
+    """Settings of the recommender: learning, publishing, serving and the blend.
 
     Parameters
     ----------
@@ -42,40 +38,67 @@ class RecommendConfig:
         Weights, fallback chain and variant name.
     trending
         Windows of the trending tracker (and of the ``trending-products`` stream).
+    pairs
+        Caps of the pair learners (session window, basket pairs, sessions remembered).
+    counts
+        Caps of the per-product lists (products counted, list length, decay).
+    published
+        Versions and anchors kept by each recommender.
+    serve
+        Caps of one request (list depth, session products, profile).
+    history
+        Caps and decay of each shopper's own history (PERSONAL).
     offline_rules
-        Thresholds of the rule miner that :class:`BasketRules` runs itself offline (the
+        Thresholds of the rules mined from training baskets in offline evaluation (the
         pipeline uses the rule operator's rules instead).
+    publish_every_ms
+        Event time between two publications of the learned lists (default 5 minutes:
+        lists are as fresh as that, and a busy catalog is published at most that often).
+    key_groups
+        Partitions of the learning stage (the parallelism it can spread over).
     k
         Products per recommendation.
-    neighbours, sample_size, max_sessions
-        Session k-NN settings (see :class:`SessionKnn`).
     """
 
     blend: BlendConfig = field(default_factory=BlendConfig)
     trending: TrendingConfig = field(default_factory=TrendingConfig)
+    pairs: PairsConfig = field(default_factory=PairsConfig)
+    counts: CountsConfig = field(default_factory=CountsConfig)
+    published: PublishedConfig = field(default_factory=PublishedConfig)
+    serve: ServeConfig = field(default_factory=ServeConfig)
+    history: HistoryConfig = field(default_factory=HistoryConfig)
     offline_rules: RulesConfig = field(default_factory=lambda: RulesConfig(
         min_support=0.001, min_confidence=0.1, max_len=3))
+    publish_every_ms: int = 300_000
+    key_groups: int = 8
     k: int = 10
-    neighbours: int = 50
-    sample_size: int = 100
-    max_sessions: int = 20_000
+
+    def for_list_length(self, k: int) -> RecommendConfig:
+        """This configuration for lists of ``k`` products: published lists and the
+        entries each request reads per list are ``2 * k`` long.
+
+        Examples
+        --------
+        >>> cfg = RecommendConfig().for_list_length(20)
+        >>> cfg.k, cfg.counts.top_n, cfg.serve.depth
+        (20, 40, 40)
+        """
+        return replace(self, k=k, counts=replace(self.counts, top_n=2 * k),
+                       serve=replace(self.serve, depth=2 * k))
 
     def __post_init__(self) -> None:
-        for name in ("k", "neighbours", "sample_size", "max_sessions"):
+        for name in ("publish_every_ms", "key_groups", "k"):
             value = getattr(self, name)
             if value <= 0:
                 msg = f"RecommendConfig.{name} must be > 0, got {value!r}"
                 raise ConfigError(msg)
 
 
-def build_recommenders(config: RecommendConfig) -> dict[str, Recommender]:
-    """One fresh instance of every strategy, by strategy name."""
-    return {
-        POPULAR: Popularity(),
-        BASKET_BASED: BasketRules(config.offline_rules),
-        VIEW_BASED: SessionKnn(neighbours=config.neighbours, sample_size=config.sample_size,
-                               max_sessions=config.max_sessions),
-        CROSS_SELL: CrossSell(),
-        PERSONAL: Personal(),
-        TRENDING: Trending(config.trending),
-    }
+def build_recommenders(config: RecommendConfig, lists: PublishedLists
+                       ) -> dict[str, Recommender]:
+    """Every strategy, by name: those serving from ``lists`` and, for offline
+    evaluation only, the session k-NN baseline (``VIEW_BASED``, which needs the whole
+    session index and so is not part of the pipeline)."""
+    out = list_strategies(lists, config.serve)
+    out[VIEW_BASED] = SessionKnn()
+    return out

@@ -9,9 +9,8 @@ list of :class:`TrendingProduct`: the window's weighted ``count``, its ``velocit
 panes, so rising products are positive) and a ``score`` that favours recent panes (each
 pane counts ``0.5 ** (age / 2)``, age in panes).
 
-:class:`Trending` ranks by that score: offline it keeps its own tracker fed by
-:meth:`Trending.learn_one`; in the pipeline it ranks the latest ``trending-products``
-record handed to :meth:`Trending.update`.
+The TRENDING strategy (:class:`shopstream.recommend.strategies.Trending`) ranks by that
+score, from the latest ``trending-products`` record.
 
 Examples
 --------
@@ -29,18 +28,10 @@ from dataclasses import dataclass, field
 
 from shopstream.errors import ConfigError
 from shopstream.events.recommendations import TrendingProduct
-from shopstream.recommend.base import (
-    TRENDING,
-    RecContext,
-    Recommender,
-    Scored,
-    Step,
-    first_allowed,
-)
 from shopstream.recommend.heavy_hitters import SpaceSaving
 from shopstream.recommend.popularity import KindWeights
 
-__all__ = ["TrendTracker", "Trending", "TrendingConfig"]
+__all__ = ["TrendTracker", "TrendingConfig"]
 
 # Sketch counts are integers: weights are scaled by this and scaled back in snapshots.
 _SCALE = 100
@@ -154,30 +145,3 @@ class TrendTracker:
             round((latest.get(product, 0.0)
                    - (counts[product] - latest.get(product, 0.0)) / earlier_panes) / minutes, 3),
             round(scores[product], 3)) for product in best]
-
-
-class Trending(Recommender):
-    """Ranks the trending list: its own (offline) or the pipeline's latest."""
-
-    name = TRENDING
-
-    def __init__(self, config: TrendingConfig | None = None) -> None:
-        self.config = config or TrendingConfig()
-        self.tracker = TrendTracker(self.config)
-        self.latest: tuple[TrendingProduct, ...] = ()
-        self._latest_at = -(2**62)
-        self._fed = False
-
-    def learn_one(self, step: Step) -> None:
-        self._fed = True
-        self.tracker.add(step.product_id, self.config.weights.of(step.kind), step.timestamp_ms)
-
-    def update(self, products: tuple[TrendingProduct, ...]) -> None:
-        """Rank this list (a ``trending-products`` record) from now on."""
-        self.latest = products
-
-    def rank(self, context: RecContext, k: int) -> list[Scored]:
-        if self._fed and context.now_ms - self._latest_at >= self.config.slide_ms // 4:
-            self.latest = tuple(self.tracker.snapshot(context.now_ms, self.config.top_n))
-            self._latest_at = context.now_ms
-        return first_allowed(((p.product_id, p.score) for p in self.latest), k, context)

@@ -1,21 +1,34 @@
 """Whatever was learned and whatever the session holds: no recommendation names a product
-in the basket or names one twice, every strategy and the blend alike; the operator's
-records obey the same, and survive a snapshot and restore unchanged."""
+in the basket or the session or names one twice, every strategy and the blend alike;
+published lists give the same recommendations whatever order they arrive in; the
+operator's records obey the same, and survive a snapshot and restore unchanged."""
 
 from __future__ import annotations
 
 import pickle
+import random
 from collections import Counter
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from shopstream.events import EventType, ShopperEvent
+from shopstream.events.recommendations import ModelList
 from shopstream.pipeline import default_topology
-from shopstream.recommend.base import Basket, RecContext, Step
+from shopstream.recommend.base import (
+    BLENDED,
+    NEXT_ITEM,
+    POPULAR,
+    TRENDING,
+    RecContext,
+)
 from shopstream.recommend.blend import BlendConfig, Blender
 from shopstream.recommend.heavy_hitters import SpaceSaving
+from shopstream.recommend.published import PublishedLists
+from shopstream.recommend.session_votes import SessionVotes
+from shopstream.recommend.strategies import list_strategies
 from shopstream.recommend.suite import RecommendConfig, build_recommenders
+from shopstream.recommend.training import ModelTrainer
 from shopstream.runners.embedded.engine import Engine
 
 PRODUCTS = st.sampled_from([f"p{i}" for i in range(12)])
@@ -26,27 +39,79 @@ STEPS = st.lists(st.tuples(st.sampled_from(["s1", "s2", "s3", "s4"]),
                  max_size=60)
 
 
+def _trained(steps: list[tuple[str, str, str, str]]) -> ModelTrainer:
+    trainer = ModelTrainer(RecommendConfig())
+    sessions: dict[str, list[str]] = {}
+    for t, (sid, uid, product, kind) in enumerate(steps):
+        trainer.learn_step(sid, uid, product, kind, t * 1_000)
+        sessions.setdefault(sid, []).append(product)
+    for products in sessions.values():
+        trainer.learn_basket(products, 99_000)
+    trainer.publish(99_500)
+    return trainer
+
+
 @settings(max_examples=60, deadline=None)
 @given(steps=STEPS, items=st.lists(PRODUCTS, max_size=6), basket=st.sets(PRODUCTS, max_size=6),
        k=st.integers(0, 15), user=st.sampled_from(["u1", "u2", "nobody"]))
-def test_no_recommendation_holds_a_basket_item_or_a_repeat(
+def test_no_recommendation_holds_a_basket_item_a_session_item_or_a_repeat(
         steps: list[tuple[str, str, str, str]], items: list[str], basket: set[str], k: int,
         user: str) -> None:
-    recs = build_recommenders(RecommendConfig())
+    trainer = _trained(steps)
+    recs = build_recommenders(RecommendConfig(), trainer.lists)
     blender = Blender(recs, BlendConfig())
-    sessions: dict[str, list[str]] = {}
-    for t, (sid, uid, product, kind) in enumerate(steps):
-        blender.learn_one(Step(sid, uid, product, kind, t * 1_000))
-        sessions.setdefault(sid, []).append(product)
-    for sid, products in sessions.items():
-        blender.learn_basket(Basket(sid, "u1", tuple(dict.fromkeys(products)), 99_000))
-    context = RecContext("now", user, tuple(dict.fromkeys(items)), frozenset(basket), 100_000)
+    context = RecContext("now", user, tuple(dict.fromkeys(items)), frozenset(basket), 100_000,
+                         trainer.history(user))
     answers = {name: [s.product_id for s in rec.rank(context, k)] for name, rec in recs.items()}
     answers["blend"] = [b.product_id for b in blender.rank(context, k)]
     for name, products in answers.items():
         assert len(products) <= k, name
         assert len(set(products)) == len(products), name
-        assert not set(products) & basket, name
+        assert not set(products) & (basket | set(items)), name
+
+
+# The kinds the blend reads when the session keeps its fused votes: BLENDED per session
+# product, POPULAR and TRENDING for the fallback.
+UPDATES = st.lists(st.tuples(st.sampled_from([BLENDED, BLENDED, POPULAR, TRENDING]),
+                             st.sampled_from(["p0", "p1", "p2"]),
+                             st.integers(0, 5),
+                             st.lists(PRODUCTS, max_size=5, unique=True)),
+                   max_size=25)
+
+
+def _update(kind: str, anchor: str, version: int, items: list[str]) -> ModelList:
+    scores = tuple(float(len(items) - i) for i in range(len(items)))
+    sources = tuple(NEXT_ITEM for _ in items) if kind == BLENDED else ()
+    anchor = "" if kind in (POPULAR, TRENDING) else anchor
+    return ModelList(kind, anchor, 1_000 * version, tuple(items), scores, sources)
+
+
+@settings(max_examples=200, deadline=None)
+@given(updates=UPDATES, order=st.randoms(use_true_random=False),
+       session=st.lists(st.sampled_from(["p0", "p1", "p2"]), min_size=1, max_size=3),
+       at=st.integers(0, 6_000))
+def test_published_lists_give_the_same_recommendations_whatever_their_arrival_order(
+        updates: list[tuple[str, str, int, list[str]]], order: random.Random,
+        session: list[str], at: int) -> None:
+    lists = [_update(*u) for u in updates]
+    # One publisher never sends two versions of a list for the same instant.
+    unique = list({(u.kind, u.anchor, u.valid_from): u for u in lists}.values())
+    shuffled = list(unique)
+    order.shuffle(shuffled)
+    answers = []
+    for arrival in (unique, shuffled):
+        published = PublishedLists()
+        for update in arrival:
+            published.apply(update)
+        blender = Blender(list_strategies(published), BlendConfig())
+        votes = SessionVotes()
+        for product in dict.fromkeys(session):
+            votes.add(product, published.tables.get(BLENDED), at, 20, 0.8, 30)
+        ctx = RecContext("s", "u", tuple(dict.fromkeys(session)), frozenset(), at, (),
+                         {BLENDED: votes})
+        answers.append([(b.product_id, round(b.score, 9), b.source)
+                        for b in blender.rank(ctx, 10)])
+    assert answers[0] == answers[1]
 
 
 @settings(max_examples=80, deadline=None)
@@ -63,9 +128,14 @@ def test_space_saving_bounds_hold_for_every_stream(stream: list[str], capacity: 
             assert item in sketch.counts
 
 
+#: A session belongs to one shopper (two sessions to u1).
+OWNER = {"s1": "u1", "s2": "u1", "s3": "u2", "s4": "u3"}
+
+
 def _events(steps: list[tuple[str, str, str, str]]) -> list[ShopperEvent]:
     out = []
-    for t, (sid, uid, product, kind) in enumerate(steps):
+    for t, (sid, _, product, kind) in enumerate(steps):
+        uid = OWNER[sid]
         if kind == "PURCHASE":
             out.append(ShopperEvent(EventType.PURCHASE, 1_000 * (t + 1), sid, event_id=f"e{t}",
                                     user_id=uid))
@@ -104,6 +174,7 @@ def test_operator_records_are_clean_and_survive_snapshot_and_restore(
     assert len(records) == sum(e.event_type in ("VIEW_PRODUCT", "ADD_TO_CART") for e in events)
     # Each session's cart as the event left it: nothing in it may be recommended.
     carts: dict[str, Counter[str]] = {}
+    seen: dict[str, set[str]] = {}
     for event in events:
         cart = carts.setdefault(event.session_id, Counter())
         product = event.product_id or ""
@@ -111,13 +182,14 @@ def test_operator_records_are_clean_and_survive_snapshot_and_restore(
             cart.clear()
             continue
         if event.event_type == "REMOVE_FROM_CART":
-            cart[product] -= 1
-            cart += Counter()  # drops lines at zero or below
+            cart.pop(product, None)  # no quantity: the whole line (operators/cart.py)
             continue
         if event.event_type == "ADD_TO_CART":
             cart[product] += 1
+        seen.setdefault(event.session_id, set()).add(product)
         record = records[f"{event.session_id}:{event.event_id}"]
         products = record.recommended_products
         assert len(set(products)) == len(products) <= 10
         assert event.product_id not in products
         assert not set(products) & set(cart)
+        assert not set(products) & seen.setdefault(event.session_id, set())

@@ -40,6 +40,8 @@ def test_products_out_of_stock_are_not_recommended_until_back(tmp_path: Path) ->
         for product in ("p1", "p2"):
             t += 1_000
             events.append(ev("VIEW_PRODUCT", t, session, product_id=product))
+    # The learned lists are published at the end of the 5-minute interval; shop later.
+    t = 400_000
     events += [
         ev("VIEW_PRODUCT", t + 1_000, "d", product_id="p1"),
         ev("PRODUCT_CHANGE", t + 1_500, "pg-catalog", product_id="p2", quantity=0),

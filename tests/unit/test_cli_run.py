@@ -99,17 +99,17 @@ def test_a_blend_variant_is_a_command_line_change(tmp_path: Path,
     src = tmp_path / "events.jsonl"
     src.write_bytes(many_events(600))
     assert main(["run", "--input", str(src), "--output-dir", str(tmp_path / "b"),
-                 "--no-progress", "--blend-weights", "VIEW_BASED=1", "--blend-variant",
-                 "knn-only"]) == 0
+                 "--no-progress", "--blend-weights", "NEXT_ITEM=1", "--blend-variant",
+                 "next-only"]) == 0
     records = [json.loads(line) for line in
                (tmp_path / "b" / "product-recommendations.jsonl").read_text().splitlines()]
-    assert records and {r["context"]["variant"] for r in records} == {"knn-only"}
+    assert records and {r["context"]["variant"] for r in records} == {"next-only"}
     sources = {s for r in records for s in r["context"]["sources"]}
-    assert "VIEW_BASED" in sources and sources <= {"VIEW_BASED", "TRENDING", "POPULAR"}
+    assert "NEXT_ITEM" in sources and sources <= {"NEXT_ITEM", "TRENDING", "POPULAR"}
     assert main(["run", "--input", str(src), "--output-dir", str(tmp_path / "c"),
                  "--no-recommendations", "--no-progress"]) == 0
     assert not (tmp_path / "c" / "product-recommendations.jsonl").exists()
     capsys.readouterr()
     assert main(["run", "--input", str(src), "--output-dir", str(tmp_path / "d"),
-                 "--blend-weights", "VIEW_BASED=lots"]) == 1
-    assert "--blend-weights: the weight of VIEW_BASED is not a number" in capsys.readouterr().err
+                 "--blend-weights", "NEXT_ITEM=lots"]) == 1
+    assert "--blend-weights: the weight of NEXT_ITEM is not a number" in capsys.readouterr().err

@@ -25,7 +25,9 @@ from shopstream.errors import CheckpointError
 
 __all__ = ["CheckpointStore"]
 
-_FORMAT = 1
+# 2: one cart model in the basket and abandonment state, the recommender's state keyed by
+# shopper with published lists; a checkpoint of format 1 is refused, not misread.
+_FORMAT = 2
 
 
 class CheckpointStore:
@@ -65,7 +67,9 @@ class CheckpointStore:
             msg = f"checkpoint {str(self.path)!r} cannot be read: {exc}"
             raise CheckpointError(msg) from None
         if not isinstance(saved, dict) or saved.get("format") != _FORMAT:
-            msg = f"checkpoint {str(self.path)!r} has an unknown format"
+            found = saved.get("format") if isinstance(saved, dict) else None
+            msg = (f"checkpoint {str(self.path)!r} has format {found!r}, this version reads "
+                   f"{_FORMAT}: start without --resume (or with a new --checkpoint-dir)")
             raise CheckpointError(msg)
         snapshot: dict[str, Any] = saved["snapshot"]
         return snapshot

@@ -1,0 +1,101 @@
+"""Bounded, decaying counts of the products seen with one anchor product: the merge side
+of every pair model (next items, co-occurrence, bought together, popularity).
+
+Each :class:`AnchorCounts` holds at most ``2 * capacity`` products: when it grows past
+that, only the ``capacity`` strongest are kept (so a newcomer has ``capacity`` arrivals
+to prove itself before it can be dropped; the cost is amortised ``O(log capacity)`` per
+added product). Counts halve every ``half_life_ms`` of event time, applied lazily when
+new counts arrive, so old habits fade and a long run does not let early data dominate.
+
+Cost: :meth:`AnchorCounts.add` is ``O(len(items))`` amortised; :meth:`AnchorCounts.top`
+sorts at most ``2 * capacity`` entries. Memory per anchor: ``O(capacity)``, whatever the
+history.
+
+Examples
+--------
+>>> cfg = CountsConfig(capacity=2, top_n=2, half_life_ms=1_000)
+>>> counts = AnchorCounts()
+>>> counts.add(("b", "c"), (1.0, 3.0), 0, cfg)
+>>> counts.add(("b", "d"), (1.0, 1.0), 0, cfg)
+>>> counts.top(cfg)
+(('c', 'b'), (3.0, 2.0))
+>>> counts.add(("d",), (1.0,), 1_000, cfg)   # a half-life later: the old counts halve
+>>> counts.top(cfg)
+(('c', 'd'), (1.5, 1.5))
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from shopstream.errors import ConfigError
+
+__all__ = ["AnchorCounts", "CountsConfig"]
+
+
+@dataclass(frozen=True)
+class CountsConfig:
+    """Caps and decay of the per-anchor counts.
+
+    Parameters
+    ----------
+    capacity
+        Products whose counts are kept per anchor (up to twice as many between prunes).
+    top_n
+        Length of the published list of an anchor.
+    half_life_ms
+        Event time after which a count halves (default 14 days; 0 turns decay off).
+    """
+
+    capacity: int = 100
+    top_n: int = 20
+    half_life_ms: int = 14 * 86_400_000
+
+    def __post_init__(self) -> None:
+        for name in ("capacity", "top_n"):
+            value = getattr(self, name)
+            if value <= 0:
+                msg = f"CountsConfig.{name} must be > 0, got {value!r}"
+                raise ConfigError(msg)
+        if self.half_life_ms < 0:
+            msg = f"CountsConfig.half_life_ms must be >= 0, got {self.half_life_ms!r}"
+            raise ConfigError(msg)
+
+
+class AnchorCounts:
+    """The counts of one anchor; see the module documentation."""
+
+    __slots__ = ("at_ms", "counts")
+
+    def __init__(self) -> None:
+        self.counts: dict[str, float] = {}
+        #: Event time the counts are decayed to.
+        self.at_ms = 0
+
+    def __len__(self) -> int:
+        return len(self.counts)
+
+    def add(self, items: Sequence[str], weights: Sequence[float], now_ms: int,
+            config: CountsConfig) -> None:
+        """Add ``weights`` to ``items``, after decaying the counts to ``now_ms``."""
+        counts = self.counts
+        if now_ms > self.at_ms:
+            if counts and config.half_life_ms:
+                factor = 0.5 ** ((now_ms - self.at_ms) / config.half_life_ms)
+                if factor < 0.999:
+                    for product in counts:
+                        counts[product] *= factor
+            self.at_ms = now_ms
+        for product, weight in zip(items, weights, strict=True):
+            counts[product] = counts.get(product, 0.0) + weight
+        if len(counts) > 2 * config.capacity:
+            kept = sorted(counts, key=counts.__getitem__, reverse=True)[:config.capacity]
+            self.counts = {p: counts[p] for p in kept}
+
+    def top(self, config: CountsConfig) -> tuple[tuple[str, ...], tuple[float, ...]]:
+        """The ``top_n`` strongest products and their counts (equal counts keep the order
+        in which the products were first counted). One C-level sort."""
+        counts = self.counts
+        best = sorted(counts, key=counts.__getitem__, reverse=True)[:config.top_n]
+        return tuple(best), tuple([counts[p] for p in best])

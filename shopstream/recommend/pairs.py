@@ -1,0 +1,186 @@
+"""The learning half of the recommender: pair counts of one key group, published as
+deltas.
+
+A :class:`PairLearner` sees the shopper actions of some sessions (in the pipeline: one
+key group, a stable hash of the session id; offline: all of them) and counts, per anchor
+product:
+
+- ``NEXT_ITEM`` - the product viewed or added right after the anchor in a session;
+- ``CO_OCCURRENCE`` - the products of the same session, each pair weighted
+  ``1 / distance`` within the latest ``window`` distinct products (both directions);
+- ``CROSS_SELL`` - the products bought in the same basket (the first ``basket_items``
+  of each completed basket);
+- ``POPULAR`` (anchor ``""``) - every action, weighted by kind.
+
+:meth:`PairLearner.drain` hands out what was counted since the last drain as
+:class:`~shopstream.events.recommendations.PairDelta` records; the merge side
+(:mod:`shopstream.recommend.counts`, keyed by anchor product) adds them up and publishes
+the top lists.
+
+Cost: one action costs ``O(window)``, one basket ``O(basket_items ** 2)``, whatever the
+history or the catalog. Memory: at most ``max_sessions`` sessions of ``window`` products,
+plus the pending deltas, which :attr:`PairLearner.full` reports once they pass
+``max_pending`` entries (the operator then drains early).
+
+Examples
+--------
+>>> learner = PairLearner(PairsConfig(window=2))
+>>> for t, p in enumerate(["a", "b", "c"]):
+...     learner.learn_step("s1", p, "VIEW_PRODUCT", t)
+>>> deltas = {(d.kind, d.anchor): dict(zip(d.items, d.weights)) for d in learner.drain()}
+>>> deltas[("NEXT_ITEM", "a")], deltas[("CO_OCCURRENCE", "c")]
+({'b': 1.0}, {'a': 0.5, 'b': 1.0})
+>>> deltas[("POPULAR", "")]
+{'a': 0.25, 'b': 0.25, 'c': 0.25}
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from shopstream.errors import ConfigError
+from shopstream.events.recommendations import PairDelta
+from shopstream.recommend.base import CO_OCCURRENCE, CROSS_SELL, NEXT_ITEM, POPULAR
+from shopstream.recommend.popularity import KindWeights
+
+__all__ = ["TOUCH_KINDS", "PairLearner", "PairsConfig"]
+
+#: Actions that put a product in the session's sequence.
+TOUCH_KINDS = frozenset({"VIEW_PRODUCT", "ADD_TO_CART"})
+
+
+@dataclass(frozen=True)
+class PairsConfig:
+    """Caps of one pair learner.
+
+    Parameters
+    ----------
+    window
+        Latest distinct products of a session a new one is paired with.
+    basket_items
+        Products of a completed basket paired with each other (the first ones added).
+    max_sessions
+        Sessions remembered (least recently active forgotten first).
+    session_gap_ms
+        A session idle this long starts afresh.
+    max_pending
+        Pending pair entries after which :attr:`PairLearner.full` asks for a drain.
+    weights
+        Popularity weight of each action kind.
+    """
+
+    window: int = 5
+    basket_items: int = 20
+    max_sessions: int = 20_000
+    session_gap_ms: int = 30 * 60_000
+    max_pending: int = 50_000
+    weights: KindWeights = field(default_factory=KindWeights)
+
+    def __post_init__(self) -> None:
+        for name in ("window", "basket_items", "max_sessions", "session_gap_ms",
+                     "max_pending"):
+            value = getattr(self, name)
+            if value <= 0:
+                msg = f"PairsConfig.{name} must be > 0, got {value!r}"
+                raise ConfigError(msg)
+
+
+class _Recent:
+    __slots__ = ("items", "last_ms")
+
+    def __init__(self) -> None:
+        self.items: list[str] = []
+        self.last_ms = 0
+
+
+class PairLearner:
+    """Pair counts of the sessions it sees; see the module documentation."""
+
+    def __init__(self, config: PairsConfig | None = None) -> None:
+        self.config = config or PairsConfig()
+        self._sessions: OrderedDict[str, _Recent] = OrderedDict()
+        self._pending: dict[str, dict[str, dict[str, float]]] = {
+            NEXT_ITEM: {}, CO_OCCURRENCE: {}, CROSS_SELL: {}, POPULAR: {}}
+        self._size = 0
+
+    @property
+    def full(self) -> bool:
+        """Whether the pending deltas passed ``max_pending`` entries."""
+        return self._size >= self.config.max_pending
+
+    @property
+    def sessions(self) -> int:
+        """Sessions remembered now."""
+        return len(self._sessions)
+
+    def _bump(self, kind: str, anchor: str, other: str, weight: float) -> None:
+        table = self._pending[kind]
+        row = table.get(anchor)
+        if row is None:
+            row = table[anchor] = {}
+        old = row.get(other)
+        if old is None:
+            self._size += 1
+            row[other] = weight
+        else:
+            row[other] = old + weight
+
+    def learn_step(self, session_id: str, product: str, kind: str, timestamp_ms: int) -> None:
+        """Learn one action of ``session_id`` on ``product``."""
+        cfg = self.config
+        weight = cfg.weights.of(kind)
+        if weight:
+            self._bump(POPULAR, "", product, weight)
+        if kind not in TOUCH_KINDS:
+            return
+        sessions = self._sessions
+        recent = sessions.get(session_id)
+        if recent is None or timestamp_ms - recent.last_ms >= cfg.session_gap_ms:
+            recent = sessions[session_id] = _Recent()
+            if len(sessions) > cfg.max_sessions:
+                sessions.popitem(last=False)
+        sessions.move_to_end(session_id)
+        if timestamp_ms > recent.last_ms:
+            recent.last_ms = timestamp_ms
+        items = recent.items
+        if items and items[-1] == product:
+            return
+        if items:
+            self._bump(NEXT_ITEM, items[-1], product, 1.0)
+        bump = self._bump
+        distance = 0
+        for other in reversed(items):
+            if other == product:
+                continue
+            distance += 1
+            share = 1.0 / distance
+            bump(CO_OCCURRENCE, other, product, share)
+            bump(CO_OCCURRENCE, product, other, share)
+        if product in items:
+            items.remove(product)
+        items.append(product)
+        if len(items) > cfg.window:
+            del items[0]
+
+    def learn_basket(self, items: Sequence[str]) -> None:
+        """Learn the products of one completed basket (bought together)."""
+        distinct = list(dict.fromkeys(items))[:self.config.basket_items]
+        for anchor in distinct:
+            for other in distinct:
+                if other != anchor:
+                    self._bump(CROSS_SELL, anchor, other, 1.0)
+
+    def drain(self) -> list[PairDelta]:
+        """Everything counted since the last drain, by kind then anchor; then forget it."""
+        out: list[PairDelta] = []
+        for kind, table in self._pending.items():
+            for anchor in sorted(table):
+                row = table[anchor]
+                others = sorted(row)
+                out.append(PairDelta(kind, anchor, tuple(others),
+                                     tuple(round(row[o], 6) for o in others)))
+            table.clear()
+        self._size = 0
+        return out

@@ -1,0 +1,97 @@
+"""A session's co-occurrence votes, kept as the session goes instead of recomputed per
+request.
+
+CO_OCCURRENCE scores a product by the co-occurrence lists of every product of the
+session, each older product weighing ``decay`` times the next newer one. Recomputing
+that sum per request costs ``session length x depth``; :class:`SessionVotes` keeps it:
+when a product first joins the session its list (as published at that moment) is added
+with weight ``decay ** -step``. Every earlier vote thus shrinks by ``decay`` relative to the
+new ones without being touched, and the order of the votes is what the decayed sum
+would give. A request then costs one pass over at most ``2 * capacity`` votes, whatever
+the session's length; adding a product costs ``depth``.
+
+Examples
+--------
+>>> from shopstream.events.recommendations import ModelList
+>>> from shopstream.recommend.published import PublishedLists
+>>> lists = PublishedLists()
+>>> lists.apply(ModelList("CO_OCCURRENCE", "tea", 0, ("milk", "cake"), (3.0, 1.0)))
+>>> lists.apply(ModelList("CO_OCCURRENCE", "jam", 0, ("cake", "bread"), (5.0, 1.0)))
+>>> votes = SessionVotes()
+>>> votes.add("tea", lists.table("CO_OCCURRENCE"), 1, depth=20, decay=0.5, capacity=100)
+>>> votes.add("jam", lists.table("CO_OCCURRENCE"), 2, depth=20, decay=0.5, capacity=100)
+>>> [(p, round(v, 4)) for p, v in sorted(votes.actual().items(), key=lambda e: -e[1])]
+[('cake', 0.1326), ('bread', 0.0833), ('milk', 0.0455)]
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from shopstream.recommend.base import RANK_WEIGHTS
+from shopstream.recommend.published import lookup
+
+__all__ = ["SessionVotes"]
+
+# Past this lift the votes are rescaled (far from float overflow).
+_MAX_LIFT = 1e100
+
+
+class SessionVotes:
+    """Lifted co-occurrence votes of one session; see the module documentation."""
+
+    __slots__ = ("lift", "sources", "votes")
+
+    def __init__(self) -> None:
+        #: product -> vote, multiplied by ``lift``
+        self.votes: dict[str, float] = {}
+        #: ``decay ** -steps``: divide a vote by it for its actual value
+        self.lift = 1.0
+        #: product -> the kind that first named it (``BLENDED`` lists carry kinds)
+        self.sources: dict[str, str] = {}
+
+    def __len__(self) -> int:
+        return len(self.votes)
+
+    def add(self, product: str, table: dict[Any, Any] | None, at_ms: int, depth: int,
+            decay: float, capacity: int) -> None:
+        """Add the list of ``product`` valid at ``at_ms`` from ``table`` (the published
+        lists of one kind), after the earlier votes decayed one step. A ``BLENDED`` list
+        votes with its published votes, any other with reciprocal ranks."""
+        self.lift /= decay
+        if self.lift > _MAX_LIFT:
+            factor = 1.0 / self.lift
+            self.votes = {p: v * factor for p, v in self.votes.items()}
+            self.lift = 1.0
+        if not table:
+            return
+        found = lookup(table, product, at_ms)
+        if found is None:
+            return
+        votes = self.votes
+        get = votes.get
+        lift = self.lift
+        items = found[0][:depth]
+        if len(found) > 2:  # a BLENDED list: (items, votes, sources)
+            sources = self.sources
+            for other, vote, source in zip(items, found[1], found[2], strict=False):
+                old = get(other)
+                if old is None:
+                    votes[other] = lift * vote
+                    sources[other] = source
+                else:
+                    votes[other] = old + lift * vote
+        else:
+            weights = RANK_WEIGHTS
+            for rank, other in enumerate(items):
+                votes[other] = get(other, 0.0) + lift * weights[rank]
+        if len(votes) > 2 * capacity:
+            best = sorted(votes, key=votes.__getitem__, reverse=True)[:capacity]
+            self.votes = {p: votes[p] for p in best}
+            if self.sources:
+                self.sources = {p: self.sources[p] for p in best if p in self.sources}
+
+    def actual(self) -> dict[str, float]:
+        """The votes at their actual scale."""
+        factor = 1.0 / self.lift
+        return {p: v * factor for p, v in self.votes.items()}

@@ -1,0 +1,157 @@
+"""Learning and publishing in one process: what the pipeline's learning stages do, for
+offline evaluation and tests.
+
+:class:`ModelTrainer` feeds a :class:`~shopstream.recommend.pairs.PairLearner` (all
+sessions in one key group), merges its deltas into per-anchor
+:class:`~shopstream.recommend.counts.AnchorCounts` exactly as the ``rec-models`` stage
+does, keeps each shopper's :class:`~shopstream.recommend.history.UserHistory` as the
+recommendation operator does in keyed state, and publishes the lists into a
+:class:`~shopstream.recommend.published.PublishedLists`. Baskets are remembered (the
+latest ``window_baskets``) so :meth:`ModelTrainer.mine_rules` can publish rules too,
+within a mining budget.
+
+Examples
+--------
+>>> trainer = ModelTrainer(RecommendConfig())
+>>> for t, p in enumerate(["tea", "cake", "tea", "milk"]):
+...     trainer.learn_step(f"s{t // 2}", "u1", p, "VIEW_PRODUCT", t)
+>>> trainer.publish(10)
+>>> trainer.lists.get("NEXT_ITEM", "tea", 10)
+(('cake', 'milk'), (1.0, 1.0))
+>>> trainer.history("u1")
+('tea', 'milk', 'cake')
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Sequence
+
+from shopstream.events.patterns import AntecedentRules, RuleSummary
+from shopstream.events.recommendations import ModelList
+from shopstream.mining import RuleIndex
+from shopstream.mining.budget import MiningBudget, mine_within_budget
+from shopstream.recommend.base import ANCHORED_KINDS, BASKET_BASED, BLENDED, TRENDING
+from shopstream.recommend.counts import AnchorCounts
+from shopstream.recommend.fusion import fuse
+from shopstream.recommend.history import UserHistory
+from shopstream.recommend.pairs import PairLearner
+from shopstream.recommend.published import PublishedLists
+from shopstream.recommend.suite import RecommendConfig
+from shopstream.recommend.trending import TrendTracker
+
+__all__ = ["ModelTrainer"]
+
+
+class ModelTrainer:
+    """Learn, merge and publish in one process; see the module documentation."""
+
+    def __init__(self, config: RecommendConfig, window_baskets: int = 20_000,
+                 budget: MiningBudget | None = None) -> None:
+        self.config = config
+        self.learner = PairLearner(config.pairs)
+        self.merged: dict[tuple[str, str], AnchorCounts] = {}
+        self.lists = PublishedLists(config.published)
+        self.users: dict[str, UserHistory] = {}
+        self.baskets: deque[tuple[str, ...]] = deque(maxlen=window_baskets)
+        self.budget = budget or MiningBudget()
+        self.rules_note = ""
+        self.trend = TrendTracker(config.trending)
+        #: the latest published list of each ``(kind, anchor)``
+        self.tops: dict[tuple[str, str], tuple[tuple[str, ...], tuple[float, ...]]] = {}
+        self._weights = {kind: w for kind, w in config.blend.weights
+                         if kind in ANCHORED_KINDS and w > 0}
+
+    def learn_step(self, session_id: str, user_id: str, product: str, kind: str,
+                   timestamp_ms: int) -> None:
+        """One shopper action: pair counts and the shopper's history."""
+        self.learner.learn_step(session_id, product, kind, timestamp_ms)
+        history = self.users.get(user_id)
+        if history is None:
+            history = self.users[user_id] = UserHistory()
+        history.learn(product, kind, timestamp_ms, self.config.history)
+        self.trend.add(product, self.config.trending.weights.of(kind), timestamp_ms)
+        if self.learner.full:
+            self.publish(timestamp_ms)
+
+    def learn_basket(self, items: Sequence[str], timestamp_ms: int) -> None:
+        """One completed basket: bought-together counts, and the rule miner's window."""
+        self.learner.learn_basket(items)
+        self.baskets.append(tuple(dict.fromkeys(items)))
+        if self.learner.full:
+            self.publish(timestamp_ms)
+
+    def history(self, user_id: str) -> tuple[str, ...]:
+        """The shopper's strongest past products, as a request carries them."""
+        found = self.users.get(user_id)
+        if found is None:
+            return ()
+        return found.products(self.config.serve.history)
+
+    def publish(self, valid_from_ms: int, now_ms: int | None = None) -> None:
+        """Merge what was learned since the last call and publish the changed lists,
+        valid from ``valid_from_ms``; the trending list is that of the window ending at
+        ``now_ms`` (default: ``valid_from_ms``)."""
+        self._publish_lists(self.learner_drain_into_counts(valid_from_ms), valid_from_ms)
+        self._publish_trending(valid_from_ms, now_ms)
+
+    def _publish_lists(self, touched: list[tuple[str, str]], valid_from_ms: int) -> None:
+        """Each touched list, and the BLENDED list of each anchor one of them feeds (as
+        the ``rec-models`` stage publishes them)."""
+        cfg = self.config.counts
+        weights = self._weights
+        anchors: set[str] = set()
+        for kind, anchor in touched:
+            items, scores = self.tops[(kind, anchor)] = self.merged[(kind, anchor)].top(cfg)
+            self.lists.apply(ModelList(kind, anchor, valid_from_ms, items, scores))
+            if anchor and kind in weights:
+                anchors.add(anchor)
+        for anchor in sorted(anchors):
+            lists = {k: self.tops[(k, anchor)] for k in weights if (k, anchor) in self.tops}
+            items, votes, sources = fuse(lists, weights, cfg.top_n)
+            self.lists.apply(ModelList(BLENDED, anchor, valid_from_ms, items, votes, sources))
+
+    def _publish_trending(self, valid_from_ms: int, now_ms: int | None) -> None:
+        trending = self.config.trending
+        end = valid_from_ms if now_ms is None else now_ms
+        products = tuple(self.trend.snapshot(end - 1, trending.top_n))
+        self.lists.put(TRENDING, "", valid_from_ms,
+                       (tuple(p.product_id for p in products), tuple(p.score for p in products)))
+
+    def publish_all(self, valid_from_ms: int, now_ms: int | None = None) -> None:
+        """Forget every published list and publish every anchor's list afresh, valid from
+        ``valid_from_ms``: the frozen model of the static protocol."""
+        self.learner_drain_into_counts(valid_from_ms)
+        rules = self.lists.tables.get(BASKET_BASED)
+        self.lists.tables = {BASKET_BASED: rules} if rules else {}
+        self._publish_lists(list(self.merged), valid_from_ms)
+        self._publish_trending(valid_from_ms, now_ms)
+
+    def learner_drain_into_counts(self, at_ms: int) -> list[tuple[str, str]]:
+        """Merge the learner's pending deltas into the counts; return the anchors touched."""
+        cfg = self.config.counts
+        touched: list[tuple[str, str]] = []
+        for delta in self.learner.drain():
+            key = (delta.kind, delta.anchor)
+            counts = self.merged.get(key)
+            if counts is None:
+                counts = self.merged[key] = AnchorCounts()
+            counts.add(delta.items, delta.weights, at_ms, cfg)
+            touched.append(key)
+        return touched
+
+    def mine_rules(self, valid_from_ms: int) -> int:
+        """Mine the remembered baskets within the budget and publish every antecedent's
+        rules; return how many rules there are. :attr:`rules_note` says whether the
+        support threshold had to be raised."""
+        mined = mine_within_budget(self.baskets, self.config.offline_rules, self.budget)
+        index = RuleIndex(mined.result.rules)
+        antecedents = sorted({rule.antecedents for rule in mined.result.rules})
+        for antecedent in antecedents:
+            rules = tuple(RuleSummary(r.consequent, r.support, r.confidence, r.lift,
+                                      r.interestingness, r.count)
+                          for r in index.for_antecedent(antecedent))
+            self.lists.apply(AntecedentRules(antecedent, rules, valid_from_ms - 1))
+        self.rules_note = (f"min support raised to {mined.min_support_used:g}"
+                           if mined.raised else "")
+        return len(mined.result.rules)
