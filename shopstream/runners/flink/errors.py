@@ -1,0 +1,19 @@
+"""Errors of the Flink runner."""
+
+from __future__ import annotations
+
+from shopstream.errors import ConfigError, ShopstreamError
+
+__all__ = ["FlinkJobError", "FlinkNotInstalledError", "FlinkUnsupportedError"]
+
+
+class FlinkUnsupportedError(ConfigError):
+    """The topology or an option asks for something the Flink runner does not do yet."""
+
+
+class FlinkNotInstalledError(ShopstreamError):
+    """PyFlink is missing: ``pip install 'shopstream[flink]'``."""
+
+
+class FlinkJobError(ShopstreamError):
+    """The Flink job failed; the message ends with the tail of its log."""

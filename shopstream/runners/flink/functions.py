@@ -1,0 +1,230 @@
+"""The PyFlink functions of a shopstream job: decoding, one keyed stage, the file writer.
+
+Records between functions are ``(timestamp_ms, record)`` pairs: the event time travels
+with the record, so a downstream stage sees the time its upstream element or timer had
+(as on the embedded runner), whatever timestamp Flink put on the stream record.
+
+The keyed stage honours the contract the embedded runner gives, on top of Flink's keyed
+state and event-time timers:
+
+* a key's elements wait in keyed state until the watermark passes their time (one Flink
+  timer at each element time wakes the key) and are handed over in event-time order;
+* operator timers live in a per-key book beside the buffer; on a wake-up at ``t`` the key
+  sees, in order, its elements at ``t`` (and, before each, its timers that are earlier)
+  then its timers at or before ``t``. At equal times events come before timers, as on the
+  embedded runner, and ``ctx.watermark_ms`` is ``t - 1`` for an element, ``t`` for a timer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import IO, Any
+
+import msgspec
+from pyflink.common import Types
+from pyflink.datastream import KeyedProcessFunction, OutputTag, ProcessFunction
+from pyflink.datastream.state import ListStateDescriptor, ValueStateDescriptor
+
+from shopstream.errors import DecodeError, ShopstreamError
+from shopstream.events import streams
+from shopstream.events.decode import EventDecoder
+from shopstream.events.model import CATALOG_KINDS
+from shopstream.events.records import DeadLetter, LateEvent, Output
+from shopstream.runners.flink.state import FlinkStageContext, flink_state
+from shopstream.state.operator import KeyedOperator
+
+__all__ = ["SINK_TAG", "DecodeFunction", "JsonlWriter", "StageFunction", "stream_tag"]
+
+_MIN = -(2**63)
+
+#: Every line bound for a file: ``(stream, json)``.
+SINK_TAG = OutputTag("shopstream-sink", Types.TUPLE([Types.STRING(), Types.STRING()]))
+
+
+def stream_tag(stream: str) -> OutputTag:
+    """The side output that carries ``stream`` from its producers to its consumers."""
+    return OutputTag(f"stream-{stream}", Types.PICKLED_BYTE_ARRAY())
+
+
+class DecodeFunction(ProcessFunction):  # type: ignore[misc]
+    """Lines to ``(timestamp_ms, event)``; parallelism 1, in file order.
+
+    Bad lines go to ``dead-letter`` (with the byte offset after the line, as the embedded
+    runner counts it), catalog changes to ``catalog-changes`` (they never move the
+    watermark), and events at or behind the embedded runner's watermark
+    (``max_timestamp - bound - 1``) to ``late-events``: the same events the embedded runner
+    calls late. What passes is never late for Flink, whose watermark lags this one.
+    """
+
+    def __init__(self, origin: str, bound_ms: int, sinks: frozenset[str]) -> None:
+        self.origin = origin
+        self.bound_ms = bound_ms
+        self.sinks = sinks
+
+    def open(self, runtime_context: Any) -> None:
+        self._decode = EventDecoder().decode
+        self._encode = msgspec.json.Encoder().encode
+        self._offset = 0
+        self._max = _MIN
+        self._watermark = _MIN
+
+    def process_element(self, value: str, ctx: Any) -> Iterator[Any]:
+        raw = value.encode()
+        self._offset += len(raw) + 1
+        raw = raw.strip()
+        if not raw:
+            return
+        try:
+            event = self._decode(raw)
+        except DecodeError as exc:
+            letter = DeadLetter(exc.stage, str(exc), raw.decode("utf-8", "replace"),
+                                self.origin, self._offset)
+            yield SINK_TAG, (streams.DEAD_LETTER, self._encode(letter).decode())
+            return
+        ts = event.timestamp_ms
+        if event.event_type in CATALOG_KINDS:
+            if streams.CATALOG_CHANGES in self.sinks:
+                yield SINK_TAG, (streams.CATALOG_CHANGES, self._encode(event).decode())
+            return
+        mark = self._watermark
+        if ts <= mark:
+            late = LateEvent(event, mark, mark - ts + 1)
+            yield SINK_TAG, (streams.LATE_EVENTS, self._encode(late).decode())
+            return
+        if ts > self._max:
+            self._max = ts
+            self._watermark = max(mark, ts - self.bound_ms - 1)
+        yield ts, event
+
+
+class StageFunction(KeyedProcessFunction):  # type: ignore[misc]
+    """One keyed stage: the operator behind Flink state and timers (module docstring).
+
+    ``downstream`` are the streams later stages consume (sent on :func:`stream_tag`),
+    ``sinks`` the streams written to files (sent on :data:`SINK_TAG` as JSON).
+    """
+
+    def __init__(self, operator: KeyedOperator[Any], downstream: frozenset[str],
+                 sinks: frozenset[str], upstream: frozenset[str]) -> None:
+        self.operator = operator
+        self.downstream = downstream
+        self.sinks = sinks
+        self.upstream = upstream
+
+    def open(self, runtime_context: Any) -> None:
+        pickled = Types.PICKLED_BYTE_ARRAY()
+        self._pending = runtime_context.get_list_state(
+            ListStateDescriptor("shopstream-pending", pickled))
+        self._book_state = runtime_context.get_state(
+            ValueStateDescriptor("shopstream-timers", pickled))
+        name = self.operator.name
+        self._ctx = FlinkStageContext(
+            lambda d: flink_state(runtime_context, d, name), self._register, self._delete)
+        for descriptor in self.operator.state_descriptors:
+            self._ctx.state(descriptor)
+        self._tags = {s: stream_tag(s) for s in self.downstream}
+        self._encode = msgspec.json.Encoder().encode
+        self._book: set[int] = set()
+        self._service: Any = None
+
+    def _register(self, timestamp_ms: int) -> None:
+        if timestamp_ms not in self._book:
+            self._book.add(timestamp_ms)
+            self._service.register_event_time_timer(timestamp_ms)
+
+    def _delete(self, timestamp_ms: int) -> None:
+        # The Flink timer stays: it may also wake the key for an element at that time.
+        self._book.discard(timestamp_ms)
+
+    def process_element(self, value: tuple[int, Any], ctx: Any) -> None:
+        self._pending.add(value)
+        ctx.timer_service().register_event_time_timer(value[0])
+
+    def on_timer(self, timestamp: int, ctx: Any) -> Iterator[Any]:
+        self._service = ctx.timer_service()
+        saved = self._book_state.value()
+        book = self._book = set(saved) if saved else set()
+        sctx = self._ctx
+        sctx.key = key = ctx.get_current_key()
+        operator = self.operator
+        pending = self._pending.get()
+        due: list[tuple[int, Any]] = []
+        if pending:
+            rest: list[tuple[int, Any]] = []
+            for item in pending:
+                (due if item[0] <= timestamp else rest).append(item)
+            if due:
+                if rest:
+                    self._pending.update(rest)
+                else:
+                    self._pending.clear()
+                due.sort(key=_time)
+        for ts, record in due:
+            while book and min(book) < ts:
+                yield from self._fire(min(book), key)
+            sctx.key = key
+            sctx.timestamp_ms = ts
+            sctx.watermark_ms = ts - 1
+            outs = operator.process_element(record, sctx)
+            if outs:
+                yield from self._route(outs, ts)
+        while book and min(book) <= timestamp:
+            yield from self._fire(min(book), key)
+        if book != (set(saved) if saved else set()):
+            if book:
+                self._book_state.update(sorted(book))
+            else:
+                self._book_state.clear()
+
+    def _fire(self, at: int, key: str) -> Iterator[Any]:
+        self._book.discard(at)
+        sctx = self._ctx
+        sctx.key = key
+        sctx.timestamp_ms = at
+        sctx.watermark_ms = at
+        yield from self._route(self.operator.on_timer(at, sctx), at)
+
+    def _route(self, outs: Iterable[Output], ts: int) -> Iterator[Any]:
+        for out in outs:
+            stream = out.stream
+            if stream in self.sinks:
+                yield SINK_TAG, (stream, self._encode(out.record).decode())
+            tag = self._tags.get(stream)
+            if tag is not None:
+                yield tag, (ts, out.record)
+            elif stream in self.upstream:
+                msg = (f"operator {self.operator.name!r} (key {out.key!r}) emitted stream "
+                       f"{stream!r}, which a stage declared before it consumes: on Flink a "
+                       "stream's producers must be declared before its consumers")
+                raise ShopstreamError(msg)
+
+
+def _time(item: tuple[int, Any]) -> int:
+    return item[0]
+
+
+class JsonlWriter(ProcessFunction):  # type: ignore[misc]
+    """Parallelism 1: ``(stream, json)`` lines into ``<output_dir>/<stream>.jsonl``, with
+    the same encoding as the embedded runner's :class:`~shopstream.connectors.files.JsonlSinks`.
+    """
+
+    def __init__(self, output_dir: str, sink_streams: tuple[str, ...]) -> None:
+        self.output_dir = output_dir
+        self.sink_streams = sink_streams
+
+    def open(self, runtime_context: Any) -> None:
+        directory = Path(self.output_dir)
+        directory.mkdir(parents=True, exist_ok=True)
+        self._files: dict[str, IO[str]] = {
+            s: open(directory / f"{s}.jsonl", "w", encoding="utf-8")  # noqa: SIM115
+            for s in self.sink_streams}
+
+    def process_element(self, value: tuple[str, str], ctx: Any) -> None:
+        handle = self._files.get(value[0])
+        if handle is not None:
+            handle.write(value[1] + "\n")
+
+    def close(self) -> None:
+        for handle in getattr(self, "_files", {}).values():
+            handle.close()

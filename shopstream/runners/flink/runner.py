@@ -1,0 +1,198 @@
+"""The Flink runner: a :class:`~shopstream.topology.Topology` on a local mini-cluster.
+
+PyFlink runs the operators in *thread mode* (the Python interpreter embedded in the
+TaskManager through pemja): about 15x faster than process mode on this kind of job. That
+needs ``python.executable`` and this interpreter's ``sys.path`` on the JVM's
+``PYTHONPATH``, both set here before the JVM starts. On JDK 17 a second thread-mode job in
+the same JVM fails (``NoSuchFieldException: loadedLibraryNames``), so
+:meth:`FlinkRunner.run` with ``isolated=True`` (what tests and benches use) runs the job in
+a fresh interpreter: ``python -m shopstream.runners.flink SPEC``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from shopstream.errors import ConfigError, SourceError
+from shopstream.events import streams
+from shopstream.runners.flink.errors import FlinkJobError, FlinkNotInstalledError
+from shopstream.topology import Topology
+
+__all__ = ["FlinkConfig", "FlinkRunSummary", "FlinkRunner", "pyflink_available"]
+
+
+def pyflink_available() -> bool:
+    """Whether PyFlink can be imported (the ``flink`` extra is installed)."""
+    try:
+        import pyflink.datastream  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+@dataclass(frozen=True)
+class FlinkConfig:
+    """Settings of the Flink runner.
+
+    Parameters
+    ----------
+    out_of_orderness_ms
+        How far behind the newest event an event may arrive and still count (as on the
+        embedded runner, default 5 s).
+    parallelism
+        Parallel subtasks of each keyed stage (decoding and the file writer run at 1).
+    execution_mode
+        ``thread`` (default, fast) or ``process`` (a separate Python worker per slot).
+    """
+
+    out_of_orderness_ms: int = 5_000
+    parallelism: int = 1
+    execution_mode: str = "thread"
+
+    def __post_init__(self) -> None:
+        if self.out_of_orderness_ms < 0:
+            msg = f"FlinkConfig.out_of_orderness_ms must be >= 0, got {self.out_of_orderness_ms!r}"
+            raise ConfigError(msg)
+        if self.parallelism < 1:
+            msg = f"FlinkConfig.parallelism must be >= 1, got {self.parallelism!r}"
+            raise ConfigError(msg)
+        if self.execution_mode not in ("thread", "process"):
+            msg = ("FlinkConfig.execution_mode must be 'thread' or 'process', got "
+                   f"{self.execution_mode!r}")
+            raise ConfigError(msg)
+
+
+@dataclass(frozen=True)
+class FlinkRunSummary:
+    """What a Flink run wrote: lines per output stream, and how long the job took."""
+
+    lines: int
+    outputs: dict[str, int]
+    seconds: float
+    job_seconds: float
+    output_dir: str
+    parallelism: int
+    files: dict[str, str]
+
+    @property
+    def events_per_second(self) -> float:
+        return self.lines / self.job_seconds if self.job_seconds > 0 else 0.0
+
+
+class FlinkRunner:
+    """Runs a :class:`Topology` over a JSONL file into ``output_dir`` on a mini-cluster."""
+
+    def __init__(self, topology: Topology, output_dir: str | Path,
+                 config: FlinkConfig | None = None) -> None:
+        from shopstream.runners.flink.job import check_supported
+
+        check_supported(topology)
+        self.topology = topology
+        self.output_dir = Path(output_dir)
+        self.config = config or FlinkConfig()
+
+    def run(self, input_path: str | Path, isolated: bool = False) -> FlinkRunSummary:
+        """Process the file to its end; ``isolated`` runs the job in a fresh interpreter."""
+        path = Path(input_path)
+        if str(input_path) == "-":
+            msg = "the Flink runner reads files only: give --input FILE, not '-'"
+            raise SourceError(msg)
+        if not path.is_file():
+            msg = f"input file {str(input_path)!r} does not exist"
+            raise SourceError(msg)
+        if not pyflink_available():
+            msg = "the Flink runner needs PyFlink: pip install 'shopstream[flink]'"
+            raise FlinkNotInstalledError(msg)
+        started = time.perf_counter()
+        origin = str(input_path)
+        if isolated:
+            job_seconds = self._run_isolated(path.resolve(), origin)
+        else:
+            job_seconds = self._run_here(path.resolve(), origin)
+        return self._summary(path, time.perf_counter() - started, job_seconds)
+
+    def _run_here(self, path: Path, origin: str) -> float:
+        prepare_interpreter(self.config.execution_mode)
+        from pyflink.common import Configuration
+        from pyflink.datastream import RuntimeExecutionMode, StreamExecutionEnvironment
+
+        from shopstream.runners.flink.job import build_job
+
+        conf = Configuration()
+        conf.set_string("python.execution-mode", self.config.execution_mode)
+        conf.set_string("python.executable", sys.executable)
+        env = StreamExecutionEnvironment.get_execution_environment(conf)
+        env.set_runtime_mode(RuntimeExecutionMode.STREAMING)
+        env.set_parallelism(self.config.parallelism)
+        build_job(env, self.topology, str(path), str(self.output_dir.resolve()),
+                  self.config.out_of_orderness_ms, origin=origin)
+        started = time.perf_counter()
+        env.execute("shopstream")
+        return time.perf_counter() - started
+
+    def _run_isolated(self, path: Path, origin: str) -> float:
+        import cloudpickle
+
+        with tempfile.TemporaryDirectory(prefix="shopstream-flink-") as tmp:
+            spec = Path(tmp) / "job.pkl"
+            result = Path(tmp) / "result.json"
+            spec.write_bytes(cloudpickle.dumps({
+                "topology": self.topology, "output_dir": str(self.output_dir.resolve()),
+                "config": self.config, "input": str(path), "origin": origin,
+                "result": str(result)}))
+            done = subprocess.run([sys.executable, "-m", "shopstream.runners.flink", str(spec)],
+                                  capture_output=True, text=True, check=False)
+            if done.returncode != 0 or not result.exists():
+                tail = "\n".join((done.stderr or done.stdout).strip().splitlines()[-30:])
+                msg = f"the Flink job failed (exit {done.returncode}):\n{tail}"
+                raise FlinkJobError(msg)
+            return float(json.loads(result.read_text())["job_seconds"])
+
+    def _summary(self, path: Path, seconds: float, job_seconds: float) -> FlinkRunSummary:
+        with open(path, "rb") as handle:
+            lines = sum(1 for line in handle if line.strip())
+        names = (*self.topology.sink_streams, streams.DEAD_LETTER, streams.LATE_EVENTS)
+        files = {s: str(self.output_dir / f"{s}.jsonl") for s in names}
+        outputs = {s: _count_lines(Path(f)) for s, f in files.items()}
+        return FlinkRunSummary(lines, outputs, seconds, job_seconds, str(self.output_dir),
+                               self.config.parallelism, files)
+
+
+def _count_lines(path: Path) -> int:
+    if not path.exists():
+        return 0
+    with open(path, "rb") as handle:
+        return sum(1 for _ in handle)
+
+
+def prepare_interpreter(mode: str) -> None:
+    """Let the JVM's embedded Python (thread mode) import what this interpreter imports.
+
+    Must run before PyFlink starts its JVM, which inherits the environment.
+    """
+    import shopstream
+
+    # An editable install finds shopstream through an import hook, not a path entry.
+    root = str(Path(shopstream.__file__).resolve().parent.parent)
+    paths = [root, *(p for p in sys.path if p and Path(p).is_dir())]
+    current = os.environ.get("PYTHONPATH")
+    os.environ["PYTHONPATH"] = os.pathsep.join([*paths, *([current] if current else [])])
+
+
+def main(spec_path: str) -> int:
+    """Entry of ``python -m shopstream.runners.flink SPEC``: run one job, write its time."""
+    spec: dict[str, Any] = pickle.loads(Path(spec_path).read_bytes())
+    runner = FlinkRunner(spec["topology"], spec["output_dir"], spec["config"])
+    job_seconds = runner._run_here(Path(spec["input"]), spec["origin"])
+    Path(spec["result"]).write_text(json.dumps({"job_seconds": job_seconds,
+                                                "config": asdict(spec["config"])}))
+    return 0
