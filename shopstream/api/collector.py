@@ -30,6 +30,7 @@ from shopstream.api.live import LivePipeline, QueueFullError
 from shopstream.connectors.snowplow import SnowplowRejection, map_payload, payloads_from_post
 from shopstream.errors import DecodeError, ShopstreamError
 from shopstream.events.decode import EventDecoder
+from shopstream.events.limits import YEAR_2000_MS, InputLimits
 from shopstream.events.model import ShopperEvent
 from shopstream.events.records import DeadLetter
 from shopstream.stores.base import require
@@ -129,7 +130,7 @@ def collector_router(state: Any, canonical: bool = False) -> Any:
         collector = Collector([LiveTarget(live)] if live is not None
                               else [forward] if forward is not None else [])
     router = fastapi.APIRouter(tags=["collector"])
-    decoder = EventDecoder()
+    decoder = EventDecoder(InputLimits(min_timestamp_ms=YEAR_2000_MS))
 
     async def deliver(events: list[ShopperEvent], letters: list[DeadLetter]) -> Response | None:
         try:
@@ -247,8 +248,8 @@ def _decode_all(decoder: EventDecoder, raws: Sequence[bytes],
         try:
             events.append(decoder.decode(raw))
         except DecodeError as exc:
-            letters.append(DeadLetter(exc.stage, str(exc), raw.decode("utf-8", "replace"),
-                                      "collector:events", index))
+            letters.append(DeadLetter.of_bytes(exc.stage, str(exc), raw, "collector:events",
+                                               index))
             errors.append({"index": index, "stage": exc.stage, "reason": str(exc)})
     return events, letters, errors
 

@@ -14,8 +14,9 @@ Examples
 >>> store = SqliteStore(tempfile.mkdtemp() + "/f.db")
 >>> live = LivePipeline(store, LiveConfig(out_of_orderness_ms=0, idle_ms=10))
 >>> live.start()
->>> live.submit([b'{"eventType":"PURCHASE","sessionId":"s","userId":"u","timestamp":30000,'
-...              b'"cartTotal":12.5}'])
+>>> now_ms = int(time.time()) // 30 * 30_000  # a 30 s slot boundary, not ahead of the clock
+>>> live.submit([b'{"eventType":"PURCHASE","sessionId":"s","userId":"u","timestamp":%d,'
+...              b'"cartTotal":12.5}' % now_ms])
 1
 >>> for _ in range(200):
 ...     if store.get("user:u:orders_count_24hr"):
@@ -37,6 +38,7 @@ from dataclasses import dataclass
 
 from shopstream.errors import ConfigError, DecodeError, ShopstreamError
 from shopstream.events.decode import EventDecoder
+from shopstream.events.limits import YEAR_2000_MS, InputLimits
 from shopstream.events.model import ShopperEvent
 from shopstream.events.records import Output
 from shopstream.operators.feature_catalog import FeaturesConfig
@@ -105,7 +107,7 @@ class LivePipeline:
         self.tap = StoreTap(store) if store is not None else None
         self.listeners: list[Callable[[Output], None]] = []
         self.engine = Engine(self.topology, self.config.out_of_orderness_ms, self._emit)
-        self._decoder = EventDecoder()
+        self._decoder = EventDecoder(InputLimits(min_timestamp_ms=YEAR_2000_MS))
         self._queue: queue.Queue[list[ShopperEvent] | None] = queue.Queue()
         self._thread = threading.Thread(target=self._loop, name="shopstream-pipeline",
                                         daemon=True)

@@ -10,6 +10,7 @@ from typing import Any
 
 from shopstream.cli import postgres_input
 from shopstream.cli.evaluate import parse_weights
+from shopstream.cli.input_limits import add_limit_arguments, input_limits
 from shopstream.cli.kafka_run import add_kafka_arguments, kafka_sink, run_from_kafka
 from shopstream.cli.report import byte_progress, format_summary
 from shopstream.connectors.files import JsonlSource
@@ -97,6 +98,7 @@ def register(sub: Any) -> None:
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     parser.add_argument("--json", action="store_true",
                         help="print the summary as JSON instead of a table")
+    add_limit_arguments(parser)
     parser.set_defaults(func=_run)
 
 
@@ -183,7 +185,8 @@ def _run(args: argparse.Namespace) -> int:
     if args.kafka:
         taps.append(kafka_sink(args, topology))
     runner = EmbeddedRunner(topology, args.output_dir,
-                            runner_config(args), checkpoint_dir=args.checkpoint_dir, taps=taps)
+                            runner_config(args), checkpoint_dir=args.checkpoint_dir, taps=taps,
+                            limits=input_limits(args))
     try:
         if args.kafka:
             summary = run_from_kafka(runner, args)

@@ -14,6 +14,7 @@ Examples
 from __future__ import annotations
 
 import enum
+import math
 from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
@@ -78,7 +79,10 @@ def parse_timestamp_ms(value: int | float | str) -> int:
     """
     if isinstance(value, str):
         text = value.strip()
-        if text.isdigit():
+        if len(text) > 40:
+            msg = f"timestamp string of {len(text)} characters is too long"
+            raise ValueError(msg)
+        if text.isascii() and text.isdigit():
             return int(text)
         try:
             parsed = datetime.fromisoformat(text)
@@ -88,6 +92,9 @@ def parse_timestamp_ms(value: int | float | str) -> int:
         if parsed.tzinfo is None:
             parsed = parsed.replace(tzinfo=UTC)
         ms = (parsed - _EPOCH) // _ONE_MS
+    elif isinstance(value, float) and not (math.isfinite(value) and value >= 0):
+        msg = f"timestamp {value!r} is not a finite number >= 0"
+        raise ValueError(msg)
     else:
         ms = int(value)
     if ms < 0:

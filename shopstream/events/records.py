@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from typing import Any, NamedTuple
 
 import msgspec
@@ -50,11 +51,20 @@ class BasketCompletion(msgspec.Struct, frozen=True, rename="camel", gc=False):
     currency: str | None = None
 
 
-class DeadLetter(msgspec.Struct, frozen=True, rename="camel"):
+class DeadLetter(msgspec.Struct, frozen=True, rename="camel", omit_defaults=True):
     """An input that could not be used, with why and where it came from.
 
-    ``stage`` is where it failed (``decode``, ``validate``, ``operator:<name>``), ``offset``
-    the byte offset just after the line in ``source`` (-1 when it has none).
+    ``stage`` is where it failed (``decode``, ``validate``, ``limit``, ``operator:<name>``),
+    ``offset`` the byte offset just after the line in ``source`` (-1 when it has none).
+    ``raw`` is the original input: its text, or, when it is not valid UTF-8, its bytes in
+    base64 with ``raw_encoding`` (``rawEncoding``) set to ``"base64"``.
+
+    Examples
+    --------
+    >>> DeadLetter.of_bytes("decode", "bad", b"caf\\xe9", "in.jsonl", 5).raw
+    'Y2Fm6Q=='
+    >>> msgspec.json.encode(DeadLetter.of_bytes("decode", "bad", b"ok", "in", 3))
+    b'{"stage":"decode","reason":"bad","raw":"ok","source":"in","offset":3}'
     """
 
     stage: str
@@ -62,6 +72,17 @@ class DeadLetter(msgspec.Struct, frozen=True, rename="camel"):
     raw: str
     source: str
     offset: int
+    raw_encoding: str | None = None
+
+    @classmethod
+    def of_bytes(cls, stage: str, reason: str, raw: bytes, source: str,
+                 offset: int) -> DeadLetter:
+        """A dead letter that keeps ``raw`` exactly (base64 when it is not UTF-8)."""
+        try:
+            return cls(stage, reason, raw.decode("utf-8"), source, offset)
+        except UnicodeDecodeError:
+            return cls(stage, reason, base64.b64encode(raw).decode("ascii"), source, offset,
+                       "base64")
 
 
 class LateEvent(msgspec.Struct, frozen=True, rename="camel"):

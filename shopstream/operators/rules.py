@@ -40,6 +40,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from itertools import islice
 
 from shopstream.errors import ConfigError
 from shopstream.events import streams
@@ -71,6 +72,11 @@ class RulesStreamConfig:
         (default 1,000: at support 0.01 a rule then needs 10 baskets). On a nearly empty
         window the minimum count is 1, every itemset is "frequent" and deriving them all
         costs seconds per basket for nothing.
+    max_basket_items
+        Distinct products of one basket that enter the window (default 50, as in
+        :class:`~shopstream.mining.budget.MiningBudget`): a longer basket keeps its first
+        ones in the order they were bought. A basket of ``n`` items holds ``n**3 / 6``
+        itemsets of 3, so without a cap one large order costs cubic time.
     """
 
     rules: RulesConfig = field(default_factory=RulesConfig)
@@ -78,8 +84,13 @@ class RulesStreamConfig:
     window_ms: int | None = None
     tolerance: float = 0.05
     min_baskets: int = 1_000
+    max_basket_items: int = 50
 
     def __post_init__(self) -> None:
+        if self.max_basket_items < 1:
+            msg = ("RulesStreamConfig.max_basket_items must be >= 1, got "
+                   f"{self.max_basket_items!r}")
+            raise ConfigError(msg)
         if self.window_baskets < 1:
             msg = f"RulesStreamConfig.window_baskets must be >= 1, got {self.window_baskets!r}"
             raise ConfigError(msg)
@@ -118,7 +129,9 @@ class RuleMiningOperator(KeyedOperator[BasketCompletion]):
         self.config = config or RulesStreamConfig()
 
     def process_element(self, element: BasketCompletion, ctx: Context) -> Iterable[Output]:
-        items = {line.product_id for line in element.items}
+        # First-seen order, capped: the mining work per basket stays bounded.
+        items = list(islice(dict.fromkeys(line.product_id for line in element.items),
+                            self.config.max_basket_items))
         if element.status != "COMPLETED" or not items:
             return ()
         state = ctx.state(_WINDOW)

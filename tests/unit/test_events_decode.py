@@ -29,11 +29,11 @@ def test_iso_timestamps_and_numeric_ids_are_normalised() -> None:
 
 
 def test_missing_user_falls_back_to_session_and_missing_id_is_deterministic() -> None:
-    raw = b'{"eventType":"PAGE_VIEW","timestamp":5,"sessionId":"s9"}'
+    raw = b'{"eventType":"PAGE_VIEW","timestamp":1700000000005,"sessionId":"s9"}'
     first, second = DEC.decode(raw), DEC.decode(raw)
     assert first.user_id == "s9"
     assert first.event_id == second.event_id == derive_event_id(raw)
-    other = DEC.decode(b'{"eventType":"PAGE_VIEW","timestamp":6,"sessionId":"s9"}')
+    other = DEC.decode(b'{"eventType":"PAGE_VIEW","timestamp":1700000000006,"sessionId":"s9"}')
     assert other.event_id != first.event_id
 
 

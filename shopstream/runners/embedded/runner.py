@@ -22,7 +22,10 @@ from shopstream.connectors.files import JsonlSinks, JsonlSource
 from shopstream.errors import CheckpointError, ConfigError, DecodeError
 from shopstream.events import streams
 from shopstream.events.decode import EventDecoder
+from shopstream.events.limits import LIMIT_STAGE, InputLimits
+from shopstream.events.model import CATALOG_KINDS
 from shopstream.events.records import DeadLetter, Output
+from shopstream.events.time_window import ProgressWindow, Refusal
 from shopstream.runners.embedded.checkpoint import CheckpointStore
 from shopstream.runners.embedded.engine import Engine
 from shopstream.runners.embedded.source import Source
@@ -121,8 +124,8 @@ class EmbeddedRunner:
     >>> from shopstream.pipeline import default_topology
     >>> d = pathlib.Path(tempfile.mkdtemp())
     >>> _ = (d / "in.jsonl").write_text(
-    ...     '{"eventType":"ADD_TO_CART","sessionId":"s","timestamp":1,"productId":"p"}\\n'
-    ...     '{"eventType":"PURCHASE","sessionId":"s","timestamp":2}\\n'
+    ...     '{"eventType":"ADD_TO_CART","sessionId":"s","timestamp":1.7e12,"productId":"p"}\\n'
+    ...     '{"eventType":"PURCHASE","sessionId":"s","timestamp":1700000000001}\\n'
     ...     'oops\\n')
     >>> summary = EmbeddedRunner(default_topology(), d / "out").run(d / "in.jsonl")
     >>> summary.events, summary.dead_letters, summary.outputs["basket-completions"]
@@ -132,13 +135,14 @@ class EmbeddedRunner:
     def __init__(self, topology: Topology, output_dir: str | Path,
                  config: RunnerConfig | None = None,
                  checkpoint_dir: str | Path | None = None,
-                 taps: Sequence[Tap] = ()) -> None:
+                 taps: Sequence[Tap] = (), limits: InputLimits | None = None) -> None:
         self.taps = tuple(taps)
         self.topology = topology
         self.output_dir = Path(output_dir)
         self.config = config or RunnerConfig()
         self.checkpoints = CheckpointStore(checkpoint_dir) if checkpoint_dir else None
-        self._decoder = EventDecoder()
+        self.limits = limits or InputLimits()
+        self._decoder = EventDecoder(self.limits)
 
     def run(self, input_path: str | Path | Source, resume: bool = False,
             progress: Callable[[Any], None] | None = None,
@@ -178,9 +182,9 @@ class EmbeddedRunner:
         next_check = lines + step
         next_checkpoint = lines + every_events
         decode = self._decoder.decode
-        offer = engine.offer
         origin = src.name
         lines_at_tick = lines
+        offer, window = self._admission(engine, src, emit, origin, tally)
         try:
             for item in reader:
                 if item is None:  # an idle tick of an unbounded source
@@ -203,18 +207,18 @@ class EmbeddedRunner:
                     event = decode(raw)
                 except DecodeError as exc:
                     tally.dead_letters += 1
-                    emit(Output(streams.DEAD_LETTER, origin, DeadLetter(
-                        exc.stage, str(exc), raw.decode("utf-8", "replace"), origin,
-                        position if isinstance(position, int) else lines)))
+                    emit(Output(streams.DEAD_LETTER, origin, DeadLetter.of_bytes(
+                        exc.stage, str(exc), raw,
+                        origin, position if isinstance(position, int) else lines)))
                 else:
-                    offer(event)
+                    offer(event, raw, position)
                 if not lines & _DRAIN_MASK:
                     engine.drain()
                 if lines >= next_check:
                     next_check = lines + step
                     if progress is not None:
                         progress(position)
-                    if store is not None and (
+                    if store is not None and not (window and window.held) and (
                             lines >= next_checkpoint
                             or time.perf_counter() - last_checkpoint >= every_seconds):
                         tally.lines = lines
@@ -222,6 +226,9 @@ class EmbeddedRunner:
                         last_checkpoint = time.perf_counter()
                         next_checkpoint = lines + every_events
             tally.lines = lines
+            if window is not None:
+                for event in window.finish():
+                    engine.offer(event)
             if source is not None or src.exhausted:
                 engine.finish()
             else:
@@ -249,6 +256,46 @@ class EmbeddedRunner:
             checkpoints=tally.checkpoints,
             files={s: str(sinks.path(s)) for s in sink_streams},
         )
+
+    def _admission(self, engine: Engine, src: Source, emit: Callable[[Output], None],
+                   origin: str, tally: _Tally,
+                   ) -> tuple[Callable[[Any, bytes, Any], None], ProgressWindow | None]:
+        """How a decoded event enters the engine. A file is a replay: an event far ahead
+        of the newest accepted one is held, then accepted or refused
+        (:mod:`shopstream.events.time_window`); other sources are checked against the
+        ingest clock by the decoder."""
+        ahead = self.limits.max_ahead_ms
+        engine_offer = engine.offer
+        if ahead is None or not isinstance(src, JsonlSource):
+            def offer_now(event: Any, raw: bytes, position: Any) -> None:
+                engine_offer(event)
+            return offer_now, None
+        window = ProgressWindow(ahead, self.limits.confirm_events)
+        admit = window.admit
+        unset = engine.max_timestamp_ms  # the engine's "no event yet"
+
+        def offer(event: Any, raw: bytes, position: Any) -> None:
+            newest = engine.max_timestamp_ms
+            if (not window.held and event.timestamp_ms <= newest + ahead) \
+                    or event.event_type in CATALOG_KINDS:
+                engine_offer(event)
+                return
+            accepted, refused = admit(event, raw, position,
+                                      None if newest == unset else newest)
+            if refused:
+                self._refuse(refused, emit, origin, tally)
+            for each in accepted:
+                engine_offer(each)
+
+        return offer, window
+
+    @staticmethod
+    def _refuse(refused: list[Refusal], emit: Callable[[Output], None], origin: str,
+                tally: _Tally) -> None:
+        for raw, position, reason in refused:
+            tally.dead_letters += 1
+            emit(Output(streams.DEAD_LETTER, origin, DeadLetter.of_bytes(
+                LIMIT_STAGE, reason, raw, origin, position if isinstance(position, int) else -1)))
 
     def _fan_out(self, write: Callable[[Output], None],
                  sink_streams: Sequence[str]) -> Callable[[Output], None]:
