@@ -28,9 +28,10 @@ from shopstream.runners.flink.functions import (
     StageFunction,
     stream_tag,
 )
+from shopstream.runners.flink.support import check_supported
 from shopstream.topology import Topology
 
-__all__ = ["build_job", "check_supported"]
+__all__ = ["build_job"]
 
 
 class _RecordTime(TimestampAssigner):  # type: ignore[misc]
@@ -38,16 +39,6 @@ class _RecordTime(TimestampAssigner):  # type: ignore[misc]
 
     def extract_timestamp(self, value: Any, record_timestamp: int) -> int:
         return int(value[0])
-
-
-def check_supported(topology: Topology) -> None:
-    """Raise :class:`FlinkUnsupportedError` (one line) for what the Flink runner cannot run."""
-    for stage in topology.stages:
-        if stage.broadcast_inputs:
-            msg = (f"the Flink runner does not run stages with broadcast inputs yet: stage "
-                   f"{stage.name!r} reads {', '.join(stage.broadcast_inputs)} "
-                   "(try --no-recommendations)")
-            raise FlinkUnsupportedError(msg)
 
 
 def build_job(env: StreamExecutionEnvironment, topology: Topology, input_path: str,

@@ -25,6 +25,7 @@ from typing import Any
 from shopstream.errors import ConfigError, SourceError
 from shopstream.events import streams
 from shopstream.runners.flink.errors import FlinkJobError, FlinkNotInstalledError
+from shopstream.runners.flink.support import check_supported
 from shopstream.topology import Topology
 
 __all__ = ["FlinkConfig", "FlinkRunSummary", "FlinkRunner", "pyflink_available"]
@@ -93,8 +94,6 @@ class FlinkRunner:
 
     def __init__(self, topology: Topology, output_dir: str | Path,
                  config: FlinkConfig | None = None) -> None:
-        from shopstream.runners.flink.job import check_supported
-
         check_supported(topology)
         self.topology = topology
         self.output_dir = Path(output_dir)
