@@ -49,7 +49,6 @@ import msgspec
 from msgspec.structs import force_setattr
 
 from shopstream.errors import DecodeError
-from shopstream.events.limits import BOM_STARTS as _BOM_STARTS
 from shopstream.events.limits import InputLimits, check_event, check_raw
 from shopstream.events.model import EventType, ShopperEvent, WireEvent
 
@@ -126,7 +125,7 @@ class EventDecoder:
         limits = self.limits
         try:
             # One test on the usual line; check_raw says what is wrong (or strips a BOM).
-            if (len(raw) > limits.max_line_bytes or raw[:1] in _BOM_STARTS
+            if (len(raw) > limits.max_line_bytes or not raw.isascii()
                     or raw.count(b"[") + raw.count(b"{") > limits.max_depth):
                 raw = check_raw(raw, limits)
             try:

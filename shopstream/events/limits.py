@@ -11,7 +11,8 @@ Checks before decoding (on the raw bytes, at C speed on ordinary lines):
 - size: a line or event body longer than ``max_line_bytes``;
 - nesting: JSON nested deeper than ``max_depth`` (even inside an ignored field), which
   would otherwise exhaust the parser's recursion;
-- encoding: UTF-16/32 byte-order marks (a UTF-8 BOM is stripped, not refused).
+- encoding: bytes that are not UTF-8, UTF-16/32 byte-order marks (a UTF-8 BOM is
+  stripped, not refused).
 
 Checks on the decoded event: ids not empty and at most ``max_id_length`` characters,
 at most ``max_items`` purchase lines, ``price`` / ``quantity`` / ``cartTotal`` within their
@@ -161,6 +162,12 @@ def check_raw(raw: bytes, limits: InputLimits) -> bytes:
         raise _refuse(msg)
     if raw[:1] in BOM_STARTS:
         raw = _without_bom(raw)
+    if not raw.isascii():
+        try:
+            raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            msg = f"not valid UTF-8 at byte {exc.start} ({exc.reason})"
+            raise DecodeError(msg) from None
     # Counting brackets is C-speed; only a line with enough of them is scanned exactly.
     if raw.count(b"[") + raw.count(b"{") > limits.max_depth:
         depth = nesting_depth(raw)
@@ -187,10 +194,11 @@ def check_event(event: ShopperEvent, limits: InputLimits, now_ms: int | None) ->
     longest = limits.max_id_length
     product, order = event.product_id, event.order_id
     # One test for the usual case; the slow path finds what is wrong and says it.
-    if (len(event.session_id) > longest or len(event.user_id) > longest
-            or len(event.event_id) > longest
-            or (product is not None and not 0 < len(product) <= longest)
-            or (order is not None and not 0 < len(order) <= longest)):
+    session, user = event.session_id, event.user_id
+    if (len(session) > longest or len(user) > longest or len(event.event_id) > longest
+            or session.isspace() or user.isspace()
+            or (product is not None and (not 0 < len(product) <= longest or product.isspace()))
+            or (order is not None and (not 0 < len(order) <= longest or order.isspace()))):
         _check_ids(event, limits)
     price, quantity, total = event.price, event.quantity, event.cart_total
     if ((price is not None and not price <= limits.max_price)
