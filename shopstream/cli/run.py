@@ -99,6 +99,13 @@ def register(sub: Any) -> None:
     parser.add_argument("--json", action="store_true",
                         help="print the summary as JSON instead of a table")
     add_limit_arguments(parser)
+    parser.add_argument("--engine", choices=("embedded", "flink"), default="embedded",
+                        help="embedded (default: one process) or flink (a PyFlink job on a "
+                             "local mini-cluster; needs pip install 'shopstream[flink]' "
+                             "and Java 17; files only, --no-recommendations)")
+    parser.add_argument("--parallelism", type=int, default=1, metavar="N",
+                        help="with --engine flink: parallel subtasks per keyed stage "
+                             "(default 1)")
     parser.set_defaults(func=_run)
 
 
@@ -174,6 +181,10 @@ def webhook_taps(args: argparse.Namespace, topology: Topology) -> list[WebhookTa
 
 def _run(args: argparse.Namespace) -> int:
     topology = default_topology(pipeline_config(args))
+    if args.engine == "flink":
+        from shopstream.runners.flink.command import run_on_flink
+
+        return run_on_flink(args, topology)
     taps: list[Tap] = list(webhook_taps(args, topology))
     store = open_store(args.store) if args.store else None
     if store is not None:
