@@ -191,8 +191,9 @@ def collector_router(state: Any, canonical: bool = False) -> Any:
             try:
                 raws = ([bytes(r) for r in _decode_batch(body)]
                         if body.lstrip()[:1] == b"[" else [bytes(_decode_one(body))])
-            except msgspec.DecodeError as exc:
-                return _json({"detail": f"body is not JSON: {exc}"}, 400)
+            except (msgspec.DecodeError, RecursionError) as exc:
+                detail = str(exc) if isinstance(exc, msgspec.DecodeError) else "nested too deep"
+                return _json({"detail": f"body is not JSON: {detail}"}, 400)
             if len(raws) > _MAX_BATCH:
                 return _json({"detail": f"at most {_MAX_BATCH} events per request"}, 413)
             events, letters, errors = _decode_all(decoder, raws)
@@ -231,11 +232,13 @@ def _map_all(payloads: Sequence[Mapping[str, str]], origin: str,
     for index, payload in enumerate(payloads):
         try:
             events.append(map_payload(payload))
-        except SnowplowRejection as exc:
-            letters.append(DeadLetter(exc.stage, str(exc), _encode(dict(payload)).decode(),
+        except Exception as exc:  # any failure is a dead letter with its reason, not a 500
+            reason = (str(exc) if isinstance(exc, SnowplowRejection)
+                      else f"unusable payload ({type(exc).__name__}: {exc})")
+            stage = exc.stage if isinstance(exc, SnowplowRejection) else "snowplow"
+            letters.append(DeadLetter(stage, reason, _encode(dict(payload)).decode(),
                                       origin, index))
-            rejected.append({"index": index, "eventId": payload.get("eid"),
-                             "reason": str(exc)})
+            rejected.append({"index": index, "eventId": payload.get("eid"), "reason": reason})
     return events, letters, rejected
 
 

@@ -57,7 +57,18 @@ _LEGACY = {"add_to_cart": EventType.ADD_TO_CART, "remove_from_cart": EventType.R
 _PLATFORMS = {"web": "web", "pc": "desktop-app", "srv": "server", "tv": "tv",
               "cnsl": "console", "iot": "iot", "mob": "mobile-app", "app": "app"}
 _P_DEVICES = {"mob": "mobile", "pc": "desktop", "tv": "tv", "cnsl": "console", "iot": "iot"}
-_decode_json = msgspec.json.decode
+_decode_any = msgspec.json.decode
+
+
+def _decode_json(data: bytes | str) -> Any:
+    """Untrusted JSON: too deep a nesting is a decode error like any other, not a crash."""
+    try:
+        return _decode_any(data)
+    except RecursionError:
+        msg = "JSON nested too deep"
+        raise msgspec.DecodeError(msg) from None
+
+
 _encode_json = msgspec.json.encode
 _DECODER = EventDecoder()
 
@@ -191,7 +202,7 @@ def _event(payload: Mapping[str, str], event_type: EventType,
         msg = "no domain session id (sid): the tracker must send sessions"
         raise SnowplowRejection(msg)
     stamp = payload.get("ttm") or payload.get("dtm")
-    if not stamp or not stamp.isdigit():
+    if not stamp or not (stamp.isascii() and stamp.isdigit()) or len(stamp) > 19:
         msg = f"no usable timestamp: ttm={payload.get('ttm')!r}, dtm={payload.get('dtm')!r}"
         raise SnowplowRejection(msg)
     url = payload.get("url")
