@@ -9,6 +9,9 @@ Examples
 [(b'{"a":1}', 8), (b'{"a":2}', 17)]
 >>> [(line, end) for line, end in JsonlSource(d / "in.jsonl", start_offset=8)]
 [(b'{"a":2}', 17)]
+>>> _ = (d / "long.jsonl").write_bytes(b'{"a":"' + b"x" * 50 + b'"}\\n{"a":3}\\n')
+>>> [(line, end) for line, end in JsonlSource(d / "long.jsonl", max_line_bytes=9)]
+[(b'{"a":"xxxx', 59), (b'{"a":3}', 67)]
 """
 
 from __future__ import annotations
@@ -31,11 +34,16 @@ class JsonlSource:
     """Lines of a JSONL file (or ``-`` for standard input) with the byte offset after each.
 
     Blank lines are skipped: they carry no event. ``start_offset`` resumes a file part-way.
+    A line longer than ``max_line_bytes`` is never held whole in memory: its first
+    ``max_line_bytes + 1`` bytes are yielded (for the decoder to refuse) and the rest is
+    skipped.
     """
 
-    def __init__(self, path: str | Path, start_offset: int = 0) -> None:
+    def __init__(self, path: str | Path, start_offset: int = 0,
+                 max_line_bytes: int | None = None) -> None:
         self.path = str(path)
         self.start_offset = start_offset
+        self.max_line_bytes = max_line_bytes
         if self.is_stdin:
             if start_offset:
                 msg = "standard input cannot be resumed part-way; give --input FILE"
@@ -76,7 +84,7 @@ class JsonlSource:
         ``position`` on."""
         if not position:
             return iter(self)
-        return iter(JsonlSource(self.path, position))
+        return iter(JsonlSource(self.path, position, self.max_line_bytes))
 
     def commit(self, position: int) -> None:
         """Files need no acknowledgement."""
@@ -90,7 +98,7 @@ class JsonlSource:
 
     def __iter__(self) -> Iterator[tuple[bytes, int]]:
         if self.is_stdin:
-            yield from _lines(sys.stdin.buffer, 0)
+            yield from _lines(sys.stdin.buffer, 0, self.max_line_bytes)
             return
         try:
             handle = open(self.path, "rb")  # noqa: SIM115 - closed below, generator-owned
@@ -99,12 +107,26 @@ class JsonlSource:
             raise SourceError(msg) from None
         with handle:
             handle.seek(self.start_offset)
-            yield from _lines(handle, self.start_offset)
+            yield from _lines(handle, self.start_offset, self.max_line_bytes)
 
 
-def _lines(handle: IO[bytes], offset: int) -> Iterator[tuple[bytes, int]]:
-    for line in handle:
+def _lines(handle: IO[bytes], offset: int, cap: int | None) -> Iterator[tuple[bytes, int]]:
+    if cap is None:
+        for line in handle:
+            offset += len(line)
+            stripped = line.strip()
+            if stripped:
+                yield stripped, offset
+        return
+    readline = handle.readline
+    while line := readline(cap + 2):  # room for the content, one byte more, and "\n"
         offset += len(line)
+        if len(line) > cap + 1 and not line.endswith(b"\n"):
+            line = line[:cap + 1]
+            while rest := readline(1 << 20):  # skip the rest without holding it
+                offset += len(rest)
+                if rest.endswith(b"\n"):
+                    break
         stripped = line.strip()
         if stripped:
             yield stripped, offset

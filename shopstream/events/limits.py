@@ -157,8 +157,8 @@ def _refuse(message: str) -> DecodeError:
 def check_raw(raw: bytes, limits: InputLimits) -> bytes:
     """Refuse ``raw`` when a byte-level limit is broken; return it without a UTF-8 BOM."""
     if len(raw) > limits.max_line_bytes:
-        msg = (f"event of {len(raw)} bytes is larger than max_line_bytes="
-               f"{limits.max_line_bytes} (--max-line-bytes)")
+        msg = (f"event larger than max_line_bytes={limits.max_line_bytes} "
+               "(--max-line-bytes)")
         raise _refuse(msg)
     if raw[:1] in BOM_STARTS:
         raw = _without_bom(raw)

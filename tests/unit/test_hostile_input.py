@@ -74,7 +74,9 @@ def test_shopstream_run_refuses_every_hostile_line_and_keeps_every_valid_one(
     assert summary["late_events"] == 0
     letters = [json.loads(x) for x in
                (tmp_path / "attacked" / "dead-letter.jsonl").read_text().splitlines()]
-    assert [raw_of(d) for d in letters] == [h.strip() for h in hostile]
+    # An over-long line is kept up to one byte over the limit, never held whole.
+    kept = [h.strip()[:1_048_577] for h in hostile]
+    assert [raw_of(d) for d in letters] == kept
     for name, letter in zip(HOSTILE, letters, strict=True):
         assert letter["reason"], name
         assert letter["stage"] in ("decode", "validate", "limit"), name
@@ -195,3 +197,12 @@ def test_the_rule_miner_keeps_a_bounded_number_of_items_per_basket() -> None:
     assert RuleMiningOperator().config.max_basket_items == 50
     with pytest.raises(ValueError, match="max_basket_items"):
         RulesStreamConfig(max_basket_items=0)
+
+
+def test_an_over_long_line_is_refused_without_being_read_whole(tmp_path: Path) -> None:
+    long_line = line(eventType="PAGE_VIEW", sessionId="s", timestamp=T0, x="a" * 100_000)
+    lines = [*_views(T0, 3), long_line, *_views(T0 + 3_000, 3)]
+    assert _runner_on(tmp_path, lines, InputLimits(max_line_bytes=1_000)) == (6, 1, 0)
+    letter = json.loads((tmp_path / "out" / "dead-letter.jsonl").read_text())
+    assert letter["raw"].encode() == long_line[:1_001]
+    assert "max_line_bytes=1000" in letter["reason"]

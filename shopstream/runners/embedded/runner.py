@@ -158,8 +158,8 @@ class EmbeddedRunner:
         snapshot = self._load(resume)
         position = snapshot["offset"] if snapshot else None
         # Open the input first: a missing file must not truncate earlier outputs.
-        src: Source = (JsonlSource(input_path) if isinstance(input_path, (str, Path))
-                       else input_path)
+        src: Source = (JsonlSource(input_path, max_line_bytes=self.limits.max_line_bytes)
+                       if isinstance(input_path, (str, Path)) else input_path)
         reader = iter(source) if source is not None else src.read(position)
         sink_streams = (*self.topology.sink_streams, streams.DEAD_LETTER, streams.LATE_EVENTS)
         sinks = JsonlSinks(self.output_dir, dict.fromkeys(sink_streams),
