@@ -8,18 +8,20 @@ import json
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from hostile import DAY, HOSTILE, HOUR, T0, hostile_stream, line, valid_lines
 
+from shopstream.connectors.files import JsonlSource
 from shopstream.errors import DecodeError
 from shopstream.events.decode import EventDecoder
 from shopstream.events.limits import YEAR_2000_MS, InputLimits
 from shopstream.events.records import DeadLetter
 from shopstream.operators.rules import RuleMiningOperator, RulesStreamConfig
 from shopstream.pipeline import default_topology
-from shopstream.runners.embedded.runner import EmbeddedRunner
+from shopstream.runners.embedded.runner import EmbeddedRunner, RunnerConfig
 
 #: Refused by a replay's own progress, not by the decoder alone.
 PROGRESS_ONLY = {name for name in HOSTILE if "ahead of the stream" in name
@@ -206,3 +208,33 @@ def test_an_over_long_line_is_refused_without_being_read_whole(tmp_path: Path) -
     letter = json.loads((tmp_path / "out" / "dead-letter.jsonl").read_text())
     assert letter["raw"].encode() == long_line[:1_001]
     assert "max_line_bytes=1000" in letter["reason"]
+
+
+def _crash_after(path: Path, limits: InputLimits, lines: int,
+                 ) -> Iterator[tuple[bytes, int]]:
+    for n, item in enumerate(JsonlSource(path, max_line_bytes=limits.max_line_bytes), start=1):
+        if n > lines:
+            raise KeyboardInterrupt  # stands in for a kill
+        yield item
+
+
+@pytest.mark.parametrize("crash_at", [3, 10, 22, 23, 24, 40, 61])
+def test_a_run_killed_among_hostile_lines_resumes_to_the_same_output(
+        tmp_path: Path, crash_at: int) -> None:
+    lines = _views(T0, 60)
+    lines[10:10] = [HOSTILE["deep arrays in an ignored field (1,000)"](T0)]
+    lines[20:20] = _views(T0 + DAY, 3)  # held, then refused when the stream goes on
+    lines[40:40] = [HOSTILE["duplicate eventType"](T0 + 40_000)]
+    src = tmp_path / "in.jsonl"
+    src.write_bytes(b"\n".join(lines) + b"\n")
+    config = RunnerConfig(checkpoint_every_events=2, out_of_orderness_ms=1_000)
+    limits = InputLimits()
+    EmbeddedRunner(default_topology(), tmp_path / "whole", config).run(src)
+    runner = EmbeddedRunner(default_topology(), tmp_path / "out", config, tmp_path / "ckpt")
+    with pytest.raises(KeyboardInterrupt):
+        runner.run(src, source=_crash_after(src, limits, crash_at))
+    summary = EmbeddedRunner(default_topology(), tmp_path / "out", config,
+                             tmp_path / "ckpt").run(src, resume=True)
+    whole = {p.name: p.read_bytes() for p in (tmp_path / "whole").glob("*.jsonl")}
+    assert {p.name: p.read_bytes() for p in (tmp_path / "out").glob("*.jsonl")} == whole
+    assert (summary.dead_letters, summary.late_events) == (5, 0)

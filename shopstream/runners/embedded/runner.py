@@ -35,6 +35,8 @@ __all__ = ["EmbeddedRunner", "RunSummary", "RunnerConfig", "Tap"]
 
 # Buffered events are processed every 256 lines: one call instead of 256, same outputs.
 _DRAIN_MASK = 255
+# Engine.max_timestamp_ms before the first event (also after restoring such a checkpoint).
+_NO_EVENT_MS = -(2**63)
 
 
 class Tap(Protocol):
@@ -272,7 +274,6 @@ class EmbeddedRunner:
             return offer_now, None
         window = ProgressWindow(ahead, self.limits.confirm_events)
         admit = window.admit
-        unset = engine.max_timestamp_ms  # the engine's "no event yet"
 
         def offer(event: Any, raw: bytes, position: Any) -> None:
             newest = engine.max_timestamp_ms
@@ -281,7 +282,7 @@ class EmbeddedRunner:
                 engine_offer(event)
                 return
             accepted, refused = admit(event, raw, position,
-                                      None if newest == unset else newest)
+                                      None if newest == _NO_EVENT_MS else newest)
             if refused:
                 self._refuse(refused, emit, origin, tally)
             for each in accepted:
