@@ -30,7 +30,7 @@ from shopstream.api.live import LivePipeline, QueueFullError
 from shopstream.connectors.snowplow import SnowplowRejection, map_payload, payloads_from_post
 from shopstream.errors import DecodeError, ShopstreamError
 from shopstream.events.decode import EventDecoder
-from shopstream.events.limits import YEAR_2000_MS, InputLimits
+from shopstream.events.limits import YEAR_2000_MS, InputLimits, format_ms
 from shopstream.events.model import ShopperEvent
 from shopstream.events.records import DeadLetter
 from shopstream.stores.base import require
@@ -231,7 +231,12 @@ def _map_all(payloads: Sequence[Mapping[str, str]], origin: str,
     rejected: list[dict[str, Any]] = []
     for index, payload in enumerate(payloads):
         try:
-            events.append(map_payload(payload))
+            event = map_payload(payload)
+            if event.timestamp_ms < YEAR_2000_MS:  # the floor of every door of the service
+                msg = (f"timestamp {event.timestamp_ms} ({format_ms(event.timestamp_ms)}) is "
+                       f"before {format_ms(YEAR_2000_MS)}")
+                raise SnowplowRejection(msg)
+            events.append(event)
         except Exception as exc:  # any failure is a dead letter with its reason, not a 500
             reason = (str(exc) if isinstance(exc, SnowplowRejection)
                       else f"unusable payload ({type(exc).__name__}: {exc})")

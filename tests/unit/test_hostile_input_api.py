@@ -79,7 +79,8 @@ def test_no_valid_event_was_made_late(server: BackgroundServer, client: httpx.Cl
     assert live.engine.late_events == 0
 
 
-@pytest.mark.parametrize("dtm", ["\u00b2", "9" * 5000, "1" * 30, "-5", "1e3", ""])
+@pytest.mark.parametrize("dtm", ["\u00b2", "9" * 5000, "1" * 30, "-5", "1e3", "", "5",
+                                 "253402300799000"])
 def test_snowplow_pixel_with_a_bad_timestamp_is_a_4xx(client: httpx.Client, dtm: str) -> None:
     answer = client.get("/i", params={"e": "pv", "sid": "s", "dtm": dtm})
     assert 400 <= answer.status_code < 500, answer.text
