@@ -1,16 +1,24 @@
-"""Recommendation quality and speed on the real Instacart sample, plus what the
-recommender costs the pipeline.
+"""What recommendations cost and how good they are; prints one JSON object.
 
-1. ``shopstream evaluate`` on the full Instacart sessions CSV (fetched with
-   ``shopstream datasets fetch instacart``): HR@K, MRR@K, coverage, latency for
-   popularity, every strategy and the blend;
-2. the default pipeline over simulated events with and without the recommendation
-   operators, in the same process (the baseline is the run without them).
+1. ``cost``: the default pipeline over simulated events of two shapes, the simulator's
+   shop (1,500 products) and a dense one (300 products, 700 shoppers, short baskets),
+   each at ``--events`` and at ten times as many (a history 10x longer): the time of
+   every single recommendation inside the recommendation operator (median, p99; the
+   clock around the call costs well under a microsecond), the shopper state and
+   published lists held at the end, and the pipeline's events/s;
+2. ``throughput``: the default pipeline with and without the recommendation stages on
+   the ``--events`` simulator stream, median of ``--repeats``, in this one process (the
+   baseline is the run without);
+3. ``evaluation``: ``shopstream evaluate --tune`` (static protocol, k = 20) on
+   MovieLens-100k cut into sessions at 30-minute gaps and on the Instacart sample with
+   each shopper's orders as one long session (fetched with ``shopstream datasets
+   fetch``): HR@20 of every strategy and the blend, the blend's gain over the best of the
+   two simple baselines (next items, session co-occurrence), and the wall time.
 
-Prints one JSON object. Usage::
+Usage::
 
-    .venv/bin/python bench/recommend_bench.py [--k 20] [--max-test-sessions N]
-        [--events 100000]
+    .venv/bin/python bench/recommend_bench.py [--events 100000] [--repeats 3]
+        [--skip cost,throughput,evaluation]
 """
 
 from __future__ import annotations
@@ -22,36 +30,72 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 from shopstream.datasets.fetch import fetch
-from shopstream.datasets.instacart import load_order_lines, session_events, write_sessions
 from shopstream.datasets.registry import dataset_info
 from shopstream.evaluation.replay import EvaluationConfig, evaluate
 from shopstream.evaluation.sessions import load_sessions
+from shopstream.operators.recommendations import RecommendationOperator
 from shopstream.pipeline import PipelineConfig, default_topology
 from shopstream.runners.embedded.runner import EmbeddedRunner
 from shopstream.sim import SimulationConfig, write_jsonl
 
-
-def quality(k: int, max_test: int | None, work: Path) -> dict[str, object]:
-    path = fetch(dataset_info("instacart"))
-    csv_path = work / "instacart-sessions.csv"
-    with csv_path.open("w", newline="", encoding="utf-8") as sink:
-        write_sessions(sink, session_events(load_order_lines(path)))
-    report = evaluate(load_sessions(csv_path),
-                      EvaluationConfig(k=k, max_test_sessions=max_test))
-    recs = report["recommenders"]
-    pop = recs["popularity"]["hr"] or float("nan")
-    report["blend_vs_popularity_hr"] = round(recs["blend"]["hr"] / pop, 2)
-    report["blend_vs_best_single_hr"] = round(recs["blend"]["hr"] / max(
-        r["hr"] for name, r in recs.items() if name not in ("blend", "popularity")), 3)
-    return report
+END_MS = 1_767_225_600_000
+SHAPES: dict[str, dict[str, int]] = {"simulator": {}, "dense": {"products": 300, "shoppers": 700}}
 
 
-def pipeline_cost(events: int, repeats: int, work: Path) -> dict[str, object]:
-    src = work / "events.jsonl"
-    write_jsonl(SimulationConfig(sessions=max(1, events // 5), seed=7,
-                                 end_ms=1_767_225_600_000), src, progress=False)
+def simulate(shape: str, events: int, work: Path) -> Path:
+    path = work / f"{shape}-{events}.jsonl"
+    if not path.exists():
+        # About 5 events a session; a week of traffic per 100k events.
+        days = max(1, round(7 * events / 100_000))
+        write_jsonl(SimulationConfig(sessions=max(1, events // 5), seed=7, days=days,
+                                     end_ms=END_MS, **SHAPES[shape]), path, progress=False)
+    return path
+
+
+def _percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def cost(shape: str, events: int, work: Path) -> dict[str, Any]:
+    """Per-recommendation time inside the operator, and what the operator holds."""
+    src = simulate(shape, events, work)
+    lines = sum(1 for _ in src.open("rb"))
+    topology = default_topology()
+    operator = next(s.operator for s in topology.stages
+                    if isinstance(s.operator, RecommendationOperator))
+    times: list[float] = []
+    inner = operator._recommend
+    clock = time.perf_counter_ns
+    held = [0]
+
+    def timed(*args: Any) -> Any:
+        start = clock()
+        out = inner(*args)
+        times.append((clock() - start) / 1_000)
+        if len(times) % 10_000 == 0:  # shoppers held in state now (args[-1]: the context)
+            held[0] = max(held[0], len(args[-1].backend.snapshot().get("shopper", {})))
+        return out
+
+    operator._recommend = timed  # type: ignore[method-assign]
+    runner = EmbeddedRunner(topology, work / f"out-{shape}-{events}")
+    started = time.perf_counter()
+    runner.run(src)
+    seconds = time.perf_counter() - started
+    return {
+        "events": lines, "recommendations": len(times),
+        "us_per_recommendation": {"median": round(statistics.median(times), 1),
+                                  "p99": round(_percentile(times, 0.99), 1)},
+        "events_per_second": round(lines / seconds),
+        "shoppers_held_max": held[0], "published_anchors": operator.lists.anchors(),
+    }
+
+
+def throughput(events: int, repeats: int, work: Path) -> dict[str, Any]:
+    src = simulate("simulator", events, work)
     lines = sum(1 for _ in src.open("rb"))
     rates: dict[str, list[float]] = {"without": [], "with": []}
     for _ in range(repeats):
@@ -61,22 +105,56 @@ def pipeline_cost(events: int, repeats: int, work: Path) -> dict[str, object]:
             EmbeddedRunner(default_topology(cfg), work / f"out-{label}").run(src)
             rates[label].append(lines / (time.perf_counter() - started))
     medians = {label: round(statistics.median(v)) for label, v in rates.items()}
-    return {"events": lines, "repeats": repeats,
-            "events_per_second_median": medians,
+    return {"events": lines, "repeats": repeats, "events_per_second_median": medians,
             "ratio_with_to_without": round(medians["with"] / medians["without"], 3)}
+
+
+def quality(name: str, csv_name: str) -> dict[str, Any]:
+    path = fetch(dataset_info(name)).parent / csv_name
+    started = time.perf_counter()
+    report = evaluate(load_sessions(path), EvaluationConfig(tune=True))
+    seconds = time.perf_counter() - started
+    recs = report["recommenders"]
+    baseline = max(recs["next_item"]["hr"], recs["co_occurrence"]["hr"])
+    best_single = max((r["hr"], n) for n, r in recs.items() if n != "blend")
+    return {
+        "sessions": report["sessions"], "predictions": report["predictions"],
+        "hr20": {n: r["hr"] for n, r in sorted(recs.items(), key=lambda e: -e[1]["hr"])},
+        "mrr20": {n: r["mrr"] for n, r in recs.items()},
+        "blend_ms": {"median": recs["blend"]["latency_ms_median"],
+                     "p99": recs["blend"]["latency_ms_p99"]},
+        "blend_vs_best_simple_baseline": round(recs["blend"]["hr"] / baseline, 3)
+        if baseline else None,
+        "best_single": {"name": best_single[1], "hr": best_single[0]},
+        "tuning": report["tuning"], "rules": report["rules"],
+        "seconds": round(seconds, 1),
+    }
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--k", type=int, default=20)
-    parser.add_argument("--max-test-sessions", type=int)
     parser.add_argument("--events", type=int, default=100_000)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--skip", default="", help="comma-separated parts to skip")
     args = parser.parse_args()
+    skip = set(filter(None, args.skip.split(",")))
+    result: dict[str, Any] = {}
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
-        result = {"evaluation": quality(args.k, args.max_test_sessions, work),
-                  "pipeline": pipeline_cost(args.events, args.repeats, work)}
+        if "cost" not in skip:
+            result["cost"] = {shape: {str(n): cost(shape, n, work)
+                                      for n in (args.events, 10 * args.events)}
+                              for shape in SHAPES}
+            for entry in result["cost"].values():
+                small, large = (entry[str(n)]["us_per_recommendation"]["median"]
+                                for n in (args.events, 10 * args.events))
+                entry["median_ratio_10x_history"] = round(large / small, 2)
+        if "throughput" not in skip:
+            result["throughput"] = throughput(args.events, args.repeats, work)
+        if "evaluation" not in skip:
+            result["evaluation"] = {
+                "movielens-100k sessions": quality("movielens-100k", "movielens-sessions.csv"),
+                "instacart shoppers": quality("instacart", "instacart-user-sessions.csv")}
     json.dump(result, sys.stdout, indent=2)
     print()
     return 0

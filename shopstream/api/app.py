@@ -30,6 +30,7 @@ from shopstream.api.metrics import MetricsInput, render
 from shopstream.api.push import KINDS, PushHub
 from shopstream.errors import ShopstreamError
 from shopstream.events.decode import EventDecoder
+from shopstream.events.limits import YEAR_2000_MS, InputLimits
 from shopstream.operators.feature_catalog import SESSION_FEATURES, USER_FEATURES
 from shopstream.stores.base import FeatureStore, StoreError, require
 from shopstream.stores.keys import TRENDING_KEY, recs_key, related_key, rules_key
@@ -196,6 +197,9 @@ def create_app(state: ServeState) -> Any:
         except msgspec.DecodeError as exc:
             return Response(_encode({"detail": f"body is not JSON: {exc}"}), status_code=400,
                             media_type="application/json")
+        except RecursionError:
+            return Response(_encode({"detail": "body is JSON nested too deep"}),
+                            status_code=400, media_type="application/json")
         if len(raws) > _MAX_BATCH:
             raise fastapi.HTTPException(413, f"at most {_MAX_BATCH} events per request")
         try:
@@ -234,7 +238,7 @@ def create_app(state: ServeState) -> Any:
     return HotPaths(app, state.store)
 
 
-_VALIDATOR = EventDecoder()
+_VALIDATOR = EventDecoder(InputLimits(min_timestamp_ms=YEAR_2000_MS))
 
 
 def _forward_events(forward: Any, raws: list[bytes]) -> int:
@@ -316,7 +320,7 @@ def _handle(hub: PushHub, inbox: asyncio.Queue[dict[str, Any]], text: str) -> di
     """Apply one client message; the reply says what happened."""
     try:
         request = msgspec.json.decode(text)
-    except msgspec.DecodeError:
+    except (msgspec.DecodeError, RecursionError):
         return {"error": "send JSON, e.g. {\"subscribe\": {\"session\": \"s1\"}}"}
     if not isinstance(request, dict) or len(request) != 1:
         return {"error": "send one of subscribe / unsubscribe"}

@@ -180,7 +180,7 @@ class PairLearner:
                 row = table[anchor]
                 others = sorted(row)
                 out.append(PairDelta(kind, anchor, tuple(others),
-                                     tuple(round(row[o], 6) for o in others)))
+                                     tuple([row[o] for o in others])))
             table.clear()
         self._size = 0
         return out

@@ -56,8 +56,12 @@ class SessionVotes:
     def add(self, product: str, table: dict[Any, Any] | None, at_ms: int, depth: int,
             decay: float, capacity: int) -> None:
         """Add the list of ``product`` valid at ``at_ms`` from ``table`` (the published
-        lists of one kind), after the earlier votes decayed one step. A ``BLENDED`` list
-        votes with its published votes, any other with reciprocal ranks."""
+        lists of one kind), after the earlier votes decayed one step, and drop the votes
+        for ``product`` itself. A ``BLENDED`` list votes with its published votes, any
+        other with reciprocal ranks."""
+        # The product is in the session now: never recommended in it again, so it must not
+        # take one of the kept places.
+        self.votes.pop(product, None)
         self.lift /= decay
         if self.lift > _MAX_LIFT:
             factor = 1.0 / self.lift

@@ -75,16 +75,17 @@ class RecommendConfig:
 
     def for_list_length(self, k: int) -> RecommendConfig:
         """This configuration for lists of ``k`` products: published lists and the
-        entries each request reads per list are ``2 * k`` long.
+        entries each request reads per list are ``2 * k`` long, and a session keeps
+        ``3 * k`` votes (the defaults are this for ``k`` = 10).
 
         Examples
         --------
         >>> cfg = RecommendConfig().for_list_length(20)
-        >>> cfg.k, cfg.counts.top_n, cfg.serve.depth
-        (20, 40, 40)
+        >>> cfg.k, cfg.counts.top_n, cfg.serve.depth, cfg.serve.votes
+        (20, 40, 40, 60)
         """
         return replace(self, k=k, counts=replace(self.counts, top_n=2 * k),
-                       serve=replace(self.serve, depth=2 * k))
+                       serve=replace(self.serve, depth=2 * k, votes=3 * k))
 
     def __post_init__(self) -> None:
         for name in ("publish_every_ms", "key_groups", "k"):
