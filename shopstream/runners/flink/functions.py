@@ -17,12 +17,12 @@ state and event-time timers:
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
 import msgspec
-from pyflink.common import Types
+from pyflink.common import Row, Types
 from pyflink.datastream import KeyedProcessFunction, OutputTag, ProcessFunction
 from pyflink.datastream.state import ListStateDescriptor, ValueStateDescriptor
 
@@ -34,7 +34,8 @@ from shopstream.events.records import DeadLetter, LateEvent, Output
 from shopstream.runners.flink.state import FlinkStageContext, flink_state
 from shopstream.state.operator import KeyedOperator
 
-__all__ = ["SINK_TAG", "DecodeFunction", "JsonlWriter", "StageFunction", "stream_tag"]
+__all__ = ["KEYED_TYPE", "SINK_TAG", "DecodeFunction", "JsonlWriter", "Route", "StageFunction",
+           "stage_tag"]
 
 _MIN = -(2**63)
 
@@ -42,9 +43,25 @@ _MIN = -(2**63)
 SINK_TAG = OutputTag("shopstream-sink", Types.TUPLE([Types.STRING(), Types.STRING()]))
 
 
-def stream_tag(stream: str) -> OutputTag:
-    """The side output that carries ``stream`` from its producers to its consumers."""
-    return OutputTag(f"stream-{stream}", Types.PICKLED_BYTE_ARRAY())
+#: What a keyed stage reads: ``Row(key, (timestamp_ms, record))``, keyed on field 0 by
+#: Flink's own Java key selector, so no Python operator runs just to compute keys.
+KEYED_TYPE = Types.ROW([Types.STRING(), Types.PICKLED_BYTE_ARRAY()])
+
+#: ``(stream, consumer stage index, consumer key function)``: where a stream's records go.
+#: (Indexes, not tags: an OutputTag holding a Java type cannot be pickled with a function.)
+Route = tuple[str, int, Callable[[Any], str]]
+
+
+def stage_tag(index: int) -> OutputTag:
+    """The side output carrying the keyed input of stage ``index`` from its producers."""
+    return OutputTag(f"stage-{index}", KEYED_TYPE)
+
+
+def _routes(routes: tuple[Route, ...]) -> dict[str, tuple[tuple[OutputTag, Any], ...]]:
+    table: dict[str, list[tuple[OutputTag, Any]]] = {}
+    for stream, index, key_by in routes:
+        table.setdefault(stream, []).append((stage_tag(index), key_by))
+    return {stream: tuple(targets) for stream, targets in table.items()}
 
 
 class DecodeFunction(ProcessFunction):  # type: ignore[misc]
@@ -57,10 +74,13 @@ class DecodeFunction(ProcessFunction):  # type: ignore[misc]
     calls late. What passes is never late for Flink, whose watermark lags this one.
     """
 
-    def __init__(self, origin: str, bound_ms: int, sinks: frozenset[str]) -> None:
+    def __init__(self, origin: str, bound_ms: int, sinks: frozenset[str],
+                 key_by: Callable[[Any], str], routes: tuple[Route, ...]) -> None:
         self.origin = origin
         self.bound_ms = bound_ms
         self.sinks = sinks
+        self.key_by = key_by
+        self.routes = routes
 
     def open(self, runtime_context: Any) -> None:
         self._decode = EventDecoder().decode
@@ -68,6 +88,7 @@ class DecodeFunction(ProcessFunction):  # type: ignore[misc]
         self._offset = 0
         self._max = _MIN
         self._watermark = _MIN
+        self._others = tuple((stage_tag(i), key_by) for _, i, key_by in self.routes)
 
     def process_element(self, value: str, ctx: Any) -> Iterator[Any]:
         raw = value.encode()
@@ -95,20 +116,25 @@ class DecodeFunction(ProcessFunction):  # type: ignore[misc]
         if ts > self._max:
             self._max = ts
             self._watermark = max(mark, ts - self.bound_ms - 1)
-        yield ts, event
+        pair = (ts, event)
+        # The main output (keyed by the first events stage's key, with its time for the
+        # watermark) feeds every events stage with that key function.
+        yield Row(self.key_by(event), pair), ts
+        for tag, key_by in self._others:
+            yield tag, Row(key_by(event), pair)
 
 
 class StageFunction(KeyedProcessFunction):  # type: ignore[misc]
     """One keyed stage: the operator behind Flink state and timers (module docstring).
 
-    ``downstream`` are the streams later stages consume (sent on :func:`stream_tag`),
-    ``sinks`` the streams written to files (sent on :data:`SINK_TAG` as JSON).
+    ``routes`` send streams to later stages (keyed for them, on :func:`stage_tag`),
+    ``sinks`` are the streams written to files (sent on :data:`SINK_TAG` as JSON).
     """
 
-    def __init__(self, operator: KeyedOperator[Any], downstream: frozenset[str],
+    def __init__(self, operator: KeyedOperator[Any], routes: tuple[Route, ...],
                  sinks: frozenset[str], upstream: frozenset[str]) -> None:
         self.operator = operator
-        self.downstream = downstream
+        self.routes = routes
         self.sinks = sinks
         self.upstream = upstream
 
@@ -123,7 +149,7 @@ class StageFunction(KeyedProcessFunction):  # type: ignore[misc]
             lambda d: flink_state(runtime_context, d, name), self._register, self._delete)
         for descriptor in self.operator.state_descriptors:
             self._ctx.state(descriptor)
-        self._tags = {s: stream_tag(s) for s in self.downstream}
+        self._targets = _routes(self.routes)
         self._encode = msgspec.json.Encoder().encode
         self._book: set[int] = set()
         self._service: Any = None
@@ -138,6 +164,7 @@ class StageFunction(KeyedProcessFunction):  # type: ignore[misc]
         self._book.discard(timestamp_ms)
 
     def process_element(self, value: tuple[int, Any], ctx: Any) -> None:
+        # Flink hands over the record of Row(key, record) (see KEYED_TYPE).
         self._pending.add(value)
         ctx.timer_service().register_event_time_timer(value[0])
 
@@ -190,9 +217,12 @@ class StageFunction(KeyedProcessFunction):  # type: ignore[misc]
             stream = out.stream
             if stream in self.sinks:
                 yield SINK_TAG, (stream, self._encode(out.record).decode())
-            tag = self._tags.get(stream)
-            if tag is not None:
-                yield tag, (ts, out.record)
+            targets = self._targets.get(stream)
+            if targets is not None:
+                record = out.record
+                pair = (ts, record)
+                for tag, key_by in targets:
+                    yield tag, Row(key_by(record), pair)
             elif stream in self.upstream:
                 msg = (f"operator {self.operator.name!r} (key {out.key!r}) emitted stream "
                        f"{stream!r}, which a stage declared before it consumes: on Flink a "
