@@ -4,12 +4,12 @@ PY := $(VENV)/bin/python
 PYTHON ?= python3
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test lint typecheck unit bench clean
+.PHONY: setup demo test lint typecheck unit parity bench clean
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PY) -m pip install --quiet -e '.[dev,flink]'
 	@touch $(STAMP)
 
 setup: $(STAMP)
@@ -31,6 +31,10 @@ unit: setup
 
 test: lint typecheck unit
 
+# The runner conformance suite alone: embedded, Flink at parallelism 1 and 2 (about a minute).
+parity: setup
+	$(PY) -m pytest -q tests/parity
+
 bench: setup
 	$(PY) -m pip install --quiet -e '.[dev,bench]'
 	$(PY) bench/foundation_bench.py
@@ -39,6 +43,7 @@ bench: setup
 	$(PY) bench/kafka_bench.py
 	$(PY) bench/collector_bench.py
 	$(PY) bench/recommend_bench.py
+	$(PY) bench/flink_bench.py
 
 clean:
 	rm -rf $(VENV) out .pytest_cache .mypy_cache .ruff_cache .hypothesis

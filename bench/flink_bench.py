@@ -1,0 +1,155 @@
+"""Embedded runner against the Flink runner on the same simulated input; prints JSON.
+
+Run: ``.venv/bin/python bench/flink_bench.py [--sessions 10000] [--parallelism 1 2]``
+(needs ``pip install -e '.[flink]'`` and Java 17).
+
+For each pipeline (``baskets``: the basket tracker alone; ``pipeline``: every operator the
+Flink runner runs, i.e. the default pipeline without the recommender) it runs:
+
+* the embedded runner over the file (output files included): lines/s;
+* the Flink runner on a local mini-cluster at each ``--parallelism``, in this process
+  (one JVM; a small warm-up job first), twice: on a tenth of the input and on all of it.
+  ``job_lines_per_s`` is lines over the whole job (mini-cluster start, submission and
+  teardown included); ``marginal_lines_per_s`` is the extra lines over the extra seconds
+  between the two sizes, the steady-state rate without the fixed cost.
+
+Every Flink run's outputs are checked against the embedded runner's, per stream, as
+multisets (``outputs_equal``). The JVM's peak resident memory is read from /proc.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import json
+import os
+import platform
+import sys
+import tempfile
+import time
+import warnings
+from pathlib import Path
+from typing import Any
+
+from shopstream.pipeline import PipelineConfig, default_topology
+from shopstream.runners.embedded.runner import EmbeddedRunner
+from shopstream.runners.flink import FlinkConfig, FlinkRunner
+from shopstream.sim import SimulationConfig, write_jsonl
+from shopstream.topology import Topology
+
+
+def topologies() -> dict[str, Topology]:
+    full = default_topology(PipelineConfig(recommendations=None))
+    baskets = Topology(tuple(s for s in full.stages if s.name == "baskets"), full.sink_streams)
+    return {"baskets": baskets, "pipeline": full}
+
+
+def first_lines(source: Path, target: Path, count: int) -> Path:
+    with open(source, "rb") as src, open(target, "wb") as dst:
+        for n, line in enumerate(src):
+            if n >= count:
+                break
+            dst.write(line)
+    return target
+
+
+def count_lines(path: Path) -> int:
+    with open(path, "rb") as handle:
+        return sum(1 for _ in handle)
+
+
+def multisets(directory: Path) -> dict[str, collections.Counter[str]]:
+    return {p.stem: collections.Counter(p.read_text().splitlines())
+            for p in sorted(directory.glob("*.jsonl"))}
+
+
+def java_peak_rss_mb() -> float | None:
+    """Peak resident memory of the JVM(s) this process started (PyFlink's gateway)."""
+    peak = None
+    me = str(os.getpid())
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            status = (entry / "status").read_text()
+            cmdline = (entry / "cmdline").read_bytes()
+        except OSError:
+            continue
+        fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
+        if fields.get("PPid", "").strip() != me or b"java" not in cmdline:
+            continue
+        hwm = int(fields.get("VmHWM", "0 kB").split()[0]) / 1024
+        peak = max(peak or 0.0, hwm)
+    return round(peak, 1) if peak is not None else None
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sessions", type=int, default=10_000)
+    parser.add_argument("--parallelism", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--pipelines", nargs="+", default=["baskets", "pipeline"])
+    args = parser.parse_args()
+    warnings.simplefilter("ignore")
+    work = Path(tempfile.mkdtemp(prefix="flink-bench-"))
+    big = work / "events.jsonl"
+    write_jsonl(SimulationConfig(sessions=args.sessions, seed=1, end_ms=1_767_600_000_000,
+                                 disorder_ms=3_000), big, progress=False)
+    lines = count_lines(big)
+    small = first_lines(big, work / "small.jsonl", max(1, lines // 10))
+    small_lines = count_lines(small)
+    tiny = first_lines(big, work / "tiny.jsonl", 200)
+    started = time.perf_counter()
+    # Warm-up: the first job in a JVM pays for class loading and the interpreter start.
+    FlinkRunner(topologies()["baskets"], work / "warm-up").run(tiny)
+    warm_up_s = time.perf_counter() - started
+    results: dict[str, Any] = {}
+    for name in args.pipelines:
+        topology = topologies()[name]
+        embedded = EmbeddedRunner(topology, work / f"{name}-embedded").run(big)
+        expected = multisets(work / f"{name}-embedded")
+        entry: dict[str, Any] = {
+            "embedded": {"lines_per_s": round(embedded.events_per_second),
+                         "seconds": round(embedded.seconds, 2)},
+        }
+        for p in args.parallelism:
+            config = FlinkConfig(parallelism=p)
+            part = FlinkRunner(topology, work / f"{name}-flink{p}-small", config).run(small)
+            full = FlinkRunner(topology, work / f"{name}-flink{p}", config).run(big)
+            extra_s = full.job_seconds - part.job_seconds
+            entry[f"flink_p{p}"] = {
+                "job_seconds": round(full.job_seconds, 2),
+                "job_lines_per_s": round(full.events_per_second),
+                "small_job_seconds": round(part.job_seconds, 2),
+                "marginal_lines_per_s": round((lines - small_lines) / extra_s)
+                if extra_s > 0 else None,
+                "outputs_equal": multisets(work / f"{name}-flink{p}") == expected,
+            }
+        results[name] = entry
+    print(json.dumps({
+        "bench": "flink",
+        "lines": lines,
+        "small_lines": small_lines,
+        "sessions": args.sessions,
+        "first_job_seconds": round(warm_up_s, 2),
+        "jvm_peak_rss_mb": java_peak_rss_mb(),
+        "cpus": os.cpu_count(),
+        "load_average_1m": round(os.getloadavg()[0], 2),
+        "python": platform.python_version(),
+        "pyflink": _version("apache-flink"),
+        "execution_mode": "thread",
+        "results": results,
+    }, indent=2))
+    return 0
+
+
+def _version(dist: str) -> str | None:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version(dist)
+    except PackageNotFoundError:
+        return None
+
+
+if __name__ == "__main__":
+    sys.exit(main())
