@@ -99,8 +99,7 @@ class DecodeFunction(ProcessFunction):  # type: ignore[misc]
         try:
             event = self._decode(raw)
         except DecodeError as exc:
-            letter = DeadLetter(exc.stage, str(exc), raw.decode("utf-8", "replace"),
-                                self.origin, self._offset)
+            letter = DeadLetter.of_bytes(exc.stage, str(exc), raw, self.origin, self._offset)
             yield SINK_TAG, (streams.DEAD_LETTER, self._encode(letter).decode())
             return
         ts = event.timestamp_ms
@@ -125,15 +124,17 @@ class DecodeFunction(ProcessFunction):  # type: ignore[misc]
 
 
 class StageFunction(KeyedProcessFunction):  # type: ignore[misc]
-    """One keyed stage: the operator behind Flink state and timers (module docstring).
+    """Keyed stages that read the same streams with the same key, fused in one Flink
+    operator (fewer Python calls per record); see the module docstring for the order.
 
-    ``routes`` send streams to later stages (keyed for them, on :func:`stage_tag`),
-    ``sinks`` are the streams written to files (sent on :data:`SINK_TAG` as JSON).
+    Each operator's state is named ``<operator>.<state>``; ``routes`` send streams to later
+    stages (keyed for them, on :func:`stage_tag`), ``sinks`` are the streams written to
+    files (sent on :data:`SINK_TAG` as JSON).
     """
 
-    def __init__(self, operator: KeyedOperator[Any], routes: tuple[Route, ...],
+    def __init__(self, operators: tuple[KeyedOperator[Any], ...], routes: tuple[Route, ...],
                  sinks: frozenset[str], upstream: frozenset[str]) -> None:
-        self.operator = operator
+        self.operators = operators
         self.routes = routes
         self.sinks = sinks
         self.upstream = upstream
@@ -141,27 +142,21 @@ class StageFunction(KeyedProcessFunction):  # type: ignore[misc]
     def open(self, runtime_context: Any) -> None:
         pickled = Types.PICKLED_BYTE_ARRAY()
         self._pending = runtime_context.get_list_state(
-            ListStateDescriptor("shopstream-pending", pickled))
+            ListStateDescriptor("shopstream.pending", pickled))
         self._book_state = runtime_context.get_state(
-            ValueStateDescriptor("shopstream-timers", pickled))
-        name = self.operator.name
-        self._ctx = FlinkStageContext(
-            lambda d: flink_state(runtime_context, d, name), self._register, self._delete)
-        for descriptor in self.operator.state_descriptors:
-            self._ctx.state(descriptor)
+            ValueStateDescriptor("shopstream.timers", pickled))
+        self._contexts = []
+        for index, operator in enumerate(self.operators):
+            ctx = FlinkStageContext(_state_factory(runtime_context, operator.name),
+                                    _book_register(self, index), _book_delete(self, index))
+            for descriptor in operator.state_descriptors:
+                ctx.state(descriptor)
+            self._contexts.append(ctx)
+        self._steps = tuple(zip(self._contexts, self.operators, strict=True))
         self._targets = _routes(self.routes)
         self._encode = msgspec.json.Encoder().encode
-        self._book: set[int] = set()
+        self._book: set[tuple[int, int]] = set()
         self._service: Any = None
-
-    def _register(self, timestamp_ms: int) -> None:
-        if timestamp_ms not in self._book:
-            self._book.add(timestamp_ms)
-            self._service.register_event_time_timer(timestamp_ms)
-
-    def _delete(self, timestamp_ms: int) -> None:
-        # The Flink timer stays: it may also wake the key for an element at that time.
-        self._book.discard(timestamp_ms)
 
     def process_element(self, value: tuple[int, Any], ctx: Any) -> None:
         # Flink hands over the record of Row(key, record) (see KEYED_TYPE).
@@ -171,10 +166,9 @@ class StageFunction(KeyedProcessFunction):  # type: ignore[misc]
     def on_timer(self, timestamp: int, ctx: Any) -> Iterator[Any]:
         self._service = ctx.timer_service()
         saved = self._book_state.value()
-        book = self._book = set(saved) if saved else set()
-        sctx = self._ctx
-        sctx.key = key = ctx.get_current_key()
-        operator = self.operator
+        before = set(saved) if saved else set()
+        book = self._book = set(before)
+        key = ctx.get_current_key()
         pending = self._pending.get()
         due: list[tuple[int, Any]] = []
         if pending:
@@ -188,31 +182,34 @@ class StageFunction(KeyedProcessFunction):  # type: ignore[misc]
                     self._pending.clear()
                 due.sort(key=_time)
         for ts, record in due:
-            while book and min(book) < ts:
+            while book and min(book)[0] < ts:
                 yield from self._fire(min(book), key)
-            sctx.key = key
-            sctx.timestamp_ms = ts
-            sctx.watermark_ms = ts - 1
-            outs = operator.process_element(record, sctx)
-            if outs:
-                yield from self._route(outs, ts)
-        while book and min(book) <= timestamp:
+            for sctx, operator in self._steps:
+                sctx.key = key
+                sctx.timestamp_ms = ts
+                sctx.watermark_ms = ts - 1
+                outs = operator.process_element(record, sctx)
+                if outs:
+                    yield from self._route(outs, ts, operator)
+        while book and min(book)[0] <= timestamp:
             yield from self._fire(min(book), key)
-        if book != (set(saved) if saved else set()):
+        if book != before:
             if book:
                 self._book_state.update(sorted(book))
             else:
                 self._book_state.clear()
 
-    def _fire(self, at: int, key: str) -> Iterator[Any]:
-        self._book.discard(at)
-        sctx = self._ctx
+    def _fire(self, timer: tuple[int, int], key: str) -> Iterator[Any]:
+        self._book.discard(timer)
+        at, index = timer
+        sctx, operator = self._steps[index]
         sctx.key = key
         sctx.timestamp_ms = at
         sctx.watermark_ms = at
-        yield from self._route(self.operator.on_timer(at, sctx), at)
+        yield from self._route(operator.on_timer(at, sctx), at, operator)
 
-    def _route(self, outs: Iterable[Output], ts: int) -> Iterator[Any]:
+    def _route(self, outs: Iterable[Output], ts: int,
+               operator: KeyedOperator[Any]) -> Iterator[Any]:
         for out in outs:
             stream = out.stream
             if stream in self.sinks:
@@ -224,10 +221,33 @@ class StageFunction(KeyedProcessFunction):  # type: ignore[misc]
                 for tag, key_by in targets:
                     yield tag, Row(key_by(record), pair)
             elif stream in self.upstream:
-                msg = (f"operator {self.operator.name!r} (key {out.key!r}) emitted stream "
+                msg = (f"operator {operator.name!r} (key {out.key!r}) emitted stream "
                        f"{stream!r}, which a stage declared before it consumes: on Flink a "
                        "stream's producers must be declared before its consumers")
                 raise ShopstreamError(msg)
+
+
+def _state_factory(runtime_context: Any, operator: str) -> Callable[[Any], Any]:
+    def create(descriptor: Any) -> Any:
+        return flink_state(runtime_context, descriptor, operator)
+    return create
+
+
+def _book_register(function: StageFunction, index: int) -> Callable[[int], None]:
+    def register(timestamp_ms: int) -> None:
+        timer = (timestamp_ms, index)
+        if timer not in function._book:
+            function._book.add(timer)
+            # One Flink timer per time wakes the key; the book says which operator it is for.
+            function._service.register_event_time_timer(timestamp_ms)
+    return register
+
+
+def _book_delete(function: StageFunction, index: int) -> Callable[[int], None]:
+    def delete(timestamp_ms: int) -> None:
+        # The Flink timer stays: it may also wake the key for an element or another operator.
+        function._book.discard((timestamp_ms, index))
+    return delete
 
 
 def _time(item: tuple[int, Any]) -> int:

@@ -8,7 +8,8 @@
 
 Producers compute the key of each consumer and send ``Row(key, (timestamp_ms, record))``
 (:data:`~shopstream.runners.flink.functions.KEYED_TYPE`), which Flink's Java key selector
-partitions: with thread mode's one interpreter, every Python operator a record passes
+partitions. Stages reading the same streams with the same key run fused, as one Flink
+operator (:func:`fuse`). With thread mode's one interpreter, every Python operator a record passes
 costs throughput, so the job adds none of its own (no key-extraction maps, no
 identity maps on side outputs, no Python timestamp extraction).
 
@@ -40,7 +41,7 @@ from shopstream.runners.flink.functions import (
 from shopstream.runners.flink.support import check_supported
 from shopstream.topology import Topology
 
-__all__ = ["build_job"]
+__all__ = ["build_job", "fuse"]
 
 
 def _side_output(stream: DataStream, tag: Any) -> DataStream:
@@ -60,21 +61,39 @@ def _union(parts: list[DataStream]) -> DataStream:
     return parts[0].union(*parts[1:]) if len(parts) > 1 else parts[0]
 
 
+def fuse(topology: Topology) -> list[tuple[int, ...]]:
+    """Stages that read the same streams with the same key function, grouped (in the
+    order of each group's first stage): each group runs as one Flink operator.
+
+    Examples
+    --------
+    >>> from shopstream.pipeline import PipelineConfig, default_topology
+    >>> topo = default_topology(PipelineConfig(recommendations=None))
+    >>> [[topo.stages[i].name for i in group] for group in fuse(topo)]
+    [['baskets', 'abandonment'], ['fraud'], ['revenue', 'top-products', 'rules']]
+    """
+    groups: dict[tuple[tuple[str, ...], int], list[int]] = {}
+    for index, stage in enumerate(topology.stages):
+        groups.setdefault((stage.inputs, id(stage.key_by)), []).append(index)
+    return [tuple(group) for group in groups.values()]
+
+
 def build_job(env: StreamExecutionEnvironment, topology: Topology, input_path: str,
               output_dir: str, out_of_orderness_ms: int, origin: str | None = None) -> None:
     """Add the job for ``topology`` over the JSONL file ``input_path`` to ``env``;
     dead letters name their source ``origin`` (default: ``input_path``)."""
     check_supported(topology)
     stages = topology.stages
+    groups = fuse(topology)
+    heads = [stages[group[0]] for group in groups]
     sink_streams = (*topology.sink_streams, streams.DEAD_LETTER, streams.LATE_EVENTS)
     sinks = frozenset(sink_streams)
-    # Stages reading events: those keyed like the first take the decoder's main output
-    # (watermarked); the others get a keyed side output each.
-    on_events = [i for i, st in enumerate(stages) if streams.EVENTS in st.inputs]
-    main_key = stages[on_events[0]].key_by if on_events else (lambda _: "")
-    direct = [i for i in on_events if stages[i].key_by is main_key]
+    # Groups reading events: the first takes the decoder's main output (watermarked); the
+    # others get a side output each, keyed for them.
+    on_events = [g for g, head in enumerate(heads) if streams.EVENTS in head.inputs]
+    main_key = heads[on_events[0]].key_by if on_events else (lambda _: "")
     event_routes: tuple[Route, ...] = tuple(
-        (streams.EVENTS, i, stages[i].key_by) for i in on_events if i not in direct)
+        (streams.EVENTS, g, heads[g].key_by) for g in on_events[1:])
 
     parallelism = env.get_parallelism()
     # Reading, decoding and event time run at 1, in file order (the exact late-event rule
@@ -102,29 +121,33 @@ def build_job(env: StreamExecutionEnvironment, topology: Topology, input_path: s
     decode_sinks = _side_output(decoded, SINK_TAG)
     env.set_parallelism(parallelism)
 
-    inputs: dict[int, list[DataStream]] = {i: [events] for i in direct}
-    for i in on_events:
-        if i not in direct:
-            inputs[i] = [_side_output(decoded, stage_tag(i))]
+    inputs: dict[int, list[DataStream]] = {}
+    if on_events:
+        inputs[on_events[0]] = [events]
+    for g in on_events[1:]:
+        inputs[g] = [_side_output(decoded, stage_tag(g))]
     sink_parts: list[DataStream] = [decode_sinks]
-    for index, stage in enumerate(stages):
-        parts = inputs.get(index)
+    for g, group in enumerate(groups):
+        head = heads[g]
+        names = "+".join(stages[i].name for i in group)
+        parts = inputs.get(g)
         if not parts:
-            msg = (f"stage {stage.name!r} reads {', '.join(stage.inputs)}, which no stage "
+            msg = (f"stage {head.name!r} reads {', '.join(head.inputs)}, which no stage "
                    "declared before it produces (on Flink producers come first)")
             raise FlinkUnsupportedError(msg)
-        # Every stream a later stage reads (but events) may come from this one: operators
+        # Every stream a later group reads (but events) may come from this one: operators
         # do not declare what they emit.
         routes: tuple[Route, ...] = tuple(
-            (stream, later, stages[later].key_by)
-            for later in range(index + 1, len(stages))
-            for stream in stages[later].inputs if stream != streams.EVENTS)
+            (stream, later, heads[later].key_by)
+            for later in range(g + 1, len(groups))
+            for stream in heads[later].inputs if stream != streams.EVENTS)
         routed = {stream for stream, _, _ in routes}
-        earlier = {s for st in stages[:index + 1] for s in st.inputs} - routed
+        earlier = {s for h in heads[:g + 1] for s in h.inputs} - routed
+        operators = tuple(stages[i].operator for i in group)
         out = _keyed(_union(parts)) \
-            .process(StageFunction(stage.operator, routes, sinks, frozenset(earlier)),
+            .process(StageFunction(operators, routes, sinks, frozenset(earlier)),
                      output_type=Types.PICKLED_BYTE_ARRAY()) \
-            .name(stage.name).uid(stage.name)
+            .name(names).uid(names)
         for later in sorted({target for _, target, _ in routes}):
             inputs.setdefault(later, []).append(_side_output(out, stage_tag(later)))
         sink_parts.append(_side_output(out, SINK_TAG))
@@ -132,4 +155,3 @@ def build_job(env: StreamExecutionEnvironment, topology: Topology, input_path: s
     _union(sink_parts).process(JsonlWriter(output_dir, sink_streams)).name("jsonl-writer") \
         .uid("jsonl-writer")
     env.set_parallelism(parallelism)
-

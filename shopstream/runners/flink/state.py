@@ -108,7 +108,8 @@ class ListStateView:
 
 
 def flink_state(runtime_context: Any, descriptor: StateDescriptor, operator: str) -> Any:
-    """The view an operator gets for ``descriptor``, backed by Flink keyed state."""
+    """The view an operator gets for ``descriptor``, backed by Flink keyed state named
+    ``<operator>.<state>``."""
     from pyflink.common import Types
     from pyflink.datastream.state import (
         ListStateDescriptor as FlinkList,
@@ -121,14 +122,16 @@ def flink_state(runtime_context: Any, descriptor: StateDescriptor, operator: str
     )
 
     pickled = Types.PICKLED_BYTE_ARRAY()
+    # Operators fused in one Flink function may use the same state names.
+    name = f"{operator}.{descriptor.name}"
     if isinstance(descriptor, ValueStateDescriptor):
         # Flink's ValueState already has the contract's value/update/clear.
-        return runtime_context.get_state(FlinkValue(descriptor.name, pickled))
+        return runtime_context.get_state(FlinkValue(name, pickled))
     if isinstance(descriptor, MapStateDescriptor):
         return MapStateView(runtime_context.get_map_state(
-            FlinkMap(descriptor.name, Types.STRING(), pickled)))
+            FlinkMap(name, Types.STRING(), pickled)))
     if isinstance(descriptor, ListStateDescriptor):
-        return ListStateView(runtime_context.get_list_state(FlinkList(descriptor.name, pickled)))
+        return ListStateView(runtime_context.get_list_state(FlinkList(name, pickled)))
     msg = (f"operator {operator!r}: state {descriptor.name!r} is a "
            f"{type(descriptor).__name__}, which the Flink runner cannot map")
     raise ConfigError(msg)
