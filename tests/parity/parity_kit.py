@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from shopstream.events import streams
+from shopstream.operators.rules import RulesStreamConfig
 from shopstream.pipeline import PipelineConfig, default_topology
 from shopstream.runners.embedded.runner import EmbeddedRunner, RunnerConfig
 from shopstream.topology import Topology
@@ -21,8 +22,10 @@ RUNNERS = ("embedded", "flink-1", "flink-2")
 
 def parity_topology() -> Topology:
     """The default pipeline without the broadcast (recommender) stages, which the Flink
-    runner does not run yet, and with the per-device fraud stage on."""
-    return default_topology(PipelineConfig(recommendations=None, fraud_by_device=True))
+    runner does not run yet, with the per-device fraud stage on, and rules published
+    from 50 baskets (not 1,000) so that small inputs exercise the rule miner."""
+    return default_topology(PipelineConfig(recommendations=None, fraud_by_device=True,
+                                           rules=RulesStreamConfig(min_baskets=50)))
 
 
 #: Which field partitions each stream's records when outputs are compared per key.

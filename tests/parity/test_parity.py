@@ -97,6 +97,7 @@ def test_simulated_input_exercises_the_contract(expected_sim: dict[str, list[str
     """The simulated input is only evidence if it reaches every operator and the edges."""
     for stream in (streams.BASKET_COMPLETIONS, streams.ABANDONED_BASKETS,
                    streams.CART_ABANDONMENT, streams.REVENUE_STATS, streams.TOP_PRODUCTS,
+                   streams.BASKET_PATTERNS, streams.RULES_BY_ANTECEDENT, streams.FRAUD_ALERTS,
                    streams.LATE_EVENTS):
         assert expected_sim[stream], stream
 
