@@ -206,10 +206,11 @@ def test_posted_events_give_live_recommendations_and_trending(client: httpx.Clie
 
     recs = _until(carol_recs)
     assert recs is not None, "the recommendations of carol's last view never reached the store"
-    # p2 was bought with p1 (cross-sell) and viewed after it by bob (session neighbours);
-    # p1 is carol's own recent view (personal); never p9, the product she is looking at.
+    # p1 and p9 are carol's own views of this session: never recommended to her. The
+    # learned lists publish every five minutes of event time, so a minute in, p2 and p3
+    # come from the trending list (p2 bought, p3 only viewed).
     products = recs["recommendedProducts"]
-    assert {"p1", "p2", "p3"} <= set(products) and "p9" not in products
+    assert {"p2", "p3"} <= set(products) and not {"p1", "p9"} & set(products)
     assert products.index("p2") < products.index("p3")
     assert recs["sessionId"] == "s-carol" and recs["userId"] == "carol"
 
