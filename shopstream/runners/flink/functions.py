@@ -1,11 +1,11 @@
-"""The PyFlink functions of a shopstream job: decoding, one keyed stage, the file writer.
+"""The PyFlink functions of a shopstream job: decoding, keyed stages, the file writer.
 
 Records between functions are ``(timestamp_ms, record)`` pairs: the event time travels
 with the record, so a downstream stage sees the time its upstream element or timer had
 (as on the embedded runner), whatever timestamp Flink put on the stream record.
 
-The keyed stage honours the contract the embedded runner gives, on top of Flink's keyed
-state and event-time timers:
+A keyed stage (one operator, or several fused) honours the contract the embedded runner
+gives, on top of Flink's keyed state and event-time timers:
 
 * a key's elements wait in keyed state until the watermark passes their time (one Flink
   timer at each element time wakes the key) and are handed over in event-time order;
