@@ -15,6 +15,29 @@ class ConfigError(ShopstreamError, ValueError):
     """A configuration value is out of range or of the wrong kind."""
 
 
+def require_positive(config: object, *names: str, allow_zero: bool = False) -> None:
+    """Raise a :class:`ConfigError` naming the config, the field and the value when one of
+    ``names`` is not above 0 (or below 0 with ``allow_zero``).
+
+    Examples
+    --------
+    >>> from dataclasses import dataclass
+    >>> @dataclass
+    ... class ToyConfig:
+    ...     size: int = 0
+    >>> require_positive(ToyConfig(), "size")
+    Traceback (most recent call last):
+    ...
+    shopstream.errors.ConfigError: ToyConfig.size must be > 0, got 0
+    """
+    for name in names:
+        value = getattr(config, name)
+        if value < 0 or (value == 0 and not allow_zero):
+            bound = ">= 0" if allow_zero else "> 0"
+            msg = f"{type(config).__name__}.{name} must be {bound}, got {value!r}"
+            raise ConfigError(msg)
+
+
 class DecodeError(ShopstreamError, ValueError):
     """An input record could not be turned into a canonical event.
 

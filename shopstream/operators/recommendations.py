@@ -48,7 +48,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from shopstream.errors import ConfigError
+from shopstream.errors import require_positive
 from shopstream.events import streams
 from shopstream.events.model import ShopperEvent
 from shopstream.events.recommendations import RecommendationContext, RecommendationEvent
@@ -66,6 +66,7 @@ from shopstream.state import Context, KeyedOperator, ValueStateDescriptor
 __all__ = ["RecommendationOperator", "RecommendationsConfig"]
 
 _TRIGGERS = frozenset({"VIEW_PRODUCT", "ADD_TO_CART"})
+_NOTHING: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -90,12 +91,7 @@ class RecommendationsConfig:
     history_ttl_ms: int = 90 * 86_400_000
 
     def __post_init__(self) -> None:
-        for name in ("sessions_per_user", "session_gap_ms",
-                     "history_ttl_ms"):
-            value = getattr(self, name)
-            if value <= 0:
-                msg = f"RecommendationsConfig.{name} must be > 0, got {value!r}"
-                raise ConfigError(msg)
+        require_positive(self, "sessions_per_user", "session_gap_ms", "history_ttl_ms")
 
 
 class _Session:
@@ -217,8 +213,9 @@ class RecommendationOperator(KeyedOperator[ShopperEvent]):
                    ctx: Context) -> Output:
         cfg = self.config.recommend
         ts = ctx.timestamp_ms
+        cart = session.cart
         context = RecContext(event.session_id, event.user_id, tuple(session.items),
-                             frozenset(session.cart.products()), ts,
+                             frozenset(cart.products()) if cart else _NOTHING, ts,
                              shopper.history.products(cfg.serve.history),
                              {BLENDED: session.votes})
         unavailable = self.lists.tables.get(AVAILABILITY)
@@ -238,7 +235,7 @@ class RecommendationOperator(KeyedOperator[ShopperEvent]):
             session_id=event.session_id,
             user_id=event.user_id,
             recommendation_type=kind,
-            recommended_products=tuple(r.product_id for r in ranked),
+            recommended_products=tuple([r.product_id for r in ranked]),
             scores=tuple([r.score for r in ranked]),
             confidence=confidence,
             trigger_event=event.event_type,

@@ -29,7 +29,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from shopstream.errors import ConfigError
+from shopstream.errors import require_positive
 
 __all__ = ["AnchorCounts", "CountsConfig"]
 
@@ -53,14 +53,8 @@ class CountsConfig:
     half_life_ms: int = 14 * 86_400_000
 
     def __post_init__(self) -> None:
-        for name in ("capacity", "top_n"):
-            value = getattr(self, name)
-            if value <= 0:
-                msg = f"CountsConfig.{name} must be > 0, got {value!r}"
-                raise ConfigError(msg)
-        if self.half_life_ms < 0:
-            msg = f"CountsConfig.half_life_ms must be >= 0, got {self.half_life_ms!r}"
-            raise ConfigError(msg)
+        require_positive(self, "capacity", "top_n")
+        require_positive(self, "half_life_ms", allow_zero=True)
 
 
 class AnchorCounts:

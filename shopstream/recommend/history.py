@@ -22,7 +22,7 @@ from __future__ import annotations
 from bisect import bisect_left, insort
 from dataclasses import dataclass, field
 
-from shopstream.errors import ConfigError
+from shopstream.errors import require_positive
 from shopstream.recommend.popularity import KindWeights
 
 __all__ = ["HistoryConfig", "UserHistory"]
@@ -47,11 +47,7 @@ class HistoryConfig:
     weights: KindWeights = field(default_factory=KindWeights)
 
     def __post_init__(self) -> None:
-        for name in ("capacity", "half_life_ms"):
-            value = getattr(self, name)
-            if value <= 0:
-                msg = f"HistoryConfig.{name} must be > 0, got {value!r}"
-                raise ConfigError(msg)
+        require_positive(self, "capacity", "half_life_ms")
 
 
 class UserHistory:

@@ -40,7 +40,7 @@ from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from shopstream.errors import ConfigError
+from shopstream.errors import require_positive
 from shopstream.events.recommendations import PairDelta
 from shopstream.recommend.base import CO_OCCURRENCE, CROSS_SELL, NEXT_ITEM, POPULAR
 from shopstream.recommend.popularity import KindWeights
@@ -79,12 +79,8 @@ class PairsConfig:
     weights: KindWeights = field(default_factory=KindWeights)
 
     def __post_init__(self) -> None:
-        for name in ("window", "basket_items", "max_sessions", "session_gap_ms",
-                     "max_pending"):
-            value = getattr(self, name)
-            if value <= 0:
-                msg = f"PairsConfig.{name} must be > 0, got {value!r}"
-                raise ConfigError(msg)
+        require_positive(self, "window", "basket_items", "max_sessions", "session_gap_ms",
+                         "max_pending")
 
 
 class _Recent:

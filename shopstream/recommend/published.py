@@ -31,7 +31,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from shopstream.errors import ConfigError
+from shopstream.errors import require_positive
 from shopstream.events.patterns import AntecedentRules
 from shopstream.events.recommendations import ModelList, TrendingProducts
 from shopstream.recommend.base import BASKET_BASED, TRENDING
@@ -64,11 +64,7 @@ class PublishedConfig:
     max_anchors: int = 200_000
 
     def __post_init__(self) -> None:
-        for name in ("versions", "max_anchors"):
-            value = getattr(self, name)
-            if value <= 0:
-                msg = f"PublishedConfig.{name} must be > 0, got {value!r}"
-                raise ConfigError(msg)
+        require_positive(self, "versions", "max_anchors")
 
 
 class PublishedLists:

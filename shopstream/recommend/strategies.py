@@ -36,7 +36,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from shopstream.errors import ConfigError
+from shopstream.errors import ConfigError, require_positive
 from shopstream.recommend.base import (
     AFFINITY,
     BASKET_BASED,
@@ -95,12 +95,8 @@ class ServeConfig:
     rule_items: int = 3
 
     def __post_init__(self) -> None:
-        for name in ("depth", "session_items", "profile", "history", "votes",
-                     "session_cap", "rule_items"):
-            value = getattr(self, name)
-            if value <= 0:
-                msg = f"ServeConfig.{name} must be > 0, got {value!r}"
-                raise ConfigError(msg)
+        require_positive(self, "depth", "session_items", "profile", "history", "votes",
+                         "session_cap", "rule_items")
         if not 0 < self.decay <= 1:
             msg = f"ServeConfig.decay must be in (0, 1], got {self.decay!r}"
             raise ConfigError(msg)
@@ -221,8 +217,17 @@ class BasketRules(ListStrategy):
         if not table:
             return []
         n = self.config.rule_items
-        source = tuple(p for p in context.items if p in context.basket)[-n:] \
-            if context.basket else context.items[-n:]
+        basket = context.basket
+        if basket:
+            latest: list[str] = []
+            for product in reversed(context.items):
+                if product in basket:
+                    latest.append(product)
+                    if len(latest) == n:
+                        break
+            source = tuple(reversed(latest))
+        else:
+            source = context.items[-n:]
         now = context.now_ms
         out: list[tuple[float, tuple[str, ...]]] = []
         for i, first in enumerate(source):
@@ -239,9 +244,11 @@ class BasketRules(ListStrategy):
 
 def _past(context: RecContext) -> tuple[str, ...]:
     """The shopper's past products outside the current session, strongest first."""
-    items = context.items
     history = context.history
-    return tuple([p for p in history if p not in items]) if items else history
+    if not context.items:
+        return history
+    exclude = context.exclude
+    return tuple([p for p in history if p not in exclude])
 
 
 class Personal(ListStrategy):

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
-from shopstream.errors import ConfigError
+from shopstream.errors import require_positive
 from shopstream.mining import RulesConfig
 from shopstream.recommend.base import VIEW_BASED, Recommender
 from shopstream.recommend.blend import BlendConfig
@@ -88,11 +88,7 @@ class RecommendConfig:
                        serve=replace(self.serve, depth=2 * k, votes=3 * k))
 
     def __post_init__(self) -> None:
-        for name in ("publish_every_ms", "key_groups", "k"):
-            value = getattr(self, name)
-            if value <= 0:
-                msg = f"RecommendConfig.{name} must be > 0, got {value!r}"
-                raise ConfigError(msg)
+        require_positive(self, "publish_every_ms", "key_groups", "k")
 
 
 def build_recommenders(config: RecommendConfig, lists: PublishedLists
