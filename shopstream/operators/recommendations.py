@@ -51,10 +51,22 @@ from typing import Any
 from shopstream.errors import require_positive
 from shopstream.events import streams
 from shopstream.events.model import ShopperEvent
-from shopstream.events.recommendations import RecommendationContext, RecommendationEvent
+from shopstream.events.recommendations import (
+    ModelList,
+    RecommendationContext,
+    RecommendationEvent,
+)
 from shopstream.events.records import Output
 from shopstream.operators.cart import Cart
-from shopstream.recommend.base import BLENDED, POPULAR, RecContext
+from shopstream.recommend.base import (
+    AFFINITY,
+    BLENDED,
+    CO_OCCURRENCE,
+    CROSS_SELL,
+    NEXT_ITEM,
+    POPULAR,
+    RecContext,
+)
 from shopstream.recommend.blend import Blender
 from shopstream.recommend.history import UserHistory
 from shopstream.recommend.published import AVAILABILITY, PublishedLists, lookup
@@ -130,6 +142,12 @@ class RecommendationOperator(KeyedOperator[ShopperEvent]):
         self.lists = PublishedLists(self.config.recommend.published)
         self.blender = Blender(list_strategies(self.lists, self.config.recommend.serve),
                                self.config.recommend.blend)
+        # The anchored kinds reach requests folded into BLENDED lists; keep only the lists
+        # a request reads (co-occurrence for AFFINITY when it votes): half the memory.
+        blend = self.config.recommend.blend
+        self._skipped = {NEXT_ITEM, CROSS_SELL}
+        if AFFINITY not in blend.strategies():
+            self._skipped.add(CO_OCCURRENCE)
 
     # -- broadcasts: the published lists -------------------------------------------------
     def process_broadcast(self, update: Any, ctx: Context) -> Iterable[Output]:
@@ -137,6 +155,8 @@ class RecommendationOperator(KeyedOperator[ShopperEvent]):
             if update.event_type == "PRODUCT_CHANGE" and update.product_id is not None:
                 self.lists.available(update.product_id, update.quantity != 0,
                                      ctx.timestamp_ms)
+            return ()
+        if isinstance(update, ModelList) and update.kind in self._skipped:
             return ()
         self.lists.apply(update)
         return ()
