@@ -133,17 +133,18 @@ class Blender:
             return []
         blended = context.votes.get(BLENDED)
         scale = 1.0
+        sources: dict[str, str] = {}
+        fused: dict[str, str] = {}
         if blended is not None:
             # The session's fused votes are kept lifted (see session_votes): the others
             # vote on that scale, and the result is scaled back.
             scale = blended.lift
             scores = dict(blended.votes)
-            sources = dict(blended.sources)
+            fused = blended.sources
             for recommender, weight in self._others:
                 recommender.contribute(context, weight * scale, None, scores, sources)
         else:
             scores = {}
-            sources = {}
             for recommender, weight in self._voters:
                 recommender.contribute(context, weight, None, scores, sources)
         out: list[Blended] = []
@@ -152,8 +153,8 @@ class Blender:
             for product in sorted(scores, key=scores.__getitem__, reverse=True):
                 if product in exclude:
                     continue
-                out.append(Blended(product, scores[product] / scale,
-                                   sources.get(product, BLENDED)))
+                source = fused.get(product) or sources.get(product, BLENDED)
+                out.append(Blended(product, scores[product] / scale, source))
                 if len(out) >= k:
                     return out
         if len(out) < k:
