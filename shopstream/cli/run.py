@@ -184,7 +184,7 @@ def _run(args: argparse.Namespace) -> int:
     if args.engine == "flink":
         from shopstream.runners.flink.command import run_on_flink
 
-        return run_on_flink(args, topology)
+        return run_on_flink(args, topology, input_limits(args))
     taps: list[Tap] = list(webhook_taps(args, topology))
     store = open_store(args.store) if args.store else None
     if store is not None:

@@ -12,6 +12,7 @@ import sys
 from dataclasses import asdict
 from typing import Any
 
+from shopstream.events.limits import InputLimits
 from shopstream.runners.flink.errors import FlinkUnsupportedError
 from shopstream.runners.flink.runner import FlinkConfig, FlinkRunner
 from shopstream.runners.flink.support import check_supported
@@ -45,8 +46,10 @@ def unsupported_options(args: argparse.Namespace) -> list[str]:
     return given
 
 
-def run_on_flink(args: argparse.Namespace, topology: Topology) -> int:
-    """Run ``topology`` over ``args.input`` on a local mini-cluster; print the summary."""
+def run_on_flink(args: argparse.Namespace, topology: Topology,
+                 limits: InputLimits | None = None) -> int:
+    """Run ``topology`` over ``args.input`` on a local mini-cluster, decoding within
+    ``limits``; print the summary."""
     given = unsupported_options(args)
     if given:
         msg = (f"--engine flink does not support {', '.join(given)} yet: run it on the "
@@ -54,7 +57,7 @@ def run_on_flink(args: argparse.Namespace, topology: Topology) -> int:
         raise FlinkUnsupportedError(msg)
     check_supported(topology)
     config = FlinkConfig(out_of_orderness_ms=args.out_of_orderness_ms,
-                         parallelism=args.parallelism)
+                         parallelism=args.parallelism, limits=limits)
     summary = FlinkRunner(topology, args.output_dir, config).run(args.input)
     if args.json:
         print(json.dumps(asdict(summary) | {"events_per_second": summary.events_per_second},

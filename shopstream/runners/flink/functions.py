@@ -29,6 +29,7 @@ from pyflink.datastream.state import ListStateDescriptor, ValueStateDescriptor
 from shopstream.errors import DecodeError, ShopstreamError
 from shopstream.events import streams
 from shopstream.events.decode import EventDecoder
+from shopstream.events.limits import InputLimits
 from shopstream.events.model import CATALOG_KINDS
 from shopstream.events.records import DeadLetter, LateEvent, Output
 from shopstream.runners.flink.state import FlinkStageContext, flink_state
@@ -75,7 +76,9 @@ class DecodeFunction(ProcessFunction):  # type: ignore[misc]
     """
 
     def __init__(self, origin: str, bound_ms: int, sinks: frozenset[str],
-                 key_by: Callable[[Any], str], routes: tuple[Route, ...]) -> None:
+                 key_by: Callable[[Any], str], routes: tuple[Route, ...],
+                 limits: InputLimits | None = None) -> None:
+        self.limits = limits
         self.origin = origin
         self.bound_ms = bound_ms
         self.sinks = sinks
@@ -83,7 +86,7 @@ class DecodeFunction(ProcessFunction):  # type: ignore[misc]
         self.routes = routes
 
     def open(self, runtime_context: Any) -> None:
-        self._decode = EventDecoder().decode
+        self._decode = EventDecoder(self.limits).decode
         self._encode = msgspec.json.Encoder().encode
         self._offset = 0
         self._max = _MIN

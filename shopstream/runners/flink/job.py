@@ -28,6 +28,7 @@ from pyflink.datastream.connectors.file_system import FileSource, StreamFormat
 from pyflink.java_gateway import get_gateway
 
 from shopstream.events import streams
+from shopstream.events.limits import InputLimits
 from shopstream.runners.flink.errors import FlinkUnsupportedError
 from shopstream.runners.flink.functions import (
     KEYED_TYPE,
@@ -79,9 +80,11 @@ def fuse(topology: Topology) -> list[tuple[int, ...]]:
 
 
 def build_job(env: StreamExecutionEnvironment, topology: Topology, input_path: str,
-              output_dir: str, out_of_orderness_ms: int, origin: str | None = None) -> None:
+              output_dir: str, out_of_orderness_ms: int, origin: str | None = None,
+              limits: InputLimits | None = None) -> None:
     """Add the job for ``topology`` over the JSONL file ``input_path`` to ``env``;
-    dead letters name their source ``origin`` (default: ``input_path``)."""
+    dead letters name their source ``origin`` (default: ``input_path``); the decoder
+    checks ``limits``."""
     check_supported(topology)
     stages = topology.stages
     groups = fuse(topology)
@@ -107,7 +110,7 @@ def build_job(env: StreamExecutionEnvironment, topology: Topology, input_path: s
         .uid("events-file")
     decoded = lines.process(
         DecodeFunction(origin or input_path, out_of_orderness_ms, sinks, main_key,
-                       event_routes),
+                       event_routes, limits),
         output_type=Types.TUPLE([KEYED_TYPE, Types.LONG()])).name("decode").uid("decode")
     gateway = get_gateway()
     python_time = gateway.jvm.org.apache.flink.streaming.api.functions.python.eventtime

@@ -29,6 +29,7 @@ from typing import Any
 
 from shopstream.errors import ConfigError, SourceError
 from shopstream.events import streams
+from shopstream.events.limits import InputLimits
 from shopstream.runners.flink.errors import FlinkJobError, FlinkNotInstalledError
 from shopstream.runners.flink.support import check_supported
 from shopstream.topology import Topology
@@ -58,11 +59,16 @@ class FlinkConfig:
         Parallel subtasks of each keyed stage (decoding and the file writer run at 1).
     execution_mode
         ``thread`` (default, fast) or ``process`` (a separate Python worker per slot).
+    limits
+        What the decoder refuses to dead-letter (default :class:`InputLimits`). The
+        embedded runner's hold-and-confirm of file events far ahead of the replay's
+        progress is not done here: such events are admitted.
     """
 
     out_of_orderness_ms: int = 5_000
     parallelism: int = 1
     execution_mode: str = "thread"
+    limits: InputLimits | None = None
 
     def __post_init__(self) -> None:
         if self.out_of_orderness_ms < 0:
@@ -138,7 +144,7 @@ class FlinkRunner:
         env.set_runtime_mode(RuntimeExecutionMode.STREAMING)
         env.set_parallelism(self.config.parallelism)
         build_job(env, self.topology, str(path), str(self.output_dir.resolve()),
-                  self.config.out_of_orderness_ms, origin=origin)
+                  self.config.out_of_orderness_ms, origin=origin, limits=self.config.limits)
         started = time.perf_counter()
         env.execute("shopstream")
         return time.perf_counter() - started
