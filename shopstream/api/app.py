@@ -3,7 +3,9 @@
 Read endpoints answer from the :class:`~shopstream.stores.base.FeatureStore` alone, so
 any number of server processes can share one store; ``POST /events`` and ``WS /ws`` need
 the pipeline this process hosts (:class:`~shopstream.api.live.LivePipeline`). Unknown ids
-get 404 with a ``detail`` saying what was missing.
+get 404 with a ``detail`` saying what was missing. API keys, CORS and body limits are
+enforced in front of every route by :class:`~shopstream.api.security.Guard`; store URLs
+and store errors are shown only through :func:`~shopstream.stores.open.redact_url`.
 """
 
 from __future__ import annotations
@@ -28,12 +30,14 @@ from shopstream.api.live import (
 )
 from shopstream.api.metrics import MetricsInput, render
 from shopstream.api.push import KINDS, PushHub
+from shopstream.api.security import Guard, SecurityConfig
 from shopstream.errors import ShopstreamError
 from shopstream.events.decode import EventDecoder
 from shopstream.events.limits import YEAR_2000_MS, InputLimits
 from shopstream.operators.feature_catalog import SESSION_FEATURES, USER_FEATURES
 from shopstream.stores.base import FeatureStore, StoreError, require
 from shopstream.stores.keys import TRENDING_KEY, recs_key, related_key, rules_key
+from shopstream.stores.open import redact_url
 
 # FastAPI reads the handlers' annotations at runtime: its names must be module globals.
 try:
@@ -65,10 +69,13 @@ class ServeState:
     #: Where accepted events go when no pipeline is hosted (``serve --kafka``: the input
     #: topic), an object with ``accept(events)`` and ``dead_letter(letters)``.
     forward: Any = None
+    #: API keys, CORS origins and body limit enforced in front of every route.
+    security: SecurityConfig = field(default_factory=SecurityConfig)
 
 
 def create_app(state: ServeState) -> Any:
-    """Build the FastAPI app serving ``state``."""
+    """Build the ASGI app serving ``state``: the FastAPI app behind the hot read paths,
+    both behind the guard of ``state.security``."""
     if state.live is not None:
         state.live.listeners.append(state.hub.publish)
 
@@ -95,7 +102,7 @@ def create_app(state: ServeState) -> Any:
         try:
             return state.store.get_many(keys)
         except StoreError as exc:
-            raise fastapi.HTTPException(503, f"store unavailable: {exc}") from None
+            raise fastapi.HTTPException(503, _unavailable(exc)) from None
 
     @app.get("/users/{user_id}/features", summary="Live features of a shopper")
     async def user_features(user_id: str) -> Response:
@@ -149,14 +156,14 @@ def create_app(state: ServeState) -> Any:
         live = state.live
         body: dict[str, Any] = {
             "status": "ok" if reachable else "store unreachable",
-            "store": state.store.url,
+            "store": redact_url(state.store.url),
             "uptimeSeconds": round(time.time() - state.started, 1),
             "pipeline": None if live is None else {
                 "eventsProcessed": live.processed,
                 "waiting": live.waiting,
                 "watermark": max(live.engine.watermark_ms, -1),
                 "errors": live.errors,
-                "lastError": live.last_error or None,
+                "lastError": redact_url(live.last_error) if live.last_error else None,
             },
         }
         return Response(_encode(body), status_code=200 if reachable else 503,
@@ -213,7 +220,7 @@ def create_app(state: ServeState) -> Any:
             return Response(_encode({"detail": str(exc), "errors": errors}), status_code=400,
                             media_type="application/json")
         except (QueueFullError, ShopstreamError) as exc:
-            raise fastapi.HTTPException(503, str(exc)) from None
+            raise fastapi.HTTPException(503, redact_url(str(exc))) from None
         return Response(_encode({"accepted": accepted}), status_code=202,
                         media_type="application/json")
 
@@ -235,7 +242,7 @@ def create_app(state: ServeState) -> Any:
             sender.cancel()
 
     app.include_router(collector_router(state))
-    return HotPaths(app, state.store)
+    return Guard(HotPaths(app, state.store), state.security)
 
 
 _VALIDATOR = EventDecoder(InputLimits(min_timestamp_ms=YEAR_2000_MS))
@@ -255,7 +262,7 @@ def user_features_answer(store: FeatureStore, user_id: str) -> tuple[int, bytes]
     try:
         values = store.get_many([f"user:{user_id}:{name}" for name in USER_FEATURES])
     except StoreError as exc:
-        return 503, _encode({"detail": f"store unavailable: {exc}"})
+        return 503, _encode({"detail": _unavailable(exc)})
     if all(v is None for v in values):
         return 404, _encode({"detail": f"no features stored for user {user_id!r}"})
     return 200, _encode({"userId": user_id,
@@ -268,11 +275,15 @@ def recommendations_answer(store: FeatureStore, session_id: str) -> tuple[int, b
     try:
         value = store.get(key)
     except StoreError as exc:
-        return 503, _encode({"detail": f"store unavailable: {exc}"})
+        return 503, _encode({"detail": _unavailable(exc)})
     if value is None:
         return 404, _encode({"detail": f"no recommendations stored for session "
                                        f"{session_id!r} (key {key})"})
     return 200, _encode({"sessionId": session_id, "recommendations": value})
+
+
+def _unavailable(exc: Exception) -> str:
+    return redact_url(f"store unavailable: {exc}")
 
 
 def _as_response(status: int, body: bytes) -> Response:

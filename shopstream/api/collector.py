@@ -10,7 +10,12 @@ it alone with its own ``POST /events``):
   reason when not.
 - ``POST /events`` (``collect`` only; ``serve`` has its own): canonical events, all or
   nothing as in ``serve``.
-- ``GET /collector/stats``: counts and the latest dead letters.
+- ``GET /collector/stats``: counts and the latest dead letters (the rejected payloads
+  only to callers with an API key when keys are configured).
+
+Keys, CORS grants and body limits are the :class:`~shopstream.api.security.Guard`'s, in
+front of these routes; a key may come as ``?api_key=`` on ``GET /i`` (a pixel cannot
+send headers), and is never kept with the payload.
 
 Accepted events go to every target: the pipeline this process hosts and/or the Kafka
 input topic. The mapping itself lives in :mod:`shopstream.connectors.snowplow`.
@@ -27,6 +32,7 @@ from typing import Any, Protocol
 import msgspec
 
 from shopstream.api.live import LivePipeline, QueueFullError
+from shopstream.api.security import Guard, KeyRing, SecurityConfig, request_allowed
 from shopstream.connectors.snowplow import SnowplowRejection, map_payload, payloads_from_post
 from shopstream.errors import DecodeError, ShopstreamError
 from shopstream.events.decode import EventDecoder
@@ -34,6 +40,7 @@ from shopstream.events.limits import YEAR_2000_MS, InputLimits, format_ms
 from shopstream.events.model import ShopperEvent
 from shopstream.events.records import DeadLetter
 from shopstream.stores.base import require
+from shopstream.stores.open import redact_url
 
 try:
     import fastapi
@@ -119,9 +126,14 @@ class NoTargetError(ShopstreamError):
     """The collector has nowhere to send events (the API answers 503)."""
 
 
-def collector_router(state: Any, canonical: bool = False) -> Any:
+def collector_router(state: Any, canonical: bool = False,
+                     security: SecurityConfig | None = None) -> Any:
     """The collector's routes over ``state``: a :class:`Collector`, or a ``serve`` state
-    whose hosted pipeline (``state.live``) takes the events."""
+    whose hosted pipeline (``state.live``) takes the events. ``security`` (default: the
+    state's) decides who sees rejected payloads in ``/collector/stats``."""
+    if security is None:
+        security = getattr(state, "security", None) or SecurityConfig()
+    keys = KeyRing(security.api_keys)
     if isinstance(state, Collector):
         collector = state
     else:
@@ -136,7 +148,7 @@ def collector_router(state: Any, canonical: bool = False) -> Any:
         try:
             await run_in_threadpool(collector.deliver, events, letters)
         except (QueueFullError, NoTargetError, ShopstreamError) as exc:
-            return _json({"detail": str(exc)}, 503)
+            return _json({"detail": redact_url(str(exc))}, 503)
         return None
 
     @router.post(TP2_PATH, summary="Snowplow tracker protocol: a batch of events")
@@ -145,42 +157,42 @@ def collector_router(state: Any, canonical: bool = False) -> Any:
         try:
             payloads = payloads_from_post(await request.body())
         except SnowplowRejection as exc:
-            return _json({"detail": str(exc)}, 400, request)
+            return _json({"detail": str(exc)}, 400)
         if len(payloads) > _MAX_BATCH:
-            return _json({"detail": f"at most {_MAX_BATCH} events per request"}, 413, request)
+            return _json({"detail": f"at most {_MAX_BATCH} events per request"}, 413)
         events, letters, rejected = _map_all(payloads, "collector:tp2")
         failure = await deliver(events, letters)
         if failure is not None:
             return failure
         status = 400 if payloads and not events else 200
-        return _json({"accepted": len(events), "rejected": rejected}, status, request)
-
-    @router.options(TP2_PATH, include_in_schema=False)
-    async def tp2_preflight(request: Request) -> Response:
-        headers = _cors(request) | {
-            "Access-Control-Allow-Methods": "POST, OPTIONS",
-            "Access-Control-Allow-Headers": "Content-Type, SP-Anonymous",
-            "Access-Control-Max-Age": "3600"}
-        return Response(status_code=200, headers=headers)
+        return _json({"accepted": len(events), "rejected": rejected}, status)
 
     @router.get("/i", summary="Snowplow tracker protocol: one event in the query string")
     async def pixel(request: Request) -> Response:
         """A 1x1 GIF when the event was accepted, 400 with the reason when not."""
         payload = dict(request.query_params)
+        payload.pop("api_key", None)  # the caller's credential, not part of the event
         events, letters, rejected = _map_all([payload], "collector:i")
         failure = await deliver(events, letters)
         if failure is not None:
             return failure
         if rejected:
-            return _json({"accepted": 0, "rejected": rejected}, 400, request)
-        return Response(_PIXEL, media_type="image/gif",
-                        headers=_cors(request) | {"Cache-Control": "no-store"})
+            return _json({"accepted": 0, "rejected": rejected}, 400)
+        return Response(_PIXEL, media_type="image/gif", headers={"Cache-Control": "no-store"})
 
     @router.get("/collector/stats", summary="What the collector accepted and rejected")
-    async def stats() -> Response:
-        recent = [msgspec.to_builtins(letter) for letter in collector.recent]
-        return _json({"accepted": collector.accepted, "rejected": collector.rejected,
-                      "recentDeadLetters": recent}, 200)
+    async def stats(request: Request) -> Response:
+        """Counts, and the latest dead letters; with API keys configured, the rejected
+        payloads (which may hold anyone's data) only for a caller sending a key."""
+        body: dict[str, Any] = {"accepted": collector.accepted,
+                                "rejected": collector.rejected}
+        if request_allowed(keys, request.scope):
+            body["recentDeadLetters"] = [msgspec.to_builtins(letter)
+                                         for letter in collector.recent]
+        else:
+            body["recentDeadLetters"] = None
+            body["note"] = "send an API key to see the rejected payloads"
+        return _json(body, 200)
 
     if canonical:
         @router.post("/events", status_code=202, summary="Send canonical events")
@@ -209,19 +221,21 @@ def collector_router(state: Any, canonical: bool = False) -> Any:
     return router
 
 
-def collector_app(collector: Collector) -> Any:
-    """A FastAPI app serving only the collector (``shopstream collect``)."""
+def collector_app(collector: Collector, security: SecurityConfig | None = None) -> Any:
+    """An ASGI app serving only the collector (``shopstream collect``), behind the guard
+    of ``security`` (default: no keys, no CORS grant)."""
     from shopstream import __version__
 
+    security = security or SecurityConfig()
     app = fastapi.FastAPI(title="shopstream collector", version=__version__,
                           description="Snowplow tracker protocol and canonical events in.")
-    app.include_router(collector_router(collector, canonical=True))
+    app.include_router(collector_router(collector, canonical=True, security=security))
 
     @app.get("/health", summary="Liveness")
     async def health() -> Response:
         return _json({"status": "ok", "targets": len(collector.targets)}, 200)
 
-    return app
+    return Guard(app, security)
 
 
 def _map_all(payloads: Sequence[Mapping[str, str]], origin: str,
@@ -262,13 +276,5 @@ def _decode_all(decoder: EventDecoder, raws: Sequence[bytes],
     return events, letters, errors
 
 
-def _cors(request: Request | None) -> dict[str, str]:
-    origin = request.headers.get("origin") if request is not None else None
-    if not origin:
-        return {}
-    return {"Access-Control-Allow-Origin": origin, "Access-Control-Allow-Credentials": "true"}
-
-
-def _json(body: dict[str, Any], status: int, request: Request | None = None) -> Response:
-    return Response(_encode(body), status_code=status, media_type="application/json",
-                    headers=_cors(request))
+def _json(body: dict[str, Any], status: int) -> Response:
+    return Response(_encode(body), status_code=status, media_type="application/json")

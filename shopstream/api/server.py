@@ -7,6 +7,11 @@ processes at random), so ``POST /events`` and WebSocket pushes answer 503 there,
 ``kafka`` is set: then every worker produces posted events to the input topic, and
 ``shopstream run --kafka`` (one pipeline, keyed state in one place) writes the store.
 
+Who may call it is the config's :class:`~shopstream.api.security.SecurityConfig` (API
+keys, CORS origins, body limit); how long and how much a connection may hold is its
+:class:`~shopstream.api.connection_limits.ConnectionLimits`. Without keys the server is
+open to anyone who reaches it, and says so at start.
+
 Examples
 --------
 >>> ServeConfig(store="f.db", port=70000)
@@ -19,14 +24,17 @@ from __future__ import annotations
 
 import gc
 import json
+import logging
 import os
 import threading
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from shopstream.api.app import ServeState, create_app
+from shopstream.api.connection_limits import ConnectionLimits, uvicorn_limit_options
 from shopstream.api.live import LiveConfig, LivePipeline
+from shopstream.api.security import SecurityConfig
 from shopstream.errors import ConfigError
 from shopstream.stores.base import require
 from shopstream.stores.open import open_store
@@ -34,6 +42,7 @@ from shopstream.stores.open import open_store
 __all__ = ["BackgroundServer", "ServeConfig", "app_from_env", "build_state", "serve"]
 
 _ENV = "SHOPSTREAM_SERVE_CONFIG"
+log = logging.getLogger("shopstream.api")
 
 
 @dataclass(frozen=True)
@@ -56,6 +65,12 @@ class ServeConfig:
         With a Kafka bootstrap, no pipeline is hosted: every worker validates posted
         events and produces them to ``kafka_topic`` (acknowledged before the answer), and
         ``shopstream run --kafka ... --store`` writes the store this server reads.
+    api_keys, read_keys, cors_origins, max_body_bytes
+        Who may call the server (see :class:`~shopstream.api.security.SecurityConfig`);
+        no keys: anyone may, with a warning at start.
+    idle_timeout_s, max_header_bytes, max_connections
+        Limits of each connection (see
+        :class:`~shopstream.api.connection_limits.ConnectionLimits`).
     """
 
     store: str
@@ -68,6 +83,13 @@ class ServeConfig:
     postgres: str | None = None
     kafka: str | None = None
     kafka_topic: str = "ecommerce-events"
+    api_keys: tuple[str, ...] = field(default=(), repr=False)
+    read_keys: bool = False
+    cors_origins: tuple[str, ...] = ()
+    max_body_bytes: int = SecurityConfig.max_body_bytes
+    idle_timeout_s: float = ConnectionLimits.idle_timeout_s
+    max_header_bytes: int = ConnectionLimits.max_header_bytes
+    max_connections: int = ConnectionLimits.max_connections
 
     def __post_init__(self) -> None:
         if not 0 <= self.port <= 65_535:
@@ -77,6 +99,19 @@ class ServeConfig:
             msg = f"ServeConfig.workers must be >= 1, got {self.workers!r}"
             raise ConfigError(msg)
         LiveConfig(self.out_of_orderness_ms, self.idle_ms)
+        object.__setattr__(self, "api_keys", self.security.api_keys)
+        object.__setattr__(self, "cors_origins", self.security.cors_origins)
+        _ = self.limits  # validates them
+
+    @property
+    def security(self) -> SecurityConfig:
+        return SecurityConfig(self.api_keys, self.read_keys, self.cors_origins,
+                              self.max_body_bytes)
+
+    @property
+    def limits(self) -> ConnectionLimits:
+        return ConnectionLimits(self.idle_timeout_s, self.max_header_bytes,
+                                self.max_connections)
 
 
 def build_state(config: ServeConfig, with_pipeline: bool = True) -> ServeState:
@@ -98,26 +133,35 @@ def build_state(config: ServeConfig, with_pipeline: bool = True) -> ServeState:
     elif with_pipeline:
         live = LivePipeline(store, LiveConfig(config.out_of_orderness_ms, config.idle_ms))
         live.start()
-    return ServeState(store=store, live=live, postgres=config.postgres, forward=forward)
+    return ServeState(store=store, live=live, postgres=config.postgres, forward=forward,
+                      security=config.security)
 
 
 def _uvicorn_options(config: ServeConfig) -> dict[str, Any]:
     options: dict[str, Any] = {"host": config.host, "port": config.port,
                                "log_level": config.log_level, "access_log": False,
                                "lifespan": "on"}
-    # The C event loop and HTTP parser when present (uvicorn[standard]); pure Python else.
-    for module, key, value in (("uvloop", "loop", "uvloop"), ("httptools", "http", "httptools")):
-        try:
-            __import__(module)
-        except ImportError:
-            continue
-        options[key] = value
-    return options
+    # The C event loop when present (uvicorn[standard]); the C HTTP parser comes with the
+    # connection limits (uvicorn_limit_options), pure Python else.
+    try:
+        __import__("uvloop")
+    except ImportError:
+        pass
+    else:
+        options["loop"] = "uvloop"
+    return options | uvicorn_limit_options(config.limits)
+
+
+def _warn_if_open(config: ServeConfig) -> None:
+    warning = config.security.warning()
+    if warning is not None:
+        log.warning("shopstream serve on %s:%d: %s", config.host, config.port, warning)
 
 
 def serve(config: ServeConfig) -> None:
     """Serve until interrupted; the pipeline is drained and the store closed on the way out."""
     uvicorn = require("uvicorn", "shopstream[serve]")
+    _warn_if_open(config)
     if config.workers > 1:
         os.environ[_ENV] = json.dumps(asdict(config))
         uvicorn.run("shopstream.api.server:app_from_env", factory=True,
@@ -175,6 +219,7 @@ class BackgroundServer:
                                         daemon=True)
 
     def start(self, timeout_s: float = 10.0) -> None:
+        _warn_if_open(self.config)
         self._thread.start()
         deadline = time.monotonic() + timeout_s
         while not self._server.started:

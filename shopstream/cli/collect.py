@@ -4,8 +4,10 @@ canonical events), forwarding to Kafka and/or to a pipeline hosted in this proce
 from __future__ import annotations
 
 import argparse
+import sys
 from typing import Any
 
+from shopstream.cli.serve import add_security_arguments, security_options
 from shopstream.connectors.kafka_admin import DEFAULT_INPUT_TOPICS
 from shopstream.errors import ConfigError
 
@@ -36,6 +38,7 @@ def register(sub: Any) -> None:
     parser.add_argument("--port", type=int, default=8080, help="port (default 8080)")
     parser.add_argument("--log-level", default="warning",
                         choices=("critical", "error", "warning", "info", "debug"))
+    add_security_arguments(parser)
     parser.set_defaults(func=_collect)
 
 
@@ -47,9 +50,17 @@ def _collect(args: argparse.Namespace) -> int:
         msg = f"--port must be in 0..65535, got {args.port}"
         raise ConfigError(msg)
     from shopstream.api.collector import Collector, LiveTarget, collector_app
+    from shopstream.api.connection_limits import ConnectionLimits, uvicorn_limit_options
     from shopstream.api.live import LivePipeline
+    from shopstream.api.security import SecurityConfig
     from shopstream.stores.base import require
-    from shopstream.stores.open import open_store
+    from shopstream.stores.open import open_store, redact_url
+
+    options = security_options(args)
+    security = SecurityConfig(options["api_keys"], options["read_keys"],
+                              options["cors_origins"], options["max_body_bytes"])
+    limits = ConnectionLimits(options["idle_timeout_s"], options["max_header_bytes"],
+                              options["max_connections"])
 
     uvicorn = require("uvicorn", "shopstream[serve]")
     collector = Collector()
@@ -67,11 +78,16 @@ def _collect(args: argparse.Namespace) -> int:
             live = LivePipeline(store)
             live.start()
             collector.targets.append(LiveTarget(live))
-        where = ", ".join(filter(None, [args.kafka and f"Kafka {args.kafka} topic {args.topic}",
-                                        args.store and f"pipeline with store {args.store}"]))
+        where = ", ".join(filter(None, [
+            args.kafka and f"Kafka {redact_url(args.kafka)} topic {args.topic}",
+            args.store and f"pipeline with store {redact_url(args.store)}"]))
         print(f"shopstream collect: http://{args.host}:{args.port} -> {where}", flush=True)
-        uvicorn.run(collector_app(collector), host=args.host, port=args.port,
-                    log_level=args.log_level, access_log=False)
+        warning = security.warning()
+        if warning is not None:
+            print(f"shopstream collect: {warning}", file=sys.stderr, flush=True)
+        uvicorn.run(collector_app(collector, security), host=args.host, port=args.port,
+                    log_level=args.log_level, access_log=False,
+                    **uvicorn_limit_options(limits))
     finally:
         collector.close()
         if store is not None:

@@ -3,9 +3,52 @@
 from __future__ import annotations
 
 import argparse
+import os
 from typing import Any
 
-__all__ = ["register"]
+__all__ = ["add_security_arguments", "register", "security_options"]
+
+
+def add_security_arguments(parser: argparse.ArgumentParser) -> None:
+    """API keys, CORS and request limits: the same options for ``serve`` and ``collect``."""
+    group = parser.add_argument_group(
+        "security", "API keys (from --api-key-file and/or the SHOPSTREAM_API_KEYS "
+                    "environment variable, comma separated) open writes: POST /events, the "
+                    "Snowplow collector and WebSocket subscriptions; send one as `X-API-Key: "
+                    "KEY`, `Authorization: Bearer KEY` or ?api_key=KEY. Without keys anyone "
+                    "may write (a warning says so at start).")
+    group.add_argument("--api-key-file", metavar="FILE",
+                       help="API keys, one a line (blank lines and # comments skipped), "
+                            "at least 16 characters each")
+    group.add_argument("--read-keys", action="store_true",
+                       help="reads need a key too (default: reads are public; /health and "
+                            "/docs always are)")
+    group.add_argument("--cors-origin", action="append", default=[], metavar="ORIGIN",
+                       help="web origin allowed to call the API from a browser, e.g. "
+                            "https://shop.example (repeatable; * allows every origin, "
+                            "without credentials); default: none")
+    group.add_argument("--max-body-bytes", type=int, default=4 * 1024 * 1024, metavar="N",
+                       help="largest request body (default 4194304; larger: 413)")
+    group.add_argument("--idle-timeout", type=float, default=5.0, metavar="S",
+                       help="close a connection silent for S seconds, or whose request "
+                            "headers take longer (default 5)")
+    group.add_argument("--max-header-bytes", type=int, default=16_384, metavar="N",
+                       help="bytes of a request's headers (default 16384; at most 100 "
+                            "headers)")
+    group.add_argument("--max-connections", type=int, default=1_000, metavar="N",
+                       help="connections and requests in progress; beyond, 503 "
+                            "(default 1000)")
+
+
+def security_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The ``ServeConfig`` fields of :func:`add_security_arguments`' options."""
+    from shopstream.api.security import load_api_keys
+
+    return {"api_keys": load_api_keys(args.api_key_file, os.environ),
+            "read_keys": args.read_keys, "cors_origins": tuple(args.cors_origin),
+            "max_body_bytes": args.max_body_bytes, "idle_timeout_s": args.idle_timeout,
+            "max_header_bytes": args.max_header_bytes,
+            "max_connections": args.max_connections}
 
 
 def register(sub: Any) -> None:
@@ -43,19 +86,26 @@ def register(sub: Any) -> None:
                              "(see `shopstream db`)")
     parser.add_argument("--log-level", default="warning",
                         choices=("critical", "error", "warning", "info", "debug"))
+    add_security_arguments(parser)
     parser.set_defaults(func=_serve)
 
 
 def _serve(args: argparse.Namespace) -> int:
     from shopstream.api.server import ServeConfig, serve
+    from shopstream.stores.open import redact_url
 
     config = ServeConfig(store=args.store, host=args.host, port=args.port,
                          workers=args.workers, out_of_orderness_ms=args.out_of_orderness_ms,
                          idle_ms=args.idle_ms, log_level=args.log_level,
-                         postgres=args.postgres, kafka=args.kafka, kafka_topic=args.topic)
+                         postgres=args.postgres, kafka=args.kafka, kafka_topic=args.topic,
+                         **security_options(args))
     ingest = (f", posted events to Kafka {config.kafka} topic {config.kafka_topic}"
               if config.kafka else "")
+    keys = (f"{len(config.api_keys)} API key(s) for writes"
+            f"{' and reads' if config.read_keys else ''}" if config.api_keys
+            else "no API keys: open to anyone")
     print(f"shopstream serve: http://{config.host}:{config.port} (docs at /docs), "
-          f"store {config.store}, {config.workers} worker(s){ingest}", flush=True)
+          f"store {redact_url(config.store)}, {config.workers} worker(s){ingest}, {keys}",
+          flush=True)
     serve(config)
     return 0

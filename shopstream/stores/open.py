@@ -11,14 +11,41 @@ Examples
 Traceback (most recent call last):
 ...
 shopstream.errors.ConfigError: --store must be a file path or redis://HOST:PORT, got ''
+
+A store URL is shown (``/health``, banners, error messages) only through
+:func:`redact_url`, which hides passwords in URLs, query strings and free text:
+
+>>> redact_url("redis://shop:s3cret@cache:6379/0")
+'redis://shop:***@cache:6379/0'
+>>> redact_url("cannot read the store 'rediss://:s3cret@cache:6380?password=x&db=1'")
+"cannot read the store 'rediss://:***@cache:6380?password=***&db=1'"
+>>> redact_url("redis://token@cache:6379"), redact_url("/data/features.db")
+('redis://***@cache:6379', '/data/features.db')
 """
 
 from __future__ import annotations
 
+import re
+
 from shopstream.errors import ConfigError
 from shopstream.stores.base import FeatureStore
 
-__all__ = ["open_store"]
+__all__ = ["open_store", "redact_url"]
+
+# scheme://user:password@ and scheme://secret@ (a lone user part may be a token).
+_USER_PASSWORD = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)"
+                            r"(?:(?P<user>[^\s/@:'\"]*):)?[^\s/@'\"]+@")
+_PASSWORD_PARAM = re.compile(r"(?P<key>\bpassword\s*=\s*)[^\s&;'\"]+", re.IGNORECASE)
+
+
+def redact_url(text: str) -> str:
+    """``text`` (a URL, or a message quoting URLs) with every password replaced by ``***``."""
+    def hide(match: re.Match[str]) -> str:
+        user = match.group("user")
+        return f"{match.group('scheme')}{user}:***@" if user is not None else (
+            f"{match.group('scheme')}***@")
+
+    return _PASSWORD_PARAM.sub(r"\g<key>***", _USER_PASSWORD.sub(hide, text))
 
 
 def open_store(spec: str) -> FeatureStore:
@@ -28,6 +55,10 @@ def open_store(spec: str) -> FeatureStore:
         raise ConfigError(msg)
     if spec.startswith(("redis://", "rediss://", "unix://")):
         from shopstream.stores.redis_store import RedisStore
-        return RedisStore(spec)
+        store = RedisStore(spec)
+        # The store names itself by ``url`` in its errors, /health and banners: never
+        # with the password it connects with.
+        store.url = redact_url(spec)
+        return store
     from shopstream.stores.embedded import SqliteStore
     return SqliteStore(spec)

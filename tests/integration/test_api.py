@@ -122,7 +122,8 @@ def test_invalid_events_are_refused_all_together_with_reasons(client: httpx.Clie
                                                                   (2, "validate")]
     assert "TELEPORT" in body["errors"][0]["reason"]
     assert body["errors"][1]["reason"] == "ADD_TO_CART needs a productId"
-    assert client.post("/events", content=b"{nope").status_code == 400
+    assert client.post("/events", content=b"{nope",
+                       headers={"Content-Type": "application/json"}).status_code == 400
     metrics = client.get("/metrics").text
     assert "shopstream_dead_letters_total 2" in metrics
     assert "shopstream_events_processed_total 0" in metrics

@@ -18,6 +18,7 @@ from snowplow_tracker import Emitter, SelfDescribingJson, Subject, Tracker
 from snowplow_tracker.events import PageView, SelfDescribing, StructuredEvent
 
 from shopstream.api.collector import Collector, collector_app
+from shopstream.api.security import SecurityConfig
 from shopstream.api.server import BackgroundServer, ServeConfig
 from shopstream.connectors.kafka_admin import KafkaConfig
 from shopstream.connectors.kafka_sink import KafkaEventWriter
@@ -78,7 +79,9 @@ def collector_port(kafka_bootstrap: str) -> Iterator[tuple[int, Collector]]:
     """``shopstream collect --kafka``'s app on a free port, forwarding to tansu."""
     config = KafkaConfig(kafka_bootstrap, input_topics=("ecommerce-events",), partitions=1)
     collector = Collector([KafkaEventWriter(config, "ecommerce-events")])
-    server = uvicorn.Server(uvicorn.Config(collector_app(collector), host="127.0.0.1", port=0,
+    # The shop's pages may call the collector from their browsers (CORS for that origin).
+    app = collector_app(collector, SecurityConfig(cors_origins=("https://shop.example",)))
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0,
                                            log_level="warning", lifespan="off"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

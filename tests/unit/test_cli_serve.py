@@ -67,6 +67,35 @@ def test_serve_options() -> None:
         LiveConfig(idle_ms=0)
 
 
+def test_serve_security_options(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from shopstream.cli.serve import security_options
+
+    monkeypatch.delenv("SHOPSTREAM_API_KEYS", raising=False)
+    defaults = security_options(build_parser().parse_args(["serve", "--store", "f.db"]))
+    assert defaults == {"api_keys": (), "read_keys": False, "cors_origins": (),
+                        "max_body_bytes": 4_194_304, "idle_timeout_s": 5.0,
+                        "max_header_bytes": 16_384, "max_connections": 1_000}
+    keys = tmp_path / "keys"
+    keys.write_text("file-key-0123456789abcdef\n")
+    monkeypatch.setenv("SHOPSTREAM_API_KEYS", "env-key-0123456789abcdef")
+    args = build_parser().parse_args([
+        "serve", "--store", "f.db", "--api-key-file", str(keys), "--read-keys",
+        "--cors-origin", "https://shop.example", "--cors-origin", "https://m.shop.example",
+        "--max-body-bytes", "65536", "--idle-timeout", "2", "--max-connections", "50"])
+    config = ServeConfig(store="f.db", **security_options(args))
+    assert config.api_keys == ("file-key-0123456789abcdef", "env-key-0123456789abcdef")
+    assert config.security.cors_origins == ("https://shop.example", "https://m.shop.example")
+    assert (config.read_keys, config.max_body_bytes, config.limits.idle_timeout_s,
+            config.limits.max_connections) == (True, 65_536, 2.0, 50)
+    monkeypatch.delenv("SHOPSTREAM_API_KEYS")
+    with pytest.raises(ConfigError, match="read_keys needs API keys"):
+        ServeConfig(store="f.db", read_keys=True)
+    with pytest.raises(ConfigError, match="not an origin"):
+        ServeConfig(store="f.db", cors_origins=("shop.example",))
+    code = main(["serve", "--store", str(tmp_path / "f.db"), "--read-keys"])
+    assert code == 1
+
+
 def test_demo_serves_the_api_over_live_traffic(tmp_path: Path,
                                                capsys: pytest.CaptureFixture[str]) -> None:
     code = main(["demo", "--sessions", "200", "--output-dir", str(tmp_path), "--no-progress",
