@@ -3,7 +3,8 @@
 uvicorn's own options cover part of it: ``timeout_keep_alive`` closes a keep-alive
 connection idle between requests, ``limit_concurrency`` answers 503 beyond that many
 connections and tasks, ``h11_max_incomplete_event_size`` bounds the header block of the
-pure-Python parser. The C parser (httptools, what ``uvicorn[standard]`` brings) has no
+pure-Python parser, ``ws_max_size`` a WebSocket message (64 KiB: clients only send
+subscriptions). The C parser (httptools, what ``uvicorn[standard]`` brings) has no
 header limit and starts no timer until a first response: a client that connects and
 says nothing, or trickles its headers, would hold the connection forever.
 :class:`LimitedHttpToolsProtocol` adds both: a request's headers must all arrive within
@@ -37,6 +38,7 @@ __all__ = ["MAX_HEADERS", "ConnectionLimits", "uvicorn_limit_options"]
 #: Headers one request may carry (browsers send about 20).
 MAX_HEADERS = 100
 _DEFAULT_HEADER_BYTES = 16_384
+_WS_MAX_BYTES = 65_536
 
 
 @dataclass(frozen=True)
@@ -73,6 +75,8 @@ def uvicorn_limit_options(limits: ConnectionLimits) -> dict[str, Any]:
         "timeout_keep_alive": max(1, math.ceil(limits.idle_timeout_s)),
         "limit_concurrency": limits.max_connections,
         "h11_max_incomplete_event_size": limits.max_header_bytes,
+        # WebSocket clients only send subscribe / unsubscribe messages.
+        "ws_max_size": _WS_MAX_BYTES,
     }
     if LimitedHttpToolsProtocol is not None:
         options["http"] = LimitedHttpToolsProtocol

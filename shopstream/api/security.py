@@ -15,7 +15,8 @@ ASGI layer in front of every route (the hot read paths included) that enforces i
   ``Access-Control-*`` header.
 - **Bodies.** ``POST /events`` takes ``application/json`` only (415 otherwise: a
   ``text/plain`` or type-less post is what a foreign page can send without a
-  preflight); any body larger than ``max_body_bytes`` gets 413 before it is read whole.
+  preflight); any body larger than ``max_body_bytes`` gets 413 before it is read whole,
+  and one that takes longer than ``body_timeout_s`` to arrive gets 408.
 
 Examples
 --------
@@ -37,6 +38,7 @@ Examples
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import re
@@ -85,12 +87,16 @@ class SecurityConfig:
         without credentials. Empty: no grant to anyone.
     max_body_bytes
         Largest request body accepted (413 above).
+    body_timeout_s
+        Seconds a request body may take to arrive (408 after): a client trickling its
+        body would otherwise hold a connection and a task for ever.
     """
 
     api_keys: tuple[str, ...] = field(default=(), repr=False)
     read_keys: bool = False
     cors_origins: tuple[str, ...] = ()
     max_body_bytes: int = 4 * 1024 * 1024
+    body_timeout_s: float = 30.0
 
     def __post_init__(self) -> None:
         # From JSON (a multi-worker server's environment) these arrive as lists.
@@ -111,6 +117,9 @@ class SecurityConfig:
                 raise ConfigError(msg)
         if self.max_body_bytes < 1_024:
             msg = f"SecurityConfig.max_body_bytes must be >= 1024, got {self.max_body_bytes!r}"
+            raise ConfigError(msg)
+        if not self.body_timeout_s > 0:
+            msg = f"SecurityConfig.body_timeout_s must be > 0, got {self.body_timeout_s!r}"
             raise ConfigError(msg)
 
     def warning(self) -> str | None:
@@ -227,7 +236,15 @@ class Guard:
             await _answer(send, *refusal, grant)
             return
         if method in _BODY_METHODS:
-            body = await _read_body(scope, receive, self.config.max_body_bytes)
+            try:
+                async with asyncio.timeout(self.config.body_timeout_s):
+                    body = await _read_body(scope, receive, self.config.max_body_bytes)
+            except TimeoutError:
+                detail = (f"request body not received within {self.config.body_timeout_s:g} "
+                          "s")
+                await _answer(send, 408, {"detail": detail}, grant,
+                              [(b"connection", b"close")])
+                return
             if body is None:
                 detail = (f"request body larger than {self.config.max_body_bytes} bytes "
                           "(--max-body-bytes)")

@@ -21,7 +21,7 @@ from websockets.sync.client import connect
 
 from shopstream.api.app import ServeState
 from shopstream.api.security import KeyRing, SecurityConfig, load_api_keys
-from shopstream.api.server import BackgroundServer, ServeConfig
+from shopstream.api.server import BackgroundServer, ServeConfig, build_state
 from shopstream.errors import ConfigError
 from shopstream.stores.open import open_store, redact_url
 
@@ -258,6 +258,22 @@ def test_too_many_or_too_large_headers_are_refused(keyed: BackgroundServer) -> N
     large = {"x-large": "v" * 20_000}
     assert httpx.get(keyed.url + "/health", headers=large, timeout=10).status_code == 400
     assert httpx.get(keyed.url + "/health", timeout=10).status_code == 200
+
+
+def test_a_trickled_body_gets_408(tmp_path: Path) -> None:
+    config = ServeConfig(store=str(tmp_path / "f.db"), port=0)
+    state = build_state(config)
+    state.security = SecurityConfig(body_timeout_s=0.5)
+    server = BackgroundServer(config, state=state)
+    server.start()
+    try:
+        with socket.create_connection(("127.0.0.1", server.port), timeout=5) as slow:
+            slow.sendall(b"POST /events HTTP/1.1\r\nHost: x\r\nContent-Type: application/json"
+                         b"\r\nContent-Length: 100\r\n\r\n[")
+            answer = slow.recv(4096)
+            assert answer.startswith(b"HTTP/1.1 408 ") and b"not received within 0.5 s" in answer
+    finally:
+        server.stop()
 
 
 def test_silent_and_slow_connections_are_closed(tmp_path: Path) -> None:
