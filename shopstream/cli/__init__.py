@@ -34,6 +34,9 @@ COMMANDS: tuple[str, ...] = (
     "broker",
     "collect",
     "db",
+    "lake",
+    "sql",
+    "report",
 )
 
 

@@ -1,18 +1,19 @@
-"""Human-readable run summaries and progress bars shared by the commands."""
+"""Human-readable run summaries and progress bars shared by the commands, and the
+``shopstream report`` command (named reports over the lake)."""
 
 from __future__ import annotations
 
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import TextIO
+from typing import Any, TextIO
 
 from tqdm import tqdm
 
 from shopstream.events import streams
 from shopstream.runners.embedded.runner import RunSummary
 
-__all__ = ["byte_progress", "format_summary"]
+__all__ = ["byte_progress", "format_summary", "register"]
 
 
 @contextmanager
@@ -76,3 +77,37 @@ def format_summary(summary: RunSummary, out: TextIO | None = None) -> str:
     if out is not None:
         print(text, file=out)
     return text
+
+
+def register(sub: Any) -> None:
+    """``shopstream report customers|products|revenue --lake DIR``: the named reports."""
+    parser = sub.add_parser(
+        "report", help="named reports over the lake: customers, products, revenue",
+        description="Reports over the lake's completed baskets. customers: orders, total "
+                    "and average per customer, segmented High (> 10,000 spent), Medium "
+                    "(> 5,000) or Low; products: top sellers with category, quantity, "
+                    "revenue and distinct customers; revenue: monthly revenue, orders, "
+                    "customers and average order value over the last 12 months (of event "
+                    "time, up to the newest order).")
+    parser.add_argument("name", choices=("customers", "products", "revenue"))
+    parser.add_argument("--limit", type=int, default=None, metavar="N",
+                        help="show the first N rows only")
+    from shopstream.cli.sql import add_output_arguments
+
+    add_output_arguments(parser)
+    parser.set_defaults(func=_report)
+
+
+def _report(args: Any) -> int:
+    from shopstream.cli.lake import require_lake
+    from shopstream.cli.sql import print_rows
+
+    require_lake()
+    from shopstream.lake.query import query, report_sql
+
+    sql = report_sql(args.name)
+    if args.limit is not None:
+        sql = f"{sql}\n        LIMIT {int(args.limit)}"
+    columns, rows = query(args.lake, sql)
+    print_rows(columns, rows, args.format, sys.stdout)
+    return 0

@@ -106,6 +106,10 @@ def register(sub: Any) -> None:
     parser.add_argument("--parallelism", type=int, default=1, metavar="N",
                         help="with --engine flink: parallel subtasks per keyed stage "
                              "(default 1)")
+    parser.add_argument("--lake", metavar="DIR",
+                        help="also write the input events and every output stream as "
+                             "Parquet under DIR (stream=NAME/date=YYYY-MM-DD/), flushed "
+                             "at each checkpoint; needs pip install 'shopstream[lake]'")
     parser.set_defaults(func=_run)
 
 
@@ -182,6 +186,9 @@ def webhook_taps(args: argparse.Namespace, topology: Topology) -> list[WebhookTa
 def _run(args: argparse.Namespace) -> int:
     topology = default_topology(pipeline_config(args))
     if args.engine == "flink":
+        if args.lake:
+            msg = "--lake works with --engine embedded only (for now)"
+            raise ConfigError(msg)
         from shopstream.runners.flink.command import run_on_flink
 
         return run_on_flink(args, topology, input_limits(args))
@@ -195,9 +202,10 @@ def _run(args: argparse.Namespace) -> int:
         taps.append(StoreTap(store))
     if args.kafka:
         taps.append(kafka_sink(args, topology))
+    lake = _lake_sink(args)
     runner = EmbeddedRunner(topology, args.output_dir,
                             runner_config(args), checkpoint_dir=args.checkpoint_dir, taps=taps,
-                            limits=input_limits(args))
+                            limits=input_limits(args), lake=lake)
     try:
         if args.kafka:
             summary = run_from_kafka(runner, args)
@@ -213,9 +221,12 @@ def _run(args: argparse.Namespace) -> int:
         if store is not None:
             store.close()
     hooks = {tap.config.url: asdict(tap.stats()) for tap in taps if isinstance(tap, WebhookTap)}
+    lake_stats = ({"directory": args.lake, "rows": lake.rows, "files": lake.files}
+                  if lake is not None else None)
     if args.json:
         print(json.dumps(asdict(summary) | {"events_per_second": summary.events_per_second}
-                         | ({"webhooks": hooks} if hooks else {}), indent=2))
+                         | ({"webhooks": hooks} if hooks else {})
+                         | ({"lake": lake_stats} if lake_stats else {}), indent=2))
     else:
         format_summary(summary, sys.stdout)
         for url, counts in hooks.items():
@@ -224,4 +235,16 @@ def _run(args: argparse.Namespace) -> int:
         if store is not None:
             written = sum(t.written for t in taps if isinstance(t, StoreTap))
             print(f"store {store.url}: {written:,} feature values written")
+        if lake is not None:
+            print(f"lake {args.lake}: {sum(lake.rows.values()):,} rows in "
+                  f"{lake.files:,} Parquet files")
     return 0
+
+
+def _lake_sink(args: argparse.Namespace) -> Any:
+    """The Parquet sink of ``--lake``, or ``None`` (imported only when asked for)."""
+    if not getattr(args, "lake", None):
+        return None
+    from shopstream.cli.lake import lake_sink
+
+    return lake_sink(args.lake)

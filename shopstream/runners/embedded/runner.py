@@ -23,7 +23,7 @@ from shopstream.errors import CheckpointError, ConfigError, DecodeError
 from shopstream.events import streams
 from shopstream.events.decode import EventDecoder
 from shopstream.events.limits import LIMIT_STAGE, InputLimits
-from shopstream.events.model import CATALOG_KINDS
+from shopstream.events.model import CATALOG_KINDS, ShopperEvent
 from shopstream.events.records import DeadLetter, Output
 from shopstream.events.time_window import ProgressWindow, Refusal
 from shopstream.runners.embedded.checkpoint import CheckpointStore
@@ -31,7 +31,7 @@ from shopstream.runners.embedded.engine import Engine
 from shopstream.runners.embedded.source import Source
 from shopstream.topology import Topology
 
-__all__ = ["EmbeddedRunner", "RunSummary", "RunnerConfig", "Tap"]
+__all__ = ["CheckpointedSink", "EmbeddedRunner", "RunSummary", "RunnerConfig", "Tap"]
 
 # Buffered events are processed every 256 lines: one call instead of 256, same outputs.
 _DRAIN_MASK = 255
@@ -52,6 +52,22 @@ class Tap(Protocol):
     def flush(self) -> None:
         """Deliver what was written; called before each checkpoint is saved."""
         ...
+    def close(self) -> None: ...
+
+
+class CheckpointedSink(Protocol):
+    """A sink that writes exactly what each checkpoint covers (the Parquet lake).
+
+    ``start`` gets the state its last ``commit`` returned into the checkpoint being
+    resumed (``None`` from the start) and must drop what it wrote after that;
+    ``write_event`` sees every input event as it enters the engine; ``commit`` makes the
+    rows so far durable and returns a state small enough for the checkpoint.
+    """
+
+    def start(self, state: Any, resume: bool, checkpoint_dir: Path | None) -> None: ...
+    def write(self, out: Output) -> None: ...
+    def write_event(self, event: ShopperEvent) -> None: ...
+    def commit(self) -> Any: ...
     def close(self) -> None: ...
 
 
@@ -137,8 +153,10 @@ class EmbeddedRunner:
     def __init__(self, topology: Topology, output_dir: str | Path,
                  config: RunnerConfig | None = None,
                  checkpoint_dir: str | Path | None = None,
-                 taps: Sequence[Tap] = (), limits: InputLimits | None = None) -> None:
+                 taps: Sequence[Tap] = (), limits: InputLimits | None = None,
+                 lake: CheckpointedSink | None = None) -> None:
         self.taps = tuple(taps)
+        self.lake = lake
         self.topology = topology
         self.output_dir = Path(output_dir)
         self.config = config or RunnerConfig()
@@ -167,7 +185,13 @@ class EmbeddedRunner:
         sinks = JsonlSinks(self.output_dir, dict.fromkeys(sink_streams),
                            positions=snapshot["sinks"] if snapshot else None)
         emit = self._fan_out(sinks.write, sink_streams)
+        lake = self.lake
+        if lake is not None:
+            lake.start(snapshot.get("lake") if snapshot else None, resume,
+                       self.checkpoints.directory if self.checkpoints else None)
+            emit = _also(emit, lake.write)
         engine = Engine(self.topology, self.config.out_of_orderness_ms, emit)
+        engine_offer = engine.offer if lake is None else _also(lake.write_event, engine.offer)
         tally = _Tally()
         if snapshot:
             engine.restore(snapshot["engine"])
@@ -186,7 +210,7 @@ class EmbeddedRunner:
         decode = self._decoder.decode
         origin = src.name
         lines_at_tick = lines
-        offer, window = self._admission(engine, src, emit, origin, tally)
+        offer, window = self._admission(engine, engine_offer, src, emit, origin, tally)
         try:
             for item in reader:
                 if item is None:  # an idle tick of an unbounded source
@@ -230,7 +254,7 @@ class EmbeddedRunner:
             tally.lines = lines
             if window is not None:
                 for event in window.finish():
-                    engine.offer(event)
+                    engine_offer(event)
             if source is not None or src.exhausted:
                 engine.finish()
             else:
@@ -241,6 +265,8 @@ class EmbeddedRunner:
                 self._checkpoint(store, engine, sinks, tally, position, src)
         finally:
             sinks.close()
+            if lake is not None:
+                lake.close()
             for tap in self.taps:
                 tap.close()
             src.close()
@@ -259,15 +285,14 @@ class EmbeddedRunner:
             files={s: str(sinks.path(s)) for s in sink_streams},
         )
 
-    def _admission(self, engine: Engine, src: Source, emit: Callable[[Output], None],
-                   origin: str, tally: _Tally,
+    def _admission(self, engine: Engine, engine_offer: Callable[[Any], None], src: Source,
+                   emit: Callable[[Output], None], origin: str, tally: _Tally,
                    ) -> tuple[Callable[[Any, bytes, Any], None], ProgressWindow | None]:
         """How a decoded event enters the engine. A file is a replay: an event far ahead
         of the newest accepted one is held, then accepted or refused
         (:mod:`shopstream.events.time_window`); other sources are checked against the
         ingest clock by the decoder."""
         ahead = self.limits.max_ahead_ms
-        engine_offer = engine.offer
         if ahead is None or not isinstance(src, JsonlSource):
             def offer_now(event: Any, raw: bytes, position: Any) -> None:
                 engine_offer(event)
@@ -341,9 +366,19 @@ class EmbeddedRunner:
             "sinks": sinks.positions(),
             "engine": engine.snapshot(),
             "tally": asdict(tally),
+            # The lake's files are durable before the checkpoint that names them is saved.
+            "lake": self.lake.commit() if self.lake is not None else None,
         })
         if position is not None:
             src.commit(position)
+
+
+def _also(first: Callable[[Any], None], then: Callable[[Any], None]) -> Callable[[Any], None]:
+    """One callable that calls ``first`` then ``then`` with the same argument."""
+    def both(item: Any) -> None:
+        first(item)
+        then(item)
+    return both
 
 
 @dataclass

@@ -1,0 +1,115 @@
+"""Compaction: the many small files of a partition (one per flush) become one.
+
+Each partition is rewritten on its own, crash-safely: the merged file is written under a
+temporary name and fsynced, a journal (``_compaction.json``) names it and the files it
+replaces, the merged file is renamed into place, the old files are deleted, then the
+journal. A compaction that died part-way is finished (or undone, when the merged file
+was never renamed) by the next one. Rows keep their order: files are merged in name
+order, which is flush order within a run.
+
+Do not compact a lake while a run that writes it is running or waiting to be resumed:
+resuming deletes that run's files written after its checkpoint, and rows already merged
+into a compacted file would be written again.
+
+Examples
+--------
+>>> import pathlib, tempfile
+>>> from shopstream.events.records import DeadLetter, Output
+>>> from shopstream.lake.sink import LakeSink
+>>> d = pathlib.Path(tempfile.mkdtemp())
+>>> sink = LakeSink(d)
+>>> sink.start(None, resume=False, checkpoint_dir=None)
+>>> for n in range(3):
+...     sink.write(Output("dead-letter", "in", DeadLetter("decode", "bad", "x", "in", n)))
+...     _ = sink.commit()
+>>> len(list(d.rglob("*.parquet")))
+3
+>>> compact(d)
+CompactionSummary(partitions=1, files_before=3, files_after=1, rows=3)
+>>> len(list(d.rglob("*.parquet")))
+1
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from shopstream.lake.errors import LakeError
+from shopstream.lake.sink import write_parquet
+
+__all__ = ["CompactionSummary", "compact"]
+
+_JOURNAL = "_compaction.json"
+
+
+@dataclass(frozen=True)
+class CompactionSummary:
+    """What a compaction did: partitions rewritten, files before and after, rows moved."""
+
+    partitions: int
+    files_before: int
+    files_after: int
+    rows: int
+
+
+def compact(directory: str | Path, min_files: int = 2) -> CompactionSummary:
+    """Merge every partition of the lake at ``directory`` that has ``min_files`` or more
+    files into one file."""
+    root = Path(directory)
+    if not root.is_dir():
+        msg = f"lake directory {str(directory)!r} does not exist"
+        raise LakeError(msg)
+    partitions = before = after = rows = 0
+    for folder in sorted(root.glob("stream=*/date=*")):
+        _recover(folder)
+        files = sorted(folder.glob("*.parquet"))
+        if len(files) < max(min_files, 2):
+            continue
+        tables = [pq.read_table(f) for f in files]
+        try:
+            merged = pa.concat_tables(tables)
+        except pa.ArrowInvalid as exc:
+            msg = f"cannot compact {str(folder)!r}: its files' schemas differ ({exc})"
+            raise LakeError(msg) from None
+        target = folder / f"compacted-{uuid.uuid4().hex[:12]}.parquet"
+        tmp = target.with_name(target.name + ".tmp")
+        write_parquet(merged, tmp)
+        journal = folder / _JOURNAL
+        journal.write_text(json.dumps({"output": target.name,
+                                       "inputs": [f.name for f in files]}))
+        os.replace(tmp, target)
+        _finish(folder, json.loads(journal.read_text()))
+        partitions += 1
+        before += len(files)
+        after += 1
+        rows += merged.num_rows
+    return CompactionSummary(partitions, before, after, rows)
+
+
+def _recover(folder: Path) -> None:
+    """Finish or undo a compaction of ``folder`` that stopped part-way."""
+    journal = folder / _JOURNAL
+    if not journal.exists():
+        for tmp in folder.glob("compacted-*.parquet.tmp"):
+            tmp.unlink()
+        return
+    plan = json.loads(journal.read_text())
+    if (folder / plan["output"]).exists():
+        _finish(folder, plan)
+    else:
+        (folder / (plan["output"] + ".tmp")).unlink(missing_ok=True)
+        journal.unlink()
+
+
+def _finish(folder: Path, plan: dict[str, Any]) -> None:
+    for name in plan["inputs"]:
+        (folder / str(name)).unlink(missing_ok=True)
+    (folder / _JOURNAL).unlink()

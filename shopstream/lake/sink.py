@@ -1,0 +1,214 @@
+"""The lake sink: buffers rows and writes them as Parquet when the runner checkpoints.
+
+Layout (Hive partitions, what DuckDB, Trino and Spark read)::
+
+    DIR/stream=basket-completions/date=2026-03-01/part-<run>-<seq>.parquet
+
+``<run>`` names the run (a resumed run keeps its name: it is in the checkpoint, and in
+``lake-run.json`` beside the checkpoint for a run killed before its first checkpoint);
+``<seq>`` counts the run's flushes. A checkpoint records the last flush it covers, so
+resuming deletes the run's files of later flushes (written after the checkpoint, or by a
+flush whose checkpoint never got saved) and the rows they held are written again from the
+checkpointed input offset: each row is in the lake exactly once. Without checkpoints the
+sink also flushes every ``flush_rows`` rows and at the end of the run.
+
+Examples
+--------
+>>> import pathlib, tempfile
+>>> from shopstream.events.records import DeadLetter, Output
+>>> d = pathlib.Path(tempfile.mkdtemp())
+>>> sink = LakeSink(d)
+>>> sink.start(None, resume=False, checkpoint_dir=None)
+>>> sink.write(Output("dead-letter", "in", DeadLetter("decode", "bad", "x", "in", 3)))
+>>> sink.close()
+>>> [p.relative_to(d).parent.as_posix() for p in d.rglob("*.parquet")]
+['stream=dead-letter/date=1970-01-01']
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import time
+import uuid
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from shopstream.events import streams
+from shopstream.events.model import ShopperEvent
+from shopstream.events.records import Output
+from shopstream.lake.errors import LakeError
+from shopstream.lake.schemas import EVENTS, SCHEMAS, TIME_COLUMNS, to_table
+
+__all__ = ["RUN_MARKER", "LakeSink", "part_name"]
+
+#: File beside the checkpoint that names the run writing the lake.
+RUN_MARKER = "lake-run.json"
+_PART = re.compile(r"^part-(?P<run>[0-9a-z]+)-(?P<seq>\d+)\.parquet(?:\.tmp)?$")
+
+
+def part_name(run: str, seq: int) -> str:
+    """The file name of flush ``seq`` of run ``run``.
+
+    >>> part_name("ab12", 7)
+    'part-ab12-000007.parquet'
+    """
+    return f"part-{run}-{seq:06d}.parquet"
+
+
+class LakeSink:
+    """Writes ``streams`` (default: every stream with a lake schema, the input events
+    included) under ``directory``; the runner calls ``start``, ``write``/``write_event``,
+    ``commit`` at each checkpoint and ``close``."""
+
+    def __init__(self, directory: str | Path, streams: Iterable[str] | None = None,
+                 flush_rows: int = 500_000, compression: str = "zstd") -> None:
+        self.directory = Path(directory)
+        chosen = frozenset(SCHEMAS if streams is None else streams)
+        unknown = sorted(chosen - SCHEMAS.keys())
+        if unknown:
+            msg = f"the lake has no schema for streams {unknown}; known: {sorted(SCHEMAS)}"
+            raise LakeError(msg)
+        self.streams = chosen
+        self.flush_rows = flush_rows
+        self.compression = compression
+        self._buffers: dict[str, list[Any]] = {s: [] for s in chosen if s != EVENTS}
+        self._events: list[ShopperEvent] | None = [] if EVENTS in chosen else None
+        self._dead_ms: list[int] = []
+        self._buffered = 0
+        self._auto_flush = True
+        self.run = ""
+        self.seq = 0
+        self.max_ms = 0
+        self.rows: dict[str, int] = dict.fromkeys(sorted(chosen), 0)
+        self.files = 0
+        self.flush_seconds = 0.0
+
+    @property
+    def wants_events(self) -> bool:
+        return self._events is not None
+
+    def start(self, state: dict[str, Any] | None, resume: bool,
+              checkpoint_dir: str | Path | None) -> None:
+        """Take up a checkpoint's ``state`` (``None``: from the start) and, when
+        resuming, delete this run's files that the checkpoint does not cover."""
+        marker = Path(checkpoint_dir) / RUN_MARKER if checkpoint_dir is not None else None
+        self._auto_flush = checkpoint_dir is None
+        if state is not None:
+            self.run, self.seq, self.max_ms = state["run"], state["seq"], state["max_ms"]
+        elif resume and marker is not None and marker.exists():
+            self.run = json.loads(marker.read_text())["run"]
+        else:
+            self.run = uuid.uuid4().hex[:12]
+        if marker is not None:
+            marker.parent.mkdir(parents=True, exist_ok=True)
+            tmp = marker.with_suffix(".tmp")
+            tmp.write_text(json.dumps({"run": self.run, "lake": str(self.directory)}))
+            os.replace(tmp, marker)
+        try:
+            self.directory.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            msg = f"cannot create lake directory {str(self.directory)!r}: {exc.strerror}"
+            raise LakeError(msg) from None
+        if resume:
+            self._forget_after(self.seq)
+
+    def _forget_after(self, seq: int) -> None:
+        for path in self.directory.glob(f"stream=*/date=*/part-{self.run}-*"):
+            match = _PART.match(path.name)
+            if match and (int(match["seq"]) > seq or path.name.endswith(".tmp")):
+                path.unlink()
+
+    def write(self, out: Output) -> None:
+        buffer = self._buffers.get(out.stream)
+        if buffer is None:
+            return
+        buffer.append(out.record)
+        if out.stream == streams.DEAD_LETTER:
+            self._dead_ms.append(self.max_ms)
+        self._buffered += 1
+        if self._auto_flush and self._buffered >= self.flush_rows:
+            self.commit()
+
+    def write_event(self, event: ShopperEvent) -> None:
+        """An input event, as the runner hands it to the engine."""
+        events = self._events
+        if events is None:
+            return
+        events.append(event)
+        if event.timestamp_ms > self.max_ms:
+            self.max_ms = event.timestamp_ms
+        self._buffered += 1
+        if self._auto_flush and self._buffered >= self.flush_rows:
+            self.commit()
+
+    def commit(self) -> dict[str, Any]:
+        """Write and fsync what is buffered; return the state a checkpoint keeps."""
+        if self._buffered:
+            started = time.perf_counter()
+            self.seq += 1
+            name = part_name(self.run, self.seq)
+            if self._events:
+                self._write(EVENTS, to_table(EVENTS, self._events), name)
+                self._events = []
+            for stream, buffer in self._buffers.items():
+                if buffer:
+                    table = to_table(stream, buffer)
+                    if stream == streams.DEAD_LETTER:
+                        times = pa.array(self._dead_ms, pa.int64())
+                        self._dead_ms = []
+                        self._write(stream, table, name, times)
+                    else:
+                        self._write(stream, table, name)
+                    buffer.clear()
+            self._buffered = 0
+            self.flush_seconds += time.perf_counter() - started
+        return {"run": self.run, "seq": self.seq, "max_ms": self.max_ms}
+
+    def _write(self, stream: str, table: pa.Table, name: str,
+               times: pa.Array | None = None) -> None:
+        if times is None:
+            parent, _, child = TIME_COLUMNS[stream].partition(".")
+            times = table.column(parent).combine_chunks()
+            if child:
+                times = pc.struct_field(times, [times.type.get_field_index(child)])
+        dates = pc.cast(pc.cast(times, pa.timestamp("ms")), pa.date32())
+        days = pc.unique(dates).to_pylist()
+        for day in days:
+            part = table if len(days) == 1 else table.filter(
+                pc.equal(dates, pa.scalar(day, pa.date32())))
+            folder = self.directory / f"stream={stream}" / f"date={day.isoformat()}"
+            write_parquet(part, folder / name, self.compression)
+            self.rows[stream] += part.num_rows
+            self.files += 1
+
+    def close(self) -> None:
+        """Write what is still buffered (a resume deletes it if no checkpoint covers it)."""
+        if self.run:
+            self.commit()
+
+
+def write_parquet(table: pa.Table, path: Path, compression: str = "zstd") -> None:
+    """Write ``table`` to ``path`` atomically and durably (temporary name, fsync, rename)."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.name + ".tmp")
+        with open(tmp, "wb") as handle:
+            pq.write_table(table, handle, compression=compression)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+        dir_fd = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+    except OSError as exc:
+        msg = f"cannot write lake file {str(path)!r}: {exc.strerror}"
+        raise LakeError(msg) from None
