@@ -22,6 +22,7 @@ from typing import Any
 
 import msgspec
 import pyarrow as pa
+from msgspec.structs import astuple
 
 from shopstream.events import streams
 from shopstream.lake.errors import LakeError
@@ -195,18 +196,24 @@ def to_table(stream: str, records: Sequence[Any]) -> pa.Table:
         raise LakeError(msg)
     nested = _NESTED[stream]
     by_field = _BY_FIELD.get(stream, frozenset())
+    # One C-level pass turns the records into columns (schema order is field order).
+    values_by_field = list(zip(*map(astuple, records), strict=True)) if records else [
+        () for _ in schema]
+    if len(values_by_field) != len(schema):
+        msg = (f"stream {stream!r}: records have {len(values_by_field)} fields, the schema "
+               f"{len(schema)}: {type(records[0]).__name__} is not this stream's record")
+        raise LakeError(msg)
     columns = []
-    for field in schema:
+    for field, values in zip(schema, values_by_field, strict=True):
         name = field.name
         try:
             if name in by_field:
-                values = [_plain(getattr(r, name)) for r in records]
-                columns.append(pa.array(values, type=field.type))
+                columns.append(pa.array([_plain(v) for v in values], type=field.type))
             elif name in nested:
-                values = msgspec.to_builtins([getattr(r, name) for r in records])
-                columns.append(pa.array(values, type=nested[name]).view(field.type))
+                columns.append(pa.array(msgspec.to_builtins(values), type=nested[name])
+                               .view(field.type))
             else:
-                columns.append(pa.array([getattr(r, name) for r in records], type=field.type))
+                columns.append(pa.array(values, type=field.type))
         except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
             msg = f"stream {stream!r}: column {name!r} does not fit {field.type}: {exc}"
             raise LakeError(msg) from None
