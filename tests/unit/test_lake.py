@@ -182,11 +182,11 @@ def test_a_kill_between_the_lake_flush_and_the_checkpoint_save_is_undone(
 @pytest.mark.slow
 def test_a_sigkilled_cli_run_resumed_equals_an_uninterrupted_one(tmp_path: Path) -> None:
     src = tmp_path / "in.jsonl"
-    assert main(["simulate", "--sessions", "4000", "--days", "2", "--end",
+    assert main(["simulate", "--sessions", "2500", "--days", "2", "--end",
                  "2026-03-04T00:00:00Z", "--bad-rate", "0.01", "-o", str(src),
                  "--no-progress"]) == 0
     base = [sys.executable, "-m", "shopstream.cli", "run", "--input", str(src),
-            "--no-progress", "--checkpoint-every", "2000"]
+            "--no-progress", "--checkpoint-every", "1000"]
     whole = subprocess.run([*base, "--output-dir", str(tmp_path / "wo"),
                             "--lake", str(tmp_path / "whole-lake")], capture_output=True,
                            check=True)
@@ -197,10 +197,12 @@ def test_a_sigkilled_cli_run_resumed_equals_an_uninterrupted_one(tmp_path: Path)
     deadline = time.monotonic() + 60
     while not (tmp_path / "ck" / "checkpoint.pkl").exists() and time.monotonic() < deadline:
         time.sleep(0.01)
-    time.sleep(0.3)
+    time.sleep(0.2)
+    assert proc.poll() is None, "the run ended before it could be killed"
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
-    subprocess.run([*args, "--resume"], capture_output=True, check=True)
+    resumed = subprocess.run([*args, "--resume", "--json"], capture_output=True, check=True)
+    assert json.loads(resumed.stdout)["resumed_at_line"] > 0
     assert all_rows(tmp_path / "lake") == all_rows(tmp_path / "whole-lake")
 
 
