@@ -26,6 +26,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from foundation_bench import events_file  # the same cached simulated week (bench/ is on the path)
+
 from shopstream.events.records import DeadLetter
 from shopstream.lake.compact import compact
 from shopstream.lake.query import REPORTS, query
@@ -33,19 +35,6 @@ from shopstream.lake.schemas import to_table
 from shopstream.lake.sink import LakeSink
 from shopstream.pipeline import default_topology
 from shopstream.runners.embedded.runner import EmbeddedRunner, RunnerConfig
-from shopstream.sim import SimulationConfig, write_jsonl
-
-
-def events_file(count: int, cache: Path) -> Path:
-    """About ``count`` simulated events (a week of traffic), generated once and cached."""
-    path = cache / f"sim-{count}.jsonl"
-    if not path.exists():
-        cache.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        write_jsonl(SimulationConfig(sessions=max(1, round(count / 5.42)), seed=7, days=7,
-                                     end_ms=1_767_225_600_000), tmp, progress=False)
-        tmp.rename(path)
-    return path
 
 
 def run_once(src: Path, work: Path, config: RunnerConfig,
