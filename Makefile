@@ -15,7 +15,8 @@ $(STAMP): pyproject.toml
 setup: $(STAMP)
 	@bash scripts/ensure-debs.sh redis-server:redis-server wrk:wrk \
 		/usr/lib/postgresql/15/bin/initdb:postgresql-15 \
-		/usr/lib/postgresql/15/lib/wal2json.so:postgresql-15-wal2json
+		/usr/lib/postgresql/15/lib/wal2json.so:postgresql-15-wal2json \
+		chromium:chromium
 
 demo: setup
 	$(VENV)/bin/shopstream demo

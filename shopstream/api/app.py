@@ -28,6 +28,7 @@ from shopstream.api.live import (
     RejectedEventsError,
     validate_raw,
 )
+from shopstream.api.live_dashboard import dashboard_router
 from shopstream.api.metrics import MetricsInput, render
 from shopstream.api.push import KINDS, PushHub
 from shopstream.api.security import Guard, SecurityConfig
@@ -90,6 +91,7 @@ def create_app(state: ServeState) -> Any:
                     "shopstream pipeline's store.")
 
     app.include_router(data_router(state.postgres))
+    app.include_router(dashboard_router(state))
 
     def ok(body: dict[str, Any]) -> Response:
         return Response(_encode(body), media_type="application/json")
