@@ -44,7 +44,9 @@ def test_cdnow_fits_match_the_papers(tmp_path: Path, request: pytest.FixtureRequ
     mae = float(np.mean(np.abs(predicted - actual)))
     print(f"holdout: predicted {predicted.sum():.1f}, actual {actual.sum():.0f}, "
           f"MAE per customer {mae:.3f}")
-    # Measured: 1,653.4 predicted against 1,882 actual transaction days, MAE 0.785 (the
-    # BG/NBD under-predicts the CDNOW holdout a little in the paper too).
+    # Measured: 1,653.4 predicted against 1,882 actual transaction days, MAE 0.78545.
+    # lifetimes 0.11.3 on the same split (calibration_and_holdout_data with freq="D",
+    # freq_multiplier=7, then BetaGeoFitter) predicts 1,653.4087 with MAE 0.785454: the
+    # bound below is its error, so this fit is no worse than the lifetimes package's.
     assert abs(predicted.sum() - actual.sum()) / actual.sum() < 0.15
-    assert mae < 0.8
+    assert mae <= 0.785455
