@@ -70,6 +70,7 @@ def serve_live(args: argparse.Namespace, root: Path) -> None:
     url = server.url
     print(f"3/3 serving the API at {url} (OpenAPI docs at {url}/docs) over {store},")
     print(f"    fed live simulated traffic at {args.live_rate:g} events/s")
+    print(f"    live dashboard: open {url}/ in a browser")
     example = _example(server.state.store, users, "user:{}:locations", "U000001", 10.0)
     session = _example(server.state.store, sessions, "recs:session:{}", "s-1", 5.0)
     print(f"    try: curl {url}/users/{example}/features")

@@ -103,6 +103,7 @@ def test_demo_serves_the_api_over_live_traffic(tmp_path: Path,
     out = capsys.readouterr().out
     assert code == 0
     assert "3/3 serving the API at http://127.0.0.1:" in out
+    assert "live dashboard: open http://127.0.0.1:" in out
     served = next(line for line in out.splitlines() if line.startswith("served:"))
     assert int(served.split()[1].replace(",", "")) > 0
     url = next(w for w in out.split() if w.endswith("/features"))
