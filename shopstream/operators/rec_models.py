@@ -46,25 +46,20 @@ from collections.abc import Iterable
 from shopstream.events import streams
 from shopstream.events.recommendations import ModelList, PairDelta
 from shopstream.events.records import Output
+from shopstream.recommend.anchor_lists import AnchorLists
 from shopstream.recommend.base import ANCHORED_KINDS, BLENDED
-from shopstream.recommend.counts import AnchorCounts
-from shopstream.recommend.fusion import fuse
 from shopstream.recommend.suite import RecommendConfig
 from shopstream.state import Context, KeyedOperator, ValueStateDescriptor
 
 __all__ = ["ModelListOperator"]
 
-_Ranked = tuple[tuple[str, ...], tuple[float, ...]]
+class _Anchor(AnchorLists):
+    """The anchor's lists and when it last had news (for its expiry)."""
 
-
-class _Anchor:
-    __slots__ = ("anchor", "counts", "expiry_ms", "last_ms", "pending", "top")
+    __slots__ = ("expiry_ms", "last_ms")
 
     def __init__(self, anchor: str) -> None:
-        self.anchor = anchor
-        self.counts: dict[str, AnchorCounts] = {}
-        self.top: dict[str, _Ranked] = {}
-        self.pending: set[str] = set()
+        super().__init__(anchor)
         self.last_ms = 0
         self.expiry_ms: int | None = None
 
@@ -92,14 +87,10 @@ class ModelListOperator(KeyedOperator[PairDelta]):
             entry = _Anchor(element.anchor)
             state.update(entry)
         ts = ctx.timestamp_ms
-        counts = entry.counts.get(element.kind)
-        if counts is None:
-            counts = entry.counts[element.kind] = AnchorCounts()
-        counts.add(element.items, element.weights, ts, self.config.counts)
-        entry.last_ms = ts
         if not entry.pending:
             ctx.register_event_timer(ts)
-        entry.pending.add(element.kind)
+        entry.add(element, ts, self.config.counts)
+        entry.last_ms = ts
         if entry.expiry_ms is None:
             entry.expiry_ms = ts + self.anchor_ttl_ms
             ctx.register_event_timer(entry.expiry_ms)
@@ -112,7 +103,8 @@ class ModelListOperator(KeyedOperator[PairDelta]):
             return ()
         out: list[Output] = []
         if entry.pending and timestamp_ms >= entry.last_ms:
-            out.extend(self._publish(entry, ctx.key, timestamp_ms + 1))
+            out.extend(Output(streams.RECOMMENDATION_MODELS, ctx.key, model) for model in
+                       entry.publish(timestamp_ms + 1, self.config.counts, self._weights))
         if entry.expiry_ms is not None and timestamp_ms >= entry.expiry_ms:
             due = entry.last_ms + self.anchor_ttl_ms
             if timestamp_ms >= due:
@@ -124,22 +116,4 @@ class ModelListOperator(KeyedOperator[PairDelta]):
                 return out
             entry.expiry_ms = due
             ctx.register_event_timer(due)
-        return out
-
-    def _publish(self, entry: _Anchor, key: str, valid_from: int) -> list[Output]:
-        cfg = self.config.counts
-        out = []
-        fused = False
-        for kind in sorted(entry.pending):
-            items, scores = entry.top[kind] = entry.counts[kind].top(cfg)
-            out.append(Output(streams.RECOMMENDATION_MODELS, key,
-                              ModelList(kind, entry.anchor, valid_from, items, scores)))
-            fused = fused or kind in self._weights
-        entry.pending.clear()
-        if fused and entry.anchor:
-            items, votes, sources = fuse(entry.top, self._weights, cfg.top_n)
-            entry.top[BLENDED] = (items, votes)
-            out.append(Output(streams.RECOMMENDATION_MODELS, key,
-                              ModelList(BLENDED, entry.anchor, valid_from, items, votes,
-                                        sources)))
         return out

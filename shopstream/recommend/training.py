@@ -28,12 +28,10 @@ from collections import deque
 from collections.abc import Sequence
 
 from shopstream.events.patterns import AntecedentRules, RuleSummary
-from shopstream.events.recommendations import ModelList
 from shopstream.mining import RuleIndex
 from shopstream.mining.budget import MiningBudget, mine_within_budget
-from shopstream.recommend.base import ANCHORED_KINDS, BASKET_BASED, BLENDED, TRENDING
-from shopstream.recommend.counts import AnchorCounts
-from shopstream.recommend.fusion import fuse
+from shopstream.recommend.anchor_lists import AnchorLists
+from shopstream.recommend.base import ANCHORED_KINDS, BASKET_BASED, TRENDING
 from shopstream.recommend.history import UserHistory
 from shopstream.recommend.pairs import PairLearner
 from shopstream.recommend.published import PublishedLists
@@ -50,15 +48,14 @@ class ModelTrainer:
                  budget: MiningBudget | None = None) -> None:
         self.config = config
         self.learner = PairLearner(config.pairs)
-        self.merged: dict[tuple[str, str], AnchorCounts] = {}
+        #: per anchor product (``""``: popularity), merged as the rec-models stage does
+        self.merged: dict[str, AnchorLists] = {}
         self.lists = PublishedLists(config.published)
         self.users: dict[str, UserHistory] = {}
         self.baskets: deque[tuple[str, ...]] = deque(maxlen=window_baskets)
         self.budget = budget or MiningBudget()
         self.rules_note = ""
         self.trend = TrendTracker(config.trending)
-        #: the latest published list of each ``(kind, anchor)``
-        self.tops: dict[tuple[str, str], tuple[tuple[str, ...], tuple[float, ...]]] = {}
         self._weights = {kind: w for kind, w in config.blend.weights
                          if kind in ANCHORED_KINDS and w > 0}
 
@@ -92,24 +89,15 @@ class ModelTrainer:
         """Merge what was learned since the last call and publish the changed lists,
         valid from ``valid_from_ms``; the trending list is that of the window ending at
         ``now_ms`` (default: ``valid_from_ms``)."""
-        self._publish_lists(self.learner_drain_into_counts(valid_from_ms), valid_from_ms)
+        self._publish_lists(self._merge_pending(valid_from_ms), valid_from_ms)
         self._publish_trending(valid_from_ms, now_ms)
 
-    def _publish_lists(self, touched: list[tuple[str, str]], valid_from_ms: int) -> None:
-        """Each touched list, and the BLENDED list of each anchor one of them feeds (as
-        the ``rec-models`` stage publishes them)."""
-        cfg = self.config.counts
-        weights = self._weights
-        anchors: set[str] = set()
-        for kind, anchor in touched:
-            items, scores = self.tops[(kind, anchor)] = self.merged[(kind, anchor)].top(cfg)
-            self.lists.apply(ModelList(kind, anchor, valid_from_ms, items, scores))
-            if anchor and kind in weights:
-                anchors.add(anchor)
-        for anchor in sorted(anchors):
-            lists = {k: self.tops[(k, anchor)] for k in weights if (k, anchor) in self.tops}
-            items, votes, sources = fuse(lists, weights, cfg.top_n)
-            self.lists.apply(ModelList(BLENDED, anchor, valid_from_ms, items, votes, sources))
+    def _publish_lists(self, anchors: list[str], valid_from_ms: int) -> None:
+        """The changed lists of ``anchors``, as the ``rec-models`` stage publishes them."""
+        for anchor in anchors:
+            for model in self.merged[anchor].publish(valid_from_ms, self.config.counts,
+                                                     self._weights):
+                self.lists.apply(model)
 
     def _publish_trending(self, valid_from_ms: int, now_ms: int | None) -> None:
         trending = self.config.trending
@@ -121,24 +109,24 @@ class ModelTrainer:
     def publish_all(self, valid_from_ms: int, now_ms: int | None = None) -> None:
         """Forget every published list and publish every anchor's list afresh, valid from
         ``valid_from_ms``: the frozen model of the static protocol."""
-        self.learner_drain_into_counts(valid_from_ms)
+        self._merge_pending(valid_from_ms)
         rules = self.lists.tables.get(BASKET_BASED)
         self.lists.tables = {BASKET_BASED: rules} if rules else {}
-        self._publish_lists(list(self.merged), valid_from_ms)
+        for lists in self.merged.values():
+            lists.pending.update(lists.counts)
+        self._publish_lists(sorted(self.merged), valid_from_ms)
         self._publish_trending(valid_from_ms, now_ms)
 
-    def learner_drain_into_counts(self, at_ms: int) -> list[tuple[str, str]]:
-        """Merge the learner's pending deltas into the counts; return the anchors touched."""
-        cfg = self.config.counts
-        touched: list[tuple[str, str]] = []
+    def _merge_pending(self, at_ms: int) -> list[str]:
+        """Merge the learner's pending deltas; return the anchors touched, in order."""
+        touched: dict[str, None] = {}
         for delta in self.learner.drain():
-            key = (delta.kind, delta.anchor)
-            counts = self.merged.get(key)
-            if counts is None:
-                counts = self.merged[key] = AnchorCounts()
-            counts.add(delta.items, delta.weights, at_ms, cfg)
-            touched.append(key)
-        return touched
+            lists = self.merged.get(delta.anchor)
+            if lists is None:
+                lists = self.merged[delta.anchor] = AnchorLists(delta.anchor)
+            lists.add(delta, at_ms, self.config.counts)
+            touched[delta.anchor] = None
+        return list(touched)
 
     def mine_rules(self, valid_from_ms: int) -> int:
         """Mine the remembered baskets within the budget and publish every antecedent's

@@ -1,0 +1,70 @@
+"""One product's merged counts of every kind, and the lists they publish.
+
+The ``rec-models`` stage keeps one :class:`AnchorLists` per product in keyed state;
+:class:`~shopstream.recommend.training.ModelTrainer` keeps one per product in memory to
+do the same offline. Deltas from the learners are added per kind
+(:class:`~shopstream.recommend.counts.AnchorCounts`); :meth:`AnchorLists.publish` gives
+each changed kind's top list and, when a kind the blend weighs changed, the product's
+``BLENDED`` list (:func:`~shopstream.recommend.fusion.fuse`).
+
+Examples
+--------
+>>> from shopstream.events.recommendations import PairDelta
+>>> from shopstream.recommend.counts import CountsConfig
+>>> lists = AnchorLists("a")
+>>> lists.add(PairDelta("NEXT_ITEM", "a", ("b",), (2.0,)), 0, CountsConfig())
+>>> [(m.kind, m.items) for m in lists.publish(1, CountsConfig(), {"NEXT_ITEM": 1.0})]
+[('NEXT_ITEM', ('b',)), ('BLENDED', ('b',))]
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from shopstream.events.recommendations import ModelList, PairDelta
+from shopstream.recommend.base import BLENDED
+from shopstream.recommend.counts import AnchorCounts, CountsConfig
+from shopstream.recommend.fusion import fuse
+
+__all__ = ["AnchorLists"]
+
+_Ranked = tuple[tuple[str, ...], tuple[float, ...]]
+
+
+class AnchorLists:
+    """Counts per kind of one anchor (``""``: popularity) and its published lists."""
+
+    __slots__ = ("anchor", "counts", "pending", "top")
+
+    def __init__(self, anchor: str) -> None:
+        self.anchor = anchor
+        self.counts: dict[str, AnchorCounts] = {}
+        #: the latest published list of each kind
+        self.top: dict[str, _Ranked] = {}
+        #: kinds changed since the last publication
+        self.pending: set[str] = set()
+
+    def add(self, delta: PairDelta, at_ms: int, config: CountsConfig) -> None:
+        """Add one learner's partial counts of one kind."""
+        counts = self.counts.get(delta.kind)
+        if counts is None:
+            counts = self.counts[delta.kind] = AnchorCounts()
+        counts.add(delta.items, delta.weights, at_ms, config)
+        self.pending.add(delta.kind)
+
+    def publish(self, valid_from: int, config: CountsConfig,
+                weights: Mapping[str, float]) -> list[ModelList]:
+        """The lists of the changed kinds (in kind order), then the ``BLENDED`` list when
+        one of ``weights``' kinds changed; valid from ``valid_from``."""
+        out = []
+        fused = False
+        for kind in sorted(self.pending):
+            items, scores = self.top[kind] = self.counts[kind].top(config)
+            out.append(ModelList(kind, self.anchor, valid_from, items, scores))
+            fused = fused or kind in weights
+        self.pending.clear()
+        if fused and self.anchor:
+            items, votes, sources = fuse(self.top, weights, config.top_n)
+            self.top[BLENDED] = (items, votes)
+            out.append(ModelList(BLENDED, self.anchor, valid_from, items, votes, sources))
+        return out
