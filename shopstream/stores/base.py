@@ -66,12 +66,20 @@ LATENCY_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0
 
 
 class WriteStats:
-    """Batch write latencies of one store, for ``/metrics`` (a cumulative histogram)."""
+    """Batch write latencies of one store, for ``/metrics`` (a cumulative histogram),
+    and how its writers fared: ``errors`` (failed batch writes), ``retries`` (writes tried
+    again after a failure), ``waiting`` (values held for the store during an outage) and
+    ``replayed`` (values written again after an outage, see :mod:`shopstream.stores.retry`).
+    """
 
     def __init__(self) -> None:
         self.batches = 0
         self.keys = 0
         self.seconds = 0.0
+        self.errors = 0
+        self.retries = 0
+        self.waiting = 0
+        self.replayed = 0
         self._counts = [0] * (len(LATENCY_BUCKETS) + 1)
 
     def observe(self, seconds: float, keys: int) -> None:

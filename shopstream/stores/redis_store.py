@@ -30,7 +30,13 @@ _CHUNK = 2_000
 
 
 class RedisStore:
-    """A :class:`~shopstream.stores.base.FeatureStore` on a Redis server at ``url``."""
+    """A :class:`~shopstream.stores.base.FeatureStore` on a Redis server at ``url``.
+
+    ``volatile``: a Redis server restarted without persistence comes back empty, so
+    writers keep a mirror to write again after an outage (:mod:`shopstream.stores.retry`).
+    """
+
+    volatile = True
 
     def __init__(self, url: str, socket_timeout_s: float = 5.0) -> None:
         if not url.startswith(("redis://", "rediss://", "unix://")):
