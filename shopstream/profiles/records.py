@@ -1,0 +1,63 @@
+"""Output records of the Customer 360 operators: profiles, segment changes and counts.
+
+Examples
+--------
+>>> import msgspec
+>>> msgspec.json.encode(SegmentChange("u1", None, "browser", 30_000)).decode()
+'{"userId":"u1","previous":null,"segment":"browser","at":30000}'
+"""
+
+from __future__ import annotations
+
+import msgspec
+
+from shopstream.profiles.actions import Lifetime, NextAction
+from shopstream.profiles.engagement import SessionMetrics
+
+__all__ = ["CustomerProfile", "SegmentChange", "SegmentCounts"]
+
+
+class CustomerProfile(msgspec.Struct, frozen=True, rename="camel", gc=False):
+    """One shopper as of event time ``computed_at`` (built by the Customer 360 operator).
+
+    ``preferences`` maps each dimension to its strongest values and their shares of the
+    decayed weight; ``lifetime`` is ``None`` before the first order; ``merged_sessions``
+    counts anonymous sessions folded in after a login.
+    """
+
+    user_id: str
+    computed_at: int
+    first_seen: int
+    last_seen: int
+    events: int
+    segment: str
+    engagement: float
+    sessions: SessionMetrics
+    preferences: dict[str, list[tuple[str, float]]]
+    orders: int
+    revenue: float
+    avg_order_value: float | None
+    cart_items: int
+    cart_value: float
+    lifetime: Lifetime | None
+    actions: tuple[NextAction, ...]
+    merged_sessions: int = 0
+
+
+class SegmentChange(msgspec.Struct, frozen=True, rename="camel", gc=False):
+    """A shopper moved from ``previous`` (``None``: first segment) to ``segment`` at ``at``."""
+
+    user_id: str
+    previous: str | None
+    segment: str
+    at: int
+
+
+class SegmentCounts(msgspec.Struct, frozen=True, rename="camel", gc=False):
+    """Shoppers per segment in one key group as of ``computed_at``, and the counts one
+    day earlier (``None`` until the group has a day of history); the API sums groups."""
+
+    group: str
+    computed_at: int
+    counts: dict[str, int]
+    day_ago: dict[str, int] | None = None
