@@ -90,6 +90,10 @@ def register(sub: Any) -> None:
                     "customers and average order value over the last 12 months (of event "
                     "time, up to the newest order).")
     parser.add_argument("name", choices=("customers", "products", "revenue"))
+    parser.add_argument("--source", choices=("events", "shop"), default="events",
+                        help="events: the completed baskets of run --lake (default); shop: "
+                             "the shop tables copied by `lake export` (the same SQL runs on "
+                             "PostgreSQL)")
     parser.add_argument("--limit", type=int, default=None, metavar="N",
                         help="show the first N rows only")
     from shopstream.cli.sql import add_output_arguments
@@ -104,8 +108,17 @@ def _report(args: Any) -> int:
 
     require_lake()
     from shopstream.lake.query import query, report_sql
+    from shopstream.lake.shop import shop_report_sql
 
-    sql = report_sql(args.name)
+    if args.source == "shop":
+        from shopstream.lake.errors import LakeError
+        from shopstream.lake.export import read_state
+
+        if not read_state(args.lake)["tables"]:
+            msg = (f"the lake {args.lake!r} has no shop tables: run `shopstream lake export "
+                   f"--postgres DSN --lake {args.lake}` first")
+            raise LakeError(msg)
+    sql = shop_report_sql(args.name) if args.source == "shop" else report_sql(args.name)
     if args.limit is not None:
         sql = f"{sql}\n        LIMIT {int(args.limit)}"
     columns, rows = query(args.lake, sql)

@@ -1,5 +1,7 @@
 """DuckDB over the lake: one view per stream, named like the stream with ``_`` for ``-``
-(``basket_completions``, ``events``, ``dead_letter``...), and the named reports.
+(``basket_completions``, ``events``, ``dead_letter``...), one per shop table exported by
+``lake export`` (``orders``, ``customers``...: :mod:`shopstream.lake.shop`), and the
+named reports.
 
 Each view reads ``DIR/stream=NAME/*/*.parquet`` with Hive partitioning, so it has the
 stream's columns plus ``date`` (the UTC day of the row's event time). A stream without
@@ -24,6 +26,7 @@ import pyarrow as pa
 
 from shopstream.lake.errors import LakeError
 from shopstream.lake.schemas import SCHEMAS, view_name
+from shopstream.lake.shop import shop_views
 
 __all__ = ["REPORTS", "connect", "query", "report_sql"]
 
@@ -39,6 +42,7 @@ def connect(directory: str | Path) -> duckdb.DuckDBPyConnection:
         msg = f"lake directory {str(directory)!r} does not exist"
         raise LakeError(msg)
     con = duckdb.connect(":memory:")
+    con.execute("SET TimeZone = 'UTC'")  # months and dates of timestamptz columns in UTC
     for stream, schema in SCHEMAS.items():
         view = view_name(stream)
         folder = root / f"stream={stream}"
@@ -50,6 +54,7 @@ def connect(directory: str | Path) -> duckdb.DuckDBPyConnection:
             empty = schema.empty_table().append_column("date", pa.array([], pa.date32()))
             con.register(f"_empty_{view}", empty)
             con.execute(f'CREATE VIEW "{view}" AS SELECT * FROM "_empty_{view}"')
+    shop_views(con, root)
     return con
 
 
