@@ -25,9 +25,11 @@ def register(sub: Any) -> None:
 
 
 def _broker(args: argparse.Namespace) -> int:
+    from shopstream.cli.preflight import require_free_port
     from shopstream.connectors.broker import BrokerConfig, start_broker
 
     config = BrokerConfig(args.host, args.port)
+    require_free_port(args.host, args.port, "broker --port")
     proc = start_broker(config)
     print(f"shopstream broker: Kafka protocol on {config.bootstrap} (tansu, in memory; "
           "Ctrl-C stops it and forgets every topic)", flush=True)

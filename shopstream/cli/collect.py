@@ -63,6 +63,9 @@ def _collect(args: argparse.Namespace) -> int:
                               options["max_connections"])
 
     uvicorn = require("uvicorn", "shopstream[serve]")
+    from shopstream.cli.preflight import require_free_port, require_store
+
+    require_free_port(args.host, args.port, "collect --port")
     collector = Collector()
     store = None
     try:
@@ -75,6 +78,7 @@ def _collect(args: argparse.Namespace) -> int:
             collector.targets.append(KafkaEventWriter(config, args.topic))
         if args.store:
             store = open_store(args.store)
+            require_store(store)
             live = LivePipeline(store)
             live.start()
             collector.targets.append(LiveTarget(live))

@@ -31,6 +31,9 @@ def add_arguments(parser: argparse.ArgumentParser, inputs: Any) -> None:
 
 def run_postgres(args: argparse.Namespace, runner: EmbeddedRunner) -> RunSummary:
     """Run ``runner`` over the CDC source that ``args`` describe."""
+    from shopstream.cli.preflight import require_postgres
+
+    require_postgres(args.postgres)
     source = PostgresCdcSource(PostgresCdcConfig(
         dsn=args.postgres, slot=args.slot, stop_when_idle_s=args.stop_when_idle))
     if runner.checkpoints is None:

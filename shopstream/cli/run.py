@@ -12,6 +12,7 @@ from shopstream.cli import postgres_input
 from shopstream.cli.evaluate import parse_weights
 from shopstream.cli.input_limits import add_limit_arguments, input_limits
 from shopstream.cli.kafka_run import add_kafka_arguments, kafka_sink, run_from_kafka
+from shopstream.cli.preflight import require_store
 from shopstream.cli.report import byte_progress, format_summary
 from shopstream.connectors.files import JsonlSource
 from shopstream.connectors.webhook import WebhookConfig, WebhookTap
@@ -199,6 +200,7 @@ def _run(args: argparse.Namespace) -> int:
             store.close()
             msg = "--store needs the feature operators: drop --no-features"
             raise ConfigError(msg)
+        require_store(store)
         taps.append(StoreTap(store))
     if args.kafka:
         taps.append(kafka_sink(args, topology))

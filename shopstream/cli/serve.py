@@ -84,6 +84,9 @@ def register(sub: Any) -> None:
     parser.add_argument("--postgres", metavar="DSN",
                         help="also serve the shop database's read API under /shop "
                              "(see `shopstream db`)")
+    parser.add_argument("--lake", metavar="DIR",
+                        help="also serve the named reports of this Parquet lake under "
+                             "/reports (see `shopstream report`)")
     parser.add_argument("--log-level", default="warning",
                         choices=("critical", "error", "warning", "info", "debug"))
     add_security_arguments(parser)
@@ -92,12 +95,19 @@ def register(sub: Any) -> None:
 
 def _serve(args: argparse.Namespace) -> int:
     from shopstream.api.server import ServeConfig, serve
-    from shopstream.stores.open import redact_url
+    from shopstream.cli.preflight import require_free_port, require_store
+    from shopstream.stores.open import open_store, redact_url
 
+    require_free_port(args.host, args.port, "serve --port")
+    preflight_store = open_store(args.store)
+    try:
+        require_store(preflight_store)
+    finally:
+        preflight_store.close()
     config = ServeConfig(store=args.store, host=args.host, port=args.port,
                          workers=args.workers, out_of_orderness_ms=args.out_of_orderness_ms,
                          idle_ms=args.idle_ms, log_level=args.log_level,
-                         postgres=args.postgres, kafka=args.kafka, kafka_topic=args.topic,
+                         postgres=args.postgres, lake=args.lake, kafka=args.kafka, kafka_topic=args.topic,
                          **security_options(args))
     ingest = (f", posted events to Kafka {config.kafka} topic {config.kafka_topic}"
               if config.kafka else "")
