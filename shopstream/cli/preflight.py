@@ -13,7 +13,7 @@ Examples
 ...         require_free_port("127.0.0.1", port, "serve --port")
 ...     except Exception as exc:
 ...         print(str(exc).replace(str(port), "P"))
-serve --port P: 127.0.0.1:P is already in use (another server listens there); choose another port
+serve --port: 127.0.0.1:P is already in use (another server listens there); choose another port
 >>> require_free_port("127.0.0.1", 0, "--port")  # 0 picks a free port: nothing to check
 """
 
