@@ -31,6 +31,7 @@ from shopstream.api.live import (
 from shopstream.api.live_dashboard import dashboard_router
 from shopstream.api.metrics import MetricsInput, render
 from shopstream.api.push import KINDS, PushHub
+from shopstream.api.reports_routes import reports_router
 from shopstream.api.security import Guard, SecurityConfig
 from shopstream.errors import ShopstreamError
 from shopstream.events.decode import EventDecoder
@@ -72,6 +73,7 @@ class ServeState:
     forward: Any = None
     #: API keys, CORS origins and body limit enforced in front of every route.
     security: SecurityConfig = field(default_factory=SecurityConfig)
+    lake: str | None = None  # the Parquet lake behind /reports (shopstream.api.reports_routes)
 
 
 def create_app(state: ServeState) -> Any:
@@ -92,6 +94,7 @@ def create_app(state: ServeState) -> Any:
 
     app.include_router(data_router(state.postgres))
     app.include_router(dashboard_router(state))
+    app.include_router(reports_router(state.lake))
 
     def ok(body: dict[str, Any]) -> Response:
         return Response(_encode(body), media_type="application/json")

@@ -61,6 +61,8 @@ class ServeConfig:
         The hosted pipeline's watermark bound and idle advance (see ``LiveConfig``).
     postgres
         DSN of the shop database served under ``/shop`` (``None``: not served).
+    lake
+        The Parquet lake whose reports are served under ``/reports`` (``None``: 503).
     kafka, kafka_topic
         With a Kafka bootstrap, no pipeline is hosted: every worker validates posted
         events and produces them to ``kafka_topic`` (acknowledged before the answer), and
@@ -81,6 +83,7 @@ class ServeConfig:
     idle_ms: int = 1_000
     log_level: str = "warning"
     postgres: str | None = None
+    lake: str | None = None
     kafka: str | None = None
     kafka_topic: str = "ecommerce-events"
     api_keys: tuple[str, ...] = field(default=(), repr=False)
@@ -134,7 +137,7 @@ def build_state(config: ServeConfig, with_pipeline: bool = True) -> ServeState:
         live = LivePipeline(store, LiveConfig(config.out_of_orderness_ms, config.idle_ms))
         live.start()
     return ServeState(store=store, live=live, postgres=config.postgres, forward=forward,
-                      security=config.security)
+                      security=config.security, lake=config.lake)
 
 
 def _uvicorn_options(config: ServeConfig) -> dict[str, Any]:

@@ -107,7 +107,8 @@ def _serve(args: argparse.Namespace) -> int:
     config = ServeConfig(store=args.store, host=args.host, port=args.port,
                          workers=args.workers, out_of_orderness_ms=args.out_of_orderness_ms,
                          idle_ms=args.idle_ms, log_level=args.log_level,
-                         postgres=args.postgres, lake=args.lake, kafka=args.kafka, kafka_topic=args.topic,
+                         postgres=args.postgres, kafka=args.kafka, kafka_topic=args.topic,
+                         lake=args.lake,
                          **security_options(args))
     ingest = (f", posted events to Kafka {config.kafka} topic {config.kafka_topic}"
               if config.kafka else "")
