@@ -9,11 +9,14 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import httpx
 import psycopg2
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from shopstream.api.reports_routes import jsonable
+from shopstream.api.server import BackgroundServer, ServeConfig
 from shopstream.cli import main
 from shopstream.lake.export import ExportConfig, export, read_state
 from shopstream.lake.query import query
@@ -139,3 +142,35 @@ def test_a_full_export_after_a_backfill_and_clear_errors(shop: str, tmp_path: Pa
     assert "PostgreSQL at" in err and "Traceback" not in err
     assert main(["report", "revenue", "--source", "shop", "--lake", str(tmp_path)]) == 1
     assert "lake export" in capsys.readouterr().err
+
+
+def test_the_api_serves_the_reports_of_the_lake(shop: str, tmp_path: Path) -> None:
+    lake = tmp_path / "lake"
+    export(shop, lake, ExportConfig(lag_s=0))
+    server = BackgroundServer(ServeConfig(store=str(tmp_path / "f.db"), port=0,
+                                          lake=str(lake)))
+    server.start()
+    try:
+        with httpx.Client(base_url=server.url, timeout=30) as client:
+            for name, sql in SHOP_REPORTS.items():
+                body = client.get(f"/reports/{name}", params={"source": "shop"}).json()
+                expected = on_postgres(shop, sql)
+                assert len(body["rows"]) == len(expected) and not body["truncated"]
+                for got, want in zip(body["rows"], expected, strict=True):
+                    assert list(got)[0] == body["columns"][0]
+                    assert got[body["columns"][0]] == jsonable(want[0])
+                    assert got[body["columns"][-2]] == jsonable(want[-2])
+            short = client.get("/reports/products", params={"source": "shop", "limit": 2})
+            assert len(short.json()["rows"]) == 2 and short.json()["truncated"]
+            events = client.get("/reports/revenue").json()
+            assert events["rows"] == [] and events["columns"][0] == "month"
+            assert client.get("/reports/nothing").status_code == 422
+    finally:
+        server.stop()
+    bare = BackgroundServer(ServeConfig(store=str(tmp_path / "g.db"), port=0))
+    bare.start()
+    try:
+        answer = httpx.get(f"{bare.url}/reports/customers", timeout=30)
+        assert answer.status_code == 503 and "--lake" in answer.json()["detail"]
+    finally:
+        bare.stop()
