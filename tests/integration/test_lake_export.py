@@ -157,7 +157,7 @@ def test_the_api_serves_the_reports_of_the_lake(shop: str, tmp_path: Path) -> No
                 expected = on_postgres(shop, sql)
                 assert len(body["rows"]) == len(expected) and not body["truncated"]
                 for got, want in zip(body["rows"], expected, strict=True):
-                    assert list(got)[0] == body["columns"][0]
+                    assert next(iter(got)) == body["columns"][0]
                     assert got[body["columns"][0]] == jsonable(want[0])
                     assert got[body["columns"][-2]] == jsonable(want[-2])
             short = client.get("/reports/products", params={"source": "shop", "limit": 2})
