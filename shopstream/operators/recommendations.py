@@ -239,29 +239,35 @@ class RecommendationOperator(KeyedOperator[ShopperEvent]):
                              shopper.history.products(cfg.serve.history),
                              {BLENDED: session.votes})
         unavailable = self.lists.tables.get(AVAILABILITY)
+        k = cfg.k
+        ranking = self.blender.ranking(context, k + 5 if unavailable else k)
+        products, scores, sources = ranking.products, ranking.scores, ranking.sources
+        # Whether the first product has evidence behind it (not from the fallback chain).
+        evidence = ranking.fallback_from > 0
         if unavailable:
-            ranked = [r for r in self.blender.rank(context, cfg.k + 5)
-                      if lookup(unavailable, r.product_id, ts) is not False][:cfg.k]
-        else:
-            ranked = self.blender.rank(context, cfg.k)
-        sources = tuple([r.source for r in ranked])
+            kept = [i for i, p in enumerate(products)
+                    if lookup(unavailable, p, ts) is not False][:k]
+            evidence = bool(kept) and kept[0] < ranking.fallback_from
+            products = [products[i] for i in kept]
+            scores = [scores[i] for i in kept]
+            sources = [sources[i] for i in kept]
         kind = max(sources, key=sources.count) if sources else POPULAR
         best_possible = self.blender.best_possible()
         # A list the fallback chain had to start has no evidence behind it: confidence 0.
-        confidence = (min(1.0, ranked[0].score / best_possible)
-                      if ranked and best_possible and not ranked[0].fallback else 0.0)
+        confidence = (min(1.0, scores[0] / best_possible)
+                      if evidence and best_possible else 0.0)
         record = RecommendationEvent(
             recommendation_id=f"{event.session_id}:{event.event_id}",
             session_id=event.session_id,
             user_id=event.user_id,
             recommendation_type=kind,
-            recommended_products=tuple([r.product_id for r in ranked]),
-            scores=tuple([r.score for r in ranked]),
+            recommended_products=tuple(products),
+            scores=tuple(scores),
             confidence=confidence,
             trigger_event=event.event_type,
             trigger_product_id=event.product_id,
             timestamp=ts,
             context=RecommendationContext(len(session.cart), len(session.items),
-                                          cfg.blend.variant, sources),
+                                          cfg.blend.variant, tuple(sources)),
         )
         return Output(streams.PRODUCT_RECOMMENDATIONS, event.session_id, record)

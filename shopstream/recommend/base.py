@@ -182,6 +182,11 @@ class Recommender:
         """Up to ``k`` products for ``context``, best first."""
         raise NotImplementedError
 
+    def fill(self, context: RecContext, k: int) -> list[str]:
+        """Up to ``k`` products to fill a short blended list, best first (the products
+        of :meth:`rank`; list strategies answer without scoring)."""
+        return [scored.product_id for scored in self.rank(context, k)]
+
     def contribute(self, context: RecContext, weight: float, depth: int | None,
                    scores: dict[str, float], sources: dict[str, str] | None = None) -> None:
         """Add this strategy's votes to ``scores``: ``weight / (RANK_OFFSET + rank)`` for

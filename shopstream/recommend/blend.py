@@ -55,13 +55,24 @@ from shopstream.recommend.base import (
     Recommender,
 )
 
-__all__ = ["DEFAULT_WEIGHTS", "BlendConfig", "Blended", "Blender"]
+__all__ = ["DEFAULT_WEIGHTS", "BlendConfig", "Blended", "Blender", "Ranking"]
 
 #: Default weights, learned by ``shopstream evaluate --tune`` on validation splits of the
 #: training sessions of real data (see the README's recommendation section).
 DEFAULT_WEIGHTS: tuple[tuple[str, float], ...] = (
     (CO_OCCURRENCE, 1.0), (NEXT_ITEM, 0.5), (PERSONAL, 0.5), (CROSS_SELL, 0.5),
     (BASKET_BASED, 0.25))
+
+
+class Ranking(NamedTuple):
+    """A blended list as parallel lists: products best first, their scores and the
+    strategy behind each; the products from ``fallback_from`` on only filled a short
+    list (the fallback chain)."""
+
+    products: list[str]
+    scores: list[float]
+    sources: list[str]
+    fallback_from: int
 
 
 class Blended(NamedTuple):
@@ -129,48 +140,58 @@ class Blender:
 
     def rank(self, context: RecContext, k: int) -> list[Blended]:
         """Up to ``k`` products, best first; see the module documentation."""
+        ranking = self.ranking(context, k)
+        cut = ranking.fallback_from
+        return [Blended(p, s, src, i >= cut) for i, (p, s, src) in enumerate(
+            zip(ranking.products, ranking.scores, ranking.sources, strict=True))]
+
+    def ranking(self, context: RecContext, k: int) -> Ranking:
+        """:meth:`rank` as parallel lists, without an object per product: what the
+        recommendation operator asks once per request."""
         if k <= 0:
-            return []
+            return Ranking([], [], [], 0)
         blended = context.votes.get(BLENDED)
         scale = 1.0
         sources: dict[str, str] = {}
-        fused: dict[str, str] = {}
+        fused: Mapping[str, str] = {}
         if blended is not None:
             # The session's fused votes are kept lifted (see session_votes): the others
             # vote on that scale, and the result is scaled back.
             scale = blended.lift
-            scores = dict(blended.votes)
             fused = blended.sources
-            for recommender, weight in self._others:
-                recommender.contribute(context, weight * scale, None, scores, sources)
+            if self._others:
+                scores = dict(blended.votes)
+                for recommender, weight in self._others:
+                    recommender.contribute(context, weight * scale, None, scores, sources)
+            else:
+                scores = blended.votes  # only read
         else:
             scores = {}
             for recommender, weight in self._voters:
                 recommender.contribute(context, weight, None, scores, sources)
-        out: list[Blended] = []
-        if scores:
-            exclude = context.exclude
-            for product in sorted(scores, key=scores.__getitem__, reverse=True):
-                if product in exclude:
-                    continue
-                source = fused.get(product) or sources.get(product, BLENDED)
-                out.append(Blended(product, scores[product] / scale, source))
-                if len(out) >= k:
-                    return out
-        if len(out) < k:
-            taken = {b.product_id for b in out}
-            floor = out[-1].score if out else 1.0
+        exclude = context.exclude
+        ordered = sorted(scores, key=scores.__getitem__, reverse=True)
+        products = ([p for p in ordered if p not in exclude][:k] if exclude
+                    else ordered[:k])
+        out_scores = [scores[p] / scale for p in products]
+        out_sources = [fused.get(p) or sources.get(p, BLENDED) for p in products]
+        blended_count = len(products)
+        if blended_count < k:
+            taken = set(products)
+            floor = out_scores[-1] if out_scores else 1.0
             for recommender in self._fallback:
-                for scored in recommender.rank(context, k + len(taken)):
-                    if scored.product_id in taken:
+                name = recommender.name
+                for product in recommender.fill(context, k + len(taken)):
+                    if product in taken:
                         continue
-                    taken.add(scored.product_id)
+                    taken.add(product)
                     floor *= 0.99  # below every blended product, in fallback order
-                    out.append(Blended(scored.product_id, floor, recommender.name,
-                                       fallback=True))
-                    if len(out) >= k:
-                        return out
-        return out
+                    products.append(product)
+                    out_scores.append(floor)
+                    out_sources.append(name)
+                    if len(products) >= k:
+                        return Ranking(products, out_scores, out_sources, blended_count)
+        return Ranking(products, out_scores, out_sources, blended_count)
 
     def best_possible(self) -> float:
         """The score of a product every voting strategy ranks first in one list."""

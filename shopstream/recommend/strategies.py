@@ -290,6 +290,13 @@ class _Global(ListStrategy):
             return []
         return first_allowed(zip(*found, strict=True), k, context)
 
+    def fill(self, context: RecContext, k: int) -> list[str]:
+        found = self.lists.get(self.kind, "", context.now_ms)
+        if found is None or k <= 0:
+            return []
+        exclude = context.exclude
+        return [p for p in found[0] if p not in exclude][:k]
+
 
 class Trending(_Global):
     """``TRENDING``: the latest trending list."""
