@@ -23,12 +23,16 @@ from shopstream.operators.context_features import ContextFeatures
 from shopstream.operators.feature_catalog import FeaturesConfig
 from shopstream.operators.fraud import DeviceFraudDetector, FraudConfig, FraudDetector
 from shopstream.operators.history_features import HistoryFeatures
+from shopstream.operators.identity import IdentityResolver
+from shopstream.operators.profile_config import ProfilesConfig
+from shopstream.operators.profiles import CustomerProfileOperator
 from shopstream.operators.rec_learning import PairLearningOperator, anchor_key
 from shopstream.operators.rec_models import ModelListOperator
 from shopstream.operators.recommendations import RecommendationOperator, RecommendationsConfig
 from shopstream.operators.revenue import RevenueConfig, RevenueStatsOperator
 from shopstream.operators.rolling_features import RollingFeatures
 from shopstream.operators.rules import RuleMiningOperator, RulesStreamConfig
+from shopstream.operators.segment_counts import SegmentCountsOperator, by_user_group
 from shopstream.operators.session_features import SessionFeatures
 from shopstream.operators.top_products import TopProductsConfig, TopProductsOperator
 from shopstream.operators.trending import TrendingOperator
@@ -36,7 +40,8 @@ from shopstream.topology import Stage, Topology
 
 __all__ = ["GLOBAL_KEY", "PipelineConfig", "by_customer", "by_device", "by_key_group",
            "by_pair_anchor", "by_session", "by_user",
-           "default_topology", "feature_stages", "global_key", "recommendation_stages"]
+           "default_topology", "feature_stages", "global_key", "profile_stages",
+           "recommendation_stages"]
 
 
 def by_session(event: ShopperEvent) -> str:
@@ -110,6 +115,9 @@ class PipelineConfig:
     #: Trending products and per-event recommendations (``None`` turns both off).
     recommendations: RecommendationsConfig | None = field(
         default_factory=RecommendationsConfig)
+    #: Customer 360 profiles, segments and next best actions (``None`` turns them off;
+    #: see docs/profiles.md for their cost).
+    profiles: ProfilesConfig | None = None
 
 
 def default_topology(config: PipelineConfig | None = None) -> Topology:
@@ -142,6 +150,9 @@ def default_topology(config: PipelineConfig | None = None) -> Topology:
     if cfg.features is not None:
         stages += feature_stages(cfg.features)
         sinks += (streams.SHOPPER_FEATURES,)
+    if cfg.profiles is not None:
+        stages += profile_stages(cfg.profiles)
+        sinks += (streams.PROFILES, streams.SEGMENT_CHANGES, streams.SEGMENT_COUNTS)
     return Topology(stages, sink_streams=sinks)
 
 
@@ -181,4 +192,28 @@ def feature_stages(config: FeaturesConfig) -> tuple[Stage, ...]:
         Stage(SessionFeatures(config), inputs=events, key_by=by_session),
         Stage(HistoryFeatures(config), inputs=events, key_by=by_user),
         Stage(ContextFeatures(config), inputs=events, key_by=by_user),
+    )
+
+
+def by_resolved_user(resolved: Any) -> str:
+    """Key of the profile operator: the user an identity-resolved event belongs to."""
+    return str(resolved.user_id)
+
+
+def profile_stages(config: ProfilesConfig) -> tuple[Stage, ...]:
+    """Customer 360: identity resolution (per session), profiles (per user) and the
+    segment counts (per user group), writing ``profiles``, ``segment-changes`` and
+    ``segment-counts``.
+
+    Examples
+    --------
+    >>> [stage.name for stage in profile_stages(ProfilesConfig())]
+    ['profile-identity', 'customer-profiles', 'segment-counts']
+    """
+    return (
+        Stage(IdentityResolver(config), inputs=(streams.EVENTS,), key_by=by_session),
+        Stage(CustomerProfileOperator(config), inputs=(streams.PROFILE_EVENTS,),
+              key_by=by_resolved_user),
+        Stage(SegmentCountsOperator(config), inputs=(streams.SEGMENT_CHANGES,),
+              key_by=by_user_group(config.segment_groups)),
     )

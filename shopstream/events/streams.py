@@ -19,6 +19,14 @@ SHOPPER_FEATURES: Final = "shopper-features"
 #: of ``events`` so session and user operators never see them; a broadcast for operators
 #: that need the catalog (recommendations skip products out of stock).
 CATALOG_CHANGES: Final = "catalog-changes"
+#: Customer 360: the latest profile of a shopper (key: user id).
+PROFILES: Final = "profiles"
+#: A shopper's behavioural segment changed (key: user id).
+SEGMENT_CHANGES: Final = "segment-changes"
+#: Shoppers per segment, one record per key group (summed by the API).
+SEGMENT_COUNTS: Final = "segment-counts"
+#: Internal: shopper events with anonymous sessions resolved to their user.
+PROFILE_EVENTS: Final = "profile-events"
 DEAD_LETTER: Final = "dead-letter"
 LATE_EVENTS: Final = "late-events"
 #: Internal broadcast: batches of rule changes for the operators that use rules.
@@ -35,4 +43,5 @@ REC_PAIRS: Final = "rec-pairs"
 SESSIONS_ENDED: Final = "sessions-ended"
 
 #: Streams that connect operators and are never written out.
-INTERNAL: Final = frozenset({EVENTS, RULE_UPDATES, SESSIONS_ENDED, REC_PAIRS})
+INTERNAL: Final = frozenset({EVENTS, RULE_UPDATES, SESSIONS_ENDED, REC_PAIRS,
+                             PROFILE_EVENTS})

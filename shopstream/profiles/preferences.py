@@ -34,8 +34,9 @@ import msgspec
 
 from shopstream.errors import ConfigError
 
-__all__ = ["DIMENSIONS", "Preferences", "PreferencesConfig", "add", "day_of_week",
-           "hour_of_day", "price_band", "top"]
+__all__ = ["DIMENSIONS", "Preferences", "PreferencesConfig", "add", "advance", "day_of_week",
+           "hour_of_day", "price_band", "top",
+           "weight_at"]
 
 #: The dimensions a profile tracks, in the order they are shown.
 DIMENSIONS = ("category", "price", "hour", "weekday", "device", "platform")
@@ -74,9 +75,9 @@ class Preferences(msgspec.Struct, gc=False):
     weights: dict[str, dict[str, float]] = msgspec.field(default_factory=dict)
 
 
-def add(prefs: Preferences, dimension: str, value: str, weight: float, ts_ms: int,
-        config: PreferencesConfig) -> None:
-    """Add ``weight`` for ``value`` of ``dimension`` touched at ``ts_ms`` (see module)."""
+def advance(prefs: Preferences, ts_ms: int, config: PreferencesConfig) -> None:
+    """Decay every weight to ``ts_ms`` when it is newer than ``ref_ms`` (one pass, so a
+    batch of touches costs one decay of the whole vector, not one per touch)."""
     if ts_ms > prefs.ref_ms:
         if prefs.weights:
             factor = 0.5 ** ((ts_ms - prefs.ref_ms) / config.half_life_ms)
@@ -84,6 +85,29 @@ def add(prefs: Preferences, dimension: str, value: str, weight: float, ts_ms: in
                 for key in entries:
                     entries[key] *= factor
         prefs.ref_ms = ts_ms
+
+
+def weight_at(prefs: Preferences, dimension: str, value: str, ts_ms: int,
+              config: PreferencesConfig) -> float:
+    """The weight of ``value`` decayed to ``ts_ms`` (0 when absent).
+
+    Examples
+    --------
+    >>> config = PreferencesConfig(half_life_ms=1_000)
+    >>> prefs = Preferences()
+    >>> add(prefs, "activity", "events", 4.0, 0, config)
+    >>> weight_at(prefs, "activity", "events", 2_000, config)
+    1.0
+    """
+    weight = prefs.weights.get(dimension, {}).get(value, 0.0)
+    return float(weight * 0.5 ** ((ts_ms - prefs.ref_ms) / config.half_life_ms))
+
+
+def add(prefs: Preferences, dimension: str, value: str, weight: float, ts_ms: int,
+        config: PreferencesConfig) -> None:
+    """Add ``weight`` for ``value`` of ``dimension`` touched at ``ts_ms`` (see module)."""
+    if ts_ms > prefs.ref_ms:
+        advance(prefs, ts_ms, config)
     elif ts_ms < prefs.ref_ms:
         weight *= 0.5 ** ((prefs.ref_ms - ts_ms) / config.half_life_ms)
     entries = prefs.weights.setdefault(dimension, {})

@@ -45,11 +45,12 @@ class CustomerProfile(msgspec.Struct, frozen=True, rename="camel", gc=False):
 
 
 class SegmentChange(msgspec.Struct, frozen=True, rename="camel", gc=False):
-    """A shopper moved from ``previous`` (``None``: first segment) to ``segment`` at ``at``."""
+    """A shopper moved from ``previous`` (``None``: first segment) to ``segment`` at ``at``
+    (``None``: the profile's state was dropped)."""
 
     user_id: str
     previous: str | None
-    segment: str
+    segment: str | None
     at: int
 
 
@@ -61,3 +62,5 @@ class SegmentCounts(msgspec.Struct, frozen=True, rename="camel", gc=False):
     computed_at: int
     counts: dict[str, int]
     day_ago: dict[str, int] | None = None
+    #: How many key groups there are (the API reads them all).
+    groups: int = 1

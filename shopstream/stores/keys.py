@@ -7,6 +7,9 @@ features end in ``_24hr``, context features have no window), ``session:{sessionI
 rules of an antecedent, from the ``rules-by-antecedent`` stream; ``trending:products``
 holds the latest ``trending-products`` list and ``related:product:{productId}`` the rules
 whose only antecedent is that product (what is bought with it), best first.
+``profile:user:{userId}`` holds a shopper's latest Customer 360 profile (``profiles``),
+``segments:group:{g}`` the segment counts of key group ``g`` and ``segments:groups`` how
+many groups there are (``segment-counts``).
 
 Examples
 --------
@@ -39,10 +42,22 @@ from shopstream.events.records import Output, ShopperFeatures
 from shopstream.operators.feature_catalog import SESSION
 from shopstream.stores.base import StoreEntry
 
-__all__ = ["TRENDING_KEY", "TtlConfig", "entries_for", "recs_key", "related_key", "rules_key",
-           "session_key", "user_key"]
+__all__ = ["SEGMENT_GROUPS_KEY", "TRENDING_KEY", "TtlConfig", "entries_for", "profile_key",
+           "recs_key", "related_key", "rules_key", "segment_group_key", "session_key",
+           "user_key"]
 
 TRENDING_KEY: Final = "trending:products"
+SEGMENT_GROUPS_KEY: Final = "segments:groups"
+
+
+def profile_key(user_id: str) -> str:
+    """Key of a shopper's latest profile."""
+    return f"profile:user:{user_id}"
+
+
+def segment_group_key(group: str) -> str:
+    """Key of the segment counts of one key group."""
+    return f"segments:group:{group}"
 
 
 def user_key(user_id: str, feature: str) -> str:
@@ -84,6 +99,7 @@ class TtlConfig:
     session_s: float = 3_600.0      # session features (30-minute sessions)
     context_s: float = 604_800.0    # locations, devices...
     recommendations_s: float = 3_600.0
+    profiles_s: float = 400 * 86_400.0  # a profile's state lives 365 days idle
 
     def __post_init__(self) -> None:
         for item in fields(self):
@@ -140,4 +156,11 @@ def entries_for(out: Output, ttl: TtlConfig) -> list[StoreEntry]:
     if out.stream == streams.TRENDING_PRODUCTS and isinstance(record, TrendingProducts):
         # No TTL: the operator ends a quiet spell with an empty list.
         return [StoreEntry(TRENDING_KEY, msgspec.to_builtins(record))]
+    if out.stream == streams.PROFILES:
+        return [StoreEntry(profile_key(out.key), msgspec.to_builtins(record),
+                           float(ttl.profiles_s))]
+    if out.stream == streams.SEGMENT_COUNTS:
+        # No TTL: a group re-sends its counts whenever they change.
+        return [StoreEntry(segment_group_key(out.key), msgspec.to_builtins(record)),
+                StoreEntry(SEGMENT_GROUPS_KEY, getattr(record, "groups", 1))]
     return []

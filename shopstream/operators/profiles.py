@@ -1,0 +1,352 @@
+"""Customer 360, keyed by user: one live profile from every source that reaches ``events``.
+
+Web and app events, the HTTP/Snowplow collector and orders from the shop database (CDC
+``PURCHASE`` events) all arrive as shopper events; :mod:`~shopstream.operators.identity`
+resolves anonymous sessions to their user first, so this operator reads
+``profile-events``. Per shopper it keeps:
+
+* decayed preference vectors (:mod:`~shopstream.profiles.preferences`): categories and
+  price bands of views (weight 1), cart and wishlist adds (3) and purchased items (5);
+  hour of day, day of week, device and platform of every event (1); and the decayed
+  event count (``activity``) the engagement score reads;
+* sessions by session id (events, pages, first and last time, purchase, campaign);
+  a session ends ``session_gap_ms`` after its last event and joins the totals;
+* orders (an ``orderId`` seen before is not counted again: web checkout and CDC describe
+  one order), revenue, items and deal items, days with a purchase, first and last order,
+  the last order's categories, and the cart (:class:`~shopstream.operators.cart.Cart`).
+
+Events wait in the shopper's state until the end of their slot (``slide_ms``) and are
+then applied in event-time order (ties by content), so a profile does not depend on
+arrival order within the watermark bound. At each slot end with new events, and when a
+session ends, the operator emits a
+:class:`~shopstream.profiles.records.CustomerProfile` on ``profiles`` and, when the
+segment moved, a :class:`~shopstream.profiles.records.SegmentChange` on
+``segment-changes`` (``segment`` ``None``: the profile's state was dropped after
+``user_idle_ms``, or ``anonymous_idle_ms`` for an anonymous session).
+
+Bound per shopper: ``max_open_sessions`` sessions, ``max_pending_events`` waiting events,
+``6 x max_entries`` preference weights, ``max_cart_lines``, ``max_order_ids`` and
+``max_last_order_categories``; the work per event is O(1) and an emission is
+O(caps), whatever the history.
+
+Examples
+--------
+>>> from shopstream.events import EventType, Item, ShopperEvent
+>>> from shopstream.runners.embedded.harness import run_topology
+>>> from shopstream.pipeline import profile_stages
+>>> from shopstream.topology import Topology
+>>> evs = [ShopperEvent(EventType.VIEW_PRODUCT, 1_000, "s1", product_id="p",
+...                     category="Toys", price=12.0),
+...        ShopperEvent(EventType.PURCHASE, 50_000, "s1", user_id="u1", order_id="o1",
+...                     items=(Item("p", category="Toys", price=12.0),))]
+>>> topo = Topology(profile_stages(ProfilesConfig()), ("profiles", "segment-changes"))
+>>> for o in run_topology(topo, evs):  # the end of input ends the session, then the state
+...     r = o.record
+...     at = r.computed_at if o.stream == "profiles" else r.at
+...     print(o.stream, r.user_id, r.segment, at, getattr(r, "merged_sessions", "-"))
+profiles u1 price_sensitive 60000 1
+segment-changes u1 price_sensitive 60000 -
+profiles u1 price_sensitive 1850000 1
+segment-changes u1 None 31536050000 -
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import msgspec
+
+from shopstream.events import streams
+from shopstream.events.model import EventType, ShopperEvent
+from shopstream.events.records import Output
+from shopstream.operators.cart import Cart
+from shopstream.operators.feature_catalog import slot_end
+from shopstream.operators.history_features import order_value
+from shopstream.operators.identity import ResolvedEvent
+from shopstream.operators.profile_config import ProfilesConfig
+from shopstream.profiles.actions import lifetime, next_best_actions
+from shopstream.profiles.behaviour import BehaviourStats, behaviour_segment
+from shopstream.profiles.engagement import SessionTotals, engagement_score, session_metrics
+from shopstream.profiles.preferences import (
+    DIMENSIONS,
+    Preferences,
+    add,
+    advance,
+    day_of_week,
+    hour_of_day,
+    price_band,
+    top,
+    weight_at,
+)
+from shopstream.profiles.records import CustomerProfile, SegmentChange
+from shopstream.state import Context, KeyedOperator, ValueStateDescriptor
+
+__all__ = ["CustomerProfileOperator", "OpenSession", "ProfileState"]
+
+_DAY_MS = 86_400_000
+_VIEW = EventType.VIEW_PRODUCT
+_PURCHASE = EventType.PURCHASE
+_ADD = EventType.ADD_TO_CART
+_REMOVE = EventType.REMOVE_FROM_CART
+_PAGES = frozenset({EventType.PAGE_VIEW, _VIEW, EventType.BROWSE_CATEGORY, EventType.SEARCH})
+_INTEREST = {_VIEW: 1.0, EventType.BROWSE_CATEGORY: 1.0, _ADD: 3.0,
+             EventType.ADD_TO_WISHLIST: 3.0}
+_BOUGHT = 5.0
+_encode = msgspec.json.Encoder().encode
+
+
+class OpenSession(msgspec.Struct, gc=False):
+    """A session of the shopper that has not ended yet."""
+
+    first_ms: int
+    last_ms: int
+    events: int = 0
+    pages: int = 0
+    purchased: bool = False
+    campaign: bool = False
+    merged: bool = False
+
+
+class ProfileState(msgspec.Struct, gc=False):
+    """Everything the operator keeps for one shopper (see module docs for the caps)."""
+
+    first_ms: int
+    last_ms: int
+    anonymous: bool = False
+    events: int = 0
+    prefs: Preferences = msgspec.field(default_factory=Preferences)
+    sessions: dict[str, OpenSession] = msgspec.field(default_factory=dict)
+    totals: SessionTotals = msgspec.field(default_factory=SessionTotals)
+    orders: int = 0
+    revenue: float = 0.0
+    views: int = 0
+    items: int = 0
+    deal_items: int = 0
+    purchase_days: int = 0
+    first_order_ms: int = -1
+    last_order_ms: int = -1
+    order_ids: list[str] = msgspec.field(default_factory=list)
+    cart: Cart = msgspec.field(default_factory=Cart)
+    last_order_categories: tuple[str, ...] = ()
+    segment: str | None = None
+    merged_sessions: int = 0
+    pending: list[ResolvedEvent] = msgspec.field(default_factory=list)
+    slot_ms: int = -1
+    dirty: bool = False
+
+
+_PROFILE = ValueStateDescriptor[ProfileState]("profile")
+
+
+class CustomerProfileOperator(KeyedOperator[ResolvedEvent]):
+    """Keyed by user: the Customer 360 profile (see module docs)."""
+
+    name = "customer-profiles"
+    state_descriptors = (_PROFILE,)
+
+    def __init__(self, config: ProfilesConfig | None = None) -> None:
+        self.config = config or ProfilesConfig()
+
+    def process_element(self, element: ResolvedEvent, ctx: Context) -> Iterable[Output]:
+        state = ctx.state(_PROFILE)
+        st = state.value()
+        ts = element.event.timestamp_ms
+        if st is None:
+            st = ProfileState(ts, ts, anonymous=element.anonymous)
+        st.pending.append(element)
+        # A merged event may be older than slots already emitted: it joins the next one.
+        slot = slot_end(max(ts, ctx.timestamp_ms), self.config.slide_ms)
+        if slot != st.slot_ms:
+            ctx.register_event_timer(slot)
+            st.slot_ms = slot
+        if len(st.pending) >= self.config.max_pending_events:
+            self._apply(st, st.pending)
+            st.pending = []
+        state.update(st)
+        return ()
+
+    def on_timer(self, timestamp_ms: int, ctx: Context) -> Iterable[Output]:
+        state = ctx.state(_PROFILE)
+        st = state.value()
+        if st is None:
+            return ()
+        cfg = self.config
+        due = [r for r in st.pending if r.event.timestamp_ms <= timestamp_ms]
+        if due:
+            st.pending = [r for r in st.pending if r.event.timestamp_ms > timestamp_ms]
+            self._apply(st, due)
+        gap = cfg.session_gap_ms
+        ended = [sid for sid, s in st.sessions.items() if s.last_ms + gap <= timestamp_ms]
+        for sid in ended:
+            _close(st, st.sessions.pop(sid))
+        idle = cfg.anonymous_idle_ms if st.anonymous else cfg.user_idle_ms
+        if not st.pending and not st.sessions and timestamp_ms >= st.last_ms + idle:
+            state.clear()
+            if st.segment is None:
+                return ()
+            return (Output(streams.SEGMENT_CHANGES, ctx.key,
+                           SegmentChange(ctx.key, st.segment, None, timestamp_ms)),)
+        out: list[Output] = []
+        if st.dirty or ended:
+            st.dirty = False
+            out = self._emit(st, ctx.key, timestamp_ms)
+        wake = min((s.last_ms + gap for s in st.sessions.values()),
+                   default=st.last_ms + idle)
+        if st.pending:
+            wake = min(wake, slot_end(min(r.event.timestamp_ms for r in st.pending),
+                                      cfg.slide_ms))
+        ctx.register_event_timer(max(wake, timestamp_ms + 1))
+        state.update(st)
+        return out
+
+    # -- applying events -----------------------------------------------------------------
+    def _apply(self, st: ProfileState, batch: list[ResolvedEvent]) -> None:
+        batch.sort(key=_sort_key)
+        st.dirty = True
+        advance(st.prefs, batch[-1].event.timestamp_ms, self.config.preferences)
+        for resolved in batch:
+            self._apply_one(st, resolved)
+
+    def _apply_one(self, st: ProfileState, resolved: ResolvedEvent) -> None:
+        cfg = self.config
+        pcfg = cfg.preferences
+        prefs = st.prefs
+        event = resolved.event
+        ts = event.timestamp_ms
+        kind = event.event_type
+        st.events += 1
+        st.first_ms = min(st.first_ms, ts)
+        st.last_ms = max(st.last_ms, ts)
+        add(prefs, "activity", "events", 1.0, ts, pcfg)
+        add(prefs, "hour", hour_of_day(ts), 1.0, ts, pcfg)
+        add(prefs, "weekday", day_of_week(ts), 1.0, ts, pcfg)
+        if event.device:
+            add(prefs, "device", event.device, 1.0, ts, pcfg)
+        if event.platform:
+            add(prefs, "platform", event.platform, 1.0, ts, pcfg)
+        session = self._session(st, event)
+        if resolved.merged and not session.merged:
+            session.merged = True
+            st.merged_sessions += 1
+        if event.campaign:
+            session.campaign = True
+        if kind in _PAGES:
+            session.pages += 1
+        if kind is _VIEW:
+            st.views += 1
+        weight = _INTEREST.get(kind)
+        if weight is not None:
+            if event.category:
+                add(prefs, "category", event.category, weight, ts, pcfg)
+            if event.price is not None:
+                add(prefs, "price", price_band(event.price, pcfg), weight, ts, pcfg)
+        if kind is _ADD or kind is _REMOVE:
+            pid = event.product_id
+            if kind is _REMOVE or pid in st.cart or len(st.cart) < cfg.max_cart_lines:
+                st.cart.apply(event)
+        elif kind is _PURCHASE:
+            st.cart.apply(event)
+            self._order(st, session, event)
+
+    def _session(self, st: ProfileState, event: ShopperEvent) -> OpenSession:
+        ts = event.timestamp_ms
+        session = st.sessions.get(event.session_id)
+        if session is None:
+            if len(st.sessions) >= self.config.max_open_sessions:
+                oldest = min(st.sessions.items(), key=lambda item: (item[1].last_ms, item[0]))
+                _close(st, st.sessions.pop(oldest[0]))
+            session = st.sessions[event.session_id] = OpenSession(ts, ts)
+        session.events += 1
+        session.first_ms = min(session.first_ms, ts)
+        session.last_ms = max(session.last_ms, ts)
+        return session
+
+    def _order(self, st: ProfileState, session: OpenSession, event: ShopperEvent) -> None:
+        cfg = self.config
+        if event.order_id is not None:
+            if event.order_id in st.order_ids:
+                return
+            st.order_ids.append(event.order_id)
+            if len(st.order_ids) > cfg.max_order_ids:
+                del st.order_ids[0]
+        ts = event.timestamp_ms
+        st.orders += 1
+        st.revenue = round(st.revenue + order_value(event), 2)
+        session.purchased = True
+        day = ts // _DAY_MS
+        if st.first_order_ms < 0:
+            st.purchase_days = 1
+            st.first_order_ms = st.last_order_ms = ts
+        elif day > st.last_order_ms // _DAY_MS or day < st.first_order_ms // _DAY_MS:
+            st.purchase_days += 1
+        st.first_order_ms = min(st.first_order_ms, ts)
+        deal = bool(event.campaign) or session.campaign
+        lines = [(i.category, i.price, i.quantity) for i in event.items or ()]
+        if not lines:
+            lines = [(event.category, event.price or 0.0, event.quantity or 1)]
+        low = cfg.behaviour.low_price
+        pcfg = cfg.preferences
+        categories: list[str] = []
+        for category, price, quantity in lines:
+            st.items += quantity
+            if deal or price <= low:
+                st.deal_items += quantity
+            if category:
+                add(st.prefs, "category", category, _BOUGHT, ts, pcfg)
+                if category not in categories:
+                    categories.append(category)
+            add(st.prefs, "price", price_band(price, pcfg), _BOUGHT, ts, pcfg)
+        if ts >= st.last_order_ms:
+            st.last_order_ms = ts
+            st.last_order_categories = tuple(
+                sorted(categories)[:cfg.max_last_order_categories])
+
+    # -- emitting ------------------------------------------------------------------------
+    def _emit(self, st: ProfileState, key: str, now_ms: int) -> list[Output]:
+        cfg = self.config
+        totals = msgspec.structs.replace(st.totals)
+        for session in st.sessions.values():
+            _fold(totals, session)
+        metrics = session_metrics(totals)
+        activity = weight_at(st.prefs, "activity", "events", now_ms, cfg.preferences)
+        stats = BehaviourStats(st.orders, st.revenue, st.views, st.items, st.deal_items,
+                               metrics.avg_session_s, metrics.avg_purchase_session_s)
+        segment = behaviour_segment(stats, cfg.behaviour)
+        avg = round(st.revenue / st.orders, 2) if st.orders else None
+        life = lifetime(st.purchase_days, st.first_order_ms, st.last_order_ms, now_ms,
+                        avg or 0.0, cfg.churn)
+        actions = next_best_actions(segment, len(st.cart), st.cart.value(),
+                                    None if life is None else life.p_alive, st.orders,
+                                    st.last_order_categories, cfg.actions)
+        prefs = {dim: top(st.prefs, dim, cfg.top_preferences) for dim in DIMENSIONS
+                 if dim in st.prefs.weights}
+        profile = CustomerProfile(
+            key, now_ms, st.first_ms, st.last_ms, st.events, segment,
+            engagement_score(activity, metrics, cfg.engagement), metrics, prefs, st.orders,
+            st.revenue, avg, len(st.cart), st.cart.value(), life, actions,
+            st.merged_sessions)
+        out = [Output(streams.PROFILES, key, profile)]
+        if segment != st.segment:
+            out.append(Output(streams.SEGMENT_CHANGES, key,
+                              SegmentChange(key, st.segment, segment, now_ms)))
+            st.segment = segment
+        return out
+
+
+def _sort_key(resolved: ResolvedEvent) -> tuple[int, bytes]:
+    return resolved.event.timestamp_ms, _encode(resolved.event)
+
+
+def _fold(totals: SessionTotals, session: OpenSession) -> None:
+    seconds = (session.last_ms - session.first_ms) / 1000
+    totals.sessions += 1
+    totals.duration_s += seconds
+    totals.pages += session.pages
+    totals.bounces += session.events == 1
+    if session.purchased:
+        totals.purchase_sessions += 1
+        totals.purchase_duration_s += seconds
+
+
+def _close(st: ProfileState, session: OpenSession) -> None:
+    _fold(st.totals, session)
