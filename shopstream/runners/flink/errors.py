@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from shopstream.errors import ConfigError, ShopstreamError
 
-__all__ = ["FlinkJobError", "FlinkNotInstalledError", "FlinkUnsupportedError"]
+__all__ = ["FlinkClusterError", "FlinkJobError", "FlinkNotInstalledError",
+           "FlinkUnsupportedError"]
 
 
 class FlinkUnsupportedError(ConfigError):
@@ -17,3 +18,7 @@ class FlinkNotInstalledError(ShopstreamError):
 
 class FlinkJobError(ShopstreamError):
     """The Flink job failed; the message ends with the tail of its log."""
+
+
+class FlinkClusterError(ShopstreamError):
+    """A standalone cluster could not be started, found or reached."""

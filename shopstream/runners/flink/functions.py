@@ -65,8 +65,11 @@ def _routes(routes: tuple[Route, ...]) -> dict[str, tuple[tuple[OutputTag, Any],
     return {stream: tuple(targets) for stream, targets in table.items()}
 
 
-class DecodeFunction(ProcessFunction):  # type: ignore[misc]
-    """Lines to ``(timestamp_ms, event)``; parallelism 1, in file order.
+class DecodeFunction(KeyedProcessFunction):  # type: ignore[misc]
+    """Lines to ``(timestamp_ms, event)``; parallelism 1, in file order, on one constant
+    key so that its progress (byte offset, newest time, watermark) is keyed state that
+    checkpoints hold: a restored job goes on counting offsets and late events where the
+    checkpoint left them.
 
     Bad lines go to ``dead-letter`` (with the byte offset after the line, as the embedded
     runner counts it), catalog changes to ``catalog-changes`` (they never move the
@@ -88,14 +91,28 @@ class DecodeFunction(ProcessFunction):  # type: ignore[misc]
     def open(self, runtime_context: Any) -> None:
         self._decode = EventDecoder(self.limits).decode
         self._encode = msgspec.json.Encoder().encode
+        self._progress = runtime_context.get_state(
+            ValueStateDescriptor("shopstream.decoder", Types.PICKLED_BYTE_ARRAY()))
+        self._loaded = False
         self._offset = 0
         self._max = _MIN
         self._watermark = _MIN
         self._others = tuple((stage_tag(i), key_by) for _, i, key_by in self.routes)
 
     def process_element(self, value: str, ctx: Any) -> Iterator[Any]:
+        if not self._loaded:
+            saved = self._progress.value()
+            if saved:
+                self._offset, self._max, self._watermark = saved
+            self._loaded = True
         raw = value.encode()
         self._offset += len(raw) + 1
+        try:
+            yield from self._decode_line(raw)
+        finally:
+            self._progress.update((self._offset, self._max, self._watermark))
+
+    def _decode_line(self, raw: bytes) -> Iterator[Any]:
         raw = raw.strip()
         if not raw:
             return
@@ -260,6 +277,12 @@ def _time(item: tuple[int, Any]) -> int:
 class JsonlWriter(ProcessFunction):  # type: ignore[misc]
     """Parallelism 1: ``(stream, json)`` lines into ``<output_dir>/<stream>.jsonl``, with
     the same encoding as the embedded runner's :class:`~shopstream.connectors.files.JsonlSinks`.
+
+    Files are appended to, line by line (each line reaches the OS before the next record,
+    so everything before a checkpoint barrier is on disk when the checkpoint completes),
+    and a torn last line of a killed run is cut off on open: a job restored from a
+    checkpoint continues its files, repeating at most the records after the checkpoint.
+    A fresh run starts from empty files (the runner removes them before submitting).
     """
 
     def __init__(self, output_dir: str, sink_streams: tuple[str, ...]) -> None:
@@ -269,9 +292,11 @@ class JsonlWriter(ProcessFunction):  # type: ignore[misc]
     def open(self, runtime_context: Any) -> None:
         directory = Path(self.output_dir)
         directory.mkdir(parents=True, exist_ok=True)
-        self._files: dict[str, IO[str]] = {
-            s: open(directory / f"{s}.jsonl", "w", encoding="utf-8")  # noqa: SIM115
-            for s in self.sink_streams}
+        self._files: dict[str, IO[str]] = {}
+        for stream in self.sink_streams:
+            path = directory / f"{stream}.jsonl"
+            cut_torn_line(path)
+            self._files[stream] = open(path, "a", encoding="utf-8", buffering=1)  # noqa: SIM115
 
     def process_element(self, value: tuple[str, str], ctx: Any) -> None:
         handle = self._files.get(value[0])
@@ -281,3 +306,23 @@ class JsonlWriter(ProcessFunction):  # type: ignore[misc]
     def close(self) -> None:
         for handle in getattr(self, "_files", {}).values():
             handle.close()
+
+
+def cut_torn_line(path: Path) -> None:
+    """Truncate ``path`` after its last newline (a write cut short by a kill)."""
+    if not path.exists():
+        return
+    with open(path, "r+b") as handle:
+        size = handle.seek(0, 2)
+        end = size
+        while end > 0:
+            step = min(65_536, end)
+            handle.seek(end - step)
+            chunk = handle.read(step)
+            cut = chunk.rfind(b"\n")
+            if cut >= 0:
+                end = end - step + cut + 1
+                break
+            end -= step
+        if end != size:
+            handle.truncate(end)

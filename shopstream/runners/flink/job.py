@@ -25,6 +25,7 @@ from typing import Any
 from pyflink.common import Duration, Types, WatermarkStrategy
 from pyflink.datastream import DataStream, KeyedStream, StreamExecutionEnvironment
 from pyflink.datastream.connectors.file_system import FileSource, StreamFormat
+from pyflink.datastream.functions import NullByteKeySelector
 from pyflink.java_gateway import get_gateway
 
 from shopstream.events import streams
@@ -108,7 +109,9 @@ def build_job(env: StreamExecutionEnvironment, topology: Topology, input_path: s
     # record with its time, which Flink's own Java assigner reads.
     lines = env.from_source(source, WatermarkStrategy.no_watermarks(), "events-file") \
         .uid("events-file")
-    decoded = lines.process(
+    # One constant key gives the decoder keyed state. (PyFlink's keyed operators want
+    # Row keys, which no Java selector makes from a line: a Python one it is.)
+    decoded = lines.key_by(NullByteKeySelector(), key_type=Types.BYTE()).process(
         DecodeFunction(origin or input_path, out_of_orderness_ms, sinks, main_key,
                        event_routes, limits),
         output_type=Types.TUPLE([KEYED_TYPE, Types.LONG()])).name("decode").uid("decode")

@@ -31,6 +31,7 @@ from shopstream.errors import ConfigError, SourceError
 from shopstream.events import streams
 from shopstream.events.limits import InputLimits
 from shopstream.runners.flink.errors import FlinkJobError, FlinkNotInstalledError
+from shopstream.runners.flink.settings import job_settings, parse_jobmanager
 from shopstream.runners.flink.support import check_supported
 from shopstream.topology import Topology
 
@@ -63,12 +64,26 @@ class FlinkConfig:
         What the decoder refuses to dead-letter (default :class:`InputLimits`). The
         embedded runner's hold-and-confirm of file events far ahead of the replay's
         progress is not done here: such events are admitted.
+    jobmanager
+        ``HOST:PORT`` of a standalone cluster's REST endpoint to submit to (default: a
+        local mini-cluster in this process).
+    checkpoint_dir
+        Checkpoint every ``checkpoint_interval_ms`` into this directory (hashmap state
+        backend; checkpoints are kept when the job is cancelled). Default: none.
+    restore_from
+        A checkpoint (``.../chk-N``) or savepoint directory to start from; the output
+        files are then appended to, not replaced (at-least-once: records after the
+        checkpoint may appear twice).
     """
 
     out_of_orderness_ms: int = 5_000
     parallelism: int = 1
     execution_mode: str = "thread"
     limits: InputLimits | None = None
+    jobmanager: str | None = None
+    checkpoint_dir: str | None = None
+    checkpoint_interval_ms: int = 10_000
+    restore_from: str | None = None
 
     def __post_init__(self) -> None:
         if self.out_of_orderness_ms < 0:
@@ -81,6 +96,12 @@ class FlinkConfig:
             msg = ("FlinkConfig.execution_mode must be 'thread' or 'process', got "
                    f"{self.execution_mode!r}")
             raise ConfigError(msg)
+        if self.checkpoint_interval_ms < 10:
+            msg = ("FlinkConfig.checkpoint_interval_ms must be >= 10, got "
+                   f"{self.checkpoint_interval_ms!r}")
+            raise ConfigError(msg)
+        if self.jobmanager is not None:
+            parse_jobmanager(self.jobmanager)
 
 
 @dataclass(frozen=True)
@@ -112,6 +133,24 @@ class FlinkRunner:
 
     def run(self, input_path: str | Path, isolated: bool = False) -> FlinkRunSummary:
         """Process the file to its end; ``isolated`` runs the job in a fresh interpreter."""
+        path = self._checked_input(input_path)
+        started = time.perf_counter()
+        origin = str(input_path)
+        self._fresh_outputs()
+        if isolated:
+            job_seconds = self._run_isolated(path.resolve(), origin)
+        else:
+            job_seconds = self._run_here(path.resolve(), origin)
+        return self._summary(path, time.perf_counter() - started, job_seconds)
+
+    def submit(self, input_path: str | Path) -> str:
+        """Submit the job (to ``config.jobmanager``) without waiting; return its job id."""
+        path = self._checked_input(input_path)
+        self._fresh_outputs()
+        client = self._environment(path.resolve(), str(input_path)).execute_async("shopstream")
+        return str(client.get_job_id())
+
+    def _checked_input(self, input_path: str | Path) -> Path:
         path = Path(input_path)
         if str(input_path) == "-":
             msg = "the Flink runner reads files only: give --input FILE, not '-'"
@@ -122,15 +161,18 @@ class FlinkRunner:
         if not pyflink_available():
             msg = "the Flink runner needs PyFlink: pip install 'shopstream[flink]'"
             raise FlinkNotInstalledError(msg)
-        started = time.perf_counter()
-        origin = str(input_path)
-        if isolated:
-            job_seconds = self._run_isolated(path.resolve(), origin)
-        else:
-            job_seconds = self._run_here(path.resolve(), origin)
-        return self._summary(path, time.perf_counter() - started, job_seconds)
+        return path
 
-    def _run_here(self, path: Path, origin: str) -> float:
+    def _stream_names(self) -> tuple[str, ...]:
+        return (*self.topology.sink_streams, streams.DEAD_LETTER, streams.LATE_EVENTS)
+
+    def _fresh_outputs(self) -> None:
+        # The writer appends (a restored job continues its files); a fresh run starts empty.
+        if self.config.restore_from is None:
+            for stream in self._stream_names():
+                (self.output_dir / f"{stream}.jsonl").unlink(missing_ok=True)
+
+    def _environment(self, path: Path, origin: str) -> Any:
         prepare_interpreter(self.config.execution_mode)
         from pyflink.common import Configuration
         from pyflink.datastream import RuntimeExecutionMode, StreamExecutionEnvironment
@@ -138,13 +180,21 @@ class FlinkRunner:
         from shopstream.runners.flink.job import build_job
 
         conf = Configuration()
-        conf.set_string("python.execution-mode", self.config.execution_mode)
+        for key, value in job_settings(self.config).items():
+            conf.set_string(key, value)
         conf.set_string("python.executable", sys.executable)
-        env = StreamExecutionEnvironment.get_execution_environment(conf)
+        if self.config.jobmanager is None:
+            env = StreamExecutionEnvironment.get_execution_environment(conf)
+        else:
+            env = _remote_environment(self.config.jobmanager, conf)
         env.set_runtime_mode(RuntimeExecutionMode.STREAMING)
         env.set_parallelism(self.config.parallelism)
         build_job(env, self.topology, str(path), str(self.output_dir.resolve()),
                   self.config.out_of_orderness_ms, origin=origin, limits=self.config.limits)
+        return env
+
+    def _run_here(self, path: Path, origin: str) -> float:
+        env = self._environment(path, origin)
         started = time.perf_counter()
         env.execute("shopstream")
         return time.perf_counter() - started
@@ -170,11 +220,23 @@ class FlinkRunner:
     def _summary(self, path: Path, seconds: float, job_seconds: float) -> FlinkRunSummary:
         with open(path, "rb") as handle:
             lines = sum(1 for line in handle if line.strip())
-        names = (*self.topology.sink_streams, streams.DEAD_LETTER, streams.LATE_EVENTS)
-        files = {s: str(self.output_dir / f"{s}.jsonl") for s in names}
+        files = {s: str(self.output_dir / f"{s}.jsonl") for s in self._stream_names()}
         outputs = {s: _count_lines(Path(f)) for s, f in files.items()}
         return FlinkRunSummary(lines, outputs, seconds, job_seconds, str(self.output_dir),
                                self.config.parallelism, files)
+
+
+def _remote_environment(jobmanager: str, conf: Any) -> Any:
+    # getExecutionEnvironment always makes a local one (its target is forced to "local").
+    from pyflink.datastream import StreamExecutionEnvironment
+    from pyflink.java_gateway import get_gateway
+
+    host, port = parse_jobmanager(jobmanager)
+    gateway = get_gateway()
+    jars = gateway.new_array(gateway.jvm.String, 0)
+    j_env = gateway.jvm.org.apache.flink.streaming.api.environment.StreamExecutionEnvironment \
+        .createRemoteEnvironment(host, port, conf._j_configuration, jars)
+    return StreamExecutionEnvironment(j_env)
 
 
 def _count_lines(path: Path) -> int:
@@ -184,18 +246,24 @@ def _count_lines(path: Path) -> int:
         return sum(1 for _ in handle)
 
 
-def prepare_interpreter(mode: str) -> None:
-    """Let the JVM's embedded Python (thread mode) import what this interpreter imports.
-
-    Must run before PyFlink starts its JVM, which inherits the environment.
-    """
+def interpreter_path() -> str:
+    """This interpreter's import path (plus the checkout of an editable install), as a
+    ``PYTHONPATH`` for the Python that thread mode embeds in a Flink JVM."""
     import shopstream
 
     # An editable install finds shopstream through an import hook, not a path entry.
     root = str(Path(shopstream.__file__).resolve().parent.parent)
     paths = [root, *(p for p in sys.path if p and Path(p).is_dir())]
     current = os.environ.get("PYTHONPATH")
-    os.environ["PYTHONPATH"] = os.pathsep.join([*paths, *([current] if current else [])])
+    return os.pathsep.join([*paths, *([current] if current else [])])
+
+
+def prepare_interpreter(mode: str) -> None:
+    """Let the JVM's embedded Python (thread mode) import what this interpreter imports.
+
+    Must run before PyFlink starts its JVM, which inherits the environment.
+    """
+    os.environ["PYTHONPATH"] = interpreter_path()
 
 
 def main(spec_path: str) -> int:
