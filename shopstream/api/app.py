@@ -26,6 +26,7 @@ from shopstream.api.live import (
     LivePipeline,
     QueueFullError,
     RejectedEventsError,
+    retry_after,
     validate_raw,
 )
 from shopstream.api.live_dashboard import dashboard_router
@@ -171,7 +172,7 @@ def create_app(state: ServeState) -> Any:
                 "watermark": max(live.engine.watermark_ms, -1),
                 "errors": live.errors,
                 "lastError": redact_url(live.last_error) if live.last_error else None,
-            },
+            } | live.status(),
         }
         return Response(_encode(body), status_code=200 if reachable else 503,
                         media_type="application/json")
@@ -191,7 +192,8 @@ def create_app(state: ServeState) -> Any:
             pipeline_errors=live.errors if live else 0,
             pushes=state.hub.pushed, subscriptions=state.hub.subscriptions,
             outputs=dict(live.engine.output_counts) if live else {})
-        return PlainTextResponse(render(data), media_type="text/plain; version=0.0.4")
+        text = render(data) + (live.metrics_text() if live else "")
+        return PlainTextResponse(text, media_type="text/plain; version=0.0.4")
 
     @app.post("/events", status_code=202, summary="Send events into the pipeline")
     async def post_events(request: Request) -> Response:
@@ -218,7 +220,7 @@ def create_app(state: ServeState) -> Any:
             raise fastapi.HTTPException(413, f"at most {_MAX_BATCH} events per request")
         try:
             if state.live is not None:
-                accepted = state.live.submit(raws)
+                accepted = await state.live.submit_async(raws)
             else:
                 accepted = await run_in_threadpool(_forward_events, state.forward, raws)
         except RejectedEventsError as exc:
@@ -226,7 +228,9 @@ def create_app(state: ServeState) -> Any:
                       for p in exc.problems]
             return Response(_encode({"detail": str(exc), "errors": errors}), status_code=400,
                             media_type="application/json")
-        except (QueueFullError, ShopstreamError) as exc:
+        except QueueFullError as exc:
+            raise fastapi.HTTPException(503, str(exc), retry_after(exc)) from None
+        except ShopstreamError as exc:
             raise fastapi.HTTPException(503, redact_url(str(exc))) from None
         return Response(_encode({"accepted": accepted}), status_code=202,
                         media_type="application/json")

@@ -31,7 +31,7 @@ from typing import Any, Protocol
 
 import msgspec
 
-from shopstream.api.live import LivePipeline, QueueFullError
+from shopstream.api.live import LivePipeline, QueueFullError, retry_after
 from shopstream.api.security import Guard, KeyRing, SecurityConfig, request_allowed
 from shopstream.connectors.snowplow import SnowplowRejection, map_payload, payloads_from_post
 from shopstream.errors import DecodeError, ShopstreamError
@@ -79,7 +79,8 @@ class LiveTarget:
         self.live = live
 
     def accept(self, events: Sequence[ShopperEvent]) -> None:
-        self.live.enqueue(list(events))
+        """Enqueue, and wait until the events are durable (in a worker thread)."""
+        self.live.enqueue(list(events)).result()
 
     def dead_letter(self, letters: Sequence[DeadLetter]) -> None:
         """The hosted pipeline has no dead-letter file: they count in its ``rejected``
@@ -147,7 +148,10 @@ def collector_router(state: Any, canonical: bool = False,
     async def deliver(events: list[ShopperEvent], letters: list[DeadLetter]) -> Response | None:
         try:
             await run_in_threadpool(collector.deliver, events, letters)
-        except (QueueFullError, NoTargetError, ShopstreamError) as exc:
+        except QueueFullError as exc:
+            return Response(_encode({"detail": str(exc)}), 503, retry_after(exc),
+                            media_type="application/json")
+        except (NoTargetError, ShopstreamError) as exc:
             return _json({"detail": redact_url(str(exc))}, 503)
         return None
 

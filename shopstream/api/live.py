@@ -2,10 +2,18 @@
 and recommendations go to the store, and every output goes to the WebSocket hub.
 
 One thread owns the :class:`~shopstream.runners.embedded.engine.Engine` (the request
-handlers only validate and enqueue). A live source is unbounded and may fall silent, so
-when no event came for ``idle_ms`` of wall time the thread moves the watermark on by the
-wall time that passed: event time keeps flowing with the clock, timers fire and windows
-close even while nobody posts. That is the server's business, not the operators'.
+handlers only validate and enqueue; the :class:`~shopstream.api.ingest_log.IngestLog`
+writer puts accepted events in the write-ahead log and hands them on in log order). A
+live source is unbounded and may fall silent, so when no event came for ``idle_ms`` of
+wall time the watermark moves on by the wall time that passed: event time keeps flowing
+with the clock, timers fire and windows close even while nobody posts. That is the
+server's business, not the operators'; the advance is logged like the events, so a
+replay after a crash repeats it at the same place.
+
+At most ``max_queue`` events wait between the handlers and the engine; beyond that
+:meth:`LivePipeline.enqueue` raises :class:`QueueFullError` (503 with ``Retry-After``).
+With ``checkpoints``, the engine and the log position are checkpointed together and
+:meth:`LivePipeline.start` resumes from them (see :mod:`shopstream.api.serve_checkpoints`).
 
 Examples
 --------
@@ -29,13 +37,17 @@ Examples
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import queue
 import threading
-import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass
+from typing import Any
 
+from shopstream.api.ingest_log import Entry, IngestLog, entry_of
+from shopstream.api.serve_checkpoints import ServeCheckpointConfig, ServeCheckpoints
 from shopstream.errors import ConfigError, DecodeError, ShopstreamError
 from shopstream.events.decode import EventDecoder
 from shopstream.events.limits import YEAR_2000_MS, InputLimits
@@ -48,7 +60,7 @@ from shopstream.stores.base import FeatureStore
 from shopstream.stores.tap import StoreTap
 
 __all__ = ["EventRejection", "LiveConfig", "LivePipeline", "QueueFullError",
-           "RejectedEventsError", "validate_raw"]
+           "RejectedEventsError", "retry_after", "validate_raw"]
 
 
 @dataclass(frozen=True)
@@ -62,18 +74,27 @@ class LiveConfig:
     idle_ms
         Wall time without events after which the watermark follows the clock (default 1 s).
     max_queue
-        Events waiting for the pipeline thread before ``POST /events`` is refused.
+        Events accepted but not yet taken by the pipeline (``--max-pending-events``,
+        default 200,000); beyond it ``POST /events`` and the collector answer 503 with
+        ``Retry-After`` instead of holding more in memory.
+    retry_after_s
+        The ``Retry-After`` of those 503 answers (default 1 s).
+    checkpoints
+        Where and how often to checkpoint, with the write-ahead log that makes every 202
+        durable (``None``: no log, no checkpoints; 202 means "queued in memory").
     """
 
     out_of_orderness_ms: int = 5_000
     idle_ms: int = 1_000
     max_queue: int = 200_000
+    retry_after_s: int = 1
+    checkpoints: ServeCheckpointConfig | None = None
 
     def __post_init__(self) -> None:
         if self.out_of_orderness_ms < 0:
             msg = f"LiveConfig.out_of_orderness_ms must be >= 0, got {self.out_of_orderness_ms!r}"
             raise ConfigError(msg)
-        for name in ("idle_ms", "max_queue"):
+        for name in ("idle_ms", "max_queue", "retry_after_s"):
             value = getattr(self, name)
             if value <= 0:
                 msg = f"LiveConfig.{name} must be > 0, got {value!r}"
@@ -90,13 +111,27 @@ class EventRejection:
 
 
 class QueueFullError(ShopstreamError):
-    """The pipeline is behind: too many events wait (the API answers 503)."""
+    """The pipeline is behind: too many events wait (the API answers 503 with
+    ``Retry-After: retry_after_s``)."""
+
+    def __init__(self, message: str, retry_after_s: int = 1) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
+
+def retry_after(exc: QueueFullError) -> dict[str, str]:
+    """The ``Retry-After`` header of the 503 answering ``exc``."""
+    return {"Retry-After": str(exc.retry_after_s)}
 
 
 class LivePipeline:
     """The default pipeline with the feature operators, fed by :meth:`submit`.
 
     ``listeners`` are called from the pipeline thread with every output it emits.
+    Memory is bounded by ``config.max_queue`` events waiting (plus what the engine holds
+    for its watermark bound); with ``config.checkpoints`` every accepted event is in the
+    write-ahead log before :meth:`submit` returns, and :meth:`start` resumes from the last
+    checkpoint and replays the log.
     """
 
     def __init__(self, store: FeatureStore | None, config: LiveConfig | None = None,
@@ -108,16 +143,24 @@ class LivePipeline:
         self.listeners: list[Callable[[Output], None]] = []
         self.engine = Engine(self.topology, self.config.out_of_orderness_ms, self._emit)
         self._decoder = EventDecoder(InputLimits(min_timestamp_ms=YEAR_2000_MS))
-        self._queue: queue.Queue[list[ShopperEvent] | None] = queue.Queue()
+        self._queue: queue.SimpleQueue[Entry | None] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._loop, name="shopstream-pipeline",
                                         daemon=True)
         self._lock = threading.Lock()
+        self.checkpoints = (ServeCheckpoints(self.config.checkpoints)
+                            if self.config.checkpoints is not None else None)
+        wal = self.checkpoints.wal if self.checkpoints is not None else None
+        self.log = IngestLog(wal, self._queue.put, self.config.idle_ms)
         self.accepted = 0
         self.rejected = 0
+        self.refused = 0
         self.processed = 0
+        self.replayed = 0
         self.errors = 0
         self.last_error = ""
         self._waiting = 0
+        self._position = 0
+        self._since_checkpoint = 0
 
     # -- request side ---------------------------------------------------------------------
     def validate(self, raws: Sequence[bytes]) -> tuple[list[ShopperEvent], list[EventRejection]]:
@@ -125,72 +168,126 @@ class LivePipeline:
         return validate_raw(self._decoder, raws)
 
     def submit(self, raws: Sequence[bytes]) -> int:
-        """Validate and enqueue ``raws`` all or none; return how many were accepted.
+        """Validate and enqueue ``raws`` all or none; return how many were accepted, once
+        they are durable (blocks: from a thread, not the event loop).
 
         Raises :class:`RejectedEventsError` carrying the rejections when any event is
-        invalid, :class:`QueueFullError` when the pipeline is too far behind.
+        invalid, :class:`QueueFullError` when the pipeline is too far behind,
+        :class:`~shopstream.connectors.wal.WalError` when the log cannot be written.
         """
+        return self.enqueue(self._valid(raws)).result()
+
+    async def submit_async(self, raws: Sequence[bytes]) -> int:
+        """:meth:`submit` for a request handler: waits for the log without blocking."""
+        return await asyncio.wrap_future(self.enqueue(self._valid(raws)))
+
+    def _valid(self, raws: Sequence[bytes]) -> list[ShopperEvent]:
         events, problems = self.validate(raws)
         if problems:
             with self._lock:
                 self.rejected += len(problems)
             raise RejectedEventsError(problems, len(raws))
-        self.enqueue(events)
-        return len(events)
+        return events
 
     def count_rejected(self, n: int) -> None:
         """Count ``n`` events refused before reaching :meth:`submit` (the collector's)."""
         with self._lock:
             self.rejected += n
 
-    def enqueue(self, events: list[ShopperEvent]) -> None:
-        """Hand already validated events to the pipeline thread."""
+    def enqueue(self, events: list[ShopperEvent]) -> Future[int]:
+        """Hand already validated events to the log and the pipeline; the future gives
+        their count once they are durable (at once without a log)."""
+        n = len(events)
         with self._lock:
-            if self._waiting + len(events) > self.config.max_queue:
-                msg = f"the pipeline is behind ({self._waiting} events waiting): retry later"
-                raise QueueFullError(msg)
-            self._waiting += len(events)
-            self.accepted += len(events)
-        self._queue.put(events)
+            if self._waiting + n > self.config.max_queue:
+                self.refused += n
+                msg = (f"the pipeline is behind ({self._waiting} events waiting, at most "
+                       f"{self.config.max_queue}): retry in {self.config.retry_after_s} s")
+                raise QueueFullError(msg, self.config.retry_after_s)
+            self._waiting += n
+        future = self.log.submit(events)
+        future.add_done_callback(functools.partial(self._settled, n))
+        return future
+
+    def _settled(self, n: int, future: Future[int]) -> None:
+        with self._lock:
+            if future.exception() is None:
+                self.accepted += n
+            else:  # never reached the pipeline
+                self._waiting -= n
+                self.refused += n
 
     # -- pipeline thread ------------------------------------------------------------------
     def start(self) -> None:
+        """Resume from the last checkpoint and replay the log (before serving), then
+        start the writer and pipeline threads."""
+        if self.checkpoints is not None:
+            self._recover(self.checkpoints)
+        self.log.start()
         self._thread.start()
 
+    def _recover(self, checkpoints: ServeCheckpoints) -> None:
+        counters = checkpoints.restore(self.engine)
+        self.processed = self.accepted = counters.get("processed", 0)
+        self._position = checkpoints.position
+        for kind, payload, position in checkpoints.wal.records(checkpoints.position):
+            entry = entry_of(kind, payload, position)
+            self.accepted += len(entry.events)
+            self.replayed += len(entry.events)
+            self._apply(entry)
+        if self.tap is not None:
+            self.tap.flush()
+        self._checkpoint(checkpoints)
+
     def stop(self) -> None:
-        """Process what was queued, flush the store, and end the thread (timers stay)."""
+        """Process what was queued, flush the store, checkpoint, and end the threads
+        (timers stay)."""
+        self.log.stop()
         if self._thread.is_alive():
             self._queue.put(None)
             self._thread.join()
+        if self.checkpoints is not None:
+            self.checkpoints.close()
 
     def _loop(self) -> None:
-        idle_s = self.config.idle_ms / 1000
-        last_arrival = time.monotonic()
+        checkpoints = self.checkpoints
         while True:
-            try:
-                batch = self._queue.get(timeout=idle_s)
-            except queue.Empty:
-                batch = []
-            if batch is None:
+            entry = self._queue.get()
+            if entry is None:
                 self._guarded(self.engine.drain)
                 if self.tap is not None:
                     self._guarded(self.tap.flush)
+                if checkpoints is not None:
+                    self._guarded(functools.partial(self._checkpoint, checkpoints))
                 break
-            now = time.monotonic()
-            if batch:
-                last_arrival = now
-                offer = self.engine.offer
-                for event in batch:
-                    offer(event)
-                self.processed += len(batch)
-                with self._lock:
-                    self._waiting -= len(batch)
-                self._guarded(self.engine.drain)
-            elif now - last_arrival >= idle_s:
-                elapsed_ms = int((now - last_arrival) * 1000)
-                self._guarded(functools.partial(self.engine.advance_idle, elapsed_ms))
-            if self.tap is not None:
+            self._guarded(functools.partial(self._apply, entry))
+            with self._lock:
+                self._waiting -= len(entry.events)
+            if checkpoints is not None and checkpoints.due(self._since_checkpoint):
+                self._guarded(functools.partial(self._checkpoint, checkpoints))
+            elif self.tap is not None:
                 self._guarded(self.tap.flush)
+
+    def _apply(self, entry: Entry) -> None:
+        self._position = entry.position
+        if entry.events:
+            offer = self.engine.offer
+            for event in entry.events:
+                offer(event)
+            self.processed += len(entry.events)
+            self._since_checkpoint += len(entry.events)
+            self.engine.drain()
+        else:
+            self._since_checkpoint += 1
+            self.engine.advance_idle(entry.idle_ms)
+
+    def _checkpoint(self, checkpoints: ServeCheckpoints) -> None:
+        # The store first: a checkpoint must never cover outputs the store lacks.
+        if self.tap is not None:
+            self.tap.flush()
+        checkpoints.save(self.engine, self._position,
+                         {"processed": self.processed})
+        self._since_checkpoint = 0
 
     def _guarded(self, step: Callable[[], None]) -> None:
         # A failing store or operator must not kill the thread: count it, keep serving.
@@ -208,8 +305,51 @@ class LivePipeline:
 
     @property
     def waiting(self) -> int:
-        """Events accepted but not yet handed to the engine."""
+        """Events accepted (or being written to the log) not yet handed to the engine."""
         return self._waiting
+
+    def status(self) -> dict[str, Any]:
+        """The ingest numbers ``/health`` adds to its ``pipeline`` entry."""
+        return {"eventsAccepted": self.accepted, "eventsPending": self.waiting,
+                "eventsRefused": self.refused, "eventsReplayed": self.replayed,
+                "maxPendingEvents": self.config.max_queue,
+                "durable": self.checkpoints is not None,
+                "logFailure": self.log.failure,
+                "checkpoints": None if self.checkpoints is None
+                else self.checkpoints.status()}
+
+    def metrics_text(self) -> str:
+        """Prometheus lines of the ingest path (appended to ``/metrics``)."""
+        lines = [
+            ("shopstream_events_accepted_total", "counter",
+             "Events answered 202 (durable in the write-ahead log when one is configured).",
+             self.accepted),
+            ("shopstream_events_refused_total", "counter",
+             "Events answered 503 because the pipeline was behind (or the log failed).",
+             self.refused),
+            ("shopstream_events_pending", "gauge",
+             "Events accepted and not yet taken by the pipeline.", self.waiting),
+            ("shopstream_events_pending_max", "gauge",
+             "Bound of shopstream_events_pending (--max-pending-events).",
+             self.config.max_queue),
+            ("shopstream_wal_syncs_total", "counter",
+             "Group commits (one fdatasync each) of the write-ahead log.", self.log.syncs),
+        ]
+        if self.checkpoints is not None:
+            status = self.checkpoints.status()
+            lines += [
+                ("shopstream_serve_checkpoints_total", "counter",
+                 "Checkpoints saved by this server.", status["saved"]),
+                ("shopstream_wal_bytes", "gauge",
+                 "Bytes of write-ahead log segments on disk.", status["walBytes"]),
+            ]
+            if status["ageSeconds"] is not None:
+                lines.append(("shopstream_serve_checkpoint_age_seconds", "gauge",
+                              "Seconds since the last checkpoint.", status["ageSeconds"]))
+        out = []
+        for name, kind, text, value in lines:
+            out += [f"# HELP {name} {text}", f"# TYPE {name} {kind}", f"{name} {value}"]
+        return "\n".join(out) + "\n"
 
 
 def validate_raw(decoder: EventDecoder, raws: Sequence[bytes],

@@ -35,6 +35,7 @@ from shopstream.api.app import ServeState, create_app
 from shopstream.api.connection_limits import ConnectionLimits, uvicorn_limit_options
 from shopstream.api.live import LiveConfig, LivePipeline
 from shopstream.api.security import SecurityConfig
+from shopstream.api.serve_checkpoints import ServeCheckpointConfig
 from shopstream.errors import ConfigError
 from shopstream.stores.base import require
 from shopstream.stores.open import open_store
@@ -73,6 +74,12 @@ class ServeConfig:
     idle_timeout_s, max_header_bytes, max_connections
         Limits of each connection (see
         :class:`~shopstream.api.connection_limits.ConnectionLimits`).
+    max_pending_events
+        Events accepted and not yet processed before ``POST /events`` answers 503.
+    checkpoint_dir, checkpoint_every, checkpoint_seconds, wal_segment_bytes
+        With a directory, every accepted event is written to a write-ahead log before
+        its 202, the pipeline checkpoints there, and a restart resumes from it (see
+        :mod:`shopstream.api.serve_checkpoints`).
     """
 
     store: str
@@ -93,6 +100,11 @@ class ServeConfig:
     idle_timeout_s: float = ConnectionLimits.idle_timeout_s
     max_header_bytes: int = ConnectionLimits.max_header_bytes
     max_connections: int = ConnectionLimits.max_connections
+    max_pending_events: int = LiveConfig.max_queue
+    checkpoint_dir: str | None = None
+    checkpoint_every: int = 100_000
+    checkpoint_seconds: float = 30.0
+    wal_segment_bytes: int = 64 * 1024 * 1024
 
     def __post_init__(self) -> None:
         if not 0 <= self.port <= 65_535:
@@ -101,10 +113,24 @@ class ServeConfig:
         if self.workers < 1:
             msg = f"ServeConfig.workers must be >= 1, got {self.workers!r}"
             raise ConfigError(msg)
-        LiveConfig(self.out_of_orderness_ms, self.idle_ms)
+        _ = self.live  # validates it
+        if self.checkpoint_dir is not None and (self.kafka or self.workers > 1):
+            msg = ("ServeConfig.checkpoint_dir needs the hosted pipeline (one worker, no "
+                   "kafka): with kafka the topic keeps posted events")
+            raise ConfigError(msg)
         object.__setattr__(self, "api_keys", self.security.api_keys)
         object.__setattr__(self, "cors_origins", self.security.cors_origins)
         _ = self.limits  # validates them
+
+    @property
+    def live(self) -> LiveConfig:
+        checkpoints = None
+        if self.checkpoint_dir is not None:
+            checkpoints = ServeCheckpointConfig(self.checkpoint_dir, self.checkpoint_every,
+                                                self.checkpoint_seconds,
+                                                self.wal_segment_bytes)
+        return LiveConfig(self.out_of_orderness_ms, self.idle_ms, self.max_pending_events,
+                          checkpoints=checkpoints)
 
     @property
     def security(self) -> SecurityConfig:
@@ -134,8 +160,12 @@ def build_state(config: ServeConfig, with_pipeline: bool = True) -> ServeState:
             store.close()
             raise
     elif with_pipeline:
-        live = LivePipeline(store, LiveConfig(config.out_of_orderness_ms, config.idle_ms))
-        live.start()
+        try:
+            live = LivePipeline(store, config.live)
+            live.start()
+        except BaseException:
+            store.close()
+            raise
     return ServeState(store=store, live=live, postgres=config.postgres, forward=forward,
                       security=config.security, lake=config.lake)
 

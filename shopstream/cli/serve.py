@@ -6,6 +6,8 @@ import argparse
 import os
 from typing import Any
 
+from shopstream.cli.serve_durability import add_durability_arguments, durability_options
+
 __all__ = ["add_security_arguments", "register", "security_options"]
 
 
@@ -90,6 +92,7 @@ def register(sub: Any) -> None:
     parser.add_argument("--log-level", default="warning",
                         choices=("critical", "error", "warning", "info", "debug"))
     add_security_arguments(parser)
+    add_durability_arguments(parser)
     parser.set_defaults(func=_serve)
 
 
@@ -109,7 +112,7 @@ def _serve(args: argparse.Namespace) -> int:
                          idle_ms=args.idle_ms, log_level=args.log_level,
                          postgres=args.postgres, kafka=args.kafka, kafka_topic=args.topic,
                          lake=args.lake,
-                         **security_options(args))
+                         **security_options(args), **durability_options(args))
     ingest = (f", posted events to Kafka {config.kafka} topic {config.kafka_topic}"
               if config.kafka else "")
     keys = (f"{len(config.api_keys)} API key(s) for writes"
