@@ -1,0 +1,155 @@
+"""Recommendations computed on a clock: the hot list of active shoppers and the daily batch.
+
+Both rank with the pipeline's own :class:`~shopstream.recommend.blend.Blender` over the
+lists of the newest trained model (:mod:`shopstream.jobs.models`): the shopper's
+strongest past products are the context (what the session's products are to a live
+request, so they are not recommended again) and their history (what ``PERSONAL``
+recommends from); a shopper the model does not know gets the fallback chain (trending,
+popular). The answer goes to the store under ``recs:user:{userId}`` with the model
+version, the job, the time and each product's score and source.
+
+- :func:`active_shoppers`: the shoppers whose one-hour (or five-minute) rolling counts in the store
+  (product views, category views, cart adds, written by the live feature operators) add
+  up to more than 0, most active first, at most ``limit``; a scan of those keys only;
+- :func:`recommend_shoppers`: any shoppers, written ``batch_size`` at a time (one store
+  batch per batch: at least 1,000 shoppers a write).
+
+Cost: per shopper one blend (bounded by the serving caps), so a batch is linear in the
+shoppers it serves; memory is one batch of entries.
+
+Examples
+--------
+>>> import tempfile
+>>> from shopstream.events import EventType, ShopperEvent
+>>> from shopstream.jobs.history import History
+>>> from shopstream.jobs.models import train
+>>> from shopstream.jobs.config import RetrainConfig
+>>> from shopstream.stores.embedded import SqliteStore
+>>> views = [ShopperEvent(EventType.VIEW_PRODUCT, t, s, user_id=u, product_id=p)
+...          for t, (s, u, p) in enumerate([("s1", "u1", "tea"), ("s1", "u1", "cake"),
+...                                         ("s2", "u2", "tea"), ("s2", "u2", "milk")])]
+>>> model = train(History(views, "replay"), RetrainConfig(), version=1, now_ms=10)
+>>> store = SqliteStore(tempfile.mkdtemp() + "/f.db")
+>>> recommend_shoppers(store, model, ["u1"], now_ms=10, job="daily", ttl_s=60,
+...                    batch_size=1000)
+{'shoppers': 1, 'batches': 1, 'empty': 0}
+>>> store.get(user_recs_key("u1"))["products"]
+['milk']
+>>> store.close()
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from shopstream.jobs.errors import JobError
+from shopstream.jobs.models import TrainedModel
+from shopstream.recommend.base import RecContext
+from shopstream.recommend.blend import Blender
+from shopstream.recommend.published import PublishedLists
+from shopstream.recommend.strategies import list_strategies
+from shopstream.recommend.suite import RecommendConfig
+from shopstream.stores.base import FeatureStore, StoreEntry
+
+__all__ = ["ACTIVITY_FEATURES", "active_shoppers", "recommend_shoppers", "user_recs_key"]
+
+#: The rolling counts that make a shopper active (with a window suffix, see the catalog).
+ACTIVITY_FEATURES = ("product_view_count", "category_view_count", "cart_add_count")
+
+
+def user_recs_key(user_id: str) -> str:
+    """Key of a shopper's scheduled recommendations.
+
+    >>> user_recs_key("u1")
+    'recs:user:u1'
+    """
+    return f"recs:user:{user_id}"
+
+
+def active_shoppers(store: FeatureStore, limit: int, window: str = "1hr"
+                    ) -> list[tuple[str, float]]:
+    """``(userId, activity)`` of the shoppers active in the rolling ``window``, most
+    active first (ties by id), at most ``limit``; see the module documentation."""
+    activity: dict[str, float] = {}
+    for feature in ACTIVITY_FEATURES:
+        for user, value in _scan_feature(store, f"{feature}_{window}"):
+            if isinstance(value, int | float) and value > 0:
+                activity[user] = activity.get(user, 0.0) + float(value)
+    ranked = sorted(activity.items(), key=lambda item: (-item[1], item[0]))
+    return ranked[:limit]
+
+
+def _scan_feature(store: FeatureStore, feature: str) -> Iterable[tuple[str, Any]]:
+    """``(userId, value)`` of every live ``user:*:{feature}`` entry."""
+    suffix = ":" + feature
+    path = getattr(store, "path", None)
+    if path is not None:
+        try:
+            conn = sqlite3.connect(path, timeout=30.0)
+            try:
+                rows = conn.execute(
+                    "SELECT key FROM kv WHERE key >= 'user:' AND key < 'user;' AND key LIKE ? "
+                    "ESCAPE '\\'", ("%" + suffix.replace("_", "\\_"),)).fetchall()
+            finally:
+                conn.close()
+        except sqlite3.Error as exc:
+            msg = f"hot-recommendations: cannot scan the store {str(path)!r}: {exc}"
+            raise JobError(msg) from None
+        keys = [row[0] for row in rows]
+    else:
+        client = getattr(store, "_client", None)
+        if client is None:
+            msg = f"hot-recommendations: cannot list the keys of store {type(store).__name__}"
+            raise JobError(msg)
+        keys = [k.decode() if isinstance(k, bytes) else k
+                for k in client.scan_iter(match=f"user:*{suffix}", count=1_000)]
+    for start in range(0, len(keys), 1_000):
+        chunk = keys[start:start + 1_000]
+        # Read through the store: expired values come back as None.
+        for key, value in zip(chunk, store.get_many(chunk), strict=True):
+            if value is not None:
+                yield key[len("user:"):-len(suffix)], value
+
+
+class _Ranker:
+    """The blend over one model's lists."""
+
+    def __init__(self, model: TrainedModel, config: RecommendConfig) -> None:
+        lists = PublishedLists(config.published)
+        lists.tables = model.lists
+        self.blender = Blender(list_strategies(lists, config.serve), config.blend)
+        self.model = model
+        self.k = config.k
+        self.items = config.serve.session_cap
+
+    def rank(self, user: str, now_ms: int) -> dict[str, Any]:
+        history = self.model.histories.get(user, ())
+        context = RecContext(f"user:{user}", user, history[:self.items][::-1], frozenset(),
+                             now_ms, history)
+        ranked = self.blender.rank(context, self.k)
+        return {"userId": user, "products": [r.product_id for r in ranked],
+                "scores": [round(r.score, 6) for r in ranked],
+                "sources": [r.source for r in ranked]}
+
+
+def recommend_shoppers(store: FeatureStore, model: TrainedModel, users: Sequence[str],
+                       now_ms: int, job: str, ttl_s: float, batch_size: int,
+                       config: RecommendConfig | None = None) -> dict[str, int]:
+    """Rank and store recommendations for ``users``, ``batch_size`` at a time; return
+    ``{"shoppers", "batches", "empty"}`` (``empty``: no product could be named)."""
+    ranker = _Ranker(model, config or RecommendConfig())
+    at = max(now_ms, model.valid_from_ms)
+    batches = empty = 0
+    for start in range(0, len(users), batch_size):
+        entries = []
+        for user in users[start:start + batch_size]:
+            value = ranker.rank(user, at)
+            if not value["products"]:
+                empty += 1
+            value |= {"modelVersion": model.version, "job": job, "generatedAtMs": now_ms}
+            entries.append(StoreEntry(user_recs_key(user), value, ttl_s))
+        store.write_batch(entries)
+        batches += 1
+    return {"shoppers": len(users), "batches": batches, "empty": empty}

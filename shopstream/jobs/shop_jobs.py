@@ -1,0 +1,132 @@
+"""The four jobs of a shop, over one store: what each does when its time comes.
+
+- ``hot-recommendations`` (every 15 minutes): fresh lists for the shoppers active in the
+  last hour, most active first (:func:`~shopstream.jobs.recs.active_shoppers`);
+- ``daily-recommendations`` (02:30): lists for every shopper the newest model knows,
+  1,000 or more a batch;
+- ``weekly-retrain`` (Sunday 03:00): every model refitted from the history (the lake when
+  it has events, else a replay of the event file), saved as a new version and published
+  to the hosted pipeline (:mod:`shopstream.jobs.publish`);
+- ``retention-cleanup`` (04:00): expired store entries, lake partitions past retention,
+  old checkpoints (:mod:`shopstream.jobs.retention`).
+
+The recommendation jobs read the newest saved model; when none was trained yet they run
+the retrain first (and fail, with the reason in the run log, when there is no history).
+Each job returns its counts (what the run log keeps).
+
+Examples
+--------
+>>> import tempfile
+>>> from shopstream.stores.embedded import SqliteStore
+>>> store = SqliteStore(tempfile.mkdtemp() + "/f.db")
+>>> sorted(ShopJobs(store, JobsConfig()).functions())
+['daily-recommendations', 'hot-recommendations', 'retention-cleanup', 'weekly-retrain']
+>>> ShopJobs(store, JobsConfig()).functions()["weekly-retrain"](0)
+Traceback (most recent call last):
+...
+shopstream.jobs.errors.JobSetupError: weekly-retrain: no history to learn from: give a lake \
+with events (`lake` in the jobs configuration, as written by `shopstream run --lake`) or a \
+JSONL event file (`events`)
+>>> store.close()
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from shopstream.jobs.config import DAILY, HOT, RETENTION, RETRAIN, JobsConfig
+from shopstream.jobs.history import read_history
+from shopstream.jobs.models import ModelRepository, TrainedModel, models_dir, train
+from shopstream.jobs.publish import ModelPublisher
+from shopstream.jobs.recs import active_shoppers, recommend_shoppers
+from shopstream.jobs.retention import (
+    drop_old_partitions,
+    prune_checkpoints,
+    purge_expired,
+    today_utc,
+)
+from shopstream.jobs.runner import JobFunction
+from shopstream.recommend.suite import RecommendConfig
+from shopstream.stores.base import FeatureStore
+
+__all__ = ["ShopJobs"]
+
+
+class ShopJobs:
+    """The jobs over ``store``, configured by ``config``; ``publisher`` (optional) hands
+    retrained models to a hosted pipeline."""
+
+    def __init__(self, store: FeatureStore, config: JobsConfig,
+                 publisher: ModelPublisher | None = None,
+                 recommend: RecommendConfig | None = None) -> None:
+        self.store = store
+        self.config = config
+        self.publisher = publisher
+        self.recommend = recommend or RecommendConfig()
+        self.models = ModelRepository(models_dir(store.url, config.models),
+                                      config.retrain.keep_versions)
+        self._train_lock = threading.Lock()
+
+    def functions(self) -> dict[str, JobFunction]:
+        """Each job by name."""
+        return {HOT: self.hot, DAILY: self.daily, RETRAIN: self.retrain,
+                RETENTION: self.retention}
+
+    # -- models ---------------------------------------------------------------------------
+    def _train(self, now_ms: int) -> tuple[TrainedModel, dict[str, int]]:
+        cfg = self.config
+        with self._train_lock:
+            history = read_history(cfg.lake, cfg.events, cfg.retrain.history_days)
+            model = train(history, cfg.retrain, self.models.next_version(), now_ms,
+                          self.recommend)
+            self.models.save(model)
+        published = self.publisher.publish(model) if self.publisher is not None else 0
+        counts = {"version": model.version, "events": model.events,
+                  "rejected_lines": history.rejected, "shoppers": len(model.histories),
+                  "lists": sum(len(t) for t in model.lists.values()), "rules": model.rules,
+                  "ltv_fitted": int(bool(model.ltv.get("fitted"))),
+                  "published_lists": published, "from_lake": int(history.source == "lake")}
+        return model, counts
+
+    def _model(self, now_ms: int) -> tuple[TrainedModel, int]:
+        model = self.models.latest()
+        if model is not None:
+            return model, 0
+        return self._train(now_ms)[0], 1
+
+    # -- the jobs -------------------------------------------------------------------------
+    def retrain(self, now_ms: int) -> dict[str, Any]:
+        """Refit every model, save it as a new version, publish it."""
+        return self._train(now_ms)[1]
+
+    def hot(self, now_ms: int) -> dict[str, Any]:
+        """Fresh lists for the active shoppers, most active first."""
+        model, trained = self._model(now_ms)
+        hot = self.config.hot
+        active = active_shoppers(self.store, hot.max_shoppers, hot.window)
+        users = [user for user, _ in active]
+        counts = recommend_shoppers(self.store, model, users, now_ms, "hot", hot.ttl_s,
+                                    self.config.batch.batch_size, self.recommend)
+        return counts | {"active": len(active),
+                         "known": sum(1 for u in users if u in model.histories),
+                         "model_version": model.version, "trained_first": trained}
+
+    def daily(self, now_ms: int) -> dict[str, Any]:
+        """Lists for every shopper the model knows, in batches."""
+        model, trained = self._model(now_ms)
+        batch = self.config.batch
+        users = sorted(model.histories)
+        counts = recommend_shoppers(self.store, model, users, now_ms, "daily", batch.ttl_s,
+                                    batch.batch_size, self.recommend)
+        return counts | {"model_version": model.version, "trained_first": trained}
+
+    def retention(self, now_ms: int) -> dict[str, Any]:
+        """Expired store entries, old lake partitions, old checkpoints."""
+        cfg = self.config
+        now_s = now_ms / 1000
+        counts: dict[str, Any] = dict(purge_expired(self.store, now_s))
+        if cfg.lake:
+            counts |= drop_old_partitions(cfg.lake, cfg.retention, today_utc(now_s))
+        counts |= prune_checkpoints(cfg.checkpoint_dirs, cfg.retention.keep_checkpoints, now_s)
+        return counts
