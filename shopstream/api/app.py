@@ -22,6 +22,7 @@ import msgspec
 from shopstream import __version__
 from shopstream.api.collector import collector_router
 from shopstream.api.data import data_router
+from shopstream.api.jobs_routes import jobs_router
 from shopstream.api.live import (
     LivePipeline,
     QueueFullError,
@@ -253,6 +254,7 @@ def create_app(state: ServeState) -> Any:
             sender.cancel()
 
     app.include_router(collector_router(state))
+    app.include_router(jobs_router(state.store.url))
     return Guard(HotPaths(app, state.store), state.security)
 
 

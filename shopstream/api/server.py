@@ -191,8 +191,11 @@ def _warn_if_open(config: ServeConfig) -> None:
         log.warning("shopstream serve on %s:%d: %s", config.host, config.port, warning)
 
 
-def serve(config: ServeConfig) -> None:
-    """Serve until interrupted; the pipeline is drained and the store closed on the way out."""
+def serve(config: ServeConfig, jobs: Any = None) -> None:
+    """Serve until interrupted; the pipeline is drained and the store closed on the way out.
+
+    ``jobs`` (one worker only), called with the state once the pipeline runs, starts the
+    scheduled jobs and returns their stop (:func:`shopstream.jobs.serve_hook`)."""
     uvicorn = require("uvicorn", "shopstream[serve]")
     _warn_if_open(config)
     if config.workers > 1:
@@ -202,6 +205,7 @@ def serve(config: ServeConfig) -> None:
         return
     state = build_state(config)
     app = create_app(state)
+    stop_jobs = jobs(state) if jobs is not None else None
     # Everything built so far lives as long as the server: keep it out of the collector's
     # full passes, which otherwise show up as tail latency.
     gc.collect()
@@ -209,6 +213,8 @@ def serve(config: ServeConfig) -> None:
     try:
         uvicorn.run(app, **_uvicorn_options(config))
     finally:
+        if stop_jobs is not None:
+            stop_jobs()
         _shutdown(state)
 
 

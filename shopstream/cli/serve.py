@@ -92,6 +92,12 @@ def register(sub: Any) -> None:
     parser.add_argument("--log-level", default="warning",
                         choices=("critical", "error", "warning", "info", "debug"))
     add_security_arguments(parser)
+    parser.add_argument("--jobs-config", metavar="FILE",
+                        help="schedules and settings of the scheduled jobs run beside the "
+                             "pipeline, TOML or JSON (see docs/jobs.md; default: built-in)")
+    parser.add_argument("--no-jobs", action="store_true",
+                        help="do not run the scheduled jobs (they never run with --workers "
+                             "above 1: run `shopstream jobs` beside)")
     add_durability_arguments(parser)
     parser.set_defaults(func=_serve)
 
@@ -121,5 +127,7 @@ def _serve(args: argparse.Namespace) -> int:
     print(f"shopstream serve: http://{config.host}:{config.port} (docs at /docs), "
           f"store {redact_url(config.store)}, {config.workers} worker(s){ingest}, {keys}",
           flush=True)
-    serve(config)
+    from shopstream.jobs import serve_hook
+
+    serve(config, jobs=None if args.no_jobs else serve_hook(args.jobs_config, config.lake))
     return 0
