@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 from shopstream.stores.base import WriteStats
 
-__all__ = ["MetricsInput", "render"]
+__all__ = ["MetricsInput", "line", "render", "store_lines"]
 
 
 @dataclass
@@ -35,12 +35,17 @@ class MetricsInput:
     pushes: int = 0
     subscriptions: int = 0
     outputs: dict[str, int] = field(default_factory=dict)
+    watermark_lag_s: float | None = None
 
 
-def _line(out: list[str], name: str, kind: str, text: str, value: float) -> None:
+def line(out: list[str], name: str, kind: str, text: str, value: float) -> None:
+    """Append one metric family of a single sample (with its HELP and TYPE) to ``out``."""
     out.append(f"# HELP {name} {text}")
     out.append(f"# TYPE {name} {kind}")
     out.append(f"{name} {value:g}" if isinstance(value, float) else f"{name} {value}")
+
+
+_line = line
 
 
 def render(m: MetricsInput) -> str:
@@ -67,7 +72,15 @@ def render(m: MetricsInput) -> str:
     out.append("# TYPE shopstream_outputs_total counter")
     for stream, count in sorted(m.outputs.items()):
         out.append(f'shopstream_outputs_total{{stream="{stream}"}} {count}')
-    stats = m.store_stats
+    if m.watermark_lag_s is not None:
+        _line(out, "shopstream_watermark_lag_seconds", "gauge",
+              "Wall clock minus the pipeline's watermark.", round(m.watermark_lag_s, 3))
+    store_lines(out, m.store_stats)
+    return "\n".join(out) + "\n"
+
+
+def store_lines(out: list[str], stats: WriteStats) -> None:
+    """The store's families: values written, write latency, errors, retries, waiting."""
     _line(out, "shopstream_store_keys_written_total", "counter",
           "Values written to the feature store.", stats.keys)
     out.append("# HELP shopstream_store_write_seconds Latency of one batch write to the store.")
@@ -77,4 +90,12 @@ def render(m: MetricsInput) -> str:
         out.append(f'shopstream_store_write_seconds_bucket{{le="{label}"}} {count}')
     out.append(f"shopstream_store_write_seconds_sum {stats.seconds:.6f}")
     out.append(f"shopstream_store_write_seconds_count {stats.batches}")
-    return "\n".join(out) + "\n"
+    _line(out, "shopstream_store_errors_total", "counter",
+          "Batch writes the store refused (each is retried with backoff).", stats.errors)
+    _line(out, "shopstream_store_retries_total", "counter",
+          "Writes tried again after a store error.", stats.retries)
+    _line(out, "shopstream_store_waiting_values", "gauge",
+          "Values held for the store during an outage (not dropped).", stats.waiting)
+    _line(out, "shopstream_store_replayed_total", "counter",
+          "Values written again after an outage of a store that may forget (Redis).",
+          stats.replayed)

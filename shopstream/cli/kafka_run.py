@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from shopstream.cli.signals import stop_on_signals
 from shopstream.connectors.kafka_admin import DEFAULT_INPUT_TOPICS, KafkaConfig
@@ -18,6 +18,9 @@ from shopstream.connectors.kafka_source import KafkaSource, KafkaSourceConfig
 from shopstream.errors import ConfigError
 from shopstream.events import streams
 from shopstream.runners.embedded.runner import EmbeddedRunner, RunSummary
+
+if TYPE_CHECKING:
+    from shopstream.api.run_metrics import RunObserver
 from shopstream.topology import Topology
 
 __all__ = ["add_kafka_arguments", "kafka_config", "kafka_sink", "run_from_kafka"]
@@ -68,9 +71,11 @@ def kafka_sink(args: argparse.Namespace, topology: Topology) -> KafkaSink:
     return KafkaSink(kafka_config(args), outputs)
 
 
-def run_from_kafka(runner: EmbeddedRunner, args: argparse.Namespace) -> RunSummary:
+def run_from_kafka(runner: EmbeddedRunner, args: argparse.Namespace,
+                   observer: RunObserver | None = None) -> RunSummary:
     """Run ``runner`` over the input topics until interrupted (or idle, with
-    ``--stop-when-idle``); SIGINT and SIGTERM end it with a final checkpoint."""
+    ``--stop-when-idle``); SIGINT and SIGTERM end it with a final checkpoint.
+    ``observer`` (``/metrics``) is given the consumer lag and the messages read."""
     if not args.checkpoint_dir:
         print("shopstream run: note: without --checkpoint-dir no offset is ever committed; "
               "a restart reads the topics again from the group's last commit or the start",
@@ -81,5 +86,9 @@ def run_from_kafka(runner: EmbeddedRunner, args: argparse.Namespace) -> RunSumma
         stop_when_idle_s=args.stop_when_idle,
         out_of_orderness_ms=runner.config.out_of_orderness_ms,
         idle_timeout_s=runner.config.idle_ms / 1000))
+    if observer is not None:
+        observer.set_lag(source.lag)
+        observer.set_events_in(lambda: source.messages)
+        observer.urls["kafka"] = args.kafka
     with stop_on_signals(source.stop):
         return runner.run(source, resume=args.resume)

@@ -9,11 +9,15 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from shopstream.cli.observability import CountingSource
 from shopstream.cli.signals import stop_on_signals
 from shopstream.connectors.postgres_cdc import PostgresCdcConfig, PostgresCdcSource
 from shopstream.runners.embedded.runner import EmbeddedRunner, RunSummary
+
+if TYPE_CHECKING:
+    from shopstream.api.run_metrics import RunObserver
 
 __all__ = ["add_arguments", "run_postgres"]
 
@@ -29,8 +33,10 @@ def add_arguments(parser: argparse.ArgumentParser, inputs: Any) -> None:
     # --stop-when-idle and --idle-ms are shared with --kafka (see kafka_run).
 
 
-def run_postgres(args: argparse.Namespace, runner: EmbeddedRunner) -> RunSummary:
-    """Run ``runner`` over the CDC source that ``args`` describe."""
+def run_postgres(args: argparse.Namespace, runner: EmbeddedRunner,
+                 observer: RunObserver | None = None) -> RunSummary:
+    """Run ``runner`` over the CDC source that ``args`` describe; ``observer``
+    (``/metrics``) counts the changes read."""
     from shopstream.cli.preflight import require_postgres
 
     require_postgres(args.postgres)
@@ -39,5 +45,11 @@ def run_postgres(args: argparse.Namespace, runner: EmbeddedRunner) -> RunSummary
     if runner.checkpoints is None:
         print("shopstream run: note: without --checkpoint-dir the slot is never confirmed, "
               "so the next run reads the same changes again", file=sys.stderr)
+    if observer is None:
+        with stop_on_signals(source.stop):
+            return runner.run(source, resume=args.resume)
+    counting = CountingSource(source)
+    observer.set_events_in(lambda: counting.lines)
+    observer.urls["postgres"] = args.postgres
     with stop_on_signals(source.stop):
-        return runner.run(source, resume=args.resume)
+        return runner.run(counting, resume=args.resume)

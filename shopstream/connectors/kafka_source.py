@@ -372,6 +372,23 @@ class KafkaSource:
             _LOG.warning("offset commit to group %r failed: %s", self.config.group,
                          describe(exc))
 
+    def lag(self) -> dict[Partition, int]:
+        """Messages behind the end of each assigned partition: the partition's end offset
+        (high watermark) minus the consumer's position, from the consumer's cached fetch
+        state (no broker round trip: safe to call from a metrics thread). Brokers that
+        report end offsets wrongly (tansu) give a wrong lag too."""
+        consumer = self._consumer
+        if consumer is None:
+            return {}
+        lags: dict[Partition, int] = {}
+        for tp in consumer.position(consumer.assignment()):
+            _, high = consumer.get_watermark_offsets(tp, cached=True)
+            if high is None or high < 0:
+                continue
+            at = tp.offset if tp.offset >= 0 else 0
+            lags[(tp.topic, tp.partition)] = max(high - at, 0)
+        return lags
+
     def close(self) -> None:
         if self._consumer is not None:
             self._consumer.close()

@@ -163,6 +163,8 @@ class EmbeddedRunner:
         self.checkpoints = CheckpointStore(checkpoint_dir) if checkpoint_dir else None
         self.limits = limits or InputLimits()
         self._decoder = EventDecoder(self.limits)
+        #: The engine of the run in progress (or last run), for ``/metrics``.
+        self.engine: Engine | None = None
 
     def run(self, input_path: str | Path | Source, resume: bool = False,
             progress: Callable[[Any], None] | None = None,
@@ -191,6 +193,7 @@ class EmbeddedRunner:
                        self.checkpoints.directory if self.checkpoints else None)
             emit = _also(emit, lake.write)
         engine = Engine(self.topology, self.config.out_of_orderness_ms, emit)
+        self.engine = engine
         engine_offer = engine.offer if lake is None else _also(lake.write_event, engine.offer)
         tally = _Tally()
         if snapshot:
