@@ -123,25 +123,32 @@ class TrendTracker:
         self._expire(now_ms)
         cfg = self.config
         current = now_ms - now_ms % cfg.slide_ms
-        counts: dict[str, float] = {}
+        # Sums of the integer sketch counts, scaled back once per product that comes out.
+        counts: dict[str, int] = {}
         scores: dict[str, float] = {}
-        latest: dict[str, float] = {}
+        latest: dict[str, int] = {}
+        count_of, score_of = counts.get, scores.get
         for start, sketch in self._panes:
             age = (current - start) // cfg.slide_ms
             if age < 0 or age >= cfg.panes:
                 continue
             decay = 0.5 ** (age / 2)
             for product, count in sketch.counts.items():
-                value = count / _SCALE
-                counts[product] = counts.get(product, 0.0) + value
-                scores[product] = scores.get(product, 0.0) + decay * value
-                if age == 0:
-                    latest[product] = value
-        minutes = cfg.slide_ms / 60_000
+                counts[product] = count_of(product, 0) + count
+                scores[product] = score_of(product, 0.0) + decay * count
+            if age == 0:
+                latest = sketch.counts
+        per_minute = _SCALE * cfg.slide_ms / 60_000
         earlier_panes = max(1, cfg.panes - 1)
-        best = sorted(scores, key=lambda p: (-scores[p], p))[:k]
-        return [TrendingProduct(
-            product, round(counts[product], 2),
-            round((latest.get(product, 0.0)
-                   - (counts[product] - latest.get(product, 0.0)) / earlier_panes) / minutes, 3),
-            round(scores[product], 3)) for product in best]
+        # Best score first, equal scores by product id: two C-level sorts (the second
+        # keeps the order of equals).
+        best = sorted(sorted(scores), key=scores.__getitem__, reverse=True)[:k]
+        out = []
+        for product in best:
+            count = counts[product]
+            now = latest.get(product, 0)
+            out.append(TrendingProduct(
+                product, round(count / _SCALE, 2),
+                round((now - (count - now) / earlier_panes) / per_minute, 3),
+                round(scores[product] / _SCALE, 3)))
+        return out
