@@ -7,6 +7,7 @@ import json
 import os
 import sys
 from dataclasses import asdict
+from pathlib import Path
 from typing import Any
 
 from shopstream.errors import ConfigError
@@ -25,12 +26,23 @@ def require_lake() -> None:
         raise LakeError(msg) from None
 
 
-def lake_sink(directory: str) -> Any:
-    """The sink ``run --lake DIR`` hands to the runner."""
+def lake_sink(directory: str, args: argparse.Namespace | None = None) -> Any:
+    """The sink ``run --lake DIR`` hands to the runner; a run of an input file names it,
+    so a fresh run of the same file replaces the earlier run's rows."""
     require_lake()
     from shopstream.lake.sink import LakeSink
 
-    return LakeSink(directory)
+    return LakeSink(directory, source=input_identity(args))
+
+
+def input_identity(args: argparse.Namespace | None) -> str | None:
+    """The input file's absolute path; ``None`` for standard input, Kafka and PostgreSQL
+    (their re-runs read new data, which the lake appends)."""
+    path = getattr(args, "input", None)
+    if (not path or path == "-" or getattr(args, "kafka", None)
+            or getattr(args, "postgres", None)):
+        return None
+    return str(Path(path).resolve())
 
 
 def register(sub: Any) -> None:

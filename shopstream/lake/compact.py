@@ -43,6 +43,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from shopstream.lake.errors import LakeError
+from shopstream.lake.runs import run_of_file
 from shopstream.lake.sink import write_parquet
 
 __all__ = ["CompactionSummary", "compact"]
@@ -62,7 +63,7 @@ class CompactionSummary:
 
 def compact(directory: str | Path, min_files: int = 2) -> CompactionSummary:
     """Merge every partition of the lake at ``directory`` that has ``min_files`` or more
-    files into one file."""
+    files into one file per run (see :mod:`shopstream.lake.runs`)."""
     root = Path(directory)
     if not root.is_dir():
         msg = f"lake directory {str(directory)!r} does not exist"
@@ -70,28 +71,38 @@ def compact(directory: str | Path, min_files: int = 2) -> CompactionSummary:
     partitions = before = after = rows = 0
     for folder in sorted(root.glob("stream=*/date=*")):
         _recover(folder)
-        files = sorted(folder.glob("*.parquet"))
-        if len(files) < max(min_files, 2):
-            continue
-        tables = [pq.read_table(f) for f in files]
-        try:
-            merged = pa.concat_tables(tables)
-        except pa.ArrowInvalid as exc:
-            msg = f"cannot compact {str(folder)!r}: its files' schemas differ ({exc})"
-            raise LakeError(msg) from None
-        target = folder / f"compacted-{uuid.uuid4().hex[:12]}.parquet"
-        tmp = target.with_name(target.name + ".tmp")
-        write_parquet(merged, tmp)
-        journal = folder / _JOURNAL
-        journal.write_text(json.dumps({"output": target.name,
-                                       "inputs": [f.name for f in files]}))
-        os.replace(tmp, target)
-        _finish(folder, json.loads(journal.read_text()))
-        partitions += 1
-        before += len(files)
-        after += 1
-        rows += merged.num_rows
+        # Files merge within their run only, so a later run of the same input can still
+        # replace this run's rows (shopstream.lake.runs).
+        by_run: dict[str, list[Path]] = {}
+        for f in sorted(folder.glob("*.parquet")):
+            by_run.setdefault(run_of_file(f.name) or "", []).append(f)
+        for run, files in sorted(by_run.items()):
+            if len(files) < max(min_files, 2):
+                continue
+            rows += _merge(folder, run, files)
+            partitions += 1
+            before += len(files)
+            after += 1
     return CompactionSummary(partitions, before, after, rows)
+
+
+def _merge(folder: Path, run: str, files: list[Path]) -> int:
+    """Merge ``files`` of ``folder`` into one; return its rows."""
+    tables = [pq.read_table(f) for f in files]
+    try:
+        merged = pa.concat_tables(tables)
+    except pa.ArrowInvalid as exc:
+        msg = f"cannot compact {str(folder)!r}: its files' schemas differ ({exc})"
+        raise LakeError(msg) from None
+    target = folder / f"compacted-{run or 'x'}-{uuid.uuid4().hex[:12]}.parquet"
+    tmp = target.with_name(target.name + ".tmp")
+    write_parquet(merged, tmp)
+    journal = folder / _JOURNAL
+    journal.write_text(json.dumps({"output": target.name,
+                                   "inputs": [f.name for f in files]}))
+    os.replace(tmp, target)
+    _finish(folder, json.loads(journal.read_text()))
+    return int(merged.num_rows)
 
 
 def _recover(folder: Path) -> None:

@@ -10,7 +10,9 @@ Layout (Hive partitions, what DuckDB, Trino and Spark read)::
 resuming deletes the run's files of later flushes (written after the checkpoint, or by a
 flush whose checkpoint never got saved) and the rows they held are written again from the
 checkpointed input offset: each row is in the lake exactly once. Without checkpoints the
-sink also flushes every ``flush_rows`` rows and at the end of the run.
+sink also flushes every ``flush_rows`` rows and at the end of the run. A fresh run of an
+input the lake already holds (``source``, the input file) replaces the earlier run's
+rows instead of adding them again (:mod:`shopstream.lake.runs`).
 
 Examples
 --------
@@ -44,6 +46,7 @@ from shopstream.events import streams
 from shopstream.events.model import ShopperEvent
 from shopstream.events.records import Output
 from shopstream.lake.errors import LakeError
+from shopstream.lake.runs import check_resumable, claim
 from shopstream.lake.schemas import EVENTS, SCHEMAS, TIME_COLUMNS, to_table
 
 __all__ = ["RUN_MARKER", "LakeSink", "part_name"]
@@ -68,8 +71,12 @@ class LakeSink:
     ``commit`` at each checkpoint and ``close``."""
 
     def __init__(self, directory: str | Path, streams: Iterable[str] | None = None,
-                 flush_rows: int = 500_000, compression: str = "zstd") -> None:
+                 flush_rows: int = 500_000, compression: str = "zstd",
+                 source: str | None = None) -> None:
         self.directory = Path(directory)
+        #: The input's identity (see :mod:`shopstream.lake.runs`): a fresh run of an
+        #: input already in the lake replaces the earlier run's rows.
+        self.source = source
         chosen = frozenset(SCHEMAS if streams is None else streams)
         unknown = sorted(chosen - SCHEMAS.keys())
         if unknown:
@@ -116,6 +123,9 @@ class LakeSink:
         except OSError as exc:
             msg = f"cannot create lake directory {str(self.directory)!r}: {exc.strerror}"
             raise LakeError(msg) from None
+        if resume:
+            check_resumable(self.directory, self.run)
+        claim(self.directory, self.run, self.source)
         if resume:
             self._forget_after(self.seq)
 

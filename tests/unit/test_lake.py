@@ -24,7 +24,7 @@ from shopstream.events.insights import CartAbandonment, FraudAlert, RevenueStats
 from shopstream.events.model import ShopperEvent
 from shopstream.events.patterns import AntecedentRules, BasketPattern
 from shopstream.events.recommendations import RecommendationEvent, TrendingProducts
-from shopstream.events.records import BasketCompletion, DeadLetter, LateEvent
+from shopstream.events.records import BasketCompletion, DeadLetter, LateEvent, Output
 from shopstream.lake.compact import compact
 from shopstream.lake.errors import LakeError
 from shopstream.lake.query import query
@@ -204,6 +204,41 @@ def test_a_sigkilled_cli_run_resumed_equals_an_uninterrupted_one(tmp_path: Path)
     resumed = subprocess.run([*args, "--resume", "--json"], capture_output=True, check=True)
     assert json.loads(resumed.stdout)["resumed_at_line"] > 0
     assert all_rows(tmp_path / "lake") == all_rows(tmp_path / "whole-lake")
+
+
+def test_running_the_same_input_again_replaces_its_rows_and_another_input_appends(
+        shop_input: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    lake = tmp_path / "lake"
+    base = ["run", "--input", str(shop_input), "--no-progress", "--lake", str(lake)]
+    assert main([*base, "--output-dir", str(tmp_path / "o1")]) == 0
+    once = all_rows(lake)
+    compact(lake)  # compacted files still belong to their run
+    assert main([*base, "--output-dir", str(tmp_path / "o2"), "--checkpoint-every", "700",
+                 "--checkpoint-dir", str(tmp_path / "ck")]) == 0
+    assert all_rows(lake) == once
+    other = tmp_path / "other.jsonl"
+    with shop_input.open("rb") as lines:
+        other.write_bytes(b"".join(lines.readlines()[:400]))
+    for target in (lake, tmp_path / "other-lake"):
+        assert main(["run", "--input", str(other), "--no-progress", "--lake", str(target),
+                     "--output-dir", str(tmp_path / "o3")]) == 0
+    alone = all_rows(tmp_path / "other-lake")
+    assert sum(alone[EVENTS].values()) > 300
+    assert all_rows(lake) == {s: once[s] + alone[s] for s in SCHEMAS}
+    capsys.readouterr()
+
+
+def test_a_replaced_run_cannot_be_resumed(tmp_path: Path) -> None:
+    first = LakeSink(tmp_path / "lake", source="/in.jsonl")
+    first.start(None, resume=False, checkpoint_dir=tmp_path / "ck")
+    first.write(Output(streams.DEAD_LETTER, "in", DeadLetter("decode", "bad", "x", "in", 1)))
+    state = first.commit()
+    LakeSink(tmp_path / "lake", source="/in.jsonl").start(None, resume=False,
+                                                          checkpoint_dir=None)
+    assert not list((tmp_path / "lake").rglob("*.parquet"))
+    with pytest.raises(LakeError, match="replaced by a later run"):
+        LakeSink(tmp_path / "lake", source="/in.jsonl").start(state, resume=True,
+                                                              checkpoint_dir=tmp_path / "ck")
 
 
 def test_compaction_keeps_every_row_and_leaves_one_file_per_partition(

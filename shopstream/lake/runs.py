@@ -1,0 +1,119 @@
+"""Which runs wrote the lake, and from what input: a re-run replaces, it never duplicates.
+
+``DIR/_runs.json`` names each run that wrote the lake and its input (a file's absolute
+path; ``None`` for standard input, Kafka and PostgreSQL, whose re-runs read new data and
+append). A fresh run (not a resume) of an input that an earlier run already wrote
+*replaces* that run: the earlier run's files (``part-<run>-*`` and ``compacted-<run>-*``)
+are deleted before the new run writes, so running the same file twice into one lake
+leaves each row once. The order is crash-safe: the manifest first records the runs being
+replaced, then their files go, then the record; a start that finds a record left by a
+killed start finishes the deletion. A replaced run cannot be resumed any more.
+
+Bound: one entry per run that wrote the lake and is still in it (files of replaced runs
+are gone, their ids kept in ``replaced`` so a stale resume is refused).
+
+Examples
+--------
+>>> import pathlib, tempfile
+>>> d = pathlib.Path(tempfile.mkdtemp())
+>>> claim(d, "run1", "/data/day1.jsonl")
+[]
+>>> claim(d, "run2", "/data/day2.jsonl")
+[]
+>>> claim(d, "run3", "/data/day1.jsonl")
+['run1']
+>>> sorted(read_runs(d)["runs"])
+['run2', 'run3']
+>>> try:
+...     check_resumable(d, "run1")
+... except LakeError as exc:
+...     print(str(exc).split("; ")[1])
+run again without --resume
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+from shopstream.lake.errors import LakeError
+
+__all__ = ["RUNS_FILE", "check_resumable", "claim", "read_runs", "run_of_file"]
+
+RUNS_FILE = "_runs.json"
+_FILE = re.compile(r"^(?:part|compacted)-(?P<run>[0-9a-z]+)-[0-9a-z]+\.parquet(?:\.tmp)?$")
+
+
+def run_of_file(name: str) -> str | None:
+    """The run that wrote a lake file, from its name (``None``: not a run's file).
+
+    >>> run_of_file("part-ab12-000003.parquet"), run_of_file("compacted-ab12-9f3e.parquet")
+    ('ab12', 'ab12')
+    """
+    match = _FILE.match(name)
+    return match["run"] if match else None
+
+
+def read_runs(directory: Path) -> dict[str, Any]:
+    """The manifest of the lake at ``directory`` (empty when no run recorded itself)."""
+    path = directory / RUNS_FILE
+    if not path.exists():
+        return {"runs": {}, "replacing": [], "replaced": []}
+    try:
+        manifest: dict[str, Any] = json.loads(path.read_text())
+    except ValueError:
+        msg = f"lake manifest {str(path)!r} is not JSON: remove it or restore it"
+        raise LakeError(msg) from None
+    return manifest
+
+
+def _write(directory: Path, manifest: dict[str, Any]) -> None:
+    path = directory / RUNS_FILE
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(manifest, indent=1, sort_keys=True))
+    os.replace(tmp, path)
+
+
+def _delete_runs(directory: Path, runs: set[str]) -> None:
+    for path in directory.glob("stream=*/date=*/*"):
+        if run_of_file(path.name) in runs:
+            path.unlink()
+
+
+def finish_pending(directory: Path) -> dict[str, Any]:
+    """Finish a replacement a killed start left half done; return the manifest."""
+    manifest = read_runs(directory)
+    pending = set(manifest.get("replacing", []))
+    if pending:
+        _delete_runs(directory, pending)
+        manifest["replaced"] = sorted(set(manifest.get("replaced", [])) | pending)
+        manifest["replacing"] = []
+        _write(directory, manifest)
+    return manifest
+
+
+def claim(directory: Path, run: str, source: str | None) -> list[str]:
+    """Record that ``run`` writes the lake from ``source``; delete the files of earlier
+    runs of the same source and return their ids."""
+    manifest = finish_pending(directory)
+    runs: dict[str, Any] = manifest["runs"]
+    older = sorted(r for r, info in runs.items()
+                   if source is not None and r != run and info.get("source") == source)
+    runs[run] = {"source": source}
+    for r in older:
+        del runs[r]
+    manifest["replacing"] = older
+    _write(directory, manifest)
+    finish_pending(directory)
+    return older
+
+
+def check_resumable(directory: Path, run: str) -> None:
+    """Refuse to resume a run whose files a later run of the same input replaced."""
+    if run in read_runs(directory).get("replaced", []):
+        msg = (f"run {run} of the lake {str(directory)!r} was replaced by a later run of "
+               "the same input; run again without --resume")
+        raise LakeError(msg)
