@@ -12,6 +12,7 @@ from shopstream.cli import postgres_input
 from shopstream.cli.evaluate import parse_weights
 from shopstream.cli.input_limits import add_limit_arguments, input_limits
 from shopstream.cli.kafka_run import add_kafka_arguments, kafka_sink, run_from_kafka
+from shopstream.cli.observability import add_metrics_arguments, observed_run
 from shopstream.cli.preflight import require_store
 from shopstream.cli.report import byte_progress, format_summary
 from shopstream.connectors.files import JsonlSource
@@ -100,6 +101,7 @@ def register(sub: Any) -> None:
     parser.add_argument("--json", action="store_true",
                         help="print the summary as JSON instead of a table")
     add_limit_arguments(parser)
+    add_metrics_arguments(parser)
     parser.add_argument("--engine", choices=("embedded", "flink"), default="embedded",
                         help="embedded (default: one process) or flink (a PyFlink job on a "
                              "local mini-cluster; needs pip install 'shopstream[flink]' "
@@ -205,19 +207,23 @@ def _run(args: argparse.Namespace) -> int:
     if args.kafka:
         taps.append(kafka_sink(args, topology))
     lake = _lake_sink(args)
+    observed = observed_run(args, store, taps)  # /metrics and /health, when wanted
     runner = EmbeddedRunner(topology, args.output_dir,
                             runner_config(args), checkpoint_dir=args.checkpoint_dir, taps=taps,
                             limits=input_limits(args), lake=lake)
     try:
+        observed.start(runner)
         if args.kafka:
-            summary = run_from_kafka(runner, args)
+            summary = run_from_kafka(runner, args, observed.observer)
         elif args.postgres:
-            summary = postgres_input.run_postgres(args, runner)
+            summary = postgres_input.run_postgres(args, runner, observed.observer)
         else:
             size = JsonlSource(args.input).size()
             with byte_progress(size, "events", enabled=not args.no_progress) as progress:
-                summary = runner.run(args.input, resume=args.resume, progress=progress)
+                summary = runner.run(observed.file_source(args.input, runner),
+                                     resume=args.resume, progress=progress)
     finally:
+        observed.stop()
         for tap in taps:  # run() closes them; this covers a failure before it starts
             tap.close()
         if store is not None:
