@@ -43,7 +43,7 @@ import hashlib
 import json
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 from msgspec.structs import force_setattr
@@ -51,6 +51,9 @@ from msgspec.structs import force_setattr
 from shopstream.errors import DecodeError
 from shopstream.events.limits import InputLimits, check_event, check_raw
 from shopstream.events.model import EventType, ShopperEvent, WireEvent
+
+if TYPE_CHECKING:
+    from shopstream.privacy.pseudonym import Pseudonymiser
 
 __all__ = ["NEEDS_PRODUCT", "EventDecoder", "derive_event_id"]
 
@@ -111,12 +114,23 @@ class EventDecoder:
     ``limits`` are checked on every event (default :class:`InputLimits`); ``clock`` is the
     ingest clock in epoch seconds for the "not too far ahead" check (``None``: no clock).
     No other exception escapes :meth:`decode`.
+
+    ``pseudonymiser`` replaces each event's user id by its keyed pseudonym
+    (:mod:`shopstream.privacy.pseudonym`); by default it comes from the
+    ``SHOPSTREAM_PSEUDONYM_KEY`` environment variable (none when unset), so every door
+    that decodes events pseudonymises once a key is configured; ``None`` turns it off.
     """
 
     def __init__(self, limits: InputLimits | None = None,
-                 clock: Callable[[], float] | None = time.time) -> None:
+                 clock: Callable[[], float] | None = time.time,
+                 pseudonymiser: Pseudonymiser | str | None = "environment") -> None:
         self.limits = limits or InputLimits()
         self.clock = clock
+        if isinstance(pseudonymiser, str):
+            from shopstream.privacy.pseudonym import from_environment
+
+            pseudonymiser = from_environment()
+        self.pseudonymiser = pseudonymiser
         self._strict = msgspec.json.Decoder(ShopperEvent)
         self._loose = msgspec.json.Decoder(WireEvent)
 
@@ -143,6 +157,8 @@ class EventDecoder:
             check_event(event, limits, None if clock is None else int(clock() * 1000))
             if not event.event_id:
                 force_setattr(event, "event_id", derive_event_id(raw))
+            if self.pseudonymiser is not None:
+                event = self.pseudonymiser.apply(event)
         except DecodeError:
             raise
         except RecursionError:
@@ -152,6 +168,12 @@ class EventDecoder:
             msg = f"undecodable event ({type(exc).__name__}: {exc})"
             raise DecodeError(msg) from None
         return event
+
+    def redact(self, raw: bytes) -> bytes:
+        """What a dead letter of ``raw`` may keep: ``raw`` itself, or with a pseudonymiser
+        the line with its user id pseudonymised (see
+        :meth:`~shopstream.privacy.pseudonym.Pseudonymiser.redact`)."""
+        return raw if self.pseudonymiser is None else self.pseudonymiser.redact(raw)
 
     def _decode_loose(self, raw: bytes) -> ShopperEvent:
         try:

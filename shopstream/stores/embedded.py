@@ -138,6 +138,37 @@ class SqliteStore:
         conn = self._connection()
         conn.executemany("DELETE FROM kv WHERE key = ?", [(key,) for key in keys])
 
+    def erase_entities(self, ids: Sequence[str], mentions: Sequence[bytes]) -> list[str]:
+        """Delete every entry with one of ``ids`` as a ``:``-separated part of its key
+        (``user:ID:...``, ``session:ID:...``, ``recs:session:ID``) or whose stored value
+        contains one of ``mentions`` (JSON strings such as ``b'"ID"'``), then rewrite the
+        file (``secure_delete``, ``VACUUM``, WAL truncated) so no byte of them stays in
+        free pages or the write-ahead log; return the deleted keys.
+
+        Cost: one scan of the table and one rewrite of the file (an erasure is rare).
+        """
+        tests = ["instr(':' || key || ':', ?) > 0"] * len(ids)
+        tests += ["instr(value, ?) > 0"] * len(mentions)
+        if not tests:
+            return []
+        params = [f":{one}:" for one in ids] + [bytes(m) for m in mentions]
+        conn = self._connection()
+        try:
+            conn.execute("PRAGMA secure_delete=ON")
+            keys = [row[0] for row in conn.execute(
+                f"SELECT key FROM kv WHERE {' OR '.join(tests)}", params)]
+            conn.execute("BEGIN IMMEDIATE")
+            conn.executemany("DELETE FROM kv WHERE key = ?", [(key,) for key in keys])
+            conn.execute("COMMIT")
+            conn.execute("VACUUM")
+            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        except sqlite3.Error as exc:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            msg = f"cannot erase from the store {self.url!r}: {exc}"
+            raise StoreError(msg) from None
+        return keys
+
     def ping(self) -> bool:
         try:
             self._connection().execute("SELECT 1").fetchone()

@@ -127,6 +127,37 @@ class RedisStore:
                 msg = f"cannot delete from the store {self.url!r}: {exc}"
                 raise StoreError(msg) from None
 
+    def erase_entities(self, ids: Sequence[str], mentions: Sequence[bytes]) -> list[str]:
+        """Delete every key with one of ``ids`` as a ``:``-separated part (``user:ID:...``,
+        ``session:ID:...``, ``recs:session:ID``) or whose value contains one of
+        ``mentions`` (JSON strings such as ``b'"ID"'``); return the deleted keys.
+
+        Cost: a ``SCAN`` of every key and an ``MGET`` of every value, 1,000 at a time (an
+        erasure is rare). Redis's own persistence (RDB snapshots, the AOF) keeps the old
+        values until it is rewritten: see docs/privacy.md.
+        """
+        wanted = [f":{one}:" for one in ids]
+        found: list[str] = []
+        try:
+            cursor = 0
+            while True:
+                cursor, batch = self._client.scan(cursor=cursor, count=1_000)
+                if batch:
+                    values = self._client.mget(batch)
+                    for raw_key, value in zip(batch, values, strict=True):
+                        key = raw_key.decode("utf-8", "surrogateescape")
+                        if any(part in f":{key}:" for part in wanted) or (
+                                value is not None and any(m in value for m in mentions)):
+                            found.append(key)
+                if cursor == 0:
+                    break
+            for start in range(0, len(found), _CHUNK):
+                self._client.execute_command("DEL", *found[start:start + _CHUNK])
+        except self._errors as exc:
+            msg = f"cannot erase from the store {self.url!r}: {exc}"
+            raise StoreError(msg) from None
+        return found
+
     def ping(self) -> bool:
         try:
             return bool(self._client.ping())

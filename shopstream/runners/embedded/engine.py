@@ -72,6 +72,8 @@ class Engine:
         self.watermark_ms = _MIN_WATERMARK
         self.late_events = 0
         self.output_counts: dict[str, int] = {}
+        # Work handed in from other threads (an erasure by `serve`), run by drain().
+        self._calls: deque[Callable[[Engine], None]] = deque()
 
     # -- input ---------------------------------------------------------------------------
     def offer(self, event: ShopperEvent) -> None:
@@ -123,8 +125,16 @@ class Engine:
         """End of input: release every buffered event and fire every timer."""
         self.advance(MAX_WATERMARK)
 
+    def call_soon(self, fn: Callable[[Engine], None]) -> None:
+        """Run ``fn(engine)`` on the thread driving the engine, at the start of its next
+        :meth:`drain` (safe to call from any thread; ``serve`` erases a shopper's state
+        this way while its pipeline runs)."""
+        self._calls.append(fn)
+
     def drain(self) -> None:
         """Process buffered events and timers up to the watermark, in event-time order."""
+        while self._calls:
+            self._calls.popleft()(self)
         mark = self.watermark_ms
         in_order = self._in_order
         overtaken = self._overtaken

@@ -237,7 +237,7 @@ class EmbeddedRunner:
                 except DecodeError as exc:
                     tally.dead_letters += 1
                     emit(Output(streams.DEAD_LETTER, origin, DeadLetter.of_bytes(
-                        exc.stage, str(exc), raw,
+                        exc.stage, str(exc), self._decoder.redact(raw),
                         origin, position if isinstance(position, int) else lines)))
                 else:
                     offer(event, raw, position)
@@ -312,7 +312,9 @@ class EmbeddedRunner:
             accepted, refused = admit(event, raw, position,
                                       None if newest == _NO_EVENT_MS else newest)
             if refused:
-                self._refuse(refused, emit, origin, tally)
+                redact = self._decoder.redact
+                self._refuse([r._replace(raw=redact(r.raw)) for r in refused],
+                             emit, origin, tally)
             for each in accepted:
                 engine_offer(each)
 

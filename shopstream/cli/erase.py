@@ -1,0 +1,91 @@
+"""``shopstream erase USER``: remove a shopper from the store, the lake and the checkpoint.
+
+Takes the ``--store``, ``--lake`` and ``--checkpoint-dir`` of ``shopstream run`` (each
+optional; at least one), and the same pseudonymisation key, so that a shopper whose id
+was pseudonymised at ingest is found under both ids. What was removed is appended to the
+erasure log (``--erasure-log``, default ``erasures.jsonl``) and printed; the raw id is
+written to neither. Run it while no ``run`` writes the same lake or checkpoint.
+
+Examples
+--------
+>>> from shopstream.cli import build_parser
+>>> args = build_parser(["erase"]).parse_args(["erase", "u1", "--store", "f.db"])
+>>> args.user, args.store, args.lake
+('u1', 'f.db', None)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from typing import Any
+
+from shopstream.cli.privacy_options import add_privacy_arguments, apply_privacy_options
+from shopstream.errors import ConfigError
+from shopstream.privacy.erasure import ERASURE_LOG_ENV, ErasableStore, ErasureLog, erase_user
+
+__all__ = ["register"]
+
+
+def register(sub: Any) -> None:
+    parser = sub.add_parser(
+        "erase",
+        help="erase a shopper: store, lake, operator state and checkpoint, on record",
+        description="Remove every trace of a shopper (their user id, and its pseudonym "
+                    "when a key is configured) from the store, the Parquet lake and the "
+                    "checkpoint a resumed run starts from, and record what was removed "
+                    "in the erasure log.")
+    parser.add_argument("user", metavar="USER", help="the shopper's user id, as sent")
+    parser.add_argument("--store", metavar="PATH|redis://HOST:PORT",
+                        help="the store `shopstream run --store` writes")
+    parser.add_argument("--lake", metavar="DIR", help="the lake `shopstream run --lake` writes")
+    parser.add_argument("--checkpoint-dir", metavar="DIR",
+                        help="the checkpoints of `shopstream run --checkpoint-dir`")
+    parser.add_argument("--json", action="store_true", help="print the record as JSON")
+    add_privacy_arguments(parser, erasure_log=True)
+    parser.set_defaults(func=_erase)
+
+
+def _erase(args: argparse.Namespace) -> int:
+    if not (args.store or args.lake or args.checkpoint_dir):
+        msg = "give at least one of --store, --lake, --checkpoint-dir"
+        raise ConfigError(msg)
+    pseudonymiser = apply_privacy_options(args)
+    log = ErasureLog(args.erasure_log or os.environ.get(ERASURE_LOG_ENV) or "erasures.jsonl")
+    store = None
+    if args.store:
+        from shopstream.stores import open_store
+
+        store = open_store(args.store)
+    try:
+        if store is not None and not isinstance(store, ErasableStore):
+            msg = f"the store {store.url!r} cannot erase entries"
+            raise ConfigError(msg)
+        report = erase_user(args.user, store=store, lake=args.lake,
+                            checkpoint_dir=args.checkpoint_dir, pseudonymiser=pseudonymiser,
+                            log=log, requested_by="cli")
+    finally:
+        if store is not None:
+            store.close()
+    record = report.record()
+    if args.json:
+        print(json.dumps(record, indent=2))
+        return 0
+    print(f"erased {record['subject'][:23]}... at {record['at']} (erasure {record['erasureId']},"
+          f" logged in {log.path})")
+    if record["store"] is not None:
+        print(f"  store: {record['store']['keysRemoved']:,} keys")
+    if record["lake"] is not None:
+        print(f"  lake: {record['lake']['rows']:,} rows, {record['lake']['filesRewritten']:,} "
+              f"files rewritten, {record['lake']['filesDeleted']:,} deleted")
+    if record["checkpoint"] is not None:
+        cp = record["checkpoint"]
+        if cp.get("found") is False:
+            print("  checkpoint: none found")
+        else:
+            print(f"  checkpoint: {cp['keysRemoved']:,} state entries, "
+                  f"{cp['valuesRewritten']:,} values rewritten, {cp['timersRemoved']:,} "
+                  f"timers, {cp['eventsRemoved']:,} buffered events")
+    print(f"  sessions: {record['sessions']:,}")
+    return 0

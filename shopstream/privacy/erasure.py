@@ -1,0 +1,280 @@
+"""Erasing a shopper: from the store, the lake, operator state and the checkpoint, on record.
+
+:func:`erase_user` removes the shopper named by a raw user id (and, with a
+pseudonymisation key, by its pseudonym) from
+
+- operator keyed state: of a running engine (``live``: ``shopstream serve``'s pipeline)
+  and of the checkpoint in ``checkpoint_dir``, which is rewritten so the next run resumes
+  without them (:mod:`shopstream.privacy.scrub`);
+- the Parquet lake (:mod:`shopstream.privacy.lake_erasure`);
+- the feature store: every key that is theirs or their sessions' and every value that
+  names them (``erase_entities`` of the embedded and Redis stores);
+
+then appends what was removed, with counts and the time, to the erasure log
+(:class:`ErasureLog`, JSON lines), so that a request can be shown to have been met. The
+log never holds the id: it keeps a digest of it (:func:`subject_digest`), which whoever
+holds the id (and the key) can recompute to find the request's record.
+
+Examples
+--------
+>>> import pathlib, tempfile
+>>> from shopstream.stores.embedded import SqliteStore
+>>> from shopstream.stores.base import StoreEntry
+>>> d = pathlib.Path(tempfile.mkdtemp())
+>>> store = SqliteStore(d / "f.db")
+>>> store.write_batch([StoreEntry("user:ann:orders_count_24hr", 2),
+...                    StoreEntry("user:bo:orders_count_24hr", 1)])
+>>> log = ErasureLog(d / "erasures.jsonl")
+>>> report = erase_user("ann", store=store, log=log, clock=lambda: 0.0)
+>>> report.store_keys, store.get("user:bo:orders_count_24hr")
+(1, 1)
+>>> [r["at"] for r in log.records()], log.find("ann")["store"]["keysRemoved"]
+(['1970-01-01T00:00:00Z'], 1)
+>>> store.close()
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import os
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
+
+from shopstream.errors import ConfigError, ShopstreamError
+from shopstream.privacy.pseudonym import Pseudonymiser
+from shopstream.privacy.scrub import ScrubResult, scrub_engine_snapshot
+
+__all__ = ["ERASURE_LOG_ENV", "ErasableStore", "ErasureError", "ErasureLog", "ErasureReport",
+           "erase_user", "erasure_ids", "scrub_engine", "subject_digest"]
+
+#: Environment variable naming the erasure log of ``serve`` (``--erasure-log``).
+ERASURE_LOG_ENV = "SHOPSTREAM_ERASURE_LOG"
+_MAX_ID = 256
+
+
+class ErasureError(ShopstreamError):
+    """An erasure could not be carried out (the message says which part failed)."""
+
+
+@runtime_checkable
+class ErasableStore(Protocol):
+    """A store that can delete one shopper's entries (both stores implement it)."""
+
+    url: str
+
+    def erase_entities(self, ids: list[str], mentions: list[bytes]) -> list[str]: ...
+
+
+class _Engine(Protocol):
+    def snapshot(self) -> dict[str, Any]: ...
+    def restore(self, snap: dict[str, Any]) -> None: ...
+
+
+def erasure_ids(user_id: str, pseudonymiser: Pseudonymiser | None) -> frozenset[str]:
+    """The ids a shopper may be known by: the raw id and, with a key, its pseudonym.
+
+    >>> sorted(erasure_ids("ann", None))
+    ['ann']
+    >>> len(erasure_ids("ann", Pseudonymiser(b"k" * 16)))
+    2
+    >>> erasure_ids(" ", None)
+    Traceback (most recent call last):
+    ...
+    shopstream.errors.ConfigError: erase: the user id must be 1 to 256 characters, not blank
+    """
+    if not user_id or user_id.isspace() or len(user_id) > _MAX_ID:
+        msg = f"erase: the user id must be 1 to {_MAX_ID} characters, not blank"
+        raise ConfigError(msg)
+    ids = {user_id}
+    if pseudonymiser is not None:
+        ids.add(pseudonymiser.pseudonym(user_id))
+    return frozenset(ids)
+
+
+def subject_digest(user_id: str, pseudonymiser: Pseudonymiser | None) -> str:
+    """What the erasure log keeps instead of the id: keyed (HMAC) when a key is
+    configured, and never equal to the pseudonym the pipeline uses.
+
+    >>> subject_digest("ann", None)[:7], len(subject_digest("ann", None))
+    ('sha256:', 71)
+    """
+    data = ("shopstream-erasure:" + user_id).encode()
+    if pseudonymiser is not None:
+        inner = pseudonymiser.pseudonym(user_id).encode()
+        return "hmac:" + hmac.new(inner, data, hashlib.sha256).hexdigest()
+    return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+@dataclass
+class ErasureReport:
+    """What one erasure removed, where (the record the log keeps)."""
+
+    erasure_id: str
+    at: str
+    subject: str
+    requested_by: str
+    store: dict[str, Any] | None = None
+    lake: dict[str, Any] | None = None
+    checkpoint: dict[str, Any] | None = None
+    live: dict[str, Any] | None = None
+    sessions: int = 0
+    seconds: float = 0.0
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def store_keys(self) -> int:
+        return int(self.store["keysRemoved"]) if self.store else 0
+
+    @property
+    def complete(self) -> bool:
+        return not self.errors
+
+    def record(self) -> dict[str, Any]:
+        """The JSON object of the erasure log."""
+        return {"erasureId": self.erasure_id, "at": self.at, "subject": self.subject,
+                "requestedBy": self.requested_by, "complete": self.complete,
+                "store": self.store, "lake": self.lake, "checkpoint": self.checkpoint,
+                "live": self.live, "sessions": self.sessions,
+                "seconds": round(self.seconds, 3), "errors": self.errors}
+
+
+class ErasureLog:
+    """The erasure log: one JSON object a line, appended and fsynced, never rewritten."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+
+    def append(self, record: dict[str, Any]) -> None:
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            with open(self.path, "a", encoding="utf-8") as handle:
+                handle.write(json.dumps(record, separators=(",", ":")) + "\n")
+                handle.flush()
+                os.fsync(handle.fileno())
+        except OSError as exc:
+            msg = f"cannot write the erasure log {str(self.path)!r}: {exc.strerror}"
+            raise ErasureError(msg) from None
+
+    def records(self) -> Iterator[dict[str, Any]]:
+        """Every record, oldest first."""
+        if not self.path.exists():
+            return
+        with open(self.path, encoding="utf-8") as handle:
+            for line in handle:
+                if line.strip():
+                    yield json.loads(line)
+
+    def find(self, user_id: str, pseudonymiser: Pseudonymiser | None = None,
+             ) -> dict[str, Any] | None:
+        """The latest record of an erasure of ``user_id``, or ``None``."""
+        subject = subject_digest(user_id, pseudonymiser)
+        found = None
+        for record in self.records():
+            if record.get("subject") == subject:
+                found = record
+        return found
+
+
+def scrub_engine(engine: _Engine, ids: frozenset[str],
+                 sessions: frozenset[str] = frozenset()) -> ScrubResult:
+    """Remove the shopper of ``ids`` from a running engine's state (call it on the thread
+    that owns the engine): snapshot, scrub, restore."""
+    result = scrub_engine_snapshot(engine.snapshot(), ids, sessions)
+    engine.restore(result.snapshot)
+    return result
+
+
+def _scrub_checkpoint(directory: Path, ids: frozenset[str],
+                      sessions: frozenset[str]) -> ScrubResult | None:
+    from shopstream.runners.embedded.checkpoint import CheckpointStore
+
+    store = CheckpointStore(directory)
+    snapshot = store.load()
+    if snapshot is None:
+        return None
+    result = scrub_engine_snapshot(snapshot["engine"], ids, sessions)
+    store.save({**snapshot, "engine": result.snapshot})
+    return result
+
+
+def _utc(seconds: float) -> str:
+    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def erase_user(user_id: str, *, store: ErasableStore | None = None,
+               lake: str | Path | None = None, checkpoint_dir: str | Path | None = None,
+               pseudonymiser: Pseudonymiser | None = None, log: ErasureLog | None = None,
+               live: Callable[[frozenset[str]], ScrubResult] | None = None,
+               requested_by: str = "cli", clock: Callable[[], float] = time.time,
+               ) -> ErasureReport:
+    """Erase the shopper ``user_id`` everywhere given, and record it in ``log``.
+
+    ``live`` scrubs a running pipeline: it is called with the ids and returns the
+    :class:`ScrubResult` (``serve`` runs :func:`scrub_engine` on its pipeline thread).
+    A part that fails is named in the report's ``errors`` (and in the log); the others
+    are still done. Raises :class:`ErasureError` after logging when any part failed.
+    """
+    ids = erasure_ids(user_id, pseudonymiser)
+    started = time.perf_counter()
+    report = ErasureReport(erasure_id=uuid.uuid4().hex, at=_utc(clock()),
+                           subject=subject_digest(user_id, pseudonymiser),
+                           requested_by=requested_by)
+    sessions: set[str] = set()
+    if live is not None:
+        try:
+            result = live(ids)
+            sessions |= result.sessions
+            report.live = result.counts()
+            report.errors += [f"live pipeline: broadcast state of {name!r} still names them"
+                              for name in result.unscrubbed]
+        except ShopstreamError as exc:
+            report.errors.append(f"live pipeline: {exc}")
+    if lake is not None:
+        try:
+            from shopstream.privacy.lake_erasure import erase_from_lake
+
+            erased = erase_from_lake(lake, ids, sessions)
+            sessions |= set(erased.sessions)
+            report.lake = {"filesRewritten": erased.files_rewritten,
+                           "filesDeleted": erased.files_deleted,
+                           "rowsRemoved": erased.rows_removed,
+                           "rows": sum(erased.rows_removed.values())}
+        except ShopstreamError as exc:
+            report.errors.append(f"lake: {exc}")
+    if checkpoint_dir is not None:
+        try:
+            scrubbed = _scrub_checkpoint(Path(checkpoint_dir), ids, frozenset(sessions))
+            if scrubbed is not None:
+                sessions |= scrubbed.sessions
+                report.errors += [f"checkpoint: broadcast state of {name!r} still names "
+                                  "them" for name in scrubbed.unscrubbed]
+            report.checkpoint = (scrubbed.counts() if scrubbed is not None
+                                 else {"found": False})
+        except ShopstreamError as exc:
+            report.errors.append(f"checkpoint: {exc}")
+    if store is not None:
+        try:
+            mentions = [json.dumps(one).encode() for one in sorted(ids)]
+            keys = store.erase_entities(sorted(ids | sessions), mentions)
+            kinds: dict[str, int] = {}
+            for key in keys:
+                kind = key.split(":", 1)[0]
+                kinds[kind] = kinds.get(kind, 0) + 1
+            report.store = {"keysRemoved": len(keys), "byKind": kinds}
+        except ShopstreamError as exc:
+            report.errors.append(f"store: {exc}")
+    report.sessions = len(sessions)
+    report.seconds = time.perf_counter() - started
+    if log is not None:
+        log.append(report.record())
+    if report.errors:
+        msg = "erasure incomplete: " + "; ".join(report.errors)
+        raise ErasureError(msg)
+    return report
