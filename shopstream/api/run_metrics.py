@@ -26,7 +26,7 @@ Examples
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from shopstream.api.metrics import line, store_lines
@@ -35,7 +35,7 @@ from shopstream.events.records import Output
 from shopstream.stores.base import FeatureStore
 from shopstream.stores.open import redact_url
 
-__all__ = ["EngineView", "RunObserver"]
+__all__ = ["EngineView", "ObserverTarget", "RunObserver", "collect_observer"]
 
 #: Engine.watermark_ms before any event.
 _NO_WATERMARK = -(2**62)
@@ -193,3 +193,39 @@ class RunObserver:
                              "waiting": stats.waiting, "retries": stats.retries}
         body.update({name: redact_url(url) for name, url in self.urls.items()})
         return body
+
+
+class ObserverTarget:
+    """A collector target (``accept`` / ``dead_letter``) that counts for a
+    :class:`RunObserver`: events delivered, and dead letters by stage."""
+
+    def __init__(self, observer: RunObserver) -> None:
+        self.observer = observer
+        self.events = 0
+
+    def accept(self, events: Sequence[Any]) -> None:
+        self.events += len(events)
+
+    def dead_letter(self, letters: Sequence[Any]) -> None:
+        for letter in letters:
+            self.observer.write(Output(streams.DEAD_LETTER, "", letter))
+
+    def close(self) -> None:
+        pass
+
+
+def collect_observer(collector: Any, store: FeatureStore | None, live: Any,
+                     kafka: str | None) -> RunObserver:
+    """The observer of ``shopstream collect``: its hosted pipeline ``live`` (if any),
+    ``store`` and what ``collector`` delivers (its target is added last, so only events
+    every other target took are counted)."""
+    observer = RunObserver("collect", store=store,
+                           engine=(lambda: live.engine) if live is not None else None)
+    target = ObserverTarget(observer)
+    collector.targets.append(target)
+    observer.set_events_in(lambda: target.events + sum(observer.dead_letters.values()))
+    if live is not None:
+        observer.pipeline_errors = lambda: int(live.errors)
+    if kafka:
+        observer.urls["kafka"] = kafka
+    return observer

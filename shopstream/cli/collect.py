@@ -22,7 +22,8 @@ def register(sub: Any) -> None:
                     "/com.snowplowanalytics.snowplow/tp2, GET /i) and canonical JSON (POST "
                     "/events). Accepted events go to the Kafka input topic (--kafka) and/or "
                     "to a pipeline hosted here that writes a store (--store); events that "
-                    "cannot be mapped go to dead-letter and the answer says why.",
+                    "cannot be mapped go to dead-letter and the answer says why. GET "
+                    "/metrics (Prometheus) and /health (JSON) watch it.",
     )
     parser.add_argument("--kafka", metavar="BOOTSTRAP",
                         help="produce accepted events to --topic on this Kafka broker")
@@ -63,11 +64,14 @@ def _collect(args: argparse.Namespace) -> int:
                               options["max_connections"])
 
     uvicorn = require("uvicorn", "shopstream[serve]")
+    from shopstream.api.metrics_server import ObservedApp
+    from shopstream.api.run_metrics import collect_observer
     from shopstream.cli.preflight import require_free_port, require_store
 
     require_free_port(args.host, args.port, "collect --port")
     collector = Collector()
     store = None
+    live = None
     try:
         if args.kafka:
             from shopstream.connectors.kafka_admin import KafkaConfig
@@ -82,6 +86,7 @@ def _collect(args: argparse.Namespace) -> int:
             live = LivePipeline(store)
             live.start()
             collector.targets.append(LiveTarget(live))
+        observer = collect_observer(collector, store, live, args.kafka)
         where = ", ".join(filter(None, [
             args.kafka and f"Kafka {redact_url(args.kafka)} topic {args.topic}",
             args.store and f"pipeline with store {redact_url(args.store)}"]))
@@ -89,7 +94,8 @@ def _collect(args: argparse.Namespace) -> int:
         warning = security.warning()
         if warning is not None:
             print(f"shopstream collect: {warning}", file=sys.stderr, flush=True)
-        uvicorn.run(collector_app(collector, security), host=args.host, port=args.port,
+        app = ObservedApp(collector_app(collector, security), observer.metrics, observer.health)
+        uvicorn.run(app, host=args.host, port=args.port,
                     log_level=args.log_level, access_log=False,
                     **uvicorn_limit_options(limits))
     finally:
