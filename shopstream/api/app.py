@@ -167,6 +167,9 @@ def create_app(state: ServeState) -> Any:
             "status": "ok" if reachable else "store unreachable",
             "store": redact_url(state.store.url),
             "uptimeSeconds": round(time.time() - state.started, 1),
+            "storeWrites": {"errors": state.store.stats.errors,
+                            "retries": state.store.stats.retries,
+                            "waiting": state.store.stats.waiting},
             "pipeline": None if live is None else {
                 "eventsProcessed": live.processed,
                 "waiting": live.waiting,
@@ -192,7 +195,9 @@ def create_app(state: ServeState) -> Any:
             waiting=live.waiting if live else 0,
             pipeline_errors=live.errors if live else 0,
             pushes=state.hub.pushed, subscriptions=state.hub.subscriptions,
-            outputs=dict(live.engine.output_counts) if live else {})
+            outputs=dict(live.engine.output_counts) if live else {},
+            watermark_lag_s=(time.time() - live.engine.watermark_ms / 1000
+                             if live is not None and live.engine.watermark_ms > 0 else None))
         text = render(data) + (live.metrics_text() if live else "")
         return PlainTextResponse(text, media_type="text/plain; version=0.0.4")
 
