@@ -32,6 +32,7 @@ from shopstream.api.live import (
 )
 from shopstream.api.live_dashboard import dashboard_router
 from shopstream.api.metrics import MetricsInput, render
+from shopstream.api.privacy_routes import privacy_router
 from shopstream.api.profiles_routes import profiles_router
 from shopstream.api.push import KINDS, PushHub
 from shopstream.api.reports_routes import reports_router
@@ -259,6 +260,7 @@ def create_app(state: ServeState) -> Any:
             sender.cancel()
 
     app.include_router(collector_router(state))
+    app.include_router(privacy_router(state))
     app.include_router(jobs_router(state.store.url))
     return Guard(HotPaths(app, state.store), state.security)
 

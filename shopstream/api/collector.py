@@ -164,7 +164,7 @@ def collector_router(state: Any, canonical: bool = False,
             return _json({"detail": str(exc)}, 400)
         if len(payloads) > _MAX_BATCH:
             return _json({"detail": f"at most {_MAX_BATCH} events per request"}, 413)
-        events, letters, rejected = _map_all(payloads, "collector:tp2")
+        events, letters, rejected = _map_all(payloads, "collector:tp2", decoder.pseudonymiser)
         failure = await deliver(events, letters)
         if failure is not None:
             return failure
@@ -176,7 +176,7 @@ def collector_router(state: Any, canonical: bool = False,
         """A 1x1 GIF when the event was accepted, 400 with the reason when not."""
         payload = dict(request.query_params)
         payload.pop("api_key", None)  # the caller's credential, not part of the event
-        events, letters, rejected = _map_all([payload], "collector:i")
+        events, letters, rejected = _map_all([payload], "collector:i", decoder.pseudonymiser)
         failure = await deliver(events, letters)
         if failure is not None:
             return failure
@@ -242,8 +242,10 @@ def collector_app(collector: Collector, security: SecurityConfig | None = None) 
     return Guard(app, security)
 
 
-def _map_all(payloads: Sequence[Mapping[str, str]], origin: str,
+def _map_all(payloads: Sequence[Mapping[str, str]], origin: str, pseudonymiser: Any = None,
              ) -> tuple[list[ShopperEvent], list[DeadLetter], list[dict[str, Any]]]:
+    # With a pseudonymisation key, user ids are replaced here as the decoder does for
+    # JSON events, and a dead letter keeps the payload with its user ids redacted.
     events: list[ShopperEvent] = []
     letters: list[DeadLetter] = []
     rejected: list[dict[str, Any]] = []
@@ -254,12 +256,14 @@ def _map_all(payloads: Sequence[Mapping[str, str]], origin: str,
                 msg = (f"timestamp {event.timestamp_ms} ({format_ms(event.timestamp_ms)}) is "
                        f"before {format_ms(YEAR_2000_MS)}")
                 raise SnowplowRejection(msg)
-            events.append(event)
+            events.append(event if pseudonymiser is None else pseudonymiser.apply(event))
         except Exception as exc:  # any failure is a dead letter with its reason, not a 500
             reason = (str(exc) if isinstance(exc, SnowplowRejection)
                       else f"unusable payload ({type(exc).__name__}: {exc})")
             stage = exc.stage if isinstance(exc, SnowplowRejection) else "snowplow"
-            letters.append(DeadLetter(stage, reason, _encode(dict(payload)).decode(),
+            kept = dict(payload) if pseudonymiser is None else pseudonymiser.redact_payload(
+                payload)
+            letters.append(DeadLetter(stage, reason, _encode(kept).decode(),
                                       origin, index))
             rejected.append({"index": index, "eventId": payload.get("eid"), "reason": reason})
     return events, letters, rejected
@@ -274,7 +278,8 @@ def _decode_all(decoder: EventDecoder, raws: Sequence[bytes],
         try:
             events.append(decoder.decode(raw))
         except DecodeError as exc:
-            letters.append(DeadLetter.of_bytes(exc.stage, str(exc), raw, "collector:events",
+            letters.append(DeadLetter.of_bytes(exc.stage, str(exc), decoder.redact(raw),
+                                               "collector:events",
                                                index))
             errors.append({"index": index, "stage": exc.stage, "reason": str(exc)})
     return events, letters, errors

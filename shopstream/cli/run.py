@@ -14,6 +14,7 @@ from shopstream.cli.input_limits import add_limit_arguments, input_limits
 from shopstream.cli.kafka_run import add_kafka_arguments, kafka_sink, run_from_kafka
 from shopstream.cli.observability import add_metrics_arguments, observed_run
 from shopstream.cli.preflight import require_store
+from shopstream.cli.privacy_options import add_privacy_arguments, apply_privacy_options
 from shopstream.cli.report import byte_progress, format_summary
 from shopstream.connectors.files import JsonlSource
 from shopstream.connectors.webhook import WebhookConfig, WebhookTap
@@ -102,6 +103,7 @@ def register(sub: Any) -> None:
                         help="print the summary as JSON instead of a table")
     add_limit_arguments(parser)
     add_metrics_arguments(parser)
+    add_privacy_arguments(parser)
     parser.add_argument("--engine", choices=("embedded", "flink"), default="embedded",
                         help="embedded (default: one process) or flink (a PyFlink job on a "
                              "local mini-cluster; needs pip install 'shopstream[flink]' "
@@ -187,6 +189,7 @@ def webhook_taps(args: argparse.Namespace, topology: Topology) -> list[WebhookTa
 
 
 def _run(args: argparse.Namespace) -> int:
+    apply_privacy_options(args)  # before any decoder is built
     topology = default_topology(pipeline_config(args))
     if args.engine == "flink":
         if args.lake:

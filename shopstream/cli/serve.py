@@ -99,10 +99,16 @@ def register(sub: Any) -> None:
                         help="do not run the scheduled jobs (they never run with --workers "
                              "above 1: run `shopstream jobs` beside)")
     add_durability_arguments(parser)
+    from shopstream.cli.privacy_options import add_privacy_arguments
+
+    add_privacy_arguments(parser, erasure_log=True)
     parser.set_defaults(func=_serve)
 
 
 def _serve(args: argparse.Namespace) -> int:
+    from shopstream.cli.privacy_options import apply_privacy_options
+
+    apply_privacy_options(args)  # in the environment: every decoder and worker reads it
     from shopstream.api.server import ServeConfig, serve
     from shopstream.cli.preflight import require_free_port, require_store
     from shopstream.stores.open import open_store, redact_url
