@@ -315,7 +315,7 @@ class CustomerProfileOperator(KeyedOperator[ResolvedEvent]):
         avg = round(st.revenue / st.orders, 2) if st.orders else None
         life = lifetime(st.purchase_days, st.first_order_ms, st.last_order_ms, now_ms,
                         avg or 0.0, cfg.churn)
-        actions = next_best_actions(segment, len(st.cart), st.cart.value(),
+        actions = next_best_actions(segment, len(st.cart), float(st.cart.value()),
                                     None if life is None else life.p_alive, st.orders,
                                     st.last_order_categories, cfg.actions)
         prefs = {dim: top(st.prefs, dim, cfg.top_preferences) for dim in DIMENSIONS
@@ -323,7 +323,7 @@ class CustomerProfileOperator(KeyedOperator[ResolvedEvent]):
         profile = CustomerProfile(
             key, now_ms, st.first_ms, st.last_ms, st.events, segment,
             engagement_score(activity, metrics, cfg.engagement), metrics, prefs, st.orders,
-            st.revenue, avg, len(st.cart), st.cart.value(), life, actions,
+            st.revenue, avg, len(st.cart), float(st.cart.value()), life, actions,
             st.merged_sessions)
         out = [Output(streams.PROFILES, key, profile)]
         if segment != st.segment:
