@@ -182,6 +182,9 @@ class LivePipeline:
         return await asyncio.wrap_future(self.enqueue(self._valid(raws)))
 
     def _valid(self, raws: Sequence[bytes]) -> list[ShopperEvent]:
+        # Refuse before decoding when the bound is already reached: under overload a
+        # refusal must cost far less than an acceptance.
+        self._admit(len(raws), count=False)
         events, problems = self.validate(raws)
         if problems:
             with self._lock:
@@ -198,16 +201,21 @@ class LivePipeline:
         """Hand already validated events to the log and the pipeline; the future gives
         their count once they are durable (at once without a log)."""
         n = len(events)
+        self._admit(n, count=True)
+        future = self.log.submit(events)
+        future.add_done_callback(functools.partial(self._settled, n))
+        return future
+
+    def _admit(self, n: int, count: bool) -> None:
+        """Refuse ``n`` more events beyond the bound; else, if ``count``, count them in."""
         with self._lock:
             if self._waiting + n > self.config.max_queue:
                 self.refused += n
                 msg = (f"the pipeline is behind ({self._waiting} events waiting, at most "
                        f"{self.config.max_queue}): retry in {self.config.retry_after_s} s")
                 raise QueueFullError(msg, self.config.retry_after_s)
-            self._waiting += n
-        future = self.log.submit(events)
-        future.add_done_callback(functools.partial(self._settled, n))
-        return future
+            if count:
+                self._waiting += n
 
     def _settled(self, n: int, future: Future[int]) -> None:
         with self._lock:

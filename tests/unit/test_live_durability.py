@@ -13,9 +13,9 @@ from typing import Any
 
 import pytest
 
-from shopstream.api.server import BackgroundServer, ServeConfig
 from shopstream.api.live import LiveConfig, LivePipeline, QueueFullError
 from shopstream.api.serve_checkpoints import ServeCheckpointConfig
+from shopstream.api.server import BackgroundServer, ServeConfig
 from shopstream.stores.embedded import SqliteStore
 
 T0 = 1_699_999_980_000  # a 30 s slot boundary
