@@ -16,6 +16,7 @@ import pytest
 from shopstream.api.live import LiveConfig, LivePipeline, QueueFullError
 from shopstream.api.serve_checkpoints import ServeCheckpointConfig
 from shopstream.api.server import BackgroundServer, ServeConfig
+from shopstream.errors import ConfigError
 from shopstream.stores.embedded import SqliteStore
 
 T0 = 1_699_999_980_000  # a 30 s slot boundary
@@ -155,3 +156,30 @@ def test_post_events_answers_503_with_retry_after_beyond_the_bound(tmp_path: Pat
         assert "shopstream_events_accepted_total 1" in metrics
     finally:
         server.stop()
+
+
+def test_the_collector_routes_answer_503_with_retry_after_too(tmp_path: Path) -> None:
+    server = BackgroundServer(ServeConfig(store=str(tmp_path / "f.db"), port=0,
+                                          max_pending_events=1))
+    server.start()
+    try:
+        body = json.dumps({
+            "schema": "iglu:com.snowplowanalytics.snowplow/payload_data/jsonschema/1-0-4",
+            "data": [{"e": "pv", "sid": "s1", "dtm": str(T0 + i), "eid": f"e{i}",
+                      "p": "web"} for i in range(2)]}).encode()
+        request = urllib.request.Request(
+            server.url + "/com.snowplowanalytics.snowplow/tp2", body,
+            headers={"content-type": "application/json"})
+        with pytest.raises(urllib.error.HTTPError) as info:
+            urllib.request.urlopen(request, timeout=10)
+        assert (info.value.code, info.value.headers["retry-after"]) == (503, "1")
+        info.value.close()
+        live = server.state.live
+        assert live is not None and live.refused == 2
+    finally:
+        server.stop()
+
+
+def test_a_checkpoint_dir_needs_the_hosted_pipeline() -> None:
+    with pytest.raises(ConfigError, match="checkpoint_dir needs the hosted pipeline"):
+        ServeConfig(store="f.db", workers=2, checkpoint_dir="ck")
