@@ -22,6 +22,7 @@ from typing import Any
 
 from shopstream.api.metrics_server import MetricsServer
 from shopstream.api.run_metrics import RunObserver
+from shopstream.cli.preflight import require_postgres
 from shopstream.connectors.files import JsonlSource
 from shopstream.stores.base import FeatureStore
 
@@ -70,6 +71,9 @@ class ObservedRun:
     def start(self, runner: Any) -> None:
         """Serve ``/metrics`` for ``runner`` (its engine exists once its run starts)."""
         if self.observer is not None:
+            if getattr(self.args, "postgres", None):
+                # Its one-line failure comes before the metrics banner.
+                require_postgres(self.args.postgres)
             self.observer.set_engine(lambda: getattr(runner, "engine", None))
             self.server = start_metrics(self.args, self.observer)
 
