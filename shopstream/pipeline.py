@@ -4,7 +4,8 @@ Examples
 --------
 >>> default_topology().stage_names()
 ('baskets', 'abandonment', 'fraud', 'revenue', 'top-products', 'rules', 'trending', \
-'rec-learning', 'rec-models', 'recommendations')
+'rec-learning', 'rec-models', 'recommendations', 'trend-activity', 'product-trends', \
+'category-trends')
 """
 
 from __future__ import annotations
@@ -24,6 +25,12 @@ from shopstream.operators.feature_catalog import FeaturesConfig
 from shopstream.operators.fraud import DeviceFraudDetector, FraudConfig, FraudDetector
 from shopstream.operators.history_features import HistoryFeatures
 from shopstream.operators.identity import IdentityResolver
+from shopstream.operators.product_trends import (
+    CategoryTrendsOperator,
+    ProductTrendsOperator,
+    TrendActivityOperator,
+    by_trend_entity,
+)
 from shopstream.operators.profile_config import ProfilesConfig
 from shopstream.operators.profiles import CustomerProfileOperator
 from shopstream.operators.rec_learning import PairLearningOperator, anchor_key
@@ -36,12 +43,13 @@ from shopstream.operators.segment_counts import SegmentCountsOperator, by_user_g
 from shopstream.operators.session_features import SessionFeatures
 from shopstream.operators.top_products import TopProductsConfig, TopProductsOperator
 from shopstream.operators.trending import TrendingOperator
+from shopstream.profiles.trends import TrendsConfig
 from shopstream.topology import Stage, Topology
 
 __all__ = ["GLOBAL_KEY", "PipelineConfig", "by_customer", "by_device", "by_key_group",
            "by_pair_anchor", "by_session", "by_user",
            "default_topology", "feature_stages", "global_key", "profile_stages",
-           "recommendation_stages"]
+           "recommendation_stages", "trend_stages"]
 
 
 def by_session(event: ShopperEvent) -> str:
@@ -118,6 +126,9 @@ class PipelineConfig:
     #: Customer 360 profiles, segments and next best actions (``None`` turns them off;
     #: see docs/profiles.md for their cost).
     profiles: ProfilesConfig | None = None
+    #: Product and category trends (``product-trends``, ``category-trends``; ``None``
+    #: turns them off; see docs/trends.md).
+    trends: TrendsConfig | None = field(default_factory=TrendsConfig)
 
 
 def default_topology(config: PipelineConfig | None = None) -> Topology:
@@ -153,7 +164,28 @@ def default_topology(config: PipelineConfig | None = None) -> Topology:
     if cfg.profiles is not None:
         stages += profile_stages(cfg.profiles)
         sinks += (streams.PROFILES, streams.SEGMENT_CHANGES, streams.SEGMENT_COUNTS)
+    if cfg.trends is not None:
+        stages += trend_stages(cfg.trends)
+        sinks += (streams.PRODUCT_TRENDS, streams.CATEGORY_TRENDS)
     return Topology(stages, sink_streams=sinks)
+
+
+def trend_stages(config: TrendsConfig) -> tuple[Stage, ...]:
+    """Trend detection: the products and categories of each event (stateless), then
+    one trend operator keyed by product and one keyed by category.
+
+    Examples
+    --------
+    >>> [stage.name for stage in trend_stages(TrendsConfig())]
+    ['trend-activity', 'product-trends', 'category-trends']
+    """
+    return (
+        Stage(TrendActivityOperator(), inputs=(streams.EVENTS,), key_by=by_session),
+        Stage(ProductTrendsOperator(config), inputs=(streams.PRODUCT_ACTIVITY,),
+              key_by=by_trend_entity),
+        Stage(CategoryTrendsOperator(config), inputs=(streams.CATEGORY_ACTIVITY,),
+              key_by=by_trend_entity),
+    )
 
 
 def recommendation_stages(config: RecommendationsConfig) -> tuple[Stage, ...]:

@@ -37,6 +37,7 @@ from shopstream.api.profiles_routes import profiles_router
 from shopstream.api.push import KINDS, PushHub
 from shopstream.api.reports_routes import reports_router
 from shopstream.api.security import Guard, SecurityConfig
+from shopstream.api.trends_routes import trends_router
 from shopstream.errors import ShopstreamError
 from shopstream.events.decode import EventDecoder
 from shopstream.events.limits import YEAR_2000_MS, InputLimits
@@ -262,6 +263,7 @@ def create_app(state: ServeState) -> Any:
     app.include_router(collector_router(state))
     app.include_router(privacy_router(state))
     app.include_router(jobs_router(state.store.url))
+    app.include_router(trends_router(state))
     return Guard(HotPaths(app, state.store), state.security)
 
 

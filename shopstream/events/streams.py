@@ -41,7 +41,13 @@ REC_PAIRS: Final = "rec-pairs"
 #: Internal, not written: one record (the end time) per session the basket tracker closes;
 #: the runner's summary counts sessions with it.
 SESSIONS_ENDED: Final = "sessions-ended"
+#: Trend readings of products and of categories (shopstream.profiles.trends).
+PRODUCT_TRENDS: Final = "product-trends"
+CATEGORY_TRENDS: Final = "category-trends"
+#: Internal: one record per product (or category) an event is about, keyed by it.
+PRODUCT_ACTIVITY: Final = "product-activity"
+CATEGORY_ACTIVITY: Final = "category-activity"
 
 #: Streams that connect operators and are never written out.
 INTERNAL: Final = frozenset({EVENTS, RULE_UPDATES, SESSIONS_ENDED, REC_PAIRS,
-                             PROFILE_EVENTS})
+                             PROFILE_EVENTS, PRODUCT_ACTIVITY, CATEGORY_ACTIVITY})

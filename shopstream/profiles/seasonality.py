@@ -40,10 +40,13 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import numpy as np
+from numpy.typing import NDArray
+
 from shopstream.profiles.errors import ProfileError
 
 __all__ = ["DAY_MS", "HOUR_MS", "WeeklyProfile", "day_of_week", "estimate_profile",
-           "hour_of_day"]
+           "hour_of_day", "week_cells"]
 
 HOUR_MS = 3_600_000
 DAY_MS = 86_400_000
@@ -66,6 +69,17 @@ def hour_of_day(ts_ms: int) -> int:
     1
     """
     return (ts_ms % DAY_MS) // HOUR_MS
+
+
+def week_cells(ts_ms: NDArray[np.int64]) -> NDArray[np.int64]:
+    """``weekday * 24 + hour`` (UTC, Monday 0) of each epoch-millisecond time.
+
+    >>> week_cells(np.array([0, 4 * 86_400_000 + 3_600_000])).tolist()
+    [72, 1]
+    """
+    cells: NDArray[np.int64] = ((ts_ms // DAY_MS + _EPOCH_WEEKDAY) % 7) * 24 \
+        + (ts_ms % DAY_MS) // HOUR_MS
+    return cells
 
 
 @dataclass(frozen=True)
@@ -106,6 +120,12 @@ class WeeklyProfile:
     def factor(self, ts_ms: int) -> float:
         """Expected activity at ``ts_ms`` relative to an average hour of the week."""
         return self.day_of_week[day_of_week(ts_ms)] * self.hour_of_day[hour_of_day(ts_ms)]
+
+    def factors(self, ts_ms: NDArray[np.int64]) -> NDArray[np.float64]:
+        """:meth:`factor` of each time in an array."""
+        table = np.outer(self.day_of_week, self.hour_of_day).ravel()
+        result: NDArray[np.float64] = table[week_cells(ts_ms)]
+        return result
 
     def is_flat(self) -> bool:
         """Whether every factor is 1."""

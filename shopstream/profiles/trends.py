@@ -69,15 +69,15 @@ from shopstream.profiles.seasonality import (
     DAY_MS,
     HOUR_MS,
     WeeklyProfile,
-    day_of_week,
     estimate_profile,
-    hour_of_day,
+    week_cells,
 )
 
 __all__ = ["ADD", "HOUR_MS", "PURCHASE", "VIEW", "ActivitySeries", "ActivityWeights",
            "TrendBook", "TrendLabel", "TrendReading", "TrendsConfig", "read_trend"]
 
 FloatArray = NDArray[np.float64]
+IntArray = NDArray[np.int64]
 
 VIEW, ADD, PURCHASE = 0, 1, 2
 """Activity kinds: indexes into a bucket's counts."""
@@ -118,7 +118,8 @@ class TrendsConfig:
     ``bucket_ms`` must divide an hour; ``days`` is the ring (the window judged);
     ``profile`` a fixed weekly profile (``None``: estimate per key). ``max_keys`` caps a
     :class:`TrendBook`; ``quiet_days`` is how long an operator keeps a key without
-    activity before it drops the key's state.
+    activity before it drops the key's state; ``reading_every_buckets`` how often an
+    operator reads an active key (every closed bucket by default; it must divide a day).
     """
 
     bucket_ms: int = HOUR_MS
@@ -135,6 +136,7 @@ class TrendsConfig:
     max_keys: int = 100_000
     quiet_days: int = 7
     recent_days: int = 14
+    reading_every_buckets: int = 1
 
     def __post_init__(self) -> None:
         if not (0 < self.bucket_ms <= HOUR_MS and HOUR_MS % self.bucket_ms == 0):
@@ -147,6 +149,11 @@ class TrendsConfig:
             if value < low:
                 msg = f"TrendsConfig.{name} must be >= {low}, got {value!r}"
                 raise ProfileError(msg)
+        every = self.reading_every_buckets
+        if every < 1 or self.buckets_per_day % every:
+            msg = (f"TrendsConfig.reading_every_buckets must divide the "
+                   f"{self.buckets_per_day} buckets of a day, got {every!r}")
+            raise ProfileError(msg)
         for name in ("seasonal_prior_days", "min_days", "t_threshold", "min_change",
                      "volatile_cv"):
             value = getattr(self, name)
@@ -216,20 +223,22 @@ class TrendReading:
 
 def read_trend(series: ActivitySeries, end_bucket: int, config: TrendsConfig) -> TrendReading:
     """Judge the window of ``series`` that ends with bucket ``end_bucket`` (inclusive)."""
-    cells = sorted(series.window(end_bucket, config))
-    totals = [sum(c[k] for _, c in cells) for k in (VIEW, ADD, PURCHASE)]
+    cells = list(series.window(end_bucket, config))
     if not cells:
-        return _quiet(0.0, totals, "flat")
+        return _quiet(0.0, [0, 0, 0], "flat")
+    index = np.fromiter((i for i, _ in cells), dtype=np.int64, count=len(cells))
+    counts = np.array([c for _, c in cells], dtype=np.float64).reshape(-1, 3)
+    totals = [int(v) for v in counts.sum(axis=0)]
     per_day = config.buckets_per_day
-    first = cells[0][0]
+    first = int(index.min())
     days = (end_bucket - first + 1) / per_day
     w = config.weights
     weights = (w.view, w.add, w.purchase)
-    activity = [(i, sum(wk * n for wk, n in zip(weights, c, strict=True))) for i, c in cells]
-    profile, source = _profile(activity, first, end_bucket, config)
+    activity: FloatArray = counts @ np.array(weights)
+    profile, source = _profile(index, activity, first, end_bucket, config)
     if days < config.min_days or sum(totals) < config.min_events:
         return _quiet(days, totals, source)
-    t, y, c = _daily_rates(activity, first, end_bucket, profile, config)
+    t, y, c = _daily_rates(index, activity, first, end_bucket, profile, config)
     line = _wls(t, y, c, degree=1)
     level = float(np.average(y, weights=c))
     if level <= 0 or line is None:
@@ -309,51 +318,43 @@ def _quiet(days: float, totals: list[int], source: str) -> TrendReading:
                         totals[VIEW], totals[ADD], totals[PURCHASE], source)
 
 
-def _profile(activity: list[tuple[int, float]], first: int, end_bucket: int,
+def _profile(index: IntArray, activity: FloatArray, first: int, end_bucket: int,
              config: TrendsConfig) -> tuple[WeeklyProfile, str]:
     if config.profile is not None:
         return config.profile, "given"
     per_day = config.buckets_per_day
-    day0, day_end = first // per_day, end_bucket // per_day
-    full = range(day0 + (first % per_day != 0), day_end + ((end_bucket + 1) % per_day == 0))
-    if len(full) < config.seasonal_min_days:
+    day0 = first // per_day + (first % per_day != 0)             # first complete day
+    day1 = end_bucket // per_day + ((end_bucket + 1) % per_day == 0)  # after the last
+    if day1 - day0 < config.seasonal_min_days:
         return WeeklyProfile.flat(), "flat"
-    totals = dict.fromkeys(full, 0.0)
-    observed = [[0.0] * 24 for _ in range(7)]
-    for index, x in activity:
-        day = index // per_day
-        if day in totals:
-            totals[day] += x
-            ts = index * config.bucket_ms
-            observed[day_of_week(ts)][hour_of_day(ts)] += x
-    days = np.array(list(totals), dtype=float)
-    fit = np.polyfit(days, np.array(list(totals.values())), 1)
-    baseline = [[0.0] * 24 for _ in range(7)]
-    for day in full:
-        expected = max(float(np.polyval(fit, day)), 1e-9) / 24.0
-        weekday = day_of_week(day * DAY_MS)
-        for hour in range(24):
-            baseline[weekday][hour] += expected
-    return estimate_profile(observed, baseline, prior_days=config.seasonal_prior_days,
-                            days=len(full)), "own"
+    day = index // per_day
+    inside = (day >= day0) & (day < day1)
+    totals = np.bincount(day[inside] - day0, weights=activity[inside], minlength=day1 - day0)
+    observed = np.bincount(week_cells(index[inside] * config.bucket_ms),
+                           weights=activity[inside], minlength=168).reshape(7, 24)
+    offsets = np.arange(day1 - day0, dtype=np.float64)
+    expected = np.maximum(np.polyval(np.polyfit(offsets, totals, 1), offsets), 1e-9) / 24.0
+    weekdays = week_cells(np.arange(day0, day1, dtype=np.int64) * DAY_MS) // 24
+    per_weekday = np.bincount(weekdays, weights=expected, minlength=7)
+    baseline = np.repeat(per_weekday[:, None], 24, axis=1)
+    return estimate_profile(observed.tolist(), baseline.tolist(),
+                            prior_days=config.seasonal_prior_days, days=day1 - day0), "own"
 
 
-def _daily_rates(activity: list[tuple[int, float]], first: int, end_bucket: int,
+def _daily_rates(index: IntArray, activity: FloatArray, first: int, end_bucket: int,
                  profile: WeeklyProfile, config: TrendsConfig,
                  ) -> tuple[FloatArray, FloatArray, FloatArray]:
     per_day = config.buckets_per_day
     day0 = first // per_day
     n = end_bucket // per_day - day0 + 1
-    observed = np.zeros(n)
-    for index, x in activity:
-        observed[index // per_day - day0] += x
+    observed = np.bincount(index // per_day - day0, weights=activity, minlength=n)
     # Expected share of a day in the window's part of each day: sum of s(b) / B.
-    coverage = np.zeros(n)
-    for index in range(first, end_bucket + 1):
-        coverage[index // per_day - day0] += profile.factor(index * config.bucket_ms)
-    coverage /= per_day
+    buckets = np.arange(first, end_bucket + 1, dtype=np.int64)
+    coverage = np.bincount(buckets // per_day - day0,
+                           weights=profile.factors(buckets * config.bucket_ms),
+                           minlength=n) / per_day
     keep = coverage > 0
-    t = np.arange(n, dtype=float)[keep]
+    t = np.arange(n, dtype=np.float64)[keep]
     return t, observed[keep] / coverage[keep], coverage[keep]
 
 

@@ -44,7 +44,7 @@ from shopstream.stores.base import StoreEntry
 
 __all__ = ["SEGMENT_GROUPS_KEY", "TRENDING_KEY", "TtlConfig", "entries_for", "profile_key",
            "recs_key", "related_key", "rules_key", "segment_group_key", "session_key",
-           "user_key"]
+           "trend_key", "user_key"]
 
 TRENDING_KEY: Final = "trending:products"
 SEGMENT_GROUPS_KEY: Final = "segments:groups"
@@ -78,6 +78,12 @@ def recs_key(session_id: str) -> str:
 def related_key(product_id: str) -> str:
     """Key of the products related to a product."""
     return f"related:product:{product_id}"
+
+
+def trend_key(entity: str, entity_id: str) -> str:
+    """Key of the latest trend reading of a product or category (``product-trends``,
+    ``category-trends``): ``trend:{entity}:{id}``."""
+    return f"trend:{entity}:{entity_id}"
 
 
 def rules_key(antecedents: Iterable[str]) -> str:
@@ -163,4 +169,8 @@ def entries_for(out: Output, ttl: TtlConfig) -> list[StoreEntry]:
         # No TTL: a group re-sends its counts whenever they change.
         return [StoreEntry(segment_group_key(out.key), msgspec.to_builtins(record)),
                 StoreEntry(SEGMENT_GROUPS_KEY, getattr(record, "groups", 1))]
+    if out.stream in (streams.PRODUCT_TRENDS, streams.CATEGORY_TRENDS):
+        # No TTL: a key's last reading (after quiet_days without activity) stays.
+        return [StoreEntry(trend_key(record.entity, record.entity_id),
+                           msgspec.to_builtins(record))]
     return []

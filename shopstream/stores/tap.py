@@ -56,7 +56,8 @@ class StoreTap:
 
     streams = frozenset({streams.SHOPPER_FEATURES, streams.PRODUCT_RECOMMENDATIONS,
                          streams.RULES_BY_ANTECEDENT, streams.TRENDING_PRODUCTS,
-                         streams.PROFILES, streams.SEGMENT_COUNTS})
+                         streams.PROFILES, streams.SEGMENT_COUNTS,
+                         streams.PRODUCT_TRENDS, streams.CATEGORY_TRENDS})
 
     def __init__(self, store: FeatureStore, ttl: TtlConfig | None = None,
                  batch_size: int = 2_000, max_delay_s: float = 0.05,
