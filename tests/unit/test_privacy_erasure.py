@@ -54,7 +54,8 @@ def test_erased_shopper_leaves_no_byte_and_a_resumed_run_does_not_bring_them_bac
     assert needle in sqlite_bytes(db)
     assert TARGET in lake_text(lake)
     assert needle in _checkpoint_bytes(ckpt)
-    assert CheckpointStore(ckpt).load()["tally"]["lines"] == SPLIT
+    loaded = CheckpointStore(ckpt).load()
+    assert loaded is not None and loaded["tally"]["lines"] == SPLIT
     store = SqliteStore(db)
     before = store.get("user:other-shopper-1:product_view_count_5min")
     assert before is not None and store.get(f"user:{TARGET}:product_view_count_5min")

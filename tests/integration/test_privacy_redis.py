@@ -1,0 +1,59 @@
+"""The erasure test of issue 17 on a real Redis store: after ``erase``, no key or value of
+the server names the shopper or their sessions, and a resumed run does not bring them
+back."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from privacy_data import SPLIT, TARGET, TARGET_SESSIONS, TOTAL, lake_text, run, write_input
+
+from shopstream.privacy.erasure import ErasureLog, erase_user
+from shopstream.stores.redis_store import RedisStore
+
+pytestmark = pytest.mark.integration
+
+
+def _everything(url: str) -> bytes:
+    """Every key and string value on the server."""
+    import redis
+
+    client = redis.Redis.from_url(url)
+    try:
+        keys = list(client.scan_iter(count=1_000))
+        values = client.mget(keys) if keys else []
+        return b"\n".join(keys + [v for v in values if v is not None])
+    finally:
+        client.close()
+
+
+def test_erasure_on_redis_leaves_no_key_or_value_of_theirs(redis_url: str,
+                                                           tmp_path: Path) -> None:
+    src = write_input(tmp_path / "in.jsonl")
+    out, ckpt, lake = tmp_path / "out", tmp_path / "ckpt", tmp_path / "lake"
+    store = RedisStore(redis_url)
+    try:
+        run(src, out, ckpt, lake, store, crash=True)
+        needles = [TARGET.encode(), *(s.encode() for s in TARGET_SESSIONS)]
+        before = _everything(redis_url)
+        assert all(n in before for n in needles)
+        assert store.get("user:other-shopper-2:cart_add_count_5min") is not None
+
+        report = erase_user(TARGET, store=store, lake=lake, checkpoint_dir=ckpt,
+                            log=ErasureLog(tmp_path / "erasures.jsonl"))
+        assert report.complete and report.store_keys > 0
+        after = _everything(redis_url)
+        assert not any(n in after for n in needles)
+        assert store.get("user:other-shopper-2:cart_add_count_5min") is not None
+        assert TARGET.encode() not in (ckpt / "checkpoint.pkl").read_bytes()
+
+        summary = run(src, out, ckpt, lake, store, resume=True)
+        assert summary is not None and summary.lines == TOTAL
+        assert summary.resumed_at_line == SPLIT
+        again = _everything(redis_url)
+        assert not any(n in again for n in needles)
+        assert TARGET not in lake_text(lake)
+        assert TARGET.encode() not in (ckpt / "checkpoint.pkl").read_bytes()
+    finally:
+        store.close()
