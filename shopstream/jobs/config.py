@@ -208,6 +208,10 @@ class JobsConfig:
         except (KeyError, ValueError, OSError):
             msg = f"JobsConfig.timezone is not a known time zone, got {self.timezone!r}"
             raise ConfigError(msg) from None
+        from shopstream.jobs.scheduler import cron_trigger
+
+        for spec in self.schedules.values():
+            cron_trigger(spec.cron, self.timezone)  # a bad expression fails here, named
 
     def spec(self, name: str) -> JobSpec:
         """The schedule of job ``name``."""

@@ -9,10 +9,10 @@ its ``recommendation-models`` broadcast input (:mod:`shopstream.recommend.publis
 does not keep are dropped by it, as usual).
 
 Thread safety: the engine belongs to the pipeline thread. The job's thread only queues
-the lists; they are applied on the pipeline thread, by a listener of
-:class:`~shopstream.api.live.LivePipeline` (called there with every output), before the
-next output leaves: between two events, never during one. The lists are stamped valid
-from the pipeline's watermark + 1 at that moment, so every event from then on sees them;
+the lists (:meth:`~shopstream.api.live.LivePipeline.call_soon`); the pipeline thread
+applies them before its next entry (events, or an idle advance while none come): between
+two batches, never during one. The lists are stamped valid from the pipeline's watermark
++ 1 at that moment, so every event from then on sees them;
 lists the live stages publish afterwards (newer event time) still win for their anchors,
 and an anchor the live stages never touch keeps the retrained list. Rules and the trending
 list are not published: the live rule miner and trending stage are fresher.
@@ -27,7 +27,7 @@ Examples
 >>> publisher = ModelPublisher(live)
 >>> publisher.publish(model)
 1
->>> publisher.apply_pending()  # what the listener does on the pipeline thread
+>>> publisher.apply_pending()  # what the pipeline thread does before its next entry
 1
 >>> stage = publisher.stages[0][1]
 >>> stage.lists.tables["BLENDED"]["tea"][-1][1]
@@ -41,7 +41,6 @@ from typing import Any
 
 from shopstream.events import streams
 from shopstream.events.recommendations import ModelList
-from shopstream.events.records import Output
 from shopstream.jobs.models import TrainedModel
 from shopstream.recommend.base import BLENDED, CO_OCCURRENCE, CROSS_SELL, NEXT_ITEM, POPULAR
 
@@ -66,7 +65,6 @@ class ModelPublisher:
         self._lock = threading.Lock()
         self.published = 0
         self.version = 0
-        live.listeners.append(self._on_output)
 
     def publish(self, model: TrainedModel) -> int:
         """Queue ``model``'s lists for the pipeline thread; return how many."""
@@ -77,11 +75,8 @@ class ModelPublisher:
                     lists.append((kind, anchor, versions[-1][1]))
         with self._lock:
             self._pending.append((model.version, lists))
+        self.live.call_soon(self.apply_pending)
         return len(lists)
-
-    def _on_output(self, _: Output) -> None:
-        if self._pending:
-            self.apply_pending()
 
     def apply_pending(self) -> int:
         """Apply the queued lists (on the pipeline thread); return how many."""
@@ -97,8 +92,7 @@ class ModelPublisher:
                 update = ModelList(kind, anchor, valid_from, items, scores, sources)
                 for index, operator in self.stages:
                     ctx = engine.contexts[index]
-                    # The listener may run while the stage's context is set for an
-                    # element: put it back as it was.
+                    # Leave the stage's context as it was (nothing else reads it now).
                     saved = ctx.key, ctx.timestamp_ms, ctx.watermark_ms
                     ctx.key, ctx.timestamp_ms, ctx.watermark_ms = "", valid_from, valid_from - 1
                     try:
