@@ -51,8 +51,8 @@ def test_an_id_is_never_matched_inside_another(tmp_path: Path) -> None:
     assert store.erase_entities(["u1"], [b'"u1"']) == ["user:u1:x"]
     assert store.get_many(["user:u10:x", "user:au1:x"]) == [2, 3]
     store.close()
-    snap: dict[str, Any] = {"stages": {"f": {"state": {"d": {"u1": 1, "u10": 2, "g": ["u10", "xu1"]}},
-                             "broadcast": None}}}
+    state = {"d": {"u1": 1, "u10": 2, "g": ["u10", "xu1"]}}
+    snap: dict[str, Any] = {"stages": {"f": {"state": state, "broadcast": None}}}
     result = scrub_engine_snapshot(snap, frozenset({"u1"}))
     assert result.snapshot["stages"]["f"]["state"]["d"] == {"u10": 2, "g": ["u10", "xu1"]}
     assert snap["stages"]["f"]["state"]["d"]["u1"] == 1  # the input is left alone
