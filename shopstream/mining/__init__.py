@@ -14,21 +14,26 @@ Nothing here does I/O or reads a clock.
 
 from __future__ import annotations
 
-from shopstream.mining.batch import MiningResult, frequent_itemsets, mine_rules
-from shopstream.mining.budget import BudgetedMining, MiningBudget, mine_within_budget
-from shopstream.mining.changes import (
-    ChangeKind,
-    RuleChange,
-    apply_changes,
-    change_between,
-    diff_rules,
-)
-from shopstream.mining.config import RulesConfig
-from shopstream.mining.errors import MiningError, UnknownBasketError
-from shopstream.mining.index import RuleIndex, rank_key
-from shopstream.mining.miner import MinerSnapshot, RuleMiner
-from shopstream.mining.rules import Rule, RuleKey, derive_rules, rule_sort_key
-from shopstream.mining.tracker import ItemsetTracker
+from typing import TYPE_CHECKING
+
+from shopstream.lazy import lazy_exports
+
+if TYPE_CHECKING:
+    from shopstream.mining.batch import MiningResult, frequent_itemsets, mine_rules
+    from shopstream.mining.budget import BudgetedMining, MiningBudget, mine_within_budget
+    from shopstream.mining.changes import (
+        ChangeKind,
+        RuleChange,
+        apply_changes,
+        change_between,
+        diff_rules,
+    )
+    from shopstream.mining.config import RulesConfig
+    from shopstream.mining.errors import MiningError, UnknownBasketError
+    from shopstream.mining.index import RuleIndex, rank_key
+    from shopstream.mining.miner import MinerSnapshot, RuleMiner
+    from shopstream.mining.rules import Rule, RuleKey, derive_rules, rule_sort_key
+    from shopstream.mining.tracker import ItemsetTracker
 
 __all__ = [
     "BudgetedMining",
@@ -55,3 +60,30 @@ __all__ = [
     "rank_key",
     "rule_sort_key",
 ]
+
+# Each name is imported from its module on first use (see shopstream.lazy).
+__getattr__ = lazy_exports(__name__, {
+    "BudgetedMining": "budget",
+    "ChangeKind": "changes",
+    "ItemsetTracker": "tracker",
+    "MinerSnapshot": "miner",
+    "MiningBudget": "budget",
+    "MiningError": "errors",
+    "MiningResult": "batch",
+    "Rule": "rules",
+    "RuleChange": "changes",
+    "RuleIndex": "index",
+    "RuleKey": "rules",
+    "RuleMiner": "miner",
+    "RulesConfig": "config",
+    "UnknownBasketError": "errors",
+    "apply_changes": "changes",
+    "change_between": "changes",
+    "derive_rules": "rules",
+    "diff_rules": "changes",
+    "frequent_itemsets": "batch",
+    "mine_rules": "batch",
+    "mine_within_budget": "budget",
+    "rank_key": "index",
+    "rule_sort_key": "rules",
+}, globals())
