@@ -16,6 +16,7 @@ from typing import Any
 from shopstream.connectors.files import JsonlSource
 from shopstream.lake.sink import LakeSink
 from shopstream.operators.feature_catalog import FeaturesConfig
+from shopstream.operators.profile_config import ProfilesConfig
 from shopstream.operators.recommendations import RecommendationsConfig
 from shopstream.pipeline import PipelineConfig, default_topology
 from shopstream.runners.embedded.runner import EmbeddedRunner, RunnerConfig, RunSummary
@@ -80,7 +81,8 @@ def write_input(path: Path) -> Path:
 
 def topology() -> Any:
     return default_topology(PipelineConfig(features=FeaturesConfig(),
-                                           recommendations=RecommendationsConfig()))
+                                           recommendations=RecommendationsConfig(),
+                                           profiles=ProfilesConfig()))
 
 
 def _crash_after(path: Path, lines: int) -> Iterator[tuple[bytes, int]]:

@@ -59,6 +59,8 @@ def test_erased_shopper_leaves_no_byte_and_a_resumed_run_does_not_bring_them_bac
     store = SqliteStore(db)
     before = store.get("user:other-shopper-1:product_view_count_5min")
     assert before is not None and store.get(f"user:{TARGET}:product_view_count_5min")
+    assert store.get(f"profile:user:{TARGET}") is not None  # a Customer 360 profile
+    assert store.get("profile:user:other-shopper-1") is not None
 
     log = ErasureLog(tmp_path / "erasures.jsonl")
     report = erase_user(TARGET, store=store, lake=lake, checkpoint_dir=ckpt, log=log)
@@ -76,6 +78,7 @@ def test_erased_shopper_leaves_no_byte_and_a_resumed_run_does_not_bring_them_bac
     # The others are untouched.
     store = SqliteStore(db)
     assert store.get("user:other-shopper-1:product_view_count_5min") == before
+    assert store.get("profile:user:other-shopper-1") is not None
     store.close()
     assert "other-shopper-1" in lake_text(lake)
 
