@@ -299,6 +299,12 @@ class LivePipeline:
             self._since_checkpoint += 1
             self.engine.advance_idle(entry.idle_ms)
 
+    def checkpoint_now(self) -> None:
+        """Flush the store and checkpoint at once, when checkpoints are on; call it on the
+        pipeline thread (an erasure does, so that no checkpoint keeps the erased shopper)."""
+        if self.checkpoints is not None:
+            self._checkpoint(self.checkpoints)
+
     def _checkpoint(self, checkpoints: ServeCheckpoints) -> None:
         # The store first: a checkpoint must never cover outputs the store lacks.
         if self.tap is not None:

@@ -13,7 +13,9 @@ The hosted pipeline is scrubbed on its own thread: the route hands
 :meth:`Engine.call_soon <shopstream.runners.embedded.engine.Engine.call_soon>`, which runs
 it before the engine's next step (the pipeline steps at least every ``idle_ms``), then
 flushes the store writer so no value of the shopper is written after the store's
-erasure. Events of the shopper accepted before the request but still queued are
+erasure, and, when ``serve`` checkpoints (``--checkpoint-dir``), checkpoints at once so
+that a restart resumes from the scrubbed state and replays the write-ahead log only from
+there. Events of the shopper accepted before the request but still queued are
 processed after it: send the erasure once their events have stopped.
 """
 
@@ -64,6 +66,11 @@ def _scrub_live(live: Any, ids: frozenset[str]) -> ScrubResult:
             result = scrub_engine(engine, ids)
             if live.tap is not None:
                 live.tap.flush()
+            # With serve checkpoints, the checkpoint (and the log position a restart
+            # replays from) moves past the shopper's events now.
+            checkpoint_now = getattr(live, "checkpoint_now", None)
+            if checkpoint_now is not None:
+                checkpoint_now()
             done.set_result(result)
         except Exception as exc:  # reported to the caller, never kills the pipeline
             done.set_exception(exc)

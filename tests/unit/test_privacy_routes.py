@@ -46,8 +46,9 @@ def test_delete_user_needs_a_key_and_erases_the_live_pipeline_and_the_store(
     monkeypatch.setenv(KEY_ENV, PSEUDONYM_KEY)
     monkeypatch.setenv(ERASURE_LOG_ENV, str(tmp_path / "erasures.jsonl"))
     db = tmp_path / "features.db"
-    server = BackgroundServer(ServeConfig(store=str(db), port=0, api_keys=(API_KEY,),
-                                          idle_ms=100, out_of_orderness_ms=0))
+    config = ServeConfig(store=str(db), port=0, api_keys=(API_KEY,), idle_ms=100,
+                         out_of_orderness_ms=0, checkpoint_dir=str(tmp_path / "ck"))
+    server = BackgroundServer(config)
     server.start()
     alias = Pseudonymiser(PSEUDONYM_KEY.encode()).pseudonym(TARGET)
     other = Pseudonymiser(PSEUDONYM_KEY.encode()).pseudonym(OTHER)
@@ -87,6 +88,9 @@ def test_delete_user_needs_a_key_and_erases_the_live_pipeline_and_the_store(
             assert TARGET not in answer.text and alias not in answer.text
             assert http.get(f"/users/{alias}/features").status_code == 404
             assert http.get(f"/users/{other}/features").status_code == 200
+            # serve's checkpoint was taken at the erasure: it no longer holds them.
+            saved = (tmp_path / "ck" / "checkpoint.pkl").read_bytes()
+            assert alias.encode() not in saved and other.encode() in saved
     finally:
         server.stop()
     state = pickle.dumps(server.state.live.engine.snapshot())  # type: ignore[union-attr]
@@ -94,6 +98,14 @@ def test_delete_user_needs_a_key_and_erases_the_live_pipeline_and_the_store(
         assert alias.encode() not in where and TARGET.encode() not in where
         assert b"sess-ulla-1" not in where
     assert other.encode() in state
+    # A restart resumes from the checkpoint and replays the log: they do not come back.
+    again = BackgroundServer(config)
+    again.start()
+    try:
+        resumed = pickle.dumps(again.state.live.engine.snapshot())  # type: ignore[union-attr]
+        assert other.encode() in resumed and alias.encode() not in resumed
+    finally:
+        again.stop()
     log = (tmp_path / "erasures.jsonl").read_bytes()
     assert len(log.splitlines()) == 1 and TARGET.encode() not in log
     assert alias.encode() not in log
