@@ -183,3 +183,28 @@ def test_the_collector_routes_answer_503_with_retry_after_too(tmp_path: Path) ->
 def test_a_checkpoint_dir_needs_the_hosted_pipeline() -> None:
     with pytest.raises(ConfigError, match="checkpoint_dir needs the hosted pipeline"):
         ServeConfig(store="f.db", workers=2, checkpoint_dir="ck")
+
+
+def test_after_a_log_failure_every_write_is_refused_and_nothing_stays_pending(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from shopstream.connectors.wal import WalError
+
+    live = LivePipeline(None, _durable(tmp_path / "ck"))
+    live.start()
+    assert live.submit([_raw(1)]) == 1
+    assert live.checkpoints is not None
+
+    def disk_full() -> None:
+        msg = "cannot sync the write-ahead log: No space left on device"
+        raise WalError(msg)
+
+    monkeypatch.setattr(live.checkpoints.wal, "sync", disk_full)
+    with pytest.raises(WalError, match="No space left"):
+        live.submit([_raw(2), _raw(3)])
+    with pytest.raises(WalError, match="No space left"):
+        live.submit([_raw(4)])
+    _wait_processed(live, 1)
+    assert (live.accepted, live.refused, live.waiting) == (1, 3, 0)
+    assert live.status()["logFailure"] is not None
+    monkeypatch.undo()
+    live.stop()
