@@ -64,9 +64,17 @@ class ShopJobs:
         self.config = config
         self.publisher = publisher
         self.recommend = recommend or RecommendConfig()
-        self.models = ModelRepository(models_dir(store.url, config.models),
-                                      config.retrain.keep_versions)
+        self._models: ModelRepository | None = None
         self._train_lock = threading.Lock()
+
+    @property
+    def models(self) -> ModelRepository:
+        """The saved model versions (a :class:`~shopstream.jobs.errors.JobSetupError`,
+        recorded as the run's failure, when a Redis store has no ``models`` directory)."""
+        if self._models is None:
+            self._models = ModelRepository(models_dir(self.store.url, self.config.models),
+                                           self.config.retrain.keep_versions)
+        return self._models
 
     def functions(self) -> dict[str, JobFunction]:
         """Each job by name."""
