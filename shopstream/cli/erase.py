@@ -1,10 +1,11 @@
-"""``shopstream erase USER``: remove a shopper from the store, the lake and the checkpoint.
+"""``shopstream erase USER``: remove a shopper from the store, the lake, the output streams
+and the checkpoint.
 
-Takes the ``--store``, ``--lake`` and ``--checkpoint-dir`` of ``shopstream run`` (each
-optional; at least one), and the same pseudonymisation key, so that a shopper whose id
-was pseudonymised at ingest is found under both ids. What was removed is appended to the
-erasure log (``--erasure-log``, default ``erasures.jsonl``) and printed; the raw id is
-written to neither. Run it while no ``run`` writes the same lake or checkpoint.
+Takes the ``--store``, ``--lake``, ``--checkpoint-dir`` and ``--output-dir`` of
+``shopstream run`` (each optional; at least one), and the same pseudonymisation key, so
+that a shopper whose id was pseudonymised at ingest is found under both ids. What was
+removed is appended to the erasure log (``--erasure-log``, default ``erasures.jsonl``)
+and printed; the raw id is written to neither. Run it while no ``run`` writes the same lake or checkpoint.
 
 Examples
 --------
@@ -42,14 +43,17 @@ def register(sub: Any) -> None:
     parser.add_argument("--lake", metavar="DIR", help="the lake `shopstream run --lake` writes")
     parser.add_argument("--checkpoint-dir", metavar="DIR",
                         help="the checkpoints of `shopstream run --checkpoint-dir`")
+    parser.add_argument("--output-dir", metavar="DIR",
+                        help="also rewrite the JSONL output streams of `shopstream run "
+                             "--output-dir` without their records")
     parser.add_argument("--json", action="store_true", help="print the record as JSON")
     add_privacy_arguments(parser, erasure_log=True)
     parser.set_defaults(func=_erase)
 
 
 def _erase(args: argparse.Namespace) -> int:
-    if not (args.store or args.lake or args.checkpoint_dir):
-        msg = "give at least one of --store, --lake, --checkpoint-dir"
+    if not (args.store or args.lake or args.checkpoint_dir or args.output_dir):
+        msg = "give at least one of --store, --lake, --checkpoint-dir, --output-dir"
         raise ConfigError(msg)
     pseudonymiser = apply_privacy_options(args)
     log = ErasureLog(args.erasure_log or os.environ.get(ERASURE_LOG_ENV) or "erasures.jsonl")
@@ -63,7 +67,8 @@ def _erase(args: argparse.Namespace) -> int:
             msg = f"the store {store.url!r} cannot erase entries"
             raise ConfigError(msg)
         report = erase_user(args.user, store=store, lake=args.lake,
-                            checkpoint_dir=args.checkpoint_dir, pseudonymiser=pseudonymiser,
+                            checkpoint_dir=args.checkpoint_dir, output_dir=args.output_dir,
+                            pseudonymiser=pseudonymiser,
                             log=log, requested_by="cli")
     finally:
         if store is not None:
@@ -87,5 +92,21 @@ def _erase(args: argparse.Namespace) -> int:
             print(f"  checkpoint: {cp['keysRemoved']:,} state entries, "
                   f"{cp['valuesRewritten']:,} values rewritten, {cp['timersRemoved']:,} "
                   f"timers, {cp['eventsRemoved']:,} buffered events")
+    if record["outputs"] is not None:
+        print(f"  output streams: {record['outputs']['lines']:,} lines, "
+              f"{record['outputs']['filesRewritten']:,} files rewritten")
     print(f"  sessions: {record['sessions']:,}")
+    if not _found_any(record):
+        print("  nothing of theirs was found: if user ids were pseudonymised at ingest, "
+              "give the same key (--pseudonymise-key-file or SHOPSTREAM_PSEUDONYM_KEY)")
     return 0
+
+
+def _found_any(record: dict[str, Any]) -> bool:
+    counts = [(record["store"] or {}).get("keysRemoved", 0),
+              (record["lake"] or {}).get("rows", 0),
+              (record["outputs"] or {}).get("lines", 0), record["sessions"]]
+    cp = record["checkpoint"] or {}
+    counts += [cp.get("keysRemoved", 0), cp.get("valuesRewritten", 0),
+               cp.get("eventsRemoved", 0)]
+    return any(counts)

@@ -6,7 +6,8 @@ pseudonymisation key, by its pseudonym) from
 - operator keyed state: of a running engine (``live``: ``shopstream serve``'s pipeline)
   and of the checkpoint in ``checkpoint_dir``, which is rewritten so the next run resumes
   without them (:mod:`shopstream.privacy.scrub`);
-- the Parquet lake (:mod:`shopstream.privacy.lake_erasure`);
+- the Parquet lake (:mod:`shopstream.privacy.lake_erasure`) and the JSONL output streams
+  of ``run --output-dir`` (:mod:`shopstream.privacy.output_erasure`);
 - the feature store: every key that is theirs or their sessions' and every value that
   names them (``erase_entities`` of the embedded and Redis stores);
 
@@ -124,6 +125,7 @@ class ErasureReport:
     lake: dict[str, Any] | None = None
     checkpoint: dict[str, Any] | None = None
     live: dict[str, Any] | None = None
+    outputs: dict[str, Any] | None = None
     sessions: int = 0
     seconds: float = 0.0
     errors: list[str] = field(default_factory=list)
@@ -141,7 +143,7 @@ class ErasureReport:
         return {"erasureId": self.erasure_id, "at": self.at, "subject": self.subject,
                 "requestedBy": self.requested_by, "complete": self.complete,
                 "store": self.store, "lake": self.lake, "checkpoint": self.checkpoint,
-                "live": self.live, "sessions": self.sessions,
+                "live": self.live, "outputs": self.outputs, "sessions": self.sessions,
                 "seconds": round(self.seconds, 3), "errors": self.errors}
 
 
@@ -191,17 +193,16 @@ def scrub_engine(engine: _Engine, ids: frozenset[str],
     return result
 
 
-def _scrub_checkpoint(directory: Path, ids: frozenset[str],
-                      sessions: frozenset[str]) -> ScrubResult | None:
+def _load_checkpoint(directory: Path) -> dict[str, Any] | None:
     from shopstream.runners.embedded.checkpoint import CheckpointStore
 
-    store = CheckpointStore(directory)
-    snapshot = store.load()
-    if snapshot is None:
-        return None
-    result = scrub_engine_snapshot(snapshot["engine"], ids, sessions)
-    store.save({**snapshot, "engine": result.snapshot})
-    return result
+    return CheckpointStore(directory).load()
+
+
+def _save_checkpoint(directory: Path, snapshot: dict[str, Any]) -> None:
+    from shopstream.runners.embedded.checkpoint import CheckpointStore
+
+    CheckpointStore(directory).save(snapshot)
 
 
 def _utc(seconds: float) -> str:
@@ -210,12 +211,15 @@ def _utc(seconds: float) -> str:
 
 def erase_user(user_id: str, *, store: ErasableStore | None = None,
                lake: str | Path | None = None, checkpoint_dir: str | Path | None = None,
+               output_dir: str | Path | None = None,
                pseudonymiser: Pseudonymiser | None = None, log: ErasureLog | None = None,
                live: Callable[[frozenset[str]], ScrubResult] | None = None,
                requested_by: str = "cli", clock: Callable[[], float] = time.time,
                ) -> ErasureReport:
     """Erase the shopper ``user_id`` everywhere given, and record it in ``log``.
 
+    ``output_dir`` is the ``--output-dir`` of ``run``: its JSONL streams are rewritten
+    without their records, and the checkpoint's file positions follow.
     ``live`` scrubs a running pipeline: it is called with the ids and returns the
     :class:`ScrubResult` (``serve`` runs :func:`scrub_engine` on its pipeline thread).
     A part that fails is named in the report's ``errors`` (and in the log); the others
@@ -248,15 +252,38 @@ def erase_user(user_id: str, *, store: ErasableStore | None = None,
                            "rows": sum(erased.rows_removed.values())}
         except ShopstreamError as exc:
             report.errors.append(f"lake: {exc}")
+    checkpoint: dict[str, Any] | None = None
     if checkpoint_dir is not None:
         try:
-            scrubbed = _scrub_checkpoint(Path(checkpoint_dir), ids, frozenset(sessions))
-            if scrubbed is not None:
+            checkpoint = _load_checkpoint(Path(checkpoint_dir))
+            scrubbed = None if checkpoint is None else scrub_engine_snapshot(
+                checkpoint["engine"], ids, frozenset(sessions))
+            if scrubbed is not None and checkpoint is not None:
                 sessions |= scrubbed.sessions
+                checkpoint = {**checkpoint, "engine": scrubbed.snapshot}
                 report.errors += [f"checkpoint: broadcast state of {name!r} still names "
                                   "them" for name in scrubbed.unscrubbed]
             report.checkpoint = (scrubbed.counts() if scrubbed is not None
                                  else {"found": False})
+        except ShopstreamError as exc:
+            checkpoint = None
+            report.errors.append(f"checkpoint: {exc}")
+    if output_dir is not None:
+        try:
+            from shopstream.privacy.output_erasure import erase_from_outputs
+
+            positions = checkpoint.get("sinks") if checkpoint is not None else None
+            written, moved = erase_from_outputs(output_dir, ids | sessions, positions)
+            if checkpoint is not None and moved is not None:
+                checkpoint = {**checkpoint, "sinks": moved}
+            report.outputs = {"filesRewritten": written.files_rewritten,
+                              "linesRemoved": written.lines_removed,
+                              "lines": sum(written.lines_removed.values())}
+        except ShopstreamError as exc:
+            report.errors.append(f"outputs: {exc}")
+    if checkpoint is not None and checkpoint_dir is not None:
+        try:
+            _save_checkpoint(Path(checkpoint_dir), checkpoint)
         except ShopstreamError as exc:
             report.errors.append(f"checkpoint: {exc}")
     if store is not None:

@@ -63,14 +63,18 @@ def test_erased_shopper_leaves_no_byte_and_a_resumed_run_does_not_bring_them_bac
     assert store.get("profile:user:other-shopper-1") is not None
 
     log = ErasureLog(tmp_path / "erasures.jsonl")
-    report = erase_user(TARGET, store=store, lake=lake, checkpoint_dir=ckpt, log=log)
+    assert any(needle in p.read_bytes() for p in out.glob("*.jsonl"))
+    report = erase_user(TARGET, store=store, lake=lake, checkpoint_dir=ckpt, output_dir=out,
+                        log=log)
     store.close()
 
     assert report.complete and report.store_keys > 0
     assert report.lake is not None and report.lake["rows"] > 0
     assert report.checkpoint is not None and report.checkpoint["keysRemoved"] > 0
     assert report.sessions >= len(TARGET_SESSIONS)
-    for where in (sqlite_bytes(db), lake_bytes(lake), _checkpoint_bytes(ckpt)):
+    assert report.outputs is not None and report.outputs["linesRemoved"]["dead-letter"] == 2
+    outputs = [p.read_bytes() for p in sorted(out.glob("*.jsonl"))]
+    for where in (sqlite_bytes(db), lake_bytes(lake), _checkpoint_bytes(ckpt), *outputs):
         assert needle not in where
         for session in TARGET_SESSIONS:
             assert session.encode() not in where
@@ -96,8 +100,22 @@ def test_erased_shopper_leaves_no_byte_and_a_resumed_run_does_not_bring_them_bac
     finally:
         store.close()
     assert summary is not None and summary.lines == TOTAL and summary.resumed_at_line == SPLIT
-    for where in (sqlite_bytes(db), lake_bytes(lake), _checkpoint_bytes(ckpt)):
+    outputs = [p.read_bytes() for p in sorted(out.glob("*.jsonl"))]
+    for where in (sqlite_bytes(db), lake_bytes(lake), _checkpoint_bytes(ckpt), *outputs):
         assert needle not in where
+    # The output files were cut at the moved positions: whole records, none lost twice.
+    # The others' features equal those of an uninterrupted run, line for line.
+    whole = tmp_path / "whole"
+    store = SqliteStore(tmp_path / "whole.db")
+    try:
+        run(src, whole, tmp_path / "whole-ckpt", tmp_path / "whole-lake", store)
+    finally:
+        store.close()
+    theirs = (needle, *(s.encode() for s in TARGET_SESSIONS))
+    expected = [line for line in (whole / "shopper-features.jsonl").read_bytes().splitlines()
+                if not any(n in line for n in theirs)]
+    assert (out / "shopper-features.jsonl").read_bytes().splitlines() == expected
+    assert any(b"other-shopper-4" in line for line in expected)
     assert TARGET not in lake_text(lake)
     assert "other-shopper-4" in lake_text(lake)
 
