@@ -5,7 +5,8 @@ Takes the ``--store``, ``--lake``, ``--checkpoint-dir`` and ``--output-dir`` of
 ``shopstream run`` (each optional; at least one), and the same pseudonymisation key, so
 that a shopper whose id was pseudonymised at ingest is found under both ids. What was
 removed is appended to the erasure log (``--erasure-log``, default ``erasures.jsonl``)
-and printed; the raw id is written to neither. Run it while no ``run`` writes the same lake or checkpoint.
+and printed; the raw id is written to neither. Run it while no ``run`` writes the same
+lake, outputs or checkpoint.
 
 Examples
 --------
