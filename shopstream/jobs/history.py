@@ -31,7 +31,7 @@ from shopstream.events.decode import EventDecoder
 from shopstream.events.model import EventType, Item, ShopperEvent
 from shopstream.jobs.errors import JobError, JobSetupError
 
-__all__ = ["History", "read_history"]
+__all__ = ["History", "read_history", "recent_products"]
 
 _DAY_MS = 86_400_000
 _COLUMNS = ("event_type", "timestamp_ms", "session_id", "event_id", "user_id", "product_id",
@@ -111,3 +111,31 @@ def _replay(path: Path, history_days: int) -> History:
         events = [e for e in events if e.timestamp_ms >= since]
     events.sort(key=lambda e: e.timestamp_ms)
     return History(events, "replay", rejected)
+
+
+def recent_products(lake: str | None, users: set[str], since_ms: int,
+                    cap: int) -> dict[str, tuple[str, ...]]:
+    """The products each of ``users`` touched in the lake's events at or after
+    ``since_ms``, oldest first, no repeats, the latest ``cap``; empty without a lake.
+
+    The work is one scan of the events since ``since_ms`` (the hot job's hour), whatever
+    the lake's size before it.
+    """
+    if not lake or not users or not any(Path(lake).glob("stream=events/date=*/*.parquet")):
+        return {}
+    from shopstream.lake.query import connect
+
+    con = connect(lake)
+    found: dict[str, dict[str, None]] = {}
+    try:
+        result = con.execute("SELECT user_id, product_id FROM events WHERE timestamp_ms >= ? "
+                             "AND product_id IS NOT NULL ORDER BY timestamp_ms", (since_ms,))
+        while rows := result.fetchmany(10_000):
+            for user, product in rows:
+                if user in users:
+                    products = found.setdefault(user, {})
+                    products.pop(product, None)
+                    products[product] = None
+    finally:
+        con.close()
+    return {user: tuple(products)[-cap:] for user, products in found.items()}

@@ -1,16 +1,18 @@
 """Recommendations computed on a clock: the hot list of active shoppers and the daily batch.
 
 Both rank with the pipeline's own :class:`~shopstream.recommend.blend.Blender` over the
-lists of the newest trained model (:mod:`shopstream.jobs.models`): the shopper's
-strongest past products are the context (what the session's products are to a live
-request, so they are not recommended again) and their history (what ``PERSONAL``
-recommends from); a shopper the model does not know gets the fallback chain (trending,
-popular). The answer goes to the store under ``recs:user:{userId}`` with the model
-version, the job, the time and each product's score and source.
+lists of the newest trained model (:mod:`shopstream.jobs.models`). The context (what the
+session's products are to a live request, never recommended back) is what the shopper
+touched in the last hour when the lake has it (the hot job), else their strongest past
+products, which are also their history (what ``PERSONAL`` recommends from). A shopper
+the model does not know gets the fallback chain (trending, popular). The answer goes to
+the store under ``recs:user:{userId}`` with the model version, the job, the time and
+each product's score and source.
 
-- :func:`active_shoppers`: the shoppers whose one-hour (or five-minute) rolling counts in the store
-  (product views, category views, cart adds, written by the live feature operators) add
-  up to more than 0, most active first, at most ``limit``; a scan of those keys only;
+- :func:`active_shoppers`: the shoppers whose one-hour (or five-minute) rolling counts in
+  the store (product views, category views, cart adds, written by the live feature
+  operators) add up to more than 0, most active first, at most ``limit``; a scan of
+  those keys only;
 - :func:`recommend_shoppers`: any shoppers, written ``batch_size`` at a time (one store
   batch per batch: at least 1,000 shoppers a write).
 
@@ -41,7 +43,7 @@ Examples
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from shopstream.jobs.errors import JobError
@@ -124,10 +126,10 @@ class _Ranker:
         self.k = config.k
         self.items = config.serve.session_cap
 
-    def rank(self, user: str, now_ms: int) -> dict[str, Any]:
+    def rank(self, user: str, now_ms: int, recent: tuple[str, ...] = ()) -> dict[str, Any]:
         history = self.model.histories.get(user, ())
-        context = RecContext(f"user:{user}", user, history[:self.items][::-1], frozenset(),
-                             now_ms, history)
+        items = recent[-self.items:] if recent else history[:self.items][::-1]
+        context = RecContext(f"user:{user}", user, items, frozenset(), now_ms, history)
         ranked = self.blender.rank(context, self.k)
         return {"userId": user, "products": [r.product_id for r in ranked],
                 "scores": [round(r.score, 6) for r in ranked],
@@ -136,16 +138,21 @@ class _Ranker:
 
 def recommend_shoppers(store: FeatureStore, model: TrainedModel, users: Sequence[str],
                        now_ms: int, job: str, ttl_s: float, batch_size: int,
-                       config: RecommendConfig | None = None) -> dict[str, int]:
+                       config: RecommendConfig | None = None,
+                       recent: Mapping[str, tuple[str, ...]] | None = None
+                       ) -> dict[str, int]:
     """Rank and store recommendations for ``users``, ``batch_size`` at a time; return
-    ``{"shoppers", "batches", "empty"}`` (``empty``: no product could be named)."""
+    ``{"shoppers", "batches", "empty"}`` (``empty``: no product could be named).
+    ``recent`` (the products a shopper touched lately, oldest first) stands in for the
+    shopper's strongest past products as the context."""
+    recent = recent or {}
     ranker = _Ranker(model, config or RecommendConfig())
     at = max(now_ms, model.valid_from_ms)
     batches = empty = 0
     for start in range(0, len(users), batch_size):
         entries = []
         for user in users[start:start + batch_size]:
-            value = ranker.rank(user, at)
+            value = ranker.rank(user, at, recent.get(user, ()))
             if not value["products"]:
                 empty += 1
             value |= {"modelVersion": model.version, "job": job, "generatedAtMs": now_ms}

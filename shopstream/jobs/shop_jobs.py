@@ -1,7 +1,8 @@
 """The four jobs of a shop, over one store: what each does when its time comes.
 
 - ``hot-recommendations`` (every 15 minutes): fresh lists for the shoppers active in the
-  last hour, most active first (:func:`~shopstream.jobs.recs.active_shoppers`);
+  last hour, most active first (:func:`~shopstream.jobs.recs.active_shoppers`), from what
+  they touched in that hour when the lake holds it;
 - ``daily-recommendations`` (02:30): lists for every shopper the newest model knows,
   1,000 or more a batch;
 - ``weekly-retrain`` (Sunday 03:00): every model refitted from the history (the lake when
@@ -36,7 +37,7 @@ import threading
 from typing import Any
 
 from shopstream.jobs.config import DAILY, HOT, RETENTION, RETRAIN, JobsConfig
-from shopstream.jobs.history import read_history
+from shopstream.jobs.history import read_history, recent_products
 from shopstream.jobs.models import ModelRepository, TrainedModel, models_dir, train
 from shopstream.jobs.publish import ModelPublisher
 from shopstream.jobs.recs import active_shoppers, recommend_shoppers
@@ -114,9 +115,12 @@ class ShopJobs:
         hot = self.config.hot
         active = active_shoppers(self.store, hot.max_shoppers, hot.window)
         users = [user for user, _ in active]
+        window_ms = 3_600_000 if hot.window == "1hr" else 300_000
+        recent = recent_products(self.config.lake, set(users), now_ms - window_ms,
+                                 self.recommend.serve.session_cap)
         counts = recommend_shoppers(self.store, model, users, now_ms, "hot", hot.ttl_s,
-                                    self.config.batch.batch_size, self.recommend)
-        return counts | {"active": len(active),
+                                    self.config.batch.batch_size, self.recommend, recent)
+        return counts | {"active": len(active), "with_recent": len(recent),
                          "known": sum(1 for u in users if u in model.histories),
                          "model_version": model.version, "trained_first": trained}
 

@@ -247,3 +247,26 @@ def test_a_retrained_model_reaches_the_hosted_pipeline_without_a_restart(
         assert live.errors == 0
     finally:
         live.stop()
+
+
+def test_hot_recommendations_start_from_the_last_hour_in_the_lake(store: SqliteStore,
+                                                                  tmp_path: Path) -> None:
+    from shopstream.lake.sink import LakeSink
+
+    _jobs(store, tmp_path).retrain(T0)  # the model, from the replay
+    now_ms = int(time.time() * 1000)
+    lake = tmp_path / "lake"
+    sink = LakeSink(lake)
+    sink.start(None, resume=False, checkpoint_dir=None)
+    # u001 viewed p1 two hours ago (outside the hour) and p0 ten minutes ago.
+    for ts, product in [(now_ms - 7_200_000, "p1"), (now_ms - 600_000, "p0")]:
+        sink.write_event(ShopperEvent(EventType.VIEW_PRODUCT, ts, "live", user_id="u001",
+                                      product_id=product))
+    sink.close()
+    _activity(store, {"u001": 2, "u002": 1})
+    jobs = ShopJobs(store, JobsConfig(events=str(tmp_path / "events.jsonl"), lake=str(lake)))
+    counts = jobs.hot(now_ms)
+    assert (counts["shoppers"], counts["with_recent"], counts["trained_first"]) == (2, 1, 0)
+    recs = store.get(user_recs_key("u001"))
+    # From the hour's product p0: what follows it (p6) first, p0 itself never.
+    assert recs["products"][0] == "p6" and "p0" not in recs["products"]
