@@ -157,8 +157,8 @@ class EventDecoder:
             check_event(event, limits, None if clock is None else int(clock() * 1000))
             if not event.event_id:
                 force_setattr(event, "event_id", derive_event_id(raw))
-            if self.pseudonymiser is not None:
-                event = self.pseudonymiser.apply(event)
+            if self.pseudonymiser is not None:  # the event is ours: no copy needed
+                force_setattr(event, "user_id", self.pseudonymiser.pseudonym(event.user_id))
         except DecodeError:
             raise
         except RecursionError:
