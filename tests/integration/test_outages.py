@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -48,26 +49,30 @@ def _simulate(path: Path, sessions: int) -> Path:
 class RedisServer:
     """A redis-server without persistence on ``port``, which a test stops and restarts."""
 
-    def __init__(self, port: int, directory: Path) -> None:
+    def __init__(self, port: int, directory: Path, password: str | None = None) -> None:
         binary = shutil.which("redis-server")
         if binary is None:
             pytest.fail("redis-server is not installed: run `make setup`")
         self.binary = binary
         self.port = port
         self.directory = directory
+        self.password = password
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
         self.proc = subprocess.Popen(
             [self.binary, "--bind", "127.0.0.1", "--port", str(self.port), "--save", "",
-             "--appendonly", "no", "--dir", str(self.directory), "--daemonize", "no"],
+             "--appendonly", "no", "--dir", str(self.directory), "--daemonize", "no",
+             *(["--requirepass", self.password] if self.password else [])],
             stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 10
         while True:
             try:
                 with socket.create_connection(("127.0.0.1", self.port), timeout=0.2) as conn:
-                    conn.sendall(b"PING\r\n")
-                    if conn.recv(16).startswith(b"+PONG"):
+                    auth = f"AUTH {self.password}\r\n".encode() if self.password else b""
+                    conn.sendall(auth + b"PING\r\n")
+                    time.sleep(0.05)
+                    if b"+PONG" in conn.recv(64):
                         return
             except OSError:
                 pass
@@ -80,7 +85,8 @@ class RedisServer:
             self.proc = None
 
     def url(self, db: int) -> str:
-        return f"redis://127.0.0.1:{self.port}/{db}"
+        secret = f":{self.password}@" if self.password else ""
+        return f"redis://{secret}127.0.0.1:{self.port}/{db}"
 
 
 def _contents(url: str) -> dict[str, Any]:
@@ -195,3 +201,56 @@ def _broker_pid(bootstrap: str) -> int:
                            capture_output=True, text=True, check=True).stdout.split()
     assert len(found) == 1, found
     return int(found[0])
+
+
+def test_serve_keeps_writes_while_redis_is_down_and_catches_up(tmp_path: Path) -> None:
+    import httpx
+
+    redis = RedisServer(free_port(), tmp_path)
+    redis.start()
+    port = free_port()
+    serve = _cli("serve", "--store", redis.url(0), "--port", str(port), "--idle-ms", "200")
+    url = f"http://127.0.0.1:{port}"
+
+    def purchase(user: str) -> None:
+        now_ms = int(time.time() * 1000)
+        body = (f'{{"eventType":"PURCHASE","sessionId":"s-{user}","userId":"{user}",'
+                f'"timestamp":{now_ms},"cartTotal":10}}')
+        answer = httpx.post(url + "/events", content=body, timeout=10,
+                            headers={"content-type": "application/json"})
+        assert answer.status_code == 202, answer.text
+
+    def stored(user: str) -> bool:
+        return _contents(redis.url(0)).get(f"user:{user}:orders_count_24hr") == 1
+
+    def wait(condition: Any, what: str) -> None:
+        deadline = time.monotonic() + 60
+        while not condition():
+            assert serve.poll() is None, serve.communicate()
+            assert time.monotonic() < deadline, what
+            time.sleep(0.1)
+
+    try:
+        wait(lambda: _ready(url), "serve did not start")
+        purchase("before")
+        wait(lambda: stored("before"), "the first purchase never reached Redis")
+        redis.stop()
+        purchase("during")  # accepted while Redis is down: held, not dropped
+        wait(lambda: re.search(r"^shopstream_store_errors_total [1-9]",
+                               httpx.get(url + "/metrics", timeout=10).text, re.M),
+             "no store error counted while Redis was down")
+        redis.start()  # empty: the feature written before the outage is written again
+        wait(lambda: stored("during") and stored("before"), "writes lost during the outage")
+    finally:
+        serve.send_signal(signal.SIGTERM)
+        serve.communicate(timeout=60)
+        redis.stop()
+
+
+def _ready(url: str) -> bool:
+    import httpx
+
+    try:
+        return httpx.get(url + "/health", timeout=2).status_code == 200
+    except httpx.HTTPError:
+        return False
