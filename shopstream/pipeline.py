@@ -158,15 +158,15 @@ def default_topology(config: PipelineConfig | None = None) -> Topology:
     if cfg.recommendations is not None:
         stages += recommendation_stages(cfg.recommendations)
         sinks += (streams.PRODUCT_RECOMMENDATIONS, streams.TRENDING_PRODUCTS)
+    if cfg.trends is not None:
+        stages += trend_stages(cfg.trends)
+        sinks += (streams.PRODUCT_TRENDS, streams.CATEGORY_TRENDS)
     if cfg.features is not None:
         stages += feature_stages(cfg.features)
         sinks += (streams.SHOPPER_FEATURES,)
     if cfg.profiles is not None:
         stages += profile_stages(cfg.profiles)
         sinks += (streams.PROFILES, streams.SEGMENT_CHANGES, streams.SEGMENT_COUNTS)
-    if cfg.trends is not None:
-        stages += trend_stages(cfg.trends)
-        sinks += (streams.PRODUCT_TRENDS, streams.CATEGORY_TRENDS)
     return Topology(stages, sink_streams=sinks)
 
 

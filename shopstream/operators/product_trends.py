@@ -16,8 +16,9 @@ Three stages (see :func:`shopstream.pipeline.trend_stages`):
 
 Cadence and bounds: a reading when a bucket with activity closes (the watermark passes
 its end; with ``reading_every_buckets`` n, at the end of the n-bucket period), and, while
-the key has activity in its ring, one at the end of each UTC day; after ``quiet_days``
-days without activity a last reading is emitted and the key's state is dropped. Per
+the key has activity in its ring and enough data to judge, one at the end of each UTC
+day; after ``quiet_days`` days without activity a last reading is emitted (if judged) and
+the key's state is dropped (a key with too little data wakes only for that). Per
 element O(1) (one dictionary update, one timer); per reading O(ring); state per key at
 most the ring (``days * 24`` buckets of three counts). The output depends only on the
 multiset of elements per bucket, so any arrival order within the watermark bound
@@ -147,8 +148,15 @@ class _EntityTrends(KeyedOperator[TrendActivity]):
             state.clear()
         else:
             state.update(series)
-            day_end = (end_ms // DAY_MS + 1) * DAY_MS
-            ctx.register_event_timer(day_end - 1)
+            # Judged keys: a reading every day end. Others: only the day end at which
+            # they fall quiet (new activity sets its own timers and readings).
+            after = end_ms if reading.judged else \
+                (series.last_active + 1) * cfg.bucket_ms + cfg.quiet_days * DAY_MS - 1
+            ctx.register_event_timer((after // DAY_MS + 1) * DAY_MS - 1)
+        if not reading.judged and not any(
+                b in series.buckets
+                for b in range(end_bucket - cfg.reading_every_buckets + 1, end_bucket + 1)):
+            return ()  # a day-end reading of a key with too little data says nothing new
         return (Output(self.stream, ctx.key, EntityTrend(
             entity=self.entity, entity_id=ctx.key,
             window_start=end_ms - cfg.ring_buckets * cfg.bucket_ms, window_end=end_ms,

@@ -203,7 +203,11 @@ class ActivitySeries(msgspec.Struct):
 
 @dataclass(frozen=True)
 class TrendReading:
-    """A judged window: label, strength, prediction, and the figures behind them."""
+    """A judged window: label, strength, prediction, and the figures behind them.
+
+    ``judged`` is false when the window held too little data (``min_days``,
+    ``min_events``): the label is then ``stable`` with strength and confidence 0.
+    """
 
     label: TrendLabel
     strength: float
@@ -219,6 +223,7 @@ class TrendReading:
     purchases: int
     seasonality: str
     """``given`` (the config's profile), ``own`` (estimated from this key) or ``flat``."""
+    judged: bool = True
 
 
 def read_trend(series: ActivitySeries, end_bucket: int, config: TrendsConfig) -> TrendReading:
@@ -226,18 +231,18 @@ def read_trend(series: ActivitySeries, end_bucket: int, config: TrendsConfig) ->
     cells = list(series.window(end_bucket, config))
     if not cells:
         return _quiet(0.0, [0, 0, 0], "flat")
+    totals = [sum(c[k] for _, c in cells) for k in (VIEW, ADD, PURCHASE)]
+    per_day = config.buckets_per_day
+    first = min(i for i, _ in cells)
+    days = (end_bucket - first + 1) / per_day
+    if days < config.min_days or sum(totals) < config.min_events:
+        return _quiet(days, totals, "flat" if config.profile is None else "given")
     index = np.fromiter((i for i, _ in cells), dtype=np.int64, count=len(cells))
     counts = np.array([c for _, c in cells], dtype=np.float64).reshape(-1, 3)
-    totals = [int(v) for v in counts.sum(axis=0)]
-    per_day = config.buckets_per_day
-    first = int(index.min())
-    days = (end_bucket - first + 1) / per_day
     w = config.weights
     weights = (w.view, w.add, w.purchase)
     activity: FloatArray = counts @ np.array(weights)
     profile, source = _profile(index, activity, first, end_bucket, config)
-    if days < config.min_days or sum(totals) < config.min_events:
-        return _quiet(days, totals, source)
     t, y, c = _daily_rates(index, activity, first, end_bucket, profile, config)
     line = _wls(t, y, c, degree=1)
     level = float(np.average(y, weights=c))
@@ -315,7 +320,7 @@ class TrendBook:
 
 def _quiet(days: float, totals: list[int], source: str) -> TrendReading:
     return TrendReading(TrendLabel.STABLE, 0.0, "flat", 0.0, 0.0, 0.0, 0.0, 0.0, days,
-                        totals[VIEW], totals[ADD], totals[PURCHASE], source)
+                        totals[VIEW], totals[ADD], totals[PURCHASE], source, judged=False)
 
 
 def _profile(index: IntArray, activity: FloatArray, first: int, end_bucket: int,

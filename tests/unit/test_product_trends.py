@@ -58,19 +58,23 @@ def test_fan_out_per_product_and_category() -> None:
 
 def test_a_reading_per_closed_active_bucket_and_per_day_then_state_is_dropped() -> None:
     events = [ev("VIEW_PRODUCT", T0 + h * HOUR_MS + 60_000, product_id="p", category="c")
-              for h in (0, 1, 5)]
-    outs = _run(events, TrendsConfig(quiet_days=2))
+              for h in (0, 1, 5, 49)]
+    outs = _run(events, TrendsConfig(quiet_days=2, min_days=0, min_events=0))
     product = [o.record for o in outs if o.stream == streams.PRODUCT_TRENDS]
     ends = [(r.window_end - T0) // HOUR_MS for r in product]
-    # Buckets 0, 1 and 5 close; then day ends while the key is tracked; at the first day
-    # end 2 days (48 buckets) after the last activity, the last reading goes out and the
-    # state goes.
-    assert ends == [1, 2, 6, 24, 48, 72]
+    # Buckets 0, 1, 5 and 49 close; day ends while the key is tracked, once it has the 3
+    # days a line needs (72, 96); at the first day end 2 days (48 buckets) after the last
+    # activity, the last reading goes out and the state goes.
+    assert ends == [1, 2, 6, 50, 72, 96, 120]
     assert all(isinstance(r, EntityTrend) and r.entity == "product" for r in product)
-    assert [r.views for r in product] == [1, 2, 3, 3, 3, 3]
+    assert [r.views for r in product] == [1, 2, 3, 4, 4, 4, 4]
     assert product[0].window_start == product[0].window_end - 28 * DAY_MS
     category = [o.record for o in outs if o.stream == streams.CATEGORY_TRENDS]
-    assert [r.entity_id for r in category] == ["c"] * 6 and category[-1].entity == "category"
+    assert [r.entity_id for r in category] == ["c"] * 7 and category[-1].entity == "category"
+    # With too little data to judge (the default minimums), no day-end readings.
+    unjudged = [o.record for o in _run(events, TrendsConfig(quiet_days=2))
+                if o.stream == streams.PRODUCT_TRENDS]
+    assert [(r.window_end - T0) // HOUR_MS for r in unjudged] == [1, 2, 6, 50]
 
 
 def test_trends_classify_through_the_pipeline() -> None:
