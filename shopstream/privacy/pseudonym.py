@@ -61,6 +61,8 @@ PREFIX: Final = "ps_"
 _HEX_CHARS = 32
 #: Wire names of the fields that hold a user id in an input line.
 _USER_FIELDS = ("userId",)
+#: Snowplow fields whose content (JSON, or base64 JSON) may hold user entities.
+_OPAQUE = frozenset({"co", "cx", "ue_pr", "ue_px"})
 
 
 class Pseudonymiser:
@@ -148,12 +150,30 @@ class Pseudonymiser:
         return json.dumps(note).encode()
 
     def redact_payload(self, payload: Mapping[str, Any]) -> dict[str, Any]:
-        """A Snowplow payload with its user id fields (``uid``) pseudonymised."""
+        """A Snowplow payload for a dead letter: the user ids (``uid``, ``duid``)
+        pseudonymised, contexts and self-describing events (``co``, ``cx``, ``ue_pr``,
+        ``ue_px``: they may carry user entities, base64 hides them) and any other field
+        that contains one of the ids (a URL) replaced by a note.
+
+        >>> p = Pseudonymiser(b"k" * 16)
+        >>> out = p.redact_payload({"uid": "ann", "e": "pv", "co": '{"user":"ann"}',
+        ...                         "url": "https://shop.example/?u=ann"})
+        >>> out["uid"] == p.pseudonym("ann"), out["e"], out["co"], out["url"]
+        (True, 'pv', '<redacted: 14 characters>', '<redacted: holds a user id>')
+        """
         out = dict(payload)
-        for name in ("uid", "userId"):
+        raw_ids = []
+        for name in ("uid", "duid", "userId"):
             value = out.get(name)
-            if isinstance(value, str):
+            if isinstance(value, str) and value:
+                raw_ids.append(value)
                 out[name] = self.pseudonym(value)
+        for name, value in out.items():
+            if name in _OPAQUE and isinstance(value, str):
+                out[name] = f"<redacted: {len(value)} characters>"
+            elif name not in ("uid", "duid", "userId") and isinstance(value, str) and any(
+                    one in value for one in raw_ids):
+                out[name] = "<redacted: holds a user id>"
         return out
 
 

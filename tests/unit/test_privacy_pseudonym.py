@@ -93,3 +93,18 @@ def test_run_with_a_key_file_writes_the_raw_id_nowhere(
     kept = [json.loads(d["raw"]) for d in letters]
     assert kept[0]["userId"] == alias.decode() and kept[0]["eventType"] == "TELEPORT"
     assert kept[1] == "<redacted: 46 bytes, not a JSON object>"
+
+
+def test_snowplow_dead_letters_keep_no_user_id() -> None:
+    from shopstream.api.collector import _map_all
+
+    p = Pseudonymiser(KEY)
+    good = {"e": "pv", "p": "web", "tv": "js-3", "eid": "e1", "uid": "alice", "sid": "s1",
+            "dtm": "1700000000000", "url": "https://shop.example/?u=alice"}
+    bad = {"e": "nope", "uid": "alice", "duid": "d-alice", "sid": "s2",
+           "cx": "eyJ1c2VyIjoiYWxpY2UifQ", "url": "https://shop.example/?u=alice"}
+    events, letters, _ = _map_all([good, bad], "collector:tp2", p)
+    assert [e.user_id for e in events] == [p.pseudonym("alice")]
+    assert len(letters) == 1 and "alice" not in letters[0].raw
+    assert p.pseudonym("alice") in letters[0].raw and p.pseudonym("d-alice") in letters[0].raw
+    assert "eyJ1c2VyIjoiYWxpY2UifQ" not in letters[0].raw  # {"user":"alice"} in base64
