@@ -7,12 +7,12 @@ environment of this process, which is where every event decoder reads it (and wh
 
 Examples
 --------
->>> import argparse, os, tempfile
+>>> import argparse, pathlib, tempfile
 >>> parser = argparse.ArgumentParser()
 >>> add_privacy_arguments(parser, erasure_log=True)
->>> key = tempfile.mktemp()
->>> _ = open(key, "w").write("k-0123456789abcdef\\n")
->>> args = parser.parse_args(["--pseudonymise-key-file", key])
+>>> key = pathlib.Path(tempfile.mkdtemp()) / "key"
+>>> _ = key.write_text("k-0123456789abcdef\\n")
+>>> args = parser.parse_args(["--pseudonymise-key-file", str(key)])
 >>> environ = {}
 >>> apply_privacy_options(args, environ)
 Pseudonymiser(<key hidden>)
