@@ -96,8 +96,10 @@ class Backoff:
 class StoreMirror:
     """The last value written under each key, with when it expires (wall-clock seconds).
 
-    Bounded by ``max_keys``: the least recently written key is forgotten first. Memory is
-    one dictionary entry per key; the values are the objects already written.
+    Bounded by ``max_keys``: the least recently written key is forgotten first, and
+    expired values are dropped by a sweep every ``max(100_000, len)`` recorded values
+    (amortised constant work per value). Memory is one dictionary entry per key; the
+    values are the objects already written.
 
     Examples
     --------
@@ -110,11 +112,17 @@ class StoreMirror:
     >>> mirror.record([StoreEntry("b", 2, 10.0)], now_s=100.0)
     >>> mirror.entries(now_s=104.0), mirror.entries(now_s=111.0)
     ([StoreEntry(key='b', value=2, ttl_s=6.0)], [])
+    >>> mirror = StoreMirror(max_keys=200_000)
+    >>> mirror.record([StoreEntry("b", 2, 10.0)], now_s=100.0)
+    >>> mirror.record([StoreEntry(f"k{i}", i) for i in range(100_000)], now_s=120.0)
+    >>> len(mirror)  # the sweep dropped "b", expired at 110
+    100000
     """
 
     def __init__(self, max_keys: int) -> None:
         self.max_keys = max_keys
         self._values: OrderedDict[str, tuple[object, float | None]] = OrderedDict()
+        self._since_sweep = 0
 
     def __len__(self) -> int:
         return len(self._values)
@@ -123,12 +131,20 @@ class StoreMirror:
         """Remember ``entries`` as written at ``now_s`` (a later one for a key wins)."""
         values = self._values
         move = values.move_to_end
+        count = 0
         for key, value, ttl in entries:
+            count += 1
             if key in values:
                 move(key)  # the dict keeps write order: the oldest is forgotten first
             values[key] = (value, None if ttl is None else now_s + ttl)
         while len(values) > self.max_keys:
             values.popitem(last=False)
+        self._since_sweep += count
+        if self._since_sweep >= max(100_000, len(values)):
+            self._since_sweep = 0
+            for key in [k for k, (_, expires) in values.items()
+                        if expires is not None and expires <= now_s]:
+                del values[key]
 
     def entries(self, now_s: float) -> list[StoreEntry]:
         """Every remembered value still alive at ``now_s``, with the time it has left."""
