@@ -161,7 +161,15 @@ class SqliteStore:
             conn.executemany("DELETE FROM kv WHERE key = ?", [(key,) for key in keys])
             conn.execute("COMMIT")
             conn.execute("VACUUM")
-            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            for _ in range(100):  # a reader in another process may hold the log a moment
+                busy = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
+                if not busy:
+                    break
+                time.sleep(0.05)
+            else:
+                msg = (f"erased from the store {self.url!r}, but its write-ahead log is held "
+                       "by a reader and still has the old pages: run the erasure again")
+                raise StoreError(msg)
         except sqlite3.Error as exc:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
