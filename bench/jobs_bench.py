@@ -106,6 +106,9 @@ def main(argv: list[str] | None = None) -> int:
         "wall_s_runs": [round(w, 3) for w in walls],
         "shoppers_per_s": round(result.get("shoppers", 0) / wall_s) if wall_s else None,
         "thread_cpu_s": round(statistics.median(cpus), 3),
+        "shoppers_per_thread_cpu_s": (round(result.get("shoppers", 0)
+                                            / statistics.median(cpus))
+                                      if statistics.median(cpus) else None),
         "store_batches": batches,
         "store_entries": entries,
         "empty_lists": result.get("empty", 0),
