@@ -13,15 +13,18 @@ The hosted pipeline is scrubbed on its own thread: the route hands
 :meth:`Engine.call_soon <shopstream.runners.embedded.engine.Engine.call_soon>`, which runs
 it before the engine's next step (the pipeline steps at least every ``idle_ms``), then
 flushes the store writer so no value of the shopper is written after the store's
-erasure, and, when ``serve`` checkpoints (``--checkpoint-dir``), checkpoints at once so
-that a restart resumes from the scrubbed state and replays the write-ahead log only from
-there. Events of the shopper accepted before the request but still queued are
-processed after it: send the erasure once their events have stopped.
+erasure (and drops their values from the writer's mirror of a Redis store, which it
+would rewrite after an outage), and, when ``serve`` checkpoints (``--checkpoint-dir``),
+checkpoints at once so that a restart resumes from the scrubbed state and replays the
+write-ahead log only from there. Events of the shopper accepted before the request but
+still queued are processed after it: send the erasure once their events have stopped.
 """
 
 from __future__ import annotations
 
+import json
 import os
+import time
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any
@@ -35,6 +38,7 @@ from shopstream.privacy.erasure import (
     ErasureError,
     ErasureLog,
     erase_user,
+    matching_keys,
     scrub_engine,
 )
 from shopstream.privacy.pseudonym import from_environment
@@ -57,6 +61,17 @@ LIVE_TIMEOUT_S = 30.0
 _NO_EVENT_MS = -(2**63)
 
 
+def _forget_mirrored(tap: Any, names: frozenset[str], ids: frozenset[str]) -> None:
+    """Drop the shopper's values from the store writer's mirror (kept for a Redis store
+    to rewrite after an outage), so a restarted store does not get them back."""
+    mirror = getattr(tap, "mirror", None)
+    if mirror is None:
+        return
+    mentions = [json.dumps(one).encode() for one in sorted(ids)]
+    pairs = ((entry.key, entry.value) for entry in mirror.entries(time.time()))
+    mirror.forget(matching_keys(pairs, sorted(names), mentions))
+
+
 def _scrub_live(live: Any, ids: frozenset[str]) -> ScrubResult:
     """Scrub ``live``'s engine on its own thread and flush its store writer."""
     done: Future[ScrubResult] = Future()
@@ -66,6 +81,7 @@ def _scrub_live(live: Any, ids: frozenset[str]) -> ScrubResult:
             result = scrub_engine(engine, ids)
             if live.tap is not None:
                 live.tap.flush()
+                _forget_mirrored(live.tap, ids | frozenset(result.sessions), ids)
             # With serve checkpoints, the checkpoint (and the log position a restart
             # replays from) moves past the shopper's events now.
             checkpoint_now = getattr(live, "checkpoint_now", None)

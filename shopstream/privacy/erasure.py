@@ -42,19 +42,22 @@ import json
 import os
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
+
+import msgspec
 
 from shopstream.errors import ConfigError, ShopstreamError
 from shopstream.privacy.pseudonym import Pseudonymiser
 from shopstream.privacy.scrub import ScrubResult, scrub_engine_snapshot
 
 __all__ = ["ERASURE_LOG_ENV", "ErasableStore", "ErasureError", "ErasureLog", "ErasureReport",
-           "erase_user", "erasure_ids", "scrub_engine", "subject_digest"]
+           "erase_user", "erasure_ids", "matching_keys", "scrub_engine", "subject_digest"]
 
+_encode_json = msgspec.json.Encoder().encode
 #: Environment variable naming the erasure log of ``serve`` (``--erasure-log``).
 ERASURE_LOG_ENV = "SHOPSTREAM_ERASURE_LOG"
 _MAX_ID = 256
@@ -191,6 +194,30 @@ def scrub_engine(engine: _Engine, ids: frozenset[str],
     result = scrub_engine_snapshot(engine.snapshot(), ids, sessions)
     engine.restore(result.snapshot)
     return result
+
+
+def matching_keys(entries: Iterable[tuple[str, Any]], ids: Iterable[str],
+                  mentions: Iterable[bytes]) -> list[str]:
+    """The keys of ``(key, value)`` pairs that belong to one of ``ids`` (a ``:``-separated
+    part of the key) or whose JSON value contains one of ``mentions``: the rule of the
+    stores' ``erase_entities``, for copies of store values held elsewhere (the store
+    writer's mirror).
+
+    >>> matching_keys([("user:u1:x", 1), ("user:u10:x", 2), ("recs:session:s", {"u": "u1"})],
+    ...               ["u1"], [b'"u1"'])
+    ['user:u1:x', 'recs:session:s']
+    """
+    parts = [f":{one}:" for one in ids]
+    needles = list(mentions)
+    found = []
+    for key, value in entries:
+        if any(part in f":{key}:" for part in parts):
+            found.append(key)
+            continue
+        encoded = _encode_json(value)
+        if any(needle in encoded for needle in needles):
+            found.append(key)
+    return found
 
 
 def _load_checkpoint(directory: Path) -> dict[str, Any] | None:

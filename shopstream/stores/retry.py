@@ -146,6 +146,18 @@ class StoreMirror:
                         if expires is not None and expires <= now_s]:
                 del values[key]
 
+    def forget(self, keys: Iterable[str]) -> int:
+        """Drop ``keys`` (an erased shopper's: a restarted store must not get them back);
+        return how many were remembered.
+
+        >>> mirror = StoreMirror(max_keys=5)
+        >>> mirror.record([StoreEntry("a", 1), StoreEntry("b", 2)], now_s=0.0)
+        >>> mirror.forget(["a", "zz"]), len(mirror)
+        (1, 1)
+        """
+        values = self._values
+        return sum(values.pop(key, None) is not None for key in keys)
+
     def entries(self, now_s: float) -> list[StoreEntry]:
         """Every remembered value still alive at ``now_s``, with the time it has left."""
         out = []

@@ -57,3 +57,50 @@ def test_erasure_on_redis_leaves_no_key_or_value_of_theirs(redis_url: str,
         assert TARGET.encode() not in (ckpt / "checkpoint.pkl").read_bytes()
     finally:
         store.close()
+
+
+def test_delete_user_on_a_serve_with_redis_forgets_them_in_the_writers_mirror(
+        redis_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import json
+    import time
+
+    import httpx
+
+    from shopstream.api.server import BackgroundServer, ServeConfig
+    from shopstream.privacy.erasure import ERASURE_LOG_ENV
+
+    monkeypatch.setenv(ERASURE_LOG_ENV, str(tmp_path / "erasures.jsonl"))
+    key = "api-key-0123456789abcdef"
+    target, other = "wanda-shopper-7373", "xeno-shopper-8484"
+    server = BackgroundServer(ServeConfig(store=redis_url, port=0, api_keys=(key,),
+                                          idle_ms=100, out_of_orderness_ms=0))
+    server.start()
+    now = int(time.time() * 1000) - 30_000
+    try:
+        with httpx.Client(base_url=server.url, timeout=30) as http:
+            for user in (target, other):
+                event = {"eventType": "VIEW_PRODUCT", "sessionId": f"sess-{user}",
+                         "userId": user, "timestamp": now, "productId": "p-tea",
+                         "price": 3.0}
+                posted = http.post("/events", content=json.dumps(event),
+                                   headers={"X-API-Key": key,
+                                            "Content-Type": "application/json"})
+                assert posted.status_code == 202
+            deadline = time.monotonic() + 20
+            while not all(http.get(f"/users/{u}/features").status_code == 200
+                          for u in (target, other)):
+                assert time.monotonic() < deadline
+                time.sleep(0.05)
+            live = server.state.live
+            assert live is not None and live.tap is not None and live.tap.mirror is not None
+            mirrored = [e.key for e in live.tap.mirror.entries(time.time())]
+            assert any(target in k for k in mirrored)
+            answer = http.delete(f"/users/{target}", headers={"X-API-Key": key})
+            assert answer.status_code == 200 and answer.json()["store"]["keysRemoved"] > 0
+            mirrored = [e.key for e in live.tap.mirror.entries(time.time())]
+            assert not any(target in k for k in mirrored)
+            assert any(other in k for k in mirrored)
+            assert target.encode() not in _everything(redis_url)
+            assert http.get(f"/users/{other}/features").status_code == 200
+    finally:
+        server.stop()
