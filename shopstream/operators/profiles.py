@@ -17,8 +17,8 @@ resolves anonymous sessions to their user first, so this operator reads
 
 Events wait in the shopper's state until the end of their slot (``slide_ms``) and are
 then applied in event-time order (ties by content), so a profile does not depend on
-arrival order within the watermark bound. At each slot end with new events, and when a
-session ends, the operator emits a
+arrival order within the watermark bound. At each slot end with new events the operator
+emits a
 :class:`~shopstream.profiles.records.CustomerProfile` on ``profiles`` and, when the
 segment moved, a :class:`~shopstream.profiles.records.SegmentChange` on
 ``segment-changes`` (``segment`` ``None``: the profile's state was dropped after
@@ -40,13 +40,12 @@ Examples
 ...        ShopperEvent(EventType.PURCHASE, 50_000, "s1", user_id="u1", order_id="o1",
 ...                     items=(Item("p", category="Toys", price=12.0),))]
 >>> topo = Topology(profile_stages(ProfilesConfig()), ("profiles", "segment-changes"))
->>> for o in run_topology(topo, evs):  # the end of input ends the session, then the state
+>>> for o in run_topology(topo, evs):  # the end of input drops the idle shopper's state
 ...     r = o.record
 ...     at = r.computed_at if o.stream == "profiles" else r.at
 ...     print(o.stream, r.user_id, r.segment, at, getattr(r, "merged_sessions", "-"))
 profiles u1 price_sensitive 60000 1
 segment-changes u1 price_sensitive 60000 -
-profiles u1 price_sensitive 1850000 1
 segment-changes u1 None 31536050000 -
 """
 
@@ -187,7 +186,8 @@ class CustomerProfileOperator(KeyedOperator[ResolvedEvent]):
             return (Output(streams.SEGMENT_CHANGES, ctx.key,
                            SegmentChange(ctx.key, st.segment, None, timestamp_ms)),)
         out: list[Output] = []
-        if st.dirty or ended:
+        # An ended session changes no metric (open sessions count already): no emission.
+        if st.dirty:
             st.dirty = False
             out = self._emit(st, ctx.key, timestamp_ms)
         wake = min((s.last_ms + gap for s in st.sessions.values()),

@@ -28,7 +28,9 @@ Examples
 
 from __future__ import annotations
 
+import heapq
 from dataclasses import dataclass
+from operator import itemgetter
 
 import msgspec
 
@@ -42,6 +44,7 @@ __all__ = ["DIMENSIONS", "Preferences", "PreferencesConfig", "add", "advance", "
 DIMENSIONS = ("category", "price", "hour", "weekday", "device", "platform")
 _DAY_MS = 86_400_000
 _HOUR_MS = 3_600_000
+_WEIGHT = itemgetter(1)
 _WEEKDAYS = ("Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed")  # 1970-01-01 was a Thursday
 
 
@@ -119,14 +122,14 @@ def add(prefs: Preferences, dimension: str, value: str, weight: float, ts_ms: in
 
 def top(prefs: Preferences, dimension: str, n: int = 5) -> list[tuple[str, float]]:
     """The ``n`` strongest values of ``dimension`` with their share of its weight
-    (rounded to 4 places; ties: alphabetical)."""
+    (rounded to 4 places; equal weights keep the order in which values came)."""
     entries = prefs.weights.get(dimension)
     if not entries:
         return []
     total = sum(entries.values())
     if total <= 0:
         return []
-    ranked = sorted(entries.items(), key=lambda item: (-item[1], item[0]))[:n]
+    ranked = heapq.nlargest(n, entries.items(), key=_WEIGHT)
     return [(key, round(weight / total, 4)) for key, weight in ranked]
 
 
