@@ -1,7 +1,8 @@
 """How long each stream's data is kept: retention periods per stream, in days.
 
-The lake keeps a stream's partitions (``stream=NAME/date=YYYY-MM-DD``) for its period,
-the store keeps no value longer than ``store_days`` (a ceiling on the time to live of
+The lake keeps a stream's partitions (``stream=NAME/date=YYYY-MM-DD``) for its period
+(:func:`expired_partitions` lists those past it), the store keeps no value longer than
+``store_days`` (:meth:`RetentionConfig.cap_ttls` caps each time to live of
 :class:`~shopstream.stores.keys.TtlConfig`), and the daily retention cleanup job reads
 this configuration to delete what is older. The defaults follow the shop world: raw
 input events and dead letters (which may hold personal data) go soonest, aggregates that
@@ -29,13 +30,16 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, date, datetime
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from shopstream.errors import ConfigError
+
+if TYPE_CHECKING:
+    from shopstream.stores.keys import TtlConfig
 
 __all__ = ["DEFAULT_DAYS", "RetentionConfig", "expired_partitions"]
 
@@ -126,6 +130,16 @@ class RetentionConfig:
         """A store time to live no longer than ``store_days`` (``None``: the ceiling)."""
         ceiling = float(self.store_days * 86_400)
         return ceiling if ttl_s is None else min(float(ttl_s), ceiling)
+
+    def cap_ttls(self, ttl: TtlConfig) -> TtlConfig:
+        """``ttl`` (the store writer's times to live) with none beyond ``store_days``.
+
+        >>> from shopstream.stores.keys import TtlConfig
+        >>> RetentionConfig(store_days=1).cap_ttls(TtlConfig()).context_s
+        86400.0
+        """
+        return replace(ttl, **{f.name: self.cap_ttl_s(getattr(ttl, f.name))
+                               for f in fields(ttl)})
 
 
 def expired_partitions(lake: str | Path, config: RetentionConfig, now_ms: int) -> list[Path]:
