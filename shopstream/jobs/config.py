@@ -4,8 +4,9 @@ Every job has a :class:`JobSpec` (a five-field cron expression read by APSchedul
 ``CronTrigger.from_crontab``, in ``timezone``; whether it is scheduled; how many tries and
 the first retry delay) and its own settings. Defaults are those of a shop: hot
 recommendations every 15 minutes, the daily batch at 02:30, the retrain on Sunday 03:00,
-the retention cleanup at 04:00 (UTC). In the day-of-week field write names (``sun``):
-APScheduler 3 counts numbers from Monday (``0`` = Monday), unlike classic cron.
+the retention cleanup at 04:00 (UTC). The day-of-week field takes names only (``sun``,
+``mon-fri``): APScheduler 3 counts numbers from Monday (``0`` = Monday), classic cron
+from Sunday, so a number would be read one way or the other by surprise.
 
 A file holds any subset of the fields, as tables (TOML) or objects (JSON)::
 
@@ -92,6 +93,10 @@ class JobSpec:
     def __post_init__(self) -> None:
         if not isinstance(self.cron, str) or len(self.cron.split()) != 5:
             msg = f"JobSpec.cron must be a five-field cron expression, got {self.cron!r}"
+            raise ConfigError(msg)
+        if any(c.isdigit() for c in self.cron.split()[4]):
+            msg = (f"JobSpec.cron: write the day of the week as names (sun, mon-fri): "
+                   f"APScheduler counts 0 as Monday, classic cron as Sunday; got {self.cron!r}")
             raise ConfigError(msg)
         require_positive(self, "tries")
         require_positive(self, "backoff_s", allow_zero=True)

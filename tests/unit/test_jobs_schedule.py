@@ -5,6 +5,7 @@ and bad ones fail with one line naming the key and value."""
 from __future__ import annotations
 
 import itertools
+import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -112,6 +113,8 @@ def test_config_loads_from_toml_and_json(tmp_path: Path) -> None:
     ('[schedules.hot-recommendations]\ncron = "61 * * * *"\n',
      "cron expression '61 * * * *' is not valid"),
     ('[schedules.hot-recommendations]\ntries = 0\n', "JobSpec.tries must be > 0, got 0"),
+    ('[schedules.weekly-retrain]\ncron = "0 3 * * 0"\n',
+     "write the day of the week as names (sun, mon-fri): APScheduler counts 0 as Monday"),
     ('timezone = "Mars/Olympus"\n', "JobsConfig.timezone is not a known time zone"),
     ('[retrain]\nbogus = 1\n', "retrain has unknown setting 'bogus'"),
     ('nonsense', "is not valid TOML"),
@@ -119,5 +122,5 @@ def test_config_loads_from_toml_and_json(tmp_path: Path) -> None:
 def test_bad_configuration_is_one_clear_error(tmp_path: Path, text: str, message: str) -> None:
     path = tmp_path / "jobs.toml"
     path.write_text(text)
-    with pytest.raises(ConfigError, match=message.replace("(", r"\(").replace("*", r"\*")):
+    with pytest.raises(ConfigError, match=re.escape(message)):
         load_jobs_config(path)
