@@ -14,8 +14,8 @@ Three stages (see :func:`shopstream.pipeline.trend_stages`):
   (:func:`~shopstream.profiles.trends.read_trend`) on ``product-trends`` /
   ``category-trends``.
 
-Cadence and bounds: a reading when a bucket with activity closes (the watermark passes
-its end; with ``reading_every_buckets`` n, at the end of the n-bucket period), and, while
+Cadence and bounds: a reading at the end of each period of ``reading_every_buckets``
+buckets (default 6 hours) that had activity, once the watermark passes it, and, while
 the key has activity in its ring and enough data to judge, one at the end of each UTC
 day; after ``quiet_days`` days without activity a last reading is emitted (if judged) and
 the key's state is dropped (a key with too little data wakes only for that). Per
@@ -33,7 +33,8 @@ Examples
 >>> H = 3_600_000
 >>> topology = Topology((
 ...     Stage(TrendActivityOperator(), ("events",), key_by=lambda e: e.session_id),
-...     Stage(ProductTrendsOperator(TrendsConfig(min_days=0, min_events=0)),
+...     Stage(ProductTrendsOperator(TrendsConfig(min_days=0, min_events=0,
+...                                              reading_every_buckets=1)),
 ...           ("product-activity",), key_by=by_trend_entity),
 ... ), sink_streams=("product-trends",))
 >>> events = [ShopperEvent(EventType.VIEW_PRODUCT, 10, "s", product_id="tea"),

@@ -119,7 +119,8 @@ class TrendsConfig:
     ``profile`` a fixed weekly profile (``None``: estimate per key). ``max_keys`` caps a
     :class:`TrendBook`; ``quiet_days`` is how long an operator keeps a key without
     activity before it drops the key's state; ``reading_every_buckets`` how often an
-    operator reads an active key (every closed bucket by default; it must divide a day).
+    operator reads an active key (every 6 buckets, 4 times a day with hourly buckets, by
+    default; it must divide a day).
     """
 
     bucket_ms: int = HOUR_MS
@@ -136,7 +137,7 @@ class TrendsConfig:
     max_keys: int = 100_000
     quiet_days: int = 7
     recent_days: int = 14
-    reading_every_buckets: int = 1
+    reading_every_buckets: int = 6
 
     def __post_init__(self) -> None:
         if not (0 < self.bucket_ms <= HOUR_MS and HOUR_MS % self.bucket_ms == 0):

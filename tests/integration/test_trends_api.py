@@ -40,8 +40,8 @@ def test_trend_of_a_product_and_its_category(client: httpx.Client) -> None:
     assert "trend:product:p1" in missing.json()["detail"]
     events = [_event("VIEW_PRODUCT", T0 + 60_000, productId="p1", category="Books"),
               _event("ADD_TO_CART", T0 + 120_000, productId="p1", category="Books"),
-              # An event two hours on moves the watermark past the first hour's end.
-              _event("VIEW_PRODUCT", T0 + 2 * HOUR, productId="p2")]
+              # An event 7 hours on moves the watermark past the first 6-hour period.
+              _event("VIEW_PRODUCT", T0 + 7 * HOUR, productId="p2")]
     assert client.post("/events", json=events).status_code == 202
     deadline = time.monotonic() + 10
     answer = client.get("/products/p1/trend")
@@ -50,7 +50,7 @@ def test_trend_of_a_product_and_its_category(client: httpx.Client) -> None:
         answer = client.get("/products/p1/trend")
     assert answer.status_code == 200
     body = answer.json()
-    assert (body["entity"], body["entityId"], body["windowEnd"]) == ("product", "p1", T0 + HOUR)
+    assert (body["entity"], body["entityId"], body["windowEnd"]) == ("product", "p1", T0 + 6 * HOUR)
     assert (body["views"], body["adds"], body["purchases"]) == (1, 1, 0)
     # One hour of data is too little to judge: stable, with no confidence.
     assert (body["label"], body["direction"], body["confidence"]) == ("stable", "flat", 0.0)

@@ -25,7 +25,8 @@ from shopstream.topology import Topology
 BOUND = 600_000
 HOUR = 3_600_000
 T0 = 1_700_006_400_000
-CONFIG = TrendsConfig(days=3, min_days=0.0, min_events=0, quiet_days=1, recent_days=2)
+CONFIG = TrendsConfig(days=3, min_days=0.0, min_events=0, quiet_days=1, recent_days=2,
+                      reading_every_buckets=1)
 TRENDS = (streams.PRODUCT_TRENDS, streams.CATEGORY_TRENDS)
 
 

@@ -59,7 +59,8 @@ def test_fan_out_per_product_and_category() -> None:
 def test_a_reading_per_closed_active_bucket_and_per_day_then_state_is_dropped() -> None:
     events = [ev("VIEW_PRODUCT", T0 + h * HOUR_MS + 60_000, product_id="p", category="c")
               for h in (0, 1, 5, 49)]
-    outs = _run(events, TrendsConfig(quiet_days=2, min_days=0, min_events=0))
+    outs = _run(events, TrendsConfig(quiet_days=2, min_days=0, min_events=0,
+                                     reading_every_buckets=1))
     product = [o.record for o in outs if o.stream == streams.PRODUCT_TRENDS]
     ends = [(r.window_end - T0) // HOUR_MS for r in product]
     # Buckets 0, 1, 5 and 49 close; day ends while the key is tracked, once it has the 3
@@ -72,9 +73,14 @@ def test_a_reading_per_closed_active_bucket_and_per_day_then_state_is_dropped() 
     category = [o.record for o in outs if o.stream == streams.CATEGORY_TRENDS]
     assert [r.entity_id for r in category] == ["c"] * 7 and category[-1].entity == "category"
     # With too little data to judge (the default minimums), no day-end readings.
-    unjudged = [o.record for o in _run(events, TrendsConfig(quiet_days=2))
+    unjudged = [o.record for o in _run(events, TrendsConfig(quiet_days=2,
+                                                            reading_every_buckets=1))
                 if o.stream == streams.PRODUCT_TRENDS]
     assert [(r.window_end - T0) // HOUR_MS for r in unjudged] == [1, 2, 6, 50]
+    # By default, one reading per 6-hour period with activity.
+    default = [o.record for o in _run(events, TrendsConfig(quiet_days=2))
+               if o.stream == streams.PRODUCT_TRENDS]
+    assert [(r.window_end - T0) // HOUR_MS for r in default] == [6, 54]
 
 
 def test_trends_classify_through_the_pipeline() -> None:
