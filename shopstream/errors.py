@@ -6,6 +6,13 @@ caller (the CLI, the API) can tell our errors from bugs and show them without a 
 
 from __future__ import annotations
 
+import importlib
+from types import ModuleType
+
+__all__ = ["CheckpointError", "ConfigError", "DatasetError", "DecodeError",
+           "MissingDependencyError", "ShopstreamError", "SourceError", "require",
+           "require_positive"]
+
 
 class ShopstreamError(Exception):
     """Base class of every error shopstream raises on purpose."""
@@ -60,3 +67,41 @@ class SourceError(ShopstreamError):
 
 class DatasetError(ShopstreamError):
     """A real dataset could not be fetched or converted."""
+
+
+class MissingDependencyError(ShopstreamError, ImportError):
+    """An optional dependency is not installed; ``extra`` is the shopstream extra that
+    brings it (``serve``, ``kafka``...) and the message says what to install."""
+
+    def __init__(self, message: str, module: str = "", extra: str = "") -> None:
+        super().__init__(message)
+        self.module = module
+        self.extra = extra
+
+
+def require(module: str, extra: str) -> ModuleType:
+    """Import ``module`` or raise :class:`MissingDependencyError` naming the extra to
+    install: ``extra`` is its name (``"serve"``) or the requirement
+    (``"shopstream[serve]"``); another requirement (``"redis[hiredis]"``) is named as is.
+
+    Examples
+    --------
+    >>> require("json", "serve").__name__
+    'json'
+    >>> require("no_such_module", "serve")
+    Traceback (most recent call last):
+    ...
+    shopstream.errors.MissingDependencyError: no_such_module is not installed; it comes \
+with the 'serve' extra: pip install 'shopstream[serve]'
+    """
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        pass
+    if "[" in extra and not extra.startswith("shopstream["):  # a requirement of its own
+        msg = f"{module} is not installed: pip install '{extra}'"
+        raise MissingDependencyError(msg, module)
+    name = extra.removeprefix("shopstream[").removesuffix("]")
+    msg = (f"{module} is not installed; it comes with the {name!r} extra: "
+           f"pip install 'shopstream[{name}]'")
+    raise MissingDependencyError(msg, module, name)

@@ -15,13 +15,12 @@ Examples
 
 from __future__ import annotations
 
-import importlib
 from bisect import bisect_left
 from collections.abc import Sequence
-from types import ModuleType
 from typing import Any, NamedTuple, Protocol, runtime_checkable
 
-from shopstream.errors import ShopstreamError
+# require and MissingDependencyError live in shopstream.errors; imported from here too.
+from shopstream.errors import MissingDependencyError, ShopstreamError, require
 
 __all__ = ["FeatureStore", "MissingDependencyError", "StoreEntry", "StoreError", "WriteStats",
            "require"]
@@ -29,27 +28,6 @@ __all__ = ["FeatureStore", "MissingDependencyError", "StoreEntry", "StoreError",
 
 class StoreError(ShopstreamError):
     """A store could not be opened, read or written."""
-
-
-class MissingDependencyError(ShopstreamError, ImportError):
-    """An optional dependency is not installed; the message says what to install."""
-
-
-def require(module: str, install: str) -> ModuleType:
-    """Import ``module`` or raise :class:`MissingDependencyError` naming ``install``.
-
-    Examples
-    --------
-    >>> require("no_such_module", "x")
-    Traceback (most recent call last):
-    ...
-    shopstream.stores.base.MissingDependencyError: no_such_module is not installed: pip install 'x'
-    """
-    try:
-        return importlib.import_module(module)
-    except ImportError:
-        msg = f"{module} is not installed: pip install '{install}'"
-        raise MissingDependencyError(msg) from None
 
 
 class StoreEntry(NamedTuple):
