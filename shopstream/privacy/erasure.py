@@ -53,6 +53,7 @@ import msgspec
 from shopstream.errors import ConfigError, ShopstreamError
 from shopstream.privacy.pseudonym import Pseudonymiser
 from shopstream.privacy.scrub import ScrubResult, scrub_engine_snapshot
+from shopstream.stores.key_owner import key_owned
 
 __all__ = ["ERASURE_LOG_ENV", "ErasableStore", "ErasureError", "ErasureLog", "ErasureReport",
            "erase_user", "erasure_ids", "matching_keys", "scrub_engine", "subject_digest"]
@@ -198,20 +199,20 @@ def scrub_engine(engine: _Engine, ids: frozenset[str],
 
 def matching_keys(entries: Iterable[tuple[str, Any]], ids: Iterable[str],
                   mentions: Iterable[bytes]) -> list[str]:
-    """The keys of ``(key, value)`` pairs that belong to one of ``ids`` (a ``:``-separated
-    part of the key) or whose JSON value contains one of ``mentions``: the rule of the
-    stores' ``erase_entities``, for copies of store values held elsewhere (the store
-    writer's mirror).
+    """The keys of ``(key, value)`` pairs that belong to one of ``ids``
+    (:func:`~shopstream.stores.key_owner.key_owned`) or whose JSON value contains one of
+    ``mentions``: the rule of the stores' ``erase_entities``, for copies of store values
+    held elsewhere (the store writer's mirror).
 
     >>> matching_keys([("user:u1:x", 1), ("user:u10:x", 2), ("recs:session:s", {"u": "u1"})],
     ...               ["u1"], [b'"u1"'])
     ['user:u1:x', 'recs:session:s']
     """
-    parts = [f":{one}:" for one in ids]
+    owners = frozenset(ids)
     needles = list(mentions)
     found = []
     for key, value in entries:
-        if any(part in f":{key}:" for part in parts):
+        if key_owned(key, owners):
             found.append(key)
             continue
         encoded = _encode_json(value)

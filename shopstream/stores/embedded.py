@@ -29,6 +29,7 @@ from typing import Any
 import msgspec
 
 from shopstream.stores.base import StoreEntry, StoreError, WriteStats
+from shopstream.stores.key_owner import key_owned
 
 __all__ = ["SqliteStore"]
 
@@ -139,24 +140,30 @@ class SqliteStore:
         conn.executemany("DELETE FROM kv WHERE key = ?", [(key,) for key in keys])
 
     def erase_entities(self, ids: Sequence[str], mentions: Sequence[bytes]) -> list[str]:
-        """Delete every entry with one of ``ids`` as a ``:``-separated part of its key
-        (``user:ID:...``, ``session:ID:...``, ``recs:session:ID``) or whose stored value
+        """Delete every entry whose key is one of ``ids``'s (``user:ID:...``,
+        ``session:ID:...``, ``recs:session:ID``: see
+        :func:`~shopstream.stores.key_owner.key_owned`) or whose stored value
         contains one of ``mentions`` (JSON strings such as ``b'"ID"'``), then rewrite the
         file (``secure_delete``, ``VACUUM``, WAL truncated) so no byte of them stays in
         free pages or the write-ahead log; return the deleted keys.
 
         Cost: one scan of the table and one rewrite of the file (an erasure is rare).
         """
-        tests = ["instr(':' || key || ':', ?) > 0"] * len(ids)
-        tests += ["instr(value, ?) > 0"] * len(mentions)
-        if not tests:
+        by_key = ["instr(key, ?) > 0"] * len(ids)
+        by_value = ["instr(value, ?) > 0"] * len(mentions)
+        if not by_key and not by_value:
             return []
-        params = [f":{one}:" for one in ids] + [bytes(m) for m in mentions]
+        owners = frozenset(ids)
+        params = [*ids, *(bytes(m) for m in mentions)]
+        mentioned = " OR ".join(by_value) or "0"
         conn = self._connection()
         try:
             conn.execute("PRAGMA secure_delete=ON")
-            keys = [row[0] for row in conn.execute(
-                f"SELECT key FROM kv WHERE {' OR '.join(tests)}", params)]
+            # SQL narrows to keys holding an id somewhere; key_owned decides exactly.
+            keys = [key for key, named in conn.execute(
+                f"SELECT key, {mentioned} FROM kv WHERE {' OR '.join(by_key + by_value)}",
+                [*(bytes(m) for m in mentions), *params])
+                if named or key_owned(key, owners)]
             conn.execute("BEGIN IMMEDIATE")
             conn.executemany("DELETE FROM kv WHERE key = ?", [(key,) for key in keys])
             conn.execute("COMMIT")

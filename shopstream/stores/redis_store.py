@@ -21,6 +21,7 @@ from typing import Any
 import msgspec
 
 from shopstream.stores.base import StoreEntry, StoreError, WriteStats, require
+from shopstream.stores.key_owner import key_owned
 
 __all__ = ["RedisStore"]
 
@@ -128,15 +129,16 @@ class RedisStore:
                 raise StoreError(msg) from None
 
     def erase_entities(self, ids: Sequence[str], mentions: Sequence[bytes]) -> list[str]:
-        """Delete every key with one of ``ids`` as a ``:``-separated part (``user:ID:...``,
-        ``session:ID:...``, ``recs:session:ID``) or whose value contains one of
+        """Delete every key of one of ``ids`` (``user:ID:...``, ``session:ID:...``,
+        ``recs:session:ID``: see :func:`~shopstream.stores.key_owner.key_owned`) or whose
+        value contains one of
         ``mentions`` (JSON strings such as ``b'"ID"'``); return the deleted keys.
 
         Cost: a ``SCAN`` of every key and an ``MGET`` of every value, 1,000 at a time (an
         erasure is rare). Redis's own persistence (RDB snapshots, the AOF) keeps the old
         values until it is rewritten: see docs/privacy.md.
         """
-        wanted = [f":{one}:" for one in ids]
+        owners = frozenset(ids)
         found: list[str] = []
         try:
             cursor = 0
@@ -146,7 +148,7 @@ class RedisStore:
                     values = self._client.mget(batch)
                     for raw_key, value in zip(batch, values, strict=True):
                         key = raw_key.decode("utf-8", "surrogateescape")
-                        if any(part in f":{key}:" for part in wanted) or (
+                        if key_owned(key, owners) or (
                                 value is not None and any(m in value for m in mentions)):
                             found.append(key)
                 if cursor == 0:

@@ -56,3 +56,14 @@ def test_an_id_is_never_matched_inside_another(tmp_path: Path) -> None:
     result = scrub_engine_snapshot(snap, frozenset({"u1"}))
     assert result.snapshot["stages"]["f"]["state"]["d"] == {"u10": 2, "g": ["u10", "xu1"]}
     assert snap["stages"]["f"]["state"]["d"]["u1"] == 1  # the input is left alone
+
+
+def test_ids_with_colons_own_only_their_keys(tmp_path: Path) -> None:
+    store = SqliteStore(tmp_path / "f.db")
+    store.write_batch([StoreEntry("user:a:x", 1), StoreEntry("user:a:b:x", 2),
+                       StoreEntry("recs:session:s:1", {"userId": "a:b"}),
+                       StoreEntry("profile:user:a", 3)])
+    assert sorted(store.erase_entities(["a"], [b'"a"'])) == ["profile:user:a", "user:a:x"]
+    assert sorted(store.erase_entities(["a:b"], [b'"a:b"'])) == ["recs:session:s:1",
+                                                                  "user:a:b:x"]
+    store.close()
