@@ -17,6 +17,7 @@ read.
 :class:`ModelRepository` keeps versions as ``DIR/v000001/`` folders (``model.pkl`` and a
 readable ``manifest.json``), written under a temporary name and renamed into place, so a
 reader sees whole versions only; the newest ``keep`` versions are kept.
+:meth:`ModelRepository.forget` rewrites them without one shopper (for an erasure).
 
 Examples
 --------
@@ -33,6 +34,8 @@ Examples
 'v000001'
 >>> repo.latest().lists["NEXT_ITEM"]["tea"][-1][1]
 (('cake', 'milk'), (1.0, 1.0))
+>>> repo.forget("u1"), repo.latest().histories, repo.forget("u1")
+(1, {}, 0)
 """
 
 from __future__ import annotations
@@ -226,9 +229,38 @@ class ModelRepository:
     def latest(self) -> TrainedModel | None:
         """The newest saved version, or ``None``."""
         found = self.versions()
-        if not found:
+        return self.load(found[-1]) if found else None
+
+    def forget(self, user_id: str) -> int:
+        """Rewrite every saved version without ``user_id``'s history (the only place a
+        model names a shopper); return how many versions held it. For erasure: the
+        lists are per product and keep no shopper id."""
+        changed = 0
+        for version in self.versions():
+            model = self.load(version)
+            if model is None or user_id not in model.histories:
+                continue
+            del model.histories[user_id]
+            folder = self.directory / f"v{version:06d}"
+            tmp = folder / "model.pkl.tmp"
+            try:
+                with open(tmp, "wb") as handle:
+                    pickle.dump({"format": _FORMAT, "model": model}, handle,
+                                protocol=pickle.HIGHEST_PROTOCOL)
+                tmp.replace(folder / "model.pkl")
+                (folder / "manifest.json").write_text(
+                    json.dumps(model.manifest(), indent=2) + "\n")
+            except OSError as exc:
+                msg = f"cannot rewrite model version {version} in {str(folder)!r}: {exc}"
+                raise JobError(msg) from None
+            changed += 1
+        return changed
+
+    def load(self, version: int) -> TrainedModel | None:
+        """Saved version ``version``, or ``None`` when it is not there."""
+        path = self.directory / f"v{version:06d}" / "model.pkl"
+        if not path.exists():
             return None
-        path = self.directory / f"v{found[-1]:06d}" / "model.pkl"
         try:
             with open(path, "rb") as handle:
                 saved = pickle.load(handle)

@@ -270,3 +270,18 @@ def test_hot_recommendations_start_from_the_last_hour_in_the_lake(store: SqliteS
     recs = store.get(user_recs_key("u001"))
     # From the hour's product p0: what follows it (p6) first, p0 itself never.
     assert recs["products"][0] == "p6" and "p0" not in recs["products"]
+
+
+def test_forgetting_a_shopper_leaves_no_byte_of_their_id_in_any_model(
+        store: SqliteStore, tmp_path: Path) -> None:
+    jobs = _jobs(store, tmp_path)
+    jobs.retrain(T0)
+    jobs.retrain(T0)
+    models = tmp_path / "features.models"
+    assert all(b"u007" in p.read_bytes() for p in models.glob("v*/model.pkl"))
+    assert jobs.models.forget("u007") == 2
+    for path in models.glob("v*/*"):
+        assert b"u007" not in path.read_bytes()
+    model = jobs.models.latest()
+    assert model is not None and len(model.histories) == 39
+    assert json.loads((models / "v000002" / "manifest.json").read_text())["shoppers"] == 39
