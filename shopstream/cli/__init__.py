@@ -37,6 +37,7 @@ COMMANDS: tuple[str, ...] = (
     "lake",
     "sql",
     "report",
+    "flink",
     "jobs",
     "ltv",
     "erase",

@@ -163,8 +163,10 @@ def test_cli_engine_flink_says_what_it_cannot_do_in_one_line(
     source = GOLDEN / "baskets" / "input.jsonl"
     base = ["run", "--engine", "flink", "--input", str(source),
             "--output-dir", str(tmp_path / "out")]
-    for extra, needle in ((["--no-recommendations", "--resume", "--checkpoint-dir",
-                            str(tmp_path)], "--checkpoint-dir, --resume"),
+    for extra, needle in ((["--no-recommendations", "--store", str(tmp_path / "f.db")],
+                           "does not support --store"),
+                          (["--no-recommendations", "--resume", "--checkpoint-dir",
+                            str(tmp_path)], "no complete Flink checkpoint"),
                           ([], "broadcast inputs")):
         assert main([*base, *extra]) != 0
         err = capsys.readouterr().err.strip()

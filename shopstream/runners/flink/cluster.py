@@ -40,10 +40,11 @@ from typing import Any
 from shopstream.errors import ConfigError
 from shopstream.runners.flink.errors import FlinkClusterError, FlinkNotInstalledError
 
-__all__ = ["ClusterConfig", "ClusterInfo", "read_cluster", "rest_get", "start_cluster",
-           "start_taskmanager", "stop_cluster"]
+__all__ = ["ClusterConfig", "ClusterInfo", "read_cluster", "rest_get", "rest_post", "savepoint",
+           "start_cluster", "start_taskmanager", "stop_cluster"]
 
 _STATE = "cluster.json"
+_CHILDREN: list[subprocess.Popen[bytes]] = []
 
 
 @dataclass(frozen=True)
@@ -186,6 +187,8 @@ def _spawn(root: Path, script: str) -> int:
         ["bash", str(home / "bin" / script), "start-foreground"], env=_environment(root),
         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         start_new_session=True, cwd=root)
+    # Kept so that the Popen is not collected (and warns) while its JVM runs on.
+    _CHILDREN.append(proc)
     return proc.pid
 
 
@@ -194,6 +197,50 @@ def rest_get(jobmanager: str, path: str, timeout_s: float = 5.0) -> Any:
     with urllib.request.urlopen(f"http://{jobmanager}{path}",
                                 timeout=timeout_s) as response:
         return json.loads(response.read())
+
+
+def rest_post(jobmanager: str, path: str, body: dict[str, Any] | None = None,
+              method: str = "POST", timeout_s: float = 10.0) -> Any:
+    """POST (or PATCH) JSON ``body`` to ``path`` of the cluster's REST API; the answer."""
+    request = urllib.request.Request(
+        f"http://{jobmanager}{path}", data=json.dumps(body or {}).encode(), method=method,
+        headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=timeout_s) as response:
+        text = response.read()
+        return json.loads(text) if text else {}
+
+
+def savepoint(jobmanager: str, job_id: str, directory: str | None = None,
+              stop: bool = False, timeout_s: float = 300.0) -> str:
+    """Take a savepoint of ``job_id`` (``stop``: then stop the job); return its location."""
+    body: dict[str, Any] = {}
+    if directory is not None:
+        body["targetDirectory" if stop else "target-directory"] = \
+            Path(directory).resolve().as_uri()
+    if stop:
+        body["drain"] = False
+    else:
+        body["cancel-job"] = False
+    try:
+        trigger = rest_post(jobmanager, f"/jobs/{job_id}/{'stop' if stop else 'savepoints'}",
+                            body)["request-id"]
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            answer = rest_get(jobmanager, f"/jobs/{job_id}/savepoints/{trigger}")
+            if answer["status"]["id"] == "COMPLETED":
+                operation = answer.get("operation", {})
+                if "location" in operation:
+                    return str(operation["location"])
+                cause = operation.get("failure-cause", {}).get("stack-trace", "")
+                msg = (f"savepoint of job {job_id} failed: "
+                       f"{cause.strip().splitlines()[0] if cause else operation}")
+                raise FlinkClusterError(msg)
+            time.sleep(0.5)
+    except (OSError, KeyError, ValueError) as exc:
+        msg = f"savepoint of job {job_id} at {jobmanager} failed: {exc}"
+        raise FlinkClusterError(msg) from exc
+    msg = f"savepoint of job {job_id} did not complete within {timeout_s:.0f} s"
+    raise FlinkClusterError(msg)
 
 
 def _wait_ready(info: ClusterInfo, taskmanagers: int, timeout_s: float) -> None:
@@ -228,7 +275,7 @@ def read_cluster(directory: str | Path) -> ClusterInfo:
                        data["jobmanager_pid"], tuple(data["taskmanager_pids"]))
 
 
-def start_cluster(config: ClusterConfig, timeout_s: float = 90.0) -> ClusterInfo:
+def start_cluster(config: ClusterConfig, timeout_s: float = 180.0) -> ClusterInfo:
     """Start a JobManager and the TaskManagers; return once all TaskManagers registered."""
     root = Path(config.directory).resolve()
     if (root / _STATE).exists():
@@ -253,7 +300,7 @@ def start_cluster(config: ClusterConfig, timeout_s: float = 90.0) -> ClusterInfo
     return info
 
 
-def start_taskmanager(directory: str | Path, timeout_s: float = 60.0) -> ClusterInfo:
+def start_taskmanager(directory: str | Path, timeout_s: float = 180.0) -> ClusterInfo:
     """Add a TaskManager to the running cluster in ``directory`` (after one was lost)."""
     info = read_cluster(directory)
     live = tuple(p for p in info.taskmanager_pids if _alive(p))

@@ -12,20 +12,20 @@ import sys
 from dataclasses import asdict
 from typing import Any
 
+from shopstream.errors import ConfigError
 from shopstream.events.limits import InputLimits
 from shopstream.runners.flink.errors import FlinkUnsupportedError
 from shopstream.runners.flink.runner import FlinkConfig, FlinkRunner
+from shopstream.runners.flink.settings import latest_checkpoint
 from shopstream.runners.flink.support import check_supported
 from shopstream.topology import Topology
 
-__all__ = ["run_on_flink", "unsupported_options"]
+__all__ = ["flink_config", "run_on_flink", "unsupported_options"]
 
 #: Options of ``shopstream run`` the Flink runner cannot honour yet, with their default.
 _UNSUPPORTED: tuple[tuple[str, str, Any], ...] = (
     ("kafka", "--kafka", None),
     ("postgres", "--postgres", None),
-    ("checkpoint_dir", "--checkpoint-dir", None),
-    ("resume", "--resume", False),
     ("store", "--store", None),
     ("webhook_url", "--webhook-url", None),
 )
@@ -36,8 +36,8 @@ def unsupported_options(args: argparse.Namespace) -> list[str]:
 
     Examples
     --------
-    >>> unsupported_options(argparse.Namespace(kafka=None, resume=True, input="-"))
-    ['--resume', '--input -']
+    >>> unsupported_options(argparse.Namespace(kafka=None, store="x", input="-"))
+    ['--store', '--input -']
     """
     given = [flag for attr, flag, default in _UNSUPPORTED
              if getattr(args, attr, default) != default]
@@ -46,25 +46,57 @@ def unsupported_options(args: argparse.Namespace) -> list[str]:
     return given
 
 
+def flink_config(args: argparse.Namespace, limits: InputLimits | None = None) -> FlinkConfig:
+    """The :class:`FlinkConfig` of ``shopstream run --engine flink`` / ``flink submit``:
+    checkpoints every ``--checkpoint-seconds`` into ``--checkpoint-dir``; ``--resume``
+    starts from the newest complete checkpoint there, ``--from-checkpoint`` from the one
+    named (a checkpoint or savepoint directory)."""
+    checkpoint_dir = getattr(args, "checkpoint_dir", None)
+    restore = getattr(args, "from_checkpoint", None)
+    if getattr(args, "resume", False):
+        if checkpoint_dir is None:
+            msg = "--resume needs --checkpoint-dir"
+            raise ConfigError(msg)
+        if restore is None:
+            restore = str(latest_checkpoint(checkpoint_dir))
+    interval_ms = round(1000 * getattr(args, "checkpoint_seconds", 10.0))
+    return FlinkConfig(out_of_orderness_ms=args.out_of_orderness_ms,
+                       parallelism=args.parallelism, limits=limits,
+                       jobmanager=getattr(args, "jobmanager", None),
+                       checkpoint_dir=checkpoint_dir,
+                       checkpoint_interval_ms=max(10, interval_ms), restore_from=restore)
+
+
 def run_on_flink(args: argparse.Namespace, topology: Topology,
                  limits: InputLimits | None = None) -> int:
-    """Run ``topology`` over ``args.input`` on a local mini-cluster, decoding within
-    ``limits``; print the summary."""
+    """Run ``topology`` over ``args.input`` on a local mini-cluster (or, with
+    ``args.jobmanager``, a standalone cluster), decoding within ``limits``; print the
+    summary, or the job id with ``args.detach``."""
     given = unsupported_options(args)
     if given:
         msg = (f"--engine flink does not support {', '.join(given)} yet: run it on the "
                "embedded runner (the default)")
         raise FlinkUnsupportedError(msg)
     check_supported(topology)
-    config = FlinkConfig(out_of_orderness_ms=args.out_of_orderness_ms,
-                         parallelism=args.parallelism, limits=limits)
-    summary = FlinkRunner(topology, args.output_dir, config).run(args.input)
+    config = flink_config(args, limits)
+    runner = FlinkRunner(topology, args.output_dir, config)
+    where = (f"cluster {config.jobmanager}" if config.jobmanager else "mini-cluster")
+    if getattr(args, "detach", False):
+        job_id = runner.submit(args.input)
+        if args.json:
+            print(json.dumps({"job_id": job_id, "jobmanager": config.jobmanager}))
+        else:
+            print(f"submitted job {job_id} to {where}")
+        return 0
+    summary = runner.run(args.input)
     if args.json:
         print(json.dumps(asdict(summary) | {"events_per_second": summary.events_per_second},
                          indent=2))
         return 0
     out = sys.stdout
-    print(f"engine         flink (mini-cluster, parallelism {summary.parallelism})", file=out)
+    print(f"engine         flink ({where}, parallelism {summary.parallelism})", file=out)
+    if config.restore_from:
+        print(f"restored from  {config.restore_from}", file=out)
     print(f"lines          {summary.lines:,}", file=out)
     print(f"job time       {summary.job_seconds:.1f} s "
           f"({summary.events_per_second:,.0f} lines/s; {summary.seconds:.1f} s with start-up)",

@@ -22,12 +22,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from shopstream.errors import ConfigError
+from shopstream.errors import ConfigError, ShopstreamError
 
 if TYPE_CHECKING:
     from shopstream.runners.flink.runner import FlinkConfig
 
-__all__ = ["job_settings", "parse_jobmanager"]
+#: Restarts from the last checkpoint before a job with checkpoints is failed.
+RESTART_ATTEMPTS = 3
+
+__all__ = ["RESTART_ATTEMPTS", "job_settings", "latest_checkpoint", "parse_jobmanager"]
 
 
 def parse_jobmanager(text: str) -> tuple[str, int]:
@@ -61,7 +64,38 @@ def job_settings(config: FlinkConfig) -> dict[str, str]:
             # Kept when the job is cancelled, so it can be restarted from its checkpoint.
             "execution.checkpointing.externalized-checkpoint-retention":
                 "RETAIN_ON_CANCELLATION",
+            # A few restarts from the last checkpoint (a lost TaskManager), not Flink's
+            # default with checkpoints of restarting a failing job forever.
+            "restart-strategy.type": "fixed-delay",
+            "restart-strategy.fixed-delay.attempts": str(RESTART_ATTEMPTS),
+            "restart-strategy.fixed-delay.delay": "2 s",
         }
     if config.restore_from is not None:
         settings["execution.state-recovery.path"] = _uri(config.restore_from)
     return settings
+
+
+def latest_checkpoint(checkpoint_dir: str | Path) -> Path:
+    """The newest complete checkpoint under ``checkpoint_dir`` (Flink writes
+    ``<dir>/<job id>/chk-<n>/_metadata``; a checkpoint without ``_metadata`` is partial).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> root = Path(tempfile.mkdtemp())
+    >>> for chk in ("a/chk-2", "a/chk-10", "b/chk-11"):
+    ...     (root / chk).mkdir(parents=True)
+    >>> for chk in ("a/chk-2", "a/chk-10"):
+    ...     (root / chk / "_metadata").write_bytes(b"x")
+    1
+    1
+    >>> latest_checkpoint(root).relative_to(root).as_posix()
+    'a/chk-10'
+    """
+    found = [(meta.stat().st_mtime_ns, int(meta.parent.name[4:]), meta.parent)
+             for meta in Path(checkpoint_dir).glob("*/chk-*/_metadata")
+             if meta.parent.name[4:].isdigit()]
+    if not found:
+        msg = f"no complete Flink checkpoint in {str(checkpoint_dir)!r} (nothing to resume)"
+        raise ShopstreamError(msg)
+    return max(found)[2]
