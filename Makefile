@@ -1,16 +1,29 @@
-# Two entry points: `make demo` and `make test`. Both set up everything they need first.
+# Two entry points: `make demo` and `make test`. Both set up everything they need first:
+# `make demo` only the runtime extras (no Debian packages, no development tools);
+# `make test` the rest (development tools, Flink, the docs site, Redis, PostgreSQL with
+# wal2json, wrk, chromium).
 VENV ?= .venv
 PY := $(VENV)/bin/python
 PYTHON ?= python3
+RUNTIME_STAMP := $(VENV)/.installed-runtime
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test lint typecheck unit parity bench clean
+.PHONY: setup setup-runtime demo test lint typecheck unit docs parity bench clean
 
-$(STAMP): pyproject.toml
-	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+$(PY):
+	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
+
+$(RUNTIME_STAMP): pyproject.toml | $(PY)
+	$(PY) -m pip install --quiet -e '.[runtime]'
+	@touch $(RUNTIME_STAMP)
+
+# dev includes every runtime extra, so it also stands for the runtime stamp.
+$(STAMP): pyproject.toml | $(PY)
 	$(PY) -m pip install --quiet -e '.[dev,flink]'
-	@touch $(STAMP)
+	@touch $(STAMP) $(RUNTIME_STAMP)
+
+setup-runtime: $(RUNTIME_STAMP)
 
 setup: $(STAMP)
 	@bash scripts/ensure-debs.sh redis-server:redis-server wrk:wrk \
@@ -18,7 +31,7 @@ setup: $(STAMP)
 		/usr/lib/postgresql/15/lib/wal2json.so:postgresql-15-wal2json \
 		chromium:chromium
 
-demo: setup
+demo: setup-runtime
 	$(VENV)/bin/shopstream demo
 
 lint: setup
@@ -30,7 +43,11 @@ typecheck: setup
 unit: setup
 	$(PY) -m pytest -q
 
-test: lint typecheck unit
+# The docs site, warnings as errors (a broken link or a missing page fails the build).
+docs: setup
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --quiet --site-dir site
+
+test: lint typecheck docs unit
 
 # The runner conformance suite alone: embedded, Flink at parallelism 1 and 2 (about a minute).
 parity: setup
@@ -47,4 +64,4 @@ bench: setup
 	$(PY) bench/flink_bench.py
 
 clean:
-	rm -rf $(VENV) out .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) out site .pytest_cache .mypy_cache .ruff_cache .hypothesis

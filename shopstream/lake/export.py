@@ -98,6 +98,8 @@ class ExportConfig:
     full
         Forget the high-water marks and copy every row again.
 
+    Examples
+    --------
     >>> ExportConfig(lag_s=-1)
     Traceback (most recent call last):
     ...
