@@ -72,7 +72,7 @@ class LakeSink:
 
     def __init__(self, directory: str | Path, streams: Iterable[str] | None = None,
                  flush_rows: int = 500_000, compression: str = "zstd",
-                 source: str | None = None) -> None:
+                 source: str | None = None, batch_rows: int = 4_096) -> None:
         self.directory = Path(directory)
         #: The input's identity (see :mod:`shopstream.lake.runs`): a fresh run of an
         #: input already in the lake replaces the earlier run's rows.
@@ -85,10 +85,18 @@ class LakeSink:
         self.streams = chosen
         self.flush_rows = flush_rows
         self.compression = compression
+        if not isinstance(batch_rows, int) or batch_rows < 1:
+            msg = f"LakeSink.batch_rows must be an int >= 1, got {batch_rows!r}"
+            raise LakeError(msg)
+        self.batch_rows = batch_rows
         self._buffers: dict[str, list[Any]] = {s: [] for s in chosen if s != EVENTS}
         self._events: list[ShopperEvent] | None = [] if EVENTS in chosen else None
         self._dead_ms: list[int] = []
-        self._buffered = 0
+        # Every batch_rows records of a stream become an Arrow table at once: the records
+        # die young (the garbage collector never walks a checkpoint's worth of them) and
+        # the commit only concatenates. Bound: batch_rows records per stream in Python.
+        self._sealed: dict[str, list[pa.Table]] = {s: [] for s in chosen}
+        self._sealed_rows = 0
         self._auto_flush = True
         self.run = ""
         self.seq = 0
@@ -141,10 +149,9 @@ class LakeSink:
             return
         buffer.append(out.record)
         if out.stream == streams.DEAD_LETTER:
-            self._dead_ms.append(self.max_ms)
-        self._buffered += 1
-        if self._auto_flush and self._buffered >= self.flush_rows:
-            self.commit()
+            self._dead_ms.append(self.max_ms)  # sealed at the commit only, with its times
+        elif len(buffer) >= self.batch_rows:
+            self._seal(out.stream, buffer)
 
     def write_event(self, event: ShopperEvent) -> None:
         """An input event, as the runner hands it to the engine."""
@@ -154,30 +161,43 @@ class LakeSink:
         events.append(event)
         if event.timestamp_ms > self.max_ms:
             self.max_ms = event.timestamp_ms
-        self._buffered += 1
-        if self._auto_flush and self._buffered >= self.flush_rows:
+        if len(events) >= self.batch_rows:
+            self._seal(EVENTS, events)
+
+    def _seal(self, stream: str, buffer: list[Any]) -> None:
+        started = time.perf_counter()
+        self._sealed[stream].append(to_table(stream, buffer))
+        self._sealed_rows += len(buffer)
+        buffer.clear()
+        self.flush_seconds += time.perf_counter() - started
+        if self._auto_flush and self._sealed_rows >= self.flush_rows:
             self.commit()
 
     def commit(self) -> dict[str, Any]:
         """Write and fsync what is buffered; return the state a checkpoint keeps."""
-        if self._buffered:
+        buffers = dict(self._buffers)
+        if self._events is not None:
+            buffers[EVENTS] = self._events
+        if self._sealed_rows or any(buffers.values()):
             started = time.perf_counter()
             self.seq += 1
             name = part_name(self.run, self.seq)
-            if self._events:
-                self._write(EVENTS, to_table(EVENTS, self._events), name)
-                self._events = []
-            for stream, buffer in self._buffers.items():
+            for stream, buffer in buffers.items():
+                tables = self._sealed[stream]
                 if buffer:
-                    table = to_table(stream, buffer)
-                    if stream == streams.DEAD_LETTER:
-                        times = pa.array(self._dead_ms, pa.int64())
-                        self._dead_ms = []
-                        self._write(stream, table, name, times)
-                    else:
-                        self._write(stream, table, name)
+                    tables.append(to_table(stream, buffer))
                     buffer.clear()
-            self._buffered = 0
+                if not tables:
+                    continue
+                table = tables[0] if len(tables) == 1 else pa.concat_tables(tables)
+                tables.clear()
+                if stream == streams.DEAD_LETTER:
+                    times = pa.array(self._dead_ms, pa.int64())
+                    self._dead_ms = []
+                    self._write(stream, table, name, times)
+                else:
+                    self._write(stream, table, name)
+            self._sealed_rows = 0
             self.flush_seconds += time.perf_counter() - started
         return {"run": self.run, "seq": self.seq, "max_ms": self.max_ms}
 
