@@ -9,13 +9,14 @@ its ``recommendation-models`` broadcast input (:mod:`shopstream.recommend.publis
 does not keep are dropped by it, as usual).
 
 Thread safety: the engine belongs to the pipeline thread. The job's thread only queues
-the lists (:meth:`~shopstream.api.live.LivePipeline.call_soon`); the pipeline thread
-applies them before its next entry (events, or an idle advance while none come): between
-two batches, never during one. The lists are stamped valid from the pipeline's watermark
-+ 1 at that moment, so every event from then on sees them;
-lists the live stages publish afterwards (newer event time) still win for their anchors,
-and an anchor the live stages never touch keeps the retrained list. Rules and the trending
-list are not published: the live rule miner and trending stage are fresher.
+the lists (:meth:`Engine.call_soon <shopstream.runners.embedded.engine.Engine.call_soon>`);
+the pipeline thread applies them at the start of the engine's next drain (the next batch
+of events, or an idle advance while none come): between two batches, never during one.
+The lists are stamped valid from the pipeline's watermark + 1 at that moment, so every
+event from then on sees them; lists the live stages publish afterwards (newer event
+time) still win for their anchors, and an anchor the live stages never touch keeps the
+retrained list. Rules and the trending list are not published: the live rule miner and
+trending stage are fresher.
 
 Examples
 --------
@@ -27,7 +28,7 @@ Examples
 >>> publisher = ModelPublisher(live)
 >>> publisher.publish(model)
 1
->>> publisher.apply_pending()  # what the pipeline thread does before its next entry
+>>> publisher.apply_pending()  # what the pipeline thread does at its next drain
 1
 >>> stage = publisher.stages[0][1]
 >>> stage.lists.tables["BLENDED"]["tea"][-1][1]
@@ -75,8 +76,11 @@ class ModelPublisher:
                     lists.append((kind, anchor, versions[-1][1]))
         with self._lock:
             self._pending.append((model.version, lists))
-        self.live.call_soon(self.apply_pending)
+        self.live.engine.call_soon(self._apply_on_engine)
         return len(lists)
+
+    def _apply_on_engine(self, _: Any) -> None:
+        self.apply_pending()
 
     def apply_pending(self) -> int:
         """Apply the queued lists (on the pipeline thread); return how many."""
