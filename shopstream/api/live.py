@@ -141,8 +141,6 @@ class LivePipeline:
         self.topology = default_topology(cfg)
         self.tap = StoreTap(store) if store is not None else None
         self.listeners: list[Callable[[Output], None]] = []
-        #: Work for the pipeline thread between two entries (see :meth:`call_soon`).
-        self._calls: queue.SimpleQueue[Callable[[], None]] = queue.SimpleQueue()
         self.engine = Engine(self.topology, self.config.out_of_orderness_ms, self._emit)
         self._decoder = EventDecoder(InputLimits(min_timestamp_ms=YEAR_2000_MS))
         self._queue: queue.SimpleQueue[Entry | None] = queue.SimpleQueue()
@@ -228,12 +226,6 @@ class LivePipeline:
                 self.refused += n
 
     # -- pipeline thread ------------------------------------------------------------------
-    def call_soon(self, step: Callable[[], None]) -> None:
-        """Run ``step`` on the pipeline thread before the next entry (events or an idle
-        advance while none come): how a scheduled job hands the operators a retrained
-        model without touching the engine from its own thread."""
-        self._calls.put(step)
-
     def start(self) -> None:
         """Resume from the last checkpoint and replay the log (before serving), then
         start the writer and pipeline threads."""
@@ -276,8 +268,6 @@ class LivePipeline:
                 if checkpoints is not None:
                     self._guarded(functools.partial(self._checkpoint, checkpoints))
                 break
-            while not self._calls.empty():
-                self._guarded(self._calls.get())
             self._guarded(functools.partial(self._apply, entry))
             with self._lock:
                 self._waiting -= len(entry.events)
