@@ -18,19 +18,19 @@ from __future__ import annotations
 
 from shopstream.jobs.config import JOB_NAMES, JobsConfig, JobSpec, load_jobs_config
 from shopstream.jobs.errors import JobError
-from shopstream.jobs.retention import RetentionConfig
+from shopstream.jobs.retention import CleanupConfig
 from shopstream.jobs.runlog import RunLog, RunRecord, run_log_path
 from shopstream.jobs.runner import JobRunner
 from shopstream.jobs.service import JobsService, jobs_status, serve_hook
 
 __all__ = [
     "JOB_NAMES",
+    "CleanupConfig",
     "JobError",
     "JobRunner",
     "JobSpec",
     "JobsConfig",
     "JobsService",
-    "RetentionConfig",
     "RunLog",
     "RunRecord",
     "jobs_status",

@@ -18,6 +18,11 @@ A file holds any subset of the fields, as tables (TOML) or objects (JSON)::
     cron = "*/5 * * * *"
     [hot]
     max_shoppers = 20000
+    [retention]                        # days per lake stream (shopstream.privacy)
+    events = 90
+    default = 365
+    [cleanup]
+    keep_checkpoints = 3
 
 Examples
 --------
@@ -48,7 +53,8 @@ from pathlib import Path
 from typing import Any, Final
 
 from shopstream.errors import ConfigError, require_positive
-from shopstream.jobs.retention import RetentionConfig
+from shopstream.jobs.retention import CleanupConfig
+from shopstream.privacy.retention import RetentionConfig
 
 __all__ = [
     "JOB_NAMES",
@@ -185,7 +191,9 @@ class JobsConfig:
     hot: HotRecsConfig = field(default_factory=HotRecsConfig)
     batch: BatchRecsConfig = field(default_factory=BatchRecsConfig)
     retrain: RetrainConfig = field(default_factory=RetrainConfig)
+    #: Days kept per lake stream (the privacy work's configuration, section ``retention``).
     retention: RetentionConfig = field(default_factory=RetentionConfig)
+    cleanup: CleanupConfig = field(default_factory=CleanupConfig)
     #: Parquet lake (``shopstream run --lake``): history for the retrain, cleaned up.
     lake: str | None = None
     #: JSONL events replayed for the retrain when there is no lake.
@@ -234,7 +242,7 @@ class JobsConfig:
 
 
 _SECTIONS: Final = {"hot": HotRecsConfig, "batch": BatchRecsConfig,
-                    "retrain": RetrainConfig, "retention": RetentionConfig}
+                    "retrain": RetrainConfig, "cleanup": CleanupConfig}
 
 
 def _build(cls: type[Any], where: str, data: Any) -> Any:
@@ -269,6 +277,12 @@ def jobs_config_from_dict(data: dict[str, Any]) -> JobsConfig:
     for key, cls in _SECTIONS.items():
         if key in data:
             kwargs[key] = _build(cls, key, data.pop(key))
+    if "retention" in data:
+        section = data.pop("retention")
+        if not isinstance(section, dict):
+            msg = f"retention must be a table of stream = days, got {section!r}"
+            raise ConfigError(msg)
+        kwargs["retention"] = RetentionConfig.from_mapping(section)
     return _build(JobsConfig, "JobsConfig", data | kwargs)  # type: ignore[no-any-return]
 
 

@@ -7,80 +7,54 @@ Three sweeps, each bounded by what it walks (never by the store's or the lake's 
   every expired row at once (one indexed ``DELETE``). Redis expires keys by itself, so
   there the sweep deletes nothing and says so;
 - **lake partitions older than the retention period**: every
-  ``stream=NAME/date=YYYY-MM-DD`` folder whose day is more than the stream's retention
-  (``lake_days``, or its entry in ``lake_days_by_stream``) before today is removed whole;
+  ``stream=NAME/date=YYYY-MM-DD`` folder whose whole day is past the stream's period in
+  the retention configuration of the privacy work
+  (:class:`shopstream.privacy.retention.RetentionConfig`: days per stream, e.g. raw events
+  90, dead letters 30, revenue 730) is removed whole;
 - **checkpoints beyond the last few**: in each checkpoint directory, the run folders
-  holding a ``checkpoint.pkl`` are kept newest first up to ``keep_checkpoints``, older ones
-  are removed; a checkpoint directory's own ``checkpoint.pkl`` (the live run's) is never
-  touched, and a ``checkpoint.tmp`` left by a crash in the middle of a save is removed once
-  it is older than an hour.
-
-:class:`RetentionConfig` is this module's own: the privacy work of issue 17 (retention
-periods per stream) may replace it with a shared one.
+  holding a ``checkpoint.pkl`` are kept newest first up to ``keep_checkpoints``
+  (:class:`CleanupConfig`), older ones are removed; a checkpoint directory's own
+  ``checkpoint.pkl`` (the live run's) is never touched, and a ``checkpoint.tmp`` left by a
+  crash in the middle of a save is removed once it is older than an hour.
 
 Examples
 --------
->>> RetentionConfig(lake_days_by_stream={"dead-letter": 30}).days_for("dead-letter")
-30
->>> RetentionConfig().days_for("events")
-365
->>> RetentionConfig(lake_days_by_stream={"events": 0})
+>>> CleanupConfig().keep_checkpoints
+3
+>>> CleanupConfig(keep_checkpoints=0)
 Traceback (most recent call last):
 ...
-shopstream.errors.ConfigError: RetentionConfig.lake_days_by_stream['events'] must be a \
-whole number of days > 0, got 0
+shopstream.errors.ConfigError: CleanupConfig.keep_checkpoints must be > 0, got 0
 """
 
 from __future__ import annotations
 
-import re
 import shutil
 import sqlite3
-from collections.abc import Mapping
-from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-from shopstream.errors import ConfigError, require_positive
+from shopstream.errors import require_positive
 from shopstream.jobs.errors import JobError
+from shopstream.privacy.retention import RetentionConfig, expired_partitions
 
-__all__ = ["RetentionConfig", "drop_old_partitions", "prune_checkpoints", "purge_expired"]
+__all__ = ["CleanupConfig", "drop_old_partitions", "prune_checkpoints", "purge_expired",
+           "today_utc"]
 
-_PARTITION = re.compile(r"^date=(\d{4}-\d{2}-\d{2})$")
 _STALE_TMP_S = 3_600.0
 
 
 @dataclass(frozen=True)
-class RetentionConfig:
-    """How long things are kept.
+class CleanupConfig:
+    """What the cleanup keeps besides the retention periods: ``keep_checkpoints`` run
+    checkpoints per checkpoint directory (newest first)."""
 
-    Parameters
-    ----------
-    lake_days
-        Days a lake partition is kept after its day (default a year).
-    lake_days_by_stream
-        Per-stream exceptions, e.g. ``{"dead-letter": 30}``.
-    keep_checkpoints
-        Run checkpoints kept per checkpoint directory (newest first).
-    """
-
-    lake_days: int = 365
-    lake_days_by_stream: Mapping[str, int] = field(default_factory=dict)
     keep_checkpoints: int = 3
 
     def __post_init__(self) -> None:
-        require_positive(self, "lake_days", "keep_checkpoints")
-        for stream, days in self.lake_days_by_stream.items():
-            if not isinstance(days, int) or isinstance(days, bool) or days <= 0:
-                msg = (f"RetentionConfig.lake_days_by_stream[{stream!r}] must be a whole "
-                       f"number of days > 0, got {days!r}")
-                raise ConfigError(msg)
-        object.__setattr__(self, "lake_days_by_stream", dict(self.lake_days_by_stream))
-
-    def days_for(self, stream: str) -> int:
-        """Days a partition of ``stream`` is kept."""
-        return self.lake_days_by_stream.get(stream, self.lake_days)
+        require_positive(self, "keep_checkpoints")
 
 
 def purge_expired(store: Any, now_s: float) -> dict[str, int]:
@@ -115,8 +89,8 @@ def purge_expired(store: Any, now_s: float) -> dict[str, int]:
 
 
 def drop_old_partitions(lake: str | Path, config: RetentionConfig,
-                        today: date) -> dict[str, int]:
-    """Remove the lake's day partitions past their stream's retention.
+                        now_ms: int) -> dict[str, int]:
+    """Remove the lake's day partitions past their stream's retention at ``now_ms``.
 
     Examples
     --------
@@ -124,29 +98,19 @@ def drop_old_partitions(lake: str | Path, config: RetentionConfig,
     >>> root = Path(tempfile.mkdtemp())
     >>> for day in ("2026-01-01", "2026-06-01"):
     ...     (root / "stream=events" / f"date={day}").mkdir(parents=True)
-    >>> drop_old_partitions(root, RetentionConfig(lake_days=30), date(2026, 6, 10))
+    >>> june_10 = int(datetime(2026, 6, 10, tzinfo=UTC).timestamp() * 1000)
+    >>> drop_old_partitions(root, RetentionConfig(streams={"events": 30}), june_10)
     {'lake_partitions': 1, 'lake_files': 0}
     >>> sorted(p.name for p in (root / "stream=events").iterdir())
     ['date=2026-06-01']
     """
-    root = Path(lake)
-    if not root.is_dir():
+    if not Path(lake).is_dir():
         return {"lake_partitions": 0, "lake_files": 0}
     partitions = files = 0
-    for stream_dir in sorted(root.glob("stream=*")):
-        keep_from = today - timedelta(days=config.days_for(stream_dir.name[len("stream="):]))
-        for folder in sorted(stream_dir.iterdir()):
-            found = _PARTITION.match(folder.name)
-            if not found or not folder.is_dir():
-                continue
-            try:
-                day = date.fromisoformat(found.group(1))
-            except ValueError:
-                continue
-            if day < keep_from:
-                files += sum(1 for p in folder.rglob("*") if p.is_file())
-                shutil.rmtree(folder)
-                partitions += 1
+    for folder in expired_partitions(lake, config, now_ms):
+        files += sum(1 for p in folder.rglob("*") if p.is_file())
+        shutil.rmtree(folder)
+        partitions += 1
     return {"lake_partitions": partitions, "lake_files": files}
 
 

@@ -41,12 +41,7 @@ from shopstream.jobs.history import read_history, recent_products
 from shopstream.jobs.models import ModelRepository, TrainedModel, models_dir, train
 from shopstream.jobs.publish import ModelPublisher
 from shopstream.jobs.recs import active_shoppers, recommend_shoppers
-from shopstream.jobs.retention import (
-    drop_old_partitions,
-    prune_checkpoints,
-    purge_expired,
-    today_utc,
-)
+from shopstream.jobs.retention import drop_old_partitions, prune_checkpoints, purge_expired
 from shopstream.jobs.runner import JobFunction
 from shopstream.recommend.suite import RecommendConfig
 from shopstream.stores.base import FeatureStore
@@ -139,6 +134,6 @@ class ShopJobs:
         now_s = now_ms / 1000
         counts: dict[str, Any] = dict(purge_expired(self.store, now_s))
         if cfg.lake:
-            counts |= drop_old_partitions(cfg.lake, cfg.retention, today_utc(now_s))
-        counts |= prune_checkpoints(cfg.checkpoint_dirs, cfg.retention.keep_checkpoints, now_s)
+            counts |= drop_old_partitions(cfg.lake, cfg.retention, now_ms)
+        counts |= prune_checkpoints(cfg.checkpoint_dirs, cfg.cleanup.keep_checkpoints, now_s)
         return counts

@@ -94,13 +94,16 @@ def test_config_loads_from_toml_and_json(tmp_path: Path) -> None:
     toml.write_text('timezone = "UTC"\nlake = "lake"\ncheckpoint_dirs = ["a", "b"]\n'
                     '[schedules.hot-recommendations]\ncron = "*/5 * * * *"\nbackoff_s = 2\n'
                     '[batch]\nbatch_size = 5000\n'
-                    '[retention]\nlake_days = 30\nlake_days_by_stream = {dead-letter = 7}\n')
+                    '[retention]\ndefault = 30\ndead-letter = 7\n[cleanup]\nkeep_checkpoints = 5\n')
     config = load_jobs_config(toml)
     assert config.spec("hot-recommendations") == JobSpec("*/5 * * * *", backoff_s=2)
     assert config.spec("daily-recommendations").cron == "30 2 * * *"  # default kept
     assert config.batch.batch_size == 5000
     assert config.checkpoint_dirs == ("a", "b")
     assert config.retention.days_for("dead-letter") == 7
+    assert config.retention.days_for("top-products") == 730  # the privacy defaults stay
+    assert config.retention.days_for("no-such-stream") == 30
+    assert config.cleanup.keep_checkpoints == 5
     json_file = tmp_path / "jobs.json"
     json_file.write_text('{"schedules": {"weekly-retrain": {"enabled": false}}}')
     spec = load_jobs_config(json_file).spec("weekly-retrain")
@@ -117,6 +120,8 @@ def test_config_loads_from_toml_and_json(tmp_path: Path) -> None:
      "write the day of the week as names (sun, mon-fri): APScheduler counts 0 as Monday"),
     ('timezone = "Mars/Olympus"\n', "JobsConfig.timezone is not a known time zone"),
     ('[retrain]\nbogus = 1\n', "retrain has unknown setting 'bogus'"),
+    ('[retention]\nevents = 0\n',
+     "RetentionConfig.streams['events'] must be an int >= 1 (days), got 0"),
     ('nonsense', "is not valid TOML"),
 ])
 def test_bad_configuration_is_one_clear_error(tmp_path: Path, text: str, message: str) -> None:

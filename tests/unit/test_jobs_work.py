@@ -21,8 +21,9 @@ from shopstream.jobs.history import read_history
 from shopstream.jobs.models import ModelRepository
 from shopstream.jobs.publish import ModelPublisher
 from shopstream.jobs.recs import active_shoppers, user_recs_key
-from shopstream.jobs.retention import RetentionConfig
+from shopstream.jobs.retention import CleanupConfig
 from shopstream.jobs.shop_jobs import ShopJobs
+from shopstream.privacy.retention import RetentionConfig
 from shopstream.stores.base import StoreEntry
 from shopstream.stores.embedded import SqliteStore
 
@@ -202,9 +203,9 @@ def test_retention_cleanup_forgets_what_is_past_its_time(store: SqliteStore,
     os.utime(stale, (now_s - 7_200, now_s - 7_200))
     time.sleep(0.01)
     config = JobsConfig(lake=str(lake), checkpoint_dirs=(str(checkpoints),),
-                        retention=RetentionConfig(
-                            lake_days=400, lake_days_by_stream={"dead-letter": 30},
-                            keep_checkpoints=2))
+                        retention=RetentionConfig(streams={"events": 400,
+                                                           "dead-letter": 30}),
+                        cleanup=CleanupConfig(keep_checkpoints=2))
     counts = ShopJobs(store, config).retention(int((now_s + 1) * 1000))
     assert counts == {"store_expired": 1, "lake_partitions": 2, "lake_files": 2,
                       "checkpoints_removed": 3, "checkpoint_tmp_removed": 1}
