@@ -1,7 +1,8 @@
 """``DELETE /users/{user_id}``: erase a shopper from a running service.
 
 The route removes the shopper (their id and, with a pseudonymisation key, its pseudonym)
-from the pipeline this process hosts and from the store, and appends the record of what
+from the pipeline this process hosts, the store and the jobs' model versions beside a
+SQLite store, and appends the record of what
 was removed to the erasure log (``serve --erasure-log``, default ``erasures.jsonl``); the
 answer is that record (it never holds the raw id). It is a write: with API keys
 configured it needs one (401 otherwise, from the :class:`~shopstream.api.security.Guard`),
@@ -39,6 +40,7 @@ from shopstream.privacy.erasure import (
     ErasureLog,
     erase_user,
     matching_keys,
+    models_beside,
     scrub_engine,
 )
 from shopstream.privacy.pseudonym import from_environment
@@ -117,6 +119,7 @@ def _erase(state: Any, user_id: str) -> tuple[int, dict[str, Any]]:
     try:
         report = erase_user(
             user_id, store=store, pseudonymiser=pseudonymiser, log=log, requested_by="api",
+            models=models_beside(state.store.url),
             live=None if live is None else (lambda ids: _scrub_live(live, ids)))
     except ErasureError as exc:
         return 503, {"detail": str(exc)}

@@ -25,7 +25,13 @@ from typing import Any
 
 from shopstream.cli.privacy_options import add_privacy_arguments, apply_privacy_options
 from shopstream.errors import ConfigError
-from shopstream.privacy.erasure import ERASURE_LOG_ENV, ErasableStore, ErasureLog, erase_user
+from shopstream.privacy.erasure import (
+    ERASURE_LOG_ENV,
+    ErasableStore,
+    ErasureLog,
+    erase_user,
+    models_beside,
+)
 
 __all__ = ["register"]
 
@@ -44,6 +50,9 @@ def register(sub: Any) -> None:
     parser.add_argument("--lake", metavar="DIR", help="the lake `shopstream run --lake` writes")
     parser.add_argument("--checkpoint-dir", metavar="DIR",
                         help="the checkpoints of `shopstream run --checkpoint-dir`")
+    parser.add_argument("--models", metavar="DIR",
+                        help="the jobs' model versions (default: STORE.models beside a "
+                             "SQLite --store, when it exists)")
     parser.add_argument("--output-dir", metavar="DIR",
                         help="also rewrite the JSONL output streams of `shopstream run "
                              "--output-dir` without their records")
@@ -69,6 +78,7 @@ def _erase(args: argparse.Namespace) -> int:
             raise ConfigError(msg)
         report = erase_user(args.user, store=store, lake=args.lake,
                             checkpoint_dir=args.checkpoint_dir, output_dir=args.output_dir,
+                            models=_models_dir(args),
                             pseudonymiser=pseudonymiser,
                             log=log, requested_by="cli")
     finally:
@@ -93,6 +103,8 @@ def _erase(args: argparse.Namespace) -> int:
             print(f"  checkpoint: {cp['keysRemoved']:,} state entries, "
                   f"{cp['valuesRewritten']:,} values rewritten, {cp['timersRemoved']:,} "
                   f"timers, {cp['eventsRemoved']:,} buffered events")
+    if record["models"] is not None:
+        print(f"  models: {record['models']['versionsRewritten']:,} versions rewritten")
     if record["outputs"] is not None:
         print(f"  output streams: {record['outputs']['lines']:,} lines, "
               f"{record['outputs']['filesRewritten']:,} files rewritten")
@@ -103,8 +115,17 @@ def _erase(args: argparse.Namespace) -> int:
     return 0
 
 
+def _models_dir(args: argparse.Namespace) -> str | None:
+    """``--models``, else the jobs' default beside a SQLite store when it exists."""
+    if args.models:
+        return str(args.models)
+    beside = models_beside(args.store) if args.store else None
+    return None if beside is None else str(beside)
+
+
 def _found_any(record: dict[str, Any]) -> bool:
     counts = [(record["store"] or {}).get("keysRemoved", 0),
+              (record["models"] or {}).get("versionsRewritten", 0),
               (record["lake"] or {}).get("rows", 0),
               (record["outputs"] or {}).get("lines", 0), record["sessions"]]
     cp = record["checkpoint"] or {}

@@ -8,6 +8,8 @@ pseudonymisation key, by its pseudonym) from
   without them (:mod:`shopstream.privacy.scrub`);
 - the Parquet lake (:mod:`shopstream.privacy.lake_erasure`) and the JSONL output streams
   of ``run --output-dir`` (:mod:`shopstream.privacy.output_erasure`);
+- the jobs' saved model versions (their history, :meth:`ModelRepository.forget
+  <shopstream.jobs.models.ModelRepository.forget>`);
 - the feature store: every key that is theirs or their sessions' and every value that
   names them (``erase_entities`` of the embedded and Redis stores);
 
@@ -56,7 +58,8 @@ from shopstream.privacy.scrub import ScrubResult, scrub_engine_snapshot
 from shopstream.stores.key_owner import key_owned
 
 __all__ = ["ERASURE_LOG_ENV", "ErasableStore", "ErasureError", "ErasureLog", "ErasureReport",
-           "erase_user", "erasure_ids", "matching_keys", "scrub_engine", "subject_digest"]
+           "erase_user", "erasure_ids", "matching_keys", "models_beside", "scrub_engine",
+           "subject_digest"]
 
 _encode_json = msgspec.json.Encoder().encode
 #: Environment variable naming the erasure log of ``serve`` (``--erasure-log``).
@@ -130,6 +133,7 @@ class ErasureReport:
     checkpoint: dict[str, Any] | None = None
     live: dict[str, Any] | None = None
     outputs: dict[str, Any] | None = None
+    models: dict[str, Any] | None = None
     sessions: int = 0
     seconds: float = 0.0
     errors: list[str] = field(default_factory=list)
@@ -147,7 +151,8 @@ class ErasureReport:
         return {"erasureId": self.erasure_id, "at": self.at, "subject": self.subject,
                 "requestedBy": self.requested_by, "complete": self.complete,
                 "store": self.store, "lake": self.lake, "checkpoint": self.checkpoint,
-                "live": self.live, "outputs": self.outputs, "sessions": self.sessions,
+                "live": self.live, "outputs": self.outputs, "models": self.models,
+                "sessions": self.sessions,
                 "seconds": round(self.seconds, 3), "errors": self.errors}
 
 
@@ -221,6 +226,20 @@ def matching_keys(entries: Iterable[tuple[str, Any]], ids: Iterable[str],
     return found
 
 
+def models_beside(store_url: str) -> Path | None:
+    """The jobs' default model directory beside a SQLite store (``features.models`` for
+    ``features.db``) when it exists; ``None`` for a server store or when there is none.
+
+    >>> models_beside("redis://localhost:6379") is None
+    True
+    """
+    if "://" in store_url:
+        return None
+    path = Path(store_url)
+    beside = path.with_name(path.stem + ".models")
+    return beside if beside.is_dir() else None
+
+
 def _load_checkpoint(directory: Path) -> dict[str, Any] | None:
     from shopstream.runners.embedded.checkpoint import CheckpointStore
 
@@ -239,7 +258,7 @@ def _utc(seconds: float) -> str:
 
 def erase_user(user_id: str, *, store: ErasableStore | None = None,
                lake: str | Path | None = None, checkpoint_dir: str | Path | None = None,
-               output_dir: str | Path | None = None,
+               output_dir: str | Path | None = None, models: str | Path | None = None,
                pseudonymiser: Pseudonymiser | None = None, log: ErasureLog | None = None,
                live: Callable[[frozenset[str]], ScrubResult] | None = None,
                requested_by: str = "cli", clock: Callable[[], float] = time.time,
@@ -248,6 +267,8 @@ def erase_user(user_id: str, *, store: ErasableStore | None = None,
 
     ``output_dir`` is the ``--output-dir`` of ``run``: its JSONL streams are rewritten
     without their records, and the checkpoint's file positions follow.
+    ``models`` is the directory of the jobs' trained model versions: each version holding
+    their history is rewritten without it.
     ``live`` scrubs a running pipeline: it is called with the ids and returns the
     :class:`ScrubResult` (``serve`` runs :func:`scrub_engine` on its pipeline thread).
     A part that fails is named in the report's ``errors`` (and in the log); the others
@@ -314,6 +335,15 @@ def erase_user(user_id: str, *, store: ErasableStore | None = None,
             _save_checkpoint(Path(checkpoint_dir), checkpoint)
         except ShopstreamError as exc:
             report.errors.append(f"checkpoint: {exc}")
+    if models is not None:
+        try:
+            from shopstream.jobs.models import ModelRepository
+
+            repository = ModelRepository(models)
+            report.models = {"versionsRewritten": sum(repository.forget(one)
+                                                      for one in sorted(ids))}
+        except ShopstreamError as exc:
+            report.errors.append(f"models: {exc}")
     if store is not None:
         try:
             mentions = [json.dumps(one).encode() for one in sorted(ids)]

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from privacy_data import (
     SPLIT,
+    T0,
     TARGET,
     TARGET_SESSIONS,
     TOTAL,
@@ -62,11 +63,21 @@ def test_erased_shopper_leaves_no_byte_and_a_resumed_run_does_not_bring_them_bac
     assert store.get(f"profile:user:{TARGET}") is not None  # a Customer 360 profile
     assert store.get("profile:user:other-shopper-1") is not None
 
+    # The weekly retrain's model versions, from the lake (beside the store).
+    from shopstream.jobs.config import JobsConfig
+    from shopstream.jobs.shop_jobs import ShopJobs
+
+    ShopJobs(store, JobsConfig(lake=str(lake), events=str(src))).retrain(T0 + 3_600_000)
+    models = db.with_name("features.models")
+    assert any(needle in p.read_bytes() for p in models.rglob("*") if p.is_file())
+
     log = ErasureLog(tmp_path / "erasures.jsonl")
     assert any(needle in p.read_bytes() for p in out.glob("*.jsonl"))
     report = erase_user(TARGET, store=store, lake=lake, checkpoint_dir=ckpt, output_dir=out,
-                        log=log)
+                        models=models, log=log)
     store.close()
+    assert report.models == {"versionsRewritten": 1}
+    assert not any(needle in p.read_bytes() for p in models.rglob("*") if p.is_file())
 
     assert report.complete and report.store_keys > 0
     assert report.lake is not None and report.lake["rows"] > 0
