@@ -20,7 +20,7 @@ import os
 import sys
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import IO, Any
+from typing import IO
 
 import msgspec
 
@@ -173,12 +173,6 @@ class JsonlSinks:
             return
         handle.write(self._encoder.encode(out.record) + b"\n")
         self.counts[out.stream] += 1
-
-    def write_record(self, stream: str, record: Any) -> None:
-        """Write a record that did not come from an operator (dead letters)."""
-        handle = self._files[stream]
-        handle.write(self._encoder.encode(record) + b"\n")
-        self.counts[stream] += 1
 
     def positions(self) -> dict[str, int]:
         result = {}

@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from shopstream.mining.config import RulesConfig
     from shopstream.mining.errors import MiningError, UnknownBasketError
     from shopstream.mining.index import RuleIndex, rank_key
-    from shopstream.mining.miner import MinerSnapshot, RuleMiner
+    from shopstream.mining.miner import RuleMiner
     from shopstream.mining.rules import Rule, RuleKey, derive_rules, rule_sort_key
     from shopstream.mining.tracker import ItemsetTracker
 
@@ -39,7 +39,6 @@ __all__ = [
     "BudgetedMining",
     "ChangeKind",
     "ItemsetTracker",
-    "MinerSnapshot",
     "MiningBudget",
     "MiningError",
     "MiningResult",
@@ -66,7 +65,6 @@ __getattr__ = lazy_exports(__name__, {
     "BudgetedMining": "budget",
     "ChangeKind": "changes",
     "ItemsetTracker": "tracker",
-    "MinerSnapshot": "miner",
     "MiningBudget": "budget",
     "MiningError": "errors",
     "MiningResult": "batch",

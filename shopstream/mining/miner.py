@@ -40,22 +40,13 @@ from __future__ import annotations
 from collections.abc import Iterable
 from itertools import chain
 
-import msgspec
-
 from shopstream.mining.changes import ChangeKind, RuleChange, change_between
 from shopstream.mining.config import RulesConfig
 from shopstream.mining.rules import Rule, RuleKey, rule_sort_key
 from shopstream.mining.tracker import Codes, ItemsetTracker
 from shopstream.mining.watch import CodedKey, Watch, stable_bounds
 
-__all__ = ["MinerSnapshot", "RuleMiner"]
-
-
-class MinerSnapshot(msgspec.Struct, frozen=True):
-    """The state of a :class:`RuleMiner`: its window (oldest first) and published rules."""
-
-    baskets: tuple[tuple[str, ...], ...]
-    published: tuple[Rule, ...]
+__all__ = ["RuleMiner"]
 
 
 class RuleMiner:
@@ -121,34 +112,6 @@ class RuleMiner:
     def baskets(self) -> list[tuple[str, ...]]:
         """The window's baskets, oldest first."""
         return list(self._tracker.baskets())
-
-    def snapshot(self) -> MinerSnapshot:
-        """Everything a checkpoint must keep: the window and the published rules."""
-        return MinerSnapshot(tuple(self._tracker.baskets()),
-                             tuple(sorted(self._published.values(), key=rule_sort_key)))
-
-    @classmethod
-    def restore(cls, snapshot: MinerSnapshot, config: RulesConfig | None = None,
-                tolerance: float = 0.05) -> RuleMiner:
-        """A miner in the state :meth:`snapshot` saw; its next :meth:`changes` are the
-        ones the snapshotted miner would have reported.
-
-        Examples
-        --------
-        >>> miner = RuleMiner(RulesConfig(min_support=0.5))
-        >>> miner.add_basket(["a", "b"]); _ = miner.changes(); miner.add_basket(["a", "c"])
-        >>> copy = RuleMiner.restore(miner.snapshot(), RulesConfig(min_support=0.5))
-        >>> copy.changes() == miner.changes()
-        True
-        """
-        miner = cls(config, tolerance)
-        for basket in snapshot.baskets:
-            miner.add_basket(basket)
-        miner._derive()
-        miner._published = {rule.key: rule for rule in snapshot.published}
-        # every kept rule is re-registered against the restored published versions
-        miner._derive_all()
-        return miner
 
     # -- counts ----------------------------------------------------------------------
 

@@ -68,9 +68,6 @@ def _outputs(directory: Path) -> dict[str, bytes]:
     return {p.name: p.read_bytes() for p in sorted(directory.glob("*.jsonl"))}
 
 
-    return {p.name: p.read_bytes() for p in sorted(directory.glob("*.jsonl"))}
-
-
 def _crash_after(src: Path, runner: EmbeddedRunner, after: int) -> Iterator[tuple[bytes, int]]:
     """The source a resumed run reads, crashing after ``after`` lines (a stand-in for kill)."""
     snapshot = runner.checkpoints.load() if runner.checkpoints else None

@@ -126,27 +126,3 @@ def test_item_codes_are_reused_after_items_leave() -> None:
         assert miner.rule_map() == _batch(window, config)
     # only the items of the last window (plus the released ones of one step) hold codes
     assert len(miner._tracker.names) < 20
-
-
-def test_snapshot_restore_continues_identically() -> None:
-    rng = random.Random(11)
-    items = [f"i{k}" for k in range(9)]
-    config = RulesConfig(0.1, 0.3, 1.0)
-    stream = [rng.sample(items, rng.randint(1, 5)) for _ in range(160)]
-    straight = RuleMiner(config)
-    restored: RuleMiner | None = None
-    for step, basket in enumerate(stream):
-        for miner in (straight, restored):
-            if miner is None:
-                continue
-            if miner.basket_count == 30:
-                miner.evict_oldest()
-            miner.add_basket(basket)
-        expected = straight.changes()
-        if restored is not None:
-            assert restored.changes() == expected
-        if step == 80:
-            restored = RuleMiner.restore(straight.snapshot(), config)
-    assert restored is not None
-    assert restored.rule_map() == straight.rule_map()
-    assert restored.published() == straight.published()
