@@ -1,3 +1,21 @@
 """Sources and sinks: files, Kafka, HTTP collector, Postgres CDC, webhooks."""
 
 from __future__ import annotations
+
+# Each module is imported on its own (some need an optional extra).
+__all__ = [
+    "broker",
+    "cdc_mapping",
+    "cdc_orders",
+    "files",
+    "kafka_admin",
+    "kafka_sink",
+    "kafka_source",
+    "partition_merge",
+    "partition_watermarks",
+    "postgres_cdc",
+    "snowplow",
+    "wal",
+    "wal2json",
+    "webhook",
+]

@@ -2,3 +2,17 @@
 
 Needs the ``lake`` extra (pyarrow, duckdb): ``pip install 'shopstream[lake]'``.
 """
+
+from __future__ import annotations
+
+# Each module is imported on its own (some need an optional extra).
+__all__ = [
+    "compact",
+    "errors",
+    "export",
+    "query",
+    "runs",
+    "schemas",
+    "shop",
+    "sink",
+]

@@ -7,3 +7,11 @@ shopping sessions written as carts, wishlist, orders, payments and shipments, an
 """
 
 from __future__ import annotations
+
+# Each module is imported on its own (some need an optional extra).
+__all__ = [
+    "connection",
+    "generate",
+    "schema",
+    "simulate",
+]
