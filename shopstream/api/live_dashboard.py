@@ -16,11 +16,18 @@ Examples
 ...                                                        None, None)))
 >>> feed.snapshot()["revenue"][0]["orderCount"], feed.version
 (2, 1)
+>>> from shopstream.events.patterns import AntecedentRules, RuleSummary
+>>> feed.learn(Output("rules-by-antecedent", "p1", AntecedentRules(
+...     ("p1",), (RuleSummary("p3", 0.5, 1.0, 2.0, 0.25, 2),), 0)))
+>>> rules = feed.snapshot()["rules"]
+>>> rules["count"], rules["strongest"][0]["consequent"]
+(1, 'p3')
 """
 
 from __future__ import annotations
 
 import asyncio
+import heapq
 import threading
 import time
 from collections import deque
@@ -55,6 +62,10 @@ _NAMES = {streams.REVENUE_STATS: "revenue", streams.FRAUD_ALERTS: "fraud",
           streams.PRODUCT_RECOMMENDATIONS: "recommendations",
           streams.SHOPPER_FEATURES: "activity", streams.TRENDING_PRODUCTS: "trending",
           streams.TOP_PRODUCTS: "top"}
+#: Antecedents whose rules the page keeps (the oldest updated go first beyond it), and
+#: how many of the strongest rules it lists.
+_MAX_ANTECEDENTS = 10_000
+_STRONGEST = 10
 _PAGE_DIR = Path(str(resources.files("shopstream.api") / "dashboard"))
 _PUSH_EVERY_S = 0.25
 
@@ -68,12 +79,18 @@ class DashboardFeed:
         self._lock = threading.Lock()
         self.version = 0
         self.dead_letters = 0
+        # The current rules of each antecedent (rules-by-antecedent carries them whole).
+        self._rules: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+        self.rule_count = 0
 
     def learn(self, out: Output) -> None:
         """Keep ``out`` if the page shows its stream."""
         if out.stream == streams.DEAD_LETTER:
             self.dead_letters += 1
             self.version += 1
+            return
+        if out.stream == streams.RULES_BY_ANTECEDENT:
+            self._learn_rules(out.record)
             return
         ring = self._rings.get(out.stream)
         if ring is None:
@@ -83,10 +100,32 @@ class DashboardFeed:
             ring.append(record)
             self.version += 1
 
-    def snapshot(self) -> dict[str, Any]:
-        """Every ring, oldest first, under the page's names."""
+    def _learn_rules(self, record: Any) -> None:
+        key = tuple(record.antecedents)
+        rules = [{"antecedents": list(key), "consequent": r.consequent,
+                  "confidence": r.confidence, "lift": r.lift, "support": r.support,
+                  "count": r.count} for r in record.rules]
         with self._lock:
-            return {_NAMES[s]: list(ring) for s, ring in self._rings.items()}
+            old = self._rules.pop(key, None)
+            self.rule_count -= len(old) if old else 0
+            if rules:
+                self._rules[key] = rules  # re-inserted: the newest at the end
+                self.rule_count += len(rules)
+            while len(self._rules) > _MAX_ANTECEDENTS:
+                self.rule_count -= len(self._rules.pop(next(iter(self._rules))))
+            self.version += 1
+
+    def snapshot(self) -> dict[str, Any]:
+        """Every ring, oldest first, under the page's names, and the rules: how many and
+        the strongest (by lift, then confidence). Cost: one pass over the kept rules."""
+        with self._lock:
+            body: dict[str, Any] = {_NAMES[s]: list(ring) for s, ring in self._rings.items()}
+            strongest = heapq.nlargest(
+                _STRONGEST, (r for rules in self._rules.values() for r in rules),
+                key=lambda r: (r["lift"], r["confidence"]))
+            body["rules"] = {"count": self.rule_count, "antecedents": len(self._rules),
+                             "strongest": strongest}
+            return body
 
 
 def plotly_bundle() -> Path:
@@ -117,12 +156,15 @@ def dashboard_router(state: Any) -> Any:
         if live is not None and live.engine.max_timestamp_ms > 0:
             lag = round(time.time() - live.engine.max_timestamp_ms / 1000, 1)
         events = live.processed if live is not None else 0
+        checkpoints = getattr(live, "checkpoints", None)
+        age = checkpoints.status()["ageSeconds"] if checkpoints is not None else None
         body["health"] = {
             "events": events, "eventsPerSecond": rate.sample(events),
             "watermarkLagSeconds": lag,
             "deadLetters": (live.rejected if live is not None else 0) + feed.dead_letters,
             "lateEvents": live.engine.late_events if live is not None else 0,
             "waiting": live.waiting if live is not None else 0,
+            "checkpoints": checkpoints is not None, "checkpointAgeSeconds": age,
             "pipeline": live is not None, "now": int(time.time() * 1000)}
         return body
 
@@ -141,7 +183,8 @@ def dashboard_router(state: Any) -> Any:
     @router.get("/dashboard/data", summary="What the dashboard shows, now")
     async def snapshot() -> Response:
         """Latest revenue windows, trending and top products, fraud alerts, abandoned
-        carts, recommendations, shopper activity and pipeline health."""
+        carts, recommendations, shopper activity, the rule count and strongest rules,
+        and pipeline health (events/s, watermark lag, dead letters, checkpoint age)."""
         return Response(_encode(data()), media_type="application/json")
 
     @router.websocket("/dashboard/ws")

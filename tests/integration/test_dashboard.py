@@ -22,7 +22,8 @@ CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
         "--disable-component-update", "--disable-sync", "--no-first-run"]
 CHARTS = ["chart-revenue", "chart-trending", "chart-top", "chart-health"]
-TABLES = ["table-fraud", "table-abandoned", "table-recommendations", "table-activity"]
+TABLES = ["table-fraud", "table-abandoned", "table-recommendations", "table-activity",
+          "table-rules"]
 
 
 def _shop_history(now_ms: int) -> list[dict[str, Any]]:
@@ -47,6 +48,13 @@ def _shop_history(now_ms: int) -> list[dict[str, Any]]:
         event("VIEW_PRODUCT", 70, "s-cy", "cy", productId="p2", price=900.0),
         event("PURCHASE", 130, "s-cy", "cy", orderId="o2", cartTotal=900.0,
               items=[{"productId": "p2", "price": 900.0}]),
+        # The rules stage publishes after 1,000 baskets: half of them p1 with p3 (the rule
+        # p1 -> p3, lift 2), half p4 alone, one order every 0.6 s from minute 4 on.
+        *(event("PURCHASE", 240 + n * 0.6, f"s-b{n}", f"b{n}", orderId=f"b{n}",
+                cartTotal=160.0 if n % 2 else 5.0,
+                items=[{"productId": "p1", "price": 150.0}, {"productId": "p3", "price": 10.0}]
+                if n % 2 else [{"productId": "p4", "price": 5.0}])
+          for n in range(1_000)),
         event("VIEW_PRODUCT", 18 * 60 + 10, "s-dan", "dan", productId="p3", price=10.0),
         event("VIEW_PRODUCT", 18 * 60 + 20, "s-dan", "dan", productId="p1", price=150.0),
         event("VIEW_PRODUCT", 19 * 60 + 50, "s-eve", "eve", productId="p2", price=900.0),
@@ -114,6 +122,9 @@ def test_dashboard_draws_every_panel_and_follows_posted_events(
         assert not empty, f"panels without data: {empty}"
         assert any("HIGH_VALUE" in row for row in _rows(page, "table-fraud"))
         assert any("s-ann" in row for row in _rows(page, "table-abandoned"))
+        assert int(page.inner_text("#kpi-rules")) > 0
+        assert any(row.startswith("p1\tp3") for row in _rows(page, "table-rules"))
+        assert page.inner_text("#kpi-checkpoint") == "off"  # this server keeps no checkpoints
 
         # A shopper arriving now: the recommendations after her view are on the page at once.
         now_ms = int(time.time() * 1000)

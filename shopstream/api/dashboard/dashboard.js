@@ -86,6 +86,8 @@
     document.getElementById("kpi-rate").textContent = health.eventsPerSecond;
     document.getElementById("kpi-lag").textContent = text(health.watermarkLagSeconds);
     document.getElementById("kpi-dead").textContent = health.deadLetters;
+    document.getElementById("kpi-checkpoint").textContent =
+      health.checkpoints ? text(health.checkpointAgeSeconds) : "off";
   }
 
   function draw(data) {
@@ -107,6 +109,11 @@
       data.recommendations.slice().reverse().map((r) => ({
         cells: [r.sessionId, r.triggerProductId, r.recommendedProducts.join(", "),
                 r.recommendationType] })));
+    document.getElementById("kpi-rules").textContent = data.rules.count;
+    table("table-rules", ["if bought", "then", "confidence", "lift", "baskets"],
+      data.rules.strongest.map((r) => ({
+        cells: [r.antecedents.join(" + "), r.consequent, r.confidence.toFixed(2),
+                r.lift.toFixed(2), r.count] })));
     table("table-activity", ["entity", "id", "as of (event time)", "features"],
       data.activity.slice().reverse().map((f) => ({
         cells: [f.entity, f.entityId, time(f.computedAt).toLocaleTimeString(),
