@@ -28,9 +28,9 @@ from typing import Any
 
 from shopstream.events.decode import EventDecoder
 from shopstream.events.model import EventType, ShopperEvent
+from shopstream.events.pseudonym import Pseudonymiser
 from shopstream.lake.sink import LakeSink
 from shopstream.privacy.erasure import erase_user
-from shopstream.privacy.pseudonym import Pseudonymiser
 from shopstream.stores.base import StoreEntry
 from shopstream.stores.embedded import SqliteStore
 

@@ -33,6 +33,7 @@ from typing import Any
 import msgspec
 
 from shopstream.errors import ShopstreamError
+from shopstream.events.pseudonym import from_environment
 from shopstream.privacy.erasure import (
     ERASURE_LOG_ENV,
     ErasableStore,
@@ -43,7 +44,6 @@ from shopstream.privacy.erasure import (
     models_beside,
     scrub_engine,
 )
-from shopstream.privacy.pseudonym import from_environment
 from shopstream.privacy.scrub import ScrubResult
 from shopstream.stores.base import require
 

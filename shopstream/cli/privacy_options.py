@@ -29,8 +29,8 @@ import os
 from collections.abc import MutableMapping
 
 from shopstream.errors import ConfigError
+from shopstream.events.pseudonym import KEY_ENV, Pseudonymiser, load_key
 from shopstream.privacy.erasure import ERASURE_LOG_ENV
-from shopstream.privacy.pseudonym import KEY_ENV, Pseudonymiser, load_key
 
 __all__ = ["add_privacy_arguments", "apply_privacy_options"]
 

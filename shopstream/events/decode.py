@@ -53,7 +53,7 @@ from shopstream.events.limits import InputLimits, check_event, check_raw
 from shopstream.events.model import EventType, ShopperEvent, WireEvent
 
 if TYPE_CHECKING:
-    from shopstream.privacy.pseudonym import Pseudonymiser
+    from shopstream.events.pseudonym import Pseudonymiser
 
 __all__ = ["NEEDS_PRODUCT", "EventDecoder", "derive_event_id"]
 
@@ -116,7 +116,7 @@ class EventDecoder:
     No other exception escapes :meth:`decode`.
 
     ``pseudonymiser`` replaces each event's user id by its keyed pseudonym
-    (:mod:`shopstream.privacy.pseudonym`); by default it comes from the
+    (:mod:`shopstream.events.pseudonym`); by default it comes from the
     ``SHOPSTREAM_PSEUDONYM_KEY`` environment variable (none when unset), so every door
     that decodes events pseudonymises once a key is configured; ``None`` turns it off.
     """
@@ -127,7 +127,7 @@ class EventDecoder:
         self.limits = limits or InputLimits()
         self.clock = clock
         if isinstance(pseudonymiser, str):
-            from shopstream.privacy.pseudonym import from_environment
+            from shopstream.events.pseudonym import from_environment
 
             pseudonymiser = from_environment()
         self.pseudonymiser = pseudonymiser
@@ -172,7 +172,7 @@ class EventDecoder:
     def redact(self, raw: bytes) -> bytes:
         """What a dead letter of ``raw`` may keep: ``raw`` itself, or with a pseudonymiser
         the line with its user id pseudonymised (see
-        :meth:`~shopstream.privacy.pseudonym.Pseudonymiser.redact`)."""
+        :meth:`~shopstream.events.pseudonym.Pseudonymiser.redact`)."""
         return raw if self.pseudonymiser is None else self.pseudonymiser.redact(raw)
 
     def _decode_loose(self, raw: bytes) -> ShopperEvent:

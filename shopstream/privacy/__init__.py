@@ -1,6 +1,6 @@
 """Privacy: pseudonymised user ids at ingest, erasure of a shopper, retention periods.
 
-- :mod:`~shopstream.privacy.pseudonym`: keyed HMAC-SHA256 pseudonyms of user ids, applied
+- :mod:`~shopstream.events.pseudonym`: keyed HMAC-SHA256 pseudonyms of user ids, applied
   by the event decoder when a key is configured, and redaction of dead letters;
 - :mod:`~shopstream.privacy.erasure`: ``shopstream erase USER`` and ``DELETE /users/{id}``
   remove a shopper from the store, the lake (:mod:`~shopstream.privacy.lake_erasure`,
@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+from shopstream.events.pseudonym import KEY_ENV, Pseudonymiser, from_environment, load_key
 from shopstream.privacy.erasure import (
     ErasureError,
     ErasureLog,
@@ -19,7 +20,6 @@ from shopstream.privacy.erasure import (
     scrub_engine,
     subject_digest,
 )
-from shopstream.privacy.pseudonym import KEY_ENV, Pseudonymiser, from_environment, load_key
 from shopstream.privacy.retention import DEFAULT_DAYS, RetentionConfig, expired_partitions
 from shopstream.privacy.scrub import ScrubResult, scrub_engine_snapshot
 

@@ -53,7 +53,7 @@ from typing import Any, Protocol, runtime_checkable
 import msgspec
 
 from shopstream.errors import ConfigError, ShopstreamError
-from shopstream.privacy.pseudonym import Pseudonymiser
+from shopstream.events.pseudonym import Pseudonymiser
 from shopstream.privacy.scrub import ScrubResult, scrub_engine_snapshot
 from shopstream.stores.key_owner import key_owned
 

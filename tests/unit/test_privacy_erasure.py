@@ -23,8 +23,8 @@ from privacy_data import (
 )
 
 from shopstream.cli import main
+from shopstream.events.pseudonym import KEY_ENV, Pseudonymiser
 from shopstream.privacy.erasure import ErasureLog, erase_user, subject_digest
-from shopstream.privacy.pseudonym import KEY_ENV, Pseudonymiser
 from shopstream.runners.embedded.checkpoint import CheckpointStore
 from shopstream.stores.embedded import SqliteStore
 

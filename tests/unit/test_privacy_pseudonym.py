@@ -13,7 +13,7 @@ from privacy_data import TARGET, lake_bytes, lake_text, sqlite_bytes, write_inpu
 from shopstream.cli import main
 from shopstream.errors import ConfigError
 from shopstream.events.decode import EventDecoder
-from shopstream.privacy.pseudonym import KEY_ENV, Pseudonymiser, is_pseudonym, load_key
+from shopstream.events.pseudonym import KEY_ENV, Pseudonymiser, is_pseudonym, load_key
 
 KEY = b"k3y-0123456789abcdef-unit"
 LINE = b'{"eventType":"PAGE_VIEW","sessionId":"s1","userId":"%s","timestamp":1700000000000}'

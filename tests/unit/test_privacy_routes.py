@@ -14,8 +14,8 @@ import pytest
 from privacy_data import sqlite_bytes
 
 from shopstream.api.server import BackgroundServer, ServeConfig
+from shopstream.events.pseudonym import KEY_ENV, Pseudonymiser
 from shopstream.privacy.erasure import ERASURE_LOG_ENV
-from shopstream.privacy.pseudonym import KEY_ENV, Pseudonymiser
 
 API_KEY = "api-key-0123456789abcdef"
 PSEUDONYM_KEY = "pseudonym-key-0123456789"
