@@ -59,7 +59,10 @@ API_KEYS_ENV = "SHOPSTREAM_API_KEYS"
 MIN_KEY_LENGTH = 16
 _ORIGIN = re.compile(r"^https?://[^/\s?#]+$")
 #: Reachable without a key even when reads are keyed: probes and the API's own docs.
-_PUBLIC = frozenset({"/health", "/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json"})
+_PUBLIC = frozenset({"/health", "/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json",
+                     # The docs pages' assets (shopstream.api.docs_routes.ASSET_PATHS).
+                     "/docs/swagger-ui-bundle.js", "/docs/swagger-ui.css",
+                     "/docs/favicon.png", "/redoc/redoc.standalone.js"})
 #: ``GET`` routes that write: the Snowplow pixel.
 _GET_WRITES = frozenset({"/i"})
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})

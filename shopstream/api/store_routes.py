@@ -1,0 +1,156 @@
+"""Reads of the store: a shopper's and a session's features, a session's
+recommendations, related products, trending products and rules by antecedent.
+
+Every route answers from the :class:`~shopstream.stores.base.FeatureStore` alone (keys
+from :mod:`shopstream.stores.keys`), so any number of server processes can share one
+store: 404 with a ``detail`` naming the key when nothing is stored, 503 when the store
+cannot be read. The two calls a shop makes on every page are also answered before
+FastAPI's routing (:class:`~shopstream.api.app.HotPaths`) by the same functions.
+
+Examples
+--------
+>>> import tempfile
+>>> from shopstream.stores.base import StoreEntry
+>>> from shopstream.stores.embedded import SqliteStore
+>>> store = SqliteStore(tempfile.mkdtemp() + "/s.db")
+>>> store.write_batch([StoreEntry("recs:session:s1", {"items": ["p2"]})])
+>>> recommendations_answer(store, "s1")
+(200, b'{"sessionId":"s1","recommendations":{"items":["p2"]}}')
+>>> user_features_answer(store, "u9")
+(404, b'{"detail":"no features stored for user \\'u9\\'"}')
+>>> [route.path for route in store_router(store).routes]  # doctest: +NORMALIZE_WHITESPACE
+['/users/{user_id}/features', '/sessions/{session_id}/features',
+ '/sessions/{session_id}/recommendations', '/products/{product_id}/related', '/trending',
+ '/rules']
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+
+from shopstream.errors import require
+from shopstream.operators.feature_catalog import SESSION_FEATURES, USER_FEATURES
+from shopstream.stores.base import FeatureStore, StoreError
+from shopstream.stores.keys import (
+    TRENDING_KEY,
+    recs_key,
+    related_key,
+    rules_key,
+    session_key,
+    user_key,
+)
+from shopstream.stores.open import redact_url
+
+# FastAPI reads the handlers' annotations at runtime: its names must be module globals.
+try:
+    import fastapi
+    from fastapi import Query
+    from fastapi.responses import Response
+except ImportError:  # pragma: no cover - depends on the installation
+    require("fastapi", "serve")
+    raise
+
+__all__ = ["recommendations_answer", "store_router", "unavailable", "user_features_answer"]
+
+_encode = msgspec.json.Encoder().encode
+
+
+def user_features_answer(store: FeatureStore, user_id: str) -> tuple[int, bytes]:
+    """Status and JSON body of ``GET /users/{user_id}/features``."""
+    try:
+        values = store.get_many([user_key(user_id, name) for name in USER_FEATURES])
+    except StoreError as exc:
+        return 503, _encode({"detail": unavailable(exc)})
+    if all(v is None for v in values):
+        return 404, _encode({"detail": f"no features stored for user {user_id!r}"})
+    return 200, _encode({"userId": user_id,
+                         "features": dict(zip(USER_FEATURES, values, strict=True))})
+
+
+def recommendations_answer(store: FeatureStore, session_id: str) -> tuple[int, bytes]:
+    """Status and JSON body of ``GET /sessions/{session_id}/recommendations``."""
+    key = recs_key(session_id)
+    try:
+        value = store.get(key)
+    except StoreError as exc:
+        return 503, _encode({"detail": unavailable(exc)})
+    if value is None:
+        return 404, _encode({"detail": f"no recommendations stored for session "
+                                       f"{session_id!r} (key {key})"})
+    return 200, _encode({"sessionId": session_id, "recommendations": value})
+
+
+def unavailable(exc: Exception) -> str:
+    """The ``detail`` of a 503 for a store error (the store URL's password redacted)."""
+    return redact_url(f"store unavailable: {exc}")
+
+
+def _response(status: int, body: bytes) -> Response:
+    return Response(body, status_code=status, media_type="application/json")
+
+
+def store_router(store: FeatureStore) -> Any:
+    """The read routes over ``store``."""
+    router = fastapi.APIRouter()
+
+    def ok(body: dict[str, Any]) -> Response:
+        return _response(200, _encode(body))
+
+    def missing(detail: str) -> Response:
+        return _response(404, _encode({"detail": detail}))
+
+    def read(keys: list[str]) -> list[Any]:
+        try:
+            return store.get_many(keys)
+        except StoreError as exc:
+            raise fastapi.HTTPException(503, unavailable(exc)) from None
+
+    @router.get("/users/{user_id}/features", summary="Live features of a shopper")
+    async def user_features(user_id: str) -> Response:
+        """Every catalog feature of ``user_id`` (rolling ``_5min`` / ``_1hr``, ``_24hr``
+        history, context), ``null`` where the store has no value; 404 when it has none."""
+        return _response(*user_features_answer(store, user_id))
+
+    @router.get("/sessions/{session_id}/features", summary="Live metrics of a session")
+    async def session_features(session_id: str) -> Response:
+        values = read([session_key(session_id, name) for name in SESSION_FEATURES])
+        if all(v is None for v in values):
+            return missing(f"no features stored for session {session_id!r}")
+        return ok({"sessionId": session_id,
+                   "features": dict(zip(SESSION_FEATURES, values, strict=True))})
+
+    @router.get("/sessions/{session_id}/recommendations",
+                summary="Latest recommendations of a session")
+    async def session_recommendations(session_id: str) -> Response:
+        """What ``recs:session:{id}`` holds; 404 when nothing is stored."""
+        return _response(*recommendations_answer(store, session_id))
+
+    @router.get("/products/{product_id}/related", summary="Products related to a product")
+    async def related(product_id: str) -> Response:
+        value = read([related_key(product_id)])[0]
+        if value is None:
+            return missing(f"no related products stored for product {product_id!r} "
+                           f"(key {related_key(product_id)})")
+        return ok({"productId": product_id, "related": value})
+
+    @router.get("/trending", summary="Trending products")
+    async def trending() -> Response:
+        value = read([TRENDING_KEY])[0]
+        if value is None:
+            return missing(f"no trending products stored (key {TRENDING_KEY})")
+        return ok({"trending": value})
+
+    @router.get("/rules", summary="Association rules by antecedent")
+    async def rules(antecedent: str = Query(
+            ..., description="product ids of the antecedent, comma separated")) -> Response:
+        items = sorted({a.strip() for a in antecedent.split(",") if a.strip()})
+        if not items:
+            raise fastapi.HTTPException(400, "antecedent needs at least one product id")
+        value = read([rules_key(items)])[0]
+        if value is None:
+            return missing(f"no rules stored for antecedent {items} (key {rules_key(items)})")
+        return ok({"antecedent": items, "rules": value})
+
+    return router
