@@ -142,3 +142,24 @@ def test_dashboard_draws_every_panel_and_follows_posted_events(
         page.screenshot(path=str(tmp_path / "dashboard.png"), full_page=True)
         assert (tmp_path / "dashboard.png").stat().st_size > 10_000
         assert errors == [], f"console errors: {errors}"
+
+
+def test_health_shows_the_age_of_the_last_checkpoint(tmp_path: Path) -> None:
+    running = BackgroundServer(ServeConfig(store=str(tmp_path / "features.db"), port=0,
+                                           checkpoint_dir=str(tmp_path / "ck"),
+                                           checkpoint_every=1))
+    running.start()
+    try:
+        with httpx.Client(base_url=running.url, timeout=5) as client:
+            assert client.post("/events", json={
+                "eventType": "VIEW_PRODUCT", "timestamp": int(time.time() * 1000),
+                "sessionId": "s1", "userId": "u1", "productId": "p1"}).status_code == 202
+            deadline = time.monotonic() + 10
+            health = client.get("/dashboard/data").json()["health"]
+            while health["checkpointAgeSeconds"] is None and time.monotonic() < deadline:
+                time.sleep(0.05)
+                health = client.get("/dashboard/data").json()["health"]
+            assert health["checkpoints"] is True
+            assert 0 <= health["checkpointAgeSeconds"] < 10
+    finally:
+        running.stop()
