@@ -111,6 +111,9 @@ def register(sub: Any) -> None:
     parser.add_argument("--parallelism", type=int, default=1, metavar="N",
                         help="with --engine flink: parallel subtasks per keyed stage "
                              "(default 1)")
+    parser.add_argument("--flink-connector-jar", action="append", default=[], metavar="JAR",
+                        help="with --engine flink --kafka: a jar of the Flink Kafka connector "
+                             "(repeatable; default $SHOPSTREAM_FLINK_CONNECTOR_JARS)")
     parser.add_argument("--lake", metavar="DIR",
                         help="also write the input events and every output stream as "
                              "Parquet under DIR (stream=NAME/date=YYYY-MM-DD/), flushed "

@@ -15,6 +15,7 @@ from typing import Any
 from shopstream.errors import ConfigError
 from shopstream.events.limits import InputLimits
 from shopstream.runners.flink.errors import FlinkUnsupportedError
+from shopstream.runners.flink.kafka import FlinkKafkaConfig, connector_jars
 from shopstream.runners.flink.runner import FlinkConfig, FlinkRunner
 from shopstream.runners.flink.settings import latest_checkpoint
 from shopstream.runners.flink.support import check_supported
@@ -24,7 +25,7 @@ __all__ = ["flink_config", "run_on_flink", "unsupported_options"]
 
 #: Options of ``shopstream run`` the Flink runner cannot honour yet, with their default.
 _UNSUPPORTED: tuple[tuple[str, str, Any], ...] = (
-    ("kafka", "--kafka", None),
+    ("stop_when_idle", "--stop-when-idle", None),
     ("postgres", "--postgres", None),
     ("store", "--store", None),
     ("webhook_url", "--webhook-url", None),
@@ -60,11 +61,26 @@ def flink_config(args: argparse.Namespace, limits: InputLimits | None = None) ->
         if restore is None:
             restore = str(latest_checkpoint(checkpoint_dir))
     interval_ms = round(1000 * getattr(args, "checkpoint_seconds", 10.0))
+    kafka = None
+    if getattr(args, "kafka", None):
+        kafka = FlinkKafkaConfig(
+            args.kafka, tuple(t for t in args.input_topics.split(",") if t),
+            group=args.group, jars=connector_jars(getattr(args, "flink_connector_jar", [])))
     return FlinkConfig(out_of_orderness_ms=args.out_of_orderness_ms,
                        parallelism=args.parallelism, limits=limits,
                        jobmanager=getattr(args, "jobmanager", None),
                        checkpoint_dir=checkpoint_dir,
-                       checkpoint_interval_ms=max(10, interval_ms), restore_from=restore)
+                       checkpoint_interval_ms=max(10, interval_ms), restore_from=restore,
+                       kafka=kafka)
+
+
+def _ensure_topics(kafka: FlinkKafkaConfig, topology: Topology) -> None:
+    # The Flink Kafka sink does not create topics; the embedded runner's admin does.
+    from shopstream.connectors.kafka_admin import KafkaConfig, ensure_topics
+    from shopstream.events import streams
+
+    ensure_topics(KafkaConfig(kafka.bootstrap), [
+        *kafka.input_topics, *topology.sink_streams, streams.DEAD_LETTER, streams.LATE_EVENTS])
 
 
 def run_on_flink(args: argparse.Namespace, topology: Topology,
@@ -79,16 +95,18 @@ def run_on_flink(args: argparse.Namespace, topology: Topology,
         raise FlinkUnsupportedError(msg)
     check_supported(topology)
     config = flink_config(args, limits)
+    if config.kafka is not None:
+        _ensure_topics(config.kafka, topology)
     runner = FlinkRunner(topology, args.output_dir, config)
     where = (f"cluster {config.jobmanager}" if config.jobmanager else "mini-cluster")
     if getattr(args, "detach", False):
-        job_id = runner.submit(args.input)
+        job_id = runner.submit(None if config.kafka else args.input)
         if args.json:
             print(json.dumps({"job_id": job_id, "jobmanager": config.jobmanager}))
         else:
             print(f"submitted job {job_id} to {where}")
         return 0
-    summary = runner.run(args.input)
+    summary = runner.run(None if config.kafka else args.input)
     if args.json:
         print(json.dumps(asdict(summary) | {"events_per_second": summary.events_per_second},
                          indent=2))
@@ -101,6 +119,8 @@ def run_on_flink(args: argparse.Namespace, topology: Topology,
     print(f"job time       {summary.job_seconds:.1f} s "
           f"({summary.events_per_second:,.0f} lines/s; {summary.seconds:.1f} s with start-up)",
           file=out)
+    if config.kafka is not None:
+        print(f"outputs        a topic per stream at {config.kafka.bootstrap}", file=out)
     for stream, count in summary.outputs.items():
         print(f"{stream:<22} {count:>10,}  {summary.files[stream]}", file=out)
     return 0

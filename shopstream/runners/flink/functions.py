@@ -40,8 +40,9 @@ __all__ = ["KEYED_TYPE", "SINK_TAG", "DecodeFunction", "JsonlWriter", "Route", "
 
 _MIN = -(2**63)
 
-#: Every line bound for a file: ``(stream, json)``.
-SINK_TAG = OutputTag("shopstream-sink", Types.TUPLE([Types.STRING(), Types.STRING()]))
+#: Every output record: ``Row(stream, json)`` (a Row, so that the Kafka sink's Java topic
+#: selector can read the stream name from its first column).
+SINK_TAG = OutputTag("shopstream-sink", Types.ROW([Types.STRING(), Types.STRING()]))
 
 
 #: What a keyed stage reads: ``Row(key, (timestamp_ms, record))``, keyed on field 0 by
@@ -124,17 +125,17 @@ class DecodeFunction(KeyedProcessFunction):  # type: ignore[misc]
             event = self._decode(raw)
         except DecodeError as exc:
             letter = DeadLetter.of_bytes(exc.stage, str(exc), raw, self.origin, self._offset)
-            yield SINK_TAG, (streams.DEAD_LETTER, self._encode(letter).decode())
+            yield SINK_TAG, Row(streams.DEAD_LETTER, self._encode(letter).decode())
             return
         ts = event.timestamp_ms
         if event.event_type in CATALOG_KINDS:
             if streams.CATALOG_CHANGES in self.sinks:
-                yield SINK_TAG, (streams.CATALOG_CHANGES, self._encode(event).decode())
+                yield SINK_TAG, Row(streams.CATALOG_CHANGES, self._encode(event).decode())
             return
         mark = self._watermark
         if ts <= mark:
             late = LateEvent(event, mark, mark - ts + 1)
-            yield SINK_TAG, (streams.LATE_EVENTS, self._encode(late).decode())
+            yield SINK_TAG, Row(streams.LATE_EVENTS, self._encode(late).decode())
             return
         if ts > self._max:
             self._max = ts
@@ -237,7 +238,7 @@ class StageFunction(KeyedProcessFunction):  # type: ignore[misc]
         for out in outs:
             stream = out.stream
             if stream in self.sinks:
-                yield SINK_TAG, (stream, self._encode(out.record).decode())
+                yield SINK_TAG, Row(stream, self._encode(out.record).decode())
             targets = self._targets.get(stream)
             if targets is not None:
                 record = out.record
@@ -302,7 +303,7 @@ class JsonlWriter(ProcessFunction):  # type: ignore[misc]
             cut_torn_line(path)
             self._files[stream] = open(path, "a", encoding="utf-8", buffering=1)  # noqa: SIM115
 
-    def process_element(self, value: tuple[str, str], ctx: Any) -> None:
+    def process_element(self, value: Row, ctx: Any) -> None:
         handle = self._files.get(value[0])
         if handle is not None:
             handle.write(value[1] + "\n")

@@ -40,6 +40,7 @@ from shopstream.runners.flink.functions import (
     StageFunction,
     stage_tag,
 )
+from shopstream.runners.flink.kafka import FlinkKafkaConfig, kafka_sink, kafka_source
 from shopstream.runners.flink.support import check_supported
 from shopstream.topology import Topology
 
@@ -82,10 +83,12 @@ def fuse(topology: Topology) -> list[tuple[int, ...]]:
 
 def build_job(env: StreamExecutionEnvironment, topology: Topology, input_path: str,
               output_dir: str, out_of_orderness_ms: int, origin: str | None = None,
-              limits: InputLimits | None = None) -> None:
-    """Add the job for ``topology`` over the JSONL file ``input_path`` to ``env``;
-    dead letters name their source ``origin`` (default: ``input_path``); the decoder
-    checks ``limits``."""
+              limits: InputLimits | None = None, kafka: FlinkKafkaConfig | None = None
+              ) -> None:
+    """Add the job for ``topology`` over the JSONL file ``input_path`` to ``env``, or
+    over ``kafka``'s topics into topics named like the streams; dead letters name their
+    source ``origin`` (default: ``input_path`` or the Kafka topics); the decoder checks
+    ``limits``."""
     check_supported(topology)
     stages = topology.stages
     groups = fuse(topology)
@@ -103,12 +106,16 @@ def build_job(env: StreamExecutionEnvironment, topology: Topology, input_path: s
     # Reading, decoding and event time run at 1, in file order (the exact late-event rule
     # needs it); operators take their parallelism when created, hence the switch.
     env.set_parallelism(1)
-    source = FileSource.for_record_stream_format(
-        StreamFormat.text_line_format(), input_path).build()
-    # A Python TimestampAssigner given to from_source is ignored: the decoder pairs each
-    # record with its time, which Flink's own Java assigner reads.
-    lines = env.from_source(source, WatermarkStrategy.no_watermarks(), "events-file") \
-        .uid("events-file")
+    if kafka is None:
+        source = FileSource.for_record_stream_format(
+            StreamFormat.text_line_format(), input_path).build()
+        # A Python TimestampAssigner given to from_source is ignored: the decoder pairs each
+        # record with its time, which Flink's own Java assigner reads.
+        lines = env.from_source(source, WatermarkStrategy.no_watermarks(), "events-file") \
+            .uid("events-file")
+    else:
+        lines = kafka_source(env, kafka).uid("kafka-events")
+        origin = origin or kafka.origin
     # One constant key gives the decoder keyed state. (PyFlink's keyed operators want
     # Row keys, which no Java selector makes from a line: a Python one it is.)
     decoded = lines.key_by(NullByteKeySelector(), key_type=Types.BYTE()).process(
@@ -158,6 +165,9 @@ def build_job(env: StreamExecutionEnvironment, topology: Topology, input_path: s
             inputs.setdefault(later, []).append(_side_output(out, stage_tag(later)))
         sink_parts.append(_side_output(out, SINK_TAG))
     env.set_parallelism(1)
-    _union(sink_parts).process(JsonlWriter(output_dir, sink_streams)).name("jsonl-writer") \
-        .uid("jsonl-writer")
+    if kafka is None:
+        _union(sink_parts).process(JsonlWriter(output_dir, sink_streams)) \
+            .name("jsonl-writer").uid("jsonl-writer")
+    else:
+        kafka_sink(_union(sink_parts), kafka).name("kafka-sink").uid("kafka-sink")
     env.set_parallelism(parallelism)

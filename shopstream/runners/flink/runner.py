@@ -31,6 +31,7 @@ from shopstream.errors import ConfigError, SourceError
 from shopstream.events import streams
 from shopstream.events.limits import InputLimits
 from shopstream.runners.flink.errors import FlinkJobError, FlinkNotInstalledError
+from shopstream.runners.flink.kafka import FlinkKafkaConfig
 from shopstream.runners.flink.settings import job_settings, parse_jobmanager
 from shopstream.runners.flink.support import check_supported
 from shopstream.topology import Topology
@@ -84,6 +85,7 @@ class FlinkConfig:
     checkpoint_dir: str | None = None
     checkpoint_interval_ms: int = 10_000
     restore_from: str | None = None
+    kafka: FlinkKafkaConfig | None = None
 
     def __post_init__(self) -> None:
         if self.out_of_orderness_ms < 0:
@@ -131,11 +133,14 @@ class FlinkRunner:
         self.output_dir = Path(output_dir)
         self.config = config or FlinkConfig()
 
-    def run(self, input_path: str | Path, isolated: bool = False) -> FlinkRunSummary:
-        """Process the file to its end; ``isolated`` runs the job in a fresh interpreter."""
+    def run(self, input_path: str | Path | None = None, isolated: bool = False
+            ) -> FlinkRunSummary:
+        """Process the file (or, with ``config.kafka``, the topics up to their stop offsets)
+        to its end; ``isolated`` runs the job in a fresh interpreter."""
         path = self._checked_input(input_path)
         started = time.perf_counter()
-        origin = str(input_path)
+        kafka = self.config.kafka
+        origin = kafka.origin if kafka is not None else str(input_path)
         self._fresh_outputs()
         if isolated:
             job_seconds = self._run_isolated(path.resolve(), origin)
@@ -143,14 +148,24 @@ class FlinkRunner:
             job_seconds = self._run_here(path.resolve(), origin)
         return self._summary(path, time.perf_counter() - started, job_seconds)
 
-    def submit(self, input_path: str | Path) -> str:
+    def submit(self, input_path: str | Path | None = None) -> str:
         """Submit the job (to ``config.jobmanager``) without waiting; return its job id."""
         path = self._checked_input(input_path)
         self._fresh_outputs()
-        client = self._environment(path.resolve(), str(input_path)).execute_async("shopstream")
+        kafka = self.config.kafka
+        origin = kafka.origin if kafka is not None else str(input_path)
+        client = self._environment(path.resolve(), origin).execute_async("shopstream")
         return str(client.get_job_id())
 
-    def _checked_input(self, input_path: str | Path) -> Path:
+    def _checked_input(self, input_path: str | Path | None) -> Path:
+        if not pyflink_available():
+            msg = "the Flink runner needs PyFlink: pip install 'shopstream[flink]'"
+            raise FlinkNotInstalledError(msg)
+        if self.config.kafka is not None:
+            return Path(os.devnull)
+        if input_path is None:
+            msg = "the Flink runner needs an input file or Kafka topics"
+            raise SourceError(msg)
         path = Path(input_path)
         if str(input_path) == "-":
             msg = "the Flink runner reads files only: give --input FILE, not '-'"
@@ -183,14 +198,18 @@ class FlinkRunner:
         for key, value in job_settings(self.config).items():
             conf.set_string(key, value)
         conf.set_string("python.executable", sys.executable)
+        jars = self.config.kafka.jars if self.config.kafka else ()
         if self.config.jobmanager is None:
             env = StreamExecutionEnvironment.get_execution_environment(conf)
+            if jars:
+                env.add_jars(*(Path(j).as_uri() for j in jars))
         else:
-            env = _remote_environment(self.config.jobmanager, conf)
+            env = _remote_environment(self.config.jobmanager, conf, jars)
         env.set_runtime_mode(RuntimeExecutionMode.STREAMING)
         env.set_parallelism(self.config.parallelism)
         build_job(env, self.topology, str(path), str(self.output_dir.resolve()),
-                  self.config.out_of_orderness_ms, origin=origin, limits=self.config.limits)
+                  self.config.out_of_orderness_ms, origin=origin, limits=self.config.limits,
+                  kafka=self.config.kafka)
         return env
 
     def _run_here(self, path: Path, origin: str) -> float:
@@ -218,6 +237,10 @@ class FlinkRunner:
             return float(json.loads(result.read_text())["job_seconds"])
 
     def _summary(self, path: Path, seconds: float, job_seconds: float) -> FlinkRunSummary:
+        if self.config.kafka is not None:
+            # Records read (to the stop offsets), and outputs in topics, not files.
+            return FlinkRunSummary(self.config.kafka.stop_total, {}, seconds, job_seconds,
+                                   "", self.config.parallelism, {})
         with open(path, "rb") as handle:
             lines = sum(1 for line in handle if line.strip())
         files = {s: str(self.output_dir / f"{s}.jsonl") for s in self._stream_names()}
@@ -226,16 +249,18 @@ class FlinkRunner:
                                self.config.parallelism, files)
 
 
-def _remote_environment(jobmanager: str, conf: Any) -> Any:
+def _remote_environment(jobmanager: str, conf: Any, jars: tuple[str, ...] = ()) -> Any:
     # getExecutionEnvironment always makes a local one (its target is forced to "local").
     from pyflink.datastream import StreamExecutionEnvironment
     from pyflink.java_gateway import get_gateway
 
     host, port = parse_jobmanager(jobmanager)
     gateway = get_gateway()
-    jars = gateway.new_array(gateway.jvm.String, 0)
+    j_jars = gateway.new_array(gateway.jvm.String, len(jars))
+    for index, jar in enumerate(jars):
+        j_jars[index] = jar
     j_env = gateway.jvm.org.apache.flink.streaming.api.environment.StreamExecutionEnvironment \
-        .createRemoteEnvironment(host, port, conf._j_configuration, jars)
+        .createRemoteEnvironment(host, port, conf._j_configuration, j_jars)
     return StreamExecutionEnvironment(j_env)
 
 
