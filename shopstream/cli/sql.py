@@ -1,4 +1,4 @@
-"""``shopstream sql``: DuckDB over the lake, one view per stream."""
+"""``shopstream sql``: DuckDB over the lake, one view per stream and per exported table."""
 
 from __future__ import annotations
 
@@ -28,8 +28,10 @@ def register(sub: Any) -> None:
         "sql", help="run SQL over the lake (DuckDB)",
         description="Run SQL over the lake with DuckDB. Each stream is a view named like "
                     "the stream with _ for - (events, basket_completions, revenue_stats, "
-                    "product_recommendations, dead_letter...), with a date column. "
-                    "Without a query, reads one query per line from standard input.")
+                    "product_recommendations, dead_letter...), with a date column; each "
+                    "shop table copied by `lake export` is a view named like the table "
+                    "(orders, order_items, customers, products...). Without a query, reads "
+                    "one query per line from standard input.")
     parser.add_argument("query", nargs="?", help="the SQL query")
     add_output_arguments(parser)
     parser.set_defaults(func=_sql)
