@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import collections
 import threading
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -36,7 +37,7 @@ from shopstream.api.security import Guard, KeyRing, SecurityConfig, request_allo
 from shopstream.connectors.snowplow import SnowplowRejection, map_payload, payloads_from_post
 from shopstream.errors import DecodeError, ShopstreamError
 from shopstream.events.decode import EventDecoder
-from shopstream.events.limits import YEAR_2000_MS, InputLimits, format_ms
+from shopstream.events.limits import YEAR_2000_MS, InputLimits, check_event, format_ms
 from shopstream.events.model import ShopperEvent
 from shopstream.events.records import DeadLetter
 from shopstream.stores.base import require
@@ -58,6 +59,8 @@ _MAX_BATCH = 10_000
 _encode = msgspec.json.Encoder().encode
 _decode_batch = msgspec.json.Decoder(list[msgspec.Raw]).decode
 _decode_one = msgspec.json.Decoder(msgspec.Raw).decode
+#: The input limits of the service by default: the floor is the year 2000.
+_SERVICE_LIMITS = InputLimits(min_timestamp_ms=YEAR_2000_MS)
 # The smallest transparent GIF, what a pixel collector answers.
 _PIXEL = (b"GIF89a\x01\x00\x01\x00\x80\x00\x00\x00\x00\x00\xff\xff\xff!\xf9\x04\x01\x00"
           b"\x00\x00\x00,\x00\x00\x00\x00\x01\x00\x01\x00\x00\x02\x02D\x01\x00;")
@@ -98,6 +101,8 @@ class Collector:
 
     targets: list[EventTarget] = field(default_factory=list)
     accepted: int = 0
+    #: What one event may contain (``collect --max-*``), Snowplow or canonical.
+    limits: InputLimits = _SERVICE_LIMITS
     rejected: int = 0
     recent: collections.deque[DeadLetter] = field(
         default_factory=lambda: collections.deque(maxlen=100))
@@ -143,7 +148,10 @@ def collector_router(state: Any, canonical: bool = False,
         collector = Collector([LiveTarget(live)] if live is not None
                               else [forward] if forward is not None else [])
     router = fastapi.APIRouter(tags=["collector"])
-    decoder = EventDecoder(InputLimits(min_timestamp_ms=YEAR_2000_MS))
+    live_config = getattr(getattr(state, "live", None), "config", None)
+    limits = (collector.limits if isinstance(state, Collector)
+              else getattr(live_config, "input_limits", None) or collector.limits)
+    decoder = EventDecoder(limits)
 
     async def deliver(events: list[ShopperEvent], letters: list[DeadLetter]) -> Response | None:
         try:
@@ -161,10 +169,15 @@ def collector_router(state: Any, canonical: bool = False,
         try:
             payloads = payloads_from_post(await request.body())
         except SnowplowRejection as exc:
-            return _json({"detail": str(exc)}, 400)
+            # The body itself is the dead letter (base64 when it is not UTF-8).
+            failure = await deliver([], [DeadLetter.of_bytes(
+                "snowplow", str(exc), decoder.redact(await request.body()),
+                "collector:tp2", -1)])
+            return failure or _json({"detail": str(exc)}, 400)
         if len(payloads) > _MAX_BATCH:
             return _json({"detail": f"at most {_MAX_BATCH} events per request"}, 413)
-        events, letters, rejected = _map_all(payloads, "collector:tp2", decoder.pseudonymiser)
+        events, letters, rejected = _map_all(payloads, "collector:tp2", decoder.pseudonymiser,
+                                             limits)
         failure = await deliver(events, letters)
         if failure is not None:
             return failure
@@ -176,7 +189,8 @@ def collector_router(state: Any, canonical: bool = False,
         """A 1x1 GIF when the event was accepted, 400 with the reason when not."""
         payload = dict(request.query_params)
         payload.pop("api_key", None)  # the caller's credential, not part of the event
-        events, letters, rejected = _map_all([payload], "collector:i", decoder.pseudonymiser)
+        events, letters, rejected = _map_all([payload], "collector:i", decoder.pseudonymiser,
+                                             limits)
         failure = await deliver(events, letters)
         if failure is not None:
             return failure
@@ -209,7 +223,10 @@ def collector_router(state: Any, canonical: bool = False,
                         if body.lstrip()[:1] == b"[" else [bytes(_decode_one(body))])
             except (msgspec.DecodeError, RecursionError) as exc:
                 detail = str(exc) if isinstance(exc, msgspec.DecodeError) else "nested too deep"
-                return _json({"detail": f"body is not JSON: {detail}"}, 400)
+                failure = await deliver([], [DeadLetter.of_bytes(
+                    "decode", f"body is not JSON: {detail}", decoder.redact(body),
+                    "collector:events", -1)])
+                return failure or _json({"detail": f"body is not JSON: {detail}"}, 400)
             if len(raws) > _MAX_BATCH:
                 return _json({"detail": f"at most {_MAX_BATCH} events per request"}, 413)
             events, letters, errors = _decode_all(decoder, raws)
@@ -243,12 +260,14 @@ def collector_app(collector: Collector, security: SecurityConfig | None = None) 
 
 
 def _map_all(payloads: Sequence[Mapping[str, str]], origin: str, pseudonymiser: Any = None,
+             limits: InputLimits | None = None,
              ) -> tuple[list[ShopperEvent], list[DeadLetter], list[dict[str, Any]]]:
     # With a pseudonymisation key, user ids are replaced here as the decoder does for
     # JSON events, and a dead letter keeps the payload with its user ids redacted.
     events: list[ShopperEvent] = []
     letters: list[DeadLetter] = []
     rejected: list[dict[str, Any]] = []
+    now_ms = int(time.time() * 1000)
     for index, payload in enumerate(payloads):
         try:
             event = map_payload(payload)
@@ -256,11 +275,13 @@ def _map_all(payloads: Sequence[Mapping[str, str]], origin: str, pseudonymiser: 
                 msg = (f"timestamp {event.timestamp_ms} ({format_ms(event.timestamp_ms)}) is "
                        f"before {format_ms(YEAR_2000_MS)}")
                 raise SnowplowRejection(msg)
+            if limits is not None:  # ids, items, numbers and the ingest clock, as for JSON
+                check_event(event, limits, now_ms)
             events.append(event if pseudonymiser is None else pseudonymiser.apply(event))
         except Exception as exc:  # any failure is a dead letter with its reason, not a 500
-            reason = (str(exc) if isinstance(exc, SnowplowRejection)
-                      else f"unusable payload ({type(exc).__name__}: {exc})")
-            stage = exc.stage if isinstance(exc, SnowplowRejection) else "snowplow"
+            known = isinstance(exc, DecodeError)  # SnowplowRejection or a limit
+            reason = str(exc) if known else f"unusable payload ({type(exc).__name__}: {exc})"
+            stage = exc.stage if isinstance(exc, DecodeError) else "snowplow"
             kept = dict(payload) if pseudonymiser is None else pseudonymiser.redact_payload(
                 payload)
             letters.append(DeadLetter(stage, reason, _encode(kept).decode(),

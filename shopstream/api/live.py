@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import logging
 import queue
 import threading
 from collections.abc import Callable, Sequence
@@ -56,11 +57,17 @@ from shopstream.events.records import Output
 from shopstream.operators.feature_catalog import FeaturesConfig
 from shopstream.pipeline import PipelineConfig, default_topology
 from shopstream.runners.embedded.engine import Engine
+from shopstream.state.operator import KeyedOperator
 from shopstream.stores.base import FeatureStore
 from shopstream.stores.tap import StoreTap
 
-__all__ = ["EventRejection", "LiveConfig", "LivePipeline", "QueueFullError",
-           "RejectedEventsError", "retry_after", "validate_raw"]
+__all__ = ["EventRejection", "LiveConfig", "LivePipeline", "PipelineFailedError",
+           "QueueFullError", "RejectedEventsError", "retry_after", "validate_raw"]
+
+log = logging.getLogger("shopstream.api")
+
+#: The input limits of the service by default: the floor is the year 2000.
+_SERVICE_LIMITS = InputLimits(min_timestamp_ms=YEAR_2000_MS)
 
 
 @dataclass(frozen=True)
@@ -89,6 +96,8 @@ class LiveConfig:
     max_queue: int = 200_000
     retry_after_s: int = 1
     checkpoints: ServeCheckpointConfig | None = None
+    #: What one posted event may contain (``serve --max-*``); the floor is the year 2000.
+    input_limits: InputLimits = _SERVICE_LIMITS
 
     def __post_init__(self) -> None:
         if self.out_of_orderness_ms < 0:
@@ -119,6 +128,11 @@ class QueueFullError(ShopstreamError):
         self.retry_after_s = retry_after_s
 
 
+class PipelineFailedError(ShopstreamError):
+    """An operator raised while the hosted pipeline ran: it stopped taking events (the
+    API answers 503 naming the operator; see :attr:`LivePipeline.failure`)."""
+
+
 def retry_after(exc: QueueFullError) -> dict[str, str]:
     """The ``Retry-After`` header of the 503 answering ``exc``."""
     return {"Retry-After": str(exc.retry_after_s)}
@@ -142,7 +156,7 @@ class LivePipeline:
         self.tap = StoreTap(store) if store is not None else None
         self.listeners: list[Callable[[Output], None]] = []
         self.engine = Engine(self.topology, self.config.out_of_orderness_ms, self._emit)
-        self._decoder = EventDecoder(InputLimits(min_timestamp_ms=YEAR_2000_MS))
+        self._decoder = EventDecoder(self.config.input_limits)
         self._queue: queue.SimpleQueue[Entry | None] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._loop, name="shopstream-pipeline",
                                         daemon=True)
@@ -158,6 +172,8 @@ class LivePipeline:
         self.replayed = 0
         self.errors = 0
         self.last_error = ""
+        #: Why the pipeline stopped (an operator raised), or ``None`` while it runs.
+        self.failure: str | None = None
         self._waiting = 0
         self._position = 0
         self._since_checkpoint = 0
@@ -207,8 +223,14 @@ class LivePipeline:
         return future
 
     def _admit(self, n: int, count: bool) -> None:
-        """Refuse ``n`` more events beyond the bound; else, if ``count``, count them in."""
+        """Refuse ``n`` more events beyond the bound or after a failure; else, if
+        ``count``, count them in."""
         with self._lock:
+            if self.failure is not None:
+                self.refused += n
+                msg = (f"the pipeline stopped: {self.failure}; no event is accepted until "
+                       "serve is restarted (see /health and the server log)")
+                raise PipelineFailedError(msg)
             if self._waiting + n > self.config.max_queue:
                 self.refused += n
                 msg = (f"the pipeline is behind ({self._waiting} events waiting, at most "
@@ -262,15 +284,17 @@ class LivePipeline:
         while True:
             entry = self._queue.get()
             if entry is None:
-                self._guarded(self.engine.drain)
+                self._operators(self.engine.drain)
                 if self.tap is not None:
                     self._guarded(self.tap.flush)
-                if checkpoints is not None:
+                if checkpoints is not None and self.failure is None:
                     self._guarded(functools.partial(self._checkpoint, checkpoints))
                 break
-            self._guarded(functools.partial(self._apply, entry))
+            self._operators(functools.partial(self._apply, entry))
             with self._lock:
                 self._waiting -= len(entry.events)
+            if self.failure is not None:
+                continue  # nothing more is applied, nor checkpointed past the failure
             if checkpoints is not None and checkpoints.due(self._since_checkpoint):
                 self._guarded(functools.partial(self._checkpoint, checkpoints))
             elif self.tap is not None:
@@ -304,12 +328,29 @@ class LivePipeline:
         self._since_checkpoint = 0
 
     def _guarded(self, step: Callable[[], None]) -> None:
-        # A failing store or operator must not kill the thread: count it, keep serving.
+        # A failing store write or checkpoint must not kill the thread: count it, log it,
+        # keep serving (the store's writer retries; the next checkpoint tries again).
         try:
             step()
         except Exception as exc:
             self.errors += 1
             self.last_error = f"{type(exc).__name__}: {exc}"
+            log.warning("serve pipeline: %s", self.last_error)
+
+    def _operators(self, step: Callable[[], None]) -> None:
+        """Run ``step``, which runs operators. An operator that raises leaves its state
+        and the engine's half way through an element: nothing after it can be trusted,
+        so the pipeline stops (never skips the element), the failure shows in /health
+        (503), /metrics and the log, and new events are refused until a restart, which
+        resumes from the last checkpoint and replays the log."""
+        if self.failure is not None:
+            return
+        try:
+            step()
+        except Exception as exc:
+            self.errors += 1
+            self.failure = self.last_error = _describe(exc)
+            log.error("serve pipeline stopped: %s", self.failure, exc_info=exc)
 
     def _emit(self, out: Output) -> None:
         if self.tap is not None and out.stream in self.tap.streams:
@@ -324,7 +365,8 @@ class LivePipeline:
 
     def status(self) -> dict[str, Any]:
         """The ingest numbers ``/health`` adds to its ``pipeline`` entry."""
-        return {"eventsAccepted": self.accepted, "eventsPending": self.waiting,
+        return {"failure": self.failure,
+                "eventsAccepted": self.accepted, "eventsPending": self.waiting,
                 "eventsRefused": self.refused, "eventsReplayed": self.replayed,
                 "maxPendingEvents": self.config.max_queue,
                 "durable": self.checkpoints is not None,
@@ -348,6 +390,9 @@ class LivePipeline:
              self.config.max_queue),
             ("shopstream_wal_syncs_total", "counter",
              "Group commits (one fdatasync each) of the write-ahead log.", self.log.syncs),
+            ("shopstream_pipeline_failed", "gauge",
+             "1 once an operator raised and the hosted pipeline stopped (see /health).",
+             int(self.failure is not None)),
         ]
         if self.checkpoints is not None:
             status = self.checkpoints.status()
@@ -364,6 +409,20 @@ class LivePipeline:
         for name, kind, text, value in lines:
             out += [f"# HELP {name} {text}", f"# TYPE {name} {kind}", f"{name} {value}"]
         return "\n".join(out) + "\n"
+
+
+def _describe(exc: BaseException) -> str:
+    """``exc`` with the operator it came from (the innermost operator method on its
+    traceback)."""
+    name = None
+    tb = exc.__traceback__
+    while tb is not None:
+        owner = tb.tb_frame.f_locals.get("self")
+        if isinstance(owner, KeyedOperator):
+            name = owner.name
+        tb = tb.tb_next
+    where = f"operator {name!r}" if name else "the pipeline"
+    return f"{where} raised {type(exc).__name__}: {exc}"
 
 
 def validate_raw(decoder: EventDecoder, raws: Sequence[bytes],

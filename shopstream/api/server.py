@@ -34,9 +34,11 @@ from typing import Any
 from shopstream.api.app import ServeState, create_app
 from shopstream.api.connection_limits import ConnectionLimits, uvicorn_limit_options
 from shopstream.api.live import LiveConfig, LivePipeline
+from shopstream.api.rate_limit import RateLimitConfig, RateLimiter
 from shopstream.api.security import SecurityConfig
 from shopstream.api.serve_checkpoints import ServeCheckpointConfig
 from shopstream.errors import ConfigError
+from shopstream.events.limits import YEAR_2000_MS, InputLimits
 from shopstream.stores.base import require
 from shopstream.stores.open import open_store
 
@@ -44,6 +46,8 @@ __all__ = ["BackgroundServer", "ServeConfig", "app_from_env", "build_state", "se
 
 _ENV = "SHOPSTREAM_SERVE_CONFIG"
 log = logging.getLogger("shopstream.api")
+#: The input limits of the service by default: the floor is the year 2000.
+_SERVICE_LIMITS = InputLimits(min_timestamp_ms=YEAR_2000_MS)
 
 
 @dataclass(frozen=True)
@@ -80,6 +84,12 @@ class ServeConfig:
         With a directory, every accepted event is written to a write-ahead log before
         its 202, the pipeline checkpoints there, and a restart resumes from it (see
         :mod:`shopstream.api.serve_checkpoints`).
+    input_limits
+        What one posted event may contain (``serve --max-*``, see
+        :class:`~shopstream.events.limits.InputLimits`); the floor is the year 2000.
+    rate_limit_per_s, rate_burst, rate_buckets
+        A token bucket per API key or client address (see
+        :mod:`shopstream.api.rate_limit`); ``None``: no rate limit (the default).
     """
 
     store: str
@@ -105,8 +115,14 @@ class ServeConfig:
     checkpoint_every: int = 100_000
     checkpoint_seconds: float = 30.0
     wal_segment_bytes: int = 64 * 1024 * 1024
+    input_limits: InputLimits = _SERVICE_LIMITS
+    rate_limit_per_s: float | None = None
+    rate_burst: int | None = None
+    rate_buckets: int = 100_000
 
     def __post_init__(self) -> None:
+        if isinstance(self.input_limits, dict):  # from the workers' JSON environment
+            object.__setattr__(self, "input_limits", InputLimits(**self.input_limits))
         if not 0 <= self.port <= 65_535:
             msg = f"ServeConfig.port must be in 0..65535, got {self.port!r}"
             raise ConfigError(msg)
@@ -121,6 +137,7 @@ class ServeConfig:
         object.__setattr__(self, "api_keys", self.security.api_keys)
         object.__setattr__(self, "cors_origins", self.security.cors_origins)
         _ = self.limits  # validates them
+        _ = self.rate_limit
 
     @property
     def live(self) -> LiveConfig:
@@ -130,12 +147,19 @@ class ServeConfig:
                                                 self.checkpoint_seconds,
                                                 self.wal_segment_bytes)
         return LiveConfig(self.out_of_orderness_ms, self.idle_ms, self.max_pending_events,
-                          checkpoints=checkpoints)
+                          checkpoints=checkpoints, input_limits=self.input_limits)
 
     @property
     def security(self) -> SecurityConfig:
         return SecurityConfig(self.api_keys, self.read_keys, self.cors_origins,
                               self.max_body_bytes)
+
+    @property
+    def rate_limit(self) -> RateLimitConfig | None:
+        if self.rate_limit_per_s is None:
+            return None
+        return RateLimitConfig(self.rate_limit_per_s, self.rate_burst, self.rate_buckets,
+                               self.api_keys)
 
     @property
     def limits(self) -> ConnectionLimits:
@@ -185,6 +209,13 @@ def _uvicorn_options(config: ServeConfig) -> dict[str, Any]:
     return options | uvicorn_limit_options(config.limits)
 
 
+def _app(state: ServeState, config: ServeConfig) -> Any:
+    """The app of ``state``, behind the rate limit when one is configured."""
+    app = create_app(state)
+    rate = config.rate_limit
+    return app if rate is None else RateLimiter(app, rate)
+
+
 def _warn_if_open(config: ServeConfig) -> None:
     warning = config.security.warning()
     if warning is not None:
@@ -204,7 +235,7 @@ def serve(config: ServeConfig, jobs: Any = None) -> None:
                     workers=config.workers, **_uvicorn_options(config))
         return
     state = build_state(config)
-    app = create_app(state)
+    app = _app(state, config)
     stop_jobs = jobs(state) if jobs is not None else None
     # Everything built so far lives as long as the server: keep it out of the collector's
     # full passes, which otherwise show up as tail latency.
@@ -221,7 +252,7 @@ def serve(config: ServeConfig, jobs: Any = None) -> None:
 def app_from_env() -> Any:
     """The app of one worker process of a multi-worker server (reads only)."""
     config = ServeConfig(**json.loads(os.environ[_ENV]))
-    app = create_app(build_state(config, with_pipeline=False))
+    app = _app(build_state(config, with_pipeline=False), config)
     gc.collect()
     gc.freeze()
     return app
@@ -252,7 +283,7 @@ class BackgroundServer:
         uvicorn = require("uvicorn", "shopstream[serve]")
         self.config = config
         self.state = state or build_state(config)
-        self._server = uvicorn.Server(uvicorn.Config(create_app(self.state),
+        self._server = uvicorn.Server(uvicorn.Config(_app(self.state, config),
                                                      **_uvicorn_options(config)))
         self._thread = threading.Thread(target=self._server.run, name="shopstream-api",
                                         daemon=True)

@@ -7,6 +7,8 @@ import argparse
 import sys
 from typing import Any
 
+from shopstream.cli.input_limits import add_limit_arguments, input_limits
+from shopstream.cli.rate_options import add_rate_arguments, rate_limit_config
 from shopstream.cli.serve import add_security_arguments, security_options
 from shopstream.connectors.kafka_admin import DEFAULT_INPUT_TOPICS
 from shopstream.errors import ConfigError
@@ -40,6 +42,8 @@ def register(sub: Any) -> None:
     parser.add_argument("--log-level", default="warning",
                         choices=("critical", "error", "warning", "info", "debug"))
     add_security_arguments(parser)
+    add_rate_arguments(parser)
+    add_limit_arguments(parser)
     parser.set_defaults(func=_collect)
 
 
@@ -52,7 +56,8 @@ def _collect(args: argparse.Namespace) -> int:
         raise ConfigError(msg)
     from shopstream.api.collector import Collector, LiveTarget, collector_app
     from shopstream.api.connection_limits import ConnectionLimits, uvicorn_limit_options
-    from shopstream.api.live import LivePipeline
+    from shopstream.api.live import LiveConfig, LivePipeline
+    from shopstream.api.rate_limit import RateLimiter
     from shopstream.api.security import SecurityConfig
     from shopstream.stores.base import require
     from shopstream.stores.open import open_store, redact_url
@@ -69,7 +74,9 @@ def _collect(args: argparse.Namespace) -> int:
     from shopstream.cli.preflight import require_free_port, require_store
 
     require_free_port(args.host, args.port, "collect --port")
-    collector = Collector()
+    limits_in = input_limits(args)
+    rate = rate_limit_config(args, options["api_keys"])
+    collector = Collector(limits=limits_in)
     store = None
     live = None
     try:
@@ -83,7 +90,7 @@ def _collect(args: argparse.Namespace) -> int:
         if args.store:
             store = open_store(args.store)
             require_store(store)
-            live = LivePipeline(store)
+            live = LivePipeline(store, LiveConfig(input_limits=limits_in))
             live.start()
             collector.targets.append(LiveTarget(live))
         observer = collect_observer(collector, store, live, args.kafka)
@@ -94,7 +101,9 @@ def _collect(args: argparse.Namespace) -> int:
         warning = security.warning()
         if warning is not None:
             print(f"shopstream collect: {warning}", file=sys.stderr, flush=True)
-        app = ObservedApp(collector_app(collector, security), observer.metrics, observer.health)
+        observed = ObservedApp(collector_app(collector, security), observer.metrics,
+                               observer.health)
+        app: Any = observed if rate is None else RateLimiter(observed, rate)
         uvicorn.run(app, host=args.host, port=args.port,
                     log_level=args.log_level, access_log=False,
                     **uvicorn_limit_options(limits))

@@ -85,7 +85,7 @@ def run_from_kafka(runner: EmbeddedRunner, args: argparse.Namespace,
     source = KafkaSource(kafka_config(args), KafkaSourceConfig(
         stop_when_idle_s=args.stop_when_idle,
         out_of_orderness_ms=runner.config.out_of_orderness_ms,
-        idle_timeout_s=runner.config.idle_ms / 1000))
+        idle_timeout_s=runner.config.idle_ms / 1000), limits=runner.limits)
     if observer is not None:
         observer.set_lag(source.lag)
         observer.set_events_in(lambda: source.messages)

@@ -8,7 +8,7 @@ from typing import Any
 
 from shopstream.cli.serve_durability import add_durability_arguments, durability_options
 
-__all__ = ["add_security_arguments", "register", "security_options"]
+__all__ = ["add_security_arguments", "limit_options", "register", "security_options"]
 
 
 def add_security_arguments(parser: argparse.ArgumentParser) -> None:
@@ -53,6 +53,15 @@ def security_options(args: argparse.Namespace) -> dict[str, Any]:
             "max_connections": args.max_connections}
 
 
+def limit_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The ``ServeConfig`` fields of the input-limit and rate-limit options."""
+    from shopstream.api.rate_limit import parse_rate
+    from shopstream.cli.input_limits import input_limits
+
+    return {"input_limits": input_limits(args), "rate_limit_per_s": parse_rate(args.rate_limit),
+            "rate_burst": args.rate_burst, "rate_buckets": args.rate_buckets}
+
+
 def register(sub: Any) -> None:
     parser = sub.add_parser(
         "serve",
@@ -92,6 +101,11 @@ def register(sub: Any) -> None:
     parser.add_argument("--log-level", default="warning",
                         choices=("critical", "error", "warning", "info", "debug"))
     add_security_arguments(parser)
+    from shopstream.cli.input_limits import add_limit_arguments
+    from shopstream.cli.rate_options import add_rate_arguments
+
+    add_rate_arguments(parser)
+    add_limit_arguments(parser)
     parser.add_argument("--jobs-config", metavar="FILE",
                         help="schedules and settings of the scheduled jobs run beside the "
                              "pipeline, TOML or JSON (see docs/jobs.md; default: built-in)")
@@ -123,7 +137,7 @@ def _serve(args: argparse.Namespace) -> int:
                          workers=args.workers, out_of_orderness_ms=args.out_of_orderness_ms,
                          idle_ms=args.idle_ms, log_level=args.log_level,
                          postgres=args.postgres, kafka=args.kafka, kafka_topic=args.topic,
-                         lake=args.lake,
+                         lake=args.lake, **limit_options(args),
                          **security_options(args), **durability_options(args))
     ingest = (f", posted events to Kafka {config.kafka} topic {config.kafka_topic}"
               if config.kafka else "")

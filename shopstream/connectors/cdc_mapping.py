@@ -77,15 +77,18 @@ Examples
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from typing import Any, NamedTuple
+
+import msgspec
 
 from shopstream.connectors.cdc_orders import CANCELLED, PAID, UnpaidOrders, is_payment
 from shopstream.connectors.wal2json import RowChange, Transaction, parse_wal2json
 from shopstream.events.model import EventType, Item, ShopperEvent, parse_timestamp_ms
 
-__all__ = ["CDC_TABLES", "ChangeMapper", "CustomerInfo", "ProductInfo", "RowChange",
-           "Transaction", "parse_wal2json"]
+__all__ = ["CDC_TABLES", "ChangeMapper", "CustomerInfo", "MappingRefusal", "ProductInfo",
+           "RowChange", "Transaction", "parse_wal2json"]
 
 #: The tables change data capture reads.
 CDC_TABLES = ("orders", "order_items", "carts", "wishlist", "customers", "products",
@@ -93,6 +96,30 @@ CDC_TABLES = ("orders", "order_items", "carts", "wishlist", "customers", "produc
 _ET = EventType
 #: The session and user of catalog and account changes (they belong to no shopper).
 _CATALOG = "pg-catalog"
+
+
+#: What a row value the mapping cannot use raises (a timestamp PostgreSQL allows and
+#: Python does not, 'infinity', NaN or non-numeric money, a quantity that is no integer).
+_BAD_VALUE = (ValueError, TypeError, OverflowError, ArithmeticError)
+
+
+class MappingRefusal(msgspec.Struct, rename="camel"):
+    """A row change whose values cannot become an event (issue 18: no crash).
+
+    The source encodes it as it encodes events; it is no event, so the runner sends it to
+    ``dead-letter``, whose ``raw`` then holds ``cdcMappingError`` (why), the table, the
+    kind of change and the row as wal2json sent it.
+    """
+
+    cdc_mapping_error: str
+    table: str
+    kind: str
+    row: dict[str, Any]
+
+
+def _refusal(change: RowChange, exc: BaseException) -> MappingRefusal:
+    reason = f"{change.table} {change.kind}: {type(exc).__name__}: {exc}"[:1000]
+    return MappingRefusal(reason, change.table, change.kind, dict(change.row))
 
 
 class ProductInfo(NamedTuple):
@@ -132,14 +159,20 @@ class ChangeMapper:
         self.orphan_items = 0
         self.skipped_orders = 0
 
-    def map(self, tx: Transaction) -> list[ShopperEvent]:
-        """The events of one committed transaction, in change order."""
+    def map(self, tx: Transaction) -> list[ShopperEvent | MappingRefusal]:
+        """The events of one committed transaction, in change order; a change whose values
+        cannot be mapped gives a :class:`MappingRefusal` in its place (values that map but
+        break an input limit are refused by the runner's decoder, as at every door)."""
         items: dict[Any, list[dict[str, Any]]] = defaultdict(list)
         checkout_sessions: set[Any] = set()
         order_ids: set[Any] = set()
         stamped: dict[Any, Any] = {}
+        unusable: dict[int, MappingRefusal] = {}
         for change in tx.changes:
-            self._learn(change)
+            try:
+                self._learn(change)
+            except _BAD_VALUE as exc:
+                unusable[id(change)] = _refusal(change, exc)
             if change.kind == "update" and change.table == "carts":
                 stamped[change.row.get("id")] = change.row.get("updated_at")
             if change.kind == "insert" and change.table == "order_items":
@@ -152,28 +185,41 @@ class ChangeMapper:
         for order_id, lines in items.items():
             if order_id not in order_ids:
                 self.orphan_items += sum(not self.unpaid.add_line(line) for line in lines)
-        out: list[ShopperEvent] = []
+        out: list[ShopperEvent | MappingRefusal] = []
         seen: dict[Any, int] = defaultdict(int)
         for change in tx.changes:
-            table, kind, row = change.table, change.kind, change.row
-            event: ShopperEvent | None = None
-            if table == "orders":
-                event = self._order(change, items, tx)
-            elif table == "carts":
-                n = seen[row.get("id")]
-                seen[row.get("id")] += 1
-                event = self._cart(change, tx, checkout_sessions, n, stamped)
-            elif table == "wishlist" and kind == "insert":
-                event = self._event(_ET.ADD_TO_WISHLIST, row, f"pg-wish-{row.get('id')}",
-                                    _ms(row.get("created_at") or tx.commit_ms))
-            elif table in ("products", "customers"):
-                n = seen[(table, row.get("id"))]
-                seen[(table, row.get("id"))] += 1
-                event = self._catalog(change, tx, n)
+            refused = unusable.get(id(change))
+            if refused is not None:
+                out.append(refused)
+                continue
+            try:
+                event = self._change(change, tx, items, checkout_sessions, stamped, seen)
+            except _BAD_VALUE as exc:
+                out.append(_refusal(change, exc))
+                continue
             if event is not None:
                 out.append(event)
         self._supplied.clear()
         return out
+
+    def _change(self, change: RowChange, tx: Transaction,
+                items: dict[Any, list[dict[str, Any]]], checkout_sessions: set[Any],
+                stamped: dict[Any, Any], seen: dict[Any, int]) -> ShopperEvent | None:
+        table, kind, row = change.table, change.kind, change.row
+        if table == "orders":
+            return self._order(change, items, tx)
+        if table == "carts":
+            n = seen[row.get("id")]
+            seen[row.get("id")] += 1
+            return self._cart(change, tx, checkout_sessions, n, stamped)
+        if table == "wishlist" and kind == "insert":
+            return self._event(_ET.ADD_TO_WISHLIST, row, f"pg-wish-{row.get('id')}",
+                               _ms(row.get("created_at") or tx.commit_ms))
+        if table in ("products", "customers"):
+            n = seen[(table, row.get("id"))]
+            seen[(table, row.get("id"))] += 1
+            return self._catalog(change, tx, n)
+        return None
 
     def missing_items(self, tx: Transaction) -> list[Any]:
         """Ids of the orders ``tx`` pays whose items the mapper does not hold.
@@ -365,4 +411,8 @@ def _money(value: Any) -> float:
     """A NUMERIC as wal2json sends it (a JSON number; a string if so configured)."""
     if value is None:
         return 0.0
-    return round(float(value), 2)
+    amount = round(float(value), 2)
+    if not math.isfinite(amount):  # numeric 'NaN' / 'Infinity' would become null
+        msg = f"amount {value!r} is not a finite number"
+        raise ValueError(msg)
+    return amount

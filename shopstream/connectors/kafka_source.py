@@ -54,6 +54,7 @@ from shopstream.connectors.partition_merge import PartitionMerge
 from shopstream.connectors.partition_watermarks import Partition, PartitionWatermarks
 from shopstream.errors import ConfigError, DecodeError, SourceError
 from shopstream.events.decode import EventDecoder
+from shopstream.events.limits import InputLimits
 from shopstream.events.model import CATALOG_KINDS
 
 __all__ = ["KafkaPosition", "KafkaSource", "KafkaSourceConfig", "event_time"]
@@ -157,9 +158,12 @@ def event_time(decoder: EventDecoder, value: bytes) -> int | None:
 class KafkaSource:
     """The input topics of ``config``, read from a checkpointed position."""
 
-    def __init__(self, config: KafkaConfig, source: KafkaSourceConfig | None = None) -> None:
+    def __init__(self, config: KafkaConfig, source: KafkaSourceConfig | None = None,
+                 limits: InputLimits | None = None) -> None:
         self.config = config
         self.source = source or KafkaSourceConfig()
+        #: The run's input limits: a message they refuse never moves a watermark.
+        self.limits = limits or InputLimits()
         self._consumer: Any = None
         self._merge: PartitionMerge | None = None
         self._clock = 0.0
@@ -251,7 +255,7 @@ class KafkaSource:
         settings = self.source
         confluent = kafka()
         end_of_partition = confluent.KafkaError._PARTITION_EOF
-        decoder = EventDecoder()
+        decoder = EventDecoder(self.limits)
         idle_limit = settings.stop_when_idle_s
         high = 4 * settings.batch
         paused: set[Partition] = set()
