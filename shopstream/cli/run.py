@@ -27,7 +27,6 @@ from shopstream.operators.fraud import FraudConfig
 from shopstream.operators.recommendations import RecommendationsConfig
 from shopstream.operators.revenue import RevenueConfig
 from shopstream.operators.top_products import TopProductsConfig
-from shopstream.operators.windows import WINDOW_SIZES
 from shopstream.pipeline import PipelineConfig, default_topology
 from shopstream.recommend.blend import BlendConfig
 from shopstream.recommend.suite import RecommendConfig
@@ -37,6 +36,9 @@ from shopstream.stores.tap import StoreTap
 from shopstream.topology import Topology
 
 __all__ = ["register"]
+
+#: The window sizes of ``--stats-window``, by name (revenue-stats and top-products).
+WINDOW_SIZES: dict[str, int] = {"1m": 60_000, "5m": 300_000, "1h": 3_600_000}
 
 
 def register(sub: Any) -> None:

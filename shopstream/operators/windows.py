@@ -28,13 +28,9 @@ from typing import TypeVar
 
 from shopstream.state import Context, MapState
 
-__all__ = ["WINDOW_SIZES", "empty_windows", "open_window", "take_closing", "window_start"]
+__all__ = ["empty_windows", "open_window", "take_closing", "window_start"]
 
 T = TypeVar("T")
-
-#: The window sizes offered on the command line, by name.
-WINDOW_SIZES: dict[str, int] = {"1m": 60_000, "5m": 300_000, "1h": 3_600_000}
-
 
 def window_start(timestamp_ms: int, size_ms: int) -> int:
     """Start of the window of ``size_ms`` that holds ``timestamp_ms``."""
