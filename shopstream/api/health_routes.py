@@ -1,6 +1,8 @@
 """Watching a server: ``GET /health`` (JSON) and ``GET /metrics`` (Prometheus text).
 
-``/health`` answers 200 while the store is reachable, 503 when it is not, with the
+``/health`` answers 200 while the store is reachable, 503 when it is not or when the
+hosted pipeline stopped because an operator raised (``status``: ``pipeline failed``,
+``pipeline.failure`` names the operator and the error), with the
 store's write errors and retries and, when this process hosts the pipeline, its
 progress, errors and ingest numbers (:meth:`~shopstream.api.live.LivePipeline.status`).
 ``/metrics`` renders the same numbers and the pipeline's per-stream output counts
@@ -51,8 +53,10 @@ def health_router(state: ServeState) -> Any:
     async def health() -> Response:
         reachable = state.store.ping()
         live = state.live
+        failed = live is not None and live.failure is not None
+        status = "pipeline failed" if failed else "ok" if reachable else "store unreachable"
         body: dict[str, Any] = {
-            "status": "ok" if reachable else "store unreachable",
+            "status": status,
             "store": redact_url(state.store.url),
             "uptimeSeconds": round(time.time() - state.started, 1),
             "storeWrites": {"errors": state.store.stats.errors,
@@ -66,7 +70,7 @@ def health_router(state: ServeState) -> Any:
                 "lastError": redact_url(live.last_error) if live.last_error else None,
             } | live.status(),
         }
-        return Response(_encode(body), status_code=200 if reachable else 503,
+        return Response(_encode(body), status_code=200 if status == "ok" else 503,
                         media_type="application/json")
 
     @router.get("/metrics", summary="Prometheus metrics", response_class=PlainTextResponse)
