@@ -6,6 +6,7 @@ import json
 import shutil
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -18,8 +19,8 @@ from shopstream.runners.embedded.runner import EmbeddedRunner
 T0 = 1_700_000_000_000
 
 
-def _events() -> list[dict[str, object]]:
-    rows: list[dict[str, object]] = []
+def _events() -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = []
     for i in range(30):
         session = f"s{i}"
         t = T0 + i * 60_000
