@@ -11,11 +11,13 @@ from __future__ import annotations
 import argparse
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from shopstream.sim.config import SimulationConfig
 from shopstream.sim.live import paced_batches
 from shopstream.stores.base import FeatureStore
+from shopstream.stores.keys import recs_key, user_key
 
 __all__ = ["add_serve_arguments", "serve_live"]
 
@@ -71,8 +73,9 @@ def serve_live(args: argparse.Namespace, root: Path) -> None:
     print(f"3/3 serving the API at {url} (OpenAPI docs at {url}/docs) over {store},")
     print(f"    fed live simulated traffic at {args.live_rate:g} events/s")
     print(f"    live dashboard: open {url}/ in a browser")
-    example = _example(server.state.store, users, "user:{}:locations", "U000001", 10.0)
-    session = _example(server.state.store, sessions, "recs:session:{}", "s-1", 5.0)
+    example = _example(server.state.store, users, lambda u: user_key(u, "locations"),
+                       "U000001", 10.0)
+    session = _example(server.state.store, sessions, recs_key, "s-1", 5.0)
     print(f"    try: curl {url}/users/{example}/features")
     print(f"         curl {url}/sessions/{session}/recommendations")
     print(f"         curl {url}/trending   (from the end of the first minute)")
@@ -95,15 +98,15 @@ def serve_live(args: argparse.Namespace, root: Path) -> None:
           f"feature values written to {store}")
 
 
-def _example(store: FeatureStore, ids: list[str], key: str, fallback: str,
+def _example(store: FeatureStore, ids: list[str], key: Callable[[str], str], fallback: str,
              wait_s: float) -> str:
-    """An id of the live traffic whose ``key`` (formatted with it) reached the store,
+    """An id of the live traffic whose ``key(id)`` reached the store,
     waiting up to ``wait_s``: events are processed once the watermark, 5 s behind, passes
     them."""
     deadline = time.monotonic() + wait_s
     while time.monotonic() < deadline:
         for ident in reversed(list(ids)):
-            if store.get(key.format(ident)) is not None:
+            if store.get(key(ident)) is not None:
                 return ident
         time.sleep(0.25)
     return ids[-1] if ids else fallback
