@@ -8,7 +8,8 @@ anonymous events seen before it:
 * an event with a real user id names the session's user (the first one named wins for
   anonymous events; an event with its own user id always goes to that user);
 * once the user is known, every event of the session goes on to ``profile-events`` as a
-  :class:`ResolvedEvent` for that user, the held anonymous ones first, marked ``merged``;
+  :class:`ResolvedEvent` for that user, the held anonymous ones first; events without a
+  user id of their own are marked ``merged``;
 * anonymous events of a session without a user yet are held (at most
   ``max_held_events``; beyond it they go on at once under the session id);
 * a session ends ``session_gap_ms`` of event time after its latest event: held events
@@ -49,8 +50,9 @@ __all__ = ["IdentityResolver", "ResolvedEvent", "SessionIdentity", "known_user"]
 
 
 class ResolvedEvent(msgspec.Struct, frozen=True, gc=False):
-    """An event on its way to the profile of ``user_id``; ``merged``: it was held while
-    its session was anonymous; ``anonymous``: no user id ever showed (``user_id`` is the
+    """An event on its way to the profile of ``user_id``; ``merged``: it has no user id of
+    its own and joins the user its session showed (before or after it: whichever order
+    the events came in); ``anonymous``: no user id ever showed (``user_id`` is the
     session id)."""
 
     user_id: str
@@ -112,7 +114,8 @@ class IdentityResolver(KeyedOperator[ShopperEvent]):
             ident.held = []
         owner = user or ident.user
         if owner:
-            out.append(Output(streams.PROFILE_EVENTS, owner, ResolvedEvent(owner, element)))
+            out.append(Output(streams.PROFILE_EVENTS, owner,
+                              ResolvedEvent(owner, element, merged=not user)))
         elif len(ident.held) < self.config.max_held_events:
             ident.held.append(element)
         else:

@@ -129,7 +129,12 @@ def top(prefs: Preferences, dimension: str, n: int = 5) -> list[tuple[str, float
     total = sum(entries.values())
     if total <= 0:
         return []
-    ranked = heapq.nlargest(n, entries.items(), key=_WEIGHT)
+    if len(entries) == 1:
+        return [(next(iter(entries)), 1.0)]
+    if len(entries) <= n:
+        ranked = sorted(entries.items(), key=_WEIGHT, reverse=True)
+    else:
+        ranked = heapq.nlargest(n, entries.items(), key=_WEIGHT)
     return [(key, round(weight / total, 4)) for key, weight in ranked]
 
 

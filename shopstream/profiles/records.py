@@ -22,7 +22,8 @@ class CustomerProfile(msgspec.Struct, frozen=True, rename="camel", gc=False):
 
     ``preferences`` maps each dimension to its strongest values and their shares of the
     decayed weight; ``lifetime`` is ``None`` before the first order; ``merged_sessions``
-    counts anonymous sessions folded in after a login.
+    counts sessions with events that had no user id of their own (anonymous browsing
+    joined at a login, or events of a logged-in session sent without the user id).
     """
 
     user_id: str
