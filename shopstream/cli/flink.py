@@ -25,6 +25,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from shopstream.connectors.kafka_admin import DEFAULT_INPUT_TOPICS
 from shopstream.errors import ConfigError
 
 __all__ = ["register"]
@@ -55,8 +56,18 @@ def register(sub: Any) -> None:
     submit = actions.add_parser("submit", help="run the pipeline as a job on a cluster")
     submit.add_argument("--jobmanager", required=True, metavar="HOST:PORT",
                         help="the cluster's REST address (flink cluster start prints it)")
-    submit.add_argument("--input", required=True, metavar="FILE",
+    source = submit.add_mutually_exclusive_group(required=True)
+    source.add_argument("--input", metavar="FILE",
                         help="JSONL events (a path the TaskManagers can read)")
+    source.add_argument("--kafka", metavar="BOOTSTRAP",
+                        help="read --input-topics from this Kafka broker and write each "
+                             "stream to its topic (needs --flink-connector-jar)")
+    submit.add_argument("--input-topics", default=",".join(DEFAULT_INPUT_TOPICS),
+                        metavar="T1,T2", help="topics of events with --kafka (default "
+                                              f"{','.join(DEFAULT_INPUT_TOPICS)})")
+    submit.add_argument("--flink-connector-jar", action="append", default=[], metavar="JAR",
+                        help="a jar of the Flink Kafka connector (repeatable; default "
+                             "$SHOPSTREAM_FLINK_CONNECTOR_JARS)")
     submit.add_argument("--output-dir", required=True, metavar="DIR",
                         help="output streams (written by the TaskManagers)")
     submit.add_argument("--parallelism", type=int, default=1, metavar="N")
@@ -121,16 +132,19 @@ def _submit(args: argparse.Namespace) -> int:
     from shopstream.runners.flink.command import run_on_flink
 
     extra = [a for a in args.pipeline if a != "--"]
-    owned = {"--input", "--output-dir", "--engine", "--parallelism", "--checkpoint-dir"}
+    owned = {"--input", "--kafka", "--output-dir", "--engine", "--parallelism",
+             "--checkpoint-dir", "--input-topics", "--flink-connector-jar"}
     clash = sorted(owned & {a.split("=", 1)[0] for a in extra})
     if clash:
         msg = f"flink submit: give {', '.join(clash)} before '--', not as a pipeline option"
         raise ConfigError(msg)
+    source = ["--kafka", args.kafka] if args.kafka else ["--input", args.input]
     run_args = build_parser(["run"]).parse_args(
-        ["run", "--engine", "flink", "--no-recommendations", "--input", args.input,
+        ["run", "--engine", "flink", "--no-recommendations", *source,
          "--output-dir", args.output_dir, *extra])
     for name in ("jobmanager", "parallelism", "checkpoint_dir", "checkpoint_seconds",
-                 "resume", "from_checkpoint", "detach", "json"):
+                 "resume", "from_checkpoint", "detach", "json", "input_topics",
+                 "flink_connector_jar"):
         setattr(run_args, name, getattr(args, name))
     topology = default_topology(pipeline_config(run_args))
     return run_on_flink(run_args, topology, input_limits(run_args))

@@ -204,6 +204,11 @@ class FlinkRunner:
             if jars:
                 env.add_jars(*(Path(j).as_uri() for j in jars))
         else:
+            if jars:
+                # Shipped with the job below; the client needs the classes too, to build it.
+                from pyflink.util.java_utils import add_jars_to_context_class_loader
+
+                add_jars_to_context_class_loader([Path(j).as_uri() for j in jars])
             env = _remote_environment(self.config.jobmanager, conf, jars)
         env.set_runtime_mode(RuntimeExecutionMode.STREAMING)
         env.set_parallelism(self.config.parallelism)
