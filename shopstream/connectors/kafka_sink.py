@@ -132,6 +132,21 @@ class KafkaProducer:
             producer.close()
 
 
+#: A dead letter larger than this (an over-long record's) has its ``raw`` cut to fit a
+#: Kafka message (1 MB by default); the dead-letter file keeps it up to the line limit.
+MAX_DEAD_LETTER_BYTES = 900_000
+
+
+def _cut(letter: DeadLetter) -> DeadLetter:
+    """``letter`` with ``raw`` cut to its first 512 KiB characters (a multiple of 4: base64
+    stays decodable), the reason saying so."""
+    keep = 512 * 1024
+    return msgspec.structs.replace(
+        letter, raw=letter.raw[:keep],
+        reason=f"{letter.reason} [raw cut to its first {keep} characters of "
+               f"{len(letter.raw)} to fit a Kafka message]")
+
+
 class KafkaSink:
     """A runner tap writing each of ``sink_streams`` to the topic of the same name.
 
@@ -149,6 +164,8 @@ class KafkaSink:
 
     def write(self, out: Output) -> None:
         value = self._encode(out.record)
+        if len(value) > MAX_DEAD_LETTER_BYTES and isinstance(out.record, DeadLetter):
+            value = self._encode(_cut(out.record))
         self.producer.send(out.stream, out.key, value)
         if self.fanout and out.stream in PUSHED:
             pushed = self._encode(push_message(out))

@@ -1,0 +1,121 @@
+"""Hostile input through the Kafka door (issue 18): the hostile suite produced as records to
+a real tansu broker (non-UTF-8 and over-long ones included) and read by ``run --kafka``.
+
+No crash, each hostile record in dead-letter with its reason and original bytes (base64
+when not UTF-8), every valid record processed exactly as without the hostile ones, and no
+valid event made late."""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+from pathlib import Path
+
+import pytest
+from confluent_kafka import Producer
+from hostile import DAY, HOSTILE, valid_lines
+from test_kafka import read_topics
+
+from shopstream.cli import main
+from shopstream.connectors.kafka_admin import KafkaConfig, ensure_topics
+
+pytestmark = pytest.mark.integration
+LIMIT = 1_048_576  # --max-line-bytes by default
+
+
+def _live_stream() -> tuple[list[bytes], list[bytes], int]:
+    """Valid records with one of each hostile kind between them, at stream times of the
+    last half hour (Kafka is a live door: event time is checked against the ingest clock,
+    so what is "ahead of the stream" is put a day ahead of the clock)."""
+    records: list[bytes] = []
+    hostile: list[bytes] = []
+    ts = int(time.time() * 1000) - 30 * 60_000
+    for n, (name, make) in enumerate(HOSTILE.items()):
+        records.extend(valid_lines(ts, n))
+        ts += 3000
+        ahead = "ahead of the stream" in name or "a day ahead, as ISO" in name
+        bad = make(ts + DAY if ahead else ts)
+        hostile.append(bad)
+        records.append(bad)
+    records.extend(valid_lines(ts, len(HOSTILE)))
+    return records, hostile, len(records) - len(hostile)
+
+
+def _produce(bootstrap: str, records: list[bytes]) -> None:
+    producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 5,
+                         "message.max.bytes": 8 * LIMIT})
+    for record in records:
+        producer.produce("ecommerce-events", record)
+    assert producer.flush(30) == 0
+
+
+def _raw(letter: dict[str, object]) -> bytes:
+    raw = str(letter["raw"])
+    return base64.b64decode(raw) if letter.get("rawEncoding") == "base64" else raw.encode()
+
+
+def test_run_kafka_refuses_every_hostile_record_and_keeps_every_valid_one(
+        tmp_path: Path, kafka_bootstrap: str, capsys: pytest.CaptureFixture[str]) -> None:
+    records, hostile, valid = _live_stream()
+    ensure_topics(KafkaConfig(kafka_bootstrap, partitions=1), ["ecommerce-events"])
+    _produce(kafka_bootstrap, records)
+    capsys.readouterr()
+    code = main(["run", "--kafka", kafka_bootstrap, "--output-dir", str(tmp_path / "kafka"),
+                 "--no-progress", "--stop-when-idle", "3", "--input-topics",
+                 "ecommerce-events", "--partitions", "1", "--json"])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    assert "Traceback" not in err
+    summary = json.loads(out)
+    assert (summary["dead_letters"], summary["events"], summary["late_events"]) == (
+        len(hostile), valid, 0)
+    letters = [json.loads(x) for x in
+               (tmp_path / "kafka" / "dead-letter.jsonl").read_bytes().splitlines()]
+    assert len(letters) == len(hostile)
+    binary = 0
+    for name, bad, letter in zip(HOSTILE, hostile, letters, strict=True):
+        kept = _raw(letter)
+        # The record as produced (a file or Kafka strips surrounding whitespace); an
+        # over-long one may be cut one byte past the limit, never held whole.
+        assert kept == bad.strip() or (len(bad) > LIMIT and bad.startswith(kept)), name
+        assert letter["reason"] and letter["stage"] in ("decode", "validate", "limit"), name
+        binary += letter.get("rawEncoding") == "base64"
+    assert binary >= 5  # the non-UTF-8 kinds kept byte for byte
+    # The dead-letter topic has them all too: the over-long one with its raw cut to fit a
+    # Kafka message (it broke the run before), the reason saying so.
+    topic = [json.loads(v) for _, v, _ in
+             read_topics(kafka_bootstrap, ["dead-letter"])["dead-letter"]]
+    assert [t["reason"].split(" [raw cut")[0] for t in topic] == [x["reason"] for x in letters]
+    assert sum("[raw cut to its first" in t["reason"] for t in topic) == 1
+    # The valid records came out exactly as the file door gives them without the hostile
+    # ones.
+    clean = tmp_path / "clean.jsonl"
+    clean.write_bytes(b"".join(r + b"\n" for r in records if r not in set(hostile)))
+    assert main(["run", "--input", str(clean), "--output-dir", str(tmp_path / "file"),
+                 "--no-progress"]) == 0
+    for path in sorted((tmp_path / "file").glob("*.jsonl")):
+        if path.name != "dead-letter.jsonl":
+            assert (tmp_path / "kafka" / path.name).read_bytes() == path.read_bytes(), \
+                path.name
+
+
+def test_run_kafka_takes_the_input_limits(tmp_path: Path, kafka_bootstrap: str,
+                                          capsys: pytest.CaptureFixture[str]) -> None:
+    now = int(time.time() * 1000) - 60_000
+    items = [{"productId": f"p{i}", "price": 1.0} for i in range(30)]
+    records = [json.dumps({"eventType": "PURCHASE", "sessionId": "s", "timestamp": now,
+                           "items": items}).encode(),
+               json.dumps({"eventType": "PAGE_VIEW", "sessionId": "s",
+                           "timestamp": now + 1}).encode()]
+    ensure_topics(KafkaConfig(kafka_bootstrap, partitions=1), ["ecommerce-events"])
+    _produce(kafka_bootstrap, records)
+    capsys.readouterr()
+    assert main(["run", "--kafka", kafka_bootstrap, "--output-dir", str(tmp_path / "o"),
+                 "--no-progress", "--stop-when-idle", "3", "--input-topics",
+                 "ecommerce-events", "--partitions", "1", "--json", "--max-items",
+                 "20"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert (summary["events"], summary["dead_letters"]) == (1, 1)
+    letter = json.loads((tmp_path / "o" / "dead-letter.jsonl").read_text())
+    assert "max_items=20" in letter["reason"]
