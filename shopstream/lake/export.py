@@ -50,9 +50,9 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 from shopstream.lake.errors import LakeError
-from shopstream.lake.sink import write_parquet
 from shopstream.shopdb.connection import ShopDbError, connect, describe, psycopg2
 from shopstream.shopdb.schema import TABLES
 
@@ -63,7 +63,8 @@ __all__ = ["EXPORT_FORMAT", "STATE_FILE", "ExportConfig", "ExportSummary", "Tabl
 EXPORT_FORMAT = 1
 #: The export's state, at the lake's root.
 STATE_FILE = "_export.json"
-_BATCH = 20_000
+_BATCH = 50_000
+_KEY_BATCH = 500_000
 
 _SIMPLE: dict[str, pa.DataType] = {
     "smallint": pa.int16(), "integer": pa.int32(), "bigint": pa.int64(),
@@ -168,7 +169,8 @@ def export(dsn: str, directory: str | Path, config: ExportConfig | None = None,
     """Copy the shop tables changed since the last export into the lake at ``directory``.
 
     ``progress(table, rows_done, rows_total)`` is called after each batch. Cost: the
-    changed rows plus one key per live row of each table.
+    changed rows plus one key per live row of each table; memory: one batch of
+    50,000 rows.
     """
     config = config or ExportConfig()
     root = Path(directory)
@@ -257,17 +259,16 @@ def _export_table(conn: Any, root: Path, table: str, cutoff: Any, state: dict[st
     rows = 0
     if total or seq == 0:  # a first export writes a file even when empty: the schema
         seq += 1
-        batches = []
-        with conn.cursor(name=f"shopstream_export_{table}") as cur:
+        with conn.cursor(name=f"shopstream_export_{table}") as cur, _Writer(
+                folder / f"rows-{seq:06d}.parquet", schema) as writer:
             cur.itersize = _BATCH
             cur.execute(f"SELECT {', '.join(selects)} FROM {table} WHERE {where} "
                         f"ORDER BY {', '.join(key)}", params)
             while chunk := cur.fetchmany(_BATCH):
-                batches.append(_to_batch(table, chunk, schema))
+                writer.write(_to_batch(table, chunk, schema))
                 rows += len(chunk)
                 if progress is not None:
                     progress(table, rows, total)
-        write_parquet(pa.Table.from_batches(batches, schema), folder / f"rows-{seq:06d}.parquet")
     live = _write_keys(conn, folder, table, key, schema, meta)
     state["tables"][table] = {"high_water": cutoff.isoformat(), "seq": seq,
                               "schema_version": version, "fingerprint": fingerprint,
@@ -293,12 +294,51 @@ def _write_keys(conn: Any, folder: Path, table: str, key: list[str], schema: pa.
                 meta: dict[str, str]) -> int:
     """Write the primary keys the snapshot holds; return how many."""
     key_schema = pa.schema([schema.field(k) for k in key]).with_metadata(meta)
-    batches = []
-    with conn.cursor(name=f"shopstream_keys_{table}") as cur:
-        cur.itersize = 100_000
+    live = 0
+    with conn.cursor(name=f"shopstream_keys_{table}") as cur, _Writer(
+            folder / "live_ids.parquet", key_schema) as writer:
+        cur.itersize = _KEY_BATCH
         cur.execute(f"SELECT {', '.join(key)} FROM {table} ORDER BY {', '.join(key)}")
-        while chunk := cur.fetchmany(100_000):
-            batches.append(_to_batch(table, chunk, key_schema))
-    keys = pa.Table.from_batches(batches, key_schema)
-    write_parquet(keys, folder / "live_ids.parquet")
-    return int(keys.num_rows)
+        while chunk := cur.fetchmany(_KEY_BATCH):
+            writer.write(_to_batch(table, chunk, key_schema))
+            live += len(chunk)
+    return live
+
+
+class _Writer:
+    """A Parquet file written batch by batch (one row group each, memory: one batch),
+    under a temporary name, fsynced and renamed into place only when complete."""
+
+    def __init__(self, path: Path, schema: pa.Schema) -> None:
+        self.path = path
+        self.tmp = path.with_name(path.name + ".tmp")
+        self.schema = schema
+        self._written = False
+
+    def __enter__(self) -> _Writer:
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._handle = open(self.tmp, "wb")
+        except OSError as exc:
+            msg = f"cannot write lake file {str(self.path)!r}: {exc.strerror}"
+            raise LakeError(msg) from None
+        self._writer = pq.ParquetWriter(self._handle, self.schema, compression="zstd")
+        return self
+
+    def write(self, batch: pa.RecordBatch) -> None:
+        self._writer.write_batch(batch)
+
+    def __exit__(self, kind: object, *_: object) -> None:
+        self._writer.close()
+        self._handle.flush()
+        os.fsync(self._handle.fileno())
+        self._handle.close()
+        if kind is not None:
+            self.tmp.unlink(missing_ok=True)
+            return
+        os.replace(self.tmp, self.path)
+        folder = os.open(self.path.parent, os.O_RDONLY)
+        try:
+            os.fsync(folder)
+        finally:
+            os.close(folder)
