@@ -2,6 +2,8 @@
 
 - ``<!-- help: db generate -->`` in a page becomes the live ``shopstream db generate
   --help`` text, so a command page cannot drift from its options.
+- Sphinx roles of the numpydoc docstrings (``:class:`~a.b.C```) show as code
+  (``C``), not as ``:class:`` followed by the dotted path.
 - Every command of ``shopstream --help`` must have its page: ``commands/NAME.md``, or a
   page whose markdown holds a ``<!-- help: NAME ... -->`` marker. A command without one
   is a warning, which ``mkdocs build --strict`` turns into a failed build.
@@ -20,12 +22,13 @@ log = logging.getLogger("mkdocs.plugins.shopstream")
 
 _MARKER = re.compile(r"<!--\s*help:\s*([a-z0-9 _-]+?)\s*-->")
 _seen: set[str] = set()
+_ROLE = re.compile(r":(?:class|func|meth|mod|data|attr|exc|obj):<code>(~?)([\w.]+)</code>")
 
 
 def _help(words: list[str]) -> str:
     from shopstream.cli import build_parser
 
-    os.environ["COLUMNS"] = "88"  # argparse wraps to the terminal: fix it for the page
+    os.environ["COLUMNS"] = "80"  # argparse wraps to the terminal: fix it for the page
     out = io.StringIO()
     with contextlib.redirect_stdout(out), contextlib.suppress(SystemExit):
         build_parser([words[0]]).parse_args([*words, "--help"])
@@ -56,6 +59,14 @@ def on_page_markdown(markdown: str, page: Any, config: Any, files: Any) -> str:
         return f"```text\n$ shopstream {' '.join(words)} --help\n{text}\n```"
 
     return _MARKER.sub(replace, markdown)
+
+
+def on_page_content(html: str, page: Any, config: Any, files: Any) -> str:
+    def replace(match: re.Match[str]) -> str:
+        short, path = match.groups()
+        return f"<code>{path.rsplit('.', 1)[-1] if short else path}</code>"
+
+    return _ROLE.sub(replace, html)
 
 
 def on_post_build(config: Any) -> None:

@@ -117,9 +117,10 @@ class Pipeline:
     Notes
     -----
     Memory: the embedded runner keeps every output record until :meth:`finish` (for
-    unbounded input use ``shopstream run`` or :class:`~shopstream.runners.embedded.runner.
-    EmbeddedRunner`, which write to files); operator state is bounded by each operator's
-    configured caps. The Flink runner also keeps the fed lines in a temporary file.
+    unbounded input use ``shopstream run`` or
+    :class:`~shopstream.runners.embedded.runner.EmbeddedRunner`, which write to files);
+    operator state is bounded by each operator's configured caps. The Flink runner also
+    keeps the fed lines in a temporary file.
 
     Examples
     --------
