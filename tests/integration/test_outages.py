@@ -186,7 +186,7 @@ def test_kafka_broker_paused_mid_run_loses_nothing(kafka_bootstrap: str,
     expected = {p.stem: p.read_bytes().splitlines() for p in sorted(baseline.glob("*.jsonl"))
                 if p.stem != "dead-letter"}  # offsets differ: line vs byte offset
     assert len(expected["basket-completions"]) > 50
-    topics = read_topics(kafka_bootstrap, list(expected))
+    topics = read_topics(kafka_bootstrap, list(expected), idle_s=5.0)
     for stream, records in expected.items():
         # The files are exactly once; the topics at least once (no record missing).
         assert (tmp_path / "out" / f"{stream}.jsonl").read_bytes().splitlines() == records
