@@ -128,3 +128,8 @@ def test_reads_need_a_key_when_read_keys_is_on(store_path: str) -> None:
         assert keyed.get("/segments").status_code == 401
         ok = keyed.get("/users/alice/profile", headers={"X-API-Key": KEY})
         assert ok.status_code == 200
+
+
+def test_both_routes_are_in_the_openapi_docs(client: httpx.Client) -> None:
+    paths = client.get("/openapi.json").json()["paths"]
+    assert {"/users/{user_id}/profile", "/segments"} <= set(paths)
