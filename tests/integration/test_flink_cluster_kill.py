@@ -140,3 +140,41 @@ def test_killed_taskmanager_restores_from_checkpoint_with_the_same_outputs(
         # At-least-once: each record at least as often as uninterrupted, nothing new.
         assert set(have) == set(want), stream
         assert all(have[r] >= n for r, n in want.items()), stream
+
+
+def test_stopped_with_a_savepoint_and_resubmitted_from_it_gives_the_same_outputs(
+        cluster: Any, tmp_path: Path) -> None:
+    """``flink savepoint JOB --stop`` then ``flink submit --from-checkpoint SAVEPOINT``:
+    the second job continues the first one's files and state."""
+    from shopstream.runners.flink.cluster import rest_get
+
+    events = tmp_path / "events.jsonl"
+    write_jsonl(SimulationConfig(sessions=1_500, seed=12, disorder_ms=2_000, bad_rate=0.01),
+                str(events), progress=False)
+    expected_dir, flink_dir = tmp_path / "embedded", tmp_path / "flink"
+    done = _shopstream("run", "--input", str(events), "--output-dir", str(expected_dir),
+                       "--no-recommendations", "--no-progress", *PIPELINE[1:])
+    assert done.returncode == 0, done.stderr
+    common = ["--jobmanager", cluster.jobmanager, "--input", str(events), "--output-dir",
+              str(flink_dir), "--checkpoint-dir", str(tmp_path / "checkpoints"), "--json"]
+    submitted = _shopstream("flink", "submit", *common, "--detach", *PIPELINE)
+    assert submitted.returncode == 0, submitted.stderr[-3000:]
+    job = json.loads(submitted.stdout.strip().splitlines()[-1])["job_id"]
+    completions = flink_dir / "basket-completions.jsonl"
+    _wait("outputs on disk", lambda: completions.exists() and completions.stat().st_size, 240)
+    saved = _shopstream("flink", "savepoint", job, "--jobmanager", cluster.jobmanager,
+                        "--dir", str(tmp_path / "savepoints"), "--stop")
+    assert saved.returncode == 0, saved.stderr[-3000:]
+    location = saved.stdout.strip().splitlines()[-1]
+    assert rest_get(cluster.jobmanager, f"/jobs/{job}")["state"] == "FINISHED"
+    written_before = completions.read_text().count("\n")
+
+    resumed = _shopstream("flink", "submit", *common, "--from-checkpoint", location, *PIPELINE)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    expected, got = _records(expected_dir), _records(flink_dir)
+    assert written_before < len(expected["basket-completions"]), "stopped after the end"
+    for stream in sorted(set(expected) | set(got)):
+        want = expected.get(stream, collections.Counter())
+        have = got.get(stream, collections.Counter())
+        assert set(have) == set(want), stream
+        assert all(have[r] >= n for r, n in want.items()), stream

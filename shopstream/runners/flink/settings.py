@@ -19,6 +19,7 @@ shopstream.errors.ConfigError: --jobmanager must be HOST:PORT, got 'localhost'
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -43,7 +44,14 @@ def parse_jobmanager(text: str) -> tuple[str, int]:
 
 
 def _uri(path: str) -> str:
-    return path if "://" in path else Path(path).resolve().as_uri()
+    """A path as a URI; a URI (``file:/x``, as Flink names savepoints, ``s3://b/x``) as is.
+
+    >>> _uri("file:/tmp/sp"), _uri("s3://bucket/ck"), _uri("/tmp/ck")
+    ('file:/tmp/sp', 's3://bucket/ck', 'file:///tmp/ck')
+    """
+    if re.match(r"[A-Za-z][A-Za-z0-9+.-]+:", path):
+        return path
+    return Path(path).resolve().as_uri()
 
 
 def job_settings(config: FlinkConfig) -> dict[str, str]:
