@@ -375,6 +375,10 @@ class ChangeMapper:
                quantity: int | None = None) -> ShopperEvent:
         product = self._product(row.get("product_id"))
         price = row.get("unit_price")
+        if price is None and "unit_price" in row:
+            # NOT NULL in the schema: wal2json sends a numeric NaN or Infinity as null.
+            msg = "unit_price is null (a numeric NaN or Infinity in the database)"
+            raise ValueError(msg)
         customer = self.customers.get(row.get("customer_id"))  # type: ignore[arg-type]
         return ShopperEvent(
             event_type=kind,

@@ -71,6 +71,7 @@ HOSTILE: dict[str, tuple[str, list[dict[str, Any]]]] = {
     "cart quantity 10**12": ("limit", [_cart(1, quantity=10**12)]),
     "cart unit price 1e30": ("limit", [_cart(2, unit_price=1e30)]),
     "cart unit price NaN": ("map", [_cart(3, unit_price="NaN")]),
+    "cart unit price null (NaN as wal2json sends it)": ("map", [_cart(21, unit_price=None)]),
     "cart unit price Infinity": ("map", [_cart(4, unit_price="Infinity")]),
     "cart quantity not a number": ("map", [_cart(5, quantity="lots")]),
     "cart stamped 'infinity'": ("map", [_cart(6, updated_at="infinity")]),
