@@ -18,7 +18,10 @@ Run: ``.venv/bin/python bench/profile_bench.py [--events 200000] [--rate 2000]
   ``shopstream serve --workers 1`` is started as a subprocess and
   ``GET /users/{id}/profile`` is sent *open loop* at ``--rate`` requests/s for
   ``--seconds`` (latency from the moment a request was due; ``serve_bench.open_loop``),
-  with ids drawn from the stored profiles; ``GET /segments`` likewise at 100/s.
+  with ids drawn from the stored profiles, then at a quarter of the rate; as a reference
+  on the same server and load, ``GET /users/{id}/features`` (the hot path of
+  ``api/app.py``; 404 here, after the same kind of store read); ``GET /segments`` at
+  100/s.
 """
 
 from __future__ import annotations
@@ -184,12 +187,21 @@ def bench_lookups(args: argparse.Namespace) -> dict[str, Any]:
         try:
             paths = [f"/users/{u}/profile" for u in users]
             profile = asyncio.run(open_loop(server.port, paths, args.rate, args.seconds))
+            quarter = asyncio.run(open_loop(server.port, paths, args.rate / 4, args.seconds))
+            # Reference on the same server and machine load: the features hot path (404
+            # here: the store holds no features, but the same 23-key read is made).
+            features = asyncio.run(open_loop(server.port,
+                                             [f"/users/{u}/features" for u in users],
+                                             args.rate, args.seconds))
             segments = asyncio.run(open_loop(server.port, ["/segments"], 100.0, 5.0,
                                              connections=4))
         finally:
             server.stop()
     return {"store": "embedded", "profiles_stored": len(users),
-            "GET /users/{id}/profile": profile, "GET /segments": segments}
+            "GET /users/{id}/profile": profile,
+            "GET /users/{id}/profile at a quarter of the rate": quarter,
+            "reference GET /users/{id}/features (hot path, 404)": features,
+            "GET /segments": segments}
 
 
 def main() -> int:
