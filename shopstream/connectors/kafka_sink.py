@@ -202,7 +202,10 @@ class KafkaEventWriter:
 
     def dead_letter(self, letters: Sequence[DeadLetter]) -> None:
         for letter in letters:
-            self.producer.send(streams.DEAD_LETTER, letter.source, self._encode(letter))
+            value = self._encode(letter)
+            if len(value) > MAX_DEAD_LETTER_BYTES:  # an over-long body must not be a 5xx
+                value = self._encode(_cut(letter))
+            self.producer.send(streams.DEAD_LETTER, letter.source, value)
         self.producer.flush()
 
     def close(self) -> None:

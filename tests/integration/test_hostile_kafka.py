@@ -9,11 +9,15 @@ from __future__ import annotations
 
 import base64
 import json
+import subprocess
+import sys
 import time
 from pathlib import Path
 
+import httpx
 import pytest
 from confluent_kafka import Producer
+from conftest import free_port
 from hostile import DAY, HOSTILE, valid_lines
 from test_kafka import read_topics
 
@@ -119,3 +123,53 @@ def test_run_kafka_takes_the_input_limits(tmp_path: Path, kafka_bootstrap: str,
     assert (summary["events"], summary["dead_letters"]) == (1, 1)
     letter = json.loads((tmp_path / "o" / "dead-letter.jsonl").read_text())
     assert "max_items=20" in letter["reason"]
+
+
+def test_collect_to_kafka_keeps_every_refused_event_in_the_dead_letter_topic(
+        tmp_path: Path, kafka_bootstrap: str) -> None:
+    """``collect --kafka``: each hostile event posted is a 4xx and a dead letter on the topic
+    with its reason and bytes (an over-long one cut to fit a Kafka message, never a 5xx);
+    the valid events reach the input topic."""
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "shopstream.cli", "collect", "--kafka", kafka_bootstrap,
+         "--port", str(port), "--partitions", "1"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    posted: list[bytes] = []
+    try:
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60) as http:
+            deadline = time.monotonic() + 60
+            while True:
+                try:
+                    http.get("/health")
+                    break
+                except httpx.TransportError:
+                    assert process.poll() is None and time.monotonic() < deadline
+                    time.sleep(0.1)
+            for name, make in HOSTILE.items():
+                now = int(time.time() * 1000)
+                ahead = "ahead of the stream" in name or "a day ahead, as ISO" in name
+                bad = make(now + DAY if ahead else now - 60_000)
+                answer = http.post("/events", content=bad,
+                                   headers={"Content-Type": "application/json"})
+                assert answer.status_code < 500, (name, answer.text[:200])
+                if name != "array":  # an empty batch, not an event
+                    assert answer.status_code == 400, (name, answer.text[:200])
+                    posted.append(bad)
+                valid = json.dumps({"eventType": "PAGE_VIEW", "sessionId": "ok",
+                                    "timestamp": now}).encode()
+                assert http.post("/events", content=valid, headers={
+                    "Content-Type": "application/json"}).status_code == 202
+    finally:
+        process.terminate()
+        _, err = process.communicate(timeout=30)
+    assert "Traceback" not in err, err
+    topics = read_topics(kafka_bootstrap, ["dead-letter", "ecommerce-events"])
+    letters = [json.loads(v) for _, v, _ in topics["dead-letter"]]
+    assert len(letters) == len(posted)
+    for bad, letter in zip(posted, letters, strict=True):
+        kept = _raw(letter)
+        assert kept == bad or ("[raw cut to its first" in letter["reason"]
+                               and bad.startswith(kept)), letter["reason"]
+        assert letter["reason"] and letter["stage"]
+    assert len(topics["ecommerce-events"]) == len(HOSTILE)
