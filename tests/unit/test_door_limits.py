@@ -65,3 +65,15 @@ def test_serve_limits_reach_post_events_and_the_collector(tmp_path: Path) -> Non
             assert http.get("/i", params=pixel | {"sid": "s"}).status_code == 200
     finally:
         server.stop()
+
+
+def test_limits_and_rate_survive_the_trip_to_serve_workers(tmp_path: Path) -> None:
+    from dataclasses import asdict
+
+    config = ServeConfig(store=str(tmp_path / "f.db"), workers=2, rate_limit_per_s=50.0,
+                         rate_burst=80, input_limits=InputLimits(max_items=7))
+    again = ServeConfig(**json.loads(json.dumps(asdict(config))))
+    assert again == config
+    assert again.input_limits.max_items == 7 and again.live.input_limits.max_items == 7
+    rate = again.rate_limit
+    assert rate is not None and (rate.rate_per_s, rate.capacity) == (50.0, 80)
