@@ -5,8 +5,9 @@ everything else (the security guard included), so a flood is turned away before 
 is read. Each caller has a bucket of ``burst`` tokens refilled at ``rate_per_s`` tokens a
 second; a request takes one token, and a request finding the bucket empty is answered
 ``429 Too Many Requests`` with ``Retry-After`` (whole seconds until a token is back) and a
-JSON ``detail``. A WebSocket handshake takes a token too and is closed (code 1013, "try
-again later") when none is left.
+JSON ``detail``. A WebSocket handshake takes a token too and is refused the same way
+(a 429 answer to the handshake; closed with 1013, "try again later", on a server that
+cannot answer a handshake over HTTP).
 
 Who is a caller: the API key sent with the request when it is one of the configured keys
 (so a shop behind one address with one key shares one bucket, and two keys never share
@@ -208,20 +209,23 @@ class RateLimiter:
         if wait_s <= 0.0:
             await self.app(scope, receive, send)
             return
-        if kind == "websocket":
-            await send({"type": "websocket.close", "code": 1013,
-                        "reason": "rate limit exceeded"})
-            return
         retry = max(1, math.ceil(wait_s))
         body = json.dumps({"detail": (
             f"rate limit exceeded: {self.config.rate_per_s:g} requests/s with bursts of "
             f"{self.config.capacity} per {'API key' if self.keys else 'client'}; retry "
             f"after {retry} s")}).encode()
-        await send({"type": "http.response.start", "status": 429,
+        prefix = "http"
+        if kind == "websocket":
+            if "websocket.http.response" not in scope.get("extensions", {}):
+                await send({"type": "websocket.close", "code": 1013,
+                            "reason": "rate limit exceeded"})
+                return
+            prefix = "websocket.http"
+        await send({"type": f"{prefix}.response.start", "status": 429,
                     "headers": [(b"content-type", b"application/json"),
                                 (b"retry-after", str(retry).encode()),
                                 (b"content-length", str(len(body)).encode())]})
-        await send({"type": "http.response.body", "body": body})
+        await send({"type": f"{prefix}.response.body", "body": body})
 
     def metrics_text(self) -> str:
         """The limiter's lines of the Prometheus page."""

@@ -10,6 +10,8 @@ from typing import Any
 
 import httpx
 import pytest
+from websockets.exceptions import InvalidStatus
+from websockets.sync.client import connect
 
 from shopstream.api.rate_limit import RateLimitConfig, RateLimiter, TokenBuckets, parse_rate
 from shopstream.api.server import BackgroundServer, ServeConfig
@@ -174,6 +176,14 @@ def test_serve_answers_429_with_retry_after_and_counts_it(tmp_path: Path) -> Non
             count = next(line for line in metrics.text.splitlines()
                          if line.startswith("shopstream_rate_limited_total "))
             assert int(count.split()[1]) >= 2
+            statuses = []
+            for _ in range(6):  # each handshake takes a token: the burst runs out
+                try:
+                    with connect(server.url.replace("http", "ws") + "/ws", open_timeout=5):
+                        statuses.append(101)
+                except InvalidStatus as refused_ws:
+                    statuses.append(refused_ws.response.status_code)
+            assert 429 in statuses and set(statuses) <= {101, 429}, statuses
             time.sleep(1.1)
             assert http.post("/events", json=event).status_code == 202
     finally:
