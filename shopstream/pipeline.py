@@ -4,8 +4,7 @@ Examples
 --------
 >>> default_topology().stage_names()
 ('baskets', 'abandonment', 'fraud', 'revenue', 'top-products', 'rules', 'trending', \
-'rec-learning', 'rec-models', 'recommendations', 'trend-activity', 'product-trends', \
-'category-trends')
+'rec-learning', 'rec-models', 'recommendations')
 """
 
 from __future__ import annotations
@@ -127,8 +126,9 @@ class PipelineConfig:
     #: see docs/profiles.md for their cost).
     profiles: ProfilesConfig | None = None
     #: Product and category trends (``product-trends``, ``category-trends``; ``None``
-    #: turns them off; see docs/trends.md).
-    trends: TrendsConfig | None = field(default_factory=TrendsConfig)
+    #: turns them off: the default, as they cost about 60% more CPU on a replay; ``serve``
+    #: turns them on; see docs/trends.md).
+    trends: TrendsConfig | None = None
 
 
 def default_topology(config: PipelineConfig | None = None) -> Topology:

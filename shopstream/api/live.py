@@ -55,7 +55,9 @@ from shopstream.events.limits import YEAR_2000_MS, InputLimits
 from shopstream.events.model import ShopperEvent
 from shopstream.events.records import Output
 from shopstream.operators.feature_catalog import FeaturesConfig
+from shopstream.operators.profile_config import ProfilesConfig
 from shopstream.pipeline import PipelineConfig, default_topology
+from shopstream.profiles.trends import TrendsConfig
 from shopstream.runners.embedded.engine import Engine
 from shopstream.state.operator import KeyedOperator
 from shopstream.stores.base import FeatureStore
@@ -98,6 +100,10 @@ class LiveConfig:
     checkpoints: ServeCheckpointConfig | None = None
     #: What one posted event may contain (``serve --max-*``); the floor is the year 2000.
     input_limits: InputLimits = _SERVICE_LIMITS
+    #: Customer 360 profiles and product/category trends (``serve --no-profiles``,
+    #: ``--no-trends``): on, so their endpoints answer.
+    profiles: bool = True
+    trends: bool = True
 
     def __post_init__(self) -> None:
         if self.out_of_orderness_ms < 0:
@@ -151,7 +157,10 @@ class LivePipeline:
     def __init__(self, store: FeatureStore | None, config: LiveConfig | None = None,
                  pipeline: PipelineConfig | None = None) -> None:
         self.config = config or LiveConfig()
-        cfg = pipeline or PipelineConfig(features=FeaturesConfig())
+        cfg = pipeline or PipelineConfig(
+            features=FeaturesConfig(),
+            profiles=ProfilesConfig() if self.config.profiles else None,
+            trends=TrendsConfig() if self.config.trends else None)
         self.topology = default_topology(cfg)
         self.tap = StoreTap(store) if store is not None else None
         self.listeners: list[Callable[[Output], None]] = []

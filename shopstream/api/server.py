@@ -90,6 +90,9 @@ class ServeConfig:
     rate_limit_per_s, rate_burst, rate_buckets
         A token bucket per API key or client address (see
         :mod:`shopstream.api.rate_limit`); ``None``: no rate limit (the default).
+    profiles, trends
+        Whether the hosted pipeline keeps Customer 360 profiles and product/category
+        trends (both on, so ``/users/{id}/profile`` and ``/products/{id}/trend`` answer).
     """
 
     store: str
@@ -119,6 +122,8 @@ class ServeConfig:
     rate_limit_per_s: float | None = None
     rate_burst: int | None = None
     rate_buckets: int = 100_000
+    profiles: bool = True
+    trends: bool = True
 
     def __post_init__(self) -> None:
         if isinstance(self.input_limits, dict):  # from the workers' JSON environment
@@ -147,7 +152,8 @@ class ServeConfig:
                                                 self.checkpoint_seconds,
                                                 self.wal_segment_bytes)
         return LiveConfig(self.out_of_orderness_ms, self.idle_ms, self.max_pending_events,
-                          checkpoints=checkpoints, input_limits=self.input_limits)
+                          checkpoints=checkpoints, input_limits=self.input_limits,
+                          profiles=self.profiles, trends=self.trends)
 
     @property
     def security(self) -> SecurityConfig:

@@ -11,6 +11,7 @@ from typing import Any
 from shopstream.cli import postgres_input
 from shopstream.cli.evaluate import parse_weights
 from shopstream.cli.input_limits import add_limit_arguments, input_limits
+from shopstream.cli.insight_options import add_insight_arguments
 from shopstream.cli.kafka_run import add_kafka_arguments, kafka_sink, run_from_kafka
 from shopstream.cli.observability import add_metrics_arguments, observed_run
 from shopstream.cli.preflight import require_store
@@ -24,10 +25,12 @@ from shopstream.operators.abandonment import AbandonmentConfig
 from shopstream.operators.baskets import BasketConfig
 from shopstream.operators.feature_catalog import FeaturesConfig
 from shopstream.operators.fraud import FraudConfig
+from shopstream.operators.profile_config import ProfilesConfig
 from shopstream.operators.recommendations import RecommendationsConfig
 from shopstream.operators.revenue import RevenueConfig
 from shopstream.operators.top_products import TopProductsConfig
 from shopstream.pipeline import PipelineConfig, default_topology
+from shopstream.profiles.trends import TrendsConfig
 from shopstream.recommend.blend import BlendConfig
 from shopstream.recommend.suite import RecommendConfig
 from shopstream.runners.embedded.runner import EmbeddedRunner, RunnerConfig, Tap
@@ -100,6 +103,7 @@ def register(sub: Any) -> None:
                         help="stream to send to --webhook-url instead of fraud-alerts "
                              "(repeatable)")
     add_store_arguments(parser)
+    add_insight_arguments(parser, default=False)
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     parser.add_argument("--json", action="store_true",
                         help="print the summary as JSON instead of a table")
@@ -139,7 +143,10 @@ def pipeline_config(args: argparse.Namespace) -> PipelineConfig:
         top_products=TopProductsConfig(window_ms=window_ms, top_n=args.top_n),
         features=features_config(args, gap_ms),
         recommendations=recommendations_config(args, gap_ms),
+        profiles=ProfilesConfig() if getattr(args, "profiles", False) else None,
+        trends=TrendsConfig() if getattr(args, "trends", False) else None,
     )
+
 
 
 def add_store_arguments(parser: argparse.ArgumentParser) -> None:

@@ -106,6 +106,9 @@ def register(sub: Any) -> None:
 
     add_rate_arguments(parser)
     add_limit_arguments(parser)
+    from shopstream.cli.insight_options import add_insight_arguments
+
+    add_insight_arguments(parser, default=True)
     parser.add_argument("--jobs-config", metavar="FILE",
                         help="schedules and settings of the scheduled jobs run beside the "
                              "pipeline, TOML or JSON (see docs/jobs.md; default: built-in)")
@@ -137,7 +140,8 @@ def _serve(args: argparse.Namespace) -> int:
                          workers=args.workers, out_of_orderness_ms=args.out_of_orderness_ms,
                          idle_ms=args.idle_ms, log_level=args.log_level,
                          postgres=args.postgres, kafka=args.kafka, kafka_topic=args.topic,
-                         lake=args.lake, **limit_options(args),
+                         lake=args.lake, profiles=args.profiles, trends=args.trends,
+                         **limit_options(args),
                          **security_options(args), **durability_options(args))
     ingest = (f", posted events to Kafka {config.kafka} topic {config.kafka_topic}"
               if config.kafka else "")

@@ -94,7 +94,8 @@ def test_trends_classify_through_the_pipeline() -> None:
                 events.append(ev("VIEW_PRODUCT", T0 + hour * HOUR_MS + n * 1_000 + 1,
                                  session=f"s{hour}", product_id=product))
     events.sort(key=lambda e: e.timestamp_ms)
-    outs = run_topology(default_topology(PipelineConfig(recommendations=None)), events)
+    outs = run_topology(default_topology(PipelineConfig(recommendations=None,
+                                                           trends=TrendsConfig())), events)
     last = {}
     for out in outs:
         if out.stream == streams.PRODUCT_TRENDS and out.record.window_end == T0 + 21 * DAY_MS:
