@@ -14,6 +14,8 @@ the other processes sharing the machine) and, beside it, wall-clock time:
   events to Parquet, flushed at each checkpoint);
 * ``lake_cost``: the difference, per input event and as a share of the pipeline's time
   (the goal: under 10 %), and the sink's own flush time (Arrow conversion, Parquet, fsync);
+* ``sink_alone``: a LakeSink fed alone what the pipeline handed it in one recorded run
+  (CPU): the sink's own cost without the run-to-run noise of the whole pipeline;
 * ``compact`` and the three ``report`` queries over the lake just written;
 * ``reports_10m``: the three reports over ``--report-rows`` completed baskets (1-4 lines
   each, about 14 months, 200,000 customers, 5,000 products) written straight to the
@@ -46,6 +48,53 @@ from shopstream.lake.schemas import SCHEMA_VERSION, SCHEMAS, to_table
 from shopstream.lake.sink import LakeSink
 from shopstream.pipeline import default_topology
 from shopstream.runners.embedded.runner import EmbeddedRunner, RunnerConfig
+
+
+class _Recorder:
+    """A lake stand-in that records what the runner hands the sink, to replay it alone."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, object]] = []
+
+    def start(self, state: object, resume: bool, checkpoint_dir: Path | None) -> None:
+        pass
+
+    def write(self, out: object) -> None:
+        self.calls.append(("o", out))
+
+    def write_event(self, event: object) -> None:
+        self.calls.append(("e", event))
+
+    def commit(self) -> None:
+        self.calls.append(("c", None))
+
+    def close(self) -> None:
+        pass
+
+
+def sink_alone(src: Path, work: Path, config: RunnerConfig, repeats: int) -> float:
+    """Median CPU seconds of a LakeSink fed, alone, what the pipeline gave it in one run
+    (events, outputs and checkpoints in their order): the sink's own cost, free of the
+    pipeline's noise (but not of the garbage collection it adds to the pipeline)."""
+    recorder = _Recorder()
+    EmbeddedRunner(default_topology(), work / "rec-out", config, work / "rec-ck",
+                   lake=recorder).run(src)
+    seconds = []
+    for n in range(repeats):
+        sink = LakeSink(work / f"alone-{n}")
+        sink.start(None, resume=False, checkpoint_dir=work / f"alone-ck-{n}")
+        gc.collect()
+        started = time.process_time()
+        for kind, item in recorder.calls:
+            if kind == "o":
+                sink.write(item)  # type: ignore[arg-type]
+            elif kind == "e":
+                sink.write_event(item)  # type: ignore[arg-type]
+            else:
+                sink.commit()
+        sink.close()
+        seconds.append(time.process_time() - started)
+    return statistics.median(seconds)
 
 
 def run_once(src: Path, work: Path, config: RunnerConfig,
@@ -185,6 +234,7 @@ def main() -> int:
             started = time.perf_counter()
             query(lake_dir, sql)
             reports_after[name] = round(time.perf_counter() - started, 4)
+        alone = sink_alone(src, work, config, args.repeats)
         big = (reports_over(args.report_rows, args.report_repeats, work)
                if args.report_rows else None)
     base, lake = statistics.median(plain), statistics.median(with_lake)
@@ -207,6 +257,9 @@ def main() -> int:
             "us_per_event": round((lake - base) / lines * 1e6, 2),
             "share_of_pipeline": round((lake - base) / base, 4),
             "wall_share_of_pipeline": round((lake_wall_s - base_wall) / base_wall, 4),
+            "sink_alone_cpu_seconds": round(alone, 3),
+            "sink_alone_us_per_event": round(alone / lines * 1e6, 2),
+            "sink_alone_share_of_pipeline": round(alone / base, 4),
             "flush_seconds": round(flushed, 3),
             "flush_us_per_event": round(flushed / lines * 1e6, 2),
             "flush_share_of_pipeline": round(flushed / base, 4),
