@@ -3,7 +3,7 @@
 The route removes the shopper (their id and, with a pseudonymisation key, its pseudonym)
 from the pipeline this process hosts, the store and the jobs' model versions beside a
 SQLite store, and appends the record of what
-was removed to the erasure log (``serve --erasure-log``, default ``erasures.jsonl``); the
+was removed to the erasure log (``serve --erasure-log``, default beside a SQLite store); the
 answer is that record (it never holds the raw id). It is a write: with API keys
 configured it needs one (401 otherwise, from the :class:`~shopstream.api.security.Guard`),
 and a server without keys refuses erasures altogether (403) rather than let anyone
@@ -40,6 +40,7 @@ from shopstream.privacy.erasure import (
     ErasureError,
     ErasureLog,
     erase_user,
+    erasure_log_beside,
     matching_keys,
     models_beside,
     scrub_engine,
@@ -113,7 +114,7 @@ def _scrub_live(live: Any, ids: frozenset[str]) -> ScrubResult:
 
 def _erase(state: Any, user_id: str) -> tuple[int, dict[str, Any]]:
     pseudonymiser = from_environment()
-    log = ErasureLog(os.environ.get(ERASURE_LOG_ENV) or "erasures.jsonl")
+    log = ErasureLog(os.environ.get(ERASURE_LOG_ENV) or erasure_log_beside(state.store.url))
     live = state.live
     store = state.store if isinstance(state.store, ErasableStore) else None
     try:

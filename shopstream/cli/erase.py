@@ -4,9 +4,9 @@ and the checkpoint.
 Takes the ``--store``, ``--lake``, ``--checkpoint-dir`` and ``--output-dir`` of
 ``shopstream run`` (each optional; at least one), and the same pseudonymisation key, so
 that a shopper whose id was pseudonymised at ingest is found under both ids. What was
-removed is appended to the erasure log (``--erasure-log``, default ``erasures.jsonl``)
-and printed; the raw id is written to neither. Run it while no ``run`` writes the same
-lake, outputs or checkpoint.
+removed is appended to the erasure log (``--erasure-log``; default beside a SQLite
+store, else ``erasures.jsonl``) and printed; the raw id is written to neither. Run it
+while no ``run`` writes the same lake, outputs or checkpoint.
 
 Examples
 --------
@@ -30,6 +30,7 @@ from shopstream.privacy.erasure import (
     ErasableStore,
     ErasureLog,
     erase_user,
+    erasure_log_beside,
     models_beside,
 )
 
@@ -66,7 +67,8 @@ def _erase(args: argparse.Namespace) -> int:
         msg = "give at least one of --store, --lake, --checkpoint-dir, --output-dir"
         raise ConfigError(msg)
     pseudonymiser = apply_privacy_options(args)
-    log = ErasureLog(args.erasure_log or os.environ.get(ERASURE_LOG_ENV) or "erasures.jsonl")
+    log = ErasureLog(args.erasure_log or os.environ.get(ERASURE_LOG_ENV)
+                     or erasure_log_beside(args.store))
     store = None
     if args.store:
         from shopstream.stores import open_store

@@ -47,8 +47,9 @@ def add_privacy_arguments(parser: argparse.ArgumentParser, erasure_log: bool = F
     if erasure_log:
         group.add_argument("--erasure-log", metavar="FILE",
                            help="JSON-lines record of every erasure (DELETE /users/ID, "
-                                f"shopstream erase); default {ERASURE_LOG_ENV} or "
-                                "erasures.jsonl")
+                                f"shopstream erase); default {ERASURE_LOG_ENV}, else beside "
+                                "a SQLite store (features.erasures.jsonl for features.db), "
+                                "else erasures.jsonl")
 
 
 def apply_privacy_options(args: argparse.Namespace,

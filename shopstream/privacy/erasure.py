@@ -240,6 +240,19 @@ def models_beside(store_url: str) -> Path | None:
     return beside if beside.is_dir() else None
 
 
+def erasure_log_beside(store_url: str | None) -> Path:
+    """The default erasure log: beside a SQLite store (``features.erasures.jsonl`` for
+    ``features.db``), else ``erasures.jsonl`` in the working directory.
+
+    >>> str(erasure_log_beside("/data/features.db")), str(erasure_log_beside(None))
+    ('/data/features.erasures.jsonl', 'erasures.jsonl')
+    """
+    if store_url is None or "://" in store_url:
+        return Path("erasures.jsonl")
+    path = Path(store_url)
+    return path.with_name(path.stem + ".erasures.jsonl")
+
+
 def _load_checkpoint(directory: Path) -> dict[str, Any] | None:
     from shopstream.runners.embedded.checkpoint import CheckpointStore
 
