@@ -129,3 +129,16 @@ def test_snapshot_and_restore_continue_identically() -> None:
         resumed.drain()
     resumed.finish()
     assert first + second == whole
+
+
+def test_calls_queued_before_the_first_event_run_on_an_idle_tick() -> None:
+    # serve's DELETE /users/{id} queues its scrub with call_soon; a server that has not
+    # taken an event yet must still run it on its next idle tick, not after a timeout.
+    engine = Engine(Topology((Stage(Recorder(), ("events",), by_session),), ("trace",)), 5,
+                    lambda _: None)
+    ran: list[int] = []
+    engine.call_soon(lambda e: ran.append(e.watermark_ms))
+    engine.advance_idle(1_000)
+    assert len(ran) == 1
+    engine.advance_idle(1_000)  # nothing queued: nothing runs again
+    assert len(ran) == 1

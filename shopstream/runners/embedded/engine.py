@@ -117,9 +117,11 @@ class Engine:
     def advance_idle(self, idle_ms: int) -> None:
         """The input fell silent ``idle_ms`` of wall time ago: let event time follow the
         clock, as if an event that much newer than the newest one had come (nothing
-        happens before the first event)."""
+        happens before the first event, but calls queued by :meth:`call_soon` run)."""
         if self.max_timestamp_ms > _MIN_WATERMARK:
             self.advance(self.max_timestamp_ms - self.bound_ms - 1 + idle_ms)
+        elif self._calls:
+            self.drain()
 
     def finish(self) -> None:
         """End of input: release every buffered event and fire every timer."""
