@@ -33,6 +33,7 @@ from shopstream.api.reports_routes import reports_router
 from shopstream.api.security import Guard, SecurityConfig
 from shopstream.api.store_routes import recommendations_answer, store_router, user_features_answer
 from shopstream.api.trends_routes import trends_router
+from shopstream.api.user_recs_routes import user_recs_router
 from shopstream.errors import require
 from shopstream.stores.base import FeatureStore
 
@@ -94,6 +95,7 @@ def create_app(state: ServeState) -> Any:
     app.include_router(jobs_router(state.store.url))
     app.include_router(trends_router(state))
     app.include_router(privacy_router(state))
+    app.include_router(user_recs_router(state.store))
     return Guard(HotPaths(app, state.store), state.security)
 
 

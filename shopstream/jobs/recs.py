@@ -6,7 +6,8 @@ session's products are to a live request, never recommended back) is what the sh
 touched in the last hour when the lake has it (the hot job), else their strongest past
 products, which are also their history (what ``PERSONAL`` recommends from). A shopper
 the model does not know gets the fallback chain (trending, popular). The answer goes to
-the store under ``recs:user:{userId}`` with the model version, the job, the time and
+the store under ``recs:user:{userId}`` (:func:`shopstream.stores.keys.user_recs_key`,
+served by ``GET /users/{id}/recommendations``) with the model version, the job, the time and
 each product's score and source.
 
 - :func:`active_shoppers`: the shoppers whose one-hour (or five-minute) rolling counts in
@@ -54,20 +55,13 @@ from shopstream.recommend.published import PublishedLists
 from shopstream.recommend.strategies import list_strategies
 from shopstream.recommend.suite import RecommendConfig
 from shopstream.stores.base import FeatureStore, StoreEntry
+from shopstream.stores.keys import user_recs_key
 
-__all__ = ["ACTIVITY_FEATURES", "active_shoppers", "recommend_shoppers", "user_recs_key"]
+__all__ = ["ACTIVITY_FEATURES", "active_shoppers", "recommend_shoppers", "scan_user_feature",
+           "user_recs_key"]
 
 #: The rolling counts that make a shopper active (with a window suffix, see the catalog).
 ACTIVITY_FEATURES = ("product_view_count", "category_view_count", "cart_add_count")
-
-
-def user_recs_key(user_id: str) -> str:
-    """Key of a shopper's scheduled recommendations.
-
-    >>> user_recs_key("u1")
-    'recs:user:u1'
-    """
-    return f"recs:user:{user_id}"
 
 
 def active_shoppers(store: FeatureStore, limit: int, window: str = "1hr"
@@ -76,14 +70,14 @@ def active_shoppers(store: FeatureStore, limit: int, window: str = "1hr"
     active first (ties by id), at most ``limit``; see the module documentation."""
     activity: dict[str, float] = {}
     for feature in ACTIVITY_FEATURES:
-        for user, value in _scan_feature(store, f"{feature}_{window}"):
+        for user, value in scan_user_feature(store, f"{feature}_{window}"):
             if isinstance(value, int | float) and value > 0:
                 activity[user] = activity.get(user, 0.0) + float(value)
     ranked = sorted(activity.items(), key=lambda item: (-item[1], item[0]))
     return ranked[:limit]
 
 
-def _scan_feature(store: FeatureStore, feature: str) -> Iterable[tuple[str, Any]]:
+def scan_user_feature(store: FeatureStore, feature: str) -> Iterable[tuple[str, Any]]:
     """``(userId, value)`` of every live ``user:*:{feature}`` entry."""
     suffix = ":" + feature
     path = getattr(store, "path", None)

@@ -2,7 +2,8 @@
 
 Store keys name one entity in one of three shapes (:mod:`shopstream.stores.keys`):
 ``kind:ID:part`` (``user:u1:orders_count_24hr``, ``session:s1:session_bounce``),
-``kind:sub:ID`` (``recs:session:s1``, ``profile:user:u1``) and ``kind:ID``. A key
+``kind:sub:ID`` (``recs:session:s1``, ``profile:user:u1``, the jobs' ``recs:user:u1``)
+and ``kind:ID``. A key
 belongs to an id when the id fills the ID slot of one of these shapes exactly, so an id
 is never matched inside another (``u1`` in ``u10``) nor across a colon it contains (``a``
 does not own the keys of ``a:b``).
@@ -13,6 +14,8 @@ Examples
 >>> [key_owned("user:u1:x", owners), key_owned("user:u10:x", owners),
 ...  key_owned("recs:session:u1", owners), key_owned("user:a:b:x", owners)]
 [True, False, True, True]
+>>> key_owned("recs:user:u1", owners), key_owned("recs:user:u10", owners)
+(True, False)
 >>> key_owned("user:a:b:x", frozenset({"a"})), key_owned("recs:session:a:b", frozenset({"b"}))
 (False, False)
 """

@@ -2,7 +2,9 @@
 
 ``user:{userId}:{feature}_{window}`` (e.g. ``user:u1:product_view_count_5min``; history
 features end in ``_24hr``, context features have no window), ``session:{sessionId}:{feature}``,
-``recs:session:{sessionId}`` for the latest recommendations of a session, and
+``recs:session:{sessionId}`` for the latest recommendations of a session,
+``recs:user:{userId}`` for a shopper's scheduled recommendations (written by the hot and
+daily jobs of :mod:`shopstream.jobs`, served by ``GET /users/{id}/recommendations``), and
 ``rules:antecedent:{a|b|...}`` (antecedents sorted, joined with ``|``) for the current
 rules of an antecedent, from the ``rules-by-antecedent`` stream; ``trending:products``
 holds the latest ``trending-products`` list and ``related:product:{productId}`` the rules
@@ -15,6 +17,8 @@ Examples
 --------
 >>> user_key("u1", "orders_count_24hr")
 'user:u1:orders_count_24hr'
+>>> user_recs_key("u1")
+'recs:user:u1'
 >>> rules_key(["p9", "p2"])
 'rules:antecedent:p2|p9'
 >>> TtlConfig().for_feature("cart_value_1hr"), TtlConfig().for_feature("session_bounce")
@@ -44,7 +48,7 @@ from shopstream.stores.base import StoreEntry
 
 __all__ = ["SEGMENT_GROUPS_KEY", "TRENDING_KEY", "TtlConfig", "entries_for", "profile_key",
            "recs_key", "related_key", "rules_key", "segment_group_key", "session_key",
-           "trend_key", "user_key"]
+           "trend_key", "user_key", "user_recs_key"]
 
 TRENDING_KEY: Final = "trending:products"
 SEGMENT_GROUPS_KEY: Final = "segments:groups"
@@ -73,6 +77,11 @@ def session_key(session_id: str, feature: str) -> str:
 def recs_key(session_id: str) -> str:
     """Key of the latest recommendations of a session."""
     return f"recs:session:{session_id}"
+
+
+def user_recs_key(user_id: str) -> str:
+    """Key of a shopper's scheduled recommendations (hot and daily jobs)."""
+    return f"recs:user:{user_id}"
 
 
 def related_key(product_id: str) -> str:
