@@ -57,6 +57,7 @@ from shopstream.events.records import Output
 from shopstream.operators.feature_catalog import FeaturesConfig
 from shopstream.operators.profile_config import ProfilesConfig
 from shopstream.pipeline import PipelineConfig, default_topology
+from shopstream.privacy.retention import RetentionConfig
 from shopstream.profiles.trends import TrendsConfig
 from shopstream.runners.embedded.engine import Engine
 from shopstream.state.operator import KeyedOperator
@@ -104,8 +105,13 @@ class LiveConfig:
     #: ``--no-trends``): on, so their endpoints answer.
     profiles: bool = True
     trends: bool = True
+    #: The longest any value lives in the store (``serve --retention-config``'s
+    #: ``store`` days, :meth:`~shopstream.privacy.retention.RetentionConfig.cap_ttls`);
+    #: ``None``: the built-in times to live.
+    store_days: int | None = None
 
     def __post_init__(self) -> None:
+        _ = self.retention  # validates store_days
         if self.out_of_orderness_ms < 0:
             msg = f"LiveConfig.out_of_orderness_ms must be >= 0, got {self.out_of_orderness_ms!r}"
             raise ConfigError(msg)
@@ -114,6 +120,11 @@ class LiveConfig:
             if value <= 0:
                 msg = f"LiveConfig.{name} must be > 0, got {value!r}"
                 raise ConfigError(msg)
+
+    @property
+    def retention(self) -> RetentionConfig | None:
+        """The store cap of ``store_days`` (``None`` without one)."""
+        return None if self.store_days is None else RetentionConfig(store_days=self.store_days)
 
 
 @dataclass(frozen=True)
@@ -162,7 +173,8 @@ class LivePipeline:
             profiles=ProfilesConfig() if self.config.profiles else None,
             trends=TrendsConfig() if self.config.trends else None)
         self.topology = default_topology(cfg)
-        self.tap = StoreTap(store) if store is not None else None
+        self.tap = (StoreTap(store, retention=self.config.retention)
+                    if store is not None else None)
         self.listeners: list[Callable[[Output], None]] = []
         self.engine = Engine(self.topology, self.config.out_of_orderness_ms, self._emit)
         self._decoder = EventDecoder(self.config.input_limits)

@@ -93,6 +93,9 @@ class ServeConfig:
     profiles, trends
         Whether the hosted pipeline keeps Customer 360 profiles and product/category
         trends (both on, so ``/users/{id}/profile`` and ``/products/{id}/trend`` answer).
+    store_days
+        The longest any value the hosted pipeline writes lives in the store (``serve
+        --retention-config``'s ``store`` days); ``None``: the built-in times to live.
     """
 
     store: str
@@ -124,6 +127,7 @@ class ServeConfig:
     rate_buckets: int = 100_000
     profiles: bool = True
     trends: bool = True
+    store_days: int | None = None
 
     def __post_init__(self) -> None:
         if isinstance(self.input_limits, dict):  # from the workers' JSON environment
@@ -153,7 +157,8 @@ class ServeConfig:
                                                 self.wal_segment_bytes)
         return LiveConfig(self.out_of_orderness_ms, self.idle_ms, self.max_pending_events,
                           checkpoints=checkpoints, input_limits=self.input_limits,
-                          profiles=self.profiles, trends=self.trends)
+                          profiles=self.profiles, trends=self.trends,
+                          store_days=self.store_days)
 
     @property
     def security(self) -> SecurityConfig:

@@ -17,6 +17,7 @@ from shopstream.cli.observability import add_metrics_arguments, observed_run
 from shopstream.cli.preflight import require_store
 from shopstream.cli.privacy_options import add_privacy_arguments, apply_privacy_options
 from shopstream.cli.report import byte_progress, format_summary
+from shopstream.cli.retention_options import add_retention_argument, retention_config
 from shopstream.connectors.files import JsonlSource
 from shopstream.connectors.webhook import WebhookConfig, WebhookTap
 from shopstream.errors import ConfigError
@@ -110,6 +111,7 @@ def register(sub: Any) -> None:
     add_limit_arguments(parser)
     add_metrics_arguments(parser)
     add_privacy_arguments(parser)
+    add_retention_argument(parser)
     parser.add_argument("--engine", choices=("embedded", "flink"), default="embedded",
                         help="embedded (default: one process) or flink (a PyFlink job on a "
                              "local mini-cluster; needs pip install 'shopstream[flink]' "
@@ -202,10 +204,14 @@ def webhook_taps(args: argparse.Namespace, topology: Topology) -> list[WebhookTa
 
 def _run(args: argparse.Namespace) -> int:
     apply_privacy_options(args)  # before any decoder is built
+    retention = retention_config(args)
     topology = default_topology(pipeline_config(args))
     if args.engine == "flink":
         if args.lake:
             msg = "--lake works with --engine embedded only (for now)"
+            raise ConfigError(msg)
+        if retention is not None:
+            msg = "--retention-config works with --engine embedded only (for now)"
             raise ConfigError(msg)
         from shopstream.runners.flink.command import run_on_flink
 
@@ -218,7 +224,7 @@ def _run(args: argparse.Namespace) -> int:
             msg = "--store needs the feature operators: drop --no-features"
             raise ConfigError(msg)
         require_store(store)
-        taps.append(StoreTap(store))
+        taps.append(StoreTap(store, retention=retention))
     if args.kafka:
         taps.append(kafka_sink(args, topology))
     lake = _lake_sink(args)

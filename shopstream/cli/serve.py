@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import argparse
 import os
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from shopstream.cli.serve_durability import add_durability_arguments, durability_options
 
-__all__ = ["add_security_arguments", "limit_options", "register", "security_options"]
+if TYPE_CHECKING:
+    from shopstream.privacy.retention import RetentionConfig
+
+__all__ = ["add_security_arguments", "jobs_banner", "limit_options", "register",
+           "security_options"]
 
 
 def add_security_arguments(parser: argparse.ArgumentParser) -> None:
@@ -119,6 +123,9 @@ def register(sub: Any) -> None:
     from shopstream.cli.privacy_options import add_privacy_arguments
 
     add_privacy_arguments(parser, erasure_log=True)
+    from shopstream.cli.retention_options import add_retention_argument
+
+    add_retention_argument(parser)
     parser.set_defaults(func=_serve)
 
 
@@ -126,6 +133,9 @@ def _serve(args: argparse.Namespace) -> int:
     from shopstream.cli.privacy_options import apply_privacy_options
 
     apply_privacy_options(args)  # in the environment: every decoder and worker reads it
+    from shopstream.cli.retention_options import retention_config
+
+    retention = retention_config(args)
     from shopstream.api.server import ServeConfig, serve
     from shopstream.cli.preflight import require_free_port, require_store
     from shopstream.stores.open import open_store, redact_url
@@ -141,6 +151,7 @@ def _serve(args: argparse.Namespace) -> int:
                          idle_ms=args.idle_ms, log_level=args.log_level,
                          postgres=args.postgres, kafka=args.kafka, kafka_topic=args.topic,
                          lake=args.lake, profiles=args.profiles, trends=args.trends,
+                         store_days=retention.store_days if retention is not None else None,
                          **limit_options(args),
                          **security_options(args), **durability_options(args))
     ingest = (f", posted events to Kafka {config.kafka} topic {config.kafka_topic}"
@@ -151,7 +162,35 @@ def _serve(args: argparse.Namespace) -> int:
     print(f"shopstream serve: http://{config.host}:{config.port} (docs at /docs), "
           f"store {redact_url(config.store)}, {config.workers} worker(s){ingest}, {keys}",
           flush=True)
+    print(jobs_banner(args.no_jobs, config.workers, config.store, retention), flush=True)
     from shopstream.jobs import serve_hook
 
-    serve(config, jobs=None if args.no_jobs else serve_hook(args.jobs_config, config.lake))
+    hosted = not args.no_jobs and config.workers == 1
+    serve(config, jobs=serve_hook(args.jobs_config, config.lake, retention) if hosted
+          else None)
     return 0
+
+
+def jobs_banner(no_jobs: bool, workers: int, store: str,
+                retention: RetentionConfig | None) -> str:
+    """The start-up line saying whether this server runs the scheduled jobs.
+
+    >>> print(jobs_banner(False, 4, "f.db", None))
+    scheduled jobs: NOT run with --workers 4 (no scheduler in worker processes): run \
+`shopstream jobs --store f.db` beside this server
+    >>> print(jobs_banner(False, 1, "f.db", None))
+    scheduled jobs: run here (shopstream jobs list --store f.db; GET /jobs)
+    """
+    from shopstream.stores.open import redact_url
+
+    where = redact_url(store)
+    cap = (f"; store values live at most {retention.store_days} day(s)"
+           if retention is not None else "")
+    if no_jobs:
+        line = f"scheduled jobs: not run (--no-jobs): run `shopstream jobs --store {where}`"
+    elif workers > 1:
+        line = (f"scheduled jobs: NOT run with --workers {workers} (no scheduler in worker "
+                f"processes): run `shopstream jobs --store {where}` beside this server")
+    else:
+        line = f"scheduled jobs: run here (shopstream jobs list --store {where}; GET /jobs)"
+    return line + cap

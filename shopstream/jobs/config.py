@@ -65,6 +65,7 @@ __all__ = [
     "RetrainConfig",
     "jobs_config_from_dict",
     "load_jobs_config",
+    "load_retention_config",
 ]
 
 HOT: Final = "hot-recommendations"
@@ -290,19 +291,51 @@ def load_jobs_config(path: str | Path | None) -> JobsConfig:
     """The configuration in ``path`` (``.toml`` or ``.json``); defaults for ``None``."""
     if path is None:
         return JobsConfig()
+    return jobs_config_from_dict(_read_file(path, "the jobs configuration"))
+
+
+def load_retention_config(path: str | Path) -> RetentionConfig:
+    """The ``[retention]`` section of the file ``path`` (``run``/``serve``
+    ``--retention-config``): a jobs configuration (the whole file is checked as one, so
+    ``--jobs-config`` and ``--retention-config`` may name the same file) that must have
+    that section.
+
+    >>> import pathlib, tempfile
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "retention.toml"
+    >>> _ = path.write_text("[retention]\\nevents = 30\\nstore = 7\\n")
+    >>> config = load_retention_config(path)
+    >>> config.days_for("events"), config.store_days
+    (30, 7)
+    >>> _ = path.write_text("[hot]\\nmax_shoppers = 10\\n")
+    >>> load_retention_config(path)
+    Traceback (most recent call last):
+    ...
+    shopstream.errors.ConfigError: the retention configuration '...' has no [retention] \
+section (stream = days, plus default and store)
+    """
+    data = _read_file(path, "the retention configuration")
+    if "retention" not in data:
+        msg = (f"the retention configuration {str(path)!r} has no [retention] section "
+               "(stream = days, plus default and store)")
+        raise ConfigError(msg)
+    return jobs_config_from_dict(data).retention
+
+
+def _read_file(path: str | Path, what: str) -> dict[str, Any]:
+    """The table in the TOML or JSON file ``path`` (``what`` names it in errors)."""
     file = Path(path)
     try:
         text = file.read_text(encoding="utf-8")
     except OSError as exc:
-        msg = f"cannot read the jobs configuration {str(path)!r}: {exc.strerror}"
+        msg = f"cannot read {what} {str(path)!r}: {exc.strerror}"
         raise ConfigError(msg) from None
     try:
         data = json.loads(text) if file.suffix == ".json" else tomllib.loads(text)
     except (ValueError, tomllib.TOMLDecodeError) as exc:
         kind = "JSON" if file.suffix == ".json" else "TOML"
-        msg = f"the jobs configuration {str(path)!r} is not valid {kind}: {exc}"
+        msg = f"{what} {str(path)!r} is not valid {kind}: {exc}"
         raise ConfigError(msg) from None
     if not isinstance(data, dict):
-        msg = f"the jobs configuration {str(path)!r} must hold a table, got {type(data).__name__}"
+        msg = f"{what} {str(path)!r} must hold a table, got {type(data).__name__}"
         raise ConfigError(msg)
-    return jobs_config_from_dict(data)
+    return data

@@ -24,6 +24,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -33,6 +34,7 @@ from shopstream.jobs.runlog import RunLog, run_log_path
 from shopstream.jobs.runner import JobRunner
 from shopstream.jobs.scheduler import JobScheduler, next_fire_time
 from shopstream.jobs.shop_jobs import ShopJobs
+from shopstream.privacy.retention import RetentionConfig
 from shopstream.stores.base import FeatureStore
 
 __all__ = ["JobsService", "jobs_status", "serve_hook"]
@@ -95,12 +97,16 @@ def jobs_status(log: RunLog, defaults: JobsConfig,
     return out
 
 
-def serve_hook(config_path: str | None, lake: str | None = None
+def serve_hook(config_path: str | None, lake: str | None = None,
+               retention: RetentionConfig | None = None
                ) -> Callable[[Any], Callable[[], None]]:
     """What ``shopstream serve`` calls with its state once the pipeline runs: starts the
     jobs over the served store, publishing to the hosted pipeline; returns their stop.
-    ``lake`` (``serve --lake``) stands in for the configuration's."""
+    ``lake`` (``serve --lake``) and ``retention`` (``serve --retention-config``) stand in
+    for the configuration's."""
     config = load_jobs_config(config_path).with_sources(lake)
+    if retention is not None:
+        config = replace(config, retention=retention)
 
     def start(state: Any) -> Callable[[], None]:
         service = JobsService(state.store, config, live=state.live)

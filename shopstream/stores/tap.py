@@ -31,6 +31,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from shopstream.errors import ConfigError
 from shopstream.events import streams
@@ -39,6 +40,9 @@ from shopstream.stores.base import FeatureStore, StoreEntry, StoreError
 from shopstream.stores.keys import TtlConfig, entries_for
 from shopstream.stores.open import redact_url
 from shopstream.stores.retry import Backoff, RetryConfig, StoreMirror
+
+if TYPE_CHECKING:
+    from shopstream.privacy.retention import RetentionConfig
 
 __all__ = ["StoreTap"]
 
@@ -51,7 +55,11 @@ class StoreTap:
 
     The tap does not close the store: whoever opened it does. ``clock`` (monotonic
     seconds) and ``sleep`` are injectable for tests; ``wall_clock`` dates the mirror's
-    time-to-live bookkeeping.
+    time-to-live bookkeeping. ``retention`` (``run``/``serve --retention-config``) caps
+    every time to live of ``ttl`` at its ``store_days``
+    (:meth:`~shopstream.privacy.retention.RetentionConfig.cap_ttls`); the aggregate
+    entries written without one (rules, related products, trending, segment counts,
+    trends: they name no shopper and are re-sent only when they change) stay uncapped.
     """
 
     streams = frozenset({streams.SHOPPER_FEATURES, streams.PRODUCT_RECOMMENDATIONS,
@@ -64,7 +72,8 @@ class StoreTap:
                  clock: Callable[[], float] = time.monotonic,
                  retry: RetryConfig | None = None,
                  sleep: Callable[[float], None] = time.sleep,
-                 wall_clock: Callable[[], float] = time.time) -> None:
+                 wall_clock: Callable[[], float] = time.time,
+                 retention: RetentionConfig | None = None) -> None:
         if batch_size <= 0:
             msg = f"StoreTap.batch_size must be > 0, got {batch_size!r}"
             raise ConfigError(msg)
@@ -73,6 +82,8 @@ class StoreTap:
             raise ConfigError(msg)
         self.store = store
         self.ttl = ttl or TtlConfig()
+        if retention is not None:
+            self.ttl = retention.cap_ttls(self.ttl)
         self.batch_size = batch_size
         self.max_delay_s = max_delay_s
         self._clock = clock
