@@ -133,7 +133,7 @@ def test_killed_taskmanager_restores_from_checkpoint_with_the_same_outputs(
     expected, got = _records(expected_dir), _records(flink_dir)
     total = sum(len(c) for c in expected.values())
     assert written_before < len(expected["basket-completions"]), "killed after the end"
-    assert total > 1_000
+    assert total > 500
     for stream in sorted(set(expected) | set(got)):
         want = expected.get(stream, collections.Counter())
         have = got.get(stream, collections.Counter())

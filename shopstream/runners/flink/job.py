@@ -36,6 +36,7 @@ from shopstream.runners.flink.functions import (
     SINK_TAG,
     DecodeFunction,
     JsonlWriter,
+    PlainDecodeFunction,
     Route,
     StageFunction,
     stage_tag,
@@ -83,12 +84,12 @@ def fuse(topology: Topology) -> list[tuple[int, ...]]:
 
 def build_job(env: StreamExecutionEnvironment, topology: Topology, input_path: str,
               output_dir: str, out_of_orderness_ms: int, origin: str | None = None,
-              limits: InputLimits | None = None, kafka: FlinkKafkaConfig | None = None
-              ) -> None:
+              limits: InputLimits | None = None, kafka: FlinkKafkaConfig | None = None,
+              checkpointed: bool = False) -> None:
     """Add the job for ``topology`` over the JSONL file ``input_path`` to ``env``, or
     over ``kafka``'s topics into topics named like the streams; dead letters name their
     source ``origin`` (default: ``input_path`` or the Kafka topics); the decoder checks
-    ``limits``."""
+    ``limits`` and, when ``checkpointed``, keeps its progress in keyed state."""
     check_supported(topology)
     stages = topology.stages
     groups = fuse(topology)
@@ -116,12 +117,17 @@ def build_job(env: StreamExecutionEnvironment, topology: Topology, input_path: s
     else:
         lines = kafka_source(env, kafka).uid("kafka-events")
         origin = origin or kafka.origin
-    # One constant key gives the decoder keyed state. (PyFlink's keyed operators want
-    # Row keys, which no Java selector makes from a line: a Python one it is.)
-    decoded = lines.key_by(NullByteKeySelector(), key_type=Types.BYTE()).process(
-        DecodeFunction(origin or input_path, out_of_orderness_ms, sinks, main_key,
-                       event_routes, limits),
-        output_type=Types.TUPLE([KEYED_TYPE, Types.LONG()])).name("decode").uid("decode")
+    decoder_args = (origin or input_path, out_of_orderness_ms, sinks, main_key, event_routes,
+                    limits)
+    decoded_type = Types.TUPLE([KEYED_TYPE, Types.LONG()])
+    if checkpointed:
+        # One constant key gives the decoder keyed state that checkpoints hold. (PyFlink's
+        # keyed operators want Row keys, which no Java selector makes from a line.)
+        decoded = lines.key_by(NullByteKeySelector(), key_type=Types.BYTE()).process(
+            DecodeFunction(*decoder_args), output_type=decoded_type)
+    else:
+        decoded = lines.process(PlainDecodeFunction(*decoder_args), output_type=decoded_type)
+    decoded = decoded.name("decode").uid("decode")
     gateway = get_gateway()
     python_time = gateway.jvm.org.apache.flink.streaming.api.functions.python.eventtime
     strategy = WatermarkStrategy.for_bounded_out_of_orderness(

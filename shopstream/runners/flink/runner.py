@@ -214,7 +214,9 @@ class FlinkRunner:
         env.set_parallelism(self.config.parallelism)
         build_job(env, self.topology, str(path), str(self.output_dir.resolve()),
                   self.config.out_of_orderness_ms, origin=origin, limits=self.config.limits,
-                  kafka=self.config.kafka)
+                  kafka=self.config.kafka,
+                  checkpointed=(self.config.checkpoint_dir is not None
+                                or self.config.restore_from is not None))
         return env
 
     def _run_here(self, path: Path, origin: str) -> float:
