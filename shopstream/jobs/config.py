@@ -148,16 +148,19 @@ class HotRecsConfig:
 
 @dataclass(frozen=True)
 class BatchRecsConfig:
-    """The daily batch: every known shopper, ``batch_size`` at a time (at least 1,000)."""
+    """The daily batch: every shopper the model knows, then up to ``max_new_shoppers``
+    seen since its retrain (most recent first, :mod:`shopstream.jobs.new_shoppers`),
+    ``batch_size`` at a time (at least 1,000)."""
 
     batch_size: int = 1_000
     ttl_s: float = 2 * 86_400.0
+    max_new_shoppers: int = 100_000
 
     def __post_init__(self) -> None:
         if self.batch_size < 1_000:
             msg = f"BatchRecsConfig.batch_size must be >= 1000, got {self.batch_size!r}"
             raise ConfigError(msg)
-        require_positive(self, "ttl_s")
+        require_positive(self, "ttl_s", "max_new_shoppers")
 
 
 @dataclass(frozen=True)

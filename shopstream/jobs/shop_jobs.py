@@ -3,8 +3,9 @@
 - ``hot-recommendations`` (every 15 minutes): fresh lists for the shoppers active in the
   last hour, most active first (:func:`~shopstream.jobs.recs.active_shoppers`), from what
   they touched in that hour when the lake holds it;
-- ``daily-recommendations`` (02:30): lists for every shopper the newest model knows,
-  1,000 or more a batch;
+- ``daily-recommendations`` (02:30): lists for every shopper the newest model knows and
+  for those seen since its retrain in the store or the lake (most recent first, bounded:
+  :mod:`shopstream.jobs.new_shoppers`), 1,000 or more a batch;
 - ``weekly-retrain`` (Sunday 03:00): every model refitted from the history (the lake when
   it has events, else a replay of the event file), saved as a new version and published
   to the hosted pipeline (:mod:`shopstream.jobs.publish`);
@@ -39,6 +40,7 @@ from typing import Any
 from shopstream.jobs.config import DAILY, HOT, RETENTION, RETRAIN, JobsConfig
 from shopstream.jobs.history import read_history, recent_products
 from shopstream.jobs.models import ModelRepository, TrainedModel, models_dir, train
+from shopstream.jobs.new_shoppers import shoppers_since
 from shopstream.jobs.publish import ModelPublisher
 from shopstream.jobs.recs import active_shoppers, recommend_shoppers
 from shopstream.jobs.retention import drop_old_partitions, prune_checkpoints, purge_expired
@@ -120,13 +122,21 @@ class ShopJobs:
                          "model_version": model.version, "trained_first": trained}
 
     def daily(self, now_ms: int) -> dict[str, Any]:
-        """Lists for every shopper the model knows, in batches."""
+        """Lists for every shopper the model knows, then for those seen since its
+        retrain (most recent first, at most ``max_new_shoppers``), in batches."""
         model, trained = self._model(now_ms)
         batch = self.config.batch
-        users = sorted(model.histories)
+        new = shoppers_since(self.store, self.config.lake, model.histories,
+                             model.valid_from_ms, now_ms, batch.max_new_shoppers)
+        recent = recent_products(self.config.lake, set(new.users), model.valid_from_ms,
+                                 self.recommend.serve.session_cap)
+        users = sorted(model.histories) + new.users
         counts = recommend_shoppers(self.store, model, users, now_ms, "daily", batch.ttl_s,
-                                    batch.batch_size, self.recommend)
-        return counts | {"model_version": model.version, "trained_first": trained}
+                                    batch.batch_size, self.recommend, recent)
+        return counts | {"known": len(model.histories), "new": len(new.users),
+                         "new_from_store": new.from_store, "new_from_lake": new.from_lake,
+                         "with_recent": len(recent), "model_version": model.version,
+                         "trained_first": trained}
 
     def retention(self, now_ms: int) -> dict[str, Any]:
         """Expired store entries, old lake partitions, old checkpoints."""
