@@ -76,7 +76,7 @@ def test_daily_batch_covers_shoppers_seen_since_the_retrain(world: Any) -> None:
 
 
 def test_new_shoppers_most_recent_first_and_bounded(world: Any) -> None:
-    store, events, lake, end = world
+    store, _events, lake, end = world
     now = end + 30 * DAY_MS
     found = shoppers_since(store, str(lake), set(KNOWN), end + 1, now, limit=10)
     assert found.users == ["store-5m", "store-1h", "lake-b", "lake-a"]
