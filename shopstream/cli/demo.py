@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import sys
 from collections.abc import Iterator
@@ -48,6 +49,29 @@ def register(sub: Any) -> None:
     parser.set_defaults(func=_demo)
 
 
+def command_name(argv0: str | None = None, path: str | None = None) -> str:
+    """How to type this command again: ``shopstream`` when this script's directory is on
+    the ``PATH``, else its path (``.venv/bin/shopstream`` from the checkout).
+
+    Examples
+    --------
+    >>> command_name("/repo/.venv/bin/shopstream", "/usr/bin:/bin")
+    '/repo/.venv/bin/shopstream'
+    >>> command_name("/repo/.venv/bin/shopstream", "/repo/.venv/bin:/usr/bin")
+    'shopstream'
+    """
+    script = Path(sys.argv[0] if argv0 is None else argv0)
+    if script.name != "shopstream":
+        return "shopstream"  # python -m shopstream.cli, or a test
+    dirs = (os.environ.get("PATH", "") if path is None else path).split(os.pathsep)
+    if str(script.parent) in dirs:
+        return "shopstream"
+    try:
+        return str(script.resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return str(script)
+
+
 def _demo(args: argparse.Namespace) -> int:
     root = Path(args.output_dir)
     events = root / "events.jsonl"
@@ -56,12 +80,13 @@ def _demo(args: argparse.Namespace) -> int:
     config = SimulationConfig(sessions=args.sessions, days=args.days, seed=args.seed,
                               bad_rate=args.bad_rate, disorder_ms=args.disorder_ms)
     root.mkdir(parents=True, exist_ok=True)
-    print(f"1/2 simulating {args.sessions:,} sessions over {args.days:g} day(s) "
+    steps = 2 if args.no_serve else 3
+    print(f"1/{steps} simulating {args.sessions:,} sessions over {args.days:g} day(s) "
           f"(seed {args.seed}) -> {events}")
     sim = write_jsonl(config, events, progress=not args.no_progress)
     print(f"    {sim.describe()}")
 
-    print(f"2/2 running the default pipeline on the embedded runner -> {streams_dir}/")
+    print(f"2/{steps} running the default pipeline on the embedded runner -> {streams_dir}/")
     shutil.rmtree(checkpoints, ignore_errors=True)
     runner = EmbeddedRunner(default_topology(), streams_dir, checkpoint_dir=checkpoints)
     with byte_progress(events.stat().st_size, "events",
@@ -71,7 +96,7 @@ def _demo(args: argparse.Namespace) -> int:
     format_summary(summary, sys.stdout)
     _show_samples(summary)
     print()
-    print("next: shopstream run --input", events, "--output-dir DIR  (see --help)")
+    print(f"next: {command_name()} run --input {events} --output-dir DIR  (see --help)")
     if not args.no_serve:
         print()
         serve_live(args, root)
