@@ -162,7 +162,8 @@ def _serve(args: argparse.Namespace) -> int:
     print(f"shopstream serve: http://{config.host}:{config.port} (docs at /docs), "
           f"store {redact_url(config.store)}, {config.workers} worker(s){ingest}, {keys}",
           flush=True)
-    print(jobs_banner(args.no_jobs, config.workers, config.store, retention), flush=True)
+    print(jobs_banner(args.no_jobs, config.workers, config.store, retention,
+                      pipeline=config.workers == 1 and not config.kafka), flush=True)
     from shopstream.jobs import serve_hook
 
     hosted = not args.no_jobs and config.workers == 1
@@ -172,10 +173,12 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def jobs_banner(no_jobs: bool, workers: int, store: str,
-                retention: RetentionConfig | None) -> str:
-    """The start-up line saying whether this server runs the scheduled jobs.
+                retention: RetentionConfig | None, pipeline: bool = True) -> str:
+    """The start-up line saying whether this server runs the scheduled jobs (and, with
+    ``--retention-config``, what it does with it; ``pipeline``: this server hosts the
+    pipeline that writes the store).
 
-    >>> print(jobs_banner(False, 4, "f.db", None))
+    >>> print(jobs_banner(False, 4, "f.db", None, pipeline=False))
     scheduled jobs: NOT run with --workers 4 (no scheduler in worker processes): run \
 `shopstream jobs --store f.db` beside this server
     >>> print(jobs_banner(False, 1, "f.db", None))
@@ -184,8 +187,6 @@ def jobs_banner(no_jobs: bool, workers: int, store: str,
     from shopstream.stores.open import redact_url
 
     where = redact_url(store)
-    cap = (f"; store values live at most {retention.store_days} day(s)"
-           if retention is not None else "")
     if no_jobs:
         line = f"scheduled jobs: not run (--no-jobs): run `shopstream jobs --store {where}`"
     elif workers > 1:
@@ -193,4 +194,8 @@ def jobs_banner(no_jobs: bool, workers: int, store: str,
                 f"processes): run `shopstream jobs --store {where}` beside this server")
     else:
         line = f"scheduled jobs: run here (shopstream jobs list --store {where}; GET /jobs)"
-    return line + cap
+    if retention is not None:
+        line += (f"; store values live at most {retention.store_days} day(s)" if pipeline
+                 else "; --retention-config: no store cap here (this server writes no "
+                      "store values)")
+    return line

@@ -103,6 +103,16 @@ def test_serve_hosted_pipeline_writes_with_the_capped_ttl(tmp_path: Path) -> Non
     assert all(left <= DAY_S or left == float("inf") for left in ttls.values())
 
 
+def test_the_banner_of_a_single_worker_says_the_jobs_and_the_cap_run_here() -> None:
+    from shopstream.cli.serve import jobs_banner
+    from shopstream.privacy.retention import RetentionConfig
+
+    line = jobs_banner(False, 1, "f.db", RetentionConfig(store_days=3))
+    assert line.startswith("scheduled jobs: run here")
+    assert line.endswith("store values live at most 3 day(s)")
+    assert "not run (--no-jobs)" in jobs_banner(True, 1, "f.db", None)
+
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -129,7 +139,7 @@ def test_serve_with_workers_says_no_scheduler_and_jobs_beside_it_works(
         assert "2 worker(s)" in banner[0], banner
         assert "scheduled jobs: NOT run with --workers 2" in banner[1], banner
         assert f"shopstream jobs --store {db}" in banner[1]
-        assert "store values live at most 1 day(s)" in banner[1]
+        assert "--retention-config: no store cap here" in banner[1]
         deadline = time.monotonic() + 60
         while True:
             try:
