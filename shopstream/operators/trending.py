@@ -57,6 +57,11 @@ class TrendingOperator(KeyedOperator[ShopperEvent]):
         ts = ctx.timestamp_ms
         state = ctx.state(_TREND)
         trend = state.value() or TrendTracker(self.config)
+        slide = self.config.slide_ms
+        pane = ts - ts % slide
+        # The pane's timer was registered by the event that opened the pane: only a new
+        # (or an out-of-order older) pane registers one.
+        opened = trend.newest_pane() != pane
         if element.items:
             for item in element.items:
                 trend.add(item.product_id, weight * item.quantity, ts)
@@ -64,8 +69,8 @@ class TrendingOperator(KeyedOperator[ShopperEvent]):
             trend.add(element.product_id, weight * (element.quantity or 1), ts)
         else:
             return ()
-        slide = self.config.slide_ms
-        ctx.register_event_timer(ts - ts % slide + slide - 1)
+        if opened:
+            ctx.register_event_timer(pane + slide - 1)
         state.update(trend)
         return ()
 

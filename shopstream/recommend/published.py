@@ -116,8 +116,8 @@ class PublishedLists:
         elif isinstance(update, TrendingProducts):
             products = update.products
             self.put(TRENDING, "", update.window_end,
-                     (tuple(p.product_id for p in products),
-                      tuple(p.score for p in products)))
+                     (tuple([p.product_id for p in products]),
+                      tuple([p.score for p in products])))
 
     def available(self, product: str, stock: bool, valid_from: int) -> None:
         """A catalog change: ``product`` can (``stock``) or cannot be bought from then."""

@@ -112,6 +112,10 @@ class TrendTracker:
         sketch.add(product_id, round(weight * _SCALE))
         self._expire(timestamp_ms)
 
+    def newest_pane(self) -> int | None:
+        """Start of the newest pane holding input, or ``None`` before any."""
+        return self._panes[-1][0] if self._panes else None
+
     def _expire(self, now_ms: int) -> None:
         horizon = now_ms - self.config.window_ms
         panes = self._panes
@@ -119,7 +123,11 @@ class TrendTracker:
             panes.popleft()
 
     def snapshot(self, now_ms: int, k: int) -> list[TrendingProduct]:
-        """The ``k`` best products of the window ending at ``now_ms``, by score."""
+        """The ``k`` best products of the window ending at ``now_ms``, by score.
+
+        Cost: ``O(panes x capacity)`` to merge the panes, a sort of the products merged
+        and ``k`` records (their rounded velocities and scores memoised, at most 50,000
+        of each)."""
         self._expire(now_ms)
         cfg = self.config
         current = now_ms - now_ms % cfg.slide_ms
@@ -128,9 +136,10 @@ class TrendTracker:
         scores: dict[str, float] = {}
         latest: dict[str, int] = {}
         count_of, score_of = counts.get, scores.get
+        slide, window_panes = cfg.slide_ms, cfg.panes
         for start, sketch in self._panes:
-            age = (current - start) // cfg.slide_ms
-            if age < 0 or age >= cfg.panes:
+            age = (current - start) // slide
+            if age < 0 or age >= window_panes:
                 continue
             decay = 0.5 ** (age / 2)
             for product, count in sketch.counts.items():
@@ -139,16 +148,37 @@ class TrendTracker:
             if age == 0:
                 latest = sketch.counts
         per_minute = _SCALE * cfg.slide_ms / 60_000
-        earlier_panes = max(1, cfg.panes - 1)
+        earlier_panes = max(1, window_panes - 1)
         # Best score first, equal scores by product id: two C-level sorts (the second
         # keeps the order of equals).
         best = sorted(sorted(scores), key=scores.__getitem__, reverse=True)[:k]
         out = []
+        velocities, rounded = _VELOCITY, _ROUNDED
+        if len(velocities) > _MEMO_CAP:
+            velocities.clear()
+        if len(rounded) > _MEMO_CAP:
+            rounded.clear()
         for product in best:
             count = counts[product]
             now = latest.get(product, 0)
-            out.append(TrendingProduct(
-                product, round(count / _SCALE, 2),
-                round((now - (count - now) / earlier_panes) / per_minute, 3),
-                round(scores[product] / _SCALE, 3)))
+            # round() costs about a microsecond (a decimal conversion), three per product
+            # and minute: the same inputs give the same floats, so each is memoised.
+            velocity = velocities.get((now, count, earlier_panes, per_minute))
+            if velocity is None:
+                velocity = velocities[now, count, earlier_panes, per_minute] = round(
+                    (now - (count - now) / earlier_panes) / per_minute, 3)
+            score = scores[product] / _SCALE
+            shown = rounded.get(score)
+            if shown is None:
+                shown = rounded[score] = round(score, 3)
+            # An integer over 100 already is the double nearest its two decimals: round
+            # (count / 100, 2) would return it unchanged.
+            out.append(TrendingProduct(product, count / _SCALE, velocity, shown))
         return out
+
+
+# Memos of round() for snapshot: pure functions of their keys, each cleared past
+# _MEMO_CAP entries (a bound on memory; a miss only costs the round() again).
+_MEMO_CAP = 50_000
+_VELOCITY: dict[tuple[int, int, int, float], float] = {}
+_ROUNDED: dict[float, float] = {}
