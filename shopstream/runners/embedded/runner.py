@@ -28,6 +28,7 @@ from shopstream.events.records import DeadLetter, Output
 from shopstream.events.time_window import ProgressWindow, Refusal
 from shopstream.runners.embedded.checkpoint import CheckpointStore
 from shopstream.runners.embedded.engine import Engine
+from shopstream.runners.embedded.pace import Pace
 from shopstream.runners.embedded.source import Source
 from shopstream.topology import Topology
 
@@ -183,52 +184,26 @@ class EmbeddedRunner:
         src: Source = (JsonlSource(input_path, max_line_bytes=self.limits.max_line_bytes)
                        if isinstance(input_path, (str, Path)) else input_path)
         reader = iter(source) if source is not None else src.read(position)
-        sink_streams = (*self.topology.sink_streams, streams.DEAD_LETTER, streams.LATE_EVENTS)
-        sinks = JsonlSinks(self.output_dir, dict.fromkeys(sink_streams),
-                           positions=snapshot["sinks"] if snapshot else None)
-        emit = self._fan_out(sinks.write, sink_streams)
-        lake = self.lake
-        if lake is not None:
-            lake.start(snapshot.get("lake") if snapshot else None, resume,
-                       self.checkpoints.directory if self.checkpoints else None)
-            emit = _also(emit, lake.write)
-        engine = Engine(self.topology, self.config.out_of_orderness_ms, emit)
-        self.engine = engine
-        engine_offer = engine.offer if lake is None else _also(lake.write_event, engine.offer)
-        tally = _Tally()
-        if snapshot:
-            engine.restore(snapshot["engine"])
-            tally = _Tally(**snapshot["tally"])
+        sinks, emit = self._open_outputs(snapshot, resume)
+        engine, engine_offer, tally = self._start_engine(emit, snapshot)
         resumed_at = tally.lines
         store = self.checkpoints
-        started = last_checkpoint = last_input = time.perf_counter()
-        every_events = self.config.checkpoint_every_events
-        every_seconds = self.config.checkpoint_every_seconds
-        idle_s = self.config.idle_ms / 1000
+        pace = Pace(time.perf_counter(), tally.lines, self.config.checkpoint_every_events,
+                    self.config.checkpoint_every_seconds, self.config.idle_ms)
         # Progress and checkpoint checks run every `step` lines, not on every line.
-        step = min(8192, every_events)
+        step = min(8192, self.config.checkpoint_every_events)
         lines = tally.lines
         next_check = lines + step
-        next_checkpoint = lines + every_events
         decode = self._decoder.decode
         origin = src.name
-        lines_at_tick = lines
         offer, window = self._admission(engine, engine_offer, src, emit, origin, tally)
         try:
             for item in reader:
                 if item is None:  # an idle tick of an unbounded source
-                    now = time.perf_counter()
-                    if lines != lines_at_tick:  # input came since the last tick
-                        lines_at_tick = lines
-                        last_input = now
-                        engine.drain()
-                    elif now - last_input >= idle_s:
-                        engine.advance_idle(int((now - last_input) * 1000))
-                    if store is not None and now - last_checkpoint >= every_seconds:
+                    if pace.idle_tick(lines, engine) and store is not None:
                         tally.lines = lines
                         self._checkpoint(store, engine, sinks, tally, position, src)
-                        last_checkpoint = time.perf_counter()
-                        next_checkpoint = lines + every_events
+                        pace.checkpointed(lines)
                     continue
                 raw, position = item
                 lines += 1
@@ -247,45 +222,89 @@ class EmbeddedRunner:
                     next_check = lines + step
                     if progress is not None:
                         progress(position)
-                    if store is not None and not (window and window.held) and (
-                            lines >= next_checkpoint
-                            or time.perf_counter() - last_checkpoint >= every_seconds):
+                    if store is not None and not (window and window.held) \
+                            and pace.checkpoint_due(lines):
                         tally.lines = lines
                         self._checkpoint(store, engine, sinks, tally, position, src)
-                        last_checkpoint = time.perf_counter()
-                        next_checkpoint = lines + every_events
+                        pace.checkpointed(lines)
             tally.lines = lines
-            if window is not None:
-                for event in window.finish():
-                    engine_offer(event)
-            if source is not None or src.exhausted:
-                engine.finish()
-            else:
-                engine.drain()
+            self._end_of_input(engine, engine_offer, window, source is not None or src.exhausted)
             if progress is not None:
                 progress(position)
             if store is not None:
                 self._checkpoint(store, engine, sinks, tally, position, src)
         finally:
-            sinks.close()
-            if lake is not None:
-                lake.close()
-            for tap in self.taps:
-                tap.close()
-            src.close()
+            self._close(sinks, src)
+        return self._summary(engine, tally, resumed_at, pace.started, sinks)
+
+    def _open_outputs(self, snapshot: dict[str, Any] | None, resume: bool,
+                      ) -> tuple[JsonlSinks, Callable[[Output], None]]:
+        """The output files (cut back to the snapshot's sizes), and the engine's emit
+        function: the files, the taps that want each stream, then the lake."""
+        sinks = JsonlSinks(self.output_dir, dict.fromkeys(self._sink_streams()),
+                           positions=snapshot["sinks"] if snapshot else None)
+        emit = self._fan_out(sinks.write, self._sink_streams())
+        lake = self.lake
+        if lake is not None:
+            lake.start(snapshot.get("lake") if snapshot else None, resume,
+                       self.checkpoints.directory if self.checkpoints else None)
+            emit = _also(emit, lake.write)
+        return sinks, emit
+
+    def _start_engine(self, emit: Callable[[Output], None], snapshot: dict[str, Any] | None,
+                      ) -> tuple[Engine, Callable[[Any], None], _Tally]:
+        """The engine (restored from the snapshot), how events enter it (through the lake
+        first when there is one), and the run's counts so far."""
+        engine = Engine(self.topology, self.config.out_of_orderness_ms, emit)
+        self.engine = engine
+        lake = self.lake
+        engine_offer = engine.offer if lake is None else _also(lake.write_event, engine.offer)
+        tally = _Tally()
+        if snapshot:
+            engine.restore(snapshot["engine"])
+            tally = _Tally(**snapshot["tally"])
+        return engine, engine_offer, tally
+
+    @staticmethod
+    def _end_of_input(engine: Engine, engine_offer: Callable[[Any], None],
+                      window: ProgressWindow | None, complete: bool) -> None:
+        """Admit what the progress window still holds; at the end of a complete input fire
+        every timer, else (a stopped unbounded source) process what the watermark allows."""
+        if window is not None:
+            for event in window.finish():
+                engine_offer(event)
+        if complete:
+            engine.finish()
+        else:
+            engine.drain()
+
+    def _close(self, sinks: JsonlSinks, src: Source) -> None:
+        sinks.close()
+        if self.lake is not None:
+            self.lake.close()
+        for tap in self.taps:
+            tap.close()
+        src.close()
+
+    def _sink_streams(self) -> tuple[str, ...]:
+        return (*self.topology.sink_streams, streams.DEAD_LETTER, streams.LATE_EVENTS)
+
+    def _summary(self, engine: Engine, tally: _Tally, resumed_at: int, started: float,
+                 sinks: JsonlSinks) -> RunSummary:
+        counts = engine.output_counts
         return RunSummary(
             lines=tally.lines,
             events=tally.lines - tally.dead_letters,
             dead_letters=tally.dead_letters,
             late_events=engine.late_events,
-            sessions=engine.output_counts.get(streams.SESSIONS_ENDED, 0),
-            outputs={s: engine.output_counts.get(s, 0) for s in self.topology.sink_streams}
+            sessions=counts.get(streams.SESSIONS_ENDED, 0),
+            outputs={s: counts.get(s, 0) for s in self.topology.sink_streams}
             | {streams.DEAD_LETTER: tally.dead_letters, streams.LATE_EVENTS: engine.late_events},
             seconds=time.perf_counter() - started,
             output_dir=str(self.output_dir),
             resumed_at_line=resumed_at,
             checkpoints=tally.checkpoints,
-            files={s: str(sinks.path(s)) for s in sink_streams},
+            files={s: str(sinks.path(s)) for s in self._sink_streams()},
         )
 
     def _admission(self, engine: Engine, engine_offer: Callable[[Any], None], src: Source,
