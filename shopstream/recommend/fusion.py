@@ -32,15 +32,21 @@ def fuse(lists: Mapping[str, tuple[tuple[str, ...], tuple[float, ...]]],
     and sources (see the module documentation). Cost: ``O(sum of list lengths)``."""
     votes: dict[str, float] = {}
     best: dict[str, tuple[float, str]] = {}
+    get = votes.get
     for kind, (items, _) in lists.items():
         weight = weights.get(kind, 0.0)
         if weight <= 0:
             continue
         for rank, product in enumerate(items[:len(RANK_WEIGHTS)]):
             part = weight * RANK_WEIGHTS[rank]
-            votes[product] = votes.get(product, 0.0) + part
-            if part > best.get(product, (0.0, ""))[0]:
+            old = get(product)
+            if old is None:  # part > 0: the same as 0.0 + part, and the best so far
+                votes[product] = part
                 best[product] = (part, kind)
+            else:
+                votes[product] = old + part
+                if part > best[product][0]:
+                    best[product] = (part, kind)
     ranked = sorted(votes, key=votes.__getitem__, reverse=True)[:top_n]
     return (tuple(ranked), tuple([votes[p] for p in ranked]),
             tuple([best[p][1] for p in ranked]))
