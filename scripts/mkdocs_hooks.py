@@ -26,11 +26,15 @@ _ROLE = re.compile(r":(?:class|func|meth|mod|data|attr|exc|obj):<code>(~?)([\w.]
 
 
 def _help(words: list[str]) -> str:
-    from shopstream.cli import build_parser
+    from shopstream.cli import COMMANDS, build_parser
 
+    if words[0] not in COMMANDS:
+        msg = f"'{words[0]}' is not a shopstream command"
+        raise ValueError(msg)
     os.environ["COLUMNS"] = "80"  # argparse wraps to the terminal: fix it for the page
     out = io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.suppress(SystemExit):
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(io.StringIO()), \
+            contextlib.suppress(SystemExit):
         build_parser([words[0]]).parse_args([*words, "--help"])
     text = out.getvalue().strip()
     if not text:
