@@ -2,8 +2,9 @@
 
 * any arrival order within the out-of-orderness bound gives the same profiles, segment
   changes and segment counts;
-* the profile operator alone, fed in arrival order as Flink would (no sorting by the
-  engine), gives the same records for any arrival order within the bound;
+* identity resolution and the profile operator, fed in arrival order as Flink would (no
+  sorting by the engine), give the same records per key for any arrival order within the
+  bound, anonymous events and sessions showing two users included;
 * every event reaches exactly one profile, whether its session was anonymous, logged in
   part-way, or known from the start (nothing counted twice, nothing lost).
 """
@@ -13,19 +14,16 @@ from __future__ import annotations
 import random
 from typing import Any
 
+from arrival_order import chain_in_arrival_order, per_key
 from helpers import ev
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from shopstream.events import Item, ShopperEvent
 from shopstream.events.records import Output
-from shopstream.operators.identity import ResolvedEvent
 from shopstream.operators.profile_config import ProfilesConfig
-from shopstream.operators.profiles import CustomerProfileOperator
 from shopstream.pipeline import profile_stages
-from shopstream.runners.embedded.context import StageContext
 from shopstream.runners.embedded.harness import run_topology
-from shopstream.runners.embedded.timers import TimerQueue
 from shopstream.topology import Topology
 
 BOUND = 5_000
@@ -107,44 +105,12 @@ def test_every_event_reaches_exactly_one_profile(events: list[ShopperEvent]) -> 
         assert latest[user].events <= upper
 
 
-def arrival_order_run(events: list[ShopperEvent]) -> list[tuple[str, str, Any]]:
-    """The profile operator fed in *arrival* order, as Flink does (no engine sorting):
-    timers fire once the watermark (newest time - bound - 1) reaches them."""
-    timers = TimerQueue()
-    ctx = StageContext(0, "customer-profiles", timers)
-    operator = CustomerProfileOperator(ProfilesConfig())
-    out: list[tuple[str, str, Any]] = []
-    newest = -(2**63)
-
-    def fire(until: int) -> None:
-        while (t := timers.peek_time()) is not None and t <= until:
-            ts, _, key = timers.pop()
-            ctx.key, ctx.timestamp_ms, ctx.watermark_ms = key, ts, ts
-            out.extend((o.stream, o.key, o.record) for o in operator.on_timer(ts, ctx))
-
-    for event in events:
-        newest = max(newest, event.timestamp_ms)
-        resolved = ResolvedEvent(event.user_id, event)
-        ctx.key, ctx.timestamp_ms = event.user_id, event.timestamp_ms
-        ctx.watermark_ms = newest - BOUND - 1
-        operator.process_element(resolved, ctx)
-        fire(newest - BOUND - 1)
-    fire(2**63 - 1)
-    return out
-
-
 @settings(max_examples=100, deadline=None)
 @given(shopping(), st.randoms(use_true_random=False))
 def test_the_operator_itself_is_order_free_within_the_bound(
         events: list[ShopperEvent], rnd: random.Random) -> None:
-    known = [e for e in events if e.user_id != e.session_id]
-    shuffled = sorted(known, key=lambda e: e.timestamp_ms + rnd.randint(0, BOUND))
-    # Keys are independent: timers of two keys at one time may fire in either order.
-    assert per_key(arrival_order_run(shuffled)) == per_key(arrival_order_run(known))
-
-
-def per_key(records: list[tuple[str, str, Any]]) -> dict[str, list[tuple[str, Any]]]:
-    out: dict[str, list[tuple[str, Any]]] = {}
-    for stream, key, record in records:
-        out.setdefault(key, []).append((stream, record))
-    return out
+    """Identity resolution and the profile operator, fed in arrival order as Flink would
+    (no engine sorting), anonymous sessions and users switching on one device included."""
+    shuffled = sorted(events, key=lambda e: e.timestamp_ms + rnd.randint(0, BOUND))
+    expected = per_key(chain_in_arrival_order(events, BOUND))
+    assert per_key(chain_in_arrival_order(shuffled, BOUND)) == expected
