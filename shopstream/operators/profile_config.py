@@ -35,8 +35,7 @@ class ProfilesConfig:
         A session ends after this much event time without an event (30 minutes).
     slide_ms
         Profiles are emitted at the end of each slot of this length in which the shopper
-        did something: at most one profile per shopper per slot (5 minutes; it was 60 s,
-        which cost about three times as many profile records, see docs/profiles.md).
+        did something (and when sessions end): at most one profile per shopper per slot.
     max_held_events
         Anonymous events held per session until a user id shows (identity resolution).
     max_open_sessions
@@ -61,7 +60,7 @@ class ProfilesConfig:
     """
 
     session_gap_ms: int = 30 * 60_000
-    slide_ms: int = 300_000
+    slide_ms: int = 60_000
     max_held_events: int = 200
     max_open_sessions: int = 16
     max_pending_events: int = 1_000

@@ -44,8 +44,8 @@ Examples
 ...     r = o.record
 ...     at = r.computed_at if o.stream == "profiles" else r.at
 ...     print(o.stream, r.user_id, r.segment, at, getattr(r, "merged_sessions", "-"))
-profiles u1 price_sensitive 300000 1
-segment-changes u1 price_sensitive 300000 -
+profiles u1 price_sensitive 60000 1
+segment-changes u1 price_sensitive 60000 -
 segment-changes u1 None 31536050000 -
 """
 

@@ -123,11 +123,6 @@ EXPECTED: dict[str, tuple[Any, ...]] = {
 }
 
 
-#: The goldens were computed with 60-second slots (the default before it became 5
-#: minutes to cut the emission cost); the slot length is a parameter, not the subject.
-GOLDEN_CONFIG = ProfilesConfig(slide_ms=60_000)
-
-
 def golden_events() -> list[ShopperEvent]:
     events: list[ShopperEvent] = []
     for i, name in enumerate(EXPECTED):
@@ -141,7 +136,7 @@ def profiles(tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[dict[st
     source = out / "input.jsonl"
     source.write_bytes(jsonl(golden_events()))
     topology = default_topology(PipelineConfig(recommendations=None,
-                                               profiles=GOLDEN_CONFIG))
+                                               profiles=ProfilesConfig()))
     EmbeddedRunner(topology, out).run(source)
     by_user: dict[str, list[dict[str, Any]]] = {}
     for line in (out / "profiles.jsonl").read_bytes().splitlines():
@@ -173,7 +168,7 @@ def test_each_golden_shopper_gets_the_hand_computed_segment(
 def test_the_runner_writes_the_golden_profile_stream(tmp_path: Path,
                                                      regen_golden: bool) -> None:
     topology = default_topology(PipelineConfig(recommendations=None,
-                                               profiles=GOLDEN_CONFIG))
+                                               profiles=ProfilesConfig()))
     EmbeddedRunner(topology, tmp_path).run(DATA / "input.jsonl")
     for stream in ("profiles", "segment-changes"):
         produced = (tmp_path / f"{stream}.jsonl").read_text()
