@@ -180,9 +180,13 @@ class IdentityResolver(KeyedOperator[ShopperEvent]):
                 del logins[0]
             if ident.held:  # waiting events may join this login once the watermark passes
                 ctx.register_event_timer(ts)
+                for held in ident.held:
+                    if held.timestamp_ms > ts:
+                        ctx.register_event_timer(held.timestamp_ms)
         elif len(ident.held) < cfg.max_held_events:
             ident.held.append(element)
-            ctx.register_event_timer(ts)
+            if ident.logins:  # else it waits for a login (its timer) or the session end
+                ctx.register_event_timer(ts)
         else:
             out.append(_anonymous(element))
         if ident.after:  # the session grew: events after its old end may now belong to it
