@@ -44,116 +44,37 @@ import queue
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
-from dataclasses import dataclass
 from typing import Any
 
-from shopstream.api.ingest_log import Entry, IngestLog, entry_of
-from shopstream.api.serve_checkpoints import ServeCheckpointConfig, ServeCheckpoints
-from shopstream.errors import ConfigError, DecodeError, ShopstreamError
+from shopstream.api.errors import (
+    PipelineFailedError,
+    QueueFullError,
+    RejectedEventsError,
+    retry_after,
+)
+from shopstream.api.ingest_log import Entry, IngestLog
+from shopstream.api.live_config import LiveConfig
+from shopstream.api.live_durability import LiveDurability, MetricLine
+from shopstream.api.serve_checkpoints import ServeCheckpoints
+from shopstream.api.validation import EventRejection, validate_raw
 from shopstream.events.decode import EventDecoder
-from shopstream.events.limits import YEAR_2000_MS, InputLimits
 from shopstream.events.model import ShopperEvent
 from shopstream.events.records import Output
 from shopstream.operators.feature_catalog import FeaturesConfig
 from shopstream.operators.profile_config import ProfilesConfig
 from shopstream.pipeline import PipelineConfig, default_topology
-from shopstream.privacy.retention import RetentionConfig
 from shopstream.profiles.trends import TrendsConfig
 from shopstream.runners.embedded.engine import Engine
 from shopstream.state.operator import KeyedOperator
 from shopstream.stores.base import FeatureStore
 from shopstream.stores.tap import StoreTap
 
+# LiveConfig, the errors and validate_raw live in their own modules; they are re-exported
+# here because routes, the CLI and tests import them from shopstream.api.live.
 __all__ = ["EventRejection", "LiveConfig", "LivePipeline", "PipelineFailedError",
            "QueueFullError", "RejectedEventsError", "retry_after", "validate_raw"]
 
 log = logging.getLogger("shopstream.api")
-
-#: The input limits of the service by default: the floor is the year 2000.
-_SERVICE_LIMITS = InputLimits(min_timestamp_ms=YEAR_2000_MS)
-
-
-@dataclass(frozen=True)
-class LiveConfig:
-    """How the hosted pipeline behaves.
-
-    Parameters
-    ----------
-    out_of_orderness_ms
-        Watermark bound, as for ``shopstream run`` (default 5 s).
-    idle_ms
-        Wall time without events after which the watermark follows the clock (default 1 s).
-    max_queue
-        Events accepted but not yet taken by the pipeline (``--max-pending-events``,
-        default 200,000); beyond it ``POST /events`` and the collector answer 503 with
-        ``Retry-After`` instead of holding more in memory.
-    retry_after_s
-        The ``Retry-After`` of those 503 answers (default 1 s).
-    checkpoints
-        Where and how often to checkpoint, with the write-ahead log that makes every 202
-        durable (``None``: no log, no checkpoints; 202 means "queued in memory").
-    """
-
-    out_of_orderness_ms: int = 5_000
-    idle_ms: int = 1_000
-    max_queue: int = 200_000
-    retry_after_s: int = 1
-    checkpoints: ServeCheckpointConfig | None = None
-    #: What one posted event may contain (``serve --max-*``); the floor is the year 2000.
-    input_limits: InputLimits = _SERVICE_LIMITS
-    #: Customer 360 profiles and product/category trends (``serve --no-profiles``,
-    #: ``--no-trends``): on, so their endpoints answer.
-    profiles: bool = True
-    trends: bool = True
-    #: The longest any value lives in the store (``serve --retention-config``'s
-    #: ``store`` days, :meth:`~shopstream.privacy.retention.RetentionConfig.cap_ttls`);
-    #: ``None``: the built-in times to live.
-    store_days: int | None = None
-
-    def __post_init__(self) -> None:
-        _ = self.retention  # validates store_days
-        if self.out_of_orderness_ms < 0:
-            msg = f"LiveConfig.out_of_orderness_ms must be >= 0, got {self.out_of_orderness_ms!r}"
-            raise ConfigError(msg)
-        for name in ("idle_ms", "max_queue", "retry_after_s"):
-            value = getattr(self, name)
-            if value <= 0:
-                msg = f"LiveConfig.{name} must be > 0, got {value!r}"
-                raise ConfigError(msg)
-
-    @property
-    def retention(self) -> RetentionConfig | None:
-        """The store cap of ``store_days`` (``None`` without one)."""
-        return None if self.store_days is None else RetentionConfig(store_days=self.store_days)
-
-
-@dataclass(frozen=True)
-class EventRejection:
-    """Why event number ``index`` of a request was refused."""
-
-    index: int
-    stage: str
-    reason: str
-
-
-class QueueFullError(ShopstreamError):
-    """The pipeline is behind: too many events wait (the API answers 503 with
-    ``Retry-After: retry_after_s``)."""
-
-    def __init__(self, message: str, retry_after_s: int = 1) -> None:
-        super().__init__(message)
-        self.retry_after_s = retry_after_s
-
-
-class PipelineFailedError(ShopstreamError):
-    """An operator raised while the hosted pipeline ran: it stopped taking events (the
-    API answers 503 naming the operator; see :attr:`LivePipeline.failure`)."""
-
-
-def retry_after(exc: QueueFullError) -> dict[str, str]:
-    """The ``Retry-After`` header of the 503 answering ``exc``."""
-    return {"Retry-After": str(exc.retry_after_s)}
-
 
 class LivePipeline:
     """The default pipeline with the feature operators, fed by :meth:`submit`.
@@ -182,10 +103,8 @@ class LivePipeline:
         self._thread = threading.Thread(target=self._loop, name="shopstream-pipeline",
                                         daemon=True)
         self._lock = threading.Lock()
-        self.checkpoints = (ServeCheckpoints(self.config.checkpoints)
-                            if self.config.checkpoints is not None else None)
-        wal = self.checkpoints.wal if self.checkpoints is not None else None
-        self.log = IngestLog(wal, self._queue.put, self.config.idle_ms)
+        self.durability = LiveDurability(self.config.checkpoints, self.engine, self.tap)
+        self.log = IngestLog(self.durability.wal, self._queue.put, self.config.idle_ms)
         self.accepted = 0
         self.rejected = 0
         self.refused = 0
@@ -196,8 +115,11 @@ class LivePipeline:
         #: Why the pipeline stopped (an operator raised), or ``None`` while it runs.
         self.failure: str | None = None
         self._waiting = 0
-        self._position = 0
-        self._since_checkpoint = 0
+
+    @property
+    def checkpoints(self) -> ServeCheckpoints | None:
+        """The checkpoints and write-ahead log (``None`` without ``config.checkpoints``)."""
+        return self.durability.checkpoints
 
     # -- request side ---------------------------------------------------------------------
     def validate(self, raws: Sequence[bytes]) -> tuple[list[ShopperEvent], list[EventRejection]]:
@@ -273,22 +195,19 @@ class LivePipeline:
         """Resume from the last checkpoint and replay the log (before serving), then
         start the writer and pipeline threads."""
         if self.checkpoints is not None:
-            self._recover(self.checkpoints)
+            self._recover()
         self.log.start()
         self._thread.start()
 
-    def _recover(self, checkpoints: ServeCheckpoints) -> None:
-        counters = checkpoints.restore(self.engine)
-        self.processed = self.accepted = counters.get("processed", 0)
-        self._position = checkpoints.position
-        for kind, payload, position in checkpoints.wal.records(checkpoints.position):
-            entry = entry_of(kind, payload, position)
+    def _recover(self) -> None:
+        self.processed = self.accepted = self.durability.restore()
+        for entry in self.durability.replay():
             self.accepted += len(entry.events)
             self.replayed += len(entry.events)
             self._apply(entry)
         if self.tap is not None:
             self.tap.flush()
-        self._checkpoint(checkpoints)
+        self.durability.save(self.processed)
 
     def stop(self) -> None:
         """Process what was queued, flush the store, checkpoint, and end the threads
@@ -297,56 +216,44 @@ class LivePipeline:
         if self._thread.is_alive():
             self._queue.put(None)
             self._thread.join()
-        if self.checkpoints is not None:
-            self.checkpoints.close()
+        self.durability.close()
 
     def _loop(self) -> None:
-        checkpoints = self.checkpoints
+        durable = self.checkpoints is not None
         while True:
             entry = self._queue.get()
             if entry is None:
                 self._operators(self.engine.drain)
                 if self.tap is not None:
                     self._guarded(self.tap.flush)
-                if checkpoints is not None and self.failure is None:
-                    self._guarded(functools.partial(self._checkpoint, checkpoints))
+                if durable and self.failure is None:
+                    self._guarded(self.checkpoint_now)
                 break
             self._operators(functools.partial(self._apply, entry))
             with self._lock:
                 self._waiting -= len(entry.events)
             if self.failure is not None:
                 continue  # nothing more is applied, nor checkpointed past the failure
-            if checkpoints is not None and checkpoints.due(self._since_checkpoint):
-                self._guarded(functools.partial(self._checkpoint, checkpoints))
+            if self.durability.due():
+                self._guarded(self.checkpoint_now)
             elif self.tap is not None:
                 self._guarded(self.tap.flush)
 
     def _apply(self, entry: Entry) -> None:
-        self._position = entry.position
+        self.durability.record(entry)
         if entry.events:
             offer = self.engine.offer
             for event in entry.events:
                 offer(event)
             self.processed += len(entry.events)
-            self._since_checkpoint += len(entry.events)
             self.engine.drain()
         else:
-            self._since_checkpoint += 1
             self.engine.advance_idle(entry.idle_ms)
 
     def checkpoint_now(self) -> None:
         """Flush the store and checkpoint at once, when checkpoints are on; call it on the
         pipeline thread (an erasure does, so that no checkpoint keeps the erased shopper)."""
-        if self.checkpoints is not None:
-            self._checkpoint(self.checkpoints)
-
-    def _checkpoint(self, checkpoints: ServeCheckpoints) -> None:
-        # The store first: a checkpoint must never cover outputs the store lacks.
-        if self.tap is not None:
-            self.tap.flush()
-        checkpoints.save(self.engine, self._position,
-                         {"processed": self.processed})
-        self._since_checkpoint = 0
+        self.durability.save(self.processed)
 
     def _guarded(self, step: Callable[[], None]) -> None:
         # A failing store write or checkpoint must not kill the thread: count it, log it,
@@ -397,7 +304,7 @@ class LivePipeline:
 
     def metrics_text(self) -> str:
         """Prometheus lines of the ingest path (appended to ``/metrics``)."""
-        lines = [
+        lines: list[MetricLine] = [
             ("shopstream_events_accepted_total", "counter",
              "Events answered 202 (durable in the write-ahead log when one is configured).",
              self.accepted),
@@ -415,17 +322,7 @@ class LivePipeline:
              "1 once an operator raised and the hosted pipeline stopped (see /health).",
              int(self.failure is not None)),
         ]
-        if self.checkpoints is not None:
-            status = self.checkpoints.status()
-            lines += [
-                ("shopstream_serve_checkpoints_total", "counter",
-                 "Checkpoints saved by this server.", status["saved"]),
-                ("shopstream_wal_bytes", "gauge",
-                 "Bytes of write-ahead log segments on disk.", status["walBytes"]),
-            ]
-            if status["ageSeconds"] is not None:
-                lines.append(("shopstream_serve_checkpoint_age_seconds", "gauge",
-                              "Seconds since the last checkpoint.", status["ageSeconds"]))
+        lines += self.durability.metric_lines()
         out = []
         for name, kind, text, value in lines:
             out += [f"# HELP {name} {text}", f"# TYPE {name} {kind}", f"{name} {value}"]
@@ -444,26 +341,3 @@ def _describe(exc: BaseException) -> str:
         tb = tb.tb_next
     where = f"operator {name!r}" if name else "the pipeline"
     return f"{where} raised {type(exc).__name__}: {exc}"
-
-
-def validate_raw(decoder: EventDecoder, raws: Sequence[bytes],
-                 ) -> tuple[list[ShopperEvent], list[EventRejection]]:
-    """The events of ``raws`` that decode, and why each of the others did not."""
-    events: list[ShopperEvent] = []
-    problems: list[EventRejection] = []
-    decode = decoder.decode
-    for index, raw in enumerate(raws):
-        try:
-            events.append(decode(raw))
-        except DecodeError as exc:
-            problems.append(EventRejection(index, exc.stage, str(exc)))
-    return events, problems
-
-
-class RejectedEventsError(ShopstreamError):
-    """Some events of a request were invalid; none of them was accepted."""
-
-    def __init__(self, problems: list[EventRejection], total: int) -> None:
-        self.problems = problems
-        self.total = total
-        super().__init__(f"{len(problems)} of {total} events are invalid; none was accepted")
