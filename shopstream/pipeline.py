@@ -235,7 +235,8 @@ def by_resolved_user(resolved: Any) -> str:
 def profile_stages(config: ProfilesConfig) -> tuple[Stage, ...]:
     """Customer 360: identity resolution (per session), profiles (per user) and the
     segment counts (per user group), writing ``profiles``, ``segment-changes`` and
-    ``segment-counts``.
+    ``segment-counts``; the profiles read refitted models from the ``profile-models``
+    broadcast (published by the retrain job).
 
     Examples
     --------
@@ -245,7 +246,7 @@ def profile_stages(config: ProfilesConfig) -> tuple[Stage, ...]:
     return (
         Stage(IdentityResolver(config), inputs=(streams.EVENTS,), key_by=by_session),
         Stage(CustomerProfileOperator(config), inputs=(streams.PROFILE_EVENTS,),
-              key_by=by_resolved_user),
+              key_by=by_resolved_user, broadcast_inputs=(streams.PROFILE_MODELS,)),
         Stage(SegmentCountsOperator(config), inputs=(streams.SEGMENT_CHANGES,),
               key_by=by_user_group(config.segment_groups)),
     )

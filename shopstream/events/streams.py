@@ -47,7 +47,12 @@ CATEGORY_TRENDS: Final = "category-trends"
 #: Internal: one record per product (or category) an event is about, keyed by it.
 PRODUCT_ACTIVITY: Final = "product-activity"
 CATEGORY_ACTIVITY: Final = "category-activity"
+#: Internal broadcast: refitted lifetime-value models and RFM thresholds, versioned by
+#: event time (:class:`~shopstream.events.profile_models.ProfileModel`), published by the
+#: retrain to the Customer 360 operator; never written out.
+PROFILE_MODELS: Final = "profile-models"
 
 #: Streams that connect operators and are never written out.
 INTERNAL: Final = frozenset({EVENTS, RULE_UPDATES, SESSIONS_ENDED, REC_PAIRS,
-                             PROFILE_EVENTS, PRODUCT_ACTIVITY, CATEGORY_ACTIVITY})
+                             PROFILE_EVENTS, PRODUCT_ACTIVITY, CATEGORY_ACTIVITY,
+                             PROFILE_MODELS})

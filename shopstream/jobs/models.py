@@ -14,6 +14,12 @@ read.
   and ``lapsed_days`` the 25th and 75th percentiles of the days since a customer's last
   order, ``frequent_orders`` and ``high_value`` the 80th percentiles of orders and spend.
 
+:meth:`TrainedModel.profile_parts` is what the Customer 360 operator receives of a
+version (:mod:`shopstream.jobs.publish`): the thresholds and the lifetime-value
+parameters, fitted or, when this retrain could not fit them, carried over from the
+newest earlier version that had them (``ltv["previous"]``, set by the retrain job from
+:meth:`ModelRepository.last_ltv`).
+
 :class:`ModelRepository` keeps versions as ``DIR/v000001/`` folders (``model.pkl`` and a
 readable ``manifest.json``), written under a temporary name and renamed into place, so a
 reader sees whole versions only; the newest ``keep`` versions are kept.
@@ -83,6 +89,17 @@ class TrainedModel:
     ltv: dict[str, Any] = field(default_factory=dict)
     segments: dict[str, float] = field(default_factory=dict)
     rules: int = 0
+
+    def profile_parts(self) -> tuple[dict[str, float], dict[str, float] | None,
+                                     dict[str, float] | None, int]:
+        """The RFM thresholds, BG/NBD and Gamma-Gamma parameters (``None``: none) the
+        profiles should use, and the version the parameters were fitted by (0: none)."""
+        segments = self.segments or _default_segments()
+        ltv = self.ltv if self.ltv.get("fitted") else self.ltv.get("previous")
+        if not isinstance(ltv, dict):
+            return segments, None, None, 0
+        return (segments, ltv.get("bgnbd"), ltv.get("gammaGamma"),
+                int(ltv.get("version", self.version)))
 
     def manifest(self) -> dict[str, Any]:
         """What a person (or ``shopstream jobs list``) reads about this version."""
@@ -166,11 +183,15 @@ def _fit_ltv(purchases: list[tuple[str, Any, float]], min_customers: int) -> dic
             "gammaGamma": {"p": spend.p, "q": spend.q, "gamma": spend.gamma}}
 
 
-def _fit_segments(purchases: list[tuple[str, Any, float]], last_ms: int) -> dict[str, float]:
+def _default_segments() -> dict[str, float]:
     default = RfmConfig()
+    return {"recent_days": default.recent_days, "lapsed_days": default.lapsed_days,
+            "frequent_orders": default.frequent_orders, "high_value": default.high_value}
+
+
+def _fit_segments(purchases: list[tuple[str, Any, float]], last_ms: int) -> dict[str, float]:
     if not purchases:
-        return {"recent_days": default.recent_days, "lapsed_days": default.lapsed_days,
-                "frequent_orders": default.frequent_orders, "high_value": default.high_value}
+        return _default_segments()
     end = datetime.fromtimestamp(last_ms / 1000, UTC).date()
     orders: dict[str, int] = {}
     spend: dict[str, float] = {}
@@ -225,6 +246,25 @@ class ModelRepository:
         for old in self.versions()[:-self.keep]:
             shutil.rmtree(self.directory / f"v{old:06d}", ignore_errors=True)
         return final
+
+    def last_ltv(self) -> dict[str, Any] | None:
+        """The lifetime-value parameters the newest saved versions use: those of the
+        newest version that fitted them (or carried them over from an earlier one), with
+        that version's number; ``None`` when no saved version has any. Reads manifests
+        only."""
+        for version in reversed(self.versions()):
+            path = self.directory / f"v{version:06d}" / "manifest.json"
+            try:
+                ltv = json.loads(path.read_text()).get("lifetimeValue") or {}
+            except (OSError, ValueError):
+                continue
+            if ltv.get("fitted"):
+                return {"version": version, "bgnbd": ltv["bgnbd"],
+                        "gammaGamma": ltv["gammaGamma"]}
+            if isinstance(ltv.get("previous"), dict):
+                previous: dict[str, Any] = ltv["previous"]
+                return previous
+        return None
 
     def latest(self) -> TrainedModel | None:
         """The newest saved version, or ``None``."""

@@ -8,7 +8,10 @@
   :mod:`shopstream.jobs.new_shoppers`), 1,000 or more a batch;
 - ``weekly-retrain`` (Sunday 03:00): every model refitted from the history (the lake when
   it has events, else a replay of the event file), saved as a new version and published
-  to the hosted pipeline (:mod:`shopstream.jobs.publish`);
+  to the hosted pipeline (:mod:`shopstream.jobs.publish`): the recommendation lists, and
+  the lifetime-value models and RFM thresholds to the profiles (when the lifetime-value
+  models could not be refitted, the last fitted ones go with the new thresholds, and the
+  run's ``profile_ltv`` says so);
 - ``retention-cleanup`` (04:00): expired store entries, lake partitions past retention,
   old checkpoints (:mod:`shopstream.jobs.retention`).
 
@@ -86,13 +89,18 @@ class ShopJobs:
             history = read_history(cfg.lake, cfg.events, cfg.retrain.history_days)
             model = train(history, cfg.retrain, self.models.next_version(), now_ms,
                           self.recommend)
+            if not model.ltv.get("fitted"):
+                previous = self.models.last_ltv()
+                if previous is not None:
+                    model.ltv["previous"] = previous
             self.models.save(model)
         published = self.publisher.publish(model) if self.publisher is not None else 0
         counts = {"version": model.version, "events": model.events,
                   "rejected_lines": history.rejected, "shoppers": len(model.histories),
                   "lists": sum(len(t) for t in model.lists.values()), "rules": model.rules,
                   "ltv_fitted": int(bool(model.ltv.get("fitted"))),
-                  "published_lists": published, "from_lake": int(history.source == "lake")}
+                  "published_lists": published, "from_lake": int(history.source == "lake"),
+                  **_profile_counts(model, self.publisher)}
         return model, counts
 
     def _model(self, now_ms: int) -> tuple[TrainedModel, int]:
@@ -147,3 +155,18 @@ class ShopJobs:
             counts |= drop_old_partitions(cfg.lake, cfg.retention, now_ms)
         counts |= prune_checkpoints(cfg.checkpoint_dirs, cfg.cleanup.keep_checkpoints, now_s)
         return counts
+
+
+def _profile_counts(model: TrainedModel, publisher: ModelPublisher | None) -> dict[str, Any]:
+    """What the run record says of the profile part: whether it was published, and
+    which lifetime-value parameters it carries and why."""
+    _, bgnbd, _, fitted_by = model.profile_parts()
+    if model.ltv.get("fitted"):
+        ltv = "fitted"
+    elif bgnbd is not None:
+        ltv = f"previous (version {fitted_by}): not refitted, {model.ltv.get('reason')}"
+    else:
+        ltv = f"static configuration: not refitted, {model.ltv.get('reason')}"
+    targets = len(publisher.profile_stages) if publisher is not None else 0
+    return {"published_profile_model": int(targets > 0), "profile_ltv": ltv}
+

@@ -19,6 +19,7 @@ from shopstream.profiles.actions import ActionsConfig, ChurnConfig
 from shopstream.profiles.behaviour import BehaviourConfig
 from shopstream.profiles.engagement import EngagementConfig
 from shopstream.profiles.preferences import PreferencesConfig
+from shopstream.profiles.segments import RfmConfig
 
 __all__ = ["ProfilesConfig"]
 
@@ -57,6 +58,13 @@ class ProfilesConfig:
         users: 365 days; anonymous sessions: 1 day); the store keeps the last profile.
     segment_groups
         Key groups of the segment counts (partial counts summed by the API).
+    max_model_versions
+        Versions of the ``profile-models`` broadcast kept (refitted lifetime-value models
+        and RFM thresholds, :mod:`shopstream.operators.profile_models`); the newest ones
+        by the event time they hold from.
+    churn, rfm
+        The static lifetime-value models and RFM thresholds: in force until a version of
+        ``profile-models`` holds (and for the parts a version leaves ``None``).
     """
 
     session_gap_ms: int = 30 * 60_000
@@ -71,17 +79,19 @@ class ProfilesConfig:
     user_idle_ms: int = 365 * _DAY_MS
     anonymous_idle_ms: int = _DAY_MS
     segment_groups: int = 16
+    max_model_versions: int = 4
     preferences: PreferencesConfig = field(default_factory=PreferencesConfig)
     behaviour: BehaviourConfig = field(default_factory=BehaviourConfig)
     engagement: EngagementConfig = field(default_factory=EngagementConfig)
     churn: ChurnConfig = field(default_factory=ChurnConfig)
     actions: ActionsConfig = field(default_factory=ActionsConfig)
+    rfm: RfmConfig = field(default_factory=RfmConfig)
 
     def __post_init__(self) -> None:
         for name in ("session_gap_ms", "slide_ms", "max_held_events", "max_open_sessions",
                      "max_pending_events", "max_cart_lines", "max_order_ids",
                      "max_last_order_categories", "top_preferences", "user_idle_ms",
-                     "anonymous_idle_ms", "segment_groups"):
+                     "anonymous_idle_ms", "segment_groups", "max_model_versions"):
             value = getattr(self, name)
             if not isinstance(value, int) or value <= 0:
                 msg = f"ProfilesConfig.{name} must be > 0, got {value!r}"

@@ -24,10 +24,22 @@ segment moved, a :class:`~shopstream.profiles.records.SegmentChange` on
 ``segment-changes`` (``segment`` ``None``: the profile's state was dropped after
 ``user_idle_ms``, or ``anonymous_idle_ms`` for an anonymous session).
 
+Each profile also carries the shopper's RFM value segment
+(:func:`~shopstream.profiles.segments.rfm_segment`: days since the last order at the
+emission's event time, orders, revenue; ``None`` before the first order). The lifetime
+value (BG/NBD, Gamma-Gamma) and the RFM thresholds come from the ``profile-models``
+broadcast (:class:`~shopstream.events.profile_models.ProfileModel`, published by the
+retrain job): an emission at event time ``t`` uses the newest version with
+``valid_from_ms <= t`` (event time decides, never arrival order) and names it in
+``model_version``; before any, the static ``churn`` and ``rfm`` of the configuration
+(version 0). Versions live in the operator, not in a shopper's state, and go into
+checkpoints with the broadcast snapshot.
+
 Bound per shopper: ``max_open_sessions`` sessions, ``max_pending_events`` waiting events,
 ``6 x max_entries`` preference weights, ``max_cart_lines``, ``max_order_ids`` and
-``max_last_order_categories``; the work per event is O(1) and an emission is
-O(caps), whatever the history.
+``max_last_order_categories``; per operator ``max_model_versions`` model versions. The
+work per event is O(1) and an emission is O(caps + max_model_versions), whatever the
+history.
 
 Examples
 --------
@@ -39,30 +51,41 @@ Examples
 ...                     category="Toys", price=12.0),
 ...        ShopperEvent(EventType.PURCHASE, 50_000, "s1", user_id="u1", order_id="o1",
 ...                     items=(Item("p", category="Toys", price=12.0),))]
+>>> from shopstream.events.profile_models import BgNbdModel, ProfileModel, RfmThresholds
 >>> topo = Topology(profile_stages(ProfilesConfig()), ("profiles", "segment-changes"))
->>> for o in run_topology(topo, evs):  # the end of input drops the idle shopper's state
+>>> refit = ProfileModel(1, 60_000, RfmThresholds(14.0, 60.0, 3, 100.0),
+...                      BgNbdModel(0.24, 4.4, 0.79, 2.4))  # in force from 60 s
+>>> _ = topo.stages[1].operator.process_broadcast(refit, None)
+>>> out = run_topology(topo, evs)  # the end of input drops the idle shopper's state
+>>> for o in out:
 ...     r = o.record
 ...     at = r.computed_at if o.stream == "profiles" else r.at
 ...     print(o.stream, r.user_id, r.segment, at, getattr(r, "merged_sessions", "-"))
 profiles u1 price_sensitive 60000 1
 segment-changes u1 price_sensitive 60000 -
 segment-changes u1 None 31536050000 -
+>>> p = out[0].record  # one order a few seconds ago; no repeat purchase: alive for sure
+>>> p.rfm_segment, p.model_version, p.lifetime.model, p.lifetime.p_alive
+('new', 1, 'bgnbd', 1.0)
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 import msgspec
 
 from shopstream.events import streams
 from shopstream.events.model import EventType, ShopperEvent
+from shopstream.events.profile_models import ProfileModel
 from shopstream.events.records import Output
 from shopstream.operators.cart import Cart
 from shopstream.operators.feature_catalog import slot_end
 from shopstream.operators.history_features import order_value
 from shopstream.operators.identity import ResolvedEvent
 from shopstream.operators.profile_config import ProfilesConfig
+from shopstream.operators.profile_models import ModelVersions
 from shopstream.profiles.actions import lifetime, next_best_actions
 from shopstream.profiles.behaviour import BehaviourStats, behaviour_segment
 from shopstream.profiles.engagement import SessionTotals, engagement_score, session_metrics
@@ -78,6 +101,7 @@ from shopstream.profiles.preferences import (
     weight_at,
 )
 from shopstream.profiles.records import CustomerProfile, SegmentChange
+from shopstream.profiles.segments import rfm_segment
 from shopstream.state import Context, KeyedOperator, ValueStateDescriptor
 
 __all__ = ["CustomerProfileOperator", "OpenSession", "ProfileState"]
@@ -145,6 +169,22 @@ class CustomerProfileOperator(KeyedOperator[ResolvedEvent]):
 
     def __init__(self, config: ProfilesConfig | None = None) -> None:
         self.config = config or ProfilesConfig()
+        cfg = self.config
+        self.models = ModelVersions(cfg.churn, cfg.rfm, cfg.max_model_versions)
+
+    # -- the profile-models broadcast --------------------------------------------------------
+    def process_broadcast(self, update: Any, ctx: Context) -> Iterable[Output]:
+        """Keep a :class:`~shopstream.events.profile_models.ProfileModel` version (other
+        broadcast records are not for this operator)."""
+        if isinstance(update, ProfileModel):
+            self.models.apply(update)
+        return ()
+
+    def snapshot_broadcast(self) -> Any:
+        return self.models.snapshot()
+
+    def restore_broadcast(self, snapshot: Any) -> None:
+        self.models.restore(snapshot)
 
     def process_element(self, element: ResolvedEvent, ctx: Context) -> Iterable[Output]:
         state = ctx.state(_PROFILE)
@@ -313,8 +353,13 @@ class CustomerProfileOperator(KeyedOperator[ResolvedEvent]):
                                metrics.avg_session_s, metrics.avg_purchase_session_s)
         segment = behaviour_segment(stats, cfg.behaviour)
         avg = round(st.revenue / st.orders, 2) if st.orders else None
+        models = self.models.at(now_ms)
         life = lifetime(st.purchase_days, st.first_order_ms, st.last_order_ms, now_ms,
-                        avg or 0.0, cfg.churn)
+                        avg or 0.0, models.churn)
+        rfm = None
+        if st.orders:
+            days = max(now_ms - st.last_order_ms, 0) / _DAY_MS
+            rfm = rfm_segment(days, st.orders, max(st.revenue, 0.0), models.rfm)
         actions = next_best_actions(segment, len(st.cart), float(st.cart.value()),
                                     None if life is None else life.p_alive, st.orders,
                                     st.last_order_categories, cfg.actions)
@@ -324,7 +369,7 @@ class CustomerProfileOperator(KeyedOperator[ResolvedEvent]):
             key, now_ms, st.first_ms, st.last_ms, st.events, segment,
             engagement_score(activity, metrics, cfg.engagement), metrics, prefs, st.orders,
             st.revenue, avg, len(st.cart), float(st.cart.value()), life, actions,
-            st.merged_sessions)
+            st.merged_sessions, rfm, models.version)
         out = [Output(streams.PROFILES, key, profile)]
         if segment != st.segment:
             out.append(Output(streams.SEGMENT_CHANGES, key,

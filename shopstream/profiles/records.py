@@ -24,6 +24,10 @@ class CustomerProfile(msgspec.Struct, frozen=True, rename="camel", gc=False):
     decayed weight; ``lifetime`` is ``None`` before the first order; ``merged_sessions``
     counts sessions with events that had no user id of their own (anonymous browsing
     joined at a login, or events of a logged-in session sent without the user id).
+    ``rfm_segment`` is the RFM value segment (:mod:`~shopstream.profiles.segments`; days
+    since the last order at ``computed_at``, orders, revenue), ``None`` before the first
+    order; ``model_version`` the ``profile-models`` version whose lifetime-value models
+    and RFM thresholds were used (0: the operator's static configuration).
     """
 
     user_id: str
@@ -43,6 +47,8 @@ class CustomerProfile(msgspec.Struct, frozen=True, rename="camel", gc=False):
     lifetime: Lifetime | None
     actions: tuple[NextAction, ...]
     merged_sessions: int = 0
+    rfm_segment: str | None = None
+    model_version: int = 0
 
 
 class SegmentChange(msgspec.Struct, frozen=True, rename="camel", gc=False):
