@@ -14,15 +14,23 @@ product. Every event after a publication sees it, whatever the order in which th
 of different anchors arrive. An anchor without news for ``anchor_ttl_ms`` is forgotten,
 and an empty list of each kind says so.
 
+Only what a reader keeps is published: the anchored kinds the configured blend reads
+through the ``BLENDED`` lists alone (:meth:`RecommendConfig.unread_kinds
+<shopstream.recommend.suite.RecommendConfig.unread_kinds>`; by default next items,
+co-occurrence and bought together, but co-occurrence while AFFINITY votes) are counted
+and fused but not sent, and a ``BLENDED`` list equal to the one published last is not
+sent again (its votes depend only on ranks).
+
 Cost: ``O(len(delta))`` amortised per delta, and per publication one sort of at most
 ``2 * capacity`` entries per changed kind plus a fusion of ``3 * top_n``; state per
 anchor ``O(kinds * capacity)``.
 
 Examples
 --------
-Two key groups learn that ``b`` follows ``a``; the merged list is published once, at
-the end of the five-minute publication interval (and an empty one when the anchor
-expires, 30 days later):
+Two key groups learn that ``b`` follows ``a``; the merged list is fused into ``a``'s
+``BLENDED`` list, published once, at the end of the five-minute publication interval
+(and an empty one when the anchor expires, 30 days later); the default blend reads no
+``NEXT_ITEM`` list, so none is sent:
 
 >>> from shopstream.events import EventType, ShopperEvent
 >>> from shopstream.operators.rec_learning import PairLearningOperator
@@ -34,9 +42,9 @@ expires, 30 days later):
 ...     sink_streams=("recommendation-models",))
 >>> views = [ShopperEvent(EventType.VIEW_PRODUCT, t, s, product_id=p)
 ...          for t, s, p in [(1, "s1", "a"), (2, "s1", "b"), (3, "s2", "a"), (4, "s2", "b")]]
->>> [(o.record.anchor, o.record.valid_from, o.record.items, o.record.scores)
-...  for o in run_topology(topology, views) if o.record.kind == "NEXT_ITEM"]
-[('a', 300000, ('b',), (2.0,)), ('a', 2592300000, (), ())]
+>>> [(o.record.kind, o.record.anchor, o.record.valid_from, o.record.items)
+...  for o in run_topology(topology, views) if o.record.anchor == "a"]
+[('BLENDED', 'a', 300000, ('b',)), ('BLENDED', 'a', 2592300000, ())]
 """
 
 from __future__ import annotations
@@ -79,6 +87,7 @@ class ModelListOperator(KeyedOperator[PairDelta]):
         self.anchor_ttl_ms = anchor_ttl_ms
         self._weights = {kind: w for kind, w in self.config.blend.weights
                          if kind in ANCHORED_KINDS and w > 0}
+        self._unread = self.config.unread_kinds()
 
     def process_element(self, element: PairDelta, ctx: Context) -> Iterable[Output]:
         state = ctx.state(_ANCHOR)
@@ -104,13 +113,15 @@ class ModelListOperator(KeyedOperator[PairDelta]):
         out: list[Output] = []
         if entry.pending and timestamp_ms >= entry.last_ms:
             out.extend(Output(streams.RECOMMENDATION_MODELS, ctx.key, model) for model in
-                       entry.publish(timestamp_ms + 1, self.config.counts, self._weights))
+                       entry.publish(timestamp_ms + 1, self.config.counts, self._weights,
+                                     self._unread))
         if entry.expiry_ms is not None and timestamp_ms >= entry.expiry_ms:
             due = entry.last_ms + self.anchor_ttl_ms
             if timestamp_ms >= due:
                 state.clear()
                 # Recommenders drop the lists too: an empty one of each kind says so.
-                kinds = sorted(entry.counts) + ([BLENDED] if BLENDED in entry.top else [])
+                kinds = [kind for kind in sorted(entry.counts) if kind not in self._unread]
+                kinds += [BLENDED] if BLENDED in entry.top else []
                 out.extend(Output(streams.RECOMMENDATION_MODELS, ctx.key, ModelList(
                     kind, entry.anchor, timestamp_ms + 1, (), ())) for kind in kinds)
                 return out

@@ -14,8 +14,11 @@ latest sessions' products and carts, and the shopper's bounded history (what PER
 recommends from). Everything shared arrives as published, versioned lists on broadcast
 inputs, each valid from an event time (:mod:`shopstream.recommend.published`):
 
-- ``recommendation-models`` - next items, co-occurrence, bought together and popular
-  lists from :class:`~shopstream.operators.rec_models.ModelListOperator`;
+- ``recommendation-models`` - each product's ``BLENDED`` list (its next items,
+  co-occurring and bought-together products fused by the blend's weights) and the
+  popular list from :class:`~shopstream.operators.rec_models.ModelListOperator`, plus
+  the per-kind lists a strategy of the blend reads itself (co-occurrence while AFFINITY
+  votes, an anchored kind in the fallback chain);
 - ``rules-by-antecedent`` - the rule miner's rules per antecedent;
 - ``trending-products`` - the latest trending list;
 - ``catalog-changes`` - a ``PRODUCT_CHANGE`` with ``quantity`` 0 (out of stock,
@@ -59,11 +62,7 @@ from shopstream.events.recommendations import (
 from shopstream.events.records import Output
 from shopstream.operators.cart import Cart
 from shopstream.recommend.base import (
-    AFFINITY,
     BLENDED,
-    CO_OCCURRENCE,
-    CROSS_SELL,
-    NEXT_ITEM,
     POPULAR,
     RecContext,
 )
@@ -142,12 +141,9 @@ class RecommendationOperator(KeyedOperator[ShopperEvent]):
         self.lists = PublishedLists(self.config.recommend.published)
         self.blender = Blender(list_strategies(self.lists, self.config.recommend.serve),
                                self.config.recommend.blend)
-        # The anchored kinds reach requests folded into BLENDED lists; keep only the lists
-        # a request reads (co-occurrence for AFFINITY when it votes): half the memory.
-        blend = self.config.recommend.blend
-        self._skipped = {NEXT_ITEM, CROSS_SELL}
-        if AFFINITY not in blend.strategies():
-            self._skipped.add(CO_OCCURRENCE)
+        # The anchored kinds reach requests folded into BLENDED lists: the rec-models stage
+        # does not publish those no strategy reads, and a retrain's are dropped here.
+        self._skipped = self.config.recommend.unread_kinds()
 
     # -- broadcasts: the published lists -------------------------------------------------
     def process_broadcast(self, update: Any, ctx: Context) -> Iterable[Output]:

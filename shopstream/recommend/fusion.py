@@ -19,24 +19,26 @@ Examples
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 from shopstream.recommend.base import RANK_WEIGHTS
 
 __all__ = ["fuse"]
 
 
-def fuse(lists: Mapping[str, tuple[tuple[str, ...], tuple[float, ...]]],
-         weights: Mapping[str, float], top_n: int
+def fuse(lists: Mapping[str, tuple[Any, ...]], weights: Mapping[str, float], top_n: int
          ) -> tuple[tuple[str, ...], tuple[float, ...], tuple[str, ...]]:
     """The ``top_n`` products of ``lists`` by weighted reciprocal-rank vote, their votes
-    and sources (see the module documentation). Cost: ``O(sum of list lengths)``."""
+    and sources (see the module documentation); ``lists`` maps a kind to ``(items, ...)``
+    (kinds without a weight are ignored). Cost: ``O(sum of list lengths)``."""
     votes: dict[str, float] = {}
     best: dict[str, tuple[float, str]] = {}
     get = votes.get
-    for kind, (items, _) in lists.items():
+    for kind, ranked in lists.items():
         weight = weights.get(kind, 0.0)
         if weight <= 0:
             continue
+        items = ranked[0]
         for rank, product in enumerate(items[:len(RANK_WEIGHTS)]):
             part = weight * RANK_WEIGHTS[rank]
             old = get(product)

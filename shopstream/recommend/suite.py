@@ -15,7 +15,13 @@ from dataclasses import dataclass, field, replace
 
 from shopstream.errors import require_positive
 from shopstream.mining import RulesConfig
-from shopstream.recommend.base import VIEW_BASED, Recommender
+from shopstream.recommend.base import (
+    AFFINITY,
+    ANCHORED_KINDS,
+    CO_OCCURRENCE,
+    VIEW_BASED,
+    Recommender,
+)
 from shopstream.recommend.blend import BlendConfig
 from shopstream.recommend.counts import CountsConfig
 from shopstream.recommend.history import HistoryConfig
@@ -89,6 +95,28 @@ class RecommendConfig:
 
     def __post_init__(self) -> None:
         require_positive(self, "publish_every_ms", "key_groups", "k")
+
+    def unread_kinds(self) -> frozenset[str]:
+        """The kinds of ``recommendation-models`` lists no serving strategy of this blend
+        reads: the anchored kinds (next items, co-occurrence, bought together), whose
+        votes reach a request through each session product's ``BLENDED`` list, except
+        ``CO_OCCURRENCE`` while AFFINITY is in the blend (it reads the co-occurrence
+        lists of the shopper's past products) and an anchored kind in the fallback chain
+        (it reads its own lists). The ``rec-models`` stage does not publish them, and the
+        recommendation operator drops them on arrival (a retrain publishes every kind).
+
+        Examples
+        --------
+        >>> sorted(RecommendConfig().unread_kinds())
+        ['CO_OCCURRENCE', 'CROSS_SELL', 'NEXT_ITEM']
+        >>> sorted(RecommendConfig(blend=BlendConfig(weights=(("AFFINITY", 1.0),)))
+        ...        .unread_kinds())
+        ['CROSS_SELL', 'NEXT_ITEM']
+        """
+        read = set(self.blend.fallback)
+        if AFFINITY in self.blend.strategies():
+            read.add(CO_OCCURRENCE)
+        return frozenset(ANCHORED_KINDS) - read
 
 
 def build_recommenders(config: RecommendConfig, lists: PublishedLists

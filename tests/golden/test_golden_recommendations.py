@@ -23,9 +23,12 @@ published every minute, session votes decaying by 0.8 a product (lift 1.25 per s
 * e/p4: p4 has no list: popularity alone, p2, p1, p3 at 0.99, 0.9801, 0.970299;
   confidence 0.
 
-``recommendation-models`` holds those lists and the co-occurrence ones (pairs within a
-session weigh 1 / distance: p1 -> p2 2, p4 1, p3 0.5), then the third minute's (valid
-from 10:03:00), then, 30 days after each anchor's last news, an empty list of each kind.
+``recommendation-models`` holds what the recommender reads: the BLENDED lists and the
+POPULAR one (the NEXT_ITEM, CO_OCCURRENCE and CROSS_SELL lists are counted and fused,
+not sent: this blend reads none of them itself), then the third minute's (valid from
+10:03:00): POPULAR only, since d's p1 -> p2 makes NEXT_ITEM p1 -> {p2: 3, p4: 1}, the
+same ranks, so the same BLENDED list, not sent again; then, 30 days after each anchor's
+last news, an empty list of each kind it published.
 
 Trending (window 2 minutes, slide 1 minute): at 10:01:00 the minute's weighted counts
 p2 1.25, p4 1.0, p1 0.75, p3 0.25 with velocity equal to the count (no earlier pane);
