@@ -14,62 +14,32 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from shopstream.connectors.files import JsonlSinks, JsonlSource
 from shopstream.errors import CheckpointError, ConfigError, DecodeError
 from shopstream.events import streams
 from shopstream.events.decode import EventDecoder
-from shopstream.events.limits import LIMIT_STAGE, InputLimits
-from shopstream.events.model import CATALOG_KINDS, ShopperEvent
+from shopstream.events.limits import InputLimits
 from shopstream.events.records import DeadLetter, Output
-from shopstream.events.time_window import ProgressWindow, Refusal
+from shopstream.events.time_window import ProgressWindow
+from shopstream.runners.embedded.admission import admission
 from shopstream.runners.embedded.checkpoint import CheckpointStore
 from shopstream.runners.embedded.engine import Engine
+from shopstream.runners.embedded.outputs import CheckpointedSink, Tap, also, fan_out
 from shopstream.runners.embedded.pace import Pace
 from shopstream.runners.embedded.source import Source
+from shopstream.runners.embedded.summary import RunSummary, Tally
 from shopstream.topology import Topology
 
+# Tap, CheckpointedSink and RunSummary live in outputs.py and summary.py; they are
+# re-exported here, where the CLI and the tests import them from.
 __all__ = ["CheckpointedSink", "EmbeddedRunner", "RunSummary", "RunnerConfig", "Tap"]
 
 # Buffered events are processed every 256 lines: one call instead of 256, same outputs.
 _DRAIN_MASK = 255
-# Engine.max_timestamp_ms before the first event (also after restoring such a checkpoint).
-_NO_EVENT_MS = -(2**63)
-
-
-class Tap(Protocol):
-    """An extra sink beside the files (a webhook, a store...): sees the streams it names.
-
-    ``write`` must not block the pipeline for long; ``close`` is called when the run ends.
-    Taps are at-least-once: after a resume they see again what came after the checkpoint.
-    """
-
-    streams: frozenset[str]
-
-    def write(self, out: Output) -> None: ...
-    def flush(self) -> None:
-        """Deliver what was written; called before each checkpoint is saved."""
-        ...
-    def close(self) -> None: ...
-
-
-class CheckpointedSink(Protocol):
-    """A sink that writes exactly what each checkpoint covers (the Parquet lake).
-
-    ``start`` gets the state its last ``commit`` returned into the checkpoint being
-    resumed (``None`` from the start) and must drop what it wrote after that;
-    ``write_event`` sees every input event as it enters the engine; ``commit`` makes the
-    rows so far durable and returns a state small enough for the checkpoint.
-    """
-
-    def start(self, state: Any, resume: bool, checkpoint_dir: Path | None) -> None: ...
-    def write(self, out: Output) -> None: ...
-    def write_event(self, event: ShopperEvent) -> None: ...
-    def commit(self) -> Any: ...
-    def close(self) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -107,31 +77,6 @@ class RunnerConfig:
             msg = ("RunnerConfig.checkpoint_every_seconds must be > 0, got "
                    f"{self.checkpoint_every_seconds!r}")
             raise ConfigError(msg)
-
-
-@dataclass(frozen=True)
-class RunSummary:
-    """What a run did; ``outputs`` counts records per stream over the whole run.
-
-    ``sessions`` counts the sessions the basket tracker closed (at the end of the input,
-    all of them), so the runner keeps no per-session memory of its own.
-    """
-
-    lines: int
-    events: int
-    dead_letters: int
-    late_events: int
-    sessions: int
-    outputs: dict[str, int]
-    seconds: float
-    output_dir: str
-    resumed_at_line: int = 0
-    checkpoints: int = 0
-    files: dict[str, str] = field(default_factory=dict)
-
-    @property
-    def events_per_second(self) -> float:
-        return (self.lines - self.resumed_at_line) / self.seconds if self.seconds > 0 else 0.0
 
 
 class EmbeddedRunner:
@@ -196,7 +141,8 @@ class EmbeddedRunner:
         next_check = lines + step
         decode = self._decoder.decode
         origin = src.name
-        offer, window = self._admission(engine, engine_offer, src, emit, origin, tally)
+        offer, window = admission(engine, engine_offer, self.limits, self._decoder.redact,
+                                  emit, origin, tally, isinstance(src, JsonlSource))
         try:
             for item in reader:
                 if item is None:  # an idle tick of an unbounded source
@@ -243,26 +189,26 @@ class EmbeddedRunner:
         function: the files, the taps that want each stream, then the lake."""
         sinks = JsonlSinks(self.output_dir, dict.fromkeys(self._sink_streams()),
                            positions=snapshot["sinks"] if snapshot else None)
-        emit = self._fan_out(sinks.write, self._sink_streams())
+        emit = fan_out(sinks.write, self._sink_streams(), self.taps)
         lake = self.lake
         if lake is not None:
             lake.start(snapshot.get("lake") if snapshot else None, resume,
                        self.checkpoints.directory if self.checkpoints else None)
-            emit = _also(emit, lake.write)
+            emit = also(emit, lake.write)
         return sinks, emit
 
     def _start_engine(self, emit: Callable[[Output], None], snapshot: dict[str, Any] | None,
-                      ) -> tuple[Engine, Callable[[Any], None], _Tally]:
+                      ) -> tuple[Engine, Callable[[Any], None], Tally]:
         """The engine (restored from the snapshot), how events enter it (through the lake
         first when there is one), and the run's counts so far."""
         engine = Engine(self.topology, self.config.out_of_orderness_ms, emit)
         self.engine = engine
         lake = self.lake
-        engine_offer = engine.offer if lake is None else _also(lake.write_event, engine.offer)
-        tally = _Tally()
+        engine_offer = engine.offer if lake is None else also(lake.write_event, engine.offer)
+        tally = Tally()
         if snapshot:
             engine.restore(snapshot["engine"])
-            tally = _Tally(**snapshot["tally"])
+            tally = Tally(**snapshot["tally"])
         return engine, engine_offer, tally
 
     @staticmethod
@@ -289,7 +235,7 @@ class EmbeddedRunner:
     def _sink_streams(self) -> tuple[str, ...]:
         return (*self.topology.sink_streams, streams.DEAD_LETTER, streams.LATE_EVENTS)
 
-    def _summary(self, engine: Engine, tally: _Tally, resumed_at: int, started: float,
+    def _summary(self, engine: Engine, tally: Tally, resumed_at: int, started: float,
                  sinks: JsonlSinks) -> RunSummary:
         counts = engine.output_counts
         return RunSummary(
@@ -306,62 +252,6 @@ class EmbeddedRunner:
             checkpoints=tally.checkpoints,
             files={s: str(sinks.path(s)) for s in self._sink_streams()},
         )
-
-    def _admission(self, engine: Engine, engine_offer: Callable[[Any], None], src: Source,
-                   emit: Callable[[Output], None], origin: str, tally: _Tally,
-                   ) -> tuple[Callable[[Any, bytes, Any], None], ProgressWindow | None]:
-        """How a decoded event enters the engine. A file is a replay: an event far ahead
-        of the newest accepted one is held, then accepted or refused
-        (:mod:`shopstream.events.time_window`); other sources are checked against the
-        ingest clock by the decoder."""
-        ahead = self.limits.max_ahead_ms
-        if ahead is None or not isinstance(src, JsonlSource):
-            def offer_now(event: Any, raw: bytes, position: Any) -> None:
-                engine_offer(event)
-            return offer_now, None
-        window = ProgressWindow(ahead, self.limits.confirm_events)
-        admit = window.admit
-
-        def offer(event: Any, raw: bytes, position: Any) -> None:
-            newest = engine.max_timestamp_ms
-            if (not window.held and event.timestamp_ms <= newest + ahead) \
-                    or event.event_type in CATALOG_KINDS:
-                engine_offer(event)
-                return
-            accepted, refused = admit(event, raw, position,
-                                      None if newest == _NO_EVENT_MS else newest)
-            if refused:
-                redact = self._decoder.redact
-                self._refuse([r._replace(raw=redact(r.raw)) for r in refused],
-                             emit, origin, tally)
-            for each in accepted:
-                engine_offer(each)
-
-        return offer, window
-
-    @staticmethod
-    def _refuse(refused: list[Refusal], emit: Callable[[Output], None], origin: str,
-                tally: _Tally) -> None:
-        for raw, position, reason in refused:
-            tally.dead_letters += 1
-            emit(Output(streams.DEAD_LETTER, origin, DeadLetter.of_bytes(
-                LIMIT_STAGE, reason, raw, origin, position if isinstance(position, int) else -1)))
-
-    def _fan_out(self, write: Callable[[Output], None],
-                 sink_streams: Sequence[str]) -> Callable[[Output], None]:
-        """The engine's emit function: the files, plus every tap that wants the stream."""
-        if not self.taps:
-            return write
-        routes: dict[str, tuple[Tap, ...]] = {}
-        for stream in sink_streams:
-            routes[stream] = tuple(t for t in self.taps if stream in t.streams)
-
-        def emit(out: Output) -> None:
-            write(out)
-            for tap in routes.get(out.stream, ()):
-                tap.write(out)
-
-        return emit
 
     def _load(self, resume: bool) -> dict[str, Any] | None:
         if not resume:
@@ -380,7 +270,7 @@ class EmbeddedRunner:
         return snapshot
 
     def _checkpoint(self, store: CheckpointStore, engine: Engine, sinks: JsonlSinks,
-                    tally: _Tally, position: Any, src: Source) -> None:
+                    tally: Tally, position: Any, src: Source) -> None:
         # Taps deliver what the checkpoint covers before the source may forget it.
         for tap in self.taps:
             tap.flush()
@@ -396,19 +286,3 @@ class EmbeddedRunner:
         if position is not None:
             src.commit(position)
 
-
-def _also(first: Callable[[Any], None], then: Callable[[Any], None]) -> Callable[[Any], None]:
-    """One callable that calls ``first`` then ``then`` with the same argument."""
-    def both(item: Any) -> None:
-        first(item)
-        then(item)
-    return both
-
-
-@dataclass
-class _Tally:
-    """Running counts of a run, saved with each checkpoint."""
-
-    lines: int = 0
-    dead_letters: int = 0
-    checkpoints: int = 0
