@@ -77,16 +77,18 @@ Examples
 
 from __future__ import annotations
 
-import math
 from collections import defaultdict
-from typing import Any, NamedTuple
+from typing import Any
 
-import msgspec
-
+from shopstream.connectors.cdc_lookup import CatalogLookup, CustomerInfo, ProductInfo
 from shopstream.connectors.cdc_orders import CANCELLED, PAID, UnpaidOrders, is_payment
+from shopstream.connectors.cdc_values import BAD_VALUE, MappingRefusal, money, refusal
+from shopstream.connectors.cdc_values import row_ms as _ms
 from shopstream.connectors.wal2json import RowChange, Transaction, parse_wal2json
-from shopstream.events.model import EventType, Item, ShopperEvent, parse_timestamp_ms
+from shopstream.events.model import EventType, Item, ShopperEvent
 
+# The lookup tables and the refusal live in cdc_lookup.py and cdc_values.py; they are
+# re-exported here, where the source and the tests import them from.
 __all__ = ["CDC_TABLES", "ChangeMapper", "CustomerInfo", "MappingRefusal", "ProductInfo",
            "RowChange", "Transaction", "parse_wal2json"]
 
@@ -98,51 +100,6 @@ _ET = EventType
 _CATALOG = "pg-catalog"
 
 
-#: What a row value the mapping cannot use raises (a timestamp PostgreSQL allows and
-#: Python does not, 'infinity', NaN or non-numeric money, a quantity that is no integer).
-_BAD_VALUE = (ValueError, TypeError, OverflowError, ArithmeticError)
-
-
-class MappingRefusal(msgspec.Struct, rename="camel"):
-    """A row change whose values cannot become an event (issue 18: no crash).
-
-    The source encodes it as it encodes events; it is no event, so the runner sends it to
-    ``dead-letter``, whose ``raw`` then holds ``cdcMappingError`` (why), the table, the
-    kind of change and the row as wal2json sent it.
-    """
-
-    cdc_mapping_error: str
-    table: str
-    kind: str
-    row: dict[str, Any]
-
-
-def _refusal(change: RowChange, exc: BaseException) -> MappingRefusal:
-    reason = f"{change.table} {change.kind}: {type(exc).__name__}: {exc}"[:1000]
-    return MappingRefusal(reason, change.table, change.kind, dict(change.row))
-
-
-class ProductInfo(NamedTuple):
-    """What events need to know about a product."""
-
-    name: str
-    category_id: int | None
-    price: float
-
-
-class CustomerInfo(NamedTuple):
-    """What events need to know about a customer."""
-
-    country: str | None
-    region: str | None
-    device: str | None
-    platform: str | None
-
-
-def _ms(value: Any) -> int:
-    return parse_timestamp_ms(str(value))
-
-
 class ChangeMapper:
     """Maps transactions to events; see the module documentation for the table.
 
@@ -151,13 +108,26 @@ class ChangeMapper:
     """
 
     def __init__(self) -> None:
-        self.products: dict[int, ProductInfo] = {}
-        self.categories: dict[int, str] = {}
-        self.customers: dict[int, CustomerInfo] = {}
+        self.lookup = CatalogLookup()
         self.unpaid = UnpaidOrders()
         self._supplied: dict[Any, list[dict[str, Any]]] = {}
         self.orphan_items = 0
         self.skipped_orders = 0
+
+    @property
+    def products(self) -> dict[int, ProductInfo]:
+        """Products by id (the lookup table; a source seeds it)."""
+        return self.lookup.products
+
+    @property
+    def categories(self) -> dict[int, str]:
+        """Category names by id (the lookup table; a source seeds it)."""
+        return self.lookup.categories
+
+    @property
+    def customers(self) -> dict[int, CustomerInfo]:
+        """Customers by id (the lookup table; a source seeds it)."""
+        return self.lookup.customers
 
     def map(self, tx: Transaction) -> list[ShopperEvent | MappingRefusal]:
         """The events of one committed transaction, in change order; a change whose values
@@ -170,9 +140,9 @@ class ChangeMapper:
         unusable: dict[int, MappingRefusal] = {}
         for change in tx.changes:
             try:
-                self._learn(change)
-            except _BAD_VALUE as exc:
-                unusable[id(change)] = _refusal(change, exc)
+                self.lookup.learn(change)
+            except BAD_VALUE as exc:
+                unusable[id(change)] = refusal(change, exc)
             if change.kind == "update" and change.table == "carts":
                 stamped[change.row.get("id")] = change.row.get("updated_at")
             if change.kind == "insert" and change.table == "order_items":
@@ -194,8 +164,8 @@ class ChangeMapper:
                 continue
             try:
                 event = self._change(change, tx, items, checkout_sessions, stamped, seen)
-            except _BAD_VALUE as exc:
-                out.append(_refusal(change, exc))
+            except BAD_VALUE as exc:
+                out.append(refusal(change, exc))
                 continue
             if event is not None:
                 out.append(event)
@@ -247,28 +217,6 @@ class ChangeMapper:
         database holds them now; used by the next :meth:`map` only."""
         self._supplied[order_id] = list(lines)
 
-    def _learn(self, change: RowChange) -> None:
-        table, row = change.table, change.row
-        key = row.get("id")
-        if not isinstance(key, int):
-            return
-        if change.kind == "delete":
-            if table == "products":
-                self.products.pop(key, None)
-            elif table == "categories":
-                self.categories.pop(key, None)
-            elif table == "customers":
-                self.customers.pop(key, None)
-            return
-        if table == "products":
-            self.products[key] = ProductInfo(str(row.get("name", "")), row.get("category_id"),
-                                             _money(row.get("price")))
-        elif table == "categories":
-            self.categories[key] = str(row.get("name", ""))
-        elif table == "customers":
-            self.customers[key] = CustomerInfo(row.get("country"), row.get("region"),
-                                               row.get("device"), row.get("platform"))
-
     def _order(self, change: RowChange, items: dict[Any, list[dict[str, Any]]],
                tx: Transaction) -> ShopperEvent | None:
         row, order_id, status = change.row, change.row.get("id"), change.row.get("status")
@@ -300,12 +248,12 @@ class ChangeMapper:
         order_id = row.get("id")
         items = []
         for line in lines:
-            product = self._product(line.get("product_id"))
+            product = self.lookup.product(line.get("product_id"))
             items.append(Item(str(line.get("product_id")),
                               product.name if product else None,
-                              self._category(product),
-                              _money(line.get("price")), int(line.get("quantity") or 1)))
-        customer = self.customers.get(row.get("customer_id"))  # type: ignore[arg-type]
+                              self.lookup.category(product),
+                              money(line.get("price")), int(line.get("quantity") or 1)))
+        customer = self.lookup.customer(row.get("customer_id"))
         return ShopperEvent(
             event_type=_ET.PURCHASE,
             timestamp_ms=timestamp_ms,
@@ -315,7 +263,7 @@ class ChangeMapper:
             quantity=sum(i.quantity for i in items),
             currency=str(row.get("currency") or "USD").strip(),
             order_id=str(order_id),
-            cart_total=_money(row.get("total")),
+            cart_total=money(row.get("total")),
             items=tuple(items),
             device=customer.device if customer else None,
             platform=customer.platform if customer else None,
@@ -362,24 +310,24 @@ class ChangeMapper:
                 country=str(row.get("country") or "").strip() or None,
                 region=row.get("region"), device=row.get("device"),
                 platform=row.get("platform"))
-        product = None if kind == "delete" else self._product(key)
+        product = None if kind == "delete" else self.lookup.product(key)
         stock = 0 if kind == "delete" or not row.get("active", True) else int(
             row.get("stock") or 0)
         return ShopperEvent(
             event_type=_ET.PRODUCT_CHANGE, timestamp_ms=ts, session_id=_CATALOG,
             event_id=f"pg-product-{key}{suffix}", user_id=_CATALOG, product_id=str(key),
-            product_name=product.name if product else None, category=self._category(product),
+            product_name=product.name if product else None, category=self.lookup.category(product),
             price=product.price if product else None, quantity=stock)
 
     def _event(self, kind: EventType, row: dict[str, Any], event_id: str, ts: int,
                quantity: int | None = None) -> ShopperEvent:
-        product = self._product(row.get("product_id"))
+        product = self.lookup.product(row.get("product_id"))
         price = row.get("unit_price")
         if price is None and "unit_price" in row:
             # NOT NULL in the schema: wal2json sends a numeric NaN or Infinity as null.
             msg = "unit_price is null (a numeric NaN or Infinity in the database)"
             raise ValueError(msg)
-        customer = self.customers.get(row.get("customer_id"))  # type: ignore[arg-type]
+        customer = self.lookup.customer(row.get("customer_id"))
         return ShopperEvent(
             event_type=kind,
             timestamp_ms=ts,
@@ -388,8 +336,8 @@ class ChangeMapper:
             user_id=str(row.get("customer_id")),
             product_id=str(row.get("product_id")),
             product_name=product.name if product else None,
-            category=self._category(product),
-            price=_money(price) if price is not None else (product.price if product else None),
+            category=self.lookup.category(product),
+            price=money(price) if price is not None else (product.price if product else None),
             quantity=quantity,
             device=customer.device if customer else None,
             platform=customer.platform if customer else None,
@@ -397,26 +345,8 @@ class ChangeMapper:
             region=customer.region if customer else None,
         )
 
-    def _product(self, product_id: Any) -> ProductInfo | None:
-        return self.products.get(product_id) if isinstance(product_id, int) else None
-
-    def _category(self, product: ProductInfo | None) -> str | None:
-        if product is None or product.category_id is None:
-            return None
-        return self.categories.get(product.category_id)
-
     @staticmethod
     def _session(row: dict[str, Any]) -> str:
         session = row.get("session_id")
         return str(session) if session else f"pg-customer-{row.get('customer_id')}"
 
-
-def _money(value: Any) -> float:
-    """A NUMERIC as wal2json sends it (a JSON number; a string if so configured)."""
-    if value is None:
-        return 0.0
-    amount = round(float(value), 2)
-    if not math.isfinite(amount):  # numeric 'NaN' / 'Infinity' would become null
-        msg = f"amount {value!r} is not a finite number"
-        raise ValueError(msg)
-    return amount
