@@ -34,11 +34,11 @@ def fuse(lists: Mapping[str, tuple[Any, ...]], weights: Mapping[str, float], top
     votes: dict[str, float] = {}
     best: dict[str, tuple[float, str]] = {}
     get = votes.get
-    for kind, ranked in lists.items():
+    for kind, entry in lists.items():
         weight = weights.get(kind, 0.0)
         if weight <= 0:
             continue
-        items = ranked[0]
+        items = entry[0]
         for rank, product in enumerate(items[:len(RANK_WEIGHTS)]):
             part = weight * RANK_WEIGHTS[rank]
             old = get(product)

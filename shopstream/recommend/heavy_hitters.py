@@ -7,15 +7,18 @@ overestimate ``error``. Any item occurring more than ``N / capacity`` times in a
 
 The smallest counter is found through a min-heap with lazy deletion (stale entries are
 skipped when popped; the heap is rebuilt when it grows beyond four times the capacity), so
-an update costs ``O(log capacity)`` amortised.
+an update costs ``O(log capacity)`` amortised. The heap is built only when the counters
+first run out: until then an update is one dictionary write.
 
 Examples
 --------
 >>> sketch = SpaceSaving(2)
 >>> for item in "aabac":
-...     sketch.add(item)
+...     _ = sketch.add(item)
 >>> sketch.top(2)
 [('a', 3, 0), ('c', 2, 1)]
+>>> sketch.add("d")  # takes over c's counter
+('c', 2)
 """
 
 from __future__ import annotations
@@ -43,26 +46,34 @@ class SpaceSaving:
     def __len__(self) -> int:
         return len(self.counts)
 
-    def add(self, item: str, count: int = 1) -> None:
-        """Count ``count`` more occurrences of ``item``."""
+    def add(self, item: str, count: int = 1) -> tuple[str, int] | None:
+        """Count ``count`` more occurrences of ``item``; return the item whose counter it
+        took over and that counter's count, if any."""
         self.total += count
         counts = self.counts
+        heap = self._heap  # empty until the counters first run out
         current = counts.get(item)
+        evicted = None
         if current is not None:
             counts[item] = current + count
         elif len(counts) < self.capacity:
             counts[item] = count
             self.errors[item] = 0
         else:
-            floor, victim = self._pop_min()
+            if not heap:
+                heap = self._heap = [(c, i) for i, c in counts.items()]
+                heapq.heapify(heap)
+            evicted = floor, victim = self._pop_min()
             del counts[victim]
             del self.errors[victim]
             counts[item] = floor + count
             self.errors[item] = floor
-        heapq.heappush(self._heap, (counts[item], item))
-        if len(self._heap) > 4 * self.capacity:
-            self._heap = [(c, i) for i, c in counts.items()]
-            heapq.heapify(self._heap)
+        if heap:
+            heapq.heappush(heap, (counts[item], item))
+            if len(heap) > 4 * self.capacity:
+                self._heap = [(c, i) for i, c in counts.items()]
+                heapq.heapify(self._heap)
+        return (evicted[1], evicted[0]) if evicted is not None else None
 
     def top(self, k: int) -> list[tuple[str, int, int]]:
         """The ``k`` largest ``(item, count, error)``, count descending then item."""

@@ -3,11 +3,19 @@ sliding event-time windows.
 
 Event time is cut into panes of ``slide_ms``; each pane has its own
 :class:`~shopstream.recommend.heavy_hitters.SpaceSaving` sketch and the window is the
-latest ``window_ms / slide_ms`` panes. :meth:`TrendTracker.snapshot` merges them into a
-list of :class:`TrendingProduct`: the window's weighted ``count``, its ``velocity``
-(actions per minute in the latest pane minus the average per minute of the earlier
-panes, so rising products are positive) and a ``score`` that favours recent panes (each
-pane counts ``0.5 ** (age / 2)``, age in panes).
+latest ``window_ms / slide_ms`` panes. :meth:`TrendTracker.snapshot` gives a list of
+:class:`TrendingProduct`: the window's weighted ``count``, its ``velocity`` (actions per
+minute in the latest pane minus the average per minute of the earlier panes, so rising
+products are positive) and a ``score`` that favours recent panes (each pane counts
+``0.5 ** (age / 2)``, age in panes).
+
+The window's totals are kept as the actions come, in integers (weights scaled by 100):
+per product its count and its score as ``2 ** (-age / 2)`` sums split by the parity of
+the pane, ``even + sqrt(2) * odd``, each pane weighing ``2 ** (index / 2)`` from a base
+pane; a pane leaving the window subtracts its counts. So a snapshot reads each product
+once instead of merging the panes, the totals are exact whatever the order the actions
+came in, and the count and velocity come out rounded exactly (half to even); a score
+with no odd part is exact too.
 
 The TRENDING strategy (:class:`shopstream.recommend.strategies.Trending`) ranks by that
 score, from the latest ``trending-products`` record.
@@ -17,14 +25,16 @@ Examples
 >>> tracker = TrendTracker(TrendingConfig(window_ms=180_000, slide_ms=60_000))
 >>> for t, p in [(0, "a"), (1_000, "a"), (61_000, "b"), (121_000, "b"), (122_000, "b")]:
 ...     tracker.add(p, 1.0, t)
->>> [(x.product_id, x.count, x.velocity) for x in tracker.snapshot(179_999, 5)]
-[('b', 3.0, 1.5), ('a', 2.0, -1.0)]
+>>> [(x.product_id, x.count, x.velocity, x.score) for x in tracker.snapshot(179_999, 5)]
+[('b', 3.0, 1.5, 2.707), ('a', 2.0, -1.0, 1.0)]
 """
 
 from __future__ import annotations
 
+import math
 from collections import deque
 from dataclasses import dataclass, field
+from typing import Any
 
 from shopstream.errors import ConfigError
 from shopstream.events.recommendations import TrendingProduct
@@ -78,107 +88,202 @@ class TrendingConfig:
 
 
 class TrendTracker:
-    """Per-pane sketches of the latest window; see the module documentation."""
+    """Per-pane sketches of the latest window and their running totals; see the module
+    documentation.
+
+    Cost: :meth:`add` is ``O(log capacity)`` amortised; :meth:`snapshot` is one pass over
+    the products held (at most ``panes x capacity``), one sort of them and ``k`` records;
+    a pane leaving the window costs its products. Memory: ``panes x capacity`` counters
+    and one total per product they hold.
+    """
 
     def __init__(self, config: TrendingConfig | None = None) -> None:
         self.config = config or TrendingConfig()
         self._panes: deque[tuple[int, SpaceSaving]] = deque()
+        self._init_totals()
+
+    def _init_totals(self) -> None:
+        #: product -> [count, even part, odd part] over the panes held (scaled integers)
+        self._totals: dict[str, list[int]] = {}
+        #: index (start // slide) of the pane weighing 1; even, at most any pane held
+        self._base = 0
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"config": self.config, "panes": list(self._panes)}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        """Restore a snapshot (older ones hold ``_panes`` only): the totals are rebuilt."""
+        self.config = state["config"]
+        self._panes = deque(state.get("panes", state.get("_panes", ())))
+        self._init_totals()
+        if self._panes:
+            self._base = self._base_for(self._panes[-1][0] // self.config.slide_ms)
+            for start, sketch in self._panes:
+                offset = start // self.config.slide_ms - self._base
+                for product, count in sketch.counts.items():
+                    self._bump(product, count, offset)
+
+    def _base_for(self, newest: int) -> int:
+        """An even pane index at most any a pane accepted beside ``newest`` can have."""
+        low = newest - self.config.panes + 1
+        if self._panes:
+            low = min(low, self._panes[0][0] // self.config.slide_ms)
+        return low - low % 2
+
+    def _bump(self, product: str, count: int, offset: int) -> None:
+        """Add ``count`` (negative: take away) of the pane ``offset`` panes after the base
+        to the totals."""
+        totals = self._totals.get(product)
+        if totals is None:
+            totals = self._totals[product] = [0, 0, 0]
+        totals[0] += count
+        if totals[0] == 0:  # in no pane any more
+            del self._totals[product]
+        elif offset % 2:
+            totals[2] += count << (offset >> 1)
+        else:
+            totals[1] += count << (offset >> 1)
 
     def add(self, product_id: str, weight: float, timestamp_ms: int) -> None:
-        """Count one action of ``weight`` on ``product_id`` at ``timestamp_ms``."""
-        if weight <= 0:
+        """Count one action of ``weight`` on ``product_id`` at ``timestamp_ms`` (a
+        weight under 0.005 counts nothing)."""
+        count = round(weight * _SCALE)
+        if count <= 0:
             return
-        start = timestamp_ms - timestamp_ms % self.config.slide_ms
+        slide = self.config.slide_ms
+        start = timestamp_ms - timestamp_ms % slide
         panes = self._panes
-        sketch: SpaceSaving | None = None
         if panes and panes[-1][0] == start:
             sketch = panes[-1][1]
-        elif not panes or panes[-1][0] < start:
-            sketch = SpaceSaving(self.config.capacity)
-            panes.append((start, sketch))
-        else:  # an older pane (out-of-order input), unless it already left the window
-            if start + self.config.window_ms <= panes[-1][0]:
+        else:
+            found = self._pane(start, timestamp_ms)
+            if found is None:
                 return
-            for index, (begin, existing) in enumerate(panes):
-                if begin == start:
-                    sketch = existing
-                    break
-                if begin > start:
-                    sketch = SpaceSaving(self.config.capacity)
-                    panes.insert(index, (start, sketch))
-                    break
-        if sketch is None:
+            sketch = found
+        evicted = sketch.add(product_id, count)
+        offset = start // slide - self._base
+        if evicted is not None:  # the victim's count moves to the newcomer
+            victim, floor = evicted
+            self._bump(victim, -floor, offset)
+            count += floor
+        totals = self._totals.get(product_id)
+        if totals is None:
+            totals = self._totals[product_id] = [0, 0, 0]
+        totals[0] += count
+        totals[2 if offset % 2 else 1] += count << (offset >> 1)
+
+    def _pane(self, start: int, timestamp_ms: int) -> SpaceSaving | None:
+        """The sketch of the pane starting at ``start`` when it is not the newest: a new
+        newest one (the panes that left the window dropped), or an older one (out-of-order
+        input) unless it already left the window."""
+        panes = self._panes
+        slide = self.config.slide_ms
+        if not panes or panes[-1][0] < start:
+            sketch = SpaceSaving(self.config.capacity)
+            if not panes:
+                self._base = self._base_for(start // slide)
+            panes.append((start, sketch))
+            self._rebase(start // slide)
+            # Later input of the same pane cannot move the horizon past another pane.
+            self._expire(timestamp_ms)
+            return sketch
+        if start + self.config.window_ms <= panes[-1][0]:
+            return None
+        for index, (begin, existing) in enumerate(panes):
+            if begin == start:
+                return existing
+            if begin > start:
+                sketch = SpaceSaving(self.config.capacity)
+                panes.insert(index, (start, sketch))
+                return sketch
+        return None  # pragma: no cover - the newest pane starts after ``start``
+
+    def _rebase(self, newest: int) -> None:
+        """Keep the pane weights small: move the base up once it lags by more than two
+        windows (exact: every pane held is at or after the new base)."""
+        base = self._base_for(newest)
+        shift = (base - self._base) >> 1
+        if shift <= self.config.panes:
             return
-        sketch.add(product_id, round(weight * _SCALE))
-        self._expire(timestamp_ms)
+        for totals in self._totals.values():
+            totals[1] >>= shift
+            totals[2] >>= shift
+        self._base = base
 
     def newest_pane(self) -> int | None:
         """Start of the newest pane holding input, or ``None`` before any."""
         return self._panes[-1][0] if self._panes else None
 
-    def _expire(self, now_ms: int) -> None:
-        horizon = now_ms - self.config.window_ms
+    def _expire(self, now_ms: int, horizon_ms: int | None = None) -> None:
+        """Drop the panes starting at or before ``horizon_ms`` (default: those ending
+        at or before ``now_ms - window_ms``)."""
+        if horizon_ms is None:
+            horizon_ms = now_ms - self.config.window_ms - self.config.slide_ms
         panes = self._panes
-        while panes and panes[0][0] + self.config.slide_ms <= horizon:
-            panes.popleft()
+        slide = self.config.slide_ms
+        while panes and panes[0][0] <= horizon_ms:
+            start, sketch = panes.popleft()
+            offset = start // slide - self._base
+            for product, count in sketch.counts.items():
+                self._bump(product, -count, offset)
 
     def snapshot(self, now_ms: int, k: int) -> list[TrendingProduct]:
-        """The ``k`` best products of the window ending at ``now_ms``, by score.
-
-        Cost: ``O(panes x capacity)`` to merge the panes, a sort of the products merged
-        and ``k`` records (their rounded velocities and scores memoised, at most 50,000
-        of each)."""
-        self._expire(now_ms)
+        """The ``k`` best products of the window ending at ``now_ms``, by score (equal
+        scores by product id); see the class documentation for the cost."""
         cfg = self.config
-        current = now_ms - now_ms % cfg.slide_ms
-        # Sums of the integer sketch counts, scaled back once per product that comes out.
-        counts: dict[str, int] = {}
-        scores: dict[str, float] = {}
+        slide = cfg.slide_ms
+        current = now_ms - now_ms % slide
+        # Panes at or before current - window_ms never count again: dropped for good.
+        self._expire(now_ms, current - cfg.window_ms)
+        totals = self._totals
         latest: dict[str, int] = {}
-        count_of, score_of = counts.get, scores.get
-        slide, window_panes = cfg.slide_ms, cfg.panes
         for start, sketch in self._panes:
-            age = (current - start) // slide
-            if age < 0 or age >= window_panes:
-                continue
-            decay = 0.5 ** (age / 2)
-            for product, count in sketch.counts.items():
-                counts[product] = count_of(product, 0) + count
-                scores[product] = score_of(product, 0.0) + decay * count
-            if age == 0:
+            if start == current:
                 latest = sketch.counts
-        per_minute = _SCALE * cfg.slide_ms / 60_000
-        earlier_panes = max(1, window_panes - 1)
-        # Best score first, equal scores by product id: two C-level sorts (the second
-        # keeps the order of equals).
-        best = sorted(sorted(scores), key=scores.__getitem__, reverse=True)[:k]
+            elif start > current:  # input ahead of the window (out of order): not yet
+                totals = self._without(start for start, _ in self._panes if start > current)
+                break
+        root2 = _SQRT2
+        keys = {p: t[1] + root2 * t[2] for p, t in totals.items()}
+        best = sorted(sorted(keys), key=keys.__getitem__, reverse=True)[:k]
+        # velocity * 1000 = (now * (earlier + 1) - count) * v_num / v_den, a fraction
+        # in lowest terms: its double rounds half to even exactly as the fraction would.
+        earlier = max(1, cfg.panes - 1)
+        v_num, v_den = 60_000_000, earlier * _SCALE * slide
+        common = math.gcd(v_num, v_den)
+        v_num, v_den, step = v_num // common, v_den // common, earlier + 1
+        # score * 1000 = (even + sqrt(2) odd) * 2 ** (-offset / 2) * 1000 / 100; with an
+        # odd offset, (2 odd + sqrt(2) even) * 2 ** (-(offset + 1) / 2) * 10. Without a
+        # sqrt(2) part the product is exact (a power of two times an integer).
+        offset = current // slide - self._base
+        swap = offset % 2
+        unit = 10.0 / (1 << ((offset + swap) >> 1))
+        get_now = latest.get
         out = []
-        velocities, rounded = _VELOCITY, _ROUNDED
-        if len(velocities) > _MEMO_CAP:
-            velocities.clear()
-        if len(rounded) > _MEMO_CAP:
-            rounded.clear()
         for product in best:
-            count = counts[product]
-            now = latest.get(product, 0)
-            # round() costs about a microsecond (a decimal conversion), three per product
-            # and minute: the same inputs give the same floats, so each is memoised.
-            velocity = velocities.get((now, count, earlier_panes, per_minute))
-            if velocity is None:
-                velocity = velocities[now, count, earlier_panes, per_minute] = round(
-                    (now - (count - now) / earlier_panes) / per_minute, 3)
-            score = scores[product] / _SCALE
-            shown = rounded.get(score)
-            if shown is None:
-                shown = rounded[score] = round(score, 3)
-            # An integer over 100 already is the double nearest its two decimals: round
-            # (count / 100, 2) would return it unchanged.
-            out.append(TrendingProduct(product, count / _SCALE, velocity, shown))
+            count, even, odd = totals[product]
+            if swap:
+                even, odd = 2 * odd, even
+            out.append(TrendingProduct(
+                product, count / _SCALE,
+                round((get_now(product, 0) * step - count) * v_num / v_den) / 1000,
+                round((even + root2 * odd if odd else even) * unit) / 1000))
         return out
 
+    def _without(self, starts: Any) -> dict[str, list[int]]:
+        """The totals without the panes starting at ``starts``."""
+        totals = {p: list(t) for p, t in self._totals.items()}
+        ahead = set(starts)
+        slide = self.config.slide_ms
+        for start, sketch in self._panes:
+            if start not in ahead:
+                continue
+            offset = start // slide - self._base
+            for product, count in sketch.counts.items():
+                entry = totals[product]
+                entry[0] -= count
+                entry[2 if offset % 2 else 1] -= count << (offset >> 1)
+        return {p: t for p, t in totals.items() if t[0]}
 
-# Memos of round() for snapshot: pure functions of their keys, each cleared past
-# _MEMO_CAP entries (a bound on memory; a miss only costs the round() again).
-_MEMO_CAP = 50_000
-_VELOCITY: dict[tuple[int, int, int, float], float] = {}
-_ROUNDED: dict[float, float] = {}
+
+_SQRT2 = math.sqrt(2.0)
