@@ -9,7 +9,8 @@ read.
   plus each shopper's strongest products (their history, as a request carries it);
 - the lifetime-value model: BG/NBD and Gamma-Gamma parameters fitted on weekly
   ``(x, t_x, T, m_x)`` summaries of the purchases (skipped, with the reason in the
-  manifest, when fewer than ``min_ltv_customers`` customers bought twice);
+  manifest, when fewer than ``min_ltv_customers`` customers bought twice, or when the
+  fit is degenerate: P(alive) or the CLV of a repeat customer not a number);
 - the RFM segments' thresholds, refitted from the customers' distribution: ``recent_days``
   and ``lapsed_days`` the 25th and 75th percentiles of the days since a customer's last
   order, ``frequent_orders`` and ``high_value`` the 80th percentiles of orders and spend.
@@ -66,6 +67,9 @@ from shopstream.profiles import (
     fit_gamma_gamma,
     summarise,
 )
+from shopstream.profiles.bgnbd import BgNbdParams
+from shopstream.profiles.gamma_gamma import GammaGammaParams, customer_lifetime_value
+from shopstream.profiles.summary import CustomerSummary
 from shopstream.recommend.suite import RecommendConfig
 from shopstream.recommend.training import ModelTrainer
 
@@ -178,9 +182,35 @@ def _fit_ltv(purchases: list[tuple[str, Any, float]], min_customers: int) -> dic
                                 [s.average_value for s in repeat])
     except ProfileError as exc:
         return {"fitted": False, "customers": len(summaries), "reason": str(exc)}
+    degenerate = _degenerate(bgnbd, spend, repeat)
+    if degenerate:
+        return {"fitted": False, "customers": len(summaries), "reason": degenerate}
     return {"fitted": True, "customers": len(summaries), "calibrationEnd": end.isoformat(),
             "bgnbd": {"r": bgnbd.r, "alpha": bgnbd.alpha, "a": bgnbd.a, "b": bgnbd.b},
             "gammaGamma": {"p": spend.p, "q": spend.q, "gamma": spend.gamma}}
+
+
+def _degenerate(bgnbd: BgNbdParams, spend: GammaGammaParams,
+                repeat: list[CustomerSummary]) -> str:
+    """Why a fit is of no use (empty: it is): a history with too little spread between
+    customers drives the likelihood to the edge of the parameter space, where P(alive)
+    or the CLV of the repeat customers is not a number."""
+    params = (bgnbd.r, bgnbd.alpha, bgnbd.a, bgnbd.b, spend.p, spend.q, spend.gamma)
+    with np.errstate(all="ignore"):
+        freq = np.array([s.frequency for s in repeat], dtype=np.float64)
+        rec = np.array([s.recency for s in repeat], dtype=np.float64)
+        age = np.array([s.age for s in repeat], dtype=np.float64)
+        alive = np.asarray(bgnbd.p_alive(freq, rec, age))
+        clv = np.asarray(customer_lifetime_value(
+            bgnbd, spend, frequency=freq, recency=rec, age=age,
+            average_value=[s.average_value for s in repeat], horizon_steps=12,
+            periods_per_step=52 / 12, discount_rate=0.01))
+    if all(np.isfinite(params)) and np.isfinite(alive).all() and np.isfinite(clv).all():
+        return ""
+    shown = ", ".join(f"{v:.3g}" for v in params)
+    return (f"degenerate fit (r, alpha, a, b, p, q, gamma = {shown}): P(alive) or the CLV "
+            f"of the repeat customers is not a number; the history shows too little "
+            f"spread between customers")
 
 
 def _default_segments() -> dict[str, float]:

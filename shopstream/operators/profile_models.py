@@ -8,7 +8,10 @@ Which versions are kept and which one answers depend only on the versions receiv
 on the order they came in: one that arrives after newer ones takes its place in the
 order, and falls off at once when ``cap`` newer ones are already there. A version
 received twice is kept once, from the earlier of its two times (a restarted service
-publishing its newest model again changes nothing).
+publishing its newest model again changes nothing). The versions in force at each time
+are therefore independent of arrival too, as long as none is pushed out by the cap while
+it could still answer: true when versions are published in time order (the retrain
+stamps each at the watermark) and whenever at most ``cap`` are received.
 
 Bounds: ``cap`` versions; :meth:`~ModelVersions.apply` is ``O(cap log cap)``,
 :meth:`~ModelVersions.at` ``O(cap)`` (a scan from the newest).

@@ -83,15 +83,17 @@ def test_retrain_from_a_replay_saves_versions_with_every_model(store: SqliteStor
     assert counts["version"] == 1 and counts["from_lake"] == 0
     assert counts["rejected_lines"] == 1
     assert counts["shoppers"] == 40 and counts["lists"] > 0 and counts["rules"] > 0
-    assert counts["ltv_fitted"] == 1
+    # Every shopper here buys alike: the BG/NBD fit runs to the edge of the parameter space
+    # (NaN CLVs) and is refused with the reason (test_jobs_profile_models fits a real one).
+    assert counts["ltv_fitted"] == 0
     model = jobs.models.latest()
     assert model is not None
     # The pairs the shoppers view together are learned: p0 is followed by p6.
     assert model.lists["NEXT_ITEM"]["p0"][-1][1][0][0] == "p6"
     manifest = json.loads((tmp_path / "features.models" / "v000001" / "manifest.json")
                           .read_text())
-    assert manifest["lifetimeValue"]["fitted"] is True
-    assert set(manifest["lifetimeValue"]["bgnbd"]) == {"r", "alpha", "a", "b"}
+    assert manifest["lifetimeValue"]["fitted"] is False
+    assert manifest["lifetimeValue"]["reason"].startswith("degenerate fit (r, alpha, a, b")
     segments = manifest["segments"]
     assert 0 < segments["recent_days"] < segments["lapsed_days"]
     assert segments["frequent_orders"] >= 2
