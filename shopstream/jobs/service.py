@@ -57,7 +57,9 @@ class JobsService:
         self.scheduler: JobScheduler | None = None
 
     def start(self) -> None:
-        """Schedule every enabled job (worker threads; returns at once)."""
+        """Publish the newest saved model's profile part, then schedule every enabled
+        job (worker threads; returns at once)."""
+        self.jobs.publish_latest()
         self.scheduler = JobScheduler(self.runner, self.config)
         self.scheduler.start()
 

@@ -37,10 +37,12 @@ JSONL event file (`events`)
 
 from __future__ import annotations
 
+import logging
 import threading
 from typing import Any
 
 from shopstream.jobs.config import DAILY, HOT, RETENTION, RETRAIN, JobsConfig
+from shopstream.jobs.errors import JobError
 from shopstream.jobs.history import read_history, recent_products
 from shopstream.jobs.models import ModelRepository, TrainedModel, models_dir, train
 from shopstream.jobs.new_shoppers import shoppers_since
@@ -52,6 +54,8 @@ from shopstream.recommend.suite import RecommendConfig
 from shopstream.stores.base import FeatureStore
 
 __all__ = ["ShopJobs"]
+
+log = logging.getLogger("shopstream.jobs")
 
 
 class ShopJobs:
@@ -102,6 +106,24 @@ class ShopJobs:
                   "published_lists": published, "from_lake": int(history.source == "lake"),
                   **_profile_counts(model, self.publisher)}
         return model, counts
+
+    def publish_latest(self) -> int:
+        """Hand the newest saved version's profile part (lifetime-value models and RFM
+        thresholds) to the hosted pipeline, as ``serve`` does when it starts, so a
+        restarted service does not fall back to the static models until the next
+        retrain; return its version (0: no publisher or no saved version). The lists
+        are not published: the live stages relearn them."""
+        if self.publisher is None or not self.publisher.profile_stages:
+            return 0
+        try:
+            model = self.models.latest()
+        except JobError as exc:  # no models directory, an unreadable version
+            log.warning("no saved model published at start: %s", exc)
+            return 0
+        if model is None:
+            return 0
+        self.publisher.publish(model, lists=False)
+        return model.version
 
     def _model(self, now_ms: int) -> tuple[TrainedModel, int]:
         model = self.models.latest()

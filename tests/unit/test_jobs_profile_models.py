@@ -127,3 +127,22 @@ def test_without_a_profile_stage_nothing_is_published_to_profiles(tmp_path: Path
         store.close()
     assert publisher.profile_stages == []
     assert counts["published_profile_model"] == 0 and counts["published_lists"] > 0
+
+
+def test_a_restarted_service_publishes_the_newest_saved_profile_part(setup: Any) -> None:
+    store, publisher, events = setup
+    _jobs(store, publisher, events).retrain(T0)
+    restarted = ModelPublisher(LivePipeline(None))
+    assert _jobs(store, restarted, events).publish_latest() == 1
+    restarted.apply_pending()
+    in_force = _operator(restarted).models.at(FAR)
+    model = ModelRepository(Path(store.url).with_name("features.models")).latest()
+    assert model is not None
+    assert (in_force.version, in_force.churn.bgnbd) == (1, BgNbdParams(**model.ltv["bgnbd"]))
+    assert (restarted.published, restarted.version) == (0, 0)  # no lists: stages relearn
+
+
+def test_nothing_saved_nothing_published_at_start(setup: Any) -> None:
+    store, publisher, events = setup
+    assert _jobs(store, publisher, events).publish_latest() == 0
+    assert publisher.apply_pending() == 0 and publisher.profile_version == 0
