@@ -58,6 +58,10 @@ class PairLearningOperator(KeyedOperator[Any]):
 
     def __init__(self, config: RecommendConfig | None = None) -> None:
         self.config = config or RecommendConfig()
+        # The publication timer each key registered last: registering it again per
+        # action costs more than the check (a cache only: after a restore the first
+        # action registers again, which is harmless).
+        self._timers: dict[str, int] = {}
 
     def process_element(self, element: Any, ctx: Context) -> Iterable[Output]:
         state = ctx.state(_LEARNER)
@@ -85,7 +89,10 @@ class PairLearningOperator(KeyedOperator[Any]):
         if learner.full:
             return self._deltas(learner, ctx.key)
         every = self.config.publish_every_ms
-        ctx.register_event_timer(ts - ts % every + every - 1)
+        due = ts - ts % every + every - 1
+        if self._timers.get(ctx.key) != due:
+            self._timers[ctx.key] = due
+            ctx.register_event_timer(due)
         return ()
 
     def on_timer(self, timestamp_ms: int, ctx: Context) -> Iterable[Output]:

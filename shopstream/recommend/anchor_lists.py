@@ -69,20 +69,32 @@ class AnchorLists:
         counts.add(delta.items, delta.weights, at_ms, config)
         self.pending.add(delta.kind)
 
+    def republish(self) -> None:
+        """Have the next :meth:`publish` give every list afresh, the fused one included
+        (the lists published so far were forgotten)."""
+        self.pending.update(self.counts)
+        self.top.pop(BLENDED, None)
+
     def publish(self, valid_from: int, config: CountsConfig, weights: Mapping[str, float],
                 unread: Collection[str] = ()) -> list[ModelList]:
         """The lists of the changed kinds (in kind order) but ``unread``, then the
         ``BLENDED`` list when one of ``weights``' kinds changed and the fused list is not
         the one published last; valid from ``valid_from``."""
         out = []
-        fused = False
+        weighed = False  # whether a kind the blend weighs changed
+        # whether its products or their order changed (or no fused list is held)
+        moved = BLENDED not in self.top
         for kind in sorted(self.pending):
+            before = self.top.get(kind)
             items, scores = self.top[kind] = self.counts[kind].top(config)
             if kind not in unread:
                 out.append(ModelList(kind, self.anchor, valid_from, items, scores))
-            fused = fused or kind in weights
+            if kind in weights:
+                weighed = True
+                moved = moved or before is None or before[0] != items
         self.pending.clear()
-        if fused and self.anchor:
+        # The fused votes depend only on the ranks: unmoved lists fuse to the same list.
+        if weighed and moved and self.anchor:
             blended = fuse(self.top, weights, config.top_n)
             if self.top.get(BLENDED) != blended:
                 self.top[BLENDED] = blended

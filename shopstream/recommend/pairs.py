@@ -145,15 +145,36 @@ class PairLearner:
             return
         if items:
             self._bump(NEXT_ITEM, items[-1], product, 1.0)
-        bump = self._bump
+        # Co-occurrence both ways, 1 / distance: the bumps inlined (this runs per action).
+        table = self._pending[CO_OCCURRENCE]
+        mine: dict[str, float] | None = None
+        added = 0
         distance = 0
         for other in reversed(items):
             if other == product:
                 continue
             distance += 1
             share = 1.0 / distance
-            bump(CO_OCCURRENCE, other, product, share)
-            bump(CO_OCCURRENCE, product, other, share)
+            row = table.get(other)
+            if row is None:
+                row = table[other] = {}
+            old = row.get(product)
+            if old is None:
+                added += 1
+                row[product] = share
+            else:
+                row[product] = old + share
+            if mine is None:
+                mine = table.get(product)
+                if mine is None:
+                    mine = table[product] = {}
+            old = mine.get(other)
+            if old is None:
+                added += 1
+                mine[other] = share
+            else:
+                mine[other] = old + share
+        self._size += added
         if product in items:
             items.remove(product)
         items.append(product)

@@ -113,7 +113,7 @@ class ModelTrainer:
         rules = self.lists.tables.get(BASKET_BASED)
         self.lists.tables = {BASKET_BASED: rules} if rules else {}
         for lists in self.merged.values():
-            lists.pending.update(lists.counts)
+            lists.republish()
         self._publish_lists(sorted(self.merged), valid_from_ms)
         self._publish_trending(valid_from_ms, now_ms)
 

@@ -294,3 +294,17 @@ def test_bad_configs_name_the_field_and_value(config: object, field: str) -> Non
 def test_blend_names_strategies_it_lacks() -> None:
     with pytest.raises(ConfigError, match="not given"):
         Blender({}, BlendConfig())
+
+
+def test_publish_all_republishes_unchanged_fused_lists() -> None:
+    """A fused list equal to the one published last is not published again, but
+    ``publish_all`` forgets every published list: each anchor's comes back, the same."""
+    trainer, _ = trained()
+    before = {a: v[-1][1] for a, v in trainer.lists.tables[BLENDED].items()}
+    assert before
+    trainer.publish(50_000)  # nothing new: nothing published
+    assert all(v[-1][0] < 50_000 for v in trainer.lists.tables[BLENDED].values())
+    trainer.publish_all(60_000)
+    after = trainer.lists.tables[BLENDED]
+    assert {a: v[-1][1] for a, v in after.items()} == before
+    assert {v[-1][0] for v in after.values()} == {60_000}
