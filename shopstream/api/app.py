@@ -23,6 +23,7 @@ from shopstream.api.data import data_router
 from shopstream.api.docs_routes import docs_router
 from shopstream.api.events_routes import events_router
 from shopstream.api.health_routes import health_router
+from shopstream.api.hot_reads import HotPaths
 from shopstream.api.jobs_routes import jobs_router
 from shopstream.api.live import LivePipeline
 from shopstream.api.live_dashboard import dashboard_router
@@ -97,35 +98,3 @@ def create_app(state: ServeState) -> Any:
     app.include_router(privacy_router(state))
     app.include_router(user_recs_router(state.store))
     return Guard(HotPaths(app, state.store), state.security)
-
-
-class HotPaths:
-    """The two endpoints a shop calls on every page, answered before FastAPI's routing.
-
-    Same answers as the FastAPI routes (which stay for the docs and for HEAD, errors,
-    etc.); skipping routing, validation and response classes halves the cost of a request.
-    Everything else goes to ``app``.
-    """
-
-    def __init__(self, app: Any, store: FeatureStore) -> None:
-        self.app = app
-        self.store = store
-
-    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        if scope["type"] == "http" and scope["method"] == "GET":
-            parts = scope["path"].split("/")
-            if len(parts) == 4 and parts[2]:
-                if parts[1] == "users" and parts[3] == "features":
-                    await _send(send, *user_features_answer(self.store, parts[2]))
-                    return
-                if parts[1] == "sessions" and parts[3] == "recommendations":
-                    await _send(send, *recommendations_answer(self.store, parts[2]))
-                    return
-        await self.app(scope, receive, send)
-
-
-async def _send(send: Any, status: int, body: bytes) -> None:
-    await send({"type": "http.response.start", "status": status,
-                "headers": [(b"content-type", b"application/json"),
-                            (b"content-length", b"%d" % len(body))]})
-    await send({"type": "http.response.body", "body": body})

@@ -27,6 +27,9 @@ Examples
 (200, 4, 2, -1)
 >>> profile_answer(store, "nobody")[0]
 404
+>>> store.write_batch([StoreEntry("profile:user:u1", {"userId": "u1", "segment": "buyer"})])
+>>> profile_body(store, "u1")
+(200, b'{"userId":"u1","segment":"buyer"}')
 """
 
 from __future__ import annotations
@@ -39,6 +42,7 @@ from shopstream.profiles.behaviour import BEHAVIOUR_SEGMENTS
 from shopstream.stores.base import FeatureStore, StoreError, require
 from shopstream.stores.keys import SEGMENT_GROUPS_KEY, profile_key, segment_group_key
 from shopstream.stores.open import redact_url
+from shopstream.stores.raw import raw_one
 
 try:
     import fastapi
@@ -48,7 +52,7 @@ except ImportError:  # pragma: no cover - depends on the installation
     require("fastapi", "shopstream[serve]")
     raise
 
-__all__ = ["profile_answer", "profiles_router", "segments_answer"]
+__all__ = ["profile_answer", "profile_body", "profiles_router", "segments_answer"]
 
 _encode = msgspec.json.Encoder().encode
 #: More groups than this in the store is not something the pipeline writes.
@@ -65,6 +69,22 @@ def profile_answer(store: FeatureStore, user_id: str) -> tuple[int, dict[str, An
     if value is None:
         return 404, {"detail": f"no profile stored for user {user_id!r} (key {key})"}
     return 200, value if isinstance(value, dict) else {"userId": user_id, "profile": value}
+
+
+def profile_body(store: FeatureStore, user_id: str) -> tuple[int, bytes]:
+    """Status and JSON body of ``GET /users/{user_id}/profile``, as
+    :func:`profile_answer` gives them encoded, with the stored profile's bytes passed on
+    as they are (no decode or encode: :mod:`shopstream.stores.raw`)."""
+    key = profile_key(user_id)
+    try:
+        value = raw_one(store, key)
+    except StoreError as exc:
+        return 503, _encode({"detail": redact_url(f"store unavailable: {exc}")})
+    if value is None:
+        return 404, _encode({"detail": f"no profile stored for user {user_id!r} (key {key})"})
+    if value[:1] == b"{":
+        return 200, value
+    return 200, b"".join((b'{"userId":', _encode(user_id), b',"profile":', value, b"}"))
 
 
 def segments_answer(store: FeatureStore) -> tuple[int, dict[str, Any]]:
@@ -108,7 +128,7 @@ def profiles_router(state: Any) -> Any:
     router = fastapi.APIRouter(tags=["profiles"])
 
     async def fast_profile(request: Request) -> Response:
-        return _response(*profile_answer(state.store, request.path_params["user_id"]))
+        return _bytes_response(*profile_body(state.store, request.path_params["user_id"]))
 
     router.add_route("/users/{user_id}/profile", fast_profile, methods=["GET"],
                      include_in_schema=False)
@@ -117,7 +137,7 @@ def profiles_router(state: Any) -> Any:
     async def user_profile(user_id: str) -> Response:
         """Segment, engagement, sessions, preferences, lifetime value and churn risk (when
         known) and the next best actions of ``user_id``; 404 when none is stored."""
-        return _response(*profile_answer(state.store, user_id))
+        return _bytes_response(*profile_body(state.store, user_id))
 
     @router.get("/segments", summary="Shoppers per behavioural segment")
     async def segments() -> Response:
@@ -135,4 +155,8 @@ def _add(into: dict[str, int], counts: object) -> None:
 
 
 def _response(status: int, body: dict[str, Any]) -> Response:
-    return Response(_encode(body), status_code=status, media_type="application/json")
+    return _bytes_response(status, _encode(body))
+
+
+def _bytes_response(status: int, body: bytes) -> Response:
+    return Response(body, status_code=status, media_type="application/json")

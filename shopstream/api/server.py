@@ -33,6 +33,7 @@ from typing import Any
 
 from shopstream.api.app import ServeState, create_app
 from shopstream.api.connection_limits import ConnectionLimits, uvicorn_limit_options
+from shopstream.api.fast_protocol import FastReadProtocol
 from shopstream.api.live import LiveConfig, LivePipeline
 from shopstream.api.rate_limit import RateLimitConfig, RateLimiter
 from shopstream.api.security import SecurityConfig
@@ -217,7 +218,10 @@ def _uvicorn_options(config: ServeConfig) -> dict[str, Any]:
         pass
     else:
         options["loop"] = "uvloop"
-    return options | uvicorn_limit_options(config.limits)
+    options |= uvicorn_limit_options(config.limits)
+    if FastReadProtocol is not None:  # the hot reads answered in the protocol
+        options["http"] = FastReadProtocol
+    return options
 
 
 def _app(state: ServeState, config: ServeConfig) -> Any:

@@ -42,6 +42,7 @@ from shopstream.stores.keys import (
     user_key,
 )
 from shopstream.stores.open import redact_url
+from shopstream.stores.raw import raw_many, raw_one
 
 # FastAPI reads the handlers' annotations at runtime: its names must be module globals.
 try:
@@ -55,31 +56,42 @@ except ImportError:  # pragma: no cover - depends on the installation
 __all__ = ["recommendations_answer", "store_router", "unavailable", "user_features_answer"]
 
 _encode = msgspec.json.Encoder().encode
+#: ``"name":`` of every user feature, in catalog order, ready to splice.
+_USER_FEATURE_NAMES = tuple(_encode(name) + b":" for name in USER_FEATURES)
 
 
 def user_features_answer(store: FeatureStore, user_id: str) -> tuple[int, bytes]:
-    """Status and JSON body of ``GET /users/{user_id}/features``."""
+    """Status and JSON body of ``GET /users/{user_id}/features``.
+
+    The stored values' JSON bytes are spliced into the answer as they are (one read,
+    no decode or encode of a value: :mod:`shopstream.stores.raw`)."""
+    prefix = user_key(user_id, "")
     try:
-        values = store.get_many([user_key(user_id, name) for name in USER_FEATURES])
+        values = raw_many(store, [prefix + name for name in USER_FEATURES])
     except StoreError as exc:
         return 503, _encode({"detail": unavailable(exc)})
     if all(v is None for v in values):
         return 404, _encode({"detail": f"no features stored for user {user_id!r}"})
-    return 200, _encode({"userId": user_id,
-                         "features": dict(zip(USER_FEATURES, values, strict=True))})
+    return 200, b"".join((b'{"userId":', _encode(user_id), b',"features":{',
+                          b",".join([name + (b"null" if value is None else value)
+                                     for name, value in zip(_USER_FEATURE_NAMES, values,
+                                                            strict=True)]),
+                          b"}}"))
 
 
 def recommendations_answer(store: FeatureStore, session_id: str) -> tuple[int, bytes]:
-    """Status and JSON body of ``GET /sessions/{session_id}/recommendations``."""
+    """Status and JSON body of ``GET /sessions/{session_id}/recommendations`` (the stored
+    bytes spliced in as they are)."""
     key = recs_key(session_id)
     try:
-        value = store.get(key)
+        value = raw_one(store, key)
     except StoreError as exc:
         return 503, _encode({"detail": unavailable(exc)})
     if value is None:
         return 404, _encode({"detail": f"no recommendations stored for session "
                                        f"{session_id!r} (key {key})"})
-    return 200, _encode({"sessionId": session_id, "recommendations": value})
+    return 200, b"".join((b'{"sessionId":', _encode(session_id), b',"recommendations":',
+                          value, b"}"))
 
 
 def unavailable(exc: Exception) -> str:

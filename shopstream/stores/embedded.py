@@ -41,6 +41,7 @@ CREATE TABLE IF NOT EXISTS kv (
 ) WITHOUT ROWID
 """
 _PURGE_EVERY_S = 30.0
+_POINT_READ = "SELECT value, expires_at FROM kv WHERE key = ?"
 
 
 class SqliteStore:
@@ -112,28 +113,40 @@ class SqliteStore:
         return self.get_many((key,))[0]
 
     def get_many(self, keys: Sequence[str]) -> list[Any | None]:
+        decode = self._decode
+        return [None if value is None else decode(value) for value in self.get_raw_many(keys)]
+
+    def get_raw_many(self, keys: Sequence[str]) -> list[bytes | None]:
+        """The stored JSON bytes under ``keys`` (see :mod:`shopstream.stores.raw`)."""
         if not keys:
             return []
-        prefix = _entity_prefix(keys)
+        now = self._clock()
         try:
+            conn = self._connection()
+            if len(keys) == 1:
+                # The API's single-value reads: one primary-key lookup (a statement
+                # sqlite3 keeps prepared in its per-connection cache).
+                row = conn.execute(_POINT_READ, (keys[0],)).fetchone()
+                if row is None or (row[1] is not None and row[1] <= now):
+                    return [None]
+                return [row[0]]
+            prefix = _entity_prefix(keys)
             if prefix:
                 # One range scan over the entity's keys beats len(keys) index lookups.
-                rows = self._connection().execute(
+                rows = conn.execute(
                     "SELECT key, value, expires_at FROM kv WHERE key >= ? AND key < ?",
                     (prefix, prefix[:-1] + chr(ord(prefix[-1]) + 1))).fetchall()
             else:
                 marks = ",".join("?" * len(keys))
-                rows = self._connection().execute(
+                rows = conn.execute(
                     f"SELECT key, value, expires_at FROM kv WHERE key IN ({marks})",
                     tuple(keys)).fetchall()
         except sqlite3.Error as exc:
             msg = f"cannot read the store {self.url!r}: {exc}"
             raise StoreError(msg) from None
-        now = self._clock()
-        decode = self._decode
         found = {key: value for key, value, expires in rows
                  if expires is None or expires > now}
-        return [None if (value := found.get(key)) is None else decode(value) for key in keys]
+        return [found.get(key) for key in keys]
 
     def delete(self, keys: Sequence[str]) -> None:
         conn = self._connection()

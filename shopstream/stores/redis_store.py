@@ -96,11 +96,15 @@ class RedisStore:
         return self.get_many((key,))[0]
 
     def get_many(self, keys: Sequence[str]) -> list[Any | None]:
+        decode = self._decode
+        return [None if value is None else decode(value) for value in self.get_raw_many(keys)]
+
+    def get_raw_many(self, keys: Sequence[str]) -> list[bytes | None]:
+        """The stored JSON bytes under ``keys`` (see :mod:`shopstream.stores.raw`)."""
         if not keys:
             return []
-        raw = self._call("MGET", *keys)
-        decode = self._decode
-        return [None if value is None else decode(value) for value in raw]
+        found: list[bytes | None] = self._call("MGET", *keys)
+        return found
 
     def _call(self, *command: str) -> Any:
         """One command on a pooled connection: a third of ``execute_command``'s cost,
