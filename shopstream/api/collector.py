@@ -32,15 +32,15 @@ from typing import Any, Protocol
 
 import msgspec
 
-from shopstream.api.live import LivePipeline, QueueFullError, retry_after
+from shopstream.api.errors import NoTargetError, QueueFullError, retry_after
+from shopstream.api.live import LivePipeline
 from shopstream.api.security import Guard, KeyRing, SecurityConfig, request_allowed
 from shopstream.connectors.snowplow import SnowplowRejection, map_payload, payloads_from_post
-from shopstream.errors import DecodeError, ShopstreamError
+from shopstream.errors import DecodeError, ShopstreamError, require
 from shopstream.events.decode import EventDecoder
 from shopstream.events.limits import YEAR_2000_MS, InputLimits, check_event, format_ms
 from shopstream.events.model import ShopperEvent
 from shopstream.events.records import DeadLetter
-from shopstream.stores.base import require
 from shopstream.stores.open import redact_url
 
 try:
@@ -126,10 +126,6 @@ class Collector:
     def close(self) -> None:
         for target in self.targets:
             target.close()
-
-
-class NoTargetError(ShopstreamError):
-    """The collector has nowhere to send events (the API answers 503)."""
 
 
 def collector_router(state: Any, canonical: bool = False,

@@ -20,8 +20,8 @@ from shopstream.errors import ShopstreamError
 if TYPE_CHECKING:
     from shopstream.api.validation import EventRejection
 
-__all__ = ["ApiError", "PipelineFailedError", "QueueFullError", "RejectedEventsError",
-           "retry_after"]
+__all__ = ["ApiError", "NoTargetError", "PipelineFailedError", "QueueFullError",
+           "RejectedEventsError", "retry_after"]
 
 
 class ApiError(ShopstreamError):
@@ -35,6 +35,10 @@ class QueueFullError(ApiError):
     def __init__(self, message: str, retry_after_s: int = 1) -> None:
         super().__init__(message)
         self.retry_after_s = retry_after_s
+
+
+class NoTargetError(ApiError):
+    """The collector has nowhere to send events (the API answers 503)."""
 
 
 class PipelineFailedError(ApiError):

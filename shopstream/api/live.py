@@ -132,7 +132,7 @@ class LivePipeline:
 
         Raises :class:`RejectedEventsError` carrying the rejections when any event is
         invalid, :class:`QueueFullError` when the pipeline is too far behind,
-        :class:`~shopstream.connectors.wal.WalError` when the log cannot be written.
+        :class:`~shopstream.connectors.errors.WalError` when the log cannot be written.
         """
         return self.enqueue(self._valid(raws)).result()
 

@@ -29,8 +29,9 @@ from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any
 
-from shopstream.errors import ConfigError, ShopstreamError
-from shopstream.stores.base import require
+# KafkaError lives in connectors/errors.py; imported from here too.
+from shopstream.connectors.errors import KafkaError
+from shopstream.errors import ConfigError, require
 
 __all__ = ["DEFAULT_INPUT_TOPICS", "KafkaConfig", "KafkaError", "describe", "ensure_topics",
            "kafka", "wait_for_broker"]
@@ -41,10 +42,6 @@ DEFAULT_INPUT_TOPICS = ("ecommerce-events", "shopping-cart-events")
 _TOPIC = re.compile(r"^[A-Za-z0-9._-]{1,249}$")
 # librdkafka logs through this logger instead of printing to stderr.
 _LOG = logging.getLogger("shopstream.kafka")
-
-
-class KafkaError(ShopstreamError):
-    """The broker could not be reached, or refused a request."""
 
 
 @dataclass(frozen=True)

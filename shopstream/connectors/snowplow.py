@@ -30,7 +30,7 @@ Examples
 >>> map_payload({"e": "se", "sid": "s1", "dtm": "1"})
 Traceback (most recent call last):
 ...
-shopstream.connectors.snowplow.SnowplowRejection: event type e='se' has no canonical event ...
+shopstream.connectors.errors.SnowplowRejection: event type e='se' has no canonical event ...
 """
 
 from __future__ import annotations
@@ -43,6 +43,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import msgspec
 
+# SnowplowRejection lives in connectors/errors.py; imported from here too.
+from shopstream.connectors.errors import SnowplowRejection
 from shopstream.errors import DecodeError
 from shopstream.events.decode import EventDecoder
 from shopstream.events.model import EventType, Item, ShopperEvent
@@ -73,13 +75,6 @@ _encode_json = msgspec.json.encode
 _DECODER = EventDecoder()
 
 
-class SnowplowRejection(DecodeError):
-    """A Snowplow payload that cannot become a canonical event; the message says why."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message, stage="snowplow")
-
-
 def payloads_from_post(body: bytes) -> list[dict[str, str]]:
     """The events of a ``tp2`` POST body (a ``payload_data`` envelope).
 
@@ -91,7 +86,7 @@ def payloads_from_post(body: bytes) -> list[dict[str, str]]:
     >>> payloads_from_post(b'[]')  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    shopstream.connectors.snowplow.SnowplowRejection: body is not a payload_data envelope: ...
+    shopstream.connectors.errors.SnowplowRejection: body is not a payload_data envelope: ...
     """
     try:
         envelope = _decode_json(body)

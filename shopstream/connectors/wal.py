@@ -44,7 +44,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-from shopstream.errors import ConfigError, ShopstreamError
+# WalError lives in connectors/errors.py; imported from here too.
+from shopstream.connectors.errors import WalError
+from shopstream.errors import ConfigError
 
 __all__ = ["WalConfig", "WalError", "WriteAheadLog"]
 
@@ -52,10 +54,6 @@ _HEADER = struct.Struct("<IIB")
 _SUFFIX = ".wal"
 #: A record larger than this is refused (and a header claiming more is corruption).
 MAX_RECORD_BYTES = 256 * 1024 * 1024
-
-
-class WalError(ShopstreamError):
-    """The write-ahead log cannot be written or read (disk full, corruption)."""
 
 
 @dataclass(frozen=True)

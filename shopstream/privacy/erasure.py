@@ -54,6 +54,7 @@ import msgspec
 
 from shopstream.errors import ConfigError, ShopstreamError
 from shopstream.events.pseudonym import Pseudonymiser
+from shopstream.privacy.errors import ErasureError  # defined there, importable from here
 from shopstream.privacy.scrub import ScrubResult, scrub_engine_snapshot
 from shopstream.stores.key_owner import key_owned
 
@@ -65,10 +66,6 @@ _encode_json = msgspec.json.Encoder().encode
 #: Environment variable naming the erasure log of ``serve`` (``--erasure-log``).
 ERASURE_LOG_ENV = "SHOPSTREAM_ERASURE_LOG"
 _MAX_ID = 256
-
-
-class ErasureError(ShopstreamError):
-    """An erasure could not be carried out (the message says which part failed)."""
 
 
 @runtime_checkable

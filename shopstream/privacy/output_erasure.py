@@ -28,7 +28,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from shopstream.errors import ShopstreamError
+from shopstream.privacy.errors import ErasureError
 
 __all__ = ["OutputErasure", "erase_from_outputs"]
 
@@ -59,7 +59,7 @@ def erase_from_outputs(directory: str | Path, names: frozenset[str],
     root = Path(directory)
     if not root.is_dir():
         msg = f"erase: the output directory {str(root)!r} is not a directory"
-        raise ShopstreamError(msg)
+        raise ErasureError(msg)
     patterns = _patterns(names)
     result = OutputErasure()
     moved = dict(positions) if positions is not None else None
@@ -69,7 +69,7 @@ def erase_from_outputs(directory: str | Path, names: frozenset[str],
             data = path.read_bytes()
         except OSError as exc:
             msg = f"erase: cannot read {str(path)!r}: {exc.strerror}"
-            raise ShopstreamError(msg) from None
+            raise ErasureError(msg) from None
         if not any(p in data for p in patterns):
             continue
         kept: list[bytes] = []
@@ -101,4 +101,4 @@ def _rewrite(path: Path, data: bytes) -> None:
         os.replace(tmp, path)
     except OSError as exc:
         msg = f"erase: cannot rewrite {str(path)!r}: {exc.strerror}"
-        raise ShopstreamError(msg) from None
+        raise ErasureError(msg) from None

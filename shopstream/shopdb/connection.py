@@ -17,17 +17,14 @@ import re
 from types import ModuleType
 from typing import Any
 
-from shopstream.errors import ShopstreamError
-from shopstream.stores.base import require
+# ShopDbError lives in shopdb/errors.py; imported from here too.
+from shopstream.errors import require
+from shopstream.shopdb.errors import ShopDbError
 
 __all__ = ["ShopDbError", "connect", "psycopg2", "redact"]
 
 _URL_PASSWORD = re.compile(r"(://[^:/@]+:)[^@]*@")
 _KV_PASSWORD = re.compile(r"(password\s*=\s*)\S+")
-
-
-class ShopDbError(ShopstreamError):
-    """The shop database could not be reached, or refused a statement."""
 
 
 def psycopg2() -> ModuleType:

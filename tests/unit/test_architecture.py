@@ -8,6 +8,7 @@ points the other way, and only ``runners/flink`` imports PyFlink.
 from __future__ import annotations
 
 import ast
+import importlib
 from pathlib import Path
 
 import pytest
@@ -75,3 +76,25 @@ def test_a_module_imports_only_what_its_layer_may(path: Path) -> None:
     if not flink:
         assert not {n for n in names if n.split(".")[0] == "pyflink"}, (
             f"{path.relative_to(PACKAGE)} imports PyFlink (only runners/flink may)")
+
+
+def _packages() -> list[Path]:
+    return sorted(p.parent for p in PACKAGE.rglob("__init__.py")
+                  if "__pycache__" not in p.parts)
+
+
+@pytest.mark.parametrize("package", _packages(), ids=lambda p: str(p.relative_to(PACKAGE.parent)))
+def test_every_package_has_an_errors_module_under_shopstream_error(package: Path) -> None:
+    from shopstream.errors import ShopstreamError
+
+    assert (package / "errors.py").is_file(), (
+        f"{package.relative_to(PACKAGE.parent)} has no errors.py")
+    name = ".".join(package.relative_to(PACKAGE.parent).parts) + ".errors"
+    module = importlib.import_module(name)
+    exported = [getattr(module, n) for n in module.__all__]
+    classes = [c for c in exported if isinstance(c, type) and issubclass(c, BaseException)]
+    assert classes, f"{name} exports no exception class"
+    strays = [c.__name__ for c in vars(module).values()
+              if isinstance(c, type) and issubclass(c, BaseException)
+              and not issubclass(c, ShopstreamError)]
+    assert not strays, f"{name}: {strays} do not derive from ShopstreamError"

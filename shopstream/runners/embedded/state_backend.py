@@ -9,13 +9,13 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from typing import Any, Protocol
 
-from shopstream.errors import ShopstreamError
 from shopstream.state.descriptors import (
     ListStateDescriptor,
     MapStateDescriptor,
     StateDescriptor,
     ValueStateDescriptor,
 )
+from shopstream.state.errors import StateError
 
 __all__ = ["HeapStateBackend"]
 
@@ -150,7 +150,7 @@ class HeapStateBackend:
         if known is not kind:
             msg = (f"operator {self._operator!r}: state {descriptor.name!r} is declared both as "
                    f"{known.__name__} and {kind.__name__}")
-            raise ShopstreamError(msg)
+            raise StateError(msg)
         data = self._data.setdefault(descriptor.name, {})
         view: Any
         if isinstance(descriptor, ValueStateDescriptor):
@@ -161,7 +161,7 @@ class HeapStateBackend:
             view = _List(data, self._ctx)
         else:
             msg = f"operator {self._operator!r}: unknown state descriptor {descriptor!r}"
-            raise ShopstreamError(msg)
+            raise StateError(msg)
         self._views[descriptor] = view
         return view
 

@@ -1,0 +1,19 @@
+"""Errors of the real datasets.
+
+:class:`~shopstream.errors.DatasetError` is defined with the shared errors because the
+commands and the evaluation raise it too, for data files a user hands them; it is this
+package's error, re-exported here. A file that cannot be opened or read raises
+:class:`~shopstream.errors.SourceError`.
+
+Examples
+--------
+>>> from shopstream.errors import ShopstreamError
+>>> issubclass(DatasetError, ShopstreamError)
+True
+"""
+
+from __future__ import annotations
+
+from shopstream.errors import DatasetError
+
+__all__ = ["DatasetError"]
