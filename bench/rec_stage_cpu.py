@@ -7,16 +7,25 @@ shared) around one in-process run of the default pipeline over a simulator file
 input event. Medians over ``--repeats`` runs. The whole run's CPU minus the stages' is
 the engine, the sources, the other stages and the sinks.
 
+With ``--baseline DIR`` (another checkout, e.g. ``git worktree add /tmp/rec-base
+HEAD``) every repeat also runs that checkout's code on the same file, in a child process
+with ``PYTHONPATH=DIR``, interleaved with this checkout's runs (children too), so both
+see the same load; the JSON then has ``baseline`` beside ``with`` and the ratio of their
+totals.
+
 Usage::
 
     .venv/bin/python bench/rec_stage_cpu.py [--events 50000] [--repeats 3] [--no-stages]
+        [--without] [--baseline DIR]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -68,6 +77,25 @@ def run_once(src: Path, out: Path, recommendations: bool, stages: bool) -> dict[
     return {"total": total, **totals}
 
 
+def _child(checkout: Path, src: Path, out: Path, stages: bool) -> dict[str, Any]:
+    """One run with recommendations of ``checkout``'s code, in a fresh process."""
+    env = {**os.environ, "PYTHONPATH": str(checkout)}
+    args = [sys.executable, str(Path(__file__).resolve()), "--one", str(src), str(out)]
+    if not stages:
+        args.append("--no-stages")
+    done = subprocess.run(args, env=env, cwd=checkout, check=True, capture_output=True,
+                          text=True)
+    result: dict[str, Any] = json.loads(done.stdout)
+    return result
+
+
+def _summary(entries: list[dict[str, Any]], lines: int) -> dict[str, Any]:
+    keys = sorted({k for e in entries for k in e})
+    us = {k: round(statistics.median(e.get(k, 0) for e in entries) / 1_000 / lines, 2)
+          for k in keys}
+    return {"us_cpu_per_event": us, "events_per_cpu_second": round(1e6 / us["total"])}
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=50_000)
@@ -75,24 +103,39 @@ def main() -> int:
     parser.add_argument("--no-stages", action="store_true", help="whole run only")
     parser.add_argument("--without", action="store_true",
                         help="also the pipeline without recommendations")
+    parser.add_argument("--baseline", type=Path, default=None,
+                        help="another checkout to run interleaved, in child processes")
+    parser.add_argument("--one", nargs=2, type=Path, metavar=("SRC", "OUT"),
+                        help=argparse.SUPPRESS)
     args = parser.parse_args()
+    stages = not args.no_stages
+    if args.one:
+        print(json.dumps(run_once(args.one[0], args.one[1], True, stages)))
+        return 0
+    here = Path(__file__).resolve().parent.parent
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         src = simulate("simulator", args.events, work)
         lines = sum(1 for _ in src.open("rb"))
         runs: dict[str, list[dict[str, Any]]] = defaultdict(list)
         for i in range(args.repeats):
-            runs["with"].append(run_once(src, work / f"with-{i}", True, not args.no_stages))
+            if args.baseline is not None:
+                runs["baseline"].append(_child(args.baseline.resolve(), src,
+                                               work / f"base-{i}", stages))
+                runs["with"].append(_child(here, src, work / f"with-{i}", stages))
+            else:
+                runs["with"].append(run_once(src, work / f"with-{i}", True, stages))
             if args.without:
                 runs["without"].append(run_once(src, work / f"without-{i}", False, False))
     result: dict[str, Any] = {"events": lines, "repeats": args.repeats,
                               "measured": "thread_time_ns CPU, median of repeats"}
     for label, entries in runs.items():
-        keys = sorted({k for e in entries for k in e})
-        us = {k: round(statistics.median(e.get(k, 0) for e in entries) / 1_000 / lines, 2)
-              for k in keys}
-        result[label] = {"us_cpu_per_event": us,
-                         "events_per_cpu_second": round(1e6 / us["total"])}
+        result[label] = _summary(entries, lines)
+    if args.baseline is not None:
+        result["baseline_checkout"] = str(args.baseline)
+        result["total_with_to_baseline"] = round(
+            result["with"]["us_cpu_per_event"]["total"]
+            / result["baseline"]["us_cpu_per_event"]["total"], 3)
     print(json.dumps(result, indent=2))
     return 0
 

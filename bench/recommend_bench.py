@@ -7,8 +7,9 @@
    clock around the call costs well under a microsecond), the shopper state and
    published lists held at the end, and the pipeline's events/s;
 2. ``throughput``: the default pipeline with and without the recommendation stages on
-   the ``--events`` simulator stream, median of ``--repeats``, in this one process (the
-   baseline is the run without);
+   the ``--events`` stream of both shapes, events per CPU second (and per wall second),
+   median of ``--repeats`` interleaved runs in this one process (the baseline is the run
+   without), and how much slower the dense shop runs with them;
 3. ``evaluation``: ``shopstream evaluate --tune`` (static protocol, k = 20) on
    MovieLens-100k cut into sessions at 30-minute gaps and on the Instacart sample with
    each shopper's orders as one long session (fetched with ``shopstream datasets
@@ -50,8 +51,9 @@ def simulate(shape: str, events: int, work: Path) -> Path:
     if not path.exists():
         # About 5 events a session; a week of traffic per 100k events.
         days = max(1, round(7 * events / 100_000))
+        shape_args: dict[str, Any] = dict(SHAPES[shape])
         write_jsonl(SimulationConfig(sessions=max(1, events // 5), seed=7, days=days,
-                                     end_ms=END_MS, **SHAPES[shape]), path, progress=False)
+                                     end_ms=END_MS, **shape_args), path, progress=False)
     return path
 
 
@@ -80,7 +82,7 @@ def cost(shape: str, events: int, work: Path) -> dict[str, Any]:
             held[0] = max(held[0], len(args[-1].backend.snapshot().get("shopper", {})))
         return out
 
-    operator._recommend = timed  # type: ignore[method-assign]
+    operator._recommend = timed  # type: ignore[method-assign,assignment]
     runner = EmbeddedRunner(topology, work / f"out-{shape}-{events}")
     started = time.perf_counter()
     runner.run(src)
@@ -95,18 +97,35 @@ def cost(shape: str, events: int, work: Path) -> dict[str, Any]:
 
 
 def throughput(events: int, repeats: int, work: Path) -> dict[str, Any]:
-    src = simulate("simulator", events, work)
-    lines = sum(1 for _ in src.open("rb"))
-    rates: dict[str, list[float]] = {"without": [], "with": []}
-    for _ in range(repeats):
-        for label, cfg in (("without", PipelineConfig(recommendations=None)),
-                           ("with", PipelineConfig())):
-            started = time.perf_counter()
-            EmbeddedRunner(default_topology(cfg), work / f"out-{label}").run(src)
-            rates[label].append(lines / (time.perf_counter() - started))
-    medians = {label: round(statistics.median(v)) for label, v in rates.items()}
-    return {"events": lines, "repeats": repeats, "events_per_second_median": medians,
-            "ratio_with_to_without": round(medians["with"] / medians["without"], 3)}
+    """The default pipeline with and without the recommendation stages, on both shapes:
+    events per second of CPU (``time.process_time``: the machine may be shared, so wall
+    time would measure the neighbours too) and of wall time, medians of ``repeats``
+    interleaved runs."""
+    out: dict[str, Any] = {"measured": "process_time CPU and wall, median of repeats"}
+    for shape in SHAPES:
+        src = simulate(shape, events, work)
+        lines = sum(1 for _ in src.open("rb"))
+        cpu: dict[str, list[float]] = {"without": [], "with": []}
+        wall: dict[str, list[float]] = {"without": [], "with": []}
+        for _ in range(repeats):
+            for label, cfg in (("without", PipelineConfig(recommendations=None)),
+                               ("with", PipelineConfig())):
+                started, clock = time.perf_counter(), time.process_time()
+                EmbeddedRunner(default_topology(cfg), work / f"out-{label}").run(src)
+                cpu[label].append(lines / (time.process_time() - clock))
+                wall[label].append(lines / (time.perf_counter() - started))
+        per_cpu = {label: round(statistics.median(v)) for label, v in cpu.items()}
+        out[shape] = {
+            "events": lines, "repeats": repeats,
+            "events_per_cpu_second_median": per_cpu,
+            "events_per_wall_second_median": {label: round(statistics.median(v))
+                                              for label, v in wall.items()},
+            "ratio_with_to_without": round(per_cpu["with"] / per_cpu["without"], 3)}
+    if "dense" in out and "simulator" in out:
+        out["dense_slowdown_with"] = round(
+            out["simulator"]["events_per_cpu_second_median"]["with"]
+            / out["dense"]["events_per_cpu_second_median"]["with"], 3)
+    return out
 
 
 def quality(name: str, csv_name: str) -> dict[str, Any]:
