@@ -1,10 +1,20 @@
-"""Small builders shared by tests (not a test module)."""
+"""Small builders shared by tests (not a test module): events, and a ``shopstream``
+command run as its own HTTP server."""
 
 from __future__ import annotations
 
+import contextlib
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from typing import Any
 
+import httpx
 import msgspec
+import pytest
 
 from shopstream.events import EventType, ShopperEvent
 
@@ -19,3 +29,64 @@ def ev(kind: str, ts: int, session: str = "s1", **fields: Any) -> ShopperEvent:
 
 def jsonl(events: list[ShopperEvent]) -> bytes:
     return b"".join(_ENC.encode(e) + b"\n" for e in events)
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@dataclass
+class CliServer:
+    """A ``shopstream`` command serving HTTP in its own process (see :func:`cli_server`)."""
+
+    process: subprocess.Popen[str]
+    port: int
+    client: httpx.Client
+    #: What the command wrote to stderr, once it has stopped.
+    stderr: str = ""
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+
+@contextlib.contextmanager
+def cli_server(args: Sequence[str], timeout_s: float = 60.0,
+               client_timeout_s: float = 30.0) -> Iterator[CliServer]:
+    """Run ``shopstream ARGS --port P`` (a free port) until its ``/health`` answers below
+    500; yield it with an ``httpx`` client on its address; terminate it at the end (its
+    stderr is then in ``.stderr``). Fails the test if the command exits or does not
+    answer within ``timeout_s``."""
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "shopstream.cli", *args, "--port", str(port)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    server = CliServer(process, port, httpx.Client(base_url=f"http://127.0.0.1:{port}",
+                                                   timeout=client_timeout_s))
+    try:
+        deadline = time.monotonic() + timeout_s
+        while True:
+            try:
+                if server.client.get("/health").status_code < 500:
+                    break
+            except httpx.TransportError:
+                pass
+            if process.poll() is not None or time.monotonic() > deadline:
+                process.kill()
+                out, err = process.communicate(timeout=10)
+                pytest.fail(f"shopstream {args[0]} did not start: {out}\n{err}")
+            time.sleep(0.1)
+        yield server
+    finally:
+        server.client.close()
+        if process.poll() is None:
+            process.terminate()
+        try:
+            _, server.stderr = process.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            _, server.stderr = process.communicate()

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import re
-import socket
 import subprocess
 import sys
 import time
@@ -16,6 +15,7 @@ from typing import Any
 
 import httpx
 import pytest
+from helpers import cli_server
 from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
 
@@ -90,39 +90,14 @@ def test_every_write_route_needs_a_key(keyed: BackgroundServer) -> None:
         assert refused.value.response.status_code == 401, path
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 @pytest.fixture(scope="module")
 def collect(tmp_path_factory: pytest.TempPathFactory) -> Iterator[httpx.Client]:
     tmp = tmp_path_factory.mktemp("collect")
     (tmp / "keys").write_text(f"# the shop\n{KEY}\n")
-    port = _free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "shopstream.cli", "collect", "--store", str(tmp / "f.db"),
-         "--port", str(port), "--api-key-file", str(tmp / "keys"), "--cors-origin",
-         "https://shop.example", "--rate-limit", "1000/s"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    client = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30)
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                client.get("/health")
-                break
-            except httpx.TransportError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    pytest.fail(f"collect did not start: {process.communicate(timeout=5)}")
-                time.sleep(0.1)
-        yield client
-    finally:
-        client.close()
-        process.terminate()
-        process.communicate(timeout=30)
+    with cli_server(["collect", "--store", str(tmp / "f.db"), "--api-key-file",
+                     str(tmp / "keys"), "--cors-origin", "https://shop.example",
+                     "--rate-limit", "1000/s"]) as server:
+        yield server.client
 
 
 def _event() -> dict[str, Any]:

@@ -8,15 +8,13 @@ from __future__ import annotations
 
 import base64
 import json
-import socket
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
+from helpers import cli_server
 from hostile import HOSTILE, line
 
 TP2 = "/com.snowplowanalytics.snowplow/tp2"
@@ -27,41 +25,14 @@ JSON = {"Content-Type": "application/json"}
 DAY = 86_400_000
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 @pytest.fixture(scope="module")
 def collect(tmp_path_factory: pytest.TempPathFactory) -> Iterator[httpx.Client]:
     """``shopstream collect --store`` with a small item limit (set on the command line)."""
     tmp = tmp_path_factory.mktemp("collect")
-    port = _free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "shopstream.cli", "collect", "--store", str(tmp / "f.db"),
-         "--port", str(port), "--max-items", "500"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    client = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60)
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if client.get("/health").status_code < 500:
-                    break
-            except httpx.TransportError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                out, err = process.communicate(timeout=5)
-                pytest.fail(f"collect did not start: {out}\n{err}")
-            time.sleep(0.1)
-        yield client
-    finally:
-        client.close()
-        process.terminate()
-        _, err = process.communicate(timeout=30)
-        assert "Traceback" not in err, err
+    with cli_server(["collect", "--store", str(tmp / "f.db"), "--max-items", "500"],
+                    client_timeout_s=60) as server:
+        yield server.client
+    assert "Traceback" not in server.stderr, server.stderr
 
 
 def _now_ms() -> int:

@@ -6,16 +6,14 @@ store."""
 from __future__ import annotations
 
 import json
-import socket
 import sqlite3
-import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from helpers import cli_server
 
 from shopstream.api.server import BackgroundServer, ServeConfig
 from shopstream.cli import main
@@ -113,13 +111,6 @@ def test_the_banner_of_a_single_worker_says_the_jobs_and_the_cap_run_here() -> N
     assert "not run (--no-jobs)" in jobs_banner(True, 1, "f.db", None)
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 def test_serve_with_workers_says_no_scheduler_and_jobs_beside_it_works(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     db = tmp_path / "f.db"
@@ -127,28 +118,15 @@ def test_serve_with_workers_says_no_scheduler_and_jobs_beside_it_works(
     _write(events, [e | {"userId": f"u{i % 3}"} for i, e in enumerate(_events() * 3)])
     assert main(["run", "--input", str(events), "--output-dir", str(tmp_path / "out"),
                  "--store", str(db)]) == 0
-    port = _free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "shopstream.cli", "serve", "--store", str(db), "--port",
-         str(port), "--workers", "2", "--retention-config", str(_retention_file(tmp_path))],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    client = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30)
-    try:
-        assert process.stdout is not None
-        banner = [process.stdout.readline(), process.stdout.readline()]
+    with cli_server(["serve", "--store", str(db), "--workers", "2", "--retention-config",
+                     str(_retention_file(tmp_path))]) as server:
+        client = server.client
+        assert server.process.stdout is not None
+        banner = [server.process.stdout.readline(), server.process.stdout.readline()]
         assert "2 worker(s)" in banner[0], banner
         assert "scheduled jobs: NOT run with --workers 2" in banner[1], banner
         assert f"shopstream jobs --store {db}" in banner[1]
         assert "--retention-config: no store cap here" in banner[1]
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                client.get("/health")
-                break
-            except httpx.TransportError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    pytest.fail(f"serve did not start: {process.communicate(timeout=5)}")
-                time.sleep(0.1)
         assert client.get("/users/u1/recommendations").status_code == 404
         status = {j["name"]: j for j in client.get("/jobs").json()["jobs"]}
         assert status["daily-recommendations"]["lastRun"] is None
@@ -163,7 +141,3 @@ def test_serve_with_workers_says_no_scheduler_and_jobs_beside_it_works(
             assert answer.status_code == 200 and answer.json()["job"] == "daily"
             status = {j["name"]: j for j in client.get("/jobs").json()["jobs"]}
             assert status["daily-recommendations"]["lastRun"]["outcome"] == "ok"
-    finally:
-        client.close()
-        process.terminate()
-        process.communicate(timeout=30)
