@@ -5,7 +5,10 @@ shared) around one in-process run of the default pipeline over a simulator file
 (``recommend_bench.simulate``), and per stage around each operator's
 ``process_element`` / ``on_timer`` / ``process_broadcast``: microseconds of CPU per
 input event. Medians over ``--repeats`` runs. The whole run's CPU minus the stages' is
-the engine, the sources, the other stages and the sinks.
+the engine, the sources, the other stages and the sinks. The clock itself is a system
+call (8.5 us a call on the shared machine of 2026-12-07): what it adds, measured around
+a no-op before each run, is taken off every stage's sum and off the total, once per
+wrapped call (``clock_ns_per_call`` in the JSON).
 
 With ``--baseline DIR`` (another checkout, e.g. ``git worktree add /tmp/rec-base
 HEAD``) every repeat also runs that checkout's code on the same file, in a child process
@@ -44,7 +47,8 @@ from shopstream.runners.embedded.runner import EmbeddedRunner
 _METHODS = ("process_element", "on_timer", "process_broadcast")
 
 
-def _wrap(totals: dict[str, int], label: str, inner: Callable[..., Any]) -> Callable[..., Any]:
+def _wrap(totals: dict[str, int], calls: dict[str, int], label: str,
+          inner: Callable[..., Any]) -> Callable[..., Any]:
     clock = time.thread_time_ns
 
     def timed(*args: Any) -> Any:
@@ -53,15 +57,32 @@ def _wrap(totals: dict[str, int], label: str, inner: Callable[..., Any]) -> Call
         if out:  # an iterator would run outside the clock: materialise it inside
             out = tuple(out)
         totals[label] += clock() - start
+        calls[label] += 1
         return out
 
     return timed
+
+
+def calibrate(n: int = 20_000) -> tuple[float, float]:
+    """What the clock costs around a call that does nothing: the nanoseconds a wrapped
+    no-op adds to its own label, and to the whole run. ``thread_time_ns`` is a system
+    call (several microseconds on some virtual machines), so the per-stage sums and the
+    total are corrected by these times the number of calls."""
+    totals: dict[str, int] = defaultdict(int)
+    calls: dict[str, int] = defaultdict(int)
+    noop = _wrap(totals, calls, "noop", lambda: ())
+    start = time.thread_time_ns()
+    for _ in range(n):
+        noop()
+    whole = (time.thread_time_ns() - start) / n
+    return totals["noop"] / n, whole
 
 
 def run_once(src: Path, out: Path, recommendations: bool, stages: bool) -> dict[str, Any]:
     cfg = PipelineConfig() if recommendations else PipelineConfig(recommendations=None)
     topology = default_topology(cfg)
     totals: dict[str, int] = defaultdict(int)
+    calls: dict[str, int] = defaultdict(int)
     if stages and recommendations:
         names = ("trending", "rec-learning", "rec-models", "recommendations")
         for stage in topology.stages:
@@ -70,11 +91,17 @@ def run_once(src: Path, out: Path, recommendations: bool, stages: bool) -> dict[
                     bound = getattr(stage.operator, method, None)
                     if bound is not None:
                         setattr(stage.operator, method,
-                                _wrap(totals, f"{stage.name}.{method}", bound))
+                                _wrap(totals, calls, f"{stage.name}.{method}", bound))
+    attributed, whole = calibrate() if stages and recommendations else (0.0, 0.0)
     start = time.thread_time_ns()
     EmbeddedRunner(topology, out).run(src)
     total = time.thread_time_ns() - start
-    return {"total": total, **totals}
+    corrected = {label: max(0, round(ns - calls[label] * attributed))
+                 for label, ns in totals.items()}
+    total -= round(sum(calls.values()) * whole)
+    return {"total": total, **corrected,
+            "_clock": {"attributed_ns": round(attributed), "whole_ns": round(whole),
+                       "calls": sum(calls.values())}}
 
 
 def _child(checkout: Path, src: Path, out: Path, stages: bool) -> dict[str, Any]:
@@ -90,10 +117,18 @@ def _child(checkout: Path, src: Path, out: Path, stages: bool) -> dict[str, Any]
 
 
 def _summary(entries: list[dict[str, Any]], lines: int) -> dict[str, Any]:
-    keys = sorted({k for e in entries for k in e})
+    keys = sorted({k for e in entries for k in e if not k.startswith("_")})
     us = {k: round(statistics.median(e.get(k, 0) for e in entries) / 1_000 / lines, 2)
           for k in keys}
-    return {"us_cpu_per_event": us, "events_per_cpu_second": round(1e6 / us["total"])}
+    out: dict[str, Any] = {"us_cpu_per_event": us,
+                           "events_per_cpu_second": round(1e6 / us["total"])}
+    clocks = [e["_clock"] for e in entries if e.get("_clock", {}).get("calls")]
+    if clocks:
+        out["clock_ns_per_call"] = {
+            key: round(statistics.median(c[key] for c in clocks))
+            for key in ("attributed_ns", "whole_ns")}
+        out["wrapped_calls_per_event"] = round(clocks[0]["calls"] / lines, 2)
+    return out
 
 
 def main() -> int:
