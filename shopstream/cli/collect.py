@@ -1,15 +1,23 @@
 """``shopstream collect``: only the HTTP collector (Snowplow tracker protocol and
-canonical events), forwarding to Kafka and/or to a pipeline hosted in this process."""
+canonical events), forwarding to Kafka and/or to a pipeline hosted in this process.
+
+With ``--store`` and ``--checkpoint-dir`` the hosted pipeline is ``serve``'s, durable the
+same way (:mod:`shopstream.api.ingest_log`): an accepted event is in the write-ahead log
+before its answer, and a restart on the same directory resumes from the checkpoint and
+replays the log, so an event answered 202 (or 200 by ``tp2``, or a GIF by ``/i``)
+survives a SIGKILL."""
 
 from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 from typing import Any
 
 from shopstream.cli.input_limits import add_limit_arguments, input_limits
 from shopstream.cli.rate_options import add_rate_arguments, rate_limit_config
 from shopstream.cli.serve import add_security_arguments, security_options
+from shopstream.cli.serve_durability import add_durability_arguments
 from shopstream.connectors.kafka_admin import DEFAULT_INPUT_TOPICS
 from shopstream.errors import ConfigError
 
@@ -44,6 +52,7 @@ def register(sub: Any) -> None:
     add_security_arguments(parser)
     add_rate_arguments(parser)
     add_limit_arguments(parser)
+    add_durability_arguments(parser)
     parser.set_defaults(func=_collect)
 
 
@@ -54,9 +63,13 @@ def _collect(args: argparse.Namespace) -> int:
     if not 0 <= args.port <= 65_535:
         msg = f"--port must be in 0..65535, got {args.port}"
         raise ConfigError(msg)
+    if args.checkpoint_dir and not args.store:
+        msg = ("--checkpoint-dir needs --store (it holds the hosted pipeline's write-ahead "
+               "log; with --kafka alone the topic keeps accepted events)")
+        raise ConfigError(msg)
     from shopstream.api.collector import Collector, LiveTarget, collector_app
     from shopstream.api.connection_limits import ConnectionLimits, uvicorn_limit_options
-    from shopstream.api.live import LiveConfig, LivePipeline
+    from shopstream.api.live import LivePipeline
     from shopstream.api.rate_limit import RateLimiter
     from shopstream.api.security import SecurityConfig
     from shopstream.stores.base import require
@@ -90,19 +103,20 @@ def _collect(args: argparse.Namespace) -> int:
         if args.store:
             store = open_store(args.store)
             require_store(store)
-            live = LivePipeline(store, LiveConfig(input_limits=limits_in))
+            live = LivePipeline(store, _live_config(args, limits_in))
             live.start()
             collector.targets.append(LiveTarget(live))
         observer = collect_observer(collector, store, live, args.kafka)
         where = ", ".join(filter(None, [
             args.kafka and f"Kafka {redact_url(args.kafka)} topic {args.topic}",
-            args.store and f"pipeline with store {redact_url(args.store)}"]))
+            args.store and f"pipeline with store {redact_url(args.store)}"
+            + (f" (write-ahead log in {args.checkpoint_dir})" if args.checkpoint_dir
+               else " (no --checkpoint-dir: accepted events wait in memory)")]))
         print(f"shopstream collect: http://{args.host}:{args.port} -> {where}", flush=True)
         warning = security.warning()
         if warning is not None:
             print(f"shopstream collect: {warning}", file=sys.stderr, flush=True)
-        observed = ObservedApp(collector_app(collector, security), observer.metrics,
-                               observer.health)
+        observed = ObservedApp(collector_app(collector, security), *_answers(observer, live))
         app: Any = observed if rate is None else RateLimiter(observed, rate)
         uvicorn.run(app, host=args.host, port=args.port,
                     log_level=args.log_level, access_log=False,
@@ -112,3 +126,34 @@ def _collect(args: argparse.Namespace) -> int:
         if store is not None:
             store.close()
     return 0
+
+
+def _live_config(args: argparse.Namespace, limits: Any) -> Any:
+    """The hosted pipeline's configuration: serve's backpressure and durability options."""
+    from shopstream.api.live import LiveConfig
+    from shopstream.api.serve_checkpoints import ServeCheckpointConfig
+
+    checkpoints = None
+    if args.checkpoint_dir:
+        checkpoints = ServeCheckpointConfig(args.checkpoint_dir, args.checkpoint_every,
+                                            args.checkpoint_seconds, args.wal_segment_bytes)
+    return LiveConfig(max_queue=args.max_pending_events, checkpoints=checkpoints,
+                      input_limits=limits)
+
+
+def _answers(observer: Any, live: Any) -> tuple[Callable[[], str],
+                                                 Callable[[], dict[str, Any]]]:
+    """``/metrics`` and ``/health``: the observer's, plus the hosted pipeline's ingest
+    numbers (accepted, refused, pending, replayed, the log and checkpoints) as serve's."""
+    if live is None:
+        return observer.metrics, observer.health
+
+    def metrics() -> str:
+        return str(observer.metrics()) + str(live.metrics_text())
+
+    def health() -> dict[str, Any]:
+        body: dict[str, Any] = observer.health()
+        body["pipeline"] = live.status()
+        return body
+
+    return metrics, health
