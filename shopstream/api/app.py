@@ -25,7 +25,7 @@ from shopstream.api.events_routes import events_router
 from shopstream.api.health_routes import health_router
 from shopstream.api.hot_reads import HotPaths
 from shopstream.api.jobs_routes import jobs_router
-from shopstream.api.live import LivePipeline
+from shopstream.api.live import LiveConfig, LivePipeline
 from shopstream.api.live_dashboard import dashboard_router
 from shopstream.api.privacy_routes import privacy_router
 from shopstream.api.profiles_routes import profiles_router
@@ -36,6 +36,7 @@ from shopstream.api.store_routes import recommendations_answer, store_router, us
 from shopstream.api.trends_routes import trends_router
 from shopstream.api.user_recs_routes import user_recs_router
 from shopstream.errors import require
+from shopstream.events.limits import InputLimits
 from shopstream.stores.base import FeatureStore
 
 try:
@@ -64,6 +65,9 @@ class ServeState:
     #: API keys, CORS origins and body limit enforced in front of every route.
     security: SecurityConfig = field(default_factory=SecurityConfig)
     lake: str | None = None  # the Parquet lake behind /reports (shopstream.api.reports_routes)
+    #: What one posted event may contain, at every door of this server (``serve --max-*``;
+    #: ``serve --kafka`` checks events with it before producing them).
+    input_limits: InputLimits = LiveConfig.input_limits
 
 
 def create_app(state: ServeState) -> Any:

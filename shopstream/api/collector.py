@@ -144,9 +144,12 @@ def collector_router(state: Any, canonical: bool = False,
         collector = Collector([LiveTarget(live)] if live is not None
                               else [forward] if forward is not None else [])
     router = fastapi.APIRouter(tags=["collector"])
+    # The limits of this server's doors: the hosted pipeline's, else the state's (serve
+    # --kafka forwards events checked with them).
     live_config = getattr(getattr(state, "live", None), "config", None)
     limits = (collector.limits if isinstance(state, Collector)
-              else getattr(live_config, "input_limits", None) or collector.limits)
+              else getattr(live_config, "input_limits", None)
+              or getattr(state, "input_limits", None) or collector.limits)
     decoder = EventDecoder(limits)
 
     async def deliver(events: list[ShopperEvent], letters: list[DeadLetter]) -> Response | None:

@@ -27,7 +27,6 @@ from shopstream.api.live import QueueFullError, RejectedEventsError, retry_after
 from shopstream.api.push import KINDS, PushHub
 from shopstream.errors import ShopstreamError, require
 from shopstream.events.decode import EventDecoder
-from shopstream.events.limits import YEAR_2000_MS, InputLimits
 from shopstream.stores.open import redact_url
 
 if TYPE_CHECKING:
@@ -50,7 +49,6 @@ MAX_BATCH = 10_000
 _encode = msgspec.json.Encoder().encode
 _decode_batch = msgspec.json.Decoder(list[msgspec.Raw]).decode
 _decode_one = msgspec.json.Decoder(msgspec.Raw).decode
-_VALIDATOR = EventDecoder(InputLimits(min_timestamp_ms=YEAR_2000_MS))
 
 
 def _json(status: int, body: dict[str, Any]) -> Response:
@@ -60,6 +58,9 @@ def _json(status: int, body: dict[str, Any]) -> Response:
 def events_router(state: ServeState) -> Any:
     """``POST /events`` and ``WS /ws`` over ``state``."""
     router = fastapi.APIRouter()
+    # Without a hosted pipeline (serve --kafka) events are checked here, with the limits
+    # the server was given, before they are produced.
+    validator = EventDecoder(state.input_limits)
 
     @router.post("/events", status_code=202, summary="Send events into the pipeline")
     async def post_events(request: Request) -> Response:
@@ -86,7 +87,8 @@ def events_router(state: ServeState) -> Any:
             if state.live is not None:
                 accepted = await state.live.submit_async(raws)
             else:
-                accepted = await run_in_threadpool(_forward_events, state.forward, raws)
+                accepted = await run_in_threadpool(_forward_events, state.forward,
+                                                  validator, raws)
         except RejectedEventsError as exc:
             errors = [{"index": p.index, "stage": p.stage, "reason": p.reason}
                       for p in exc.problems]
@@ -117,9 +119,9 @@ def events_router(state: ServeState) -> Any:
     return router
 
 
-def _forward_events(forward: Any, raws: list[bytes]) -> int:
+def _forward_events(forward: Any, validator: EventDecoder, raws: list[bytes]) -> int:
     """Validate ``raws`` all or none, like the hosted pipeline, then hand them on."""
-    events, problems = validate_raw(_VALIDATOR, raws)
+    events, problems = validate_raw(validator, raws)
     if problems:
         raise RejectedEventsError(problems, len(raws))
     forward.accept(events)

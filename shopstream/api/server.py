@@ -203,7 +203,8 @@ def build_state(config: ServeConfig, with_pipeline: bool = True) -> ServeState:
             store.close()
             raise
     return ServeState(store=store, live=live, postgres=config.postgres, forward=forward,
-                      security=config.security, lake=config.lake)
+                      security=config.security, lake=config.lake,
+                      input_limits=config.input_limits)
 
 
 def _uvicorn_options(config: ServeConfig) -> dict[str, Any]:
