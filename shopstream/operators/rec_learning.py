@@ -87,19 +87,25 @@ class PairLearningOperator(KeyedOperator[Any]):
         else:
             return ()
         if learner.full:
-            return self._deltas(learner, ctx.key)
+            out = self._deltas(learner, ctx.key)
+            state.update(learner)  # changed in place: a runner may hold state serialised
+            return out
         every = self.config.publish_every_ms
         due = ts - ts % every + every - 1
         if self._timers.get(ctx.key) != due:
             self._timers[ctx.key] = due
             ctx.register_event_timer(due)
+        state.update(learner)
         return ()
 
     def on_timer(self, timestamp_ms: int, ctx: Context) -> Iterable[Output]:
-        learner = ctx.state(_LEARNER).value()
+        state = ctx.state(_LEARNER)
+        learner = state.value()
         if learner is None:
             return ()
-        return self._deltas(learner, ctx.key)
+        out = self._deltas(learner, ctx.key)
+        state.update(learner)
+        return out
 
     @staticmethod
     def _deltas(learner: PairLearner, key: str) -> list[Output]:

@@ -103,6 +103,7 @@ class ModelListOperator(KeyedOperator[PairDelta]):
         if entry.expiry_ms is None:
             entry.expiry_ms = ts + self.anchor_ttl_ms
             ctx.register_event_timer(entry.expiry_ms)
+        state.update(entry)  # changed in place: a runner may hold state serialised
         return ()
 
     def on_timer(self, timestamp_ms: int, ctx: Context) -> Iterable[Output]:
@@ -127,4 +128,5 @@ class ModelListOperator(KeyedOperator[PairDelta]):
                 return out
             entry.expiry_ms = due
             ctx.register_event_timer(due)
+        state.update(entry)
         return out

@@ -187,6 +187,8 @@ class RecommendationOperator(KeyedOperator[ShopperEvent]):
         session = self._session(shopper, element.session_id, ts)
         session.cart.apply(element)
         if product is None or kind not in _TRIGGERS:
+            # Changed in place: a runner may hold state serialised, so write it back.
+            state.update(shopper)
             return ()
         items = session.items
         serve = cfg.recommend.serve
@@ -198,6 +200,7 @@ class RecommendationOperator(KeyedOperator[ShopperEvent]):
         items[product] = None
         if len(items) > serve.session_cap:
             del items[next(iter(items))]
+        state.update(shopper)
         return (self._recommend(element, shopper, session, ctx),)
 
     def on_timer(self, timestamp_ms: int, ctx: Context) -> Iterable[Output]:
@@ -211,6 +214,7 @@ class RecommendationOperator(KeyedOperator[ShopperEvent]):
         else:
             shopper.timer_ms = due
             ctx.register_event_timer(due)
+            state.update(shopper)
         return ()
 
     def _session(self, shopper: _Shopper, session_id: str, ts: int) -> _Session:

@@ -84,12 +84,13 @@ class AnchorCounts:
         for product, weight in zip(items, weights, strict=True):
             counts[product] = counts.get(product, 0.0) + weight
         if len(counts) > 2 * config.capacity:
-            kept = sorted(counts, key=counts.__getitem__, reverse=True)[:config.capacity]
+            kept = sorted(sorted(counts), key=counts.__getitem__, reverse=True)[:config.capacity]
             self.counts = {p: counts[p] for p in kept}
 
     def top(self, config: CountsConfig) -> tuple[tuple[str, ...], tuple[float, ...]]:
-        """The ``top_n`` strongest products and their counts (equal counts keep the order
-        in which the products were first counted). One C-level sort."""
+        """The ``top_n`` strongest products and their counts (equal counts in product
+        order, so the list does not depend on which learner's counts arrived first: a
+        parallel engine delivers them in any order). Two C-level sorts."""
         counts = self.counts
-        best = sorted(counts, key=counts.__getitem__, reverse=True)[:config.top_n]
+        best = sorted(sorted(counts), key=counts.__getitem__, reverse=True)[:config.top_n]
         return tuple(best), tuple([counts[p] for p in best])

@@ -49,6 +49,6 @@ def fuse(lists: Mapping[str, tuple[Any, ...]], weights: Mapping[str, float], top
                 votes[product] = old + part
                 if part > best[product][0]:
                     best[product] = (part, kind)
-    ranked = sorted(votes, key=votes.__getitem__, reverse=True)[:top_n]
+    ranked = sorted(sorted(votes), key=votes.__getitem__, reverse=True)[:top_n]
     return (tuple(ranked), tuple([votes[p] for p in ranked]),
             tuple([best[p][1] for p in ranked]))
