@@ -59,7 +59,14 @@ class Context(Protocol):
     """The runner as an operator sees it while handling one element, timer or broadcast.
 
     ``key`` is the current key, ``timestamp_ms`` the event time of the element or the
-    firing time of the timer, ``watermark_ms`` the runner's current watermark.
+    firing time of the timer, ``watermark_ms`` the time up to which everything has been
+    handled: ``t - 1`` for an element at ``t`` of a stage that needs event-time order,
+    ``t`` for a timer at ``t``, the runner's watermark for a stage that takes arrival
+    order.
+
+    In :meth:`~shopstream.state.KeyedOperator.process_broadcast` only ``timestamp_ms``
+    and ``watermark_ms`` may be used: ``key`` is empty and there is no keyed state and
+    no timer (Flink forbids both there).
     """
 
     @property

@@ -21,11 +21,68 @@ RUNNERS = ("embedded", "flink-1", "flink-2")
 
 
 def parity_topology() -> Topology:
-    """The default pipeline without the broadcast (recommender) stages, which the Flink
-    runner does not run yet, with the per-device fraud stage on, and rules published
-    from 50 baskets (not 1,000) so that small inputs exercise the rule miner."""
-    return default_topology(PipelineConfig(recommendations=None, fraud_by_device=True,
+    """The default pipeline (the recommender and its broadcast inputs included) with the
+    per-device fraud stage on, and rules published from 50 baskets (not 1,000) so that
+    small inputs exercise the rule miner. A new one each call: operators keep what they
+    read from broadcasts in attributes, so two runs must not share them."""
+    return default_topology(PipelineConfig(fraud_by_device=True,
                                            rules=RulesStreamConfig(min_baskets=50)))
+
+
+def golden_recommendation_topology() -> Topology:
+    """The topology of ``tests/golden/test_golden_recommendations.py``: the recommender's
+    stages alone, publishing every minute."""
+    from shopstream.operators.recommendations import RecommendationsConfig
+    from shopstream.pipeline import recommendation_stages
+    from shopstream.recommend.base import NEXT_ITEM, POPULAR
+    from shopstream.recommend.blend import BlendConfig
+    from shopstream.recommend.suite import RecommendConfig
+    from shopstream.recommend.trending import TrendingConfig
+
+    config = RecommendationsConfig(recommend=RecommendConfig(
+        blend=BlendConfig(weights=((NEXT_ITEM, 1.0),), fallback=(POPULAR,), variant="golden"),
+        trending=TrendingConfig(window_ms=120_000, slide_ms=60_000), k=3,
+        publish_every_ms=60_000))
+    return Topology(recommendation_stages(config), sink_streams=(
+        streams.PRODUCT_RECOMMENDATIONS, streams.TRENDING_PRODUCTS,
+        streams.RECOMMENDATION_MODELS))
+
+
+def add_catalog_changes(path: Path, products: int = 6) -> int:
+    """Insert catalog changes into the JSONL events at ``path`` (in place): the most
+    viewed products go out of stock a third of the way in and come back two thirds in,
+    some stamped at the time around them, some minutes behind it (never late: they take
+    effect at the watermark) and one ahead; returns how many were added."""
+    from shopstream.errors import DecodeError
+    from shopstream.events.decode import EventDecoder
+
+    decode = EventDecoder().decode
+    lines = path.read_bytes().splitlines()
+    views: collections.Counter[str] = collections.Counter()
+    times: list[int] = []
+    for raw in lines:
+        try:
+            event = decode(raw)
+        except DecodeError:
+            times.append(times[-1] if times else 0)
+            continue
+        times.append(event.timestamp_ms)
+        if event.event_type == "VIEW_PRODUCT" and event.product_id:
+            views[event.product_id] += 1
+    top = [product for product, _ in views.most_common(products)]
+    inserts: list[tuple[int, bytes]] = []
+    for n, product in enumerate(top):
+        for phase, (fraction, quantity) in enumerate(((1 / 3, 0), (2 / 3, 10))):
+            at = int(len(lines) * fraction) + 7 * n
+            shift = (-180_000, 0, 2_000)[(n + phase) % 3]
+            change = {"eventType": "PRODUCT_CHANGE", "timestamp": times[at] + shift,
+                      "sessionId": "catalog", "eventId": f"catalog-{product}-{phase}",
+                      "userId": "catalog", "productId": product, "quantity": quantity}
+            inserts.append((at, json.dumps(change).encode()))
+    for at, raw in sorted(inserts, reverse=True):
+        lines.insert(at, raw)
+    path.write_bytes(b"".join(raw + b"\n" for raw in lines))
+    return len(inserts)
 
 
 #: Which field partitions each stream's records when outputs are compared per key.
@@ -38,6 +95,10 @@ STREAM_KEYS: dict[str, Callable[[dict[str, Any]], Any]] = {
     streams.TOP_PRODUCTS: lambda r: r["windowStart"],
     streams.BASKET_PATTERNS: lambda r: "all",
     streams.RULES_BY_ANTECEDENT: lambda r: "all",
+    streams.PRODUCT_RECOMMENDATIONS: lambda r: r["sessionId"],
+    streams.TRENDING_PRODUCTS: lambda r: r["windowEnd"],
+    streams.RECOMMENDATION_MODELS: lambda r: (r["kind"], r["anchor"]),
+    streams.CATALOG_CHANGES: lambda r: r["productId"],
     streams.DEAD_LETTER: lambda r: r["offset"],
     streams.LATE_EVENTS: lambda r: r["event"]["sessionId"],
 }

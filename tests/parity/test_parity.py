@@ -4,11 +4,15 @@ Two kinds of evidence, each run on the embedded runner and on Flink at paralleli
 and 2 (the ``runner`` fixture):
 
 * golden streams: the hand-checked inputs and expected outputs of ``tests/golden`` for
-  every operator the Flink runner runs (baskets, abandonment, fraud, revenue, top
-  products), compared per key as multisets;
-* a simulated input delivered out of order beyond the watermark bound (late events) with
-  malformed lines (dead letters), compared per key as multisets with the in-memory test
-  kit (:func:`shopstream.runners.embedded.harness.run_topology`) for every output stream.
+  every operator of the default pipeline (baskets, abandonment, fraud, revenue, top
+  products, and the recommender's trending, learning, list publishing and per-shopper
+  stages with their broadcast inputs), compared per key as multisets;
+* the default pipeline on a simulated input delivered out of order beyond the watermark
+  bound (late events) with malformed lines (dead letters) and catalog changes (some
+  minutes behind the watermark: never late), compared per key as multisets with the
+  in-memory test kit (:func:`shopstream.runners.embedded.harness.run_topology`) for every
+  output stream;
+* the same input sorted and shuffled within the bound gives the same outputs.
 """
 
 from __future__ import annotations
@@ -18,7 +22,13 @@ from pathlib import Path
 
 import msgspec
 import pytest
-from parity_kit import ParityRunner, parity_topology, per_key
+from parity_kit import (
+    ParityRunner,
+    add_catalog_changes,
+    golden_recommendation_topology,
+    parity_topology,
+    per_key,
+)
 
 from shopstream.errors import DecodeError
 from shopstream.events import streams
@@ -38,7 +48,13 @@ GOLDEN_CASES = [
     ("fraud", streams.FRAUD_ALERTS),
     ("revenue", streams.REVENUE_STATS),
     ("top-products", streams.TOP_PRODUCTS),
+    ("recommendations", streams.PRODUCT_RECOMMENDATIONS),
+    ("recommendations", streams.TRENDING_PRODUCTS),
+    ("recommendations", streams.RECOMMENDATION_MODELS),
 ]
+
+#: Golden cases run with their own topology (default: :func:`parity_topology`).
+GOLDEN_TOPOLOGIES = {"recommendations": golden_recommendation_topology}
 
 #: Every stream the parity topology writes, plus the runner's own.
 SIM_STREAMS = [*parity_topology().sink_streams, streams.DEAD_LETTER, streams.LATE_EVENTS]
@@ -48,7 +64,8 @@ SIM_STREAMS = [*parity_topology().sink_streams, streams.DEAD_LETTER, streams.LAT
                          ids=[f"{c}:{s}" for c, s in GOLDEN_CASES])
 def test_golden_stream_per_key(runner: ParityRunner, case: str, stream: str) -> None:
     source = GOLDEN / case / "input.jsonl"
-    outputs = runner.run(f"golden-{case}", source)
+    topology = GOLDEN_TOPOLOGIES[case]() if case in GOLDEN_TOPOLOGIES else None
+    outputs = runner.run(f"golden-{case}", source, topology)
     produced = [line.replace(str(source), "input.jsonl") for line in outputs.lines(stream)]
     expected = (GOLDEN / case / f"expected-{stream}.jsonl").read_text().splitlines()
     assert expected, f"golden {case}/{stream} is empty: nothing would be compared"
@@ -58,10 +75,12 @@ def test_golden_stream_per_key(runner: ParityRunner, case: str, stream: str) -> 
 @pytest.fixture(scope="session")
 def simulated(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """About 2,000 lines over 400 sessions, up to 8 s out of order (the bound is 5 s, so
-    some arrive late) and 2 % malformed."""
+    some arrive late), 2 % malformed, and a dozen catalog changes taking the most viewed
+    products out of stock and back."""
     path = tmp_path_factory.mktemp("parity-input") / "events.jsonl"
     write_jsonl(SimulationConfig(sessions=400, seed=14, end_ms=1_767_600_000_000,
                                  disorder_ms=8_000, bad_rate=0.02), path, progress=False)
+    add_catalog_changes(path)
     return path
 
 
@@ -98,8 +117,24 @@ def test_simulated_input_exercises_the_contract(expected_sim: dict[str, list[str
     for stream in (streams.BASKET_COMPLETIONS, streams.ABANDONED_BASKETS,
                    streams.CART_ABANDONMENT, streams.REVENUE_STATS, streams.TOP_PRODUCTS,
                    streams.BASKET_PATTERNS, streams.RULES_BY_ANTECEDENT, streams.FRAUD_ALERTS,
-                   streams.LATE_EVENTS):
+                   streams.LATE_EVENTS, streams.PRODUCT_RECOMMENDATIONS,
+                   streams.TRENDING_PRODUCTS, streams.CATALOG_CHANGES):
         assert expected_sim[stream], stream
+    # Every broadcast input reaches the recommender: lists from trending, from the models
+    # and from the rules, and the catalog keeps out-of-stock products out.
+    recs = [msgspec.json.decode(line) for line in expected_sim[streams.PRODUCT_RECOMMENDATIONS]]
+    sources = {s for rec in recs for s in rec["context"]["sources"]}
+    assert {"TRENDING", "BASKET_BASED"} <= sources, sources
+    assert sources - {"TRENDING", "BASKET_BASED", "POPULAR"}, sources
+    changes = [msgspec.json.decode(line) for line in expected_sim[streams.CATALOG_CHANGES]]
+    # Stamped up to 3 minutes behind or 2 s ahead of the events around them (see
+    # add_catalog_changes): between those bounds, an out-of-stock product is never shown.
+    gone = {c["productId"]: c["timestamp"] + 185_000 for c in changes if c["quantity"] == 0}
+    back = {c["productId"]: c["timestamp"] - 185_000 for c in changes if c["quantity"]}
+    assert len(gone) == len(back) > 0
+    shown = [rec for rec in recs for p in rec["recommendedProducts"]
+             if p in gone and gone[p] < rec["timestamp"] < back[p]]
+    assert not shown, shown[:1]
 
 
 def _undecodable(path: Path) -> int:
@@ -115,12 +150,15 @@ def _undecodable(path: Path) -> int:
     return count
 
 
-def test_flink_rejects_broadcast_stages_in_one_line(tmp_path: Path) -> None:
-    from shopstream.pipeline import default_topology
+def test_flink_says_what_it_cannot_run_in_one_line(tmp_path: Path) -> None:
     from shopstream.runners.flink import FlinkRunner, FlinkUnsupportedError
+    from shopstream.topology import Stage, Topology
 
-    with pytest.raises(FlinkUnsupportedError, match="broadcast inputs") as info:
-        FlinkRunner(default_topology(), tmp_path)
+    topology = parity_topology()
+    learner = Stage(topology.stages[-1].operator, (streams.BASKET_COMPLETIONS,),
+                    lambda _: "all", broadcast_inputs=(streams.EVENTS,))
+    with pytest.raises(FlinkUnsupportedError, match="does not broadcast events") as info:
+        FlinkRunner(Topology((*topology.stages[:-1], learner), ()), tmp_path)
     assert "\n" not in str(info.value)
 
 
@@ -163,11 +201,9 @@ def test_cli_engine_flink_says_what_it_cannot_do_in_one_line(
     source = GOLDEN / "baskets" / "input.jsonl"
     base = ["run", "--engine", "flink", "--input", str(source),
             "--output-dir", str(tmp_path / "out")]
-    for extra, needle in ((["--no-recommendations", "--store", str(tmp_path / "f.db")],
-                           "does not support --store"),
-                          (["--no-recommendations", "--resume", "--checkpoint-dir",
-                            str(tmp_path)], "no complete Flink checkpoint"),
-                          ([], "broadcast inputs")):
+    for extra, needle in ((["--store", str(tmp_path / "f.db")], "does not support --store"),
+                          (["--resume", "--checkpoint-dir", str(tmp_path)],
+                           "no complete Flink checkpoint")):
         assert main([*base, *extra]) != 0
         err = capsys.readouterr().err.strip()
         assert needle in err

@@ -1,70 +1,33 @@
-"""The PyFlink functions of a shopstream job: decoding, keyed stages, the file writer.
-
-Records between functions are ``(timestamp_ms, record)`` pairs: the event time travels
-with the record, so a downstream stage sees the time its upstream element or timer had
-(as on the embedded runner), whatever timestamp Flink put on the stream record.
-
-A keyed stage (one operator, or several fused) honours the contract the embedded runner
-gives, on top of Flink's keyed state and event-time timers:
-
-* a key's elements wait in keyed state until the watermark passes their time (one Flink
-  timer at each element time wakes the key) and are handed over in event-time order;
-* operator timers live in a per-key book beside the buffer; on a wake-up at ``t`` the key
-  sees, in order, its elements at ``t`` (and, before each, its timers that are earlier)
-  then its timers at or before ``t``. At equal times events come before timers, as on the
-  embedded runner, and ``ctx.watermark_ms`` is ``t - 1`` for an element, ``t`` for a timer.
+"""The PyFlink functions of a shopstream job around its stages: decoding and the file
+writer (the stages are :mod:`~shopstream.runners.flink.stage` and
+:mod:`~shopstream.runners.flink.broadcast`; the records between them are described in
+:mod:`~shopstream.runners.flink.tags`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
 import msgspec
 from pyflink.common import Row, Types
-from pyflink.datastream import KeyedProcessFunction, OutputTag, ProcessFunction
-from pyflink.datastream.state import ListStateDescriptor, ValueStateDescriptor
+from pyflink.datastream import KeyedProcessFunction, ProcessFunction
+from pyflink.datastream.state import ValueStateDescriptor
 
-from shopstream.errors import DecodeError, ShopstreamError
+from shopstream.errors import DecodeError
 from shopstream.events import streams
 from shopstream.events.decode import EventDecoder
 from shopstream.events.limits import InputLimits
-from shopstream.events.model import CATALOG_KINDS
-from shopstream.events.records import DeadLetter, LateEvent, Output
-from shopstream.runners.flink.state import FlinkStageContext, flink_state
-from shopstream.state.operator import KeyedOperator
+from shopstream.events.records import DeadLetter, LateEvent
+from shopstream.runners.flink.stage import StageFunction
+from shopstream.runners.flink.tags import KEYED_TYPE, SINK_TAG, Route, events_tag, stage_tag
+from shopstream.topology import WatermarkPolicy
 
 __all__ = ["KEYED_TYPE", "SINK_TAG", "DecodeFunction", "JsonlWriter", "PlainDecodeFunction",
-           "Route", "StageFunction",
-           "stage_tag"]
+           "Route", "StageFunction", "stage_tag"]
 
 _MIN = -(2**63)
-
-#: Every output record: ``Row(stream, json)`` (a Row, so that the Kafka sink's Java topic
-#: selector can read the stream name from its first column).
-SINK_TAG = OutputTag("shopstream-sink", Types.ROW([Types.STRING(), Types.STRING()]))
-
-
-#: What a keyed stage reads: ``Row(key, (timestamp_ms, record))``, keyed on field 0 by
-#: Flink's own Java key selector, so no Python operator runs just to compute keys.
-KEYED_TYPE = Types.ROW([Types.STRING(), Types.PICKLED_BYTE_ARRAY()])
-
-#: ``(stream, consumer stage index, consumer key function)``: where a stream's records go.
-#: (Indexes, not tags: an OutputTag holding a Java type cannot be pickled with a function.)
-Route = tuple[str, int, Callable[[Any], str]]
-
-
-def stage_tag(index: int) -> OutputTag:
-    """The side output carrying the keyed input of stage ``index`` from its producers."""
-    return OutputTag(f"stage-{index}", KEYED_TYPE)
-
-
-def _routes(routes: tuple[Route, ...]) -> dict[str, tuple[tuple[OutputTag, Any], ...]]:
-    table: dict[str, list[tuple[OutputTag, Any]]] = {}
-    for stream, index, key_by in routes:
-        table.setdefault(stream, []).append((stage_tag(index), key_by))
-    return {stream: tuple(targets) for stream, targets in table.items()}
 
 
 class DecodeFunction(KeyedProcessFunction):  # type: ignore[misc]
@@ -74,23 +37,33 @@ class DecodeFunction(KeyedProcessFunction):  # type: ignore[misc]
     checkpoint left them.
 
     Bad lines go to ``dead-letter`` (with the byte offset after the line, as the embedded
-    runner counts it), catalog changes to ``catalog-changes`` (they never move the
-    watermark), and events at or behind the embedded runner's watermark
+    runner counts it), and events at or behind the embedded runner's watermark
     (``max_timestamp - bound - 1``) to ``late-events``: the same events the embedded runner
     calls late. What passes is never late for Flink, whose watermark lags this one.
+
+    Event types under a :class:`~shopstream.topology.WatermarkPolicy` (catalog changes:
+    never late, never moving the watermark) take effect at ``max(t, watermark + 1)``; they
+    go to their stream's sink, and, when stages read that stream (``forward``), on the main
+    output as a reference record ``(effective_ms, event, stream)`` whose Flink timestamp
+    never exceeds the newest event's (so it cannot move the watermark): the first stage
+    group forwards it to the readers ahead of the watermark that follows it.
     """
 
     keyed = True
 
     def __init__(self, origin: str, bound_ms: int, sinks: frozenset[str],
                  key_by: Callable[[Any], str], routes: tuple[Route, ...],
-                 limits: InputLimits | None = None) -> None:
+                 limits: InputLimits | None = None,
+                 policies: tuple[WatermarkPolicy, ...] = (),
+                 forward: frozenset[str] = frozenset()) -> None:
         self.limits = limits
         self.origin = origin
         self.bound_ms = bound_ms
         self.sinks = sinks
         self.key_by = key_by
         self.routes = routes
+        self.policies = policies
+        self.forward = forward
 
     def open(self, runtime_context: Any) -> None:
         self._decode = EventDecoder(self.limits).decode
@@ -101,7 +74,10 @@ class DecodeFunction(KeyedProcessFunction):  # type: ignore[misc]
         self._offset = 0
         self._max = _MIN
         self._watermark = _MIN
-        self._others = tuple((stage_tag(i), key_by) for _, i, key_by in self.routes)
+        self._others: tuple[tuple[Any, Callable[[Any], str]], ...] = tuple(
+            (events_tag(i), key_by) for _, i, key_by in self.routes if key_by is not None)
+        self._reference = {kind: policy.stream for policy in self.policies
+                           for kind in policy.kinds}
 
     def process_element(self, value: str, ctx: Any) -> Iterator[Any]:
         if not self._loaded:
@@ -134,11 +110,16 @@ class DecodeFunction(KeyedProcessFunction):  # type: ignore[misc]
             yield SINK_TAG, Row(streams.DEAD_LETTER, self._encode(letter).decode())
             return
         ts = event.timestamp_ms
-        if event.event_type in CATALOG_KINDS:
-            if streams.CATALOG_CHANGES in self.sinks:
-                yield SINK_TAG, Row(streams.CATALOG_CHANGES, self._encode(event).decode())
-            return
         mark = self._watermark
+        reference = self._reference.get(event.event_type)
+        if reference is not None:
+            if reference in self.forward:
+                # The stage that forwards it also writes it to its sink, if any.
+                effective = max(ts, mark + 1)
+                yield Row("", (effective, event, reference)), min(effective, self._max)
+            elif reference in self.sinks:
+                yield SINK_TAG, Row(reference, self._encode(event).decode())
+            return
         if ts <= mark:
             late = LateEvent(event, mark, mark - ts + 1)
             yield SINK_TAG, Row(streams.LATE_EVENTS, self._encode(late).decode())
@@ -148,10 +129,11 @@ class DecodeFunction(KeyedProcessFunction):  # type: ignore[misc]
             self._watermark = max(mark, ts - self.bound_ms - 1)
         pair = (ts, event)
         # The main output (keyed by the first events stage's key, with its time for the
-        # watermark) feeds every events stage with that key function.
+        # watermark) feeds every events stage with that key function; the others get a
+        # side output each, watermarked on their own.
         yield Row(self.key_by(event), pair), ts
         for tag, key_by in self._others:
-            yield tag, Row(key_by(event), pair)
+            yield tag, (Row(key_by(event), pair), ts)
 
 
 class PlainDecodeFunction(ProcessFunction):  # type: ignore[misc]
@@ -163,137 +145,6 @@ class PlainDecodeFunction(ProcessFunction):  # type: ignore[misc]
     open = DecodeFunction.open
     process_element = DecodeFunction.process_element
     _decode_line = DecodeFunction._decode_line
-
-
-class StageFunction(KeyedProcessFunction):  # type: ignore[misc]
-    """Keyed stages that read the same streams with the same key, fused in one Flink
-    operator (fewer Python calls per record); see the module docstring for the order.
-
-    Each operator's state is named ``<operator>.<state>``; ``routes`` send streams to later
-    stages (keyed for them, on :func:`stage_tag`), ``sinks`` are the streams written to
-    files (sent on :data:`SINK_TAG` as JSON).
-    """
-
-    def __init__(self, operators: tuple[KeyedOperator[Any], ...], routes: tuple[Route, ...],
-                 sinks: frozenset[str], upstream: frozenset[str]) -> None:
-        self.operators = operators
-        self.routes = routes
-        self.sinks = sinks
-        self.upstream = upstream
-
-    def open(self, runtime_context: Any) -> None:
-        pickled = Types.PICKLED_BYTE_ARRAY()
-        self._pending = runtime_context.get_list_state(
-            ListStateDescriptor("shopstream.pending", pickled))
-        self._book_state = runtime_context.get_state(
-            ValueStateDescriptor("shopstream.timers", pickled))
-        self._contexts = []
-        for index, operator in enumerate(self.operators):
-            ctx = FlinkStageContext(_state_factory(runtime_context, operator.name),
-                                    _book_register(self, index), _book_delete(self, index))
-            for descriptor in operator.state_descriptors:
-                ctx.state(descriptor)
-            self._contexts.append(ctx)
-        self._steps = tuple(zip(self._contexts, self.operators, strict=True))
-        self._targets = _routes(self.routes)
-        self._encode = msgspec.json.Encoder().encode
-        self._book: set[tuple[int, int]] = set()
-        self._service: Any = None
-
-    def process_element(self, value: tuple[int, Any], ctx: Any) -> None:
-        # Flink hands over the record of Row(key, record) (see KEYED_TYPE).
-        self._pending.add(value)
-        ctx.timer_service().register_event_time_timer(value[0])
-
-    def on_timer(self, timestamp: int, ctx: Any) -> Iterator[Any]:
-        self._service = ctx.timer_service()
-        saved = self._book_state.value()
-        before = set(saved) if saved else set()
-        book = self._book = set(before)
-        key = ctx.get_current_key()
-        pending = self._pending.get()
-        due: list[tuple[int, Any]] = []
-        if pending:
-            rest: list[tuple[int, Any]] = []
-            for item in pending:
-                (due if item[0] <= timestamp else rest).append(item)
-            if due:
-                if rest:
-                    self._pending.update(rest)
-                else:
-                    self._pending.clear()
-                due.sort(key=_time)
-        for ts, record in due:
-            while book and min(book)[0] < ts:
-                yield from self._fire(min(book), key)
-            for sctx, operator in self._steps:
-                sctx.key = key
-                sctx.timestamp_ms = ts
-                sctx.watermark_ms = ts - 1
-                outs = operator.process_element(record, sctx)
-                if outs:
-                    yield from self._route(outs, ts, operator)
-        while book and min(book)[0] <= timestamp:
-            yield from self._fire(min(book), key)
-        if book != before:
-            if book:
-                self._book_state.update(sorted(book))
-            else:
-                self._book_state.clear()
-
-    def _fire(self, timer: tuple[int, int], key: str) -> Iterator[Any]:
-        self._book.discard(timer)
-        at, index = timer
-        sctx, operator = self._steps[index]
-        sctx.key = key
-        sctx.timestamp_ms = at
-        sctx.watermark_ms = at
-        yield from self._route(operator.on_timer(at, sctx), at, operator)
-
-    def _route(self, outs: Iterable[Output], ts: int,
-               operator: KeyedOperator[Any]) -> Iterator[Any]:
-        for out in outs:
-            stream = out.stream
-            if stream in self.sinks:
-                yield SINK_TAG, Row(stream, self._encode(out.record).decode())
-            targets = self._targets.get(stream)
-            if targets is not None:
-                record = out.record
-                pair = (ts, record)
-                for tag, key_by in targets:
-                    yield tag, Row(key_by(record), pair)
-            elif stream in self.upstream:
-                msg = (f"operator {operator.name!r} (key {out.key!r}) emitted stream "
-                       f"{stream!r}, which a stage declared before it consumes: on Flink a "
-                       "stream's producers must be declared before its consumers")
-                raise ShopstreamError(msg)
-
-
-def _state_factory(runtime_context: Any, operator: str) -> Callable[[Any], Any]:
-    def create(descriptor: Any) -> Any:
-        return flink_state(runtime_context, descriptor, operator)
-    return create
-
-
-def _book_register(function: StageFunction, index: int) -> Callable[[int], None]:
-    def register(timestamp_ms: int) -> None:
-        timer = (timestamp_ms, index)
-        if timer not in function._book:
-            function._book.add(timer)
-            # One Flink timer per time wakes the key; the book says which operator it is for.
-            function._service.register_event_time_timer(timestamp_ms)
-    return register
-
-
-def _book_delete(function: StageFunction, index: int) -> Callable[[int], None]:
-    def delete(timestamp_ms: int) -> None:
-        # The Flink timer stays: it may also wake the key for an element or another operator.
-        function._book.discard((timestamp_ms, index))
-    return delete
-
-
-def _time(item: tuple[int, Any]) -> int:
-    return item[0]
 
 
 class JsonlWriter(ProcessFunction):  # type: ignore[misc]

@@ -2,20 +2,32 @@
 
 ::
 
-    FileSource (lines) -> decode (p=1) -> timestamps + bounded watermarks (Java) ->
-    keyBy (Java) -> stage (KeyedProcessFunction) -> keyBy -> stage ... ;
+    FileSource (lines) -> decode (p=1) -> timestamps + bounded watermarks (Java, one per
+    events path) -> keyBy (Java) -> stage (KeyedProcessFunction) -> keyBy -> stage ... ;
+    broadcast inputs -> broadcast -> stage (KeyedBroadcastProcessFunction) -> demux ;
     every sink line -> writer (p=1)
 
 Producers compute the key of each consumer and send ``Row(key, (timestamp_ms, record))``
-(:data:`~shopstream.runners.flink.functions.KEYED_TYPE`), which Flink's Java key selector
-partitions. Stages reading the same streams with the same key run fused, as one Flink
-operator (:func:`fuse`). With thread mode's one interpreter, every Python operator a record passes
-costs throughput, so the job adds none of its own (no key-extraction maps, no
-identity maps on side outputs, no Python timestamp extraction).
+(:data:`~shopstream.runners.flink.tags.KEYED_TYPE`), which Flink's Java key selector
+partitions; broadcast inputs get ``(timestamp_ms, record)`` pairs. Stages reading the same
+streams with the same key run fused, as one Flink operator
+(:func:`~shopstream.runners.flink.support.fuse`) whose uid is its first stage's
+:attr:`~shopstream.topology.Stage.uid`. With thread mode's one interpreter, every Python
+operator a record passes costs throughput, so the job adds none of its own (no
+key-extraction maps, no identity maps on side outputs, no Python timestamp extraction)
+but the demultiplexer behind each broadcast stage (see
+:mod:`~shopstream.runners.flink.broadcast`).
+
+Every path of events from the decoder is watermarked by the same bounded-out-of-orderness
+strategy, so every stage's watermark follows event time while the job runs (from a file or
+from Kafka). Catalog changes follow the topology's
+:class:`~shopstream.topology.WatermarkPolicy`: they reach their readers through the first
+stage group reading events, never moving the watermark (see
+:class:`~shopstream.runners.flink.functions.DecodeFunction`).
 
 A stage reads a stream from the stages declared before it (and ``events`` from the
 source), so producers come first in the topology, as in :func:`shopstream.pipeline.
-default_topology`. Stages with broadcast inputs are not supported yet.
+default_topology`.
 """
 
 from __future__ import annotations
@@ -30,20 +42,26 @@ from pyflink.java_gateway import get_gateway
 
 from shopstream.events import streams
 from shopstream.events.limits import InputLimits
+from shopstream.runners.flink.broadcast import BROADCAST_STATE, BroadcastStageFunction, Demux
 from shopstream.runners.flink.errors import FlinkUnsupportedError
 from shopstream.runners.flink.functions import (
-    KEYED_TYPE,
-    SINK_TAG,
     DecodeFunction,
     JsonlWriter,
     PlainDecodeFunction,
-    Route,
-    StageFunction,
-    stage_tag,
 )
 from shopstream.runners.flink.kafka import FlinkKafkaConfig, kafka_sink, kafka_source
-from shopstream.runners.flink.support import check_supported
-from shopstream.topology import Topology
+from shopstream.runners.flink.stage import StageFunction
+from shopstream.runners.flink.support import check_supported, fuse, main_group
+from shopstream.runners.flink.tags import (
+    DECODED_TYPE,
+    KEYED_TYPE,
+    SINK_TAG,
+    Route,
+    broadcast_tag,
+    events_tag,
+    stage_tag,
+)
+from shopstream.topology import Stage, Topology
 
 __all__ = ["build_job", "fuse"]
 
@@ -65,21 +83,29 @@ def _union(parts: list[DataStream]) -> DataStream:
     return parts[0].union(*parts[1:]) if len(parts) > 1 else parts[0]
 
 
-def fuse(topology: Topology) -> list[tuple[int, ...]]:
-    """Stages that read the same streams with the same key function, grouped (in the
-    order of each group's first stage): each group runs as one Flink operator.
+def _event_time(j_stream: Any, strategy: Any, name: str) -> DataStream:
+    """``(keyed record, timestamp)`` with Flink's Java timestamp assigner and bounded
+    watermarks, then the keyed record alone."""
+    gateway = get_gateway()
+    python_time = gateway.jvm.org.apache.flink.streaming.api.functions.python.eventtime
+    j_events = j_stream.assignTimestampsAndWatermarks(
+        strategy._j_watermark_strategy.withTimestampAssigner(
+            python_time.CustomTimestampAssigner())) \
+        .map(python_time.RemoveTimestampMapFunction(), KEYED_TYPE.get_java_type_info())
+    return DataStream(j_events).name(name).uid(name)
 
-    Examples
-    --------
-    >>> from shopstream.pipeline import PipelineConfig, default_topology
-    >>> topo = default_topology(PipelineConfig(recommendations=None))
-    >>> [[topo.stages[i].name for i in group] for group in fuse(topo)]
-    [['baskets', 'abandonment'], ['fraud'], ['revenue', 'top-products', 'rules']]
-    """
-    groups: dict[tuple[tuple[str, ...], int], list[int]] = {}
-    for index, stage in enumerate(topology.stages):
-        groups.setdefault((stage.inputs, id(stage.key_by)), []).append(index)
-    return [tuple(group) for group in groups.values()]
+
+def _routes(heads: list[Stage], g: int) -> tuple[Route, ...]:
+    # Every stream a later group reads (but events) may come from this one: operators do not
+    # declare what they emit. Keyed inputs carry the consumer's key function, broadcast
+    # inputs None.
+    return tuple(
+        [(stream, later, heads[later].key_by)
+         for later in range(g + 1, len(heads))
+         for stream in heads[later].inputs if stream != streams.EVENTS]
+        + [(stream, later, None)
+           for later in range(g + 1, len(heads))
+           for stream in heads[later].broadcast_inputs])
 
 
 def build_job(env: StreamExecutionEnvironment, topology: Topology, input_path: str,
@@ -97,11 +123,14 @@ def build_job(env: StreamExecutionEnvironment, topology: Topology, input_path: s
     sink_streams = (*topology.sink_streams, streams.DEAD_LETTER, streams.LATE_EVENTS)
     sinks = frozenset(sink_streams)
     # Groups reading events: the first takes the decoder's main output (watermarked); the
-    # others get a side output each, keyed for them.
+    # others get a side output each, keyed for them and watermarked on its own.
     on_events = [g for g, head in enumerate(heads) if streams.EVENTS in head.inputs]
-    main_key = heads[on_events[0]].key_by if on_events else (lambda _: "")
+    main = main_group(topology, groups)
+    main_key = heads[main].key_by if main is not None else (lambda _: "")
     event_routes: tuple[Route, ...] = tuple(
         (streams.EVENTS, g, heads[g].key_by) for g in on_events[1:])
+    read = {s for h in heads for s in (*h.inputs, *h.broadcast_inputs)}
+    forward = frozenset(p.stream for p in topology.watermark_policies if p.stream in read)
 
     parallelism = env.get_parallelism()
     # Reading, decoding and event time run at 1, in file order (the exact late-event rule
@@ -118,33 +147,27 @@ def build_job(env: StreamExecutionEnvironment, topology: Topology, input_path: s
         lines = kafka_source(env, kafka).uid("kafka-events")
         origin = origin or kafka.origin
     decoder_args = (origin or input_path, out_of_orderness_ms, sinks, main_key, event_routes,
-                    limits)
-    decoded_type = Types.TUPLE([KEYED_TYPE, Types.LONG()])
+                    limits, topology.watermark_policies, forward)
     if checkpointed:
         # One constant key gives the decoder keyed state that checkpoints hold. (PyFlink's
         # keyed operators want Row keys, which no Java selector makes from a line.)
         decoded = lines.key_by(NullByteKeySelector(), key_type=Types.BYTE()).process(
-            DecodeFunction(*decoder_args), output_type=decoded_type)
+            DecodeFunction(*decoder_args), output_type=DECODED_TYPE)
     else:
-        decoded = lines.process(PlainDecodeFunction(*decoder_args), output_type=decoded_type)
+        decoded = lines.process(PlainDecodeFunction(*decoder_args), output_type=DECODED_TYPE)
     decoded = decoded.name("decode").uid("decode")
-    gateway = get_gateway()
-    python_time = gateway.jvm.org.apache.flink.streaming.api.functions.python.eventtime
     strategy = WatermarkStrategy.for_bounded_out_of_orderness(
         Duration.of_millis(out_of_orderness_ms))
-    j_events = decoded._j_data_stream.assignTimestampsAndWatermarks(
-        strategy._j_watermark_strategy.withTimestampAssigner(
-            python_time.CustomTimestampAssigner())) \
-        .map(python_time.RemoveTimestampMapFunction(), KEYED_TYPE.get_java_type_info())
-    events = DataStream(j_events).name("event-time").uid("event-time")
+    inputs: dict[int, list[DataStream]] = {}
+    if main is not None:
+        inputs[main] = [_event_time(decoded._j_data_stream, strategy, "event-time")]
+    for g in on_events[1:]:
+        side = decoded._j_data_stream.getSideOutput(events_tag(g).get_java_output_tag())
+        inputs[g] = [_event_time(side, strategy, f"event-time-{heads[g].uid}")]
     decode_sinks = _side_output(decoded, SINK_TAG)
     env.set_parallelism(parallelism)
 
-    inputs: dict[int, list[DataStream]] = {}
-    if on_events:
-        inputs[on_events[0]] = [events]
-    for g in on_events[1:]:
-        inputs[g] = [_side_output(decoded, stage_tag(g))]
+    broadcasts: dict[int, list[DataStream]] = {}
     sink_parts: list[DataStream] = [decode_sinks]
     for g, group in enumerate(groups):
         head = heads[g]
@@ -154,21 +177,35 @@ def build_job(env: StreamExecutionEnvironment, topology: Topology, input_path: s
             msg = (f"stage {head.name!r} reads {', '.join(head.inputs)}, which no stage "
                    "declared before it produces (on Flink producers come first)")
             raise FlinkUnsupportedError(msg)
-        # Every stream a later group reads (but events) may come from this one: operators
-        # do not declare what they emit.
-        routes: tuple[Route, ...] = tuple(
-            (stream, later, heads[later].key_by)
-            for later in range(g + 1, len(groups))
-            for stream in heads[later].inputs if stream != streams.EVENTS)
+        routes = _routes(heads, g)
         routed = {stream for stream, _, _ in routes}
-        earlier = {s for h in heads[:g + 1] for s in h.inputs} - routed
+        earlier = {s for h in heads[:g + 1] for s in (*h.inputs, *h.broadcast_inputs)} \
+            - routed - {streams.EVENTS}
         operators = tuple(stages[i].operator for i in group)
-        out = _keyed(_union(parts)) \
-            .process(StageFunction(operators, routes, sinks, frozenset(earlier)),
-                     output_type=Types.PICKLED_BYTE_ARRAY()) \
-            .name(names).uid(names)
-        for later in sorted({target for _, target, _ in routes}):
+        ordered = tuple(stages[i].event_time_order for i in group)
+        function_args = (operators, routes, sinks, frozenset(earlier), ordered)
+        keyed = _keyed(_union(parts))
+        # A broadcast input no stage produces (profile-models, which the retrain job
+        # publishes into an embedded pipeline) brings nothing here: a plain keyed stage.
+        sources = broadcasts.get(g)
+        if sources:
+            tag_names = (SINK_TAG.tag_id, *sorted(
+                {(stage_tag(t) if key_by is not None else broadcast_tag(t)).tag_id
+                 for _, t, key_by in routes}))
+            out = keyed.connect(_union(sources).broadcast(BROADCAST_STATE)) \
+                .process(BroadcastStageFunction(*function_args),
+                         output_type=Types.PICKLED_BYTE_ARRAY()) \
+                .name(names).uid(head.uid) \
+                .process(Demux(tag_names), output_type=Types.PICKLED_BYTE_ARRAY()) \
+                .name(f"{names}-demux").uid(f"{head.uid}-demux")
+        else:
+            out = keyed.process(StageFunction(*function_args),
+                                output_type=Types.PICKLED_BYTE_ARRAY()) \
+                .name(names).uid(head.uid)
+        for later in sorted({t for _, t, key_by in routes if key_by is not None}):
             inputs.setdefault(later, []).append(_side_output(out, stage_tag(later)))
+        for later in sorted({t for _, t, key_by in routes if key_by is None}):
+            broadcasts.setdefault(later, []).append(_side_output(out, broadcast_tag(later)))
         sink_parts.append(_side_output(out, SINK_TAG))
     env.set_parallelism(1)
     if kafka is None:

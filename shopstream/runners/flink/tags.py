@@ -1,0 +1,75 @@
+"""The records between a shopstream job's Flink operators, and the side outputs they use.
+
+Records between functions carry their event time with them: ``(timestamp_ms, record)``
+pairs, so a downstream stage sees the time its upstream element or timer had (as on the
+embedded runner), whatever timestamp Flink put on the stream record. A reference record
+(a catalog change) travels as ``(effective_ms, record, stream)``: the stage that receives
+it forwards it to the stages reading ``stream`` at once, without handing it to its own
+operators.
+
+Examples
+--------
+>>> [tag_named(name).tag_id for name in ("shopstream-sink", "stage-3", "broadcast-4",
+...                                      "events-2")]
+['shopstream-sink', 'stage-3', 'broadcast-4', 'events-2']
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from pyflink.common import Types
+from pyflink.datastream import OutputTag
+
+from shopstream.errors import ShopstreamError
+
+__all__ = ["DECODED_TYPE", "KEYED_TYPE", "SINK_TAG", "Route", "broadcast_tag", "events_tag",
+           "stage_tag", "tag_named"]
+
+#: Every output record: ``Row(stream, json)`` (a Row, so that the Kafka sink's Java topic
+#: selector can read the stream name from its first column).
+SINK_TAG = OutputTag("shopstream-sink", Types.ROW([Types.STRING(), Types.STRING()]))
+
+#: What a keyed stage reads: ``Row(key, (timestamp_ms, record))``, keyed on field 0 by
+#: Flink's own Java key selector, so no Python operator runs just to compute keys.
+KEYED_TYPE = Types.ROW([Types.STRING(), Types.PICKLED_BYTE_ARRAY()])
+
+#: What the decoder sends towards a keyed stage: the keyed record and its event time, which
+#: Flink's Java timestamp assigner reads (then drops) to make the watermark.
+DECODED_TYPE = Types.TUPLE([KEYED_TYPE, Types.LONG()])
+
+#: ``(stream, consumer stage index, consumer key function)``: where a stream's records go;
+#: a key function of ``None`` is a broadcast input (every parallel instance gets the pair).
+#: (Indexes, not tags: an OutputTag holding a Java type cannot be pickled with a function.)
+Route = tuple[str, int, Callable[[Any], str] | None]
+
+
+def stage_tag(index: int) -> OutputTag:
+    """The side output carrying the keyed input of stage group ``index`` from its producers."""
+    return OutputTag(f"stage-{index}", KEYED_TYPE)
+
+
+def broadcast_tag(index: int) -> OutputTag:
+    """The side output carrying the broadcast input (``(timestamp_ms, record)``) of stage
+    group ``index`` from its producers."""
+    return OutputTag(f"broadcast-{index}", Types.PICKLED_BYTE_ARRAY())
+
+
+def events_tag(index: int) -> OutputTag:
+    """The decoder's side output of events for stage group ``index`` (not the first group
+    reading events, which takes the main output), watermarked on its own."""
+    return OutputTag(f"events-{index}", DECODED_TYPE)
+
+
+def tag_named(name: str) -> OutputTag:
+    """The output tag called ``name`` (a stage's outputs travel by tag name through
+    :class:`~shopstream.runners.flink.broadcast.Demux`)."""
+    if name == SINK_TAG.tag_id:
+        return SINK_TAG
+    kind, _, index = name.rpartition("-")
+    makers = {"stage": stage_tag, "broadcast": broadcast_tag, "events": events_tag}
+    if kind not in makers or not index.isdigit():
+        msg = f"the Flink runner has no output tag named {name!r}"
+        raise ShopstreamError(msg)
+    return makers[kind](int(index))
