@@ -31,7 +31,7 @@ REPORT_NAMES: dict[str, str] = {
     "POPULAR": "popularity", "TRENDING": "trending", "NEXT_ITEM": "next_item",
     "CO_OCCURRENCE": "co_occurrence", "CROSS_SELL": "bought_together",
     "BASKET_BASED": "rules", "PERSONAL": "personal", "AFFINITY": "affinity",
-    "VIEW_BASED": "session_knn"}
+    "VIEW_BASED": "session_knn", "SESSION_PAIRS": "session_pairs"}
 
 _BASKET_KINDS = frozenset({"ADD_TO_CART", "PURCHASE"})
 #: The session votes a cursor keeps: each anchored kind's (for the single strategies)

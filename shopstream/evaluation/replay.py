@@ -36,6 +36,7 @@ from shopstream.evaluation.harness import REPORT_NAMES, EvalHarness, SessionCurs
 from shopstream.evaluation.metrics import Metrics
 from shopstream.evaluation.sessions import EvalSession, SessionRow, split
 from shopstream.recommend.history import UserHistory
+from shopstream.recommend.session_pairs import WINDOW as SESSION_WINDOW
 from shopstream.recommend.suite import RecommendConfig
 
 __all__ = ["PROTOCOLS", "EvaluationConfig", "evaluate", "static_test_sessions"]
@@ -118,7 +119,7 @@ def evaluate(sessions: list[EvalSession], config: EvaluationConfig | None = None
     with the number done since its last call.
     """
     cfg = config or EvaluationConfig()
-    cfg = replace(cfg, recommend=cfg.recommend.for_list_length(cfg.k))
+    cfg = replace(cfg, recommend=_every_kind(cfg.recommend.for_list_length(cfg.k)))
     train, test = split(sessions, cfg.test_fraction)
     if cfg.protocol == "static":
         test = static_test_sessions(train, test)
@@ -165,6 +166,15 @@ def evaluate(sessions: list[EvalSession], config: EvaluationConfig | None = None
 
 
 _Rankers = list[tuple[str, Callable[..., list[Any]]]]
+
+
+def _every_kind(rec: RecommendConfig) -> RecommendConfig:
+    """``rec`` learning every kind a strategy reads: SESSION_PAIRS, off in the pipeline
+    unless configured, with a window of :data:`~shopstream.recommend.session_pairs.WINDOW`
+    products."""
+    if rec.pairs.session_window:
+        return rec
+    return replace(rec, pairs=replace(rec.pairs, session_window=SESSION_WINDOW))
 
 
 def _predict(ctx: Any, target: str, k: int, rankers: _Rankers,

@@ -41,6 +41,7 @@ from shopstream.events.recommendations import ModelList, PairDelta
 from shopstream.recommend.base import BLENDED
 from shopstream.recommend.counts import AnchorCounts, CountsConfig
 from shopstream.recommend.fusion import fuse
+from shopstream.recommend.session_pairs import counts_config
 
 __all__ = ["AnchorLists"]
 
@@ -66,7 +67,7 @@ class AnchorLists:
         counts = self.counts.get(delta.kind)
         if counts is None:
             counts = self.counts[delta.kind] = AnchorCounts()
-        counts.add(delta.items, delta.weights, at_ms, config)
+        counts.add(delta.items, delta.weights, at_ms, counts_config(delta.kind, config))
         self.pending.add(delta.kind)
 
     def republish(self) -> None:

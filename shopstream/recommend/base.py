@@ -38,6 +38,7 @@ __all__ = [
     "POPULAR",
     "RANK_OFFSET",
     "RANK_WEIGHTS",
+    "SESSION_PAIRS",
     "TRENDING",
     "VIEW_BASED",
     "Basket",
@@ -65,8 +66,12 @@ AFFINITY = "AFFINITY"
 #: Per product: its next items, co-occurring and bought-together products fused by the
 #: blend's weights (what the blend reads per session product).
 BLENDED = "BLENDED"
+#: What shares the whole session with a product (its latest 20 distinct products, both
+#: directions, ``1 / distance``), with a long memory: see
+#: :mod:`shopstream.recommend.session_pairs`.
+SESSION_PAIRS = "SESSION_PAIRS"
 #: The kinds whose lists are anchored on a session's products.
-ANCHORED_KINDS = (NEXT_ITEM, CO_OCCURRENCE, CROSS_SELL)
+ANCHORED_KINDS = (NEXT_ITEM, CO_OCCURRENCE, CROSS_SELL, SESSION_PAIRS)
 
 
 #: The ``c`` of reciprocal-rank fusion: a product at rank ``r`` (from 1) of a list votes

@@ -17,8 +17,9 @@ product:
 (:mod:`shopstream.recommend.counts`, keyed by anchor product) adds them up and publishes
 the top lists.
 
-Cost: one action costs ``O(window)``, one basket ``O(basket_items ** 2)``, whatever the
-history or the catalog. Memory: at most ``max_sessions`` sessions of ``window`` products,
+Cost: one action costs ``O(window + session_window)``, one basket
+``O(basket_items ** 2)``, whatever the history or the catalog. Memory: at most
+``max_sessions`` sessions of ``max(window, session_window)`` products,
 plus the pending deltas, which :attr:`PairLearner.full` reports once they pass
 ``max_pending`` entries (the operator then drains early).
 
@@ -42,8 +43,9 @@ from dataclasses import dataclass, field
 
 from shopstream.errors import require_positive
 from shopstream.events.recommendations import PairDelta
-from shopstream.recommend.base import CO_OCCURRENCE, CROSS_SELL, NEXT_ITEM, POPULAR
+from shopstream.recommend.base import CO_OCCURRENCE, CROSS_SELL, NEXT_ITEM, POPULAR, SESSION_PAIRS
 from shopstream.recommend.popularity import KindWeights
+from shopstream.recommend.session_pairs import pair_shares
 
 __all__ = ["TOUCH_KINDS", "PairLearner", "PairsConfig"]
 
@@ -59,6 +61,9 @@ class PairsConfig:
     ----------
     window
         Latest distinct products of a session a new one is paired with.
+    session_window
+        Latest distinct products a new one is paired with for ``SESSION_PAIRS``
+        (:mod:`shopstream.recommend.session_pairs`); 0 (the default) learns none.
     basket_items
         Products of a completed basket paired with each other (the first ones added).
     max_sessions
@@ -72,6 +77,7 @@ class PairsConfig:
     """
 
     window: int = 5
+    session_window: int = 0
     basket_items: int = 20
     max_sessions: int = 20_000
     session_gap_ms: int = 30 * 60_000
@@ -81,6 +87,7 @@ class PairsConfig:
     def __post_init__(self) -> None:
         require_positive(self, "window", "basket_items", "max_sessions", "session_gap_ms",
                          "max_pending")
+        require_positive(self, "session_window", allow_zero=True)
 
 
 class _Recent:
@@ -98,7 +105,7 @@ class PairLearner:
         self.config = config or PairsConfig()
         self._sessions: OrderedDict[str, _Recent] = OrderedDict()
         self._pending: dict[str, dict[str, dict[str, float]]] = {
-            NEXT_ITEM: {}, CO_OCCURRENCE: {}, CROSS_SELL: {}, POPULAR: {}}
+            NEXT_ITEM: {}, CO_OCCURRENCE: {}, CROSS_SELL: {}, POPULAR: {}, SESSION_PAIRS: {}}
         self._size = 0
 
     @property
@@ -145,12 +152,16 @@ class PairLearner:
             return
         if items:
             self._bump(NEXT_ITEM, items[-1], product, 1.0)
+        if cfg.session_window:
+            for other, share in pair_shares(items, product, cfg.session_window):
+                self._bump(SESSION_PAIRS, other, product, share)
+                self._bump(SESSION_PAIRS, product, other, share)
         # Co-occurrence both ways, 1 / distance: the bumps inlined (this runs per action).
         table = self._pending[CO_OCCURRENCE]
         mine: dict[str, float] | None = None
         added = 0
         distance = 0
-        for other in reversed(items):
+        for other in reversed(items[-cfg.window:] if cfg.session_window else items):
             if other == product:
                 continue
             distance += 1
@@ -178,7 +189,7 @@ class PairLearner:
         if product in items:
             items.remove(product)
         items.append(product)
-        if len(items) > cfg.window:
+        if len(items) > max(cfg.window, cfg.session_window):
             del items[0]
 
     def learn_basket(self, items: Sequence[str]) -> None:

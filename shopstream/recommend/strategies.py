@@ -7,6 +7,8 @@ request's event time and votes by reciprocal rank (``weight * anchor_weight /
 - ``NEXT_ITEM`` - what is viewed or added next after the session's products;
 - ``CO_OCCURRENCE`` - what shares sessions with the session's products;
 - ``CROSS_SELL`` - what was bought in the same baskets as the session's products;
+- ``SESSION_PAIRS`` - what shares the whole session with the session's products, with a
+  long memory (:mod:`shopstream.recommend.session_pairs`);
 
   (each older session product weighing ``decay`` times the next newer one; kept as the
   session goes, see :mod:`shopstream.recommend.session_votes`)
@@ -46,6 +48,7 @@ from shopstream.recommend.base import (
     PERSONAL,
     POPULAR,
     RANK_WEIGHTS,
+    SESSION_PAIRS,
     TRENDING,
     RecContext,
     Recommender,
@@ -56,8 +59,8 @@ from shopstream.recommend.base import (
 from shopstream.recommend.published import PublishedLists, lookup
 
 __all__ = ["Affinity", "AnchoredStrategy", "BasketRules", "BoughtTogether", "CoOccurrence",
-           "ListStrategy", "NextItem", "Personal", "Popular", "ServeConfig", "Trending",
-           "list_strategies"]
+           "ListStrategy", "NextItem", "Personal", "Popular", "ServeConfig", "SessionPairs",
+           "Trending", "list_strategies"]
 
 
 @dataclass(frozen=True)
@@ -201,6 +204,13 @@ class CoOccurrence(AnchoredStrategy):
     name = CO_OCCURRENCE
 
 
+class SessionPairs(AnchoredStrategy):
+    """``SESSION_PAIRS``: what shares the whole session with the session's products,
+    remembered for seasons (:mod:`shopstream.recommend.session_pairs`)."""
+
+    name = SESSION_PAIRS
+
+
 class BoughtTogether(AnchoredStrategy):
     """``CROSS_SELL``: what was bought in the same baskets as the session's products."""
 
@@ -320,10 +330,10 @@ def list_strategies(lists: PublishedLists, config: ServeConfig | None = None
     --------
     >>> sorted(list_strategies(PublishedLists()))
     ['AFFINITY', 'BASKET_BASED', 'CO_OCCURRENCE', 'CROSS_SELL', 'NEXT_ITEM', 'PERSONAL', \
-'POPULAR', 'TRENDING']
+'POPULAR', 'SESSION_PAIRS', 'TRENDING']
     """
     cfg = config or ServeConfig()
     classes: tuple[type[ListStrategy], ...] = (NextItem, CoOccurrence, BoughtTogether,
                                                BasketRules, Personal, Affinity, Trending,
-                                               Popular)
+                                               Popular, SessionPairs)
     return {cls.name: cls(lists, cfg) for cls in classes}

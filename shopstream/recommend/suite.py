@@ -6,7 +6,7 @@ Examples
 >>> from shopstream.recommend.published import PublishedLists
 >>> sorted(build_recommenders(RecommendConfig(), PublishedLists()))
 ['AFFINITY', 'BASKET_BASED', 'CO_OCCURRENCE', 'CROSS_SELL', 'NEXT_ITEM', 'PERSONAL', \
-'POPULAR', 'TRENDING', 'VIEW_BASED']
+'POPULAR', 'SESSION_PAIRS', 'TRENDING', 'VIEW_BASED']
 """
 
 from __future__ import annotations
@@ -108,10 +108,10 @@ class RecommendConfig:
         Examples
         --------
         >>> sorted(RecommendConfig().unread_kinds())
-        ['CO_OCCURRENCE', 'CROSS_SELL', 'NEXT_ITEM']
+        ['CO_OCCURRENCE', 'CROSS_SELL', 'NEXT_ITEM', 'SESSION_PAIRS']
         >>> sorted(RecommendConfig(blend=BlendConfig(weights=(("AFFINITY", 1.0),)))
         ...        .unread_kinds())
-        ['CROSS_SELL', 'NEXT_ITEM']
+        ['CROSS_SELL', 'NEXT_ITEM', 'SESSION_PAIRS']
         """
         read = set(self.blend.fallback)
         if AFFINITY in self.blend.strategies():

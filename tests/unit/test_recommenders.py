@@ -19,6 +19,7 @@ from shopstream.recommend.base import (
     NEXT_ITEM,
     PERSONAL,
     POPULAR,
+    SESSION_PAIRS,
     TRENDING,
     VIEW_BASED,
     RecContext,
@@ -43,11 +44,11 @@ SESSIONS = {
     "s5": ("u2", ["a", "d", "e", "g"]),
 }
 ALL = (NEXT_ITEM, CO_OCCURRENCE, CROSS_SELL, BASKET_BASED, PERSONAL, AFFINITY, TRENDING,
-       POPULAR, VIEW_BASED)
+       POPULAR, VIEW_BASED, SESSION_PAIRS)
 
 
 def trained() -> tuple[ModelTrainer, dict[str, object]]:
-    trainer = ModelTrainer(RecommendConfig())
+    trainer = ModelTrainer(RecommendConfig(pairs=PairsConfig(session_window=20)))
     recs = build_recommenders(RecommendConfig(), trainer.lists)
     t = 0
     for sid, (user, items) in SESSIONS.items():
