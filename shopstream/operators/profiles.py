@@ -94,6 +94,7 @@ from shopstream.profiles.preferences import (
     Preferences,
     add,
     advance,
+    bump,
     day_of_week,
     hour_of_day,
     price_band,
@@ -210,14 +211,17 @@ class CustomerProfileOperator(KeyedOperator[ResolvedEvent]):
         if st is None:
             return ()
         cfg = self.config
-        due = [r for r in st.pending if r.event.timestamp_ms <= timestamp_ms]
-        if due:
-            st.pending = [r for r in st.pending if r.event.timestamp_ms > timestamp_ms]
-            self._apply(st, due)
+        if st.pending:
+            due = [r for r in st.pending if r.event.timestamp_ms <= timestamp_ms]
+            if due:
+                st.pending = [r for r in st.pending if r.event.timestamp_ms > timestamp_ms]
+                self._apply(st, due)
         gap = cfg.session_gap_ms
-        ended = [sid for sid, s in st.sessions.items() if s.last_ms + gap <= timestamp_ms]
-        for sid in ended:
-            _close(st, st.sessions.pop(sid))
+        sessions = st.sessions
+        if sessions:
+            ended = [sid for sid, s in sessions.items() if s.last_ms + gap <= timestamp_ms]
+            for sid in ended:
+                _close(st, sessions.pop(sid))
         idle = cfg.anonymous_idle_ms if st.anonymous else cfg.user_idle_ms
         if not st.pending and not st.sessions and timestamp_ms >= st.last_ms + idle:
             state.clear()
@@ -241,7 +245,13 @@ class CustomerProfileOperator(KeyedOperator[ResolvedEvent]):
 
     # -- applying events -----------------------------------------------------------------
     def _apply(self, st: ProfileState, batch: list[ResolvedEvent]) -> None:
-        batch.sort(key=_sort_key)
+        if len(batch) > 1:
+            # Time order, ties by content: the content (an encoding) only when times tie.
+            ordered = sorted(batch, key=_time)
+            if len({r.event.timestamp_ms for r in ordered}) < len(ordered):
+                batch.sort(key=_sort_key)
+            else:
+                batch[:] = ordered
         st.dirty = True
         advance(st.prefs, batch[-1].event.timestamp_ms, self.config.preferences)
         for resolved in batch:
@@ -257,13 +267,19 @@ class CustomerProfileOperator(KeyedOperator[ResolvedEvent]):
         st.events += 1
         st.first_ms = min(st.first_ms, ts)
         st.last_ms = max(st.last_ms, ts)
-        add(prefs, "activity", "events", 1.0, ts, pcfg)
-        add(prefs, "hour", hour_of_day(ts), 1.0, ts, pcfg)
-        add(prefs, "weekday", day_of_week(ts), 1.0, ts, pcfg)
+        if ts > prefs.ref_ms:
+            advance(prefs, ts, pcfg)
+        # What add() does per touch, once per event: every touch here has the event's time
+        # (weight * decay is add()'s own product, so the weights are the same bits).
+        decay = 0.5 ** ((prefs.ref_ms - ts) / pcfg.half_life_ms) if ts < prefs.ref_ms else 1.0
+        weights, cap = prefs.weights, pcfg.max_entries
+        bump(weights, "activity", "events", decay, cap)
+        bump(weights, "hour", hour_of_day(ts), decay, cap)
+        bump(weights, "weekday", day_of_week(ts), decay, cap)
         if event.device:
-            add(prefs, "device", event.device, 1.0, ts, pcfg)
+            bump(weights, "device", event.device, decay, cap)
         if event.platform:
-            add(prefs, "platform", event.platform, 1.0, ts, pcfg)
+            bump(weights, "platform", event.platform, decay, cap)
         session = self._session(st, event)
         if resolved.merged and not session.merged:
             session.merged = True
@@ -276,10 +292,11 @@ class CustomerProfileOperator(KeyedOperator[ResolvedEvent]):
             st.views += 1
         weight = _INTEREST.get(kind)
         if weight is not None:
+            weight *= decay
             if event.category:
-                add(prefs, "category", event.category, weight, ts, pcfg)
+                bump(weights, "category", event.category, weight, cap)
             if event.price is not None:
-                add(prefs, "price", price_band(event.price, pcfg), weight, ts, pcfg)
+                bump(weights, "price", price_band(event.price, pcfg), weight, cap)
         if kind is _ADD or kind is _REMOVE:
             pid = event.product_id
             if kind is _REMOVE or pid in st.cart or len(st.cart) < cfg.max_cart_lines:
@@ -360,7 +377,8 @@ class CustomerProfileOperator(KeyedOperator[ResolvedEvent]):
         if st.orders:
             days = max(now_ms - st.last_order_ms, 0) / _DAY_MS
             rfm = rfm_segment(days, st.orders, max(st.revenue, 0.0), models.rfm)
-        actions = next_best_actions(segment, len(st.cart), float(st.cart.value()),
+        cart_items, cart_value = len(st.cart), float(st.cart.value())
+        actions = next_best_actions(segment, cart_items, cart_value,
                                     None if life is None else life.p_alive, st.orders,
                                     st.last_order_categories, cfg.actions)
         prefs = {dim: top(st.prefs, dim, cfg.top_preferences) for dim in DIMENSIONS
@@ -368,7 +386,7 @@ class CustomerProfileOperator(KeyedOperator[ResolvedEvent]):
         profile = CustomerProfile(
             key, now_ms, st.first_ms, st.last_ms, st.events, segment,
             engagement_score(activity, metrics, cfg.engagement), metrics, prefs, st.orders,
-            st.revenue, avg, len(st.cart), float(st.cart.value()), life, actions,
+            st.revenue, avg, cart_items, cart_value, life, actions,
             st.merged_sessions, rfm, models.version)
         out = [Output(streams.PROFILES, key, profile)]
         if segment != st.segment:
@@ -376,6 +394,10 @@ class CustomerProfileOperator(KeyedOperator[ResolvedEvent]):
                               SegmentChange(key, st.segment, segment, now_ms)))
             st.segment = segment
         return out
+
+
+def _time(resolved: ResolvedEvent) -> int:
+    return resolved.event.timestamp_ms
 
 
 def _sort_key(resolved: ResolvedEvent) -> tuple[int, bytes]:

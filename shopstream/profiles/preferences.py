@@ -28,7 +28,6 @@ Examples
 
 from __future__ import annotations
 
-import heapq
 from dataclasses import dataclass
 from operator import itemgetter
 
@@ -36,7 +35,8 @@ import msgspec
 
 from shopstream.errors import ConfigError
 
-__all__ = ["DIMENSIONS", "Preferences", "PreferencesConfig", "add", "advance", "day_of_week",
+__all__ = ["DIMENSIONS", "Preferences", "PreferencesConfig", "add", "advance", "bump",
+           "day_of_week",
            "hour_of_day", "price_band", "top",
            "weight_at"]
 
@@ -113,9 +113,19 @@ def add(prefs: Preferences, dimension: str, value: str, weight: float, ts_ms: in
         advance(prefs, ts_ms, config)
     elif ts_ms < prefs.ref_ms:
         weight *= 0.5 ** ((prefs.ref_ms - ts_ms) / config.half_life_ms)
-    entries = prefs.weights.setdefault(dimension, {})
+    bump(prefs.weights, dimension, value, weight, config.max_entries)
+
+
+def bump(weights: dict[str, dict[str, float]], dimension: str, value: str, weight: float,
+         max_entries: int) -> None:
+    """Add ``weight``, already decayed to the vector's ``ref_ms``, to ``value`` (the step
+    :func:`add` ends with; for a caller that adds several touches of one time and
+    computes their decay once). Beyond ``max_entries`` the weakest value goes."""
+    entries = weights.get(dimension)
+    if entries is None:
+        entries = weights[dimension] = {}
     entries[value] = entries.get(value, 0.0) + weight
-    if len(entries) > config.max_entries:
+    if len(entries) > max_entries:
         low = min(entries.values())
         del entries[max(k for k, w in entries.items() if w == low)]
 
@@ -131,10 +141,8 @@ def top(prefs: Preferences, dimension: str, n: int = 5) -> list[tuple[str, float
         return []
     if len(entries) == 1:
         return [(next(iter(entries)), 1.0)]
-    if len(entries) <= n:
-        ranked = sorted(entries.items(), key=_WEIGHT, reverse=True)
-    else:
-        ranked = heapq.nlargest(n, entries.items(), key=_WEIGHT)
+    # What heapq.nlargest(n, ...) gives (it is defined as this), faster at these sizes.
+    ranked = sorted(entries.items(), key=_WEIGHT, reverse=True)[:n]
     return [(key, round(weight / total, 4)) for key, weight in ranked]
 
 
