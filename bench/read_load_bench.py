@@ -1,42 +1,46 @@
-"""Reads of ``shopstream serve`` under a fixed offered load while its pipeline writes;
+"""Reads of ``shopstream serve`` under fixed offered loads while its pipeline writes;
 prints JSON.
 
-Run: ``.venv/bin/python bench/read_load_bench.py [--rate 5000] [--seconds 10]
-[--write-rate 200] [--stores embedded,redis]``
+Run: ``.venv/bin/python bench/read_load_bench.py [--rates 2000,5000] [--seconds 10]
+[--write-rate 200] [--stores embedded,redis] [--routes features,recommendations,profile]
+[--generator auto|c|python] [--workers 1]``
 
 For each store (the SQLite file; a ``redis-server`` the bench starts on a free port):
 
-1. fills the store through the real pipeline (as ``bench/serve_bench.py`` does) and
-   starts ``shopstream serve --workers 1`` on it;
+1. fills the store through the real pipeline (features and Customer 360 profiles; 5
+   seeded recommendations per session, as ``bench/serve_bench.py`` does) and starts
+   ``shopstream serve --workers N`` on it;
 2. a writer process posts simulated events stamped "now" to ``POST /events`` at
    ``--write-rate`` events per second (batches of 20), so the hosted pipeline decodes,
-   processes and writes the store during the whole measurement;
-3. ``GET /users/{id}/features`` and ``GET /sessions/{id}/recommendations`` alternate
-   *open loop* at ``--rate`` requests per second over 32 keep-alive connections:
-   each request is due at a fixed time and its latency runs from that time to the end
-   of the answer (a slow server cannot hide queueing; this is not a saturation test);
-4. the same load generator against a trivial asyncio server answering a fixed 200
-   (``generator_floor``): what the generator and the kernel alone cost on this machine;
-   and the server's CPU time over the measurement per answered read (uvicorn, httptools,
-   the app, the store read, and the pipeline thread's share);
-5. where a request's time goes, measured in process with ``time.thread_time_ns``
-   (median of 5 rounds of 2,000 calls, CPU time of this thread only): the store read
-   alone, and the whole ASGI app (guard, hot path, store read, JSON) with no socket.
+   processes and writes the store during every measurement (with ``--workers`` above 1
+   no pipeline is hosted: the writer's events are refused and the JSON says so);
+3. for each offered rate, the hot reads (``GET /users/{id}/features``,
+   ``GET /sessions/{id}/recommendations``, ``GET /users/{id}/profile``, interleaved,
+   ids at random) are sent *open loop* over 32 keep-alive connections (see
+   ``bench/load_generator.py``: each request is due at a fixed time and its latency runs
+   from then to the end of its answer; not a saturation test), with the load average
+   before and after, and the server's CPU time over the measurement per answered read
+   (all its threads and processes: uvicorn, the app, the store reads, and the
+   pipeline's writes), also less the CPU it spends per second while only the writer
+   runs (measured for ``--seconds`` before the reads);
+4. the same generator against a trivial asyncio server (``generator_floor``): the latency
+   of the generator, the kernel and the machine's load alone;
+5. where a read's CPU goes, in process (``bench/read_cost.py``): the answer alone, the
+   ASGI app, uvicorn's protocol path and the fast protocol path, per route.
 
-The machine has 2 cores shared by the server (event loop and pipeline thread under one
-GIL), the writer, the load generator, and whatever else runs: the JSON records the load
-average at start and end, and the generator floor says how much of the latency is the
-generator's own.
+The machine has 2 cores shared by the server, the writer, the generator and whatever
+else runs; read the p99s next to the load averages and the floor, and the CPU per read
+as what holds on a quiet machine.
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
+import contextlib
 import json
 import multiprocessing
 import os
-import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -46,76 +50,17 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from serve_bench import Server, _request, fill_store, free_port, start_redis
+from load_generator import Generator, floor
+from read_cost import where_time_goes
+from serve_bench import fill_store, free_port, start_redis
 
-from shopstream.api.app import ServeState, create_app
-from shopstream.api.security import SecurityConfig
-from shopstream.stores import open_store
+from shopstream.operators.feature_catalog import FeaturesConfig
+from shopstream.operators.profile_config import ProfilesConfig
+from shopstream.pipeline import PipelineConfig
 
-
-async def open_loop(port: int, paths: list[str], rate: float, seconds: float,
-                    connections: int = 32, grace_s: float = 5.0) -> dict[str, Any]:
-    """Requests due every 1/rate s, over ``connections`` keep-alive connections; latency
-    from the due time to the end of the answer. Requests not answered ``grace_s`` after
-    the last one was due are cancelled and counted as ``unfinished`` (slower than any
-    percentile they fall in: such a percentile is reported as ``null``)."""
-    import gc
-    import random
-
-    pool: asyncio.Queue[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = asyncio.Queue()
-    writers = []
-    for _ in range(connections):
-        conn = await asyncio.open_connection("127.0.0.1", port)
-        writers.append(conn[1])
-        pool.put_nowait(conn)
-    latencies: list[float] = []
-    statuses: dict[int, int] = {}
-    rng = random.Random(5)
-
-    async def one(due: float, path: str) -> None:
-        conn = await pool.get()
-        status = await _request(*conn, path)
-        pool.put_nowait(conn)
-        latencies.append(time.perf_counter() - due)
-        statuses[status] = statuses.get(status, 0) + 1
-
-    gc.collect()
-    gc.disable()  # the generator's own collections would show as server latency
-    await asyncio.gather(*(one(time.perf_counter(), rng.choice(paths)) for _ in range(200)))
-    latencies.clear()
-    statuses.clear()
-    total = int(rate * seconds)
-    start = time.perf_counter() + 0.05
-    tasks = []
-    for i in range(total):
-        due = start + i / rate
-        delay = due - time.perf_counter()
-        if delay > 0:
-            await asyncio.sleep(delay)
-        tasks.append(asyncio.create_task(one(due, rng.choice(paths))))
-    sent_s = time.perf_counter() - start
-    _, pending = await asyncio.wait(tasks, timeout=grace_s)
-    for task in pending:
-        task.cancel()
-    elapsed = time.perf_counter() - start
-    gc.enable()
-    for writer in writers:
-        writer.close()
-    latencies.sort()
-    answered = len(latencies)
-
-    def pct(p: float) -> float | None:
-        index = int(p * total)
-        return round(latencies[index] * 1000, 3) if index < answered else None
-
-    return {"offered_rps": rate, "offered": total,
-            "offered_rps_achieved_by_generator": round(total / sent_s),
-            "answered": answered, "unfinished": len(pending),
-            "answered_rps": round(answered / elapsed), "statuses": statuses,
-            "p50_ms": pct(0.50), "p90_ms": pct(0.90), "p99_ms": pct(0.99),
-            "max_answered_ms": round(latencies[-1] * 1000, 3) if latencies else None,
-            "mean_answered_ms": (round(statistics.fmean(latencies) * 1000, 3)
-                                 if latencies else None)}
+ROUTES = {"features": "/users/{user}/features",
+          "recommendations": "/sessions/{session}/recommendations",
+          "profile": "/users/{user}/profile"}
 
 
 def _writer(port: int, rate: float, seconds: float, counts: Any) -> None:
@@ -144,138 +89,121 @@ def _writer(port: int, rate: float, seconds: float, counts: Any) -> None:
             time.sleep(pause)
 
 
-async def _trivial_server(port: int, ready: Any) -> None:
-    body = b'{"ok":true}'
-    answer = (b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: %d"
-              b"\r\n\r\n%b" % (len(body), body))
-
-    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            while True:
-                await reader.readuntil(b"\r\n\r\n")
-                writer.write(answer)
-        except (asyncio.IncompleteReadError, ConnectionError):
-            writer.close()
-
-    server = await asyncio.start_server(handle, "127.0.0.1", port)
-    ready.set()
-    async with server:
-        await server.serve_forever()
-
-
-def _run_trivial(port: int, ready: Any) -> None:
-    try:
-        import uvloop
-        uvloop.install()
-    except ImportError:
-        pass
-    asyncio.run(_trivial_server(port, ready))
-
-
-def generator_floor(rate: float, seconds: float) -> dict[str, Any]:
-    port = free_port()
-    ready = multiprocessing.Event()
-    proc = multiprocessing.Process(target=_run_trivial, args=(port, ready), daemon=True)
-    proc.start()
-    ready.wait(10)
-    try:
-        return asyncio.run(open_loop(port, ["/x"], rate, seconds))
-    finally:
-        proc.terminate()
-        proc.join(5)
-
-
 def _cpu_seconds(pid: int) -> float:
     """User plus system CPU time of process ``pid`` and its threads (Linux /proc)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def _median_us(fn: Any, calls: int = 2_000, rounds: int = 5) -> float:
-    times = []
-    for _ in range(rounds):
-        start = time.thread_time_ns()
-        for _ in range(calls):
-            fn()
-        times.append((time.thread_time_ns() - start) / calls / 1000)
-    return round(statistics.median(times), 1)
+def _children_cpu_seconds(pid: int) -> float:
+    """CPU time of ``pid`` and of its live child processes (uvicorn's workers)."""
+    total = _cpu_seconds(pid)
+    children = Path(f"/proc/{pid}/task/{pid}/children")
+    if children.exists():
+        for child in children.read_text().split():
+            with contextlib.suppress(FileNotFoundError, ProcessLookupError):
+                total += _cpu_seconds(int(child))
+    return total
 
 
-def where_time_goes(spec: str, users: list[str]) -> dict[str, Any]:
-    """CPU per request in this process: the store read, and the whole app without a socket."""
-    from shopstream.api.app import user_features_answer
-
-    store = open_store(spec)
-    app = create_app(ServeState(store=store, security=SecurityConfig()))
-    ids = users[:500]
-    state = {"i": 0}
-
-    def read() -> None:
-        state["i"] += 1
-        user_features_answer(store, ids[state["i"] % len(ids)])
-
-    async def receive() -> dict[str, Any]:
-        return {"type": "http.request", "body": b"", "more_body": False}
-
-    async def send(_: dict[str, Any]) -> None:
-        return None
-
-    loop = asyncio.new_event_loop()
-
-    def whole() -> None:
-        state["i"] += 1
-        path = f"/users/{ids[state['i'] % len(ids)]}/features"
-        scope = {"type": "http", "method": "GET", "path": path, "raw_path": path.encode(),
-                 "query_string": b"", "headers": [(b"host", b"127.0.0.1")],
-                 "client": ("127.0.0.1", 1), "server": ("127.0.0.1", 80), "scheme": "http",
-                 "http_version": "1.1", "root_path": "", "asgi": {"version": "3.0"}}
-        loop.run_until_complete(app(scope, receive, send))
-
-    try:
-        return {"measured": "CPU microseconds per request in one thread (thread_time_ns), "
-                            "median of 5 x 2000",
-                "store_read_us": _median_us(read),
-                "asgi_app_with_store_read_us": _median_us(whole)}
-    finally:
-        loop.close()
-        store.close()
+def _load() -> list[float]:
+    return [round(x, 2) for x in os.getloadavg()]
 
 
-def bench_store(kind: str, args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
+class _Server:
+    """``shopstream serve --workers N`` in a subprocess."""
+
+    def __init__(self, spec: str, workers: int) -> None:
+        self.port = free_port()
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "shopstream.cli", "serve", "--store", spec, "--port",
+             str(self.port), "--workers", str(workers)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/health",
+                                            timeout=1) as answer:
+                    if answer.status == 200:
+                        return
+            except OSError:
+                pass
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                err = self.proc.stderr.read().decode() if self.proc.stderr else ""
+                raise RuntimeError(f"shopstream serve did not start: {err}")
+            time.sleep(0.2)
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+
+
+def _paths(routes: list[str], users: list[str], sessions: list[str]) -> dict[str, list[str]]:
+    return {route: [ROUTES[route].format(user=u, session=s)
+                    for u, s in zip(users * (len(sessions) // max(len(users), 1) + 1),
+                                    sessions, strict=False)]
+            for route in routes}
+
+
+def bench_store(kind: str, args: argparse.Namespace, workdir: Path,
+                generator: Generator) -> dict[str, Any]:
     redis = None
     if kind == "redis":
         redis, spec = start_redis(workdir)
     else:
         spec = str(workdir / "features.db")
     try:
-        users, sessions, _ = fill_store(spec, args.sessions, workdir)
-        result: dict[str, Any] = {"store": kind, "users": len(users), "sessions": len(sessions)}
-        server = Server(spec)
+        started = time.perf_counter()
+        config = PipelineConfig(features=FeaturesConfig(), profiles=ProfilesConfig())
+        users, sessions, written = fill_store(spec, args.sessions, workdir, config)
+        result: dict[str, Any] = {"store": kind, "users": len(users), "sessions": len(sessions),
+                                  "values_written_by_fill": written,
+                                  "fill_seconds": round(time.perf_counter() - started, 1)}
+        by_route = _paths(args.routes, users, sessions)
+        mixed = [path for group in zip(*by_route.values(), strict=False) for path in group]
+        server = _Server(spec, args.workers)
         counts = multiprocessing.Array("l", 2)
-        writer = multiprocessing.Process(
-            target=_writer, args=(server.port, args.write_rate, args.seconds + 8, counts),
-            daemon=True)
+        writing_s = (len(args.rates) + 1) * (args.seconds + 8) + 10
+        writer = multiprocessing.Process(target=_writer, daemon=True,
+                                         args=(server.port, args.write_rate, writing_s, counts))
+        runs = []
         try:
             writer.start()
             time.sleep(2)  # the pipeline is writing before the reads start
-            paths = [p for pair in zip(
-                (f"/users/{u}/features" for u in users),
-                (f"/sessions/{s}/recommendations" for s in sessions), strict=False)
-                for p in pair]
-            cpu_before = _cpu_seconds(server.proc.pid)
-            result["reads"] = asyncio.run(open_loop(server.port, paths, args.rate,
-                                                    args.seconds))
-            answered = max(result["reads"]["answered"], 1)
-            result["server_cpu_us_per_answered_read"] = round(
-                (_cpu_seconds(server.proc.pid) - cpu_before) / answered * 1e6, 1)
-            writer.join(args.seconds + 30)
-            result["writes"] = {"offered_events_per_s": args.write_rate,
-                                "accepted_events": counts[0], "refused_events": counts[1]}
+            # The server's CPU while it only takes the writer's events: its share is
+            # taken out of the CPU per read.
+            cpu_before, clock = _children_cpu_seconds(server.proc.pid), time.monotonic()
+            time.sleep(args.seconds)
+            writing_cpu_per_s = ((_children_cpu_seconds(server.proc.pid) - cpu_before)
+                                 / (time.monotonic() - clock))
+            result["server_cpu_s_per_s_while_only_writing"] = round(writing_cpu_per_s, 4)
+            for rate in args.rates:
+                load_before = _load()
+                cpu_before, clock = _children_cpu_seconds(server.proc.pid), time.monotonic()
+                reads = generator.run(server.port, mixed, rate, args.seconds)
+                cpu = _children_cpu_seconds(server.proc.pid) - cpu_before
+                elapsed = time.monotonic() - clock
+                answered = max(reads["answered"], 1)
+                reads["load_average_before"] = load_before
+                reads["load_average_after"] = _load()
+                reads["server_cpu_us_per_answered_read"] = round(cpu / answered * 1e6, 1)
+                reads["server_cpu_us_per_answered_read_less_writing"] = round(
+                    (cpu - writing_cpu_per_s * elapsed) / answered * 1e6, 1)
+                reads["goal_p99_under_2_ms_met"] = (reads["p99_ms"] is not None
+                                                    and reads["p99_ms"] < 2.0)
+                runs.append(reads)
+                time.sleep(2)
         finally:
-            if writer.is_alive():
-                writer.terminate()
+            writer.terminate()
+            writer.join(10)
             server.stop()
-        result["where_time_goes"] = where_time_goes(spec, users)
+        result["reads"] = runs
+        result["writes"] = {"offered_events_per_s": args.write_rate,
+                            "accepted_events": counts[0], "refused_events": counts[1]}
+        result["where_time_goes"] = where_time_goes(spec, by_route)
         return result
     finally:
         if redis is not None:
@@ -285,33 +213,48 @@ def bench_store(kind: str, args: argparse.Namespace, workdir: Path) -> dict[str,
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--rate", type=float, default=5_000.0)
+    parser.add_argument("--rates", default="2000,5000",
+                        help="offered reads per second, comma separated")
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--write-rate", type=float, default=200.0)
     parser.add_argument("--sessions", type=int, default=5_000)
     parser.add_argument("--stores", default="embedded,redis")
+    parser.add_argument("--routes", default=",".join(ROUTES))
+    parser.add_argument("--generator", choices=("auto", "c", "python"), default="auto")
+    parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--no-floor", action="store_true",
+                        help="skip the generator's floor against a trivial server")
     args = parser.parse_args()
-    try:
-        import uvloop
-        uvloop.install()
-    except ImportError:
-        pass
+    args.rates = [float(r) for r in args.rates.split(",")]
+    args.routes = [r.strip() for r in args.routes.split(",")]
+    unknown = sorted(set(args.routes) - set(ROUTES))
+    if unknown:
+        parser.error(f"--routes: unknown {unknown}, known: {sorted(ROUTES)}")
+    generator = Generator(args.generator)
     results: dict[str, Any] = {
         "benchmark": "read_load", "python": sys.version.split()[0], "cpus": os.cpu_count(),
-        "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
-        "offered_reads_per_s": args.rate, "seconds": args.seconds, "workers": 1,
-        "goal": "p99 < 2 ms", "note": "load generator, writer and server share the machine's "
-        "cores: the generator floor is the latency of the generator and kernel alone",
-        "generator_floor": generator_floor(args.rate, args.seconds), "stores": []}
-    with tempfile.TemporaryDirectory() as tmp:
-        for kind in args.stores.split(","):
-            workdir = Path(tmp) / kind.strip()
-            workdir.mkdir()
-            results["stores"].append(bench_store(kind.strip(), args, workdir))
-    results["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
-    for store in results["stores"]:
-        p99 = store["reads"]["p99_ms"]
-        store["goal_met"] = p99 is not None and p99 < 2.0
+        "load_average_at_start": _load(), "offered_reads_per_s": args.rates,
+        "seconds": args.seconds, "workers": args.workers, "routes": args.routes,
+        "generator": generator.kind, "generator_build_error": generator.build_error or None,
+        "goal": "p99 < 2 ms", "note": "generator, writer and server share the machine's "
+        "cores: the generator floor is the latency of the generator and kernel alone; the "
+        "CPU per read holds on a quiet machine, the p99 needs one", "stores": []}
+    try:
+        if not args.no_floor:
+            results["generator_floor"] = []
+            for rate in args.rates:
+                load_before = _load()
+                run = floor(generator, rate, args.seconds)
+                run["load_average_before"], run["load_average_after"] = load_before, _load()
+                results["generator_floor"].append(run)
+        with tempfile.TemporaryDirectory() as tmp:
+            for kind in args.stores.split(","):
+                workdir = Path(tmp) / kind.strip()
+                workdir.mkdir()
+                results["stores"].append(bench_store(kind.strip(), args, workdir, generator))
+    finally:
+        generator.close()
+    results["load_average_at_end"] = _load()
     print(json.dumps(results, indent=2))
     return 0
 

@@ -57,15 +57,17 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def fill_store(spec: str, sessions: int, workdir: Path) -> tuple[list[str], list[str], int]:
-    """Run simulated traffic through the pipeline into the store; return the ids."""
+def fill_store(spec: str, sessions: int, workdir: Path,
+               config: PipelineConfig | None = None) -> tuple[list[str], list[str], int]:
+    """Run simulated traffic through the pipeline (``config``, by default the feature
+    operators) into the store; return the ids."""
     events_path = workdir / "events.jsonl"
     end_ms = int(time.time() * 1000)
     write_jsonl(SimulationConfig(sessions=sessions, days=1, seed=11, end_ms=end_ms),
                 events_path, progress=False)
     store = open_store(spec)
     tap = StoreTap(store)
-    engine = Engine(default_topology(PipelineConfig(features=FeaturesConfig())), 5_000,
+    engine = Engine(default_topology(config or PipelineConfig(features=FeaturesConfig())), 5_000,
                     lambda out: tap.write(out) if out.stream in tap.streams else None)
     decode = EventDecoder().decode
     users: set[str] = set()
