@@ -62,6 +62,9 @@ class EvaluationConfig:
         Evaluate only the first this many test sessions (for quick runs).
     tune
         Learn the blend's weights on a validation split of the training sessions first.
+    skip
+        Report names of single strategies not to evaluate (``session_knn``, the slowest,
+        for quick runs); the blend is always evaluated.
     """
 
     k: int = 20
@@ -70,6 +73,7 @@ class EvaluationConfig:
     recommend: RecommendConfig = field(default_factory=RecommendConfig)
     max_test_sessions: int | None = None
     tune: bool = False
+    skip: frozenset[str] = frozenset()
 
     def __post_init__(self) -> None:
         if self.k <= 0:
@@ -141,7 +145,8 @@ def evaluate(sessions: list[EvalSession], config: EvaluationConfig | None = None
 
     if start is not None:
         start(sum(len(s.events) for s in test))
-    names = [name for name in REPORT_NAMES if name in harness.recommenders]
+    names = [name for name in REPORT_NAMES
+             if name in harness.recommenders and REPORT_NAMES[name] not in cfg.skip]
     rankers = harness.rankers(names)
     metrics = {name: Metrics(cfg.k) for name, _ in rankers}
     started = time.perf_counter()

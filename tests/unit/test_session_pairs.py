@@ -121,3 +121,9 @@ def test_offline_evaluation_learns_and_reports_it() -> None:
     # g follows a in the test; only the whole-session pairs (and popularity) can know it.
     assert report["recommenders"]["session_pairs"]["hr"] == 1.0
     assert report["recommenders"]["co_occurrence"]["hr"] == 0.0
+    quick = evaluate(sessions, EvaluationConfig(test_fraction=0.1,
+                                                skip=frozenset({"session_knn"})))
+    assert "session_knn" not in quick["recommenders"]
+    assert quick["recommenders"]["session_pairs"] == report["recommenders"]["session_pairs"] | {
+        "latency_ms_median": quick["recommenders"]["session_pairs"]["latency_ms_median"],
+        "latency_ms_p99": quick["recommenders"]["session_pairs"]["latency_ms_p99"]}

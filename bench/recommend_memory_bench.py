@@ -1,0 +1,85 @@
+"""How much of the recommenders' quality is their memory; prints one JSON object.
+
+``shopstream evaluate --tune`` (static protocol, k = 20) on MovieLens-100k cut into
+sessions at 30-minute gaps and on the Instacart sample with each shopper's orders as
+one long session, once per memory of the merged counts:
+
+- ``default``: the pipeline's ``CountsConfig`` (counts halve every 14 days; SESSION_PAIRS
+  every year, see :mod:`shopstream.recommend.session_pairs`);
+- ``no_decay``: ``half_life_ms=0`` for every kind (the baselines remember as long as
+  SESSION_PAIRS does): the fair comparison of SESSION_PAIRS' whole-session window with
+  the baselines.
+
+For each: HR@20 and MRR@20 of every strategy and the blend, the blend's gain over the
+best of the two simple baselines (next items, session co-occurrence), the tuned weights
+and the wall time. The session k-NN baseline (offline only, the slowest) is skipped
+unless ``--with-knn``.
+
+Usage::
+
+    .venv/bin/python bench/recommend_memory_bench.py [--memories default,no_decay]
+        [--datasets movielens,instacart] [--with-knn]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from dataclasses import replace
+from typing import Any
+
+from shopstream.datasets.fetch import fetch
+from shopstream.datasets.registry import dataset_info
+from shopstream.evaluation.replay import EvaluationConfig, evaluate
+from shopstream.evaluation.sessions import load_sessions
+from shopstream.recommend.counts import CountsConfig
+from shopstream.recommend.suite import RecommendConfig
+
+DATASETS = {"movielens": ("movielens-100k", "movielens-sessions.csv"),
+            "instacart": ("instacart", "instacart-user-sessions.csv")}
+MEMORIES = {"default": CountsConfig(), "no_decay": CountsConfig(half_life_ms=0)}
+
+
+def quality(dataset: str, counts: CountsConfig, with_knn: bool) -> dict[str, Any]:
+    name, csv_name = DATASETS[dataset]
+    path = fetch(dataset_info(name)).parent / csv_name
+    config = EvaluationConfig(tune=True, recommend=replace(RecommendConfig(), counts=counts),
+                              skip=frozenset() if with_knn else frozenset({"session_knn"}))
+    started = time.perf_counter()
+    report = evaluate(load_sessions(path), config)
+    seconds = time.perf_counter() - started
+    recs = report["recommenders"]
+    baseline = max(recs["next_item"]["hr"], recs["co_occurrence"]["hr"])
+    singles = {n: r["hr"] for n, r in recs.items() if n != "blend"}
+    best = max(singles, key=singles.__getitem__)
+    return {
+        "predictions": report["predictions"],
+        "hr20": {n: r["hr"] for n, r in sorted(recs.items(), key=lambda e: -e[1]["hr"])},
+        "mrr20": {n: r["mrr"] for n, r in recs.items()},
+        "blend_vs_best_simple_baseline": round(recs["blend"]["hr"] / baseline, 3)
+        if baseline else None,
+        "blend_beats_every_single": recs["blend"]["hr"] > singles[best],
+        "best_single": {"name": best, "hr": singles[best]},
+        "tuning": report["tuning"], "seconds": round(seconds, 1),
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--memories", default=",".join(MEMORIES))
+    parser.add_argument("--datasets", default=",".join(DATASETS))
+    parser.add_argument("--with-knn", action="store_true")
+    args = parser.parse_args()
+    result: dict[str, Any] = {}
+    for memory in filter(None, args.memories.split(",")):
+        result[memory] = {dataset: quality(dataset, MEMORIES[memory], args.with_knn)
+                          for dataset in filter(None, args.datasets.split(","))}
+    json.dump(result, sys.stdout, indent=2)
+    print()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
