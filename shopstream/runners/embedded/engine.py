@@ -37,6 +37,18 @@ __all__ = ["MAX_WATERMARK", "Engine"]
 MAX_WATERMARK = 2**63 - 1
 _MIN_WATERMARK = -(2**63)
 
+#: One stage a stream's records reach: its context, the key of a record (``""`` for a
+#: broadcast input) and the operator method that processes it.
+_Step = tuple[StageContext, Callable[[Any], str], Callable[[Any, StageContext], Any]]
+
+
+def _no_key(_: Any) -> str:
+    return ""
+
+
+def _ignore(_: Any, __: int) -> None:
+    """The delivery of a stream no stage reads."""
+
 
 class Engine:
     """Routes events and outputs through a :class:`Topology` in event-time order.
@@ -62,6 +74,9 @@ class Engine:
             for name in stage.broadcast_inputs:
                 self._broadcast.setdefault(name, []).append(i)
         self._sinks = frozenset(topology.sink_streams) | {streams.LATE_EVENTS}
+        # The function that hands a stream's records to the stages it reaches.
+        self._deliver = {stream: self._deliverer(self._route(stream))
+                         for stream in {*self._consumers, *self._broadcast}}
         # Events arriving in time order (nearly all) queue in a deque; only those that
         # overtook a newer event go through the heap. Draining merges the two.
         self._in_order: deque[tuple[int, int, ShopperEvent]] = deque()
@@ -138,21 +153,26 @@ class Engine:
         while self._calls:
             self._calls.popleft()(self)
         mark = self.watermark_ms
+        self._release_events(mark)
+        if self._catalog and self._catalog[0][0] <= mark:
+            self._release_catalog(mark)
+        theap = self.timers.heap
+        while theap and theap[0][0] <= mark:
+            self._fire(self.timers.pop_raw())
+
+    def _release_events(self, mark: int) -> None:
+        """Hand every buffered event at or before ``mark`` to its stages, in event-time
+        order, after the timers and catalog changes due before it."""
+        # This loop runs per event: its lookups are bound once, here.
         in_order = self._in_order
         overtaken = self._overtaken
         popleft = in_order.popleft
+        pop = heapq.heappop
         timers = self.timers
         theap = timers.heap
         fire = self._fire
-        pop = heapq.heappop
-        output = self._output
         catalog = self._catalog
-        # _element's body inlined with its lookups hoisted: this loop runs per event.
-        consumers = [(self.contexts[index], stage.key_by, stage.operator.process_element)
-                     for index, stage in self._consumers.get(streams.EVENTS, ())]
-        # Stages that learn from every event (broadcast) see it before any keyed stage.
-        learners = [(self.contexts[index], self.topology.stages[index].operator.process_broadcast)
-                    for index in self._broadcast.get(streams.EVENTS, ())]
+        deliver = self._deliver.get(streams.EVENTS, _ignore)
         while True:
             if overtaken and (not in_order or overtaken[0] < in_order[0]):
                 if overtaken[0][0] > mark:
@@ -166,25 +186,7 @@ class Engine:
                 fire(timers.pop_raw())
             if catalog and catalog[0][0] <= ts:
                 self._release_catalog(ts)
-            if learners:
-                for ctx, learn in learners:
-                    ctx.key = ""
-                    ctx.timestamp_ms = ts
-                    ctx.watermark_ms = ts - 1
-                    for out in learn(event, ctx):
-                        output(out, ts)
-            for ctx, key_by, process in consumers:
-                ctx.key = key_by(event)
-                ctx.timestamp_ms = ts
-                ctx.watermark_ms = ts - 1
-                outs = process(event, ctx)
-                if outs:
-                    for out in outs:
-                        output(out, ts)
-        if catalog and catalog[0][0] <= mark:
-            self._release_catalog(mark)
-        while theap and theap[0][0] <= mark:
-            fire(timers.pop_raw())
+            deliver(event, ts)
 
     def _release_catalog(self, until_ms: int) -> None:
         """Send the catalog changes due by ``until_ms`` to ``catalog-changes`` (a change
@@ -206,33 +208,42 @@ class Engine:
             self._output(out, ts)
 
     # -- routing -------------------------------------------------------------------------
-    def _element(self, index: int, stage: Stage, element: Any, ts: int) -> None:
-        ctx = self.contexts[index]
-        ctx.key = stage.key_by(element)
-        ctx.timestamp_ms = ts
-        ctx.watermark_ms = ts - 1
-        for out in stage.operator.process_element(element, ctx):
-            self._output(out, ts)
+    def _route(self, stream: str) -> tuple[_Step, ...]:
+        """The stages ``stream``'s records reach, in the order they see a record: for
+        ``events`` the stages that learn from every event (broadcast) before any keyed
+        stage; for a derived stream the keyed stages first."""
+        keyed = [(self.contexts[index], stage.key_by, stage.operator.process_element)
+                 for index, stage in self._consumers.get(stream, ())]
+        broadcast = [(self.contexts[index], _no_key,
+                      self.topology.stages[index].operator.process_broadcast)
+                     for index in self._broadcast.get(stream, ())]
+        return (*broadcast, *keyed) if stream == streams.EVENTS else (*keyed, *broadcast)
+
+    def _deliverer(self, steps: tuple[_Step, ...]) -> Callable[[Any, int], None]:
+        """``deliver(element, ts)``: hand ``element`` to each stage of ``steps`` and their
+        outputs on, depth first (it runs per event: its lookups are bound once, here)."""
+        output = self._output
+
+        def deliver(element: Any, ts: int) -> None:
+            for ctx, key_of, process in steps:
+                ctx.key = key_of(element)
+                ctx.timestamp_ms = ts
+                ctx.watermark_ms = ts - 1
+                outs = process(element, ctx)
+                if outs:
+                    for out in outs:
+                        output(out, ts)
+
+        return deliver
 
     def _output(self, out: Output, ts: int = 0) -> None:
         stream = out.stream
         self.output_counts[stream] = self.output_counts.get(stream, 0) + 1
         if stream in self._sinks:
             self._emit(out)
-        consumers = self._consumers.get(stream)
-        if consumers:
-            for index, stage in consumers:
-                self._element(index, stage, out.record, ts)
-        targets = self._broadcast.get(stream)
-        if targets:
-            for index in targets:
-                ctx = self.contexts[index]
-                ctx.key = ""
-                ctx.timestamp_ms = ts
-                ctx.watermark_ms = ts - 1
-                for follow in self.topology.stages[index].operator.process_broadcast(
-                        out.record, ctx):
-                    self._output(follow, ts)
+        deliver = self._deliver.get(stream)
+        if deliver is not None:
+            deliver(out.record, ts)
 
     # -- checkpoints ---------------------------------------------------------------------
     def snapshot(self) -> dict[str, Any]:
