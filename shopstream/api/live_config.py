@@ -39,6 +39,12 @@ class LiveConfig:
         Events accepted but not yet taken by the pipeline (``--max-pending-events``,
         default 200,000); beyond it ``POST /events`` and the collector answer 503 with
         ``Retry-After`` instead of holding more in memory.
+    max_buffered
+        Events the engine may hold until the watermark passes them, on top of
+        ``max_queue`` (``--max-buffered-events``, default 200,000): accepted events in
+        memory are at most ``max_queue + max_buffered``, whatever the rate; beyond, 503.
+        The engine holds the events of the last ``out_of_orderness_ms``, so the rate
+        sustained is at most ``max_buffered`` per bound (40,000/s at the defaults).
     retry_after_s
         The ``Retry-After`` of those 503 answers (default 1 s).
     checkpoints
@@ -50,6 +56,7 @@ class LiveConfig:
     idle_ms: int = 1_000
     max_queue: int = 200_000
     retry_after_s: int = 1
+    max_buffered: int = 200_000
     checkpoints: ServeCheckpointConfig | None = None
     #: What one posted event may contain (``serve --max-*``); the floor is the year 2000.
     input_limits: InputLimits = _SERVICE_LIMITS
@@ -67,7 +74,7 @@ class LiveConfig:
         if self.out_of_orderness_ms < 0:
             msg = f"LiveConfig.out_of_orderness_ms must be >= 0, got {self.out_of_orderness_ms!r}"
             raise ConfigError(msg)
-        for name in ("idle_ms", "max_queue", "retry_after_s"):
+        for name in ("idle_ms", "max_queue", "retry_after_s", "max_buffered"):
             value = getattr(self, name)
             if value <= 0:
                 msg = f"LiveConfig.{name} must be > 0, got {value!r}"

@@ -81,6 +81,9 @@ class ServeConfig:
         :class:`~shopstream.api.connection_limits.ConnectionLimits`).
     max_pending_events
         Events accepted and not yet processed before ``POST /events`` answers 503.
+    max_buffered_events
+        Events the hosted pipeline may hold until the watermark passes them, on top of
+        the pending ones; beyond, 503 (see ``LiveConfig.max_buffered``).
     checkpoint_dir, checkpoint_every, checkpoint_seconds, wal_segment_bytes
         With a directory, every accepted event is written to a write-ahead log before
         its 202, the pipeline checkpoints there, and a restart resumes from it (see
@@ -118,6 +121,7 @@ class ServeConfig:
     max_header_bytes: int = ConnectionLimits.max_header_bytes
     max_connections: int = ConnectionLimits.max_connections
     max_pending_events: int = LiveConfig.max_queue
+    max_buffered_events: int = LiveConfig.max_buffered
     checkpoint_dir: str | None = None
     checkpoint_every: int = 100_000
     checkpoint_seconds: float = 30.0
@@ -157,7 +161,8 @@ class ServeConfig:
                                                 self.checkpoint_seconds,
                                                 self.wal_segment_bytes)
         return LiveConfig(self.out_of_orderness_ms, self.idle_ms, self.max_pending_events,
-                          checkpoints=checkpoints, input_limits=self.input_limits,
+                          max_buffered=self.max_buffered_events, checkpoints=checkpoints,
+                          input_limits=self.input_limits,
                           profiles=self.profiles, trends=self.trends,
                           store_days=self.store_days)
 

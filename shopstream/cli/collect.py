@@ -137,7 +137,8 @@ def _live_config(args: argparse.Namespace, limits: Any) -> Any:
     if args.checkpoint_dir:
         checkpoints = ServeCheckpointConfig(args.checkpoint_dir, args.checkpoint_every,
                                             args.checkpoint_seconds, args.wal_segment_bytes)
-    return LiveConfig(max_queue=args.max_pending_events, checkpoints=checkpoints,
+    return LiveConfig(max_queue=args.max_pending_events,
+                      max_buffered=args.max_buffered_events, checkpoints=checkpoints,
                       input_limits=limits)
 
 

@@ -8,7 +8,8 @@ Examples
 >>> args = parser.parse_args(["--checkpoint-dir", "ck", "--max-pending-events", "5000"])
 >>> sorted(durability_options(args).items())  # doctest: +NORMALIZE_WHITESPACE
 [('checkpoint_dir', 'ck'), ('checkpoint_every', 100000), ('checkpoint_seconds', 30.0),
- ('max_pending_events', 5000), ('wal_segment_bytes', 67108864)]
+ ('max_buffered_events', 200000), ('max_pending_events', 5000),
+ ('wal_segment_bytes', 67108864)]
 """
 
 from __future__ import annotations
@@ -20,7 +21,8 @@ __all__ = ["add_durability_arguments", "durability_options"]
 
 
 def add_durability_arguments(parser: argparse.ArgumentParser) -> None:
-    """``--max-pending-events``, ``--checkpoint-dir`` and the checkpoint intervals."""
+    """``--max-pending-events``, ``--max-buffered-events``, ``--checkpoint-dir`` and the
+    checkpoint intervals."""
     group = parser.add_argument_group(
         "backpressure and durability",
         "Accepted events wait for the hosted pipeline in a bounded queue; when it is full "
@@ -31,6 +33,12 @@ def add_durability_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--max-pending-events", type=int, default=200_000, metavar="N",
                        help="events accepted and not yet processed before answering 503 "
                             "(default 200000)")
+    group.add_argument("--max-buffered-events", type=int, default=200_000, metavar="N",
+                       help="events the pipeline may hold until the watermark passes them "
+                            "(they arrive up to --out-of-orderness-ms apart), on top of "
+                            "the pending ones; beyond, 503. Memory stays bounded whatever "
+                            "the rate; the rate sustained is at most N per "
+                            "out-of-orderness bound (default 200000: 40000/s at 5 s)")
     group.add_argument("--checkpoint-dir", metavar="DIR",
                        help="write-ahead log and checkpoints here; a restart resumes from "
                             "them (default: none, 202 means queued in memory)")
@@ -47,6 +55,7 @@ def add_durability_arguments(parser: argparse.ArgumentParser) -> None:
 def durability_options(args: argparse.Namespace) -> dict[str, Any]:
     """The ``ServeConfig`` fields of :func:`add_durability_arguments`' options."""
     return {"max_pending_events": args.max_pending_events,
+            "max_buffered_events": args.max_buffered_events,
             "checkpoint_dir": args.checkpoint_dir,
             "checkpoint_every": args.checkpoint_every,
             "checkpoint_seconds": args.checkpoint_seconds,
