@@ -28,6 +28,7 @@ Examples
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from operator import itemgetter
 
@@ -148,17 +149,28 @@ def top(prefs: Preferences, dimension: str, n: int = 5) -> list[tuple[str, float
 
 def price_band(price: float, config: PreferencesConfig) -> str:
     """The band of ``price``: ``"lo-hi"`` with ``lo < price <= hi``, or ``"last+"``."""
-    low = 0.0
-    for high in config.price_bands:
+    bands = config.price_bands
+    labels = _band_labels(bands)
+    for index, high in enumerate(bands):
         if price <= high:
-            return f"{low:g}-{high:g}"
-        low = high
-    return f"{low:g}+"
+            return labels[index]
+    return labels[-1]
+
+
+@functools.lru_cache(maxsize=64)
+def _band_labels(bands: tuple[float, ...]) -> tuple[str, ...]:
+    """``"lo-hi"`` of each band, then ``"last+"`` (formatted once per configuration)."""
+    lows = (0.0, *bands)
+    return (*(f"{low:g}-{high:g}" for low, high in zip(lows, bands, strict=False)),
+            f"{bands[-1]:g}+")
+
+
+_HOURS = tuple(f"{hour:02d}" for hour in range(24))
 
 
 def hour_of_day(ts_ms: int) -> str:
     """The UTC hour of ``ts_ms``, two digits."""
-    return f"{ts_ms % _DAY_MS // _HOUR_MS:02d}"
+    return _HOURS[ts_ms % _DAY_MS // _HOUR_MS]
 
 
 def day_of_week(ts_ms: int) -> str:
