@@ -308,7 +308,7 @@ class LivePipeline:
     @property
     def buffered(self) -> int:
         """Events the engine holds until the watermark passes them."""
-        return buffered_events(self.engine)
+        return self.engine.buffered_events
 
     def status(self) -> dict[str, Any]:
         """The ingest numbers ``/health`` adds to its ``pipeline`` entry."""
@@ -367,9 +367,3 @@ def _describe(exc: BaseException) -> str:
         tb = tb.tb_next
     where = f"operator {name!r}" if name else "the pipeline"
     return f"{where} raised {type(exc).__name__}: {exc}"
-
-
-def buffered_events(engine: Engine) -> int:
-    """Events ``engine`` holds until its watermark passes them (read from any thread:
-    lengths of its buffers)."""
-    return len(engine._in_order) + len(engine._overtaken) + len(engine._catalog)

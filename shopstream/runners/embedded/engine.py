@@ -142,6 +142,12 @@ class Engine:
         """End of input: release every buffered event and fire every timer."""
         self.advance(MAX_WATERMARK)
 
+    @property
+    def buffered_events(self) -> int:
+        """Events (and catalog changes) held until the watermark passes them; safe to read
+        from any thread (``serve`` bounds it: ``--max-buffered-events``)."""
+        return len(self._in_order) + len(self._overtaken) + len(self._catalog)
+
     def call_soon(self, fn: Callable[[Engine], None]) -> None:
         """Run ``fn(engine)`` on the thread driving the engine, at the start of its next
         :meth:`drain` (safe to call from any thread; ``serve`` erases a shopper's state
