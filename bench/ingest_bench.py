@@ -32,6 +32,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -62,21 +63,28 @@ def bench_log(durable: bool, clients: int, batch: int, seconds: float) -> dict[s
             while not stop.is_set():
                 done[index] += log.submit(events).result()
 
-        threads = [threading.Thread(target=client, args=(i,)) for i in range(clients)]
-        start = time.perf_counter()
-        for thread in threads:
-            thread.start()
-        time.sleep(seconds)
-        stop.set()
-        for thread in threads:
-            thread.join()
-        elapsed = time.perf_counter() - start
+        elapsed = _drive(client, clients, seconds, stop)
         log.stop()
         if wal is not None:
             wal.close()
         total = sum(done)
         return {"events_per_s": round(total / elapsed), "syncs": log.syncs,
                 "mean_group": round(log.records / log.syncs, 1) if log.syncs else None}
+
+
+def _drive(client: Callable[[int], None], clients: int, seconds: float,
+           stop: threading.Event) -> float:
+    """Run ``client(i)`` on ``clients`` threads for ``seconds``, then set ``stop`` and
+    wait for them; return the wall seconds they ran."""
+    threads = [threading.Thread(target=client, args=(i,)) for i in range(clients)]
+    start = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    time.sleep(seconds)
+    stop.set()
+    for thread in threads:
+        thread.join()
+    return time.perf_counter() - start
 
 
 def _start_serve(port: int, tmp: Path, durable: bool) -> subprocess.Popen[bytes]:
@@ -128,15 +136,7 @@ def bench_http(durable: bool, clients: int, batch: int, seconds: float) -> dict[
                     latencies[index].append(time.perf_counter() - sent)
             conn.close()
 
-        threads = [threading.Thread(target=client, args=(i,)) for i in range(clients)]
-        start = time.perf_counter()
-        for thread in threads:
-            thread.start()
-        time.sleep(seconds)
-        stop.set()
-        for thread in threads:
-            thread.join()
-        elapsed = time.perf_counter() - start
+        elapsed = _drive(client, clients, seconds, stop)
         os.kill(proc.pid, signal.SIGKILL)  # the queued backlog is not what is measured
         proc.wait()
         flat = sorted(x for lat in latencies for x in lat)

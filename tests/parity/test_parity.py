@@ -17,7 +17,6 @@ and 2 (the ``runner`` fixture):
 
 from __future__ import annotations
 
-import collections
 from pathlib import Path
 
 import msgspec
@@ -25,6 +24,7 @@ import pytest
 from parity_kit import (
     ParityRunner,
     add_catalog_changes,
+    expected_lines,
     golden_recommendation_topology,
     parity_topology,
     per_key,
@@ -33,7 +33,6 @@ from parity_kit import (
 from shopstream.errors import DecodeError
 from shopstream.events import streams
 from shopstream.events.decode import EventDecoder
-from shopstream.runners.embedded.harness import run_topology
 from shopstream.sim import SimulationConfig, write_jsonl
 
 GOLDEN = Path(__file__).parent.parent / "golden" / "data"
@@ -87,18 +86,7 @@ def simulated(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def expected_sim(simulated: Path) -> dict[str, list[str]]:
     """The test kit's outputs for the simulated input, as the files would hold them."""
-    decode = EventDecoder().decode
-    events = []
-    for raw in simulated.read_bytes().splitlines():
-        try:
-            events.append(decode(raw))
-        except DecodeError:
-            continue
-    encode = msgspec.json.Encoder().encode
-    lines: dict[str, list[str]] = collections.defaultdict(list)
-    for out in run_topology(parity_topology(), events):
-        lines[out.stream].append(encode(out.record).decode())
-    return lines
+    return expected_lines(simulated, parity_topology())
 
 
 @pytest.mark.parametrize("stream", SIM_STREAMS)

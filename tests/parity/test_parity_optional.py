@@ -10,22 +10,17 @@ One input and one job per runner keep the Flink part of this file to two jobs.
 
 from __future__ import annotations
 
-import collections
 import dataclasses
 from pathlib import Path
 
-import msgspec
 import pytest
-from parity_kit import ParityRunner, per_key
+from parity_kit import ParityRunner, expected_lines, per_key
 
-from shopstream.errors import DecodeError
 from shopstream.events import streams
-from shopstream.events.decode import EventDecoder
 from shopstream.operators.feature_catalog import FeaturesConfig
 from shopstream.operators.profile_config import ProfilesConfig
 from shopstream.pipeline import PipelineConfig, default_topology
 from shopstream.profiles.trends import TrendsConfig
-from shopstream.runners.embedded.harness import run_topology
 from shopstream.sim import SimulationConfig, write_jsonl
 from shopstream.topology import Topology
 
@@ -60,18 +55,7 @@ def optional_input(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def expected_optional(optional_input: Path) -> dict[str, list[str]]:
-    decode = EventDecoder().decode
-    events = []
-    for raw in optional_input.read_bytes().splitlines():
-        try:
-            events.append(decode(raw))
-        except DecodeError:
-            continue
-    encode = msgspec.json.Encoder().encode
-    lines: dict[str, list[str]] = collections.defaultdict(list)
-    for out in run_topology(optional_topology(), events):
-        lines[out.stream].append(encode(out.record).decode())
-    return lines
+    return expected_lines(optional_input, optional_topology())
 
 
 def test_optional_stages_per_key(runner: ParityRunner, optional_input: Path,
