@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from shopstream.connectors.files import JsonlSinks, JsonlSource
-from shopstream.errors import CheckpointError, ConfigError, DecodeError
+from shopstream.errors import CheckpointError, ConfigError, DecodeError, require_positive
 from shopstream.events import streams
 from shopstream.events.decode import EventDecoder
 from shopstream.events.limits import InputLimits
@@ -63,20 +63,8 @@ class RunnerConfig:
     idle_ms: int = 5_000
 
     def __post_init__(self) -> None:
-        if self.out_of_orderness_ms < 0:
-            msg = f"RunnerConfig.out_of_orderness_ms must be >= 0, got {self.out_of_orderness_ms!r}"
-            raise ConfigError(msg)
-        if self.checkpoint_every_events <= 0:
-            msg = ("RunnerConfig.checkpoint_every_events must be > 0, got "
-                   f"{self.checkpoint_every_events!r}")
-            raise ConfigError(msg)
-        if self.idle_ms <= 0:
-            msg = f"RunnerConfig.idle_ms must be > 0, got {self.idle_ms!r}"
-            raise ConfigError(msg)
-        if self.checkpoint_every_seconds <= 0:
-            msg = ("RunnerConfig.checkpoint_every_seconds must be > 0, got "
-                   f"{self.checkpoint_every_seconds!r}")
-            raise ConfigError(msg)
+        require_positive(self, "out_of_orderness_ms", allow_zero=True)
+        require_positive(self, "checkpoint_every_events", "idle_ms", "checkpoint_every_seconds")
 
 
 class EmbeddedRunner:
