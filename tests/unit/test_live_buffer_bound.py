@@ -51,6 +51,7 @@ def test_held_events_are_bounded_and_the_bound_lifts_when_the_watermark_moves() 
             assert time.monotonic() < deadline, live.buffered
             time.sleep(0.02)
         assert live.submit([_raw(T0 + 40)]) == 1
+        _settle(live)
         assert live.processed == 31
     finally:
         live.stop()
