@@ -6,6 +6,7 @@ leaves to uvicorn, and that the guard's rules hold either way."""
 from __future__ import annotations
 
 import socket
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -219,3 +220,19 @@ def test_valid_keys_are_remembered_up_to_a_bound() -> None:
         assert len(fast._valid) <= fast_protocol.KNOWN_KEYS
     assert not fast.allowed([(b"x-api-key", b"nope-0123456789abcdef")])
     assert not fast.allowed([(b"authorization", b"Basic " + keys[0].encode())])
+
+
+def test_an_idle_connection_is_closed_after_a_fast_answer(
+        tmp_path: Path, answered: dict[str, int]) -> None:
+    server = _server(tmp_path, idle_timeout_s=1.0)
+    try:
+        with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+            buffer = bytearray()
+            sock.sendall(RECS)
+            assert _read_answer(sock, buffer)[0] == 200
+            started = time.monotonic()
+            assert sock.recv(1) == b""  # closed by the server's keep-alive timeout
+            assert time.monotonic() - started < 5
+        assert answered["fast"] == 1
+    finally:
+        server.stop()
