@@ -21,7 +21,8 @@ Cost: one action costs ``O(window + session_window)``, one basket
 ``O(basket_items ** 2)``, whatever the history or the catalog. Memory: at most
 ``max_sessions`` sessions of ``max(window, session_window)`` products,
 plus the pending deltas, which :attr:`PairLearner.full` reports once they pass
-``max_pending`` entries (the operator then drains early).
+``max_pending`` entries (the operator then drains early; SESSION_PAIRS' entries have
+their own cap, see :class:`PairsConfig`).
 
 Examples
 --------
@@ -71,7 +72,10 @@ class PairsConfig:
     session_gap_ms
         A session idle this long starts afresh.
     max_pending
-        Pending pair entries after which :attr:`PairLearner.full` asks for a drain.
+        Pending pair entries after which :attr:`PairLearner.full` asks for a drain
+        (``SESSION_PAIRS`` entries count against their own cap, ``2 * ceil(session_window
+        / window)`` times as large, so that learning them does not change when the other
+        kinds drain, nor therefore how their counts decay).
     weights
         Popularity weight of each action kind.
     """
@@ -101,17 +105,26 @@ class _Recent:
 class PairLearner:
     """Pair counts of the sessions it sees; see the module documentation."""
 
+    # Defaults for a learner restored from a checkpoint taken before SESSION_PAIRS.
+    _wide = 0
+    _wide_cap = 0
+
     def __init__(self, config: PairsConfig | None = None) -> None:
         self.config = config or PairsConfig()
         self._sessions: OrderedDict[str, _Recent] = OrderedDict()
         self._pending: dict[str, dict[str, dict[str, float]]] = {
             NEXT_ITEM: {}, CO_OCCURRENCE: {}, CROSS_SELL: {}, POPULAR: {}, SESSION_PAIRS: {}}
         self._size = 0
+        self._wide = 0
+        cfg = self.config
+        self._wide_cap = cfg.max_pending * 2 * -(-cfg.session_window // cfg.window)
 
     @property
     def full(self) -> bool:
-        """Whether the pending deltas passed ``max_pending`` entries."""
-        return self._size >= self.config.max_pending
+        """Whether the pending deltas passed ``max_pending`` entries (or SESSION_PAIRS'
+        their own cap)."""
+        return self._size >= self.config.max_pending or (
+            self._wide_cap > 0 and self._wide >= self._wide_cap)
 
     @property
     def sessions(self) -> int:
@@ -126,6 +139,17 @@ class PairLearner:
         old = row.get(other)
         if old is None:
             self._size += 1
+            row[other] = weight
+        else:
+            row[other] = old + weight
+
+    def _bump_wide(self, anchor: str, other: str, weight: float) -> None:
+        row = self._pending[SESSION_PAIRS].get(anchor)
+        if row is None:
+            row = self._pending[SESSION_PAIRS][anchor] = {}
+        old = row.get(other)
+        if old is None:
+            self._wide += 1
             row[other] = weight
         else:
             row[other] = old + weight
@@ -154,8 +178,8 @@ class PairLearner:
             self._bump(NEXT_ITEM, items[-1], product, 1.0)
         if cfg.session_window:
             for other, share in pair_shares(items, product, cfg.session_window):
-                self._bump(SESSION_PAIRS, other, product, share)
-                self._bump(SESSION_PAIRS, product, other, share)
+                self._bump_wide(other, product, share)
+                self._bump_wide(product, other, share)
         # Co-occurrence both ways, 1 / distance: the bumps inlined (this runs per action).
         table = self._pending[CO_OCCURRENCE]
         mine: dict[str, float] | None = None
@@ -211,4 +235,5 @@ class PairLearner:
                                      tuple([row[o] for o in others])))
             table.clear()
         self._size = 0
+        self._wide = 0
         return out

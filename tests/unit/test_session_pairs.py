@@ -127,3 +127,19 @@ def test_offline_evaluation_learns_and_reports_it() -> None:
     assert quick["recommenders"]["session_pairs"] == report["recommenders"]["session_pairs"] | {
         "latency_ms_median": quick["recommenders"]["session_pairs"]["latency_ms_median"],
         "latency_ms_p99": quick["recommenders"]["session_pairs"]["latency_ms_p99"]}
+
+
+def test_learning_it_leaves_when_the_other_kinds_drain_unchanged() -> None:
+    # The drains set when counts are stamped (and decay): SESSION_PAIRS must not move them.
+    fills = []
+    for session_window in (0, 20):
+        learner = PairLearner(PairsConfig(session_window=session_window, max_pending=40))
+        full_at = []
+        for t in range(200):
+            learner.learn_step(f"s{t // 25}", f"p{(t * 7) % 60}", "VIEW_PRODUCT", t)
+            if learner.full:
+                full_at.append(t)
+                kinds = {d.kind for d in learner.drain()}
+                assert (SESSION_PAIRS in kinds) == bool(session_window)
+        fills.append(full_at)
+    assert fills[0] == fills[1] and fills[0]
