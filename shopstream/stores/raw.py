@@ -4,7 +4,8 @@ Both stores keep every value as the JSON ``msgspec`` encoded on write, so a read
 only passes a value on (the API's answers) can skip decoding it and encoding it again:
 :func:`raw_many` gives those bytes, spliced into the answer as they are. A store
 without ``get_raw_many`` (a test double, a future store) is read with ``get_many`` and
-its values encoded, so the bytes are the same either way.
+its values encoded, so the bytes are the same either way; a stored JSON ``null`` reads
+as no value, as through ``get_many``.
 
 Cost: one store read of ``len(keys)`` keys; no JSON decode or encode with the two
 stores of this package.
@@ -16,8 +17,8 @@ Examples
 >>> from shopstream.stores.embedded import SqliteStore
 >>> store = SqliteStore(tempfile.mkdtemp() + "/s.db")
 >>> store.write_batch([StoreEntry("a", {"x": [1, 2.5, "é"]}), StoreEntry("b", None)])
->>> raw_many(store, ["a", "nope"])
-[b'{"x":[1,2.5,"\\xc3\\xa9"]}', None]
+>>> raw_many(store, ["a", "b", "nope"])
+[b'{"x":[1,2.5,"\\xc3\\xa9"]}', None, None]
 >>> raw_one(store, "a") == msgspec.json.encode(store.get("a"))
 True
 """
@@ -49,8 +50,9 @@ def raw_many(store: FeatureStore, keys: Sequence[str]) -> list[bytes | None]:
     """The JSON bytes of the values under ``keys`` (``None`` where there is none)."""
     get_raw_many = getattr(store, "get_raw_many", None)
     if get_raw_many is not None:
-        found: list[bytes | None] = get_raw_many(keys)
-        return found
+        # A stored JSON null reads as no value, as it does through get_many.
+        return [None if value is None or value == b"null" else value
+                for value in get_raw_many(keys)]
     return [None if value is None else _encode(value) for value in store.get_many(keys)]
 
 

@@ -79,8 +79,11 @@ def test_spliced_answers_equal_decoded_and_encoded_answers(
         features = (404, encode({"detail": "no features stored for user 'u1'"}))
     assert user_features_answer(store, "u1") == features
     assert user_features_answer(_Plain(store), "u1") == features  # type: ignore[arg-type]
+    stored_recs = store.get("recs:session:s1")
     assert recommendations_answer(store, "s1") == (
-        200, encode({"sessionId": "s1", "recommendations": store.get("recs:session:s1")}))
+        (200, encode({"sessionId": "s1", "recommendations": stored_recs}))
+        if stored_recs is not None else (404, encode({
+            "detail": "no recommendations stored for session 's1' (key recs:session:s1)"})))
     status, body = profile_answer(store, "u1")
     assert profile_body(store, "u1") == (status, encode(body))
     assert HotReads(store).answer("/users/u1/profile") == (status, encode(body))
