@@ -44,7 +44,8 @@ from foundation_bench import events_file  # the same cached simulated week (benc
 from shopstream.events.records import DeadLetter
 from shopstream.lake.compact import compact
 from shopstream.lake.query import REPORTS, query
-from shopstream.lake.schemas import SCHEMA_VERSION, SCHEMAS, to_table
+from shopstream.lake.rows import to_table
+from shopstream.lake.schemas import SCHEMA_VERSION, SCHEMAS
 from shopstream.lake.sink import LakeSink
 from shopstream.pipeline import default_topology
 from shopstream.runners.embedded.runner import EmbeddedRunner, RunnerConfig

@@ -3,8 +3,10 @@
 ``product-activity`` (internal) carries one :class:`TrendActivity` per product an event
 is about (a purchase with items: one per item); ``category-activity`` (internal) the same
 for the product's category when the event names one. ``product-trends`` carries
-:class:`EntityTrend` readings of products, ``category-trends`` of categories (see
-:mod:`shopstream.profiles.trends` for what the fields mean). camelCase on the wire.
+:class:`EntityTrend` readings of products, ``category-trends`` of categories: the
+:class:`TrendFigures` of a reading (the fields live once, here; the trend model's
+:class:`~shopstream.profiles.trends.TrendReading` derives from them too) after the
+entity and the window. camelCase on the wire.
 
 Examples
 --------
@@ -19,7 +21,7 @@ from typing import Final
 
 import msgspec
 
-__all__ = ["CATEGORY", "PRODUCT", "EntityTrend", "TrendActivity"]
+__all__ = ["CATEGORY", "FIGURES", "PRODUCT", "EntityTrend", "TrendActivity", "TrendFigures"]
 
 PRODUCT: Final = "product"
 CATEGORY: Final = "category"
@@ -35,22 +37,21 @@ class TrendActivity(msgspec.Struct, frozen=True, rename="camel", gc=False):
     quantity: int
 
 
-class EntityTrend(msgspec.Struct, frozen=True, rename="camel", gc=False):
-    """A trend reading of one product or category for the window
-    ``[window_start, window_end)`` (event time, ms).
+class TrendFigures(msgspec.Struct, frozen=True, rename="camel", kw_only=True, gc=False):
+    """What a trend reading says (:func:`shopstream.profiles.trends.read_trend` makes them;
+    :class:`shopstream.profiles.trends.TrendReading` and :class:`EntityTrend` are these
+    figures and more).
 
     ``label`` is ``rising``, ``falling``, ``stable`` or ``volatile``; ``strength`` and
     ``confidence`` are 0-1; ``direction`` is the predicted ``up``, ``down`` or ``flat``;
     ``velocity`` (per day) and ``acceleration`` (per day^2) are in season-free weighted
     activity per day; ``level`` is that activity's mean, ``change`` the relative change
-    over the window; ``views``, ``adds`` and ``purchases`` count the window's events;
-    ``seasonality`` says which weekly profile was taken out (``given``, ``own``, ``flat``).
+    over the window, ``days`` how many days of it the window holds; ``views``, ``adds``
+    and ``purchases`` count the window's events; ``seasonality`` says which weekly
+    profile was taken out (``given``, ``own``, ``flat``). Keyword-only, so that a record
+    deriving from them keeps its own fields first.
     """
 
-    entity: str
-    entity_id: str
-    window_start: int
-    window_end: int
     label: str
     strength: float
     direction: str
@@ -64,3 +65,38 @@ class EntityTrend(msgspec.Struct, frozen=True, rename="camel", gc=False):
     adds: int
     purchases: int
     seasonality: str
+
+
+#: The fields of :class:`TrendFigures`, in order.
+FIGURES: Final = TrendFigures.__struct_fields__
+
+
+class EntityTrend(TrendFigures, frozen=True, rename="camel", gc=False):
+    """A trend reading (:class:`TrendFigures`) of one product or category (``entity``,
+    ``entity_id``) for the window ``[window_start, window_end)`` (event time, ms).
+
+    >>> figures = TrendFigures(label="rising", strength=0.8, direction="up",
+    ...                        confidence=0.9, velocity=2.0, acceleration=0.0, level=10.0,
+    ...                        change=0.5, days=14.0, views=100, adds=10, purchases=3,
+    ...                        seasonality="own")
+    >>> trend = EntityTrend.of(PRODUCT, "p1", 0, 3_600_000, figures)
+    >>> msgspec.json.encode(trend).decode()[:72]
+    '{"entity":"product","entityId":"p1","windowStart":0,"windowEnd":3600000,'
+    >>> trend.label, trend.purchases
+    ('rising', 3)
+    """
+
+    entity: str
+    entity_id: str
+    window_start: int
+    window_end: int
+
+    @classmethod
+    def of(cls, entity: str, entity_id: str, window_start: int, window_end: int,
+           figures: TrendFigures) -> EntityTrend:
+        """The reading ``figures`` of ``entity_id`` as a wire record (the label as a plain
+        string)."""
+        values = {name: getattr(figures, name) for name in FIGURES}
+        values["label"] = str(values["label"])
+        return cls(entity=entity, entity_id=entity_id, window_start=window_start,
+                   window_end=window_end, **values)

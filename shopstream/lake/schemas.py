@@ -7,27 +7,21 @@ type, so a reader can tell files of different versions apart.
 
 Examples
 --------
->>> from shopstream.events.records import DeadLetter
->>> table = to_table("dead-letter", [DeadLetter("decode", "bad", "x", "in", 3)])
->>> table.column_names
+>>> SCHEMAS["dead-letter"].names
 ['stage', 'reason', 'raw', 'source', 'offset', 'raw_encoding']
->>> table.schema.metadata[b"shopstream.schema_version"]
-b'1'
+>>> TIME_COLUMNS["late-events"]
+'event.timestamp_ms'
+
+Records become tables in :mod:`shopstream.lake.rows`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
-
-import msgspec
 import pyarrow as pa
-from msgspec.structs import astuple
 
 from shopstream.events import streams
-from shopstream.lake.errors import LakeError
 
-__all__ = ["EVENTS", "SCHEMAS", "SCHEMA_VERSION", "TIME_COLUMNS", "to_table", "view_name"]
+__all__ = ["EVENTS", "SCHEMAS", "SCHEMA_VERSION", "TIME_COLUMNS", "table_metadata", "view_name"]
 
 #: Bumped on any change of a column's name or type in any stream.
 SCHEMA_VERSION = 1
@@ -56,6 +50,13 @@ _PRODUCT_STAT = pa.struct([("product_id", _S), ("product_name", _S), ("category"
                            ("quantity", _I), ("revenue", _F), ("orders", _I)])
 _RULE = pa.struct([("consequent", _S), ("support", _F), ("confidence", _F), ("lift", _F),
                    ("interestingness", _F), ("count", _I)])
+
+_TREND = pa.schema([
+    ("entity", _S), ("entity_id", _S), ("window_start", _I), ("window_end", _I),
+    ("label", _S), ("strength", _F), ("direction", _S), ("confidence", _F),
+    ("velocity", _F), ("acceleration", _F), ("level", _F), ("change", _F), ("days", _F),
+    ("views", _I), ("adds", _I), ("purchases", _I), ("seasonality", _S),
+])
 
 #: Stream name -> Arrow schema of its rows.
 SCHEMAS: dict[str, pa.Schema] = {
@@ -118,6 +119,32 @@ SCHEMAS: dict[str, pa.Schema] = {
     streams.LATE_EVENTS: pa.schema([
         ("event", pa.struct(_EVENT_FIELDS)), ("watermark", _I), ("lateness_ms", _I),
     ]),
+    # Customer 360 (run --profiles). A profile's preferences map each dimension
+    # (category, brand, price band...) to its strongest values and their shares.
+    streams.PROFILES: pa.schema([
+        ("user_id", _S), ("computed_at", _I), ("first_seen", _I), ("last_seen", _I),
+        ("events", _I), ("segment", _S), ("engagement", _F),
+        ("sessions", pa.struct([("sessions", _I), ("avg_session_s", _F),
+                                ("pages_per_session", _F), ("bounce_rate", _F),
+                                ("conversion_rate", _F), ("avg_purchase_session_s", _F)])),
+        ("preferences", pa.map_(_S, pa.list_(pa.struct([("value", _S), ("share", _F)])))),
+        ("orders", _I), ("revenue", _F), ("avg_order_value", _F), ("cart_items", _I),
+        ("cart_value", _F),
+        ("lifetime", pa.struct([("model", _S), ("p_alive", _F), ("churn_risk", _F),
+                                ("clv", _F)])),
+        ("actions", pa.list_(pa.struct([("action", _S), ("reason", _S)]))),
+        ("merged_sessions", _I), ("rfm_segment", _S), ("model_version", _I),
+    ]),
+    streams.SEGMENT_CHANGES: pa.schema([
+        ("user_id", _S), ("previous", _S), ("segment", _S), ("at", _I),
+    ]),
+    streams.SEGMENT_COUNTS: pa.schema([
+        ("group", _S), ("computed_at", _I), ("counts", pa.map_(_S, _I)),
+        ("day_ago", pa.map_(_S, _I)), ("groups", _I),
+    ]),
+    # Trends (run --trends): the entity and the window, then the reading's figures.
+    streams.PRODUCT_TRENDS: _TREND,
+    streams.CATEGORY_TRENDS: _TREND,
 }
 
 #: The event-time column (ms; ``parent.child`` inside a struct) whose UTC date partitions
@@ -132,42 +159,20 @@ TIME_COLUMNS: dict[str, str] = {
     streams.BASKET_PATTERNS: "detected_at", streams.RULES_BY_ANTECEDENT: "updated_at",
     streams.PRODUCT_RECOMMENDATIONS: "timestamp", streams.TRENDING_PRODUCTS: "window_start",
     streams.LATE_EVENTS: "event.timestamp_ms",
+    streams.PROFILES: "computed_at", streams.SEGMENT_CHANGES: "at",
+    streams.SEGMENT_COUNTS: "computed_at",
+    # A reading is made when its window ends (a day-end reading: the next day's 00:00).
+    streams.PRODUCT_TRENDS: "window_end", streams.CATEGORY_TRENDS: "window_end",
 }
 
-def _camel(name: str) -> str:
-    first, *rest = name.split("_")
-    return first + "".join(part[:1].upper() + part[1:] for part in rest)
 
+def table_metadata(stream: str) -> dict[str, str]:
+    """The metadata every file of ``stream`` carries.
 
-def _camel_type(kind: pa.DataType) -> pa.DataType:
-    """``kind`` with every struct field renamed as msgspec's ``rename="camel"`` does."""
-    if pa.types.is_struct(kind):
-        return pa.struct([pa.field(_camel(f.name), _camel_type(f.type))
-                          for f in (kind.field(i) for i in range(kind.num_fields))])
-    if pa.types.is_list(kind):
-        return pa.list_(_camel_type(kind.value_type))
-    return kind
-
-
-def _has_struct(kind: pa.DataType) -> bool:
-    if pa.types.is_struct(kind):
-        return True
-    return bool(pa.types.is_list(kind) and pa.types.is_struct(kind.value_type))
-
-
-# Columns holding records, or sequences of records: converted with msgspec.to_builtins
-# (camel-case keys, one C call per column) into a camel-named twin of the column's type,
-# then viewed as the snake-named type (the same memory layout).
-_NESTED: dict[str, dict[str, pa.DataType]] = {
-    stream: {f.name: _camel_type(f.type) for f in schema if _has_struct(f.type)}
-    for stream, schema in SCHEMAS.items()
-}
-# Records whose struct omits default values when turned into builtins (``Item``,
-# ``ShopperEvent``): these columns go through the slower field-by-field conversion.
-_BY_FIELD: dict[str, frozenset[str]] = {
-    EVENTS: frozenset({"items"}), streams.CATALOG_CHANGES: frozenset({"items"}),
-    streams.LATE_EVENTS: frozenset({"event"}),
-}
+    >>> table_metadata("events")["shopstream.schema_version"] == str(SCHEMA_VERSION)
+    True
+    """
+    return {"shopstream.schema_version": str(SCHEMA_VERSION), "shopstream.stream": stream}
 
 
 def view_name(stream: str) -> str:
@@ -177,45 +182,3 @@ def view_name(stream: str) -> str:
     'basket_completions'
     """
     return stream.replace("-", "_")
-
-
-def _plain(value: Any) -> Any:
-    """A record as a dict of its fields (recursively); tuples of records as lists."""
-    if isinstance(value, msgspec.Struct):
-        return {name: _plain(getattr(value, name)) for name in value.__struct_fields__}
-    if isinstance(value, tuple):
-        return [_plain(v) for v in value]
-    return value
-
-
-def to_table(stream: str, records: Sequence[Any]) -> pa.Table:
-    """The records of ``stream`` as an Arrow table with the stream's schema."""
-    schema = SCHEMAS.get(stream)
-    if schema is None:
-        msg = f"the lake has no schema for stream {stream!r}"
-        raise LakeError(msg)
-    nested = _NESTED[stream]
-    by_field = _BY_FIELD.get(stream, frozenset())
-    # One C-level pass turns the records into columns (schema order is field order).
-    values_by_field = list(zip(*map(astuple, records), strict=True)) if records else [
-        () for _ in schema]
-    if len(values_by_field) != len(schema):
-        msg = (f"stream {stream!r}: records have {len(values_by_field)} fields, the schema "
-               f"{len(schema)}: {type(records[0]).__name__} is not this stream's record")
-        raise LakeError(msg)
-    columns = []
-    for field, values in zip(schema, values_by_field, strict=True):
-        name = field.name
-        try:
-            if name in by_field:
-                columns.append(pa.array([_plain(v) for v in values], type=field.type))
-            elif name in nested:
-                columns.append(pa.array(msgspec.to_builtins(values), type=nested[name])
-                               .view(field.type))
-            else:
-                columns.append(pa.array(values, type=field.type))
-        except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
-            msg = f"stream {stream!r}: column {name!r} does not fit {field.type}: {exc}"
-            raise LakeError(msg) from None
-    meta = {"shopstream.schema_version": str(SCHEMA_VERSION), "shopstream.stream": stream}
-    return pa.Table.from_arrays(columns, schema=schema.with_metadata(meta))

@@ -46,8 +46,9 @@ from shopstream.events import streams
 from shopstream.events.model import ShopperEvent
 from shopstream.events.records import Output
 from shopstream.lake.errors import LakeError
+from shopstream.lake.rows import Row, RowMaker, row_maker, rows_table
 from shopstream.lake.runs import check_resumable, claim
-from shopstream.lake.schemas import EVENTS, SCHEMAS, TIME_COLUMNS, to_table
+from shopstream.lake.schemas import EVENTS, SCHEMAS, TIME_COLUMNS
 
 __all__ = ["RUN_MARKER", "LakeSink", "part_name"]
 
@@ -89,12 +90,15 @@ class LakeSink:
             msg = f"LakeSink.batch_rows must be an int >= 1, got {batch_rows!r}"
             raise LakeError(msg)
         self.batch_rows = batch_rows
-        self._buffers: dict[str, list[Any]] = {s: [] for s in chosen if s != EVENTS}
-        self._events: list[ShopperEvent] | None = [] if EVENTS in chosen else None
+        # Records are kept as rows (plain tuples, which the garbage collector stops
+        # tracking: see shopstream.lake.rows), and every batch_rows rows of a stream
+        # become an Arrow table at once, so the commit only concatenates. Bound:
+        # batch_rows rows per stream in Python.
+        self._buffers: dict[str, list[Row]] = {s: [] for s in chosen if s != EVENTS}
+        self._makers: dict[str, RowMaker] = {s: row_maker(s) for s in chosen}
+        self._events: list[Row] | None = [] if EVENTS in chosen else None
+        self._event_row = row_maker(EVENTS)
         self._dead_ms: list[int] = []
-        # Every batch_rows records of a stream become an Arrow table at once: the records
-        # die young (the garbage collector never walks a checkpoint's worth of them) and
-        # the commit only concatenates. Bound: batch_rows records per stream in Python.
         self._sealed: dict[str, list[pa.Table]] = {s: [] for s in chosen}
         self._sealed_rows = 0
         self._auto_flush = True
@@ -147,7 +151,7 @@ class LakeSink:
         buffer = self._buffers.get(out.stream)
         if buffer is None:
             return
-        buffer.append(out.record)
+        buffer.append(self._makers[out.stream](out.record))
         if out.stream == streams.DEAD_LETTER:
             self._dead_ms.append(self.max_ms)  # sealed at the commit only, with its times
         elif len(buffer) >= self.batch_rows:
@@ -158,15 +162,15 @@ class LakeSink:
         events = self._events
         if events is None:
             return
-        events.append(event)
+        events.append(self._event_row(event))
         if event.timestamp_ms > self.max_ms:
             self.max_ms = event.timestamp_ms
         if len(events) >= self.batch_rows:
             self._seal(EVENTS, events)
 
-    def _seal(self, stream: str, buffer: list[Any]) -> None:
+    def _seal(self, stream: str, buffer: list[Row]) -> None:
         started = time.perf_counter()
-        self._sealed[stream].append(to_table(stream, buffer))
+        self._sealed[stream].append(rows_table(stream, buffer))
         self._sealed_rows += len(buffer)
         buffer.clear()
         self.flush_seconds += time.perf_counter() - started
@@ -185,7 +189,7 @@ class LakeSink:
             for stream, buffer in buffers.items():
                 tables = self._sealed[stream]
                 if buffer:
-                    tables.append(to_table(stream, buffer))
+                    tables.append(rows_table(stream, buffer))
                     buffer.clear()
                 if not tables:
                     continue

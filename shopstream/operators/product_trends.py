@@ -158,15 +158,9 @@ class _EntityTrends(KeyedOperator[TrendActivity]):
                 b in series.buckets
                 for b in range(end_bucket - cfg.reading_every_buckets + 1, end_bucket + 1)):
             return ()  # a day-end reading of a key with too little data says nothing new
-        return (Output(self.stream, ctx.key, EntityTrend(
-            entity=self.entity, entity_id=ctx.key,
-            window_start=end_ms - cfg.ring_buckets * cfg.bucket_ms, window_end=end_ms,
-            label=str(reading.label), strength=reading.strength,
-            direction=reading.direction, confidence=reading.confidence,
-            velocity=round(reading.velocity, 6), acceleration=round(reading.acceleration, 6),
-            level=round(reading.level, 6), change=round(reading.change, 6),
-            days=round(reading.days, 4), views=reading.views, adds=reading.adds,
-            purchases=reading.purchases, seasonality=reading.seasonality)),)
+        return (Output(self.stream, ctx.key, EntityTrend.of(
+            self.entity, ctx.key, end_ms - cfg.ring_buckets * cfg.bucket_ms, end_ms,
+            reading)),)
 
 
 class ProductTrendsOperator(_EntityTrends):

@@ -36,6 +36,11 @@ window that ends with a closed bucket, in five steps:
    ``2 Phi(|z|) - 1`` for up or down (``2 - 2 Phi(|z|)`` for flat), times
    ``min(1, days / 7)``.
 
+This module is the classifier; the series and its ring are
+:mod:`shopstream.profiles.trend_series`, the settings :mod:`shopstream.profiles.trend_config`
+(their names are importable from here too), and the figures a reading gives are the
+wire model's :class:`~shopstream.events.trends.TrendFigures`.
+
 Cost of a reading: O(stored buckets), at most the ring. :class:`TrendBook` keeps series
 for many keys with a cap (``max_keys``), evicting the key idle the longest.
 
@@ -57,14 +62,11 @@ from __future__ import annotations
 
 import enum
 import math
-from collections.abc import Iterator
-from dataclasses import dataclass, field
 
-import msgspec
 import numpy as np
 from numpy.typing import NDArray
 
-from shopstream.profiles.errors import ProfileError
+from shopstream.events.trends import TrendFigures
 from shopstream.profiles.seasonality import (
     DAY_MS,
     HOUR_MS,
@@ -72,15 +74,16 @@ from shopstream.profiles.seasonality import (
     estimate_profile,
     week_cells,
 )
+from shopstream.profiles.trend_config import ActivityWeights, TrendsConfig
+from shopstream.profiles.trend_series import ADD, PURCHASE, VIEW, ActivitySeries
 
+# The series and the configuration live in their own modules; their names are also
+# importable from here.
 __all__ = ["ADD", "HOUR_MS", "PURCHASE", "VIEW", "ActivitySeries", "ActivityWeights",
            "TrendBook", "TrendLabel", "TrendReading", "TrendsConfig", "read_trend"]
 
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
-
-VIEW, ADD, PURCHASE = 0, 1, 2
-"""Activity kinds: indexes into a bucket's counts."""
 
 
 class TrendLabel(enum.StrEnum):
@@ -92,154 +95,40 @@ class TrendLabel(enum.StrEnum):
     VOLATILE = "volatile"
 
 
-@dataclass(frozen=True)
-class ActivityWeights:
-    """Weight of a view, an add to cart and a purchased unit in the activity series."""
-
-    view: float = 1.0
-    add: float = 3.0
-    purchase: float = 5.0
-
-    def __post_init__(self) -> None:
-        for name in ("view", "add", "purchase"):
-            value = getattr(self, name)
-            if not (math.isfinite(value) and value >= 0):
-                msg = f"ActivityWeights.{name} must be a finite number >= 0, got {value!r}"
-                raise ProfileError(msg)
-        if self.view + self.add + self.purchase <= 0:
-            msg = "ActivityWeights: at least one weight must be > 0"
-            raise ProfileError(msg)
-
-
-@dataclass(frozen=True)
-class TrendsConfig:
-    """Trend detection settings (see the module docstring for how each is used).
-
-    ``bucket_ms`` must divide an hour; ``days`` is the ring (the window judged);
-    ``profile`` a fixed weekly profile (``None``: estimate per key). ``max_keys`` caps a
-    :class:`TrendBook`; ``quiet_days`` is how long an operator keeps a key without
-    activity before it drops the key's state; ``reading_every_buckets`` how often an
-    operator reads an active key (every 6 buckets, 4 times a day with hourly buckets, by
-    default; it must divide a day).
-    """
-
-    bucket_ms: int = HOUR_MS
-    days: int = 28
-    weights: ActivityWeights = field(default_factory=ActivityWeights)
-    profile: WeeklyProfile | None = None
-    seasonal_min_days: int = 14
-    seasonal_prior_days: float = 2.0
-    min_days: float = 3.0
-    min_events: int = 30
-    t_threshold: float = 3.0
-    min_change: float = 0.25
-    volatile_cv: float = 0.5
-    max_keys: int = 100_000
-    quiet_days: int = 7
-    recent_days: int = 14
-    reading_every_buckets: int = 6
-
-    def __post_init__(self) -> None:
-        if not (0 < self.bucket_ms <= HOUR_MS and HOUR_MS % self.bucket_ms == 0):
-            msg = f"TrendsConfig.bucket_ms must divide an hour (3600000), got {self.bucket_ms!r}"
-            raise ProfileError(msg)
-        for name, low in (("days", 2), ("seasonal_min_days", 7), ("min_events", 0),
-                          ("max_keys", 1), ("quiet_days", 1),
-                          ("recent_days", 2)):
-            value = getattr(self, name)
-            if value < low:
-                msg = f"TrendsConfig.{name} must be >= {low}, got {value!r}"
-                raise ProfileError(msg)
-        every = self.reading_every_buckets
-        if every < 1 or self.buckets_per_day % every:
-            msg = (f"TrendsConfig.reading_every_buckets must divide the "
-                   f"{self.buckets_per_day} buckets of a day, got {every!r}")
-            raise ProfileError(msg)
-        for name in ("seasonal_prior_days", "min_days", "t_threshold", "min_change",
-                     "volatile_cv"):
-            value = getattr(self, name)
-            if not (math.isfinite(value) and value >= 0):
-                msg = f"TrendsConfig.{name} must be a finite number >= 0, got {value!r}"
-                raise ProfileError(msg)
-
-    @property
-    def buckets_per_day(self) -> int:
-        return DAY_MS // self.bucket_ms
-
-    @property
-    def ring_buckets(self) -> int:
-        return self.days * self.buckets_per_day
-
-
-class ActivitySeries(msgspec.Struct):
-    """Counts per bucket index (``ts_ms // bucket_ms``): ``[views, adds, purchases]``.
-
-    Only non-empty buckets are stored; :meth:`prune` drops those before the ring.
-    """
-
-    buckets: dict[int, list[int]] = msgspec.field(default_factory=dict)
-    last_active: int = -1
-    """Newest bucket with activity."""
-
-    def add(self, kind: int, quantity: int, ts_ms: int, config: TrendsConfig) -> None:
-        """Count ``quantity`` of ``kind`` at ``ts_ms``: O(1)."""
-        index = ts_ms // config.bucket_ms
-        counts = self.buckets.get(index)
-        if counts is None:
-            counts = self.buckets[index] = [0, 0, 0]
-        counts[kind] += quantity
-        self.last_active = max(self.last_active, index)
-
-    def prune(self, end_bucket: int, config: TrendsConfig) -> None:
-        """Forget buckets before the ring that ends with ``end_bucket``."""
-        start = end_bucket - config.ring_buckets + 1
-        for index in [i for i in self.buckets if i < start]:
-            del self.buckets[index]
-
-    def window(self, end_bucket: int, config: TrendsConfig) -> Iterator[tuple[int, list[int]]]:
-        """The stored buckets of the ring that ends with ``end_bucket``."""
-        start = end_bucket - config.ring_buckets + 1
-        return ((i, c) for i, c in self.buckets.items() if start <= i <= end_bucket)
-
-
-@dataclass(frozen=True)
-class TrendReading:
-    """A judged window: label, strength, prediction, and the figures behind them.
+class TrendReading(TrendFigures, frozen=True, kw_only=True):
+    """A judged window: the :class:`~shopstream.events.trends.TrendFigures` (label,
+    strength, prediction, and the figures behind them; ``seasonality`` is ``given``, the
+    config's profile, ``own``, estimated from this key, or ``flat``) and whether it was
+    judged.
 
     ``judged`` is false when the window held too little data (``min_days``,
     ``min_events``): the label is then ``stable`` with strength and confidence 0.
+    ``velocity``, ``acceleration``, ``level`` and ``change`` are rounded to 6 places,
+    ``days`` to 4, ``strength`` and ``confidence`` to 4.
     """
 
     label: TrendLabel
-    strength: float
-    direction: str
-    confidence: float
-    velocity: float
-    acceleration: float
-    level: float
-    change: float
-    days: float
-    views: int
-    adds: int
-    purchases: int
-    seasonality: str
-    """``given`` (the config's profile), ``own`` (estimated from this key) or ``flat``."""
     judged: bool = True
 
 
 def read_trend(series: ActivitySeries, end_bucket: int, config: TrendsConfig) -> TrendReading:
     """Judge the window of ``series`` that ends with bucket ``end_bucket`` (inclusive)."""
-    cells = list(series.window(end_bucket, config))
-    if not cells:
+    buckets = series.buckets
+    # The stored buckets as arrays, in the dictionary's order (the sums below then add
+    # in the same order as a loop over the window would).
+    stored = np.fromiter(buckets, dtype=np.int64, count=len(buckets))
+    inside = (stored >= end_bucket - config.ring_buckets + 1) & (stored <= end_bucket)
+    if not inside.any():
         return _quiet(0.0, [0, 0, 0], "flat")
-    totals = [sum(c[k] for _, c in cells) for k in (VIEW, ADD, PURCHASE)]
+    index = stored[inside]
+    counts_int = np.array(list(buckets.values()), dtype=np.int64).reshape(-1, 3)[inside]
+    totals: list[int] = counts_int.sum(axis=0).tolist()
     per_day = config.buckets_per_day
-    first = min(i for i, _ in cells)
+    first = int(index.min())
     days = (end_bucket - first + 1) / per_day
     if days < config.min_days or sum(totals) < config.min_events:
         return _quiet(days, totals, "flat" if config.profile is None else "given")
-    index = np.fromiter((i for i, _ in cells), dtype=np.int64, count=len(cells))
-    counts = np.array([c for _, c in cells], dtype=np.float64).reshape(-1, 3)
+    counts = counts_int.astype(np.float64)
     w = config.weights
     weights = (w.view, w.add, w.purchase)
     activity: FloatArray = counts @ np.array(weights)
@@ -274,10 +163,10 @@ def read_trend(series: ActivitySeries, end_bucket: int, config: TrendsConfig) ->
     direction = "flat" if abs(z_end) < 2.0 else ("up" if z_end > 0 else "down")
     confidence = (sure if direction != "flat" else 1.0 - sure) * min(1.0, days / 7.0)
     return TrendReading(label=label, strength=round(strength, 4), direction=direction,
-                        confidence=round(confidence, 4), velocity=velocity,
-                        acceleration=acceleration, level=level, change=change, days=days,
-                        views=totals[VIEW], adds=totals[ADD], purchases=totals[PURCHASE],
-                        seasonality=source)
+                        confidence=round(confidence, 4), velocity=round(velocity, 6),
+                        acceleration=round(acceleration, 6), level=round(level, 6),
+                        change=round(change, 6), days=round(days, 4), views=totals[VIEW],
+                        adds=totals[ADD], purchases=totals[PURCHASE], seasonality=source)
 
 
 class TrendBook:
@@ -320,8 +209,11 @@ class TrendBook:
 
 
 def _quiet(days: float, totals: list[int], source: str) -> TrendReading:
-    return TrendReading(TrendLabel.STABLE, 0.0, "flat", 0.0, 0.0, 0.0, 0.0, 0.0, days,
-                        totals[VIEW], totals[ADD], totals[PURCHASE], source, judged=False)
+    return TrendReading(label=TrendLabel.STABLE, strength=0.0, direction="flat",
+                        confidence=0.0, velocity=0.0, acceleration=0.0, level=0.0,
+                        change=0.0, days=round(days, 4), views=totals[VIEW],
+                        adds=totals[ADD], purchases=totals[PURCHASE], seasonality=source,
+                        judged=False)
 
 
 def _profile(index: IntArray, activity: FloatArray, first: int, end_bucket: int,

@@ -25,12 +25,14 @@ from shopstream.events.model import ShopperEvent
 from shopstream.events.patterns import AntecedentRules, BasketPattern
 from shopstream.events.recommendations import RecommendationEvent, TrendingProducts
 from shopstream.events.records import BasketCompletion, DeadLetter, LateEvent, Output
+from shopstream.events.trends import EntityTrend
 from shopstream.lake.compact import compact
 from shopstream.lake.errors import LakeError
 from shopstream.lake.query import query
-from shopstream.lake.schemas import EVENTS, SCHEMA_VERSION, SCHEMAS, _plain
+from shopstream.lake.schemas import EVENTS, SCHEMA_VERSION, SCHEMAS
 from shopstream.lake.sink import LakeSink
 from shopstream.pipeline import default_topology
+from shopstream.profiles.records import CustomerProfile, SegmentChange, SegmentCounts
 from shopstream.runners.embedded.checkpoint import CheckpointStore
 from shopstream.runners.embedded.runner import EmbeddedRunner, RunnerConfig
 
@@ -49,7 +51,15 @@ RECORD_TYPES: dict[str, type[msgspec.Struct]] = {
     streams.TRENDING_PRODUCTS: TrendingProducts,
     streams.DEAD_LETTER: DeadLetter,
     streams.LATE_EVENTS: LateEvent,
+    streams.PROFILES: CustomerProfile,
+    streams.SEGMENT_CHANGES: SegmentChange,
+    streams.SEGMENT_COUNTS: SegmentCounts,
+    streams.PRODUCT_TRENDS: EntityTrend,
+    streams.CATEGORY_TRENDS: EntityTrend,
 }
+#: Streams of the optional stages (run --profiles --trends).
+OPTIONAL = frozenset({streams.PROFILES, streams.SEGMENT_CHANGES, streams.SEGMENT_COUNTS,
+                      streams.PRODUCT_TRENDS, streams.CATEGORY_TRENDS})
 
 
 @pytest.fixture(scope="module")
@@ -61,6 +71,18 @@ def shop_input(tmp_path_factory: pytest.TempPathFactory) -> Path:
                  "-o", str(path), "--no-progress"])
     assert code == 0
     return path
+
+
+def _plain(value: Any) -> Any:
+    """A record as a dict of its fields (recursively), tuples as lists and dicts as lists
+    of pairs (how Arrow gives a map back)."""
+    if isinstance(value, msgspec.Struct):
+        return {name: _plain(getattr(value, name)) for name in value.__struct_fields__}
+    if isinstance(value, tuple | list):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return [(k, _plain(v)) for k, v in value.items()]
+    return value
 
 
 def lake_rows(lake: Path, stream: str) -> list[dict[str, Any]]:
@@ -91,7 +113,7 @@ def test_lake_rows_equal_the_jsonl_records_stream_by_stream(shop_input: Path,
     sink = run_with_lake(shop_input, tmp_path / "out", tmp_path / "lake")
     assert sink.rows[EVENTS] > 2_000 and sink.rows[streams.DEAD_LETTER] > 0
     for stream, kind in RECORD_TYPES.items():
-        if stream == EVENTS:
+        if stream == EVENTS or stream in OPTIONAL:
             continue
         lines = (tmp_path / "out" / f"{stream}.jsonl").read_bytes().splitlines()
         expected = [_plain(msgspec.json.decode(line, type=kind)) for line in lines]
@@ -316,3 +338,33 @@ def test_errors_are_clear(tmp_path: Path, capsys: pytest.CaptureFixture[str]) ->
     assert "query failed" in capsys.readouterr().err
     with pytest.raises(LakeError, match="no schema"):
         LakeSink(tmp_path / "l", streams=["nope"])
+
+
+def test_profiles_segments_and_trends_land_in_the_lake_and_sql_reads_them(
+        shop_input: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out, lake = tmp_path / "out", tmp_path / "lake"
+    assert main(["run", "--input", str(shop_input), "--output", str(out), "--lake", str(lake),
+                 "--profiles", "--trends", "--no-progress"]) == 0
+    capsys.readouterr()
+    for stream in sorted(OPTIONAL):
+        lines = (out / f"{stream}.jsonl").read_bytes().splitlines()
+        assert lines, stream
+        expected = [_plain(msgspec.json.decode(line, type=RECORD_TYPES[stream]))
+                    for line in lines]
+        rows = lake_rows(lake, stream)
+        if stream == streams.PROFILES:  # the (value, share) pairs are structs in the lake
+            for row in rows:
+                row["preferences"] = [[dim, [[v["value"], v["share"]] for v in values]]
+                                      for dim, values in row["preferences"]]
+        assert canonical(rows) == canonical(expected), stream
+    assert main(["sql", "SELECT label, count(*) AS n FROM product_trends GROUP BY 1 "
+                        "ORDER BY 1", "--lake", str(lake), "--format", "json"]) == 0
+    labels = json.loads(capsys.readouterr().out)
+    products = (out / f"{streams.PRODUCT_TRENDS}.jsonl").read_bytes().splitlines()
+    assert sum(r["n"] for r in labels) == len(products)
+    assert main(["sql", "SELECT user_id, sessions.sessions AS sessions, "
+                        "preferences['category'] AS categories, lifetime.churn_risk AS risk "
+                        "FROM profiles ORDER BY computed_at DESC LIMIT 1",
+                 "--lake", str(lake), "--format", "json"]) == 0
+    [row] = json.loads(capsys.readouterr().out)
+    assert row["sessions"] >= 1 and isinstance(row["categories"], list)
