@@ -19,6 +19,7 @@ from shopstream.recommend.base import (
     AFFINITY,
     ANCHORED_KINDS,
     CO_OCCURRENCE,
+    SESSION_PAIRS,
     VIEW_BASED,
     Recommender,
 )
@@ -28,6 +29,7 @@ from shopstream.recommend.history import HistoryConfig
 from shopstream.recommend.pairs import PairsConfig
 from shopstream.recommend.published import PublishedConfig, PublishedLists
 from shopstream.recommend.session_knn import SessionKnn
+from shopstream.recommend.session_pairs import WINDOW as SESSION_WINDOW
 from shopstream.recommend.strategies import ServeConfig, list_strategies
 from shopstream.recommend.trending import TrendingConfig
 
@@ -46,6 +48,9 @@ class RecommendConfig:
         Windows of the trending tracker (and of the ``trending-products`` stream).
     pairs
         Caps of the pair learners (session window, basket pairs, sessions remembered).
+        When the blend weighs ``SESSION_PAIRS`` and ``pairs.session_window`` is 0, the
+        window is set to :data:`~shopstream.recommend.session_pairs.WINDOW` (a blend
+        cannot read a kind nobody learns).
     counts
         Caps of the per-product lists (products counted, list length, decay).
     published
@@ -95,6 +100,9 @@ class RecommendConfig:
 
     def __post_init__(self) -> None:
         require_positive(self, "publish_every_ms", "key_groups", "k")
+        if not self.pairs.session_window and SESSION_PAIRS in self.blend.strategies():
+            object.__setattr__(self, "pairs",
+                               replace(self.pairs, session_window=SESSION_WINDOW))
 
     def unread_kinds(self) -> frozenset[str]:
         """The kinds of ``recommendation-models`` lists no serving strategy of this blend

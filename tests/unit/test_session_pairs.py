@@ -143,3 +143,12 @@ def test_learning_it_leaves_when_the_other_kinds_drain_unchanged() -> None:
                 assert (SESSION_PAIRS in kinds) == bool(session_window)
         fills.append(full_at)
     assert fills[0] == fills[1] and fills[0]
+
+
+def test_a_blend_weighing_it_learns_it() -> None:
+    assert RecommendConfig().pairs.session_window == 0
+    weighed = RecommendConfig(blend=BlendConfig(weights=((SESSION_PAIRS, 1.0),)))
+    assert weighed.pairs.session_window == 20
+    chosen = RecommendConfig(pairs=PairsConfig(session_window=8),
+                             blend=BlendConfig(weights=((SESSION_PAIRS, 1.0),)))
+    assert chosen.pairs.session_window == 8
