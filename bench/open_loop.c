@@ -160,8 +160,10 @@ int main(int argc, char **argv) {
     struct epoll_event tev = {.events = EPOLLIN, .data.u32 = UINT32_MAX};
     if (tfd < 0 || epoll_ctl(ep, EPOLL_CTL_ADD, tfd, &tev) < 0) die("timerfd");
 
+    /* Idle connections in a ring, used in turn: none stays idle long enough for the
+     * server's keep-alive timeout (one that does is reconnected). */
     int *idle = malloc((size_t)n_conns * sizeof *idle);
-    int n_idle = n_conns;
+    int idle_head = 0, n_idle = n_conns;
     for (int i = 0; i < n_conns; i++) idle[i] = i;
     long *queue = malloc((size_t)total * sizeof *queue); /* due indexes waiting for a conn */
     long q_head = 0, q_tail = 0;
@@ -208,7 +210,9 @@ int main(int argc, char **argv) {
                 now = now_ns();
                 while (next < total && DUE(next) <= now) {
                     if (n_idle > 0) {
-                        conn_t *c = &conns[idle[--n_idle]];
+                        conn_t *c = &conns[idle[idle_head]];
+                        idle_head = (idle_head + 1) % n_conns;
+                        n_idle--;
                         DISPATCH(c, next);
                     } else {
                         queue[q_tail++] = next;
@@ -229,8 +233,22 @@ int main(int argc, char **argv) {
             ssize_t got = recv(c->fd, c->buf + c->len, BUF - c->len, 0);
             if (got <= 0) {
                 if (got < 0 && (errno == EAGAIN || errno == EINTR)) continue;
-                fprintf(stderr, "open_loop: connection closed by the server\n");
-                return 3;
+                if (c->busy) {
+                    fprintf(stderr, "open_loop: connection closed by the server\n");
+                    return 3;
+                }
+                /* An idle connection the server closed (keep-alive timeout): again. */
+                epoll_ctl(ep, EPOLL_CTL_DEL, c->fd, NULL);
+                close(c->fd);
+                c->fd = socket(AF_INET, SOCK_STREAM, 0);
+                if (c->fd < 0 || connect(c->fd, (struct sockaddr *)&addr, sizeof addr) < 0)
+                    die("reconnect");
+                int one = 1;
+                setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+                c->len = 0;
+                struct epoll_event ev = {.events = EPOLLIN, .data.u32 = id};
+                if (epoll_ctl(ep, EPOLL_CTL_ADD, c->fd, &ev) < 0) die("epoll_ctl");
+                continue;
             }
             c->len += (size_t)got;
             int status = 0;
@@ -246,7 +264,8 @@ int main(int argc, char **argv) {
                     DISPATCH(c, queue[q_head]);
                     q_head++;
                 } else {
-                    idle[n_idle++] = (int)id;
+                    idle[(idle_head + n_idle) % n_conns] = (int)id;
+                    n_idle++;
                 }
             }
         }
