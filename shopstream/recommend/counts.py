@@ -26,8 +26,9 @@ Examples
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from shopstream.errors import require_positive
 
@@ -60,12 +61,24 @@ class CountsConfig:
 class AnchorCounts:
     """The counts of one anchor; see the module documentation."""
 
-    __slots__ = ("at_ms", "counts")
+    __slots__ = ("at_ms", "counts", "last", "touched")
 
     def __init__(self) -> None:
         self.counts: dict[str, float] = {}
         #: Event time the counts are decayed to.
         self.at_ms = 0
+        #: The products :meth:`top` gave last, and those counted since (``None``: counts
+        #: decayed or pruned since, or never asked: the next top sorts them all).
+        self.last: tuple[str, ...] = ()
+        self.touched: set[str] | None = None
+
+    def __setstate__(self, state: Any) -> None:
+        """Restore a snapshot (older ones hold only ``counts`` and ``at_ms``)."""
+        slots: dict[str, Any] = state[1] if isinstance(state, tuple) else state
+        self.counts = slots.get("counts", {})
+        self.at_ms = slots.get("at_ms", 0)
+        self.last = slots.get("last", ())
+        self.touched = slots.get("touched")
 
     def __len__(self) -> int:
         return len(self.counts)
@@ -80,17 +93,33 @@ class AnchorCounts:
                 if factor < 0.999:
                     for product in counts:
                         counts[product] *= factor
+                    self.touched = None  # rounding may tie counts: sort them all
             self.at_ms = now_ms
         for product, weight in zip(items, weights, strict=True):
             counts[product] = counts.get(product, 0.0) + weight
+        touched = self.touched
+        if touched is not None:
+            touched.update(items)
         if len(counts) > 2 * config.capacity:
             kept = sorted(sorted(counts), key=counts.__getitem__, reverse=True)[:config.capacity]
             self.counts = {p: counts[p] for p in kept}
+            self.touched = None
 
     def top(self, config: CountsConfig) -> tuple[tuple[str, ...], tuple[float, ...]]:
         """The ``top_n`` strongest products and their counts (equal counts in product
         order, so the list does not depend on which learner's counts arrived first: a
-        parallel engine delivers them in any order). Two C-level sorts."""
+        parallel engine delivers them in any order).
+
+        Counts only grow between two calls unless they decayed or were pruned, so the new
+        best are among the last best and the products counted since: only those are
+        sorted (two C-level sorts of at most ``top_n`` + new products); otherwise all."""
         counts = self.counts
-        best = sorted(sorted(counts), key=counts.__getitem__, reverse=True)[:config.top_n]
-        return tuple(best), tuple([counts[p] for p in best])
+        touched = self.touched
+        if touched is None or len(self.last) < config.top_n:
+            candidates: Iterable[str] = counts
+        else:
+            candidates = touched.union(self.last)
+        best = sorted(sorted(candidates), key=counts.__getitem__, reverse=True)[:config.top_n]
+        self.last = tuple(best)
+        self.touched = set()
+        return self.last, tuple([counts[p] for p in best])

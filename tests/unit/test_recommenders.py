@@ -309,3 +309,27 @@ def test_publish_all_republishes_unchanged_fused_lists() -> None:
     after = trainer.lists.tables[BLENDED]
     assert {a: v[-1][1] for a, v in after.items()} == before
     assert {v[-1][0] for v in after.values()} == {60_000}
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_anchor_counts_top_sorts_only_the_candidates_and_gives_the_full_sort(seed: int) -> None:
+    """Between two tops only the last best and the products counted since are sorted
+    (unless the counts decayed or were pruned): the same lists as sorting every count,
+    through decay, prunes, equal counts and a pickle round trip."""
+    import pickle
+    import random
+
+    rng = random.Random(seed)
+    cfg = CountsConfig(capacity=8, top_n=4, half_life_ms=10_000)
+    counts = AnchorCounts()
+    now = 0
+    for step in range(400):
+        now += rng.choice((0, 0, 1, 20, 3_000))
+        items = tuple(dict.fromkeys(f"p{rng.randrange(30)}" for _ in range(rng.randrange(1, 4))))
+        counts.add(items, tuple(rng.choice((0.5, 1.0, 2.0)) for _ in items), now, cfg)
+        if step % 3 == 0:
+            everything = counts.counts
+            full = sorted(sorted(everything), key=everything.__getitem__, reverse=True)[:4]
+            assert counts.top(cfg) == (tuple(full), tuple(everything[p] for p in full))
+        if step % 50 == 7:
+            counts = pickle.loads(pickle.dumps(counts))
