@@ -90,11 +90,16 @@ class AnchorCounts:
         if now_ms > self.at_ms:
             if counts and config.half_life_ms:
                 factor = 0.5 ** ((now_ms - self.at_ms) / config.half_life_ms)
+                # A factor this close to 1 waits (the counts stay decayed to at_ms) until
+                # the gap grows: skipping it while moving at_ms on would lose the decay
+                # of an anchor counted more often than every half hour.
                 if factor < 0.999:
                     for product in counts:
                         counts[product] *= factor
                     self.touched = None  # rounding may tie counts: sort them all
-            self.at_ms = now_ms
+                    self.at_ms = now_ms
+            else:
+                self.at_ms = now_ms
         for product, weight in zip(items, weights, strict=True):
             counts[product] = counts.get(product, 0.0) + weight
         touched = self.touched

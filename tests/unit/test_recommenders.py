@@ -333,3 +333,15 @@ def test_anchor_counts_top_sorts_only_the_candidates_and_gives_the_full_sort(see
             assert counts.top(cfg) == (tuple(full), tuple(everything[p] for p in full))
         if step % 50 == 7:
             counts = pickle.loads(pickle.dumps(counts))
+
+
+def test_anchor_counts_decay_is_not_lost_to_frequent_updates() -> None:
+    """Counted every 5 minutes for 14 days (one half-life), the first count has halved:
+    the small decays of each step add up instead of being skipped."""
+    cfg = CountsConfig(half_life_ms=14 * 86_400_000)
+    counts = AnchorCounts()
+    counts.add(("a",), (1.0,), 0, cfg)
+    step = 5 * 60_000
+    for t in range(step, 14 * 86_400_000 + 1, step):
+        counts.add(("b",), (0.0,), t, cfg)
+    assert counts.counts["a"] == pytest.approx(0.5, rel=0.002)
