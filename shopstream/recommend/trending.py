@@ -183,9 +183,11 @@ class TrendTracker:
             if not panes:
                 self._base = self._base_for(start // slide)
             panes.append((start, sketch))
-            self._rebase(start // slide)
             # Later input of the same pane cannot move the horizon past another pane.
             self._expire(timestamp_ms)
+            # After the expiry: input after a long pause leaves no old pane to hold the
+            # base back, so pane weights stay small however long the pause.
+            self._rebase(start // slide)
             return sketch
         if start + self.config.window_ms <= panes[-1][0]:
             return None
@@ -235,6 +237,7 @@ class TrendTracker:
         current = now_ms - now_ms % slide
         # Panes at or before current - window_ms never count again: dropped for good.
         self._expire(now_ms, current - cfg.window_ms)
+        self._rebase(current // slide)
         totals = self._totals
         latest: dict[str, int] = {}
         for start, sketch in self._panes:

@@ -161,6 +161,27 @@ def test_a_gap_longer_than_the_window_starts_afresh() -> None:
     assert tracker._totals == {"b": [100, tracker._totals["b"][1], 0]}
 
 
+@pytest.mark.parametrize("gap_days", [2, 30, 400])
+def test_pauses_of_days_keep_the_pane_weights_small(gap_days: int) -> None:
+    """Input after a pause of days (a replayed history, a quiet shop) and snapshots long
+    after the last input: the pane weights are rebased past the pause, so no total
+    grows with its length (it overflowed a float before), and the answers are the
+    oracle's."""
+    config = TrendingConfig(window_ms=10 * SLIDE, slide_ms=SLIDE)
+    tracker = TrendTracker(config)
+    gap = gap_days * 1_440 * SLIDE
+    tracker.add("a", 1.0, 0)
+    tracker.add("a", 2.0, gap + 1)
+    tracker.add("b", 1.0, gap + 3 * SLIDE)
+    end = gap + 4 * SLIDE - 1
+    assert _listed(tracker, end, 5) == oracle(tracker, end, 5)
+    assert max(abs(v) for t in tracker._totals.values() for v in t) < 1 << 64
+    later = end + gap
+    assert _listed(tracker, later, 5) == []
+    tracker.add("c", 1.0, later + 1)
+    assert _listed(tracker, later + SLIDE - 1, 5) == [("c", 1.0, 1.0, 1.0)]
+
+
 @settings(max_examples=40, deadline=None)
 @given(seed=st.integers(0, 10_000), jitter=st.integers(0, 90_000))
 def test_arrival_order_within_the_window_does_not_matter(seed: int, jitter: int) -> None:
