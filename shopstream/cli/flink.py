@@ -140,7 +140,7 @@ def _submit(args: argparse.Namespace) -> int:
         raise ConfigError(msg)
     source = ["--kafka", args.kafka] if args.kafka else ["--input", args.input]
     run_args = build_parser(["run"]).parse_args(
-        ["run", "--engine", "flink", "--no-recommendations", *source,
+        ["run", "--engine", "flink", *source,
          "--output-dir", args.output_dir, *extra])
     for name in ("jobmanager", "parallelism", "checkpoint_dir", "checkpoint_seconds",
                  "resume", "from_checkpoint", "detach", "json", "input_topics",

@@ -115,7 +115,7 @@ def register(sub: Any) -> None:
     parser.add_argument("--engine", choices=("embedded", "flink"), default="embedded",
                         help="embedded (default: one process) or flink (a PyFlink job on a "
                              "local mini-cluster; needs pip install 'shopstream[flink]' "
-                             "and Java 17; files only, --no-recommendations)")
+                             "and Java 17; files or --kafka)")
     parser.add_argument("--parallelism", type=int, default=1, metavar="N",
                         help="with --engine flink: parallel subtasks per keyed stage "
                              "(default 1)")

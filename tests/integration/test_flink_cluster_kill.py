@@ -31,7 +31,9 @@ from shopstream.sim import SimulationConfig, write_jsonl
 
 pytestmark = [pytest.mark.integration, pytest.mark.flink, pytest.mark.slow]
 
-PIPELINE = ["--", "--fraud-by-device"]
+# Without the recommender to keep the test short (its broadcast state is restored in
+# tests/unit/test_flink_broadcast.py and compared in the parity suite).
+PIPELINE = ["--", "--fraud-by-device", "--no-recommendations"]
 
 
 def _skip_reason() -> str | None:
@@ -93,7 +95,7 @@ def test_killed_taskmanager_restores_from_checkpoint_with_the_same_outputs(
                 str(events), progress=False)
     expected_dir, flink_dir = tmp_path / "embedded", tmp_path / "flink"
     done = _shopstream("run", "--input", str(events), "--output-dir", str(expected_dir),
-                       "--no-recommendations", "--no-progress", *PIPELINE[1:])
+                       "--no-progress", *PIPELINE[1:])
     assert done.returncode == 0, done.stderr
 
     submitted = _shopstream(
@@ -153,7 +155,7 @@ def test_stopped_with_a_savepoint_and_resubmitted_from_it_gives_the_same_outputs
                 str(events), progress=False)
     expected_dir, flink_dir = tmp_path / "embedded", tmp_path / "flink"
     done = _shopstream("run", "--input", str(events), "--output-dir", str(expected_dir),
-                       "--no-recommendations", "--no-progress", *PIPELINE[1:])
+                       "--no-progress", *PIPELINE[1:])
     assert done.returncode == 0, done.stderr
     common = ["--jobmanager", cluster.jobmanager, "--input", str(events), "--output-dir",
               str(flink_dir), "--checkpoint-dir", str(tmp_path / "checkpoints"), "--json"]
