@@ -31,7 +31,7 @@ from shopstream.events.time_window import ProgressWindow, Refusal
 from shopstream.runners.embedded.engine import Engine
 from shopstream.runners.embedded.summary import Tally
 
-__all__ = ["NO_EVENT_MS", "admission", "refuse"]
+__all__ = ["NO_EVENT_MS", "Offer", "admission", "refuse"]
 
 #: Engine.max_timestamp_ms before the first event (also after restoring such a checkpoint).
 NO_EVENT_MS = -(2**63)

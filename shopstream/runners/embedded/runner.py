@@ -13,7 +13,7 @@ run writes.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -25,7 +25,7 @@ from shopstream.events.decode import EventDecoder
 from shopstream.events.limits import InputLimits
 from shopstream.events.records import DeadLetter, Output
 from shopstream.events.time_window import ProgressWindow
-from shopstream.runners.embedded.admission import admission
+from shopstream.runners.embedded.admission import Offer, admission
 from shopstream.runners.embedded.checkpoint import CheckpointStore
 from shopstream.runners.embedded.engine import Engine
 from shopstream.runners.embedded.outputs import CheckpointedSink, Tap, also, fan_out
@@ -119,57 +119,64 @@ class EmbeddedRunner:
         reader = iter(source) if source is not None else src.read(position)
         sinks, emit = self._open_outputs(snapshot, resume)
         engine, engine_offer, tally = self._start_engine(emit, snapshot)
+        current = _Run(engine, sinks, src, tally, emit, Pace(
+            time.perf_counter(), tally.lines, self.config.checkpoint_every_events,
+            self.config.checkpoint_every_seconds, self.config.idle_ms))
         resumed_at = tally.lines
-        store = self.checkpoints
-        pace = Pace(time.perf_counter(), tally.lines, self.config.checkpoint_every_events,
-                    self.config.checkpoint_every_seconds, self.config.idle_ms)
+        offer, window = admission(engine, engine_offer, self.limits, self._decoder.redact,
+                                  emit, src.name, tally, isinstance(src, JsonlSource))
+        try:
+            position = self._consume(current, reader, position, offer, window, progress)
+            self._end_of_input(engine, engine_offer, window, source is not None or src.exhausted)
+            if progress is not None:
+                progress(position)
+            self._checkpoint(current, tally.lines, position)
+        finally:
+            self._close(sinks, src)
+        return self._summary(engine, tally, resumed_at, current.pace.started, sinks)
+
+    def _consume(self, run: _Run, reader: Iterator[tuple[bytes, Any] | None], position: Any,
+                 offer: Offer, window: ProgressWindow | None,
+                 progress: Callable[[Any], None] | None) -> Any:
+        """Decode and offer every line of ``reader``, checkpointing on the way; return the
+        position reached."""
+        engine, tally, pace = run.engine, run.tally, run.pace
+        durable = self.checkpoints is not None
         # Progress and checkpoint checks run every `step` lines, not on every line.
         step = min(8192, self.config.checkpoint_every_events)
         lines = tally.lines
         next_check = lines + step
         decode = self._decoder.decode
-        origin = src.name
-        offer, window = admission(engine, engine_offer, self.limits, self._decoder.redact,
-                                  emit, origin, tally, isinstance(src, JsonlSource))
-        try:
-            for item in reader:
-                if item is None:  # an idle tick of an unbounded source
-                    if pace.idle_tick(lines, engine) and store is not None:
-                        tally.lines = lines
-                        self._checkpoint(store, engine, sinks, tally, position, src)
-                        pace.checkpointed(lines)
-                    continue
-                raw, position = item
-                lines += 1
-                try:
-                    event = decode(raw)
-                except DecodeError as exc:
-                    tally.dead_letters += 1
-                    emit(Output(streams.DEAD_LETTER, origin, DeadLetter.of_bytes(
-                        exc.stage, str(exc), self._decoder.redact(raw),
-                        origin, position if isinstance(position, int) else lines)))
-                else:
-                    offer(event, raw, position)
-                if not lines & _DRAIN_MASK:
-                    engine.drain()
-                if lines >= next_check:
-                    next_check = lines + step
-                    if progress is not None:
-                        progress(position)
-                    if store is not None and not (window and window.held) \
-                            and pace.checkpoint_due(lines):
-                        tally.lines = lines
-                        self._checkpoint(store, engine, sinks, tally, position, src)
-                        pace.checkpointed(lines)
-            tally.lines = lines
-            self._end_of_input(engine, engine_offer, window, source is not None or src.exhausted)
-            if progress is not None:
-                progress(position)
-            if store is not None:
-                self._checkpoint(store, engine, sinks, tally, position, src)
-        finally:
-            self._close(sinks, src)
-        return self._summary(engine, tally, resumed_at, pace.started, sinks)
+        for item in reader:
+            if item is None:  # an idle tick of an unbounded source
+                if pace.idle_tick(lines, engine):
+                    self._checkpoint(run, lines, position)
+                continue
+            raw, position = item
+            lines += 1
+            try:
+                event = decode(raw)
+            except DecodeError as exc:
+                self._undecodable(run, exc, raw, position if isinstance(position, int) else lines)
+            else:
+                offer(event, raw, position)
+            if not lines & _DRAIN_MASK:
+                engine.drain()
+            if lines >= next_check:
+                next_check = lines + step
+                if progress is not None:
+                    progress(position)
+                if durable and not (window and window.held) and pace.checkpoint_due(lines):
+                    self._checkpoint(run, lines, position)
+        tally.lines = lines
+        return position
+
+    def _undecodable(self, run: _Run, exc: DecodeError, raw: bytes, offset: int) -> None:
+        """Send a line that does not decode to ``dead-letter``."""
+        run.tally.dead_letters += 1
+        origin = run.src.name
+        run.emit(Output(streams.DEAD_LETTER, origin, DeadLetter.of_bytes(
+            exc.stage, str(exc), self._decoder.redact(raw), origin, offset)))
 
     def _open_outputs(self, snapshot: dict[str, Any] | None, resume: bool,
                       ) -> tuple[JsonlSinks, Callable[[Output], None]]:
@@ -257,20 +264,37 @@ class EmbeddedRunner:
             raise CheckpointError(msg)
         return snapshot
 
-    def _checkpoint(self, store: CheckpointStore, engine: Engine, sinks: JsonlSinks,
-                    tally: Tally, position: Any, src: Source) -> None:
+    def _checkpoint(self, run: _Run, lines: int, position: Any) -> None:
+        """Save a checkpoint at ``lines`` and ``position`` (nothing without a checkpoint
+        directory), then let the source forget what it covers."""
+        store = self.checkpoints
+        if store is None:
+            return
         # Taps deliver what the checkpoint covers before the source may forget it.
         for tap in self.taps:
             tap.flush()
-        tally.checkpoints += 1
+        run.tally.lines = lines
+        run.tally.checkpoints += 1
         store.save({
             "offset": position,
-            "sinks": sinks.positions(),
-            "engine": engine.snapshot(),
-            "tally": asdict(tally),
+            "sinks": run.sinks.positions(),
+            "engine": run.engine.snapshot(),
+            "tally": asdict(run.tally),
             # The lake's files are durable before the checkpoint that names them is saved.
             "lake": self.lake.commit() if self.lake is not None else None,
         })
         if position is not None:
-            src.commit(position)
+            run.src.commit(position)
+        run.pace.checkpointed(lines)
 
+
+@dataclass
+class _Run:
+    """What one run works with, built by :meth:`EmbeddedRunner.run`."""
+
+    engine: Engine
+    sinks: JsonlSinks
+    src: Source
+    tally: Tally
+    emit: Callable[[Output], None]
+    pace: Pace
