@@ -42,9 +42,9 @@ import pyarrow.parquet as pq
 from foundation_bench import events_file  # the same cached simulated week (bench/ is on the path)
 
 from shopstream.events.records import DeadLetter
+from shopstream.lake.columns import to_table
 from shopstream.lake.compact import compact
 from shopstream.lake.query import REPORTS, query
-from shopstream.lake.rows import to_table
 from shopstream.lake.schemas import SCHEMA_VERSION, SCHEMAS
 from shopstream.lake.sink import LakeSink
 from shopstream.pipeline import default_topology

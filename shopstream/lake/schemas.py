@@ -12,7 +12,7 @@ Examples
 >>> TIME_COLUMNS["late-events"]
 'event.timestamp_ms'
 
-Records become tables in :mod:`shopstream.lake.rows`.
+Records become tables in :mod:`shopstream.lake.columns`.
 """
 
 from __future__ import annotations

@@ -45,8 +45,8 @@ import pyarrow.parquet as pq
 from shopstream.events import streams
 from shopstream.events.model import ShopperEvent
 from shopstream.events.records import Output
+from shopstream.lake.columns import StreamColumns
 from shopstream.lake.errors import LakeError
-from shopstream.lake.rows import Row, RowMaker, row_maker, rows_table
 from shopstream.lake.runs import check_resumable, claim
 from shopstream.lake.schemas import EVENTS, SCHEMAS, TIME_COLUMNS
 
@@ -90,14 +90,12 @@ class LakeSink:
             msg = f"LakeSink.batch_rows must be an int >= 1, got {batch_rows!r}"
             raise LakeError(msg)
         self.batch_rows = batch_rows
-        # Records are kept as rows (plain tuples, which the garbage collector stops
-        # tracking: see shopstream.lake.rows), and every batch_rows rows of a stream
-        # become an Arrow table at once, so the commit only concatenates. Bound:
-        # batch_rows rows per stream in Python.
-        self._buffers: dict[str, list[Row]] = {s: [] for s in chosen if s != EVENTS}
-        self._makers: dict[str, RowMaker] = {s: row_maker(s) for s in chosen}
-        self._events: list[Row] | None = [] if EVENTS in chosen else None
-        self._event_row = row_maker(EVENTS)
+        # Each record's fields go into its stream's column lists as it is written (the
+        # record dies young: see shopstream.lake.columns), and every batch_rows records
+        # of a stream become an Arrow table at once, so the commit only concatenates.
+        # Bound: batch_rows records' values per stream in Python.
+        self._columns: dict[str, StreamColumns] = {s: StreamColumns(s) for s in chosen}
+        self._events: StreamColumns | None = self._columns.get(EVENTS)
         self._dead_ms: list[int] = []
         self._sealed: dict[str, list[pa.Table]] = {s: [] for s in chosen}
         self._sealed_rows = 0
@@ -148,49 +146,44 @@ class LakeSink:
                 path.unlink()
 
     def write(self, out: Output) -> None:
-        buffer = self._buffers.get(out.stream)
-        if buffer is None:
+        columns = self._columns.get(out.stream)
+        if columns is None or columns is self._events:
             return
-        buffer.append(self._makers[out.stream](out.record))
+        columns.add(out.record)
         if out.stream == streams.DEAD_LETTER:
             self._dead_ms.append(self.max_ms)  # sealed at the commit only, with its times
-        elif len(buffer) >= self.batch_rows:
-            self._seal(out.stream, buffer)
+        elif len(columns) >= self.batch_rows:
+            self._seal(columns)
 
     def write_event(self, event: ShopperEvent) -> None:
         """An input event, as the runner hands it to the engine."""
         events = self._events
         if events is None:
             return
-        events.append(self._event_row(event))
+        events.add(event)
         if event.timestamp_ms > self.max_ms:
             self.max_ms = event.timestamp_ms
         if len(events) >= self.batch_rows:
-            self._seal(EVENTS, events)
+            self._seal(events)
 
-    def _seal(self, stream: str, buffer: list[Row]) -> None:
+    def _seal(self, columns: StreamColumns) -> None:
         started = time.perf_counter()
-        self._sealed[stream].append(rows_table(stream, buffer))
-        self._sealed_rows += len(buffer)
-        buffer.clear()
+        self._sealed_rows += len(columns)
+        self._sealed[columns.stream].append(columns.table())
         self.flush_seconds += time.perf_counter() - started
         if self._auto_flush and self._sealed_rows >= self.flush_rows:
             self.commit()
 
     def commit(self) -> dict[str, Any]:
         """Write and fsync what is buffered; return the state a checkpoint keeps."""
-        buffers = dict(self._buffers)
-        if self._events is not None:
-            buffers[EVENTS] = self._events
-        if self._sealed_rows or any(buffers.values()):
+        if self._sealed_rows or any(map(len, self._columns.values())):
             started = time.perf_counter()
             self.seq += 1
             name = part_name(self.run, self.seq)
-            for stream, buffer in buffers.items():
+            for stream, columns in self._columns.items():
                 tables = self._sealed[stream]
-                if buffer:
-                    tables.append(rows_table(stream, buffer))
-                    buffer.clear()
+                if len(columns):
+                    tables.append(columns.table())
                 if not tables:
                     continue
                 table = tables[0] if len(tables) == 1 else pa.concat_tables(tables)

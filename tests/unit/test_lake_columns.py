@@ -1,11 +1,10 @@
-"""Records to lake rows and Arrow tables (shopstream.lake.rows)."""
+"""Records to the lake's column builders and Arrow tables (shopstream.lake.columns)."""
 
 from __future__ import annotations
 
-import gc
+import sys
 from typing import Any
 
-import msgspec
 import pyarrow as pa
 import pytest
 
@@ -14,8 +13,8 @@ from shopstream.events.model import EventType, Item, ShopperEvent
 from shopstream.events.recommendations import TrendingProduct, TrendingProducts
 from shopstream.events.records import BasketCompletion, BasketLine, DeadLetter, LateEvent
 from shopstream.events.trends import EntityTrend, TrendFigures
+from shopstream.lake.columns import StreamColumns, to_table
 from shopstream.lake.errors import LakeError
-from shopstream.lake.rows import row_maker, rows_table, to_table
 from shopstream.lake.schemas import EVENTS, SCHEMAS
 from shopstream.profiles.actions import Lifetime, NextAction
 from shopstream.profiles.engagement import SessionMetrics
@@ -96,25 +95,35 @@ def test_nested_records_none_empty_lists_maps_and_enums_convert_like_dicts() -> 
     _assert_same(streams.CATEGORY_TRENDS, [EntityTrend.of("category", "Food", 0, 9, figures)])
 
 
-def test_a_record_of_another_type_is_refused_with_the_stream_named() -> None:
-    maker = row_maker(streams.SEGMENT_CHANGES)
+def test_a_record_of_another_type_or_a_value_of_another_type_is_refused_clearly() -> None:
+    columns = StreamColumns(streams.SEGMENT_CHANGES)
     with pytest.raises(LakeError, match=r"segment-changes.*DeadLetter.*not this stream"):
-        maker(DeadLetter("decode", "bad", "x", "in", 3))
+        columns.add(DeadLetter("decode", "bad", "x", "in", 3))
     with pytest.raises(LakeError, match="no schema"):
-        row_maker("no-such-stream")
-    with pytest.raises(LakeError, match="column 'at' does not fit"):
-        rows_table(streams.SEGMENT_CHANGES, [("u", None, "buyer", "not a number")])
+        StreamColumns("no-such-stream")
+    columns = StreamColumns(streams.SEGMENT_CHANGES)
+    columns.add(SegmentChange("u", None, "buyer", "not a number"))  # type: ignore[arg-type]
+    with pytest.raises(LakeError, match=r"segment-changes'\.at does not fit int64"):
+        columns.table()
 
 
-def test_rows_are_plain_values_the_garbage_collector_stops_tracking() -> None:
-    # The sink keeps rows for a while: tracked ones would be promoted to the oldest
-    # generation and bring on full collections of the whole heap.
+def test_the_columns_keep_no_reference_to_the_records_they_were_given() -> None:
+    # A sink that kept records (or tuples of their values) would keep objects the garbage
+    # collector counts, and bring on full collections of the whole heap; the columns
+    # hold only strings, numbers and None (and the enum members, which live forever).
     event = ShopperEvent(EventType.PURCHASE, 5, "s1", items=(Item("p1", "Tea", "Food", 2.5),))
-    trending = TrendingProducts(0, 60, (TrendingProduct("a", 3.0, 0.1, 1.0),))
-    rows = [row_maker(EVENTS)(event), row_maker(streams.TRENDING_PRODUCTS)(trending)]
-    assert all(type(v) is not EventType for v in rows[0])  # the enum's value, a str
-    gc.collect()
-    gc.collect()  # a tuple is untracked once its items are, maybe in a later collection
-    assert not any(gc.is_tracked(row) for row in rows)
-    assert rows_table(EVENTS, rows[:1]).column("event_type").to_pylist() == ["PURCHASE"]
-    assert msgspec.json.decode(msgspec.json.encode(rows[1])) == [0, 60, ["a", 3.0, 0.1, 1.0]]
+    products = (TrendingProduct("a", 3.0, 0.1, 1.0), TrendingProduct("b", 1.0, 0.0, 0.5))
+    trending = TrendingProducts(0, 60, products)
+    before = [sys.getrefcount(x) for x in (event, event.items, trending, products,
+                                           products[0])]
+    events, windows = StreamColumns(EVENTS), StreamColumns(streams.TRENDING_PRODUCTS)
+    events.add(event)
+    windows.add(trending)
+    after = [sys.getrefcount(x) for x in (event, event.items, trending, products,
+                                          products[0])]
+    assert after == before
+    assert len(events) == len(windows) == 1
+    assert events.table().column("event_type").to_pylist() == ["PURCHASE"]
+    assert windows.table().column("products").to_pylist()[0][1] == {
+        "product_id": "b", "count": 1.0, "velocity": 0.0, "score": 0.5}
+    assert len(windows) == 0 and windows.table().num_rows == 0
