@@ -19,15 +19,13 @@ from bisect import bisect_left
 from collections.abc import Sequence
 from typing import Any, NamedTuple, Protocol, runtime_checkable
 
-# require and MissingDependencyError live in shopstream.errors; imported from here too.
-from shopstream.errors import MissingDependencyError, ShopstreamError, require
+# require and MissingDependencyError live in shopstream.errors, StoreError in
+# shopstream.stores.errors; importable from here too.
+from shopstream.errors import MissingDependencyError, require
+from shopstream.stores.errors import StoreError
 
 __all__ = ["FeatureStore", "MissingDependencyError", "StoreEntry", "StoreError", "WriteStats",
            "require"]
-
-
-class StoreError(ShopstreamError):
-    """A store could not be opened, read or written."""
 
 
 class StoreEntry(NamedTuple):

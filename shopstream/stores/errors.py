@@ -1,8 +1,8 @@
 """Errors of the feature stores.
 
-:class:`StoreError` is still defined in :mod:`shopstream.stores.base` (another change is
-under way there); this is its per-package import path. A missing client library raises
-:class:`~shopstream.errors.MissingDependencyError`, naming the extra to install.
+A store that cannot be opened, read or written raises :class:`StoreError`; a missing
+client library raises :class:`~shopstream.errors.MissingDependencyError`, naming the extra
+to install. Both are also importable from :mod:`shopstream.stores.base`.
 
 Examples
 --------
@@ -13,7 +13,10 @@ True
 
 from __future__ import annotations
 
-from shopstream.errors import MissingDependencyError
-from shopstream.stores.base import StoreError
+from shopstream.errors import MissingDependencyError, ShopstreamError
 
 __all__ = ["MissingDependencyError", "StoreError"]
+
+
+class StoreError(ShopstreamError):
+    """A store could not be opened, read or written."""

@@ -142,3 +142,35 @@ def test_calls_queued_before_the_first_event_run_on_an_idle_tick() -> None:
     assert len(ran) == 1
     engine.advance_idle(1_000)  # nothing queued: nothing runs again
     assert len(ran) == 1
+
+
+def test_reference_data_follows_the_topologys_watermark_policies() -> None:
+    """Customer changes declared on their own stream go there, held like catalog changes
+    (never late, never moving the watermark); product changes keep ``catalog-changes``."""
+    from shopstream.topology import CATALOG_POLICY, WatermarkPolicy
+
+    accounts = WatermarkPolicy("account-changes", frozenset({"CUSTOMER_CHANGE"}),
+                               moves_watermark=False, may_be_late=False)
+    catalog = WatermarkPolicy(CATALOG_POLICY.stream, frozenset({"PRODUCT_CHANGE"}),
+                              moves_watermark=False, may_be_late=False)
+    topology = Topology((Stage(Recorder(), ("events",), by_session),),
+                        sink_streams=("account-changes", streams.CATALOG_CHANGES),
+                        watermark_policies=(accounts, catalog))
+    out = run_topology(topology, [ev("PAGE_VIEW", 5_000), ev("CUSTOMER_CHANGE", 1),
+                                  ev("PRODUCT_CHANGE", 2)], out_of_orderness_ms=0)
+    assert [(o.stream, o.record.timestamp_ms) for o in out] == [
+        ("account-changes", 1), (streams.CATALOG_CHANGES, 2)]
+
+
+def test_a_watermark_policy_the_engine_cannot_hold_is_refused() -> None:
+    import pytest
+
+    from shopstream.errors import ConfigError
+    from shopstream.topology import WatermarkPolicy
+
+    moving = WatermarkPolicy("account-changes", frozenset({"CUSTOMER_CHANGE"}),
+                             moves_watermark=True, may_be_late=False)
+    topology = Topology((Stage(Recorder(), ("events",), by_session),),
+                        sink_streams=(), watermark_policies=(moving,))
+    with pytest.raises(ConfigError, match="account-changes"):
+        Engine(topology, 0, lambda out: None)

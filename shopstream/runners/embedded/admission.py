@@ -25,7 +25,6 @@ from typing import Any
 
 from shopstream.events import streams
 from shopstream.events.limits import LIMIT_STAGE, InputLimits
-from shopstream.events.model import CATALOG_KINDS
 from shopstream.events.records import DeadLetter, Output
 from shopstream.events.time_window import ProgressWindow, Refusal
 from shopstream.runners.embedded.engine import Engine
@@ -53,11 +52,12 @@ def admission(engine: Engine, engine_offer: Callable[[Any], None],
         return offer_now, None
     window = ProgressWindow(ahead, limits.confirm_events)
     admit = window.admit
+    held = engine.held_kinds  # reference data enters at once
 
     def offer(event: Any, raw: bytes, position: Any) -> None:
         newest = engine.max_timestamp_ms
         if (not window.held and event.timestamp_ms <= newest + ahead) \
-                or event.event_type in CATALOG_KINDS:
+                or event.event_type in held:
             engine_offer(event)
             return
         accepted, refused = admit(event, raw, position,

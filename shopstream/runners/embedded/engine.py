@@ -25,8 +25,9 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
+from shopstream.errors import ConfigError
 from shopstream.events import streams
-from shopstream.events.model import CATALOG_KINDS, ShopperEvent
+from shopstream.events.model import ShopperEvent
 from shopstream.events.records import LateEvent, Output
 from shopstream.runners.embedded.context import StageContext
 from shopstream.runners.embedded.timers import TimerQueue
@@ -74,6 +75,9 @@ class Engine:
             for name in stage.broadcast_inputs:
                 self._broadcast.setdefault(name, []).append(i)
         self._sinks = frozenset(topology.sink_streams) | {streams.LATE_EVENTS}
+        #: Event types held as reference data (the topology's watermark policies): kind ->
+        #: the stream they go to.
+        self.held_kinds = _held_kinds(topology)
         # The function that hands a stream's records to the stages it reaches.
         self._deliver = {stream: self._deliverer(self._route(stream))
                          for stream in {*self._consumers, *self._broadcast}}
@@ -99,10 +103,11 @@ class Engine:
         cannot change the outputs, which follow event-time order, not arrival.
         """
         ts = event.timestamp_ms
-        if event.event_type in CATALOG_KINDS:
-            # Reference data: released in event time like events, but it never moves the
-            # watermark (a catalog stamped "now" must not make a history replay late) and
-            # is never dropped as late (it takes effect at the watermark instead).
+        if event.event_type in self.held_kinds:
+            # Reference data (a watermark policy of the topology, e.g. catalog changes):
+            # released in event time like events, but it never moves the watermark (a
+            # catalog stamped "now" must not make a history replay late) and is never
+            # dropped as late (it takes effect at the watermark instead).
             self._seq += 1
             heapq.heappush(self._catalog, (max(ts, self.watermark_ms + 1), self._seq, event))
             return
@@ -195,12 +200,14 @@ class Engine:
             deliver(event, ts)
 
     def _release_catalog(self, until_ms: int) -> None:
-        """Send the catalog changes due by ``until_ms`` to ``catalog-changes`` (a change
-        and an event at the same time: the change first)."""
+        """Send the reference data due by ``until_ms`` to its policy's stream
+        (``catalog-changes`` for catalog changes; a change and an event at the same time:
+        the change first)."""
         catalog = self._catalog
+        held = self.held_kinds
         while catalog and catalog[0][0] <= until_ms:
             ts, _, event = heapq.heappop(catalog)
-            self._output(Output(streams.CATALOG_CHANGES, event.session_id, event), ts)
+            self._output(Output(held[event.event_type], event.session_id, event), ts)
 
     def _fire(self, timer: tuple[int, int, str] | None) -> None:
         if timer is None:
@@ -288,3 +295,19 @@ class Engine:
             ctx.backend.restore(saved["state"])
             if saved["broadcast"] is not None:
                 stage.operator.restore_broadcast(saved["broadcast"])
+
+
+def _held_kinds(topology: Topology) -> dict[str, str]:
+    """Event type -> stream of the topology's watermark policies. This runner holds such
+    records as reference data: a policy that moves the watermark or may be late is
+    refused (no topology declares one)."""
+    held: dict[str, str] = {}
+    for policy in topology.watermark_policies:
+        if policy.moves_watermark or policy.may_be_late:
+            msg = (f"the embedded runner supports watermark policies that neither move the "
+                   f"watermark nor are late; the policy of {policy.stream!r} "
+                   f"has moves_watermark={policy.moves_watermark}, "
+                   f"may_be_late={policy.may_be_late}")
+            raise ConfigError(msg)
+        held.update(dict.fromkeys(policy.kinds, policy.stream))
+    return held
