@@ -3,6 +3,9 @@ learner, merged and published like every anchored kind, served by the blend."""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
 
 from shopstream.errors import ConfigError
@@ -12,8 +15,10 @@ from shopstream.events import EventType, ShopperEvent
 from shopstream.events.recommendations import PairDelta
 from shopstream.operators.rec_learning import PairLearningOperator
 from shopstream.operators.rec_models import ModelListOperator
+from shopstream.operators.recommendations import RecommendationsConfig
+from shopstream.pipeline import PipelineConfig, default_topology
 from shopstream.recommend.anchor_lists import AnchorLists
-from shopstream.recommend.base import CO_OCCURRENCE, SESSION_PAIRS, RecContext
+from shopstream.recommend.base import CO_OCCURRENCE, POPULAR, SESSION_PAIRS, RecContext
 from shopstream.recommend.blend import BlendConfig, Blender
 from shopstream.recommend.counts import CountsConfig
 from shopstream.recommend.pairs import PairLearner, PairsConfig
@@ -22,6 +27,8 @@ from shopstream.recommend.strategies import list_strategies
 from shopstream.recommend.suite import RecommendConfig
 from shopstream.recommend.training import ModelTrainer
 from shopstream.runners.embedded.harness import run_topology
+from shopstream.runners.embedded.runner import EmbeddedRunner
+from shopstream.sim import SimulationConfig, write_jsonl
 from shopstream.topology import Stage, Topology
 
 DAY = 86_400_000
@@ -152,3 +159,18 @@ def test_a_blend_weighing_it_learns_it() -> None:
     chosen = RecommendConfig(pairs=PairsConfig(session_window=8),
                              blend=BlendConfig(weights=((SESSION_PAIRS, 1.0),)))
     assert chosen.pairs.session_window == 8
+
+
+def test_the_default_pipeline_serves_it_live_when_the_blend_weighs_it(tmp_path: Path) -> None:
+    events = tmp_path / "events.jsonl"
+    write_jsonl(SimulationConfig(sessions=600, seed=5, end_ms=1_767_225_600_000), events,
+                progress=False)
+    variant = RecommendationsConfig(recommend=RecommendConfig(blend=BlendConfig(
+        weights=((SESSION_PAIRS, 1.0),), fallback=(POPULAR,), variant="session-pairs")))
+    EmbeddedRunner(default_topology(PipelineConfig(recommendations=variant)),
+                   tmp_path / "out").run(events)
+    records = [json.loads(line) for line in
+               (tmp_path / "out" / "product-recommendations.jsonl").read_text().splitlines()]
+    sources = {s for r in records for s in r["context"]["sources"]}
+    assert {r["context"]["variant"] for r in records} == {"session-pairs"}
+    assert SESSION_PAIRS in sources and sources <= {SESSION_PAIRS, POPULAR}
