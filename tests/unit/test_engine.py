@@ -174,3 +174,36 @@ def test_a_watermark_policy_the_engine_cannot_hold_is_refused() -> None:
                         sink_streams=(), watermark_policies=(moving,))
     with pytest.raises(ConfigError, match="account-changes"):
         Engine(topology, 0, lambda out: None)
+
+
+def test_a_stage_keeps_its_state_by_uid_when_its_operator_is_renamed() -> None:
+    """State is checkpointed by ``Stage.uid``: a renamed operator with the same uid
+    continues where the old one stopped (its timers and per-key state come back)."""
+
+    class Renamed(Recorder):
+        name = "recorder-v2"
+
+    events = [ev("PAGE_VIEW", t, f"s{t % 3}") for t in range(0, 200, 7)]
+    topology = Topology((Stage(Recorder(delay=20), ("events",), by_session, uid="rec"),),
+                        ("trace",))
+    whole: list[Output] = []
+    engine = Engine(topology, 15, whole.append)
+    for e in events:
+        engine.offer(e)
+    engine.finish()
+
+    first: list[Output] = []
+    engine = Engine(topology, 15, first.append)
+    for e in events[:13]:
+        engine.offer(e)
+        engine.drain()
+    saved = engine.snapshot()
+    assert list(saved["stages"]) == ["rec"]
+    second: list[Output] = []
+    resumed = Engine(Topology((Stage(Renamed(delay=20), ("events",), by_session, uid="rec"),),
+                              ("trace",)), 15, second.append)
+    resumed.restore(saved)
+    for e in events[13:]:
+        resumed.offer(e)
+    resumed.finish()
+    assert first + second == whole

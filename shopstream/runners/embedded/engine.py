@@ -270,8 +270,8 @@ class Engine:
             "late_events": self.late_events,
             "output_counts": dict(self.output_counts),
             "timers": self.timers.snapshot(),
-            "stages": {
-                stage.name: {
+            "stages": {  # by the stage's stable uid (its operator name unless declared)
+                stage.uid: {
                     "state": ctx.backend.snapshot(),
                     "broadcast": stage.operator.snapshot_broadcast(),
                 }
@@ -291,7 +291,10 @@ class Engine:
         self.output_counts = dict(snap["output_counts"])
         self.timers.restore(snap["timers"])
         for stage, ctx in zip(self.topology.stages, self.contexts, strict=True):
-            saved = snap["stages"].get(stage.name, {"state": {}, "broadcast": None})
+            stages = snap["stages"]
+            # Checkpoints written before stages had uids are keyed by name.
+            saved = stages.get(stage.uid) or stages.get(stage.name) \
+                or {"state": {}, "broadcast": None}
             ctx.backend.restore(saved["state"])
             if saved["broadcast"] is not None:
                 stage.operator.restore_broadcast(saved["broadcast"])
