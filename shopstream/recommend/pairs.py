@@ -143,16 +143,33 @@ class PairLearner:
         else:
             row[other] = old + weight
 
-    def _bump_wide(self, anchor: str, other: str, weight: float) -> None:
-        row = self._pending[SESSION_PAIRS].get(anchor)
-        if row is None:
-            row = self._pending[SESSION_PAIRS][anchor] = {}
-        old = row.get(other)
-        if old is None:
-            self._wide += 1
-            row[other] = weight
-        else:
-            row[other] = old + weight
+    def _learn_wide(self, items: list[str], product: str, window: int) -> None:
+        """SESSION_PAIRS: ``product`` with each of :func:`pair_shares`, both ways (the
+        bumps inlined: this runs per action)."""
+        table = self._pending[SESSION_PAIRS]
+        mine = table.get(product)
+        if mine is None:
+            mine = table[product] = {}
+        added = 0
+        for other, share in pair_shares(items, product, window):
+            row = table.get(other)
+            if row is None:
+                row = table[other] = {}
+            old = row.get(product)
+            if old is None:
+                added += 1
+                row[product] = share
+            else:
+                row[product] = old + share
+            old = mine.get(other)
+            if old is None:
+                added += 1
+                mine[other] = share
+            else:
+                mine[other] = old + share
+        if not mine:
+            del table[product]
+        self._wide += added
 
     def learn_step(self, session_id: str, product: str, kind: str, timestamp_ms: int) -> None:
         """Learn one action of ``session_id`` on ``product``."""
@@ -177,9 +194,7 @@ class PairLearner:
         if items:
             self._bump(NEXT_ITEM, items[-1], product, 1.0)
         if cfg.session_window:
-            for other, share in pair_shares(items, product, cfg.session_window):
-                self._bump_wide(other, product, share)
-                self._bump_wide(product, other, share)
+            self._learn_wide(items, product, cfg.session_window)
         # Co-occurrence both ways, 1 / distance: the bumps inlined (this runs per action).
         table = self._pending[CO_OCCURRENCE]
         mine: dict[str, float] | None = None
