@@ -37,6 +37,11 @@ CLIENTS = 8
 LOAD_S = 10.0
 MAX_PENDING = 2_000
 MAX_BUFFERED = 20_000
+#: Checkpoints come by count only: several during the load, and the event posted after it
+#: is never covered by one (a count since the last one is at most 4 batches and a few
+#: idle ticks), so the restart always replays a tail of the log. (By time, every 2 s, a
+#: kill could fall after a checkpoint taken while the full buffer refused everything.)
+CHECKPOINT_EVERY = 5_000
 #: RSS the server may grow by under overload. What grew with the rate processed was the
 #: engine's watermark buffer: it holds every event of the last out-of-orderness bound
 #: (5 s of event time; here event time follows the clock), so 20k events/s meant 100k
@@ -57,7 +62,8 @@ def _start(port: int, tmp: Path) -> subprocess.Popen[bytes]:
             [sys.executable, "-m", "shopstream.cli", "serve", "--store", str(tmp / "features.db"),
              "--port", str(port), "--checkpoint-dir", str(tmp / "ck"),
              "--max-pending-events", str(MAX_PENDING), "--max-buffered-events",
-             str(MAX_BUFFERED), "--checkpoint-seconds", "2",
+             str(MAX_BUFFERED), "--checkpoint-every", str(CHECKPOINT_EVERY),
+             "--checkpoint-seconds", "3600",
              "--wal-segment-bytes", str(1 << 20), "--log-level", "error"],
             stdout=subprocess.DEVNULL, stderr=sink)
     deadline = time.monotonic() + 60
@@ -112,6 +118,26 @@ class _Load:
         self.threads = [threading.Thread(target=self._run, args=(i,), daemon=True)
                         for i in range(CLIENTS)]
 
+    def one_more(self) -> None:
+        """One event of session 0, retried until accepted (the log's tail at the kill)."""
+        deadline = time.monotonic() + 60
+        while True:
+            conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+            ts = self.t0_ms + 1 + int((time.monotonic() - self.started) * 1000)
+            conn.request("POST", "/events", _page_view(0, ts),
+                         {"content-type": "application/json"})
+            status = conn.getresponse().status
+            conn.close()
+            with self._lock:
+                self.offered_events += 1
+                if status == 202:
+                    self.acked[0] += 1
+                    return
+                assert status == 503, status
+                self.refused_events += 1
+            assert time.monotonic() < deadline, "no event accepted for 60 s"
+            time.sleep(0.1)
+
     def _run(self, worker: int) -> None:
         conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
         n = 0
@@ -164,6 +190,7 @@ def test_overload_then_sigkill_loses_no_acknowledged_event(tmp_path: Path) -> No
         load.stop.set()
         for thread in load.threads:
             thread.join(timeout=30)
+        load.one_more()
         pipeline = _get(port, "/health")["pipeline"]
         server.send_signal(signal.SIGKILL)  # while the pipeline is still behind
         server.wait()
@@ -193,6 +220,7 @@ def test_overload_then_sigkill_loses_no_acknowledged_event(tmp_path: Path) -> No
         restarted = _start(port, tmp_path)
         health = _get(port, "/health")["pipeline"]
         assert health["eventsReplayed"] > 0
+        assert pipeline["checkpoints"]["saved"] > 1  # at start, then during the load
         assert health["eventsProcessed"] == acked  # nothing lost, nothing doubled
         # A later event moves the watermark past the slot: its session values come out.
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
