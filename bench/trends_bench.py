@@ -8,8 +8,10 @@ Run: ``.venv/bin/python bench/trends_bench.py [--events 100000] [--repeats 3]``
   profile is estimated too): median of 200 readings.
 * ``pipeline``: decoded simulated events (a week of traffic, cached under the system temp
   directory) through the embedded engine with the default pipeline, with and without the
-  trend stages (``PipelineConfig(trends=None)``): median CPU seconds of ``--repeats`` runs
-  in this thread, events per CPU second, and how many trend readings were emitted.
+  trend stages (``PipelineConfig(trends=TrendsConfig())``; the default configuration has
+  none, so before this was fixed both runs were without them): median CPU seconds of
+  ``--repeats`` runs in this thread, events per CPU second, how many trend readings were
+  emitted, and the trend stages' share (``trend_cost``).
 """
 
 from __future__ import annotations
@@ -95,13 +97,17 @@ def main() -> None:
     events: list[object] = [decode(raw) for raw, _ in JsonlSource(events_file(args.events))]
     result: dict[str, object] = {"bench": "trends", "events": len(events),
                                  "reading": bench_reading()}
+    medians: dict[str, float] = {}
     for name, config in (("pipeline_without_trends", PipelineConfig(trends=None)),
-                         ("pipeline_with_trends", PipelineConfig())):
+                         ("pipeline_with_trends", PipelineConfig(trends=TrendsConfig()))):
         runs = [run(events, config) for _ in range(args.repeats)]
-        cpu = statistics.median(r[0] for r in runs)
+        cpu = medians[name] = statistics.median(r[0] for r in runs)
         result[name] = {"cpu_s_median": round(cpu, 2),
                         "events_per_cpu_s": round(len(events) / cpu),
                         "trend_readings": runs[0][1]}
+    without, with_ = medians["pipeline_without_trends"], medians["pipeline_with_trends"]
+    result["trend_cost"] = {"cpu_s": round(with_ - without, 2),
+                            "share_of_pipeline": round((with_ - without) / without, 3)}
     print(json.dumps(result, indent=2))
 
 

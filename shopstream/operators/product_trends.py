@@ -129,9 +129,12 @@ class _EntityTrends(KeyedOperator[TrendActivity]):
         state = ctx.state(_SERIES)
         series = state.value() or ActivitySeries()
         series.add(element.kind, element.quantity, ts, cfg)
-        state.update(series)
         period = cfg.bucket_ms * cfg.reading_every_buckets
-        ctx.register_event_timer(ts - ts % period + period - 1)
+        timer = ts - ts % period + period - 1
+        if timer != series.period_timer:  # most elements: their period's timer is set
+            ctx.register_event_timer(timer)
+            series.period_timer = timer
+        state.update(series)
         return ()
 
     def on_timer(self, timestamp_ms: int, ctx: Context) -> Iterable[Output]:
@@ -140,6 +143,7 @@ class _EntityTrends(KeyedOperator[TrendActivity]):
         if series is None:
             return ()
         cfg = self.config
+        series.period_timer = -1  # set again by the next element (a no-op if still set)
         end_ms = timestamp_ms + 1
         end_bucket = end_ms // cfg.bucket_ms - 1
         series.prune(end_bucket, cfg)

@@ -41,6 +41,9 @@ class ActivitySeries(msgspec.Struct):
     buckets: dict[int, list[int]] = msgspec.field(default_factory=dict)
     last_active: int = -1
     """Newest bucket with activity."""
+    period_timer: int = -1
+    """The reading timer an operator last set for this series and has not seen fire
+    (``-1``: none), so it sets it once per period rather than once per element."""
 
     def add(self, kind: int, quantity: int, ts_ms: int, config: TrendsConfig) -> None:
         """Count ``quantity`` of ``kind`` at ``ts_ms``: O(1)."""

@@ -84,6 +84,7 @@ __all__ = ["ADD", "HOUR_MS", "PURCHASE", "VIEW", "ActivitySeries", "ActivityWeig
 
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
+_FLAT = WeeklyProfile.flat()  # frozen: one for every reading without seasonality
 
 
 class TrendLabel(enum.StrEnum):
@@ -224,7 +225,7 @@ def _profile(index: IntArray, activity: FloatArray, first: int, end_bucket: int,
     day0 = first // per_day + (first % per_day != 0)             # first complete day
     day1 = end_bucket // per_day + ((end_bucket + 1) % per_day == 0)  # after the last
     if day1 - day0 < config.seasonal_min_days:
-        return WeeklyProfile.flat(), "flat"
+        return _FLAT, "flat"
     day = index // per_day
     inside = (day >= day0) & (day < day1)
     totals = np.bincount(day[inside] - day0, weights=activity[inside], minlength=day1 - day0)
