@@ -50,8 +50,10 @@ CHECKPOINT_EVERY = 5_000
 #: changed nothing). Now pending + held events are at most 2,000 + 20,000, whatever the
 #: rate: at about 0.65 KB each as Python objects (measured: 20,000 held, +12 MB RSS; their
 #: checkpoint pickle adds 92 B each) that is 15 MB, plus about 5 MB of connections, request
-#: bodies and threads. Measured with the bound: 22 MB on a loaded machine; the rest of the
-#: bound is room for the allocator (without any bound the server grew by 830 MB in 10 s).
+#: bodies and threads. Measured with the bound: 21-25 MB, at load average 22 and at 5
+#: (bench/overload_rss_bench.py; the default bound, which this load does not reach: 153-179
+#: MB at 14k events/s processed). The rest is room for the allocator; without any bound
+#: the server grew by 830 MB in 10 s.
 RSS_GROWTH_BOUND_MB = 80
 
 
