@@ -1,7 +1,8 @@
 """Overload, then SIGKILL, of a real ``shopstream serve`` with a write-ahead log.
 
-Clients offer events as fast as they can for 10 s (8 connections, batches of 1,000: about
-13x what the pipeline takes on a 2-core machine; the test prints both rates) to a server
+Clients offer events as fast as they can for 10 s (8 connections, batches of 1,000: 13x
+what the pipeline takes on a 2-core machine, and about 100x what it takes with the buffer
+bound, which lets it take 22,000 events per 5 s bound; the test prints both rates) to a server
 whose pending events are bounded at 2,000 and whose events held for the watermark are
 bounded at 20,000 more. Then the server is killed with SIGKILL while it is still behind,
 and restarted on the same checkpoint directory. Every event that was answered 202 must
