@@ -62,6 +62,7 @@ from __future__ import annotations
 
 import enum
 import math
+from collections.abc import Callable
 
 import numpy as np
 from numpy.typing import NDArray
@@ -114,22 +115,15 @@ class TrendReading(TrendFigures, frozen=True, kw_only=True):
 
 def read_trend(series: ActivitySeries, end_bucket: int, config: TrendsConfig) -> TrendReading:
     """Judge the window of ``series`` that ends with bucket ``end_bucket`` (inclusive)."""
-    buckets = series.buckets
-    # The stored buckets as arrays, in the dictionary's order (the sums below then add
-    # in the same order as a loop over the window would).
-    stored = np.fromiter(buckets, dtype=np.int64, count=len(buckets))
-    inside = (stored >= end_bucket - config.ring_buckets + 1) & (stored <= end_bucket)
-    if not inside.any():
+    window = _window(series, end_bucket, config)
+    if window is None:
         return _quiet(0.0, [0, 0, 0], "flat")
-    index = stored[inside]
-    counts_int = np.array(list(buckets.values()), dtype=np.int64).reshape(-1, 3)[inside]
-    totals: list[int] = counts_int.sum(axis=0).tolist()
+    totals, first, arrays = window
     per_day = config.buckets_per_day
-    first = int(index.min())
     days = (end_bucket - first + 1) / per_day
     if days < config.min_days or sum(totals) < config.min_events:
         return _quiet(days, totals, "flat" if config.profile is None else "given")
-    counts = counts_int.astype(np.float64)
+    index, counts = arrays()
     w = config.weights
     weights = (w.view, w.add, w.purchase)
     activity: FloatArray = counts @ np.array(weights)
@@ -168,6 +162,35 @@ def read_trend(series: ActivitySeries, end_bucket: int, config: TrendsConfig) ->
                         acceleration=round(acceleration, 6), level=round(level, 6),
                         change=round(change, 6), days=round(days, 4), views=totals[VIEW],
                         adds=totals[ADD], purchases=totals[PURCHASE], seasonality=source)
+
+
+_SMALL = 48
+"""Up to this many stored buckets a loop reads the window faster than numpy."""
+
+
+def _window(series: ActivitySeries, end_bucket: int, config: TrendsConfig,
+            ) -> tuple[list[int], int, Callable[[], tuple[IntArray, FloatArray]]] | None:
+    """The totals per kind and the first bucket of the window, and how to get its
+    buckets' indexes and counts as arrays (in the dictionary's order, so that sums over
+    them add in the same order either way); ``None`` for an empty window."""
+    buckets = series.buckets
+    start = end_bucket - config.ring_buckets + 1
+    if len(buckets) <= _SMALL:
+        cells = [(i, c) for i, c in buckets.items() if start <= i <= end_bucket]
+        if not cells:
+            return None
+        totals = [sum(c[k] for _, c in cells) for k in (VIEW, ADD, PURCHASE)]
+        return totals, min(i for i, _ in cells), lambda: (
+            np.fromiter((i for i, _ in cells), dtype=np.int64, count=len(cells)),
+            np.array([c for _, c in cells], dtype=np.float64).reshape(-1, 3))
+    stored = np.fromiter(buckets, dtype=np.int64, count=len(buckets))
+    inside = (stored >= start) & (stored <= end_bucket)
+    if not inside.any():
+        return None
+    index = stored[inside]
+    counts = np.array(list(buckets.values()), dtype=np.int64).reshape(-1, 3)[inside]
+    return counts.sum(axis=0).tolist(), int(index.min()), lambda: (
+        index, counts.astype(np.float64))
 
 
 class TrendBook:
