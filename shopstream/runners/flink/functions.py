@@ -66,7 +66,11 @@ class DecodeFunction(KeyedProcessFunction):  # type: ignore[misc]
         self.forward = forward
 
     def open(self, runtime_context: Any) -> None:
-        self._decode = EventDecoder(self.limits).decode
+        decoder = EventDecoder(self.limits)
+        self._decode = decoder.decode
+        # A dead letter keeps its line with the user id pseudonymised, as on the
+        # embedded runner (when a pseudonymisation key is configured).
+        self._redact = decoder.redact
         self._encode = msgspec.json.Encoder().encode
         self._progress: Any = runtime_context.get_state(ValueStateDescriptor(
             "shopstream.decoder", Types.PICKLED_BYTE_ARRAY())) if self.keyed else None
@@ -106,7 +110,8 @@ class DecodeFunction(KeyedProcessFunction):  # type: ignore[misc]
         try:
             event = self._decode(raw)
         except DecodeError as exc:
-            letter = DeadLetter.of_bytes(exc.stage, str(exc), raw, self.origin, self._offset)
+            letter = DeadLetter.of_bytes(exc.stage, str(exc), self._redact(raw), self.origin,
+                                         self._offset)
             yield SINK_TAG, Row(streams.DEAD_LETTER, self._encode(letter).decode())
             return
         ts = event.timestamp_ms
