@@ -39,16 +39,15 @@ Examples
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from shopstream.errors import require_positive
 from shopstream.events.recommendations import PairDelta
 from shopstream.recommend.base import CO_OCCURRENCE, CROSS_SELL, NEXT_ITEM, POPULAR, SESSION_PAIRS
 from shopstream.recommend.popularity import KindWeights
-from shopstream.recommend.session_pairs import pair_shares
 
-__all__ = ["TOUCH_KINDS", "PairLearner", "PairsConfig"]
+__all__ = ["TOUCH_KINDS", "PairLearner", "PairsConfig", "add_both_ways"]
 
 #: Actions that put a product in the session's sequence.
 TOUCH_KINDS = frozenset({"VIEW_PRODUCT", "ADD_TO_CART"})
@@ -144,32 +143,10 @@ class PairLearner:
             row[other] = old + weight
 
     def _learn_wide(self, items: list[str], product: str, window: int) -> None:
-        """SESSION_PAIRS: ``product`` with each of :func:`pair_shares`, both ways (the
-        bumps inlined: this runs per action)."""
-        table = self._pending[SESSION_PAIRS]
-        mine = table.get(product)
-        if mine is None:
-            mine = table[product] = {}
-        added = 0
-        for other, share in pair_shares(items, product, window):
-            row = table.get(other)
-            if row is None:
-                row = table[other] = {}
-            old = row.get(product)
-            if old is None:
-                added += 1
-                row[product] = share
-            else:
-                row[product] = old + share
-            old = mine.get(other)
-            if old is None:
-                added += 1
-                mine[other] = share
-            else:
-                mine[other] = old + share
-        if not mine:
-            del table[product]
-        self._wide += added
+        """SESSION_PAIRS: ``product`` with the session's latest ``window`` other products
+        (the same pairs as :func:`~shopstream.recommend.session_pairs.pair_shares`)."""
+        self._wide += add_both_ways(self._pending[SESSION_PAIRS], product, reversed(items),
+                                    window)
 
     def learn_step(self, session_id: str, product: str, kind: str, timestamp_ms: int) -> None:
         """Learn one action of ``session_id`` on ``product``."""
@@ -195,36 +172,10 @@ class PairLearner:
             self._bump(NEXT_ITEM, items[-1], product, 1.0)
         if cfg.session_window:
             self._learn_wide(items, product, cfg.session_window)
-        # Co-occurrence both ways, 1 / distance: the bumps inlined (this runs per action).
-        table = self._pending[CO_OCCURRENCE]
-        mine: dict[str, float] | None = None
-        added = 0
-        distance = 0
-        for other in reversed(items[-cfg.window:] if cfg.session_window else items):
-            if other == product:
-                continue
-            distance += 1
-            share = 1.0 / distance
-            row = table.get(other)
-            if row is None:
-                row = table[other] = {}
-            old = row.get(product)
-            if old is None:
-                added += 1
-                row[product] = share
-            else:
-                row[product] = old + share
-            if mine is None:
-                mine = table.get(product)
-                if mine is None:
-                    mine = table[product] = {}
-            old = mine.get(other)
-            if old is None:
-                added += 1
-                mine[other] = share
-            else:
-                mine[other] = old + share
-        self._size += added
+        # Co-occurrence both ways, 1 / distance, with the latest ``window`` products.
+        self._size += add_both_ways(
+            self._pending[CO_OCCURRENCE], product,
+            reversed(items[-cfg.window:] if cfg.session_window else items), cfg.window)
         if product in items:
             items.remove(product)
         items.append(product)
@@ -252,3 +203,47 @@ class PairLearner:
         self._size = 0
         self._wide = 0
         return out
+
+
+def add_both_ways(table: dict[str, dict[str, float]], product: str, recent: Iterable[str],
+                  limit: int) -> int:
+    """Add ``1 / distance`` to ``table`` for ``product`` and each of ``recent`` (newest
+    first; ``product`` itself skipped; at most ``limit``), both ways; return how many new
+    entries that made. The bumps are inlined: this runs per action.
+
+    Examples
+    --------
+    >>> table: dict[str, dict[str, float]] = {}
+    >>> add_both_ways(table, "x", iter(["b", "x", "a"]), 5), table
+    (4, {'b': {'x': 1.0}, 'x': {'b': 1.0, 'a': 0.5}, 'a': {'x': 0.5}})
+    """
+    mine: dict[str, float] | None = None
+    added = 0
+    distance = 0
+    for other in recent:
+        if other == product:
+            continue
+        distance += 1
+        if distance > limit:
+            break
+        share = 1.0 / distance
+        row = table.get(other)
+        if row is None:
+            row = table[other] = {}
+        old = row.get(product)
+        if old is None:
+            added += 1
+            row[product] = share
+        else:
+            row[product] = old + share
+        if mine is None:
+            mine = table.get(product)
+            if mine is None:
+                mine = table[product] = {}
+        old = mine.get(other)
+        if old is None:
+            added += 1
+            mine[other] = share
+        else:
+            mine[other] = old + share
+    return added
