@@ -80,18 +80,17 @@ from shopstream.events import streams
 from shopstream.events.model import EventType, ShopperEvent
 from shopstream.events.profile_models import ProfileModel
 from shopstream.events.records import Output
-from shopstream.operators.cart import Cart
 from shopstream.operators.feature_catalog import slot_end
 from shopstream.operators.history_features import order_value
 from shopstream.operators.identity import ResolvedEvent
 from shopstream.operators.profile_config import ProfilesConfig
 from shopstream.operators.profile_models import ModelVersions
+from shopstream.operators.profile_state import OpenSession, ProfileState, fold
 from shopstream.profiles.actions import lifetime, next_best_actions
 from shopstream.profiles.behaviour import BehaviourStats, behaviour_segment
-from shopstream.profiles.engagement import SessionTotals, engagement_score, session_metrics
+from shopstream.profiles.engagement import engagement_score, session_metrics
 from shopstream.profiles.preferences import (
     DIMENSIONS,
-    Preferences,
     add,
     advance,
     bump,
@@ -117,46 +116,6 @@ _INTEREST = {_VIEW: 1.0, EventType.BROWSE_CATEGORY: 1.0, _ADD: 3.0,
              EventType.ADD_TO_WISHLIST: 3.0}
 _BOUGHT = 5.0
 _encode = msgspec.json.Encoder().encode
-
-
-class OpenSession(msgspec.Struct, gc=False):
-    """A session of the shopper that has not ended yet."""
-
-    first_ms: int
-    last_ms: int
-    events: int = 0
-    pages: int = 0
-    purchased: bool = False
-    campaign: bool = False
-    merged: bool = False
-
-
-class ProfileState(msgspec.Struct, gc=False):
-    """Everything the operator keeps for one shopper (see module docs for the caps)."""
-
-    first_ms: int
-    last_ms: int
-    anonymous: bool = False
-    events: int = 0
-    prefs: Preferences = msgspec.field(default_factory=Preferences)
-    sessions: dict[str, OpenSession] = msgspec.field(default_factory=dict)
-    totals: SessionTotals = msgspec.field(default_factory=SessionTotals)
-    orders: int = 0
-    revenue: float = 0.0
-    views: int = 0
-    items: int = 0
-    deal_items: int = 0
-    purchase_days: int = 0
-    first_order_ms: int = -1
-    last_order_ms: int = -1
-    order_ids: list[str] = msgspec.field(default_factory=list)
-    cart: Cart = msgspec.field(default_factory=Cart)
-    last_order_categories: tuple[str, ...] = ()
-    segment: str | None = None
-    merged_sessions: int = 0
-    pending: list[ResolvedEvent] = msgspec.field(default_factory=list)
-    slot_ms: int = -1
-    dirty: bool = False
 
 
 _PROFILE = ValueStateDescriptor[ProfileState]("profile")
@@ -221,7 +180,7 @@ class CustomerProfileOperator(KeyedOperator[ResolvedEvent]):
         if sessions:
             ended = [sid for sid, s in sessions.items() if s.last_ms + gap <= timestamp_ms]
             for sid in ended:
-                _close(st, sessions.pop(sid))
+                fold(st.totals, sessions.pop(sid))
         idle = cfg.anonymous_idle_ms if st.anonymous else cfg.user_idle_ms
         if not st.pending and not st.sessions and timestamp_ms >= st.last_ms + idle:
             state.clear()
@@ -311,7 +270,7 @@ class CustomerProfileOperator(KeyedOperator[ResolvedEvent]):
         if session is None:
             if len(st.sessions) >= self.config.max_open_sessions:
                 oldest = min(st.sessions.items(), key=lambda item: (item[1].last_ms, item[0]))
-                _close(st, st.sessions.pop(oldest[0]))
+                fold(st.totals, st.sessions.pop(oldest[0]))
             session = st.sessions[event.session_id] = OpenSession(ts, ts)
         session.events += 1
         session.first_ms = min(session.first_ms, ts)
@@ -363,7 +322,7 @@ class CustomerProfileOperator(KeyedOperator[ResolvedEvent]):
         cfg = self.config
         totals = msgspec.structs.replace(st.totals)
         for session in st.sessions.values():
-            _fold(totals, session)
+            fold(totals, session)
         metrics = session_metrics(totals)
         activity = weight_at(st.prefs, "activity", "events", now_ms, cfg.preferences)
         stats = BehaviourStats(st.orders, st.revenue, st.views, st.items, st.deal_items,
@@ -402,18 +361,3 @@ def _time(resolved: ResolvedEvent) -> int:
 
 def _sort_key(resolved: ResolvedEvent) -> tuple[int, bytes]:
     return resolved.event.timestamp_ms, _encode(resolved.event)
-
-
-def _fold(totals: SessionTotals, session: OpenSession) -> None:
-    seconds = (session.last_ms - session.first_ms) / 1000
-    totals.sessions += 1
-    totals.duration_s += seconds
-    totals.pages += session.pages
-    totals.bounces += session.events == 1
-    if session.purchased:
-        totals.purchase_sessions += 1
-        totals.purchase_duration_s += seconds
-
-
-def _close(st: ProfileState, session: OpenSession) -> None:
-    _fold(st.totals, session)
