@@ -9,7 +9,7 @@ Examples
 >>> RedisStore("http://localhost")
 Traceback (most recent call last):
 ...
-shopstream.stores.base.StoreError: a Redis store URL starts with redis://, got 'http://localhost'
+shopstream.stores.errors.StoreError: a Redis store URL starts with redis://, got 'http://localhost'
 """
 
 from __future__ import annotations

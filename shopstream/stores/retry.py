@@ -47,7 +47,7 @@ class RetryConfig:
         Values held in memory for the store during an outage before the pipeline blocks
         (each is one key and its value: the bound of the retry buffer).
     give_up_after_s
-        Raise :class:`~shopstream.stores.base.StoreError` after this long an outage;
+        Raise :class:`~shopstream.stores.errors.StoreError` after this long an outage;
         ``None`` (the default) retries for as long as it takes. The values stay held.
     mirror_keys
         Keys the mirror of a volatile store (Redis) remembers, at most; the least
