@@ -75,7 +75,11 @@ def test_delete_user_on_a_serve_with_redis_forgets_them_in_the_writers_mirror(
     server = BackgroundServer(ServeConfig(store=redis_url, port=0, api_keys=(key,),
                                           idle_ms=100, out_of_orderness_ms=0))
     server.start()
-    now = int(time.time() * 1000) - 30_000
+    # On a 30 s slot boundary of the rolling features, a slot back from the clock: the
+    # features are emitted once the idle watermark passes the slot end, which is then the
+    # event's own time (an unaligned time waited up to 30 s for its slot to end, longer
+    # than the 20 s below, and failed about half the runs).
+    now = int(time.time()) // 30 * 30_000 - 30_000
     try:
         with httpx.Client(base_url=server.url, timeout=30) as http:
             for user in (target, other):
