@@ -25,7 +25,9 @@ TP2 = "/com.snowplowanalytics.snowplow/tp2"
 
 
 def _events(user: str, session: str) -> list[dict[str, Any]]:
-    now = int(time.time() * 1000) - 30_000
+    # On a 30 s boundary of the rolling features' slots (a slot back from the clock), so
+    # their first emission is due at once, not up to 30 s of idle watermark later.
+    now = int(time.time()) // 30 * 30_000 - 30_000
     return [
         {"eventType": "VIEW_PRODUCT", "sessionId": session, "userId": user, "timestamp": now,
          "productId": "p-tea", "price": 30.0, "device": "mobile"},
