@@ -7,7 +7,8 @@ counts an itemset only while it *could* be frequent, and recounts it exactly the
 it becomes a candidate:
 
 - it keeps the window's baskets and, per item, the set of baskets that hold it (so an
-  item's count, and the count of any itemset, can be computed exactly at any time);
+  item's count, and the count of any itemset, can be computed exactly at any time): that
+  is the :class:`~shopstream.mining.basket_window.BasketWindow` it extends;
 - for a *gate* ``g`` it keeps the exact count of every itemset of 2 to ``max_len`` items
   all of whose one-smaller subsets have count >= ``g`` (the Apriori candidates);
 - when a basket comes or goes only that basket's candidate subsets change by one, and an
@@ -36,19 +37,21 @@ True
 
 from __future__ import annotations
 
-from collections import Counter, deque
 from collections.abc import Iterable, Iterator
-from itertools import chain, combinations
+from itertools import combinations
 
-from shopstream.mining.errors import UnknownBasketError
+from shopstream.mining.basket_window import BasketWindow, Codes
 
+# Codes (an itemset as sorted item codes) is the window's; it stays importable from here.
 __all__ = ["Codes", "ItemsetTracker"]
 
-Codes = tuple[int, ...]
 
-
-class ItemsetTracker:
+class ItemsetTracker(BasketWindow):
     """Baskets of a window and the exact counts of every candidate itemset.
+
+    The baskets, item codes and tid-lists are the :class:`BasketWindow`'s (``add``,
+    ``remove``, ``evict_oldest``, ``count``, ``release_codes``); this class keeps the
+    candidate counts up to date as baskets come and go.
 
     Parameters
     ----------
@@ -57,86 +60,16 @@ class ItemsetTracker:
     """
 
     def __init__(self, max_len: int) -> None:
+        super().__init__()
         self.max_len = max_len
         self.gate = 1
         self.gate_moves = 0
-        self.names: list[str] = []
-        self.codes: dict[str, int] = {}
-        self.tids: list[set[int]] = []
         # levels[k] holds the tracked itemsets of k items (levels[0] and [1] stay empty).
         self.levels: list[dict[Codes, int]] = [{} for _ in range(max_len + 1)]
         self.dirty_items: set[int] = set()
         self.dirty_sets: set[Codes] = set()
-        self._free: list[int] = []
-        self._released: list[int] = []
-        self._baskets: dict[int, Codes] = {}
-        self._order: deque[int] = deque()
-        self._by_content: dict[Codes, deque[int]] = {}
-        self._next_id = 0
-
-    # -- the window ------------------------------------------------------------------
-
-    @property
-    def basket_count(self) -> int:
-        """Number of baskets in the window."""
-        return len(self._baskets)
-
-    def baskets(self) -> Iterator[tuple[str, ...]]:
-        """The window's baskets, oldest first, each as its items sorted."""
-        names = self.names
-        for basket_id in self._order:
-            yield tuple(sorted(names[i] for i in self._baskets[basket_id]))
-
-    def add(self, items: Iterable[str]) -> None:
-        """Put one basket (duplicates count once) into the window."""
-        basket = tuple(sorted({self._encode(item) for item in items}))
-        basket_id = self._next_id
-        self._next_id += 1
-        self._baskets[basket_id] = basket
-        self._order.append(basket_id)
-        self._by_content.setdefault(basket, deque()).append(basket_id)
-        self._count_in(basket, basket_id)
-
-    def remove(self, items: Iterable[str]) -> None:
-        """Take out the oldest basket in the window with exactly these items.
-
-        Raises
-        ------
-        UnknownBasketError
-            No basket in the window has exactly these items.
-        """
-        wanted = set(items)
-        codes = self.codes
-        if all(item in codes for item in wanted):
-            basket = tuple(sorted(codes[item] for item in wanted))
-            ids = self._by_content.get(basket)
-            if ids:
-                self._drop(ids[0])
-                return
-        msg = f"no basket with items {sorted(wanted)!r} is in the window"
-        raise UnknownBasketError(msg)
-
-    def evict_oldest(self) -> tuple[str, ...] | None:
-        """Take out the oldest basket; return its sorted items (``None`` if empty)."""
-        if not self._order:
-            return None
-        basket_id = self._order[0]
-        names = self.names
-        items = tuple(sorted(names[i] for i in self._baskets[basket_id]))
-        self._drop(basket_id)
-        return items
 
     # -- counts ----------------------------------------------------------------------
-
-    def count(self, items: Iterable[str]) -> int:
-        """Exact number of baskets in the window holding every item of ``items``."""
-        codes = [self.codes.get(item) for item in set(items)]
-        if not codes:
-            return self.basket_count
-        if any(code is None for code in codes):
-            return 0
-        sets = sorted((self.tids[code] for code in codes if code is not None), key=len)
-        return len(sets[0].intersection(*sets[1:]))
 
     def tracked_count(self, items: Iterable[str]) -> int | None:
         """The kept count of ``items``, or ``None`` when the itemset is not tracked."""
@@ -149,18 +82,6 @@ class ItemsetTracker:
             return None
         return self.levels[len(codes)].get(codes)
 
-    def encode_known(self, items: Iterable[str]) -> Codes | None:
-        """The sorted codes of ``items``, or ``None`` if one of them is not in the window."""
-        codes = self.codes
-        wanted = set(items)
-        if not wanted or not all(item in codes for item in wanted):
-            return None
-        return tuple(sorted(codes[item] for item in wanted))
-
-    def item_count(self, code: int) -> int:
-        """Count of the item with this code."""
-        return len(self.tids[code])
-
     def itemset_count(self, itemset: Codes) -> int:
         """Count of a tracked itemset (0 when absent)."""
         if len(itemset) == 1:
@@ -172,19 +93,6 @@ class ItemsetTracker:
         items, sets = self.dirty_items, self.dirty_sets
         self.dirty_items, self.dirty_sets = set(), set()
         return items, sets
-
-    def release_codes(self) -> list[int]:
-        """Make the codes of items that left the window reusable; return them."""
-        freed = []
-        for code in self._released:
-            name = self.names[code]
-            # A code can be listed twice (its item left, came back and left again).
-            if not self.tids[code] and self.codes.get(name) == code:
-                del self.codes[name]
-                self._free.append(code)
-                freed.append(code)
-        self._released.clear()
-        return freed
 
     # -- the gate --------------------------------------------------------------------
 
@@ -229,44 +137,18 @@ class ItemsetTracker:
                     newly.add(itemset)
             promoted = newly
 
-    # -- basket bookkeeping ----------------------------------------------------------
+    # -- counting baskets in and out ----------------------------------------------
 
-    def _encode(self, item: str) -> int:
-        code = self.codes.get(item)
-        if code is None:
-            if self._free:
-                code = self._free.pop()
-                self.names[code] = item
-            else:
-                code = len(self.names)
-                self.names.append(item)
-                self.tids.append(set())
-            self.codes[item] = code
-        return code
-
-    def _drop(self, basket_id: int) -> None:
-        basket = self._baskets.pop(basket_id)
-        if self._order[0] == basket_id:
-            self._order.popleft()
-        else:
-            self._order.remove(basket_id)
-        ids = self._by_content[basket]
-        ids.remove(basket_id)
-        if not ids:
-            del self._by_content[basket]
-        self._count_out(basket, basket_id)
-
-    def _count_in(self, basket: Codes, basket_id: int) -> None:
+    def _added(self, basket: Codes) -> None:
         """Add one basket's contribution; recount itemsets that became candidates."""
         gate, tids, dirty = self.gate, self.tids, self.dirty_sets
         frequent: list[Codes] = []
         promoted: set[Codes] = set()
         for code in basket:
-            holders = tids[code]
-            holders.add(basket_id)
-            if len(holders) >= gate:
+            n_item = len(tids[code])
+            if n_item >= gate:
                 frequent.append((code,))
-                if len(holders) == gate:
+                if n_item == gate:
                     promoted.add((code,))
         self.dirty_items.update(basket)
         members = set(basket)
@@ -296,21 +178,17 @@ class ItemsetTracker:
                 break
             frequent, promoted = sorted(next_frequent), next_promoted
 
-    def _count_out(self, basket: Codes, basket_id: int) -> None:
+    def _removed(self, basket: Codes) -> None:
         """Remove one basket's contribution; drop itemsets that stopped being candidates."""
         gate, tids, dirty = self.gate, self.tids, self.dirty_sets
         was_frequent: list[Codes] = []
         demoted: set[Codes] = set()
         for code in basket:
-            holders = tids[code]
-            holders.discard(basket_id)
-            before = len(holders) + 1
+            before = len(tids[code]) + 1
             if before >= gate:
                 was_frequent.append((code,))
                 if before == gate:
                     demoted.add((code,))
-            if not holders:
-                self._released.append(code)
         self.dirty_items.update(basket)
         for size in range(2, self.max_len + 1):
             level = self.levels[size]
@@ -341,21 +219,6 @@ class ItemsetTracker:
             if not next_frequent and not next_demoted:
                 break
             was_frequent, demoted = sorted(next_frequent), next_demoted
-
-    def _holders(self, itemset: Codes) -> list[Codes]:
-        """The baskets of the window that hold every item of ``itemset``."""
-        tids, baskets = self.tids, self._baskets
-        if len(itemset) == 1:
-            return [baskets[basket_id] for basket_id in tids[itemset[0]]]
-        sets = sorted((tids[code] for code in itemset), key=len)
-        return [baskets[basket_id] for basket_id in sets[0].intersection(*sets[1:])]
-
-    def _co_items(self, itemset: Codes) -> Counter[int]:
-        """How many baskets of the window hold ``itemset`` together with each other item."""
-        holders = Counter(chain.from_iterable(self._holders(itemset)))
-        for code in itemset:
-            del holders[code]
-        return holders
 
     def _supersets_in_window(self, itemsets: Iterable[Codes], size: int) -> set[Codes]:
         """Every itemset of ``size`` items that extends one of ``itemsets`` in some basket."""
