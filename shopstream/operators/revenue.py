@@ -28,7 +28,6 @@ Examples
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass
 
 import msgspec
@@ -36,9 +35,9 @@ import msgspec
 from shopstream.errors import ConfigError
 from shopstream.events import streams
 from shopstream.events.insights import RevenueStats
-from shopstream.events.records import BasketCompletion, Output
-from shopstream.operators.windows import empty_windows, open_window, take_closing
-from shopstream.state import Context, KeyedOperator, MapStateDescriptor, ValueStateDescriptor
+from shopstream.events.records import BasketCompletion
+from shopstream.operators.windows import WindowFold
+from shopstream.state import MapStateDescriptor, ValueStateDescriptor
 
 __all__ = ["RevenueConfig", "RevenueStatsOperator"]
 
@@ -88,56 +87,39 @@ _OPEN = MapStateDescriptor[int, _Totals]("open")
 _CLOSED = ValueStateDescriptor[_Closed]("closed")
 
 
-class RevenueStatsOperator(KeyedOperator[BasketCompletion]):
+class RevenueStatsOperator(WindowFold[BasketCompletion, _Totals, _Closed]):
     """Global: revenue, order count, average order value and unique customers per window.
 
     Every window from the first order's to the last order's is emitted once, in order,
     when the watermark passes its end; windows without orders carry zeros (see
-    :mod:`shopstream.operators.windows`). ``revenueChange`` compares with the window just
-    before (an empty one counts as 0).
+    :class:`shopstream.operators.windows.WindowFold`). ``revenueChange`` compares with the
+    window just before (an empty one counts as 0).
     """
 
     name = "revenue"
+    stream = streams.REVENUE_STATS
+    open_state = _OPEN
+    closed_state = _CLOSED
     state_descriptors = (_OPEN, _CLOSED)
 
     def __init__(self, config: RevenueConfig | None = None) -> None:
-        self.config = config or RevenueConfig()
+        self.config: RevenueConfig = config or RevenueConfig()
 
-    def process_element(self, element: BasketCompletion, ctx: Context) -> Iterable[Output]:
-        closed = ctx.state(_CLOSED).value()
-        windows = ctx.state(_OPEN)
-        found = open_window(ctx, windows, None if closed is None else closed.end_ms,
-                            self.config.window_ms, _Totals)
-        if found is None:
-            return ()
-        start, totals = found
-        totals.revenue += element.total_value
-        totals.orders += 1
-        totals.customers.add(element.user_id)
-        windows.put(start, totals)
-        return ()
+    def initialize(self) -> _Totals:
+        return _Totals()
 
-    def on_timer(self, timestamp_ms: int, ctx: Context) -> Iterable[Output]:
-        size = self.config.window_ms
-        closing = take_closing(ctx.state(_OPEN), timestamp_ms, size)
-        if closing is None:
-            return ()
-        start, totals = closing
-        closed_state = ctx.state(_CLOSED)
-        closed = closed_state.value()
+    def agg(self, acc: _Totals, element: BasketCompletion) -> None:
+        acc.revenue += element.total_value
+        acc.orders += 1
+        acc.customers.add(element.user_id)
+
+    def result(self, start_ms: int, acc: _Totals,
+               closed: _Closed | None) -> tuple[RevenueStats, _Closed]:
+        revenue = round(acc.revenue, 2)
         previous = None if closed is None else closed.revenue
-        out = []
-        gap = empty_windows(None if closed is None else closed.end_ms, start, size,
-                            self.config.max_empty_windows)
-        for empty in gap:
-            out.append(Output(streams.REVENUE_STATS, ctx.key,
-                              _stats(empty, size, 0.0, 0, 0, previous)))
-            previous = 0.0
-        revenue = round(totals.revenue, 2)
-        out.append(Output(streams.REVENUE_STATS, ctx.key, _stats(
-            start, size, revenue, totals.orders, len(totals.customers), previous)))
-        closed_state.update(_Closed(start + size, revenue))
-        return out
+        stats = _stats(start_ms, self.config.window_ms, revenue, acc.orders,
+                       len(acc.customers), previous)
+        return stats, _Closed(start_ms + self.config.window_ms, revenue)
 
 
 def _stats(start: int, size: int, revenue: float, orders: int, customers: int,

@@ -30,7 +30,6 @@ Examples
 from __future__ import annotations
 
 import heapq
-from collections.abc import Iterable
 from dataclasses import dataclass
 
 import msgspec
@@ -38,9 +37,9 @@ import msgspec
 from shopstream.errors import ConfigError
 from shopstream.events import streams
 from shopstream.events.insights import CategoryStat, ProductStat, RisingProduct, TopProducts
-from shopstream.events.records import BasketCompletion, Output
-from shopstream.operators.windows import empty_windows, open_window, take_closing
-from shopstream.state import Context, KeyedOperator, MapStateDescriptor, ValueStateDescriptor
+from shopstream.events.records import BasketCompletion
+from shopstream.operators.windows import WindowFold
+from shopstream.state import MapStateDescriptor, ValueStateDescriptor
 
 __all__ = ["TopProductsConfig", "TopProductsOperator"]
 
@@ -112,32 +111,32 @@ _OPEN = MapStateDescriptor[int, _Window]("open")
 _CLOSED = ValueStateDescriptor[_Closed]("closed")
 
 
-class TopProductsOperator(KeyedOperator[BasketCompletion]):
+class TopProductsOperator(WindowFold[BasketCompletion, _Window, _Closed]):
     """Global: per window, the top products by quantity and by revenue, every category's
     figures, and the products whose order count is rising against the window before.
 
-    Windows are emitted like ``revenue-stats`` (see :mod:`shopstream.operators.windows`):
-    in order, once the watermark passes their end, order-less ones with empty lists. Ties
-    are broken by product id, so records are deterministic.
+    Windows are emitted like ``revenue-stats`` (see
+    :class:`shopstream.operators.windows.WindowFold`): in order, once the watermark passes
+    their end, order-less ones with empty lists. Ties are broken by product id, so records
+    are deterministic.
     """
 
     name = "top-products"
+    stream = streams.TOP_PRODUCTS
+    open_state = _OPEN
+    closed_state = _CLOSED
     state_descriptors = (_OPEN, _CLOSED)
 
     def __init__(self, config: TopProductsConfig | None = None) -> None:
-        self.config = config or TopProductsConfig()
+        self.config: TopProductsConfig = config or TopProductsConfig()
 
-    def process_element(self, element: BasketCompletion, ctx: Context) -> Iterable[Output]:
-        closed = ctx.state(_CLOSED).value()
-        windows = ctx.state(_OPEN)
-        found = open_window(ctx, windows, None if closed is None else closed.end_ms,
-                            self.config.window_ms, _Window)
-        if found is None:
-            return ()
-        start, window = found
-        window.orders += 1
-        products = window.products
-        categories = window.categories
+    def initialize(self) -> _Window:
+        return _Window()
+
+    def agg(self, acc: _Window, element: BasketCompletion) -> None:
+        acc.orders += 1
+        products = acc.products
+        categories = acc.categories
         # An order counts once per product and per category, however many lines.
         seen_products: set[str] = set()
         seen_categories: set[str | None] = set()
@@ -164,26 +163,14 @@ class TopProductsOperator(KeyedOperator[BasketCompletion]):
             if sold.category not in seen_categories:
                 seen_categories.add(sold.category)
                 cat.orders += 1
-        windows.put(start, window)
-        return ()
 
-    def on_timer(self, timestamp_ms: int, ctx: Context) -> Iterable[Output]:
-        size = self.config.window_ms
-        closing = take_closing(ctx.state(_OPEN), timestamp_ms, size)
-        if closing is None:
-            return ()
-        start, window = closing
-        closed_state = ctx.state(_CLOSED)
-        closed = closed_state.value()
-        out = [Output(streams.TOP_PRODUCTS, ctx.key,
-                      TopProducts(empty, empty + size, 0, (), (), (), ()))
-               for empty in empty_windows(None if closed is None else closed.end_ms, start,
-                                          size, self.config.max_empty_windows)]
-        before = closed.orders if closed is not None and closed.end_ms == start else {}
-        out.append(Output(streams.TOP_PRODUCTS, ctx.key, self._record(start, window, before)))
-        closed_state.update(_Closed(start + size,
-                                    {pid: s.orders for pid, s in window.products.items()}))
-        return out
+    def result(self, start_ms: int, acc: _Window,
+               closed: _Closed | None) -> tuple[TopProducts, _Closed]:
+        # Rising is against the window just before, an empty one when it was skipped.
+        before = closed.orders if closed is not None and closed.end_ms == start_ms else {}
+        kept = _Closed(start_ms + self.config.window_ms,
+                       {pid: s.orders for pid, s in acc.products.items()})
+        return self._record(start_ms, acc, before), kept
 
     def _record(self, start: int, window: _Window, before: dict[str, int]) -> TopProducts:
         cfg = self.config

@@ -9,6 +9,12 @@ next window that had orders closes. That way empty windows appear only *between*
 with orders, and the end of input (where every timer fires) never produces an endless
 trail of empty windows.
 
+:class:`WindowFold` is the skeleton every windowed statistic shares (the shape of
+quix-streams' ``initialize`` / ``agg`` / ``result`` aggregators): it opens a window and its
+closing timer, folds each element into the window's accumulator, and on the timer emits
+the empty windows of the gap and then the window itself, remembering what the next window
+is compared with. An operator says only how to start, grow and read one accumulator.
+
 Examples
 --------
 >>> window_start(125_000, 60_000)
@@ -23,14 +29,50 @@ Examples
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import TypeVar
+from collections.abc import Callable, Iterable
+from typing import Any, ClassVar, Generic, Protocol, TypeVar
 
-from shopstream.state import Context, MapState
+from shopstream.events.records import Output
+from shopstream.state import (
+    Context,
+    KeyedOperator,
+    MapState,
+    MapStateDescriptor,
+    ValueStateDescriptor,
+)
 
-__all__ = ["empty_windows", "open_window", "take_closing", "window_start"]
+__all__ = ["WindowFold", "WindowFoldConfig", "empty_windows", "open_window", "take_closing",
+           "window_start"]
 
 T = TypeVar("T")
+In = TypeVar("In")
+Acc = TypeVar("Acc")
+
+
+class WindowFoldConfig(Protocol):
+    """What a :class:`WindowFold` reads of its operator's config."""
+
+    @property
+    def window_ms(self) -> int:
+        """Size of the tumbling windows."""
+        ...
+
+    @property
+    def max_empty_windows(self) -> int:
+        """Longest run of element-less windows emitted (a longer gap is skipped)."""
+        ...
+
+
+class ClosedWindow(Protocol):
+    """What a :class:`WindowFold` remembers of the last window emitted: at least its end."""
+
+    @property
+    def end_ms(self) -> int:
+        """End (exclusive) of the last window emitted."""
+        ...
+
+
+Closed = TypeVar("Closed", bound=ClosedWindow)
 
 def window_start(timestamp_ms: int, size_ms: int) -> int:
     """Start of the window of ``size_ms`` that holds ``timestamp_ms``."""
@@ -79,3 +121,103 @@ def take_closing(open_windows: MapState[int, T], timer_ms: int,
         return None
     open_windows.remove(start)
     return start, totals
+
+
+class WindowFold(KeyedOperator[In], Generic[In, Acc, Closed]):
+    """A statistic over tumbling event-time windows, written as a fold.
+
+    A subclass sets ``stream`` (where records go), ``open_state`` (the open windows'
+    accumulators by start), ``closed_state`` (what is kept of the last window emitted) and
+    ``config`` (a :class:`WindowFoldConfig`), and defines:
+
+    - :meth:`initialize` - the accumulator of a window with no element yet;
+    - :meth:`agg` - fold one element into an accumulator (in place);
+    - :meth:`result` - the record of a closing window and what is kept of it, given what
+      was kept of the window emitted before (``None`` before the first).
+
+    Windows are emitted once, in order, when the watermark passes their end; the windows
+    between two that had elements are emitted as the result of a fresh accumulator (at
+    most ``config.max_empty_windows`` of them). State: one accumulator per open window
+    and one closed summary per key.
+
+    Examples
+    --------
+    >>> from dataclasses import dataclass
+    >>> from shopstream.runners.embedded.harness import run_topology
+    >>> from shopstream.topology import Stage, Topology
+    >>> @dataclass
+    ... class Count:
+    ...     n: int = 0
+    >>> @dataclass(frozen=True)
+    ... class Last:
+    ...     end_ms: int
+    ...     n: int
+    >>> @dataclass(frozen=True)
+    ... class Config:
+    ...     window_ms: int = 1_000
+    ...     max_empty_windows: int = 5
+    >>> class Counts(WindowFold[Any, Count, Last]):
+    ...     name, stream, config = "counts", "counts", Config()
+    ...     open_state = MapStateDescriptor[int, Count]("open")
+    ...     closed_state = ValueStateDescriptor[Last]("closed")
+    ...     state_descriptors = (open_state, closed_state)
+    ...     def initialize(self): return Count()
+    ...     def agg(self, acc, element): acc.n += 1
+    ...     def result(self, start_ms, acc, closed):
+    ...         before = 0 if closed is None else closed.n
+    ...         return (start_ms, acc.n, acc.n - before), Last(start_ms + 1_000, acc.n)
+    >>> from shopstream.events import EventType, ShopperEvent
+    >>> events = [ShopperEvent(EventType.PAGE_VIEW, t, "s") for t in (100, 200, 3_500)]
+    >>> topology = Topology((Stage(Counts(), ("events",), key_by=lambda e: "all"),),
+    ...                     sink_streams=("counts",))
+    >>> [out.record for out in run_topology(topology, events)]
+    [(0, 2, 2), (1000, 0, -2), (2000, 0, 0), (3000, 1, 1)]
+    """
+
+    stream: ClassVar[str]
+    open_state: ClassVar[MapStateDescriptor[int, Any]]
+    closed_state: ClassVar[ValueStateDescriptor[Any]]
+    config: WindowFoldConfig
+
+    def initialize(self) -> Acc:
+        """The accumulator of a window that has no element yet."""
+        raise NotImplementedError
+
+    def agg(self, acc: Acc, element: In) -> None:
+        """Fold ``element`` into ``acc`` (in place)."""
+        raise NotImplementedError
+
+    def result(self, start_ms: int, acc: Acc, closed: Closed | None) -> tuple[Any, Closed]:
+        """The record of the window starting at ``start_ms`` and what is kept of it."""
+        raise NotImplementedError
+
+    def process_element(self, element: In, ctx: Context) -> Iterable[Output]:
+        closed: Closed | None = ctx.state(self.closed_state).value()
+        windows: MapState[int, Acc] = ctx.state(self.open_state)
+        found = open_window(ctx, windows, None if closed is None else closed.end_ms,
+                            self.config.window_ms, self.initialize)
+        if found is None:
+            return ()
+        start, acc = found
+        self.agg(acc, element)
+        windows.put(start, acc)
+        return ()
+
+    def on_timer(self, timestamp_ms: int, ctx: Context) -> Iterable[Output]:
+        size = self.config.window_ms
+        windows: MapState[int, Acc] = ctx.state(self.open_state)
+        closing = take_closing(windows, timestamp_ms, size)
+        if closing is None:
+            return ()
+        start, acc = closing
+        closed_state = ctx.state(self.closed_state)
+        closed: Closed | None = closed_state.value()
+        out = []
+        for empty in empty_windows(None if closed is None else closed.end_ms, start, size,
+                                   self.config.max_empty_windows):
+            record, closed = self.result(empty, self.initialize(), closed)
+            out.append(Output(self.stream, ctx.key, record))
+        record, kept = self.result(start, acc, closed)
+        out.append(Output(self.stream, ctx.key, record))
+        closed_state.update(kept)
+        return out
