@@ -8,7 +8,8 @@
   sessions and per-shopper long sessions;
 - :mod:`~shopstream.datasets.movielens` - MovieLens 100K ratings as sessions cut at idle
   gaps;
-- :mod:`~shopstream.datasets.baskets_csv` - the ``basket_id,item`` CSV format.
+- :mod:`~shopstream.datasets.baskets_csv` - the ``basket_id,item`` CSV format;
+- :mod:`~shopstream.datasets.textfile` - how every loader opens its file (one error).
 """
 
 from __future__ import annotations

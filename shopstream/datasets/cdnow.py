@@ -27,6 +27,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import TextIO
 
+from shopstream.datasets.textfile import read_text_file
 from shopstream.errors import DatasetError
 from shopstream.profiles.summary import CustomerSummary, summarise
 
@@ -69,12 +70,7 @@ def read_purchases(source: TextIO) -> list[Purchase]:
 
 def load_purchases(path: Path) -> list[Purchase]:
     """:func:`read_purchases` of a file."""
-    try:
-        with path.open(encoding="ascii") as source:
-            return read_purchases(source)
-    except OSError as exc:
-        msg = f"cannot read CDNOW file {str(path)!r}: {exc}"
-        raise DatasetError(msg) from exc
+    return read_text_file(path, read_purchases, "CDNOW file", encoding="ascii")
 
 
 def calibration_summaries(purchases: list[Purchase], *,

@@ -36,6 +36,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TextIO
 
+from shopstream.datasets.textfile import read_text_file
 from shopstream.errors import DatasetError
 
 __all__ = ["EPOCH", "ITEM_SPACING", "SESSION_HEADER", "OrderLine", "SessionEvent", "baskets",
@@ -111,12 +112,7 @@ def read_order_lines(source: TextIO) -> list[OrderLine]:
 
 def load_order_lines(path: Path) -> list[OrderLine]:
     """:func:`read_order_lines` on a file."""
-    try:
-        with path.open(newline="", encoding="utf-8") as source:
-            return read_order_lines(source)
-    except OSError as exc:
-        msg = f"cannot read instacart sample {str(path)!r}: {exc}"
-        raise DatasetError(msg) from exc
+    return read_text_file(path, read_order_lines, "instacart sample", newline="")
 
 
 def write_sessions(sink: TextIO, events: Iterable[SessionEvent]) -> int:

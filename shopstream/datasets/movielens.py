@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import TextIO
 
 from shopstream.datasets.instacart import SessionEvent
+from shopstream.datasets.textfile import read_text_file
 from shopstream.errors import DatasetError
 
 __all__ = ["SESSION_GAP", "Rating", "load_ratings", "read_ratings", "session_events"]
@@ -105,12 +106,8 @@ got 'user_id:token\\titem_id:token\\trating:float'
 
 def load_ratings(path: Path) -> list[Rating]:
     """:func:`read_ratings` on a file."""
-    try:
-        with path.open(encoding="utf-8") as source:
-            return read_ratings(source, str(path))
-    except OSError as exc:
-        msg = f"cannot read movielens ratings {str(path)!r}: {exc.strerror}"
-        raise DatasetError(msg) from None
+    return read_text_file(path, lambda source: read_ratings(source, str(path)),
+                          "movielens ratings")
 
 
 def session_events(ratings: Iterable[Rating], gap: timedelta = SESSION_GAP
