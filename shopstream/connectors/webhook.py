@@ -39,7 +39,7 @@ from dataclasses import dataclass, field
 import msgspec
 
 from shopstream import __version__
-from shopstream.errors import ConfigError
+from shopstream.errors import ConfigError, require_positive
 from shopstream.events import streams as stream_names
 from shopstream.events.records import Output
 
@@ -93,10 +93,7 @@ class WebhookConfig:
         if not self.streams:
             msg = f"WebhookConfig.streams must name at least one stream, got {self.streams!r}"
             raise ConfigError(msg)
-        for name in ("max_attempts", "queue_size"):
-            if getattr(self, name) < 1:
-                msg = f"WebhookConfig.{name} must be >= 1, got {getattr(self, name)!r}"
-                raise ConfigError(msg)
+        require_positive(self, "max_attempts", "queue_size")
         for name in ("base_delay_s", "max_delay_s", "timeout_s", "close_timeout_s"):
             if not getattr(self, name) > 0:
                 msg = f"WebhookConfig.{name} must be > 0, got {getattr(self, name)!r}"

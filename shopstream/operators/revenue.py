@@ -32,7 +32,7 @@ from dataclasses import dataclass
 
 import msgspec
 
-from shopstream.errors import ConfigError
+from shopstream.errors import require_positive
 from shopstream.events import streams
 from shopstream.events.insights import RevenueStats
 from shopstream.events.records import BasketCompletion
@@ -60,12 +60,8 @@ class RevenueConfig:
     max_empty_windows: int = 10_080
 
     def __post_init__(self) -> None:
-        if self.window_ms <= 0:
-            msg = f"RevenueConfig.window_ms must be > 0, got {self.window_ms!r}"
-            raise ConfigError(msg)
-        if self.max_empty_windows < 0:
-            msg = f"RevenueConfig.max_empty_windows must be >= 0, got {self.max_empty_windows!r}"
-            raise ConfigError(msg)
+        require_positive(self, "window_ms")
+        require_positive(self, "max_empty_windows", allow_zero=True)
 
 
 class _Totals(msgspec.Struct):

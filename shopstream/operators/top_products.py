@@ -34,7 +34,7 @@ from dataclasses import dataclass
 
 import msgspec
 
-from shopstream.errors import ConfigError
+from shopstream.errors import ConfigError, require_positive
 from shopstream.events import streams
 from shopstream.events.insights import CategoryStat, ProductStat, RisingProduct, TopProducts
 from shopstream.events.records import BasketCompletion
@@ -72,12 +72,8 @@ class TopProductsConfig:
     max_empty_windows: int = 10_080
 
     def __post_init__(self) -> None:
-        for name, low in (("window_ms", 1), ("top_n", 1), ("max_categories", 0),
-                          ("rising_min_orders", 1), ("max_empty_windows", 0)):
-            value = getattr(self, name)
-            if value < low:
-                msg = f"TopProductsConfig.{name} must be >= {low}, got {value!r}"
-                raise ConfigError(msg)
+        require_positive(self, "window_ms", "top_n", "rising_min_orders")
+        require_positive(self, "max_categories", "max_empty_windows", allow_zero=True)
         if not self.rising_factor > 1.0:
             msg = f"TopProductsConfig.rising_factor must be > 1, got {self.rising_factor!r}"
             raise ConfigError(msg)
