@@ -2,7 +2,8 @@
 
 Readers and the writer may be different threads or processes (WAL lets readers go on
 while a batch is written); each thread gets its own connection. Expired values are
-filtered on read and deleted now and then on write.
+filtered on read and deleted now and then on write. ``read_only=True`` opens an existing
+file for reads only (``serve``'s read workers: SQLite refuses any write on it).
 
 Examples
 --------
@@ -15,6 +16,14 @@ Examples
 >>> again.get("user:u1:orders_count_24hr"), again.get_many(["nope", "user:u1:orders_count_24hr"])
 (2, [None, 2])
 >>> again.close()
+>>> reader = SqliteStore(path, read_only=True)
+>>> reader.get("user:u1:orders_count_24hr")
+2
+>>> reader.write_batch([StoreEntry("k", 1)])  # doctest: +ELLIPSIS
+Traceback (most recent call last):
+...
+shopstream.stores.errors.StoreError: the store ... is open read-only: no write to 'k'
+>>> reader.close()
 """
 
 from __future__ import annotations
@@ -22,6 +31,7 @@ from __future__ import annotations
 import sqlite3
 import threading
 import time
+import urllib.parse
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -50,12 +60,15 @@ class SqliteStore:
     """A :class:`~shopstream.stores.base.FeatureStore` in one SQLite file.
 
     ``clock`` returns the current time in seconds (wall clock by default; tests inject
-    one to check expiry).
+    one to check expiry). ``read_only``: the file must exist (a writer made it); every
+    write raises :class:`~shopstream.stores.errors.StoreError`.
     """
 
-    def __init__(self, path: str | Path, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, path: str | Path, clock: Callable[[], float] = time.time,
+                 read_only: bool = False) -> None:
         self.path = Path(path)
         self.url = str(self.path)
+        self.read_only = read_only
         self.stats = WriteStats()
         self._clock = clock
         self._local = threading.local()
@@ -64,6 +77,12 @@ class SqliteStore:
         self._next_purge = 0.0
         self._encode = msgspec.json.Encoder().encode
         self._decode = msgspec.json.Decoder().decode
+        if read_only:
+            if not self.path.is_file():
+                msg = f"cannot open the store {self.url!r} read-only: no such file"
+                raise StoreError(msg)
+            self._connection()
+            return
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
@@ -76,10 +95,17 @@ class SqliteStore:
         if conn is not None:
             return conn
         try:
-            conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False,
-                                   timeout=10.0)
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=NORMAL")
+            if self.read_only:
+                # mode=ro: SQLite itself refuses writes; the writer already set WAL mode.
+                uri = f"file:{urllib.parse.quote(str(self.path.resolve()))}?mode=ro"
+                conn = sqlite3.connect(uri, uri=True, isolation_level=None,
+                                       check_same_thread=False, timeout=10.0)
+                conn.execute("PRAGMA query_only=ON")
+            else:
+                conn = sqlite3.connect(self.path, isolation_level=None,
+                                       check_same_thread=False, timeout=10.0)
+                conn.execute("PRAGMA journal_mode=WAL")
+                conn.execute("PRAGMA synchronous=NORMAL")
         except sqlite3.Error as exc:
             msg = f"cannot open the store {self.url!r}: {exc}"
             raise StoreError(msg) from None
@@ -91,6 +117,8 @@ class SqliteStore:
     def write_batch(self, entries: Sequence[StoreEntry]) -> None:
         if not entries:
             return
+        if self.read_only:
+            self._refuse(entries[0].key)
         started = time.perf_counter()
         now = self._clock()
         encode = self._encode
@@ -149,7 +177,13 @@ class SqliteStore:
             raise StoreError(msg) from None
         return [found.get(key) for key in keys]
 
+    def _refuse(self, key: str) -> None:
+        msg = f"the store {self.url!r} is open read-only: no write to {key!r}"
+        raise StoreError(msg)
+
     def delete(self, keys: Sequence[str]) -> None:
+        if self.read_only and keys:
+            self._refuse(keys[0])
         conn = self._connection()
         conn.executemany("DELETE FROM kv WHERE key = ?", [(key,) for key in keys])
 
@@ -163,6 +197,8 @@ class SqliteStore:
 
         Cost: one scan of the table and one rewrite of the file (an erasure is rare).
         """
+        if self.read_only:
+            self._refuse(f"the keys of {len(ids)} id(s)")
         by_key = ["instr(key, ?) > 0"] * len(ids)
         by_value = ["instr(value, ?) > 0"] * len(mentions)
         if not by_key and not by_value:

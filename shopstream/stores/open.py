@@ -48,8 +48,12 @@ def redact_url(text: str) -> str:
     return _PASSWORD_PARAM.sub(r"\g<key>***", _USER_PASSWORD.sub(hide, text))
 
 
-def open_store(spec: str) -> FeatureStore:
-    """A :class:`FeatureStore` for ``spec``: Redis for ``redis://...``, else SQLite."""
+def open_store(spec: str, read_only: bool = False) -> FeatureStore:
+    """A :class:`FeatureStore` for ``spec``: Redis for ``redis://...``, else SQLite.
+
+    ``read_only``: for a reader beside the process that writes (``serve``'s read
+    workers); a SQLite file must then exist and refuses writes. A Redis client writes
+    only when asked, so it opens the same way."""
     if not spec.strip():
         msg = f"--store must be a file path or redis://HOST:PORT, got {spec!r}"
         raise ConfigError(msg)
@@ -61,4 +65,4 @@ def open_store(spec: str) -> FeatureStore:
         store.url = redact_url(spec)
         return store
     from shopstream.stores.embedded import SqliteStore
-    return SqliteStore(spec)
+    return SqliteStore(spec, read_only=read_only)
