@@ -9,11 +9,17 @@ Examples
 'postgresql://shop:***@127.0.0.1:5432/shop'
 >>> redact("host=db user=shop password=secret dbname=shop")
 'host=db user=shop password=*** dbname=shop'
+
+Work on the shop goes through :func:`connected`: one connection for a ``with`` block,
+closed after it, and any psycopg2 error in the block turned into a :class:`ShopDbError`
+naming the server (password hidden).
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from types import ModuleType
 from typing import Any
 
@@ -21,7 +27,7 @@ from typing import Any
 from shopstream.errors import require
 from shopstream.shopdb.errors import ShopDbError
 
-__all__ = ["ShopDbError", "connect", "psycopg2", "redact"]
+__all__ = ["ShopDbError", "connect", "connected", "describe", "psycopg2", "redact"]
 
 _URL_PASSWORD = re.compile(r"(://[^:/@]+:)[^@]*@")
 _KV_PASSWORD = re.compile(r"(password\s*=\s*)\S+")
@@ -44,6 +50,23 @@ def connect(dsn: str, **kwargs: Any) -> Any:
         return pg.connect(dsn, options="-c timezone=UTC", **kwargs)
     except pg.Error as exc:
         raise ShopDbError(describe(exc, dsn)) from None
+
+
+@contextmanager
+def connected(dsn: str, **kwargs: Any) -> Iterator[Any]:
+    """A :func:`connect` connection for the ``with`` block, closed after it; a psycopg2
+    error raised in the block (or on opening) is a :class:`ShopDbError` naming the server.
+
+    The connection's own ``with`` (one transaction) goes inside:
+    ``with connected(dsn) as conn, conn, conn.cursor() as cur: ...``.
+    """
+    conn = connect(dsn, **kwargs)
+    try:
+        yield conn
+    except psycopg2().Error as exc:
+        raise ShopDbError(describe(exc, dsn)) from None
+    finally:
+        conn.close()
 
 
 def describe(exc: Exception, dsn: str) -> str:

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from shopstream.errors import ConfigError
-from shopstream.shopdb.connection import ShopDbError, connect, describe, psycopg2
+from shopstream.shopdb.connection import ShopDbError, connected
 from shopstream.sim.catalog import Catalog, build_catalog
 from shopstream.sim.shoppers import ShopperPool
 from shopstream.sim.words import CATEGORIES
@@ -123,40 +123,34 @@ def generate(dsn: str, config: GenerateConfig) -> GenerateSummary:
     catalog = catalog_of(config)
     rng = random.Random(f"shopstream-stock:{config.seed}")
     extras = require("psycopg2.extras", "shopstream[postgres]")
-    conn = connect(dsn)
-    try:
-        with conn, conn.cursor() as cur:
-            cur.execute("SELECT count(*) FROM products")
-            row: Any = cur.fetchone()
-            if row[0]:
-                msg = (f"the shop already has {row[0]} products: run `shopstream db clear` "
-                       "(or `db reset`) before generating")
-                raise ShopDbError(msg)
-            ids: dict[str, int] = {}
-            for name in catalog.categories:
-                cur.execute("INSERT INTO categories (name, slug) VALUES (%s, %s) RETURNING id",
-                            (name, _SLUGS[name]))
-                row = cur.fetchone()
-                ids[name] = row[0]
-            extras.execute_values(
-                cur,
-                "INSERT INTO products (sku, name, description, price, stock, category_id) "
-                "VALUES %s",
-                [(p.product_id, p.name, _description(p.name, p.brand, p.noun, p.category),
-                  p.price, rng.randint(20, 500), ids[p.category]) for p in catalog.products])
-            extras.execute_values(
-                cur,
-                "INSERT INTO customers (email, first_name, last_name, country, region, "
-                "device, platform) VALUES %s", customer_rows(config))
-            extras.execute_values(
-                cur, "INSERT INTO shop_meta (key, value) VALUES %s "
-                     "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-                [("seed", str(config.seed)), ("categories", str(config.categories)),
-                 ("products", str(config.products)), ("customers", str(config.customers))])
-    except psycopg2().Error as exc:
-        raise ShopDbError(describe(exc, dsn)) from None
-    finally:
-        conn.close()
+    with connected(dsn) as conn, conn, conn.cursor() as cur:
+        cur.execute("SELECT count(*) FROM products")
+        row: Any = cur.fetchone()
+        if row[0]:
+            msg = (f"the shop already has {row[0]} products: run `shopstream db clear` "
+                   "(or `db reset`) before generating")
+            raise ShopDbError(msg)
+        ids: dict[str, int] = {}
+        for name in catalog.categories:
+            cur.execute("INSERT INTO categories (name, slug) VALUES (%s, %s) RETURNING id",
+                        (name, _SLUGS[name]))
+            row = cur.fetchone()
+            ids[name] = row[0]
+        extras.execute_values(
+            cur,
+            "INSERT INTO products (sku, name, description, price, stock, category_id) "
+            "VALUES %s",
+            [(p.product_id, p.name, _description(p.name, p.brand, p.noun, p.category),
+              p.price, rng.randint(20, 500), ids[p.category]) for p in catalog.products])
+        extras.execute_values(
+            cur,
+            "INSERT INTO customers (email, first_name, last_name, country, region, "
+            "device, platform) VALUES %s", customer_rows(config))
+        extras.execute_values(
+            cur, "INSERT INTO shop_meta (key, value) VALUES %s "
+                 "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            [("seed", str(config.seed)), ("categories", str(config.categories)),
+             ("products", str(config.products)), ("customers", str(config.customers))])
     return GenerateSummary(len(catalog.categories), len(catalog.products), config.customers,
                            config.seed)
 

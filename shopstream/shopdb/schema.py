@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from typing import Any, Final
 
-from shopstream.shopdb.connection import ShopDbError, connect, describe, psycopg2
+from shopstream.shopdb.connection import connected
 
 __all__ = ["DDL", "TABLES", "clear", "drop", "init", "reset", "table_counts"]
 
@@ -156,14 +156,8 @@ CREATE OR REPLACE TRIGGER {t}_touch BEFORE UPDATE ON {t}
 
 
 def _execute(dsn: str, sql: str) -> None:
-    conn = connect(dsn)
-    try:
-        with conn, conn.cursor() as cur:
-            cur.execute(sql)
-    except psycopg2().Error as exc:
-        raise ShopDbError(describe(exc, dsn)) from None
-    finally:
-        conn.close()
+    with connected(dsn) as conn, conn, conn.cursor() as cur:
+        cur.execute(sql)
 
 
 def init(dsn: str) -> None:
@@ -188,16 +182,10 @@ def clear(dsn: str) -> None:
 
 def table_counts(dsn: str) -> dict[str, int]:
     """Rows per table."""
-    conn = connect(dsn)
-    try:
-        with conn, conn.cursor() as cur:
-            counts: dict[str, int] = {}
-            for table in TABLES:
-                cur.execute(f"SELECT count(*) FROM {table}")  # names are ours, not input
-                row: Any = cur.fetchone()
-                counts[table] = int(row[0])
-            return counts
-    except psycopg2().Error as exc:
-        raise ShopDbError(describe(exc, dsn)) from None
-    finally:
-        conn.close()
+    with connected(dsn) as conn, conn, conn.cursor() as cur:
+        counts: dict[str, int] = {}
+        for table in TABLES:
+            cur.execute(f"SELECT count(*) FROM {table}")  # names are ours, not input
+            row: Any = cur.fetchone()
+            counts[table] = int(row[0])
+        return counts

@@ -50,7 +50,7 @@ from typing import Any, NamedTuple
 
 from shopstream.errors import ConfigError
 from shopstream.events.model import EventType, ShopperEvent
-from shopstream.shopdb.connection import ShopDbError, connect, describe, psycopg2
+from shopstream.shopdb.connection import ShopDbError, connected
 from shopstream.shopdb.generate import GenerateConfig, catalog_of
 from shopstream.sim.config import SimulationConfig
 from shopstream.sim.engine import Simulation
@@ -136,13 +136,8 @@ class SimulateSummary:
 
 def simulate(dsn: str, config: SimulateConfig) -> SimulateSummary:
     """Run the sessions of ``config`` against the shop at ``dsn``."""
-    conn = connect(dsn)
-    try:
+    with connected(dsn) as conn:
         return _Writer(conn, config).run()
-    except psycopg2().Error as exc:
-        raise ShopDbError(describe(exc, dsn)) from None
-    finally:
-        conn.close()
 
 
 class _Writer:

@@ -21,6 +21,7 @@ import pytest
 from shopstream.cli import main
 from shopstream.connectors.postgres_cdc import CdcPosition, PostgresCdcConfig, PostgresCdcSource
 from shopstream.shopdb import schema
+from shopstream.shopdb.errors import ShopDbError
 from shopstream.shopdb.generate import GenerateConfig, generate
 from shopstream.shopdb.simulate import SimulateConfig, simulate
 
@@ -82,6 +83,22 @@ def test_db_commands_build_a_consistent_shop(shop_dsn: str,
     assert set(schema.table_counts(shop_dsn).values()) == {0}
     assert _query(shop_dsn, "SELECT count(*) FROM pg_trigger WHERE tgname LIKE '%%_touch'") == [
         (len(schema.TABLES),)]
+
+
+def test_a_database_error_in_a_shop_command_names_the_server_without_its_password(
+        shop_dsn: str) -> None:
+    # Trust authentication ignores the password, so the query runs and fails on the
+    # missing tables: the error must come through shopdb's one connection wrapper.
+    with_password = shop_dsn.replace("://shop@", "://shop:s3cret@")
+    with pytest.raises(ShopDbError) as caught:
+        schema.table_counts(with_password)
+    message = str(caught.value)
+    assert message.startswith(f"PostgreSQL at {shop_dsn.replace('://shop@', '://shop:***@')}: ")
+    assert 'relation "categories" does not exist' in message and "s3cret" not in message
+    with pytest.raises(ShopDbError, match="does not exist"):
+        generate(with_password, GenerateConfig(categories=2, products=4, customers=2))
+    schema.init(shop_dsn)  # the failed calls left no connection holding a lock
+    assert set(schema.table_counts(shop_dsn).values()) == {0}
 
 
 def _read_events(source: PostgresCdcSource, position: Any, wanted: int,
