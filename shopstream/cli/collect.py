@@ -72,7 +72,7 @@ def _collect(args: argparse.Namespace) -> int:
     from shopstream.api.live import LivePipeline
     from shopstream.api.rate_limit import RateLimiter
     from shopstream.api.security import SecurityConfig
-    from shopstream.stores.base import require
+    from shopstream.errors import require
     from shopstream.stores.open import open_store, redact_url
 
     options = security_options(args)

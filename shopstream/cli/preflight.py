@@ -62,7 +62,7 @@ def require_store(store: FeatureStore) -> None:
 
 def require_postgres(dsn: str, timeout_s: int = 5) -> None:
     """Raise :class:`ConfigError` when PostgreSQL at ``dsn`` refuses a connection."""
-    from shopstream.stores.base import require
+    from shopstream.errors import require
 
     psycopg2 = require("psycopg2", "shopstream[postgres]")
     try:

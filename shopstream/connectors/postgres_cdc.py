@@ -64,9 +64,8 @@ import msgspec
 
 from shopstream.connectors.cdc_mapping import CDC_TABLES, ChangeMapper, CustomerInfo, ProductInfo
 from shopstream.connectors.wal2json import TransactionAssembler
-from shopstream.errors import ConfigError, DecodeError, SourceError
+from shopstream.errors import ConfigError, DecodeError, SourceError, require
 from shopstream.shopdb.connection import connect, describe, psycopg2, redact
-from shopstream.stores.base import require
 
 __all__ = ["CdcPosition", "PostgresCdcConfig", "PostgresCdcSource"]
 

@@ -32,10 +32,9 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from shopstream.errors import ConfigError
+from shopstream.errors import ConfigError, require
 from shopstream.jobs.config import JobsConfig
 from shopstream.jobs.runner import JobRunner
-from shopstream.stores.base import require
 
 __all__ = ["JobScheduler", "cron_trigger", "fire_times", "next_fire_time"]
 

@@ -24,12 +24,11 @@ import random
 from dataclasses import dataclass
 from typing import Any
 
-from shopstream.errors import ConfigError
+from shopstream.errors import ConfigError, require
 from shopstream.shopdb.connection import ShopDbError, connected
 from shopstream.sim.catalog import Catalog, build_catalog
 from shopstream.sim.shoppers import ShopperPool
 from shopstream.sim.words import CATEGORIES
-from shopstream.stores.base import require
 
 __all__ = ["GenerateConfig", "GenerateSummary", "catalog_of", "customer_rows", "generate"]
 

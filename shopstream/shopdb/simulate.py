@@ -48,13 +48,12 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, NamedTuple
 
-from shopstream.errors import ConfigError
+from shopstream.errors import ConfigError, require
 from shopstream.events.model import EventType, ShopperEvent
 from shopstream.shopdb.connection import ShopDbError, connected
 from shopstream.shopdb.generate import GenerateConfig, catalog_of
 from shopstream.sim.config import SimulationConfig
 from shopstream.sim.engine import Simulation
-from shopstream.stores.base import require
 
 __all__ = ["SimulateConfig", "SimulateSummary", "simulate"]
 
