@@ -7,6 +7,8 @@
 - :class:`RuleMiner` - the same rules over a sliding window, basket by basket, with
   :meth:`RuleMiner.changes` giving NEW / UPDATED / EXPIRED rules for a stream;
 - :class:`RuleIndex` - the rules that fire for a basket, ranked;
+- :class:`ItemsetTracker` - the exact candidate counts under :class:`RuleMiner`, over a
+  :class:`BasketWindow` (the coded baskets and each item's baskets);
 - :func:`diff_rules` / :func:`apply_changes` - rule-set changes as a pure function.
 
 Nothing here does I/O or reads a clock.
@@ -19,6 +21,7 @@ from typing import TYPE_CHECKING
 from shopstream.lazy import lazy_exports
 
 if TYPE_CHECKING:
+    from shopstream.mining.basket_window import BasketWindow
     from shopstream.mining.batch import MiningResult, frequent_itemsets, mine_rules
     from shopstream.mining.budget import BudgetedMining, MiningBudget, mine_within_budget
     from shopstream.mining.changes import (
@@ -36,6 +39,7 @@ if TYPE_CHECKING:
     from shopstream.mining.tracker import ItemsetTracker
 
 __all__ = [
+    "BasketWindow",
     "BudgetedMining",
     "ChangeKind",
     "ItemsetTracker",
@@ -62,6 +66,7 @@ __all__ = [
 
 # Each name is imported from its module on first use (see shopstream.lazy).
 __getattr__ = lazy_exports(__name__, {
+    "BasketWindow": "basket_window",
     "BudgetedMining": "budget",
     "ChangeKind": "changes",
     "ItemsetTracker": "tracker",
