@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from shopstream.events import streams
-from shopstream.events.model import ShopperEvent
+from shopstream.events.model import EventType, ShopperEvent
 from shopstream.events.records import BasketCompletion
 from shopstream.operators.abandonment import AbandonmentConfig, CartAbandonmentDetector
 from shopstream.operators.baskets import BasketConfig, BasketTracker
@@ -49,6 +49,9 @@ __all__ = ["GLOBAL_KEY", "PipelineConfig", "by_customer", "by_device", "by_key_g
            "by_pair_anchor", "by_session", "by_user",
            "default_topology", "feature_stages", "global_key", "profile_stages",
            "recommendation_stages", "trend_stages"]
+
+
+_CUSTOMER_CHANGE = EventType.CUSTOMER_CHANGE
 
 
 def by_session(event: ShopperEvent) -> str:
@@ -227,16 +230,34 @@ def feature_stages(config: FeaturesConfig) -> tuple[Stage, ...]:
     )
 
 
-def by_resolved_user(resolved: Any) -> str:
-    """Key of the profile operator: the user an identity-resolved event belongs to."""
-    return str(resolved.user_id)
+def by_resolved_user(record: Any) -> str:
+    """Key of the profile operator: the user an identity-resolved event belongs to, or
+    the customer of a ``CUSTOMER_CHANGE``; other catalog changes (which the operator
+    ignores) are spread by product, not gathered on one hot key.
+
+    Examples
+    --------
+    >>> from shopstream.events import EventType, ShopperEvent
+    >>> by_resolved_user(ShopperEvent(EventType.CUSTOMER_CHANGE, 0, "pg-catalog",
+    ...                               user_id="42"))
+    '42'
+    >>> by_resolved_user(ShopperEvent(EventType.PRODUCT_CHANGE, 0, "pg-catalog",
+    ...                               user_id="pg-catalog", product_id="7"))
+    'product-change:7'
+    """
+    if isinstance(record, ShopperEvent) and record.event_type is not _CUSTOMER_CHANGE:
+        return f"product-change:{record.product_id}"
+    return str(record.user_id)
 
 
 def profile_stages(config: ProfilesConfig) -> tuple[Stage, ...]:
     """Customer 360: identity resolution (per session), profiles (per user) and the
     segment counts (per user group), writing ``profiles``, ``segment-changes`` and
-    ``segment-counts``; the profiles read refitted models from the ``profile-models``
-    broadcast (published by the retrain job).
+    ``segment-counts``; the profiles also read the shop database's customer changes
+    (``CUSTOMER_CHANGE`` on ``catalog-changes``, keyed by customer), refitted models
+    from the ``profile-models`` broadcast (published by the retrain job) and, when the
+    trend stages run (declared before these), the ``category-trends`` readings as a
+    broadcast for the trend-aware next best action.
 
     Examples
     --------
@@ -245,8 +266,10 @@ def profile_stages(config: ProfilesConfig) -> tuple[Stage, ...]:
     """
     return (
         Stage(IdentityResolver(config), inputs=(streams.EVENTS,), key_by=by_session),
-        Stage(CustomerProfileOperator(config), inputs=(streams.PROFILE_EVENTS,),
-              key_by=by_resolved_user, broadcast_inputs=(streams.PROFILE_MODELS,)),
+        Stage(CustomerProfileOperator(config),
+              inputs=(streams.PROFILE_EVENTS, streams.CATALOG_CHANGES),
+              key_by=by_resolved_user,
+              broadcast_inputs=(streams.PROFILE_MODELS, streams.CATEGORY_TRENDS)),
         Stage(SegmentCountsOperator(config), inputs=(streams.SEGMENT_CHANGES,),
               key_by=by_user_group(config.segment_groups)),
     )

@@ -26,11 +26,13 @@ __all__ = ["CatalogLookup", "CustomerInfo", "ProductInfo"]
 
 
 class ProductInfo(NamedTuple):
-    """What events need to know about a product."""
+    """What events need to know about a product; ``brand`` comes from a ``brand`` column
+    when the ``products`` table has one (the shop schema has none today: ``None``)."""
 
     name: str
     category_id: int | None
     price: float
+    brand: str | None = None
 
 
 class CustomerInfo(NamedTuple):
@@ -66,8 +68,10 @@ class CatalogLookup:
                 self.customers.pop(key, None)
             return
         if table == "products":
+            brand = row.get("brand")
             self.products[key] = ProductInfo(str(row.get("name", "")), row.get("category_id"),
-                                             money(row.get("price")))
+                                             money(row.get("price")),
+                                             str(brand).strip() or None if brand else None)
         elif table == "categories":
             self.categories[key] = str(row.get("name", ""))
         elif table == "customers":

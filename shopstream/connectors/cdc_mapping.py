@@ -38,7 +38,8 @@ its order                       item of any other order: no event (counted)
                                 session (checkout empties the cart)
 ``wishlist`` insert             ``ADD_TO_WISHLIST``
 ``products`` insert, update,    ``PRODUCT_CHANGE`` (``productId``, name, category,
-delete                          price; ``quantity`` = ``stock``, 0 when inactive or
+delete                          price, ``brand`` when the table has that column;
+                                ``quantity`` = ``stock``, 0 when inactive or
                                 deleted), ``eventId`` ``pg-product-{id}-x{xid}``;
                                 also updates the lookup table
 ``customers`` insert, update    ``CUSTOMER_CHANGE`` (``userId``, ``country``,
@@ -252,7 +253,8 @@ class ChangeMapper:
             items.append(Item(str(line.get("product_id")),
                               product.name if product else None,
                               self.lookup.category(product),
-                              money(line.get("price")), int(line.get("quantity") or 1)))
+                              money(line.get("price")), int(line.get("quantity") or 1),
+                              product.brand if product else None))
         customer = self.lookup.customer(row.get("customer_id"))
         return ShopperEvent(
             event_type=_ET.PURCHASE,
@@ -317,7 +319,8 @@ class ChangeMapper:
             event_type=_ET.PRODUCT_CHANGE, timestamp_ms=ts, session_id=_CATALOG,
             event_id=f"pg-product-{key}{suffix}", user_id=_CATALOG, product_id=str(key),
             product_name=product.name if product else None, category=self.lookup.category(product),
-            price=product.price if product else None, quantity=stock)
+            price=product.price if product else None, quantity=stock,
+            brand=product.brand if product else None)
 
     def _event(self, kind: EventType, row: dict[str, Any], event_id: str, ts: int,
                quantity: int | None = None) -> ShopperEvent:
@@ -343,6 +346,7 @@ class ChangeMapper:
             platform=customer.platform if customer else None,
             country=str(customer.country).strip() if customer and customer.country else None,
             region=customer.region if customer else None,
+            brand=product.brand if product else None,
         )
 
     @staticmethod

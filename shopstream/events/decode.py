@@ -78,13 +78,16 @@ _astuple = msgspec.structs.astuple
 
 
 def _keys_set(event: ShopperEvent) -> int:
-    """A lower bound of the keys the line of ``event`` had (items count five each)."""
+    """A lower bound of the keys the line of ``event`` had (items count five each, six
+    with a brand)."""
     values = _astuple(event)
     n = len(values) - values.count(None) - (event.event_id == "")
     if event.user_id == event.session_id:
         n -= 1  # filled in from the session when the line had none
     items = event.items
-    return n + 5 * len(items) if items else n
+    if not items:
+        return n
+    return n + 5 * len(items) + sum(i.brand is not None for i in items)
 
 
 def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:

@@ -111,13 +111,14 @@ def _as_id(value: str | int | None) -> str | None:
 # they can never be part of a reference cycle, and untracked objects make the garbage
 # collector's passes over millions of live events and state entries much cheaper.
 class Item(msgspec.Struct, frozen=True, rename="camel", omit_defaults=True, gc=False):
-    """One line of a purchase's ``items``."""
+    """One line of a purchase's ``items`` (``brand``: the product's brand, where known)."""
 
     product_id: IdText
     product_name: str | None = None
     category: str | None = None
     price: NonNegFloat = 0.0
     quantity: PosInt = 1
+    brand: str | None = None
 
 
 class ShopperEvent(msgspec.Struct, frozen=True, rename="camel", omit_defaults=True, gc=False):
@@ -149,6 +150,9 @@ class ShopperEvent(msgspec.Struct, frozen=True, rename="camel", omit_defaults=Tr
     country: str | None = None
     region: str | None = None
     campaign: str | None = None
+    #: The product's brand, where the source knows it (last, so that positional
+    #: construction in field order stays as it was).
+    brand: str | None = None
 
     def __post_init__(self) -> None:
         if not self.user_id:
@@ -163,11 +167,12 @@ class WireItem(msgspec.Struct, frozen=True, rename="camel"):
     category: str | None = None
     price: NonNegFloat = 0.0
     quantity: PosInt = 1
+    brand: str | None = None
 
     def to_item(self) -> Item:
         """The canonical item."""
         return Item(str(self.product_id), self.product_name, self.category, self.price,
-                    self.quantity)
+                    self.quantity, self.brand)
 
 
 class WireEvent(msgspec.Struct, frozen=True, rename="camel"):
@@ -194,6 +199,7 @@ class WireEvent(msgspec.Struct, frozen=True, rename="camel"):
     country: str | None = None
     region: str | None = None
     campaign: str | None = None
+    brand: str | None = None
 
     def to_event(self) -> ShopperEvent:
         """Normalise ids to strings and the timestamp to epoch milliseconds."""
@@ -219,4 +225,5 @@ class WireEvent(msgspec.Struct, frozen=True, rename="camel"):
             country=self.country,
             region=self.region,
             campaign=self.campaign,
+            brand=self.brand,
         )

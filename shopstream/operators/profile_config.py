@@ -62,6 +62,13 @@ class ProfilesConfig:
         Versions of the ``profile-models`` broadcast kept (refitted lifetime-value models
         and RFM thresholds, :mod:`shopstream.operators.profile_models`); the newest ones
         by the event time they hold from.
+    max_trend_categories, max_trend_versions
+        The category trend readings kept for the ``rising in a favourite category``
+        action (:mod:`shopstream.profiles.trend_board`): readings per category, and
+        categories (beyond it the one with the oldest newest reading goes).
+    trend_max_age_ms
+        A category reading older than this (event time) is not used: the trend stages
+        read an active category at least daily (2 days).
     churn, rfm
         The static lifetime-value models and RFM thresholds: in force until a version of
         ``profile-models`` holds (and for the parts a version leaves ``None``).
@@ -80,6 +87,9 @@ class ProfilesConfig:
     anonymous_idle_ms: int = _DAY_MS
     segment_groups: int = 16
     max_model_versions: int = 4
+    max_trend_categories: int = 1_024
+    max_trend_versions: int = 2
+    trend_max_age_ms: int = 2 * _DAY_MS
     preferences: PreferencesConfig = field(default_factory=PreferencesConfig)
     behaviour: BehaviourConfig = field(default_factory=BehaviourConfig)
     engagement: EngagementConfig = field(default_factory=EngagementConfig)
@@ -91,7 +101,8 @@ class ProfilesConfig:
         for name in ("session_gap_ms", "slide_ms", "max_held_events", "max_open_sessions",
                      "max_pending_events", "max_cart_lines", "max_order_ids",
                      "max_last_order_categories", "top_preferences", "user_idle_ms",
-                     "anonymous_idle_ms", "segment_groups", "max_model_versions"):
+                     "anonymous_idle_ms", "segment_groups", "max_model_versions",
+                     "max_trend_categories", "max_trend_versions", "trend_max_age_ms"):
             value = getattr(self, name)
             if not isinstance(value, int) or value <= 0:
                 msg = f"ProfilesConfig.{name} must be > 0, got {value!r}"

@@ -3,7 +3,8 @@
 :class:`ProfileState` holds a shopper's counters, decayed preferences, open sessions,
 cart and waiting events (the caps are in
 :class:`~shopstream.operators.profile_config.ProfilesConfig` and the operator's module
-documentation); :func:`fold` adds an ended session to the session totals.
+documentation); :func:`fold` adds an ended session to the session totals and
+:func:`set_account` takes a customer record of the shop database.
 
 Examples
 --------
@@ -12,18 +13,27 @@ Examples
 ...                             purchased=True))
 >>> st.totals.sessions, st.totals.duration_s, st.totals.purchase_sessions
 (1, 90.0, 1)
+>>> from shopstream.events import EventType, ShopperEvent
+>>> set_account(st, ShopperEvent(EventType.CUSTOMER_CHANGE, 9, "pg-catalog", user_id="7",
+...                              country="DE"))
+>>> set_account(st, ShopperEvent(EventType.CUSTOMER_CHANGE, 5, "pg-catalog", user_id="7",
+...                              country="FR"))  # older: the newer record stays
+>>> st.account
+Account(updated_at=9, country='DE', region=None, device=None, platform=None)
 """
 
 from __future__ import annotations
 
 import msgspec
 
+from shopstream.events.model import ShopperEvent
 from shopstream.operators.cart import Cart
 from shopstream.operators.identity import ResolvedEvent
 from shopstream.profiles.engagement import SessionTotals
 from shopstream.profiles.preferences import Preferences
+from shopstream.profiles.records import Account
 
-__all__ = ["OpenSession", "ProfileState", "fold"]
+__all__ = ["OpenSession", "ProfileState", "fold", "set_account"]
 
 
 class OpenSession(msgspec.Struct, gc=False):
@@ -64,6 +74,7 @@ class ProfileState(msgspec.Struct, gc=False):
     pending: list[ResolvedEvent] = msgspec.field(default_factory=list)
     slot_ms: int = -1
     dirty: bool = False
+    account: Account | None = None
 
 
 def fold(totals: SessionTotals, session: OpenSession) -> None:
@@ -76,3 +87,13 @@ def fold(totals: SessionTotals, session: OpenSession) -> None:
     if session.purchased:
         totals.purchase_sessions += 1
         totals.purchase_duration_s += seconds
+
+
+def set_account(st: ProfileState, change: ShopperEvent) -> None:
+    """Take the customer record ``change`` (a ``CUSTOMER_CHANGE``) unless the state holds
+    a newer one (event time; at equal times the later applied, which the operator's
+    content order makes the same on every run)."""
+    ts = change.timestamp_ms
+    if st.account is None or ts >= st.account.updated_at:
+        st.account = Account(ts, change.country, change.region, change.device,
+                             change.platform)

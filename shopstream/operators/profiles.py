@@ -5,8 +5,9 @@ Web and app events, the HTTP/Snowplow collector and orders from the shop databas
 resolves anonymous sessions to their user first, so this operator reads
 ``profile-events``. Per shopper it keeps:
 
-* decayed preference vectors (:mod:`~shopstream.profiles.preferences`): categories and
-  price bands of views (weight 1), cart and wishlist adds (3) and purchased items (5);
+* decayed preference vectors (:mod:`~shopstream.profiles.preferences`): categories,
+  brands (where the event or item names one) and price bands of views (weight 1), cart
+  and wishlist adds (3) and purchased items (5);
   hour of day, day of week, device and platform of every event (1); and the decayed
   event count (``activity``) the engagement score reads;
 * sessions by session id (events, pages, first and last time, purchase, campaign);
@@ -24,6 +25,14 @@ segment moved, a :class:`~shopstream.profiles.records.SegmentChange` on
 ``segment-changes`` (``segment`` ``None``: the profile's state was dropped after
 ``user_idle_ms``, or ``anonymous_idle_ms`` for an anonymous session).
 
+A customer record of the shop database (``CUSTOMER_CHANGE`` on ``catalog-changes``; other
+catalog changes are ignored) waits like an event but is no shopper activity: the newest
+by event time is the profile's ``account``
+(:func:`~shopstream.operators.profile_state.set_account`). The
+``category-trends`` broadcast fills a :class:`~shopstream.profiles.trend_board.TrendBoard`,
+read by event time like the models below, for the action ``show what is rising in a
+favourite category``.
+
 Each profile also carries the shopper's RFM value segment
 (:func:`~shopstream.profiles.segments.rfm_segment`: days since the last order at the
 emission's event time, orders, revenue; ``None`` before the first order). The lifetime
@@ -36,10 +45,12 @@ retrain job): an emission at event time ``t`` uses the newest version with
 checkpoints with the broadcast snapshot.
 
 Bound per shopper: ``max_open_sessions`` sessions, ``max_pending_events`` waiting events,
-``6 x max_entries`` preference weights, ``max_cart_lines``, ``max_order_ids`` and
-``max_last_order_categories``; per operator ``max_model_versions`` model versions. The
-work per event is O(1) and an emission is O(caps + max_model_versions), whatever the
-history.
+``7 x max_entries`` preference weights (and the one ``activity`` count),
+``max_cart_lines``, ``max_order_ids``, ``max_last_order_categories`` and one account;
+per operator ``max_model_versions`` model versions and the trend board
+(``max_trend_categories x max_trend_versions`` readings). The work per event is O(1)
+and an emission is O(caps + max_model_versions + top_preferences x
+max_trend_versions), whatever the history.
 
 Examples
 --------
@@ -80,12 +91,13 @@ from shopstream.events import streams
 from shopstream.events.model import EventType, ShopperEvent
 from shopstream.events.profile_models import ProfileModel
 from shopstream.events.records import Output
+from shopstream.events.trends import EntityTrend
 from shopstream.operators.feature_catalog import slot_end
 from shopstream.operators.history_features import order_value
 from shopstream.operators.identity import ResolvedEvent
 from shopstream.operators.profile_config import ProfilesConfig
 from shopstream.operators.profile_models import ModelVersions
-from shopstream.operators.profile_state import OpenSession, ProfileState, fold
+from shopstream.operators.profile_state import OpenSession, ProfileState, fold, set_account
 from shopstream.profiles.actions import lifetime, next_best_actions
 from shopstream.profiles.behaviour import BehaviourStats, behaviour_segment
 from shopstream.profiles.engagement import engagement_score, session_metrics
@@ -102,6 +114,7 @@ from shopstream.profiles.preferences import (
 )
 from shopstream.profiles.records import CustomerProfile, SegmentChange
 from shopstream.profiles.segments import rfm_segment
+from shopstream.profiles.trend_board import TrendBoard
 from shopstream.state import Context, KeyedOperator, ValueStateDescriptor
 
 __all__ = ["CustomerProfileOperator", "OpenSession", "ProfileState"]
@@ -111,6 +124,7 @@ _VIEW = EventType.VIEW_PRODUCT
 _PURCHASE = EventType.PURCHASE
 _ADD = EventType.ADD_TO_CART
 _REMOVE = EventType.REMOVE_FROM_CART
+_ACCOUNT = EventType.CUSTOMER_CHANGE
 _PAGES = frozenset({EventType.PAGE_VIEW, _VIEW, EventType.BROWSE_CATEGORY, EventType.SEARCH})
 _INTEREST = {_VIEW: 1.0, EventType.BROWSE_CATEGORY: 1.0, _ADD: 3.0,
              EventType.ADD_TO_WISHLIST: 3.0}
@@ -121,7 +135,7 @@ _encode = msgspec.json.Encoder().encode
 _PROFILE = ValueStateDescriptor[ProfileState]("profile")
 
 
-class CustomerProfileOperator(KeyedOperator[ResolvedEvent]):
+class CustomerProfileOperator(KeyedOperator[ResolvedEvent | ShopperEvent]):
     """Keyed by user: the Customer 360 profile (see module docs)."""
 
     name = "customer-profiles"
@@ -131,22 +145,40 @@ class CustomerProfileOperator(KeyedOperator[ResolvedEvent]):
         self.config = config or ProfilesConfig()
         cfg = self.config
         self.models = ModelVersions(cfg.churn, cfg.rfm, cfg.max_model_versions)
+        self.trends = TrendBoard(cfg.max_trend_categories, cfg.max_trend_versions,
+                                 cfg.trend_max_age_ms)
 
-    # -- the profile-models broadcast --------------------------------------------------------
+    # -- the profile-models and category-trends broadcasts -----------------------------------
     def process_broadcast(self, update: Any, ctx: Context) -> Iterable[Output]:
-        """Keep a :class:`~shopstream.events.profile_models.ProfileModel` version (other
-        broadcast records are not for this operator)."""
+        """Keep a :class:`~shopstream.events.profile_models.ProfileModel` version or a
+        category :class:`~shopstream.events.trends.EntityTrend` reading (other broadcast
+        records are not for this operator)."""
         if isinstance(update, ProfileModel):
             self.models.apply(update)
+        elif isinstance(update, EntityTrend):
+            self.trends.apply(update)
         return ()
 
     def snapshot_broadcast(self) -> Any:
-        return self.models.snapshot()
+        models = self.models.snapshot()
+        trends = self.trends.snapshot()
+        # Without trends the snapshot is the models' alone, as before trends came.
+        return models if trends is None else {"models": models, "trends": trends}
 
     def restore_broadcast(self, snapshot: Any) -> None:
-        self.models.restore(snapshot)
+        if isinstance(snapshot, dict):
+            if snapshot["trends"] is not None:
+                self.trends.restore(snapshot["trends"])
+            snapshot = snapshot["models"]
+        if snapshot is not None:
+            self.models.restore(snapshot)
 
-    def process_element(self, element: ResolvedEvent, ctx: Context) -> Iterable[Output]:
+    def process_element(self, element: ResolvedEvent | ShopperEvent,
+                        ctx: Context) -> Iterable[Output]:
+        if isinstance(element, ShopperEvent):  # catalog-changes: accounts only
+            if element.event_type is not _ACCOUNT:
+                return ()
+            element = ResolvedEvent(element.user_id, element)
         state = ctx.state(_PROFILE)
         st = state.value()
         ts = element.event.timestamp_ms
@@ -223,6 +255,9 @@ class CustomerProfileOperator(KeyedOperator[ResolvedEvent]):
         event = resolved.event
         ts = event.timestamp_ms
         kind = event.event_type
+        if kind is _ACCOUNT:
+            set_account(st, event)  # not shopper activity: nothing else changes
+            return
         st.events += 1
         st.first_ms = min(st.first_ms, ts)
         st.last_ms = max(st.last_ms, ts)
@@ -254,6 +289,8 @@ class CustomerProfileOperator(KeyedOperator[ResolvedEvent]):
             weight *= decay
             if event.category:
                 bump(weights, "category", event.category, weight, cap)
+            if event.brand:
+                bump(weights, "brand", event.brand, weight, cap)
             if event.price is not None:
                 bump(weights, "price", price_band(event.price, pcfg), weight, cap)
         if kind is _ADD or kind is _REMOVE:
@@ -297,13 +334,13 @@ class CustomerProfileOperator(KeyedOperator[ResolvedEvent]):
             st.purchase_days += 1
         st.first_order_ms = min(st.first_order_ms, ts)
         deal = bool(event.campaign) or session.campaign
-        lines = [(i.category, i.price, i.quantity) for i in event.items or ()]
+        lines = [(i.category, i.brand, i.price, i.quantity) for i in event.items or ()]
         if not lines:
-            lines = [(event.category, event.price or 0.0, event.quantity or 1)]
+            lines = [(event.category, event.brand, event.price or 0.0, event.quantity or 1)]
         low = cfg.behaviour.low_price
         pcfg = cfg.preferences
         categories: list[str] = []
-        for category, price, quantity in lines:
+        for category, brand, price, quantity in lines:
             st.items += quantity
             if deal or price <= low:
                 st.deal_items += quantity
@@ -311,6 +348,8 @@ class CustomerProfileOperator(KeyedOperator[ResolvedEvent]):
                 add(st.prefs, "category", category, _BOUGHT, ts, pcfg)
                 if category not in categories:
                     categories.append(category)
+            if brand:
+                add(st.prefs, "brand", brand, _BOUGHT, ts, pcfg)
             add(st.prefs, "price", price_band(price, pcfg), _BOUGHT, ts, pcfg)
         if ts >= st.last_order_ms:
             st.last_order_ms = ts
@@ -337,16 +376,18 @@ class CustomerProfileOperator(KeyedOperator[ResolvedEvent]):
             days = max(now_ms - st.last_order_ms, 0) / _DAY_MS
             rfm = rfm_segment(days, st.orders, max(st.revenue, 0.0), models.rfm)
         cart_items, cart_value = len(st.cart), float(st.cart.value())
-        actions = next_best_actions(segment, cart_items, cart_value,
-                                    None if life is None else life.p_alive, st.orders,
-                                    st.last_order_categories, cfg.actions)
         prefs = {dim: top(st.prefs, dim, cfg.top_preferences) for dim in DIMENSIONS
                  if dim in st.prefs.weights}
+        actions = next_best_actions(segment, cart_items, cart_value,
+                                    None if life is None else life.p_alive, st.orders,
+                                    st.last_order_categories, cfg.actions,
+                                    self.trends.rising(prefs.get("category"), now_ms,
+                                                       cfg.actions.rising_min_strength))
         profile = CustomerProfile(
             key, now_ms, st.first_ms, st.last_ms, st.events, segment,
             engagement_score(activity, metrics, cfg.engagement), metrics, prefs, st.orders,
             st.revenue, avg, cart_items, cart_value, life, actions,
-            st.merged_sessions, rfm, models.version)
+            st.merged_sessions, rfm, models.version, st.account)
         out = [Output(streams.PROFILES, key, profile)]
         if segment != st.segment:
             out.append(Output(streams.SEGMENT_CHANGES, key,

@@ -14,7 +14,12 @@ default_half_life_days)`` and no CLV. Without any order both are unknown (``None
 2. ``win-back offer`` when the shopper has ordered and ``P(alive) < win_back_below``;
 3. ``cross-sell from the last order`` when the shopper has ordered, is not slipping
    away (``P(alive) >= win_back_below``) and the last order has categories;
-4. ``nothing: do not disturb`` when none of the above applies.
+4. ``show what is rising in a favourite category`` when one of the shopper's strongest
+   categories (the profile's ``category`` preferences, strongest first) is ``rising``
+   with strength ``>= rising_min_strength`` in the newest category trend reading in
+   force (:class:`RisingCategory`, which the profile operator finds on its trend
+   board, :mod:`~shopstream.profiles.trend_board`); the first such category counts;
+5. ``nothing: do not disturb`` when none of the above applies.
 
 Examples
 --------
@@ -30,6 +35,11 @@ Examples
  ('cross-sell from the last order', 'last order in Toys, P(alive) 0.50 >= 0.50')]
 >>> [a.action for a in next_best_actions("browser", 0, 0.0, None, 0, (), ActionsConfig())]
 ['nothing: do not disturb']
+>>> toys = RisingCategory("Toys", share=0.6, strength=0.72, confidence=0.8)
+>>> [(a.action, a.reason) for a in next_best_actions(  # doctest: +NORMALIZE_WHITESPACE
+...     "browser", 0, 0.0, None, 0, (), ActionsConfig(), rising=toys)]
+[('show what is rising in a favourite category',
+  'Toys is rising (strength 0.72, confidence 0.80), 60% of your category interest')]
 """
 
 from __future__ import annotations
@@ -42,14 +52,15 @@ from shopstream.errors import ConfigError
 from shopstream.profiles.bgnbd import BgNbdParams
 from shopstream.profiles.gamma_gamma import GammaGammaParams, customer_lifetime_value
 
-__all__ = ["ActionsConfig", "ChurnConfig", "Lifetime", "NextAction", "lifetime",
-           "next_best_actions"]
+__all__ = ["ActionsConfig", "ChurnConfig", "Lifetime", "NextAction", "RisingCategory",
+           "lifetime", "next_best_actions"]
 
 _DAY_MS = 86_400_000
 _WEEK_MS = 7 * _DAY_MS
 COMPLETE_CART = "complete the cart with offer"
 WIN_BACK = "win-back offer"
 CROSS_SELL = "cross-sell from the last order"
+RISING = "show what is rising in a favourite category"
 DO_NOT_DISTURB = "nothing: do not disturb"
 
 
@@ -77,12 +88,18 @@ class ChurnConfig:
 
 @dataclass(frozen=True)
 class ActionsConfig:
-    """When a shopper counts as slipping away, and how many actions to list."""
+    """When a shopper counts as slipping away, how strong a rising trend must be to
+    suggest it, and how many actions to list."""
 
     win_back_below: float = 0.5
     max_actions: int = 3
+    rising_min_strength: float = 0.5
 
     def __post_init__(self) -> None:
+        if not 0 <= self.rising_min_strength <= 1:
+            msg = (f"ActionsConfig.rising_min_strength must be in [0, 1], got "
+                   f"{self.rising_min_strength!r}")
+            raise ConfigError(msg)
         if not 0 < self.win_back_below <= 1 or self.max_actions < 1:
             msg = (f"ActionsConfig needs 0 < win_back_below <= 1 and max_actions >= 1, got "
                    f"win_back_below={self.win_back_below!r}, "
@@ -105,6 +122,17 @@ class NextAction(msgspec.Struct, frozen=True, rename="camel", gc=False):
 
     action: str
     reason: str
+
+
+@dataclass(frozen=True)
+class RisingCategory:
+    """A category the shopper prefers (``share`` of the decayed category interest) whose
+    newest trend reading is ``rising`` with ``strength`` and ``confidence``."""
+
+    category: str
+    share: float
+    strength: float
+    confidence: float
 
 
 def lifetime(purchase_days: int, first_order_ms: int, last_order_ms: int, now_ms: int,
@@ -135,8 +163,10 @@ def lifetime(purchase_days: int, first_order_ms: int, last_order_ms: int, now_ms
 def next_best_actions(segment: str, cart_items: int, cart_value: float,
                       p_alive: float | None, orders: int,
                       last_order_categories: tuple[str, ...],
-                      config: ActionsConfig) -> tuple[NextAction, ...]:
-    """The ranked actions for a shopper (rules in the module docs)."""
+                      config: ActionsConfig,
+                      rising: RisingCategory | None = None) -> tuple[NextAction, ...]:
+    """The ranked actions for a shopper (rules in the module docs); ``rising``: the
+    shopper's strongest preferred category that is rising strongly enough, if any."""
     actions: list[NextAction] = []
     if cart_items > 0:
         actions.append(NextAction(
@@ -151,6 +181,11 @@ def next_best_actions(segment: str, cart_items: int, cart_value: float,
             actions.append(NextAction(
                 CROSS_SELL, f"last order in {', '.join(last_order_categories)}, "
                             f"P(alive) {p_alive:.2f} >= {threshold:.2f}"))
+    if rising is not None and rising.strength >= config.rising_min_strength:
+        actions.append(NextAction(
+            RISING, f"{rising.category} is rising (strength {rising.strength:.2f}, "
+                    f"confidence {rising.confidence:.2f}), {rising.share:.0%} of your "
+                    "category interest"))
     if not actions:
         why = "no cart and no order yet" if orders == 0 else "no cart, nothing to follow up"
         actions.append(NextAction(DO_NOT_DISTURB, why))

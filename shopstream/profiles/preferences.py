@@ -1,6 +1,6 @@
 """Decayed preference vectors: what a shopper leans to, with old interest fading away.
 
-Each dimension (``category``, ``price``, ``hour``, ``weekday``, ``device``,
+Each dimension (``category``, ``brand``, ``price``, ``hour``, ``weekday``, ``device``,
 ``platform``) maps values to weights. A touch at time ``t`` adds ``weight`` to its
 value; every weight halves each ``half_life_ms`` of event time. Weights are kept as of
 ``ref_ms``, the newest time seen: a touch newer than ``ref_ms`` first decays everything
@@ -9,7 +9,8 @@ the order in which touches arrive (up to float rounding).
 
 Bound: at most ``max_entries`` values per dimension; adding a value beyond it drops the
 weakest one (ties: the alphabetically last), so per-touch work is O(max_entries) at
-worst and the memory of a shopper is at most ``6 * max_entries`` entries.
+worst and the memory of a shopper is at most ``len(DIMENSIONS) * max_entries`` entries
+(7, plus the one-entry ``activity`` count the profile operator keeps).
 
 Examples
 --------
@@ -42,7 +43,7 @@ __all__ = ["DIMENSIONS", "Preferences", "PreferencesConfig", "add", "advance", "
            "weight_at"]
 
 #: The dimensions a profile tracks, in the order they are shown.
-DIMENSIONS = ("category", "price", "hour", "weekday", "device", "platform")
+DIMENSIONS = ("category", "brand", "price", "hour", "weekday", "device", "platform")
 _DAY_MS = 86_400_000
 _HOUR_MS = 3_600_000
 _WEIGHT = itemgetter(1)

@@ -14,7 +14,19 @@ import msgspec
 from shopstream.profiles.actions import Lifetime, NextAction
 from shopstream.profiles.engagement import SessionMetrics
 
-__all__ = ["CustomerProfile", "SegmentChange", "SegmentCounts"]
+__all__ = ["Account", "CustomerProfile", "SegmentChange", "SegmentCounts"]
+
+
+class Account(msgspec.Struct, frozen=True, rename="camel", gc=False):
+    """What the shop's customer record says about the shopper (a ``CUSTOMER_CHANGE``
+    from the shop database, :mod:`~shopstream.connectors.cdc_mapping`), as of event time
+    ``updated_at``; a field the record leaves empty is ``None``."""
+
+    updated_at: int
+    country: str | None = None
+    region: str | None = None
+    device: str | None = None
+    platform: str | None = None
 
 
 class CustomerProfile(msgspec.Struct, frozen=True, rename="camel", gc=False):
@@ -27,7 +39,8 @@ class CustomerProfile(msgspec.Struct, frozen=True, rename="camel", gc=False):
     ``rfm_segment`` is the RFM value segment (:mod:`~shopstream.profiles.segments`; days
     since the last order at ``computed_at``, orders, revenue), ``None`` before the first
     order; ``model_version`` the ``profile-models`` version whose lifetime-value models
-    and RFM thresholds were used (0: the operator's static configuration).
+    and RFM thresholds were used (0: the operator's static configuration). ``account``
+    is the newest customer record of the shop database (``None`` when none came).
     """
 
     user_id: str
@@ -49,6 +62,7 @@ class CustomerProfile(msgspec.Struct, frozen=True, rename="camel", gc=False):
     merged_sessions: int = 0
     rfm_segment: str | None = None
     model_version: int = 0
+    account: Account | None = None
 
 
 class SegmentChange(msgspec.Struct, frozen=True, rename="camel", gc=False):

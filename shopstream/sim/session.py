@@ -246,7 +246,7 @@ class _Session:
             event = ShopperEvent(
                 kind, ts, c.session_id, "", c.user_id, product.product_id, product.name,
                 product.category, product.price, quantity, None, None, None, None, query, url,
-                c.device, c.platform, c.country, c.region, c.campaign)
+                c.device, c.platform, c.country, c.region, c.campaign, product.brand)
         self.events.append(event)
 
     def _landing(self, campaign: str | None) -> None:
@@ -361,7 +361,8 @@ class _Session:
 
     def _purchase(self) -> None:
         lines = list(self.cart.values())
-        items = tuple(Item(p.product_id, p.name, p.category, p.price, q) for p, q in lines)
+        items = tuple(Item(p.product_id, p.name, p.category, p.price, q, p.brand)
+                      for p, q in lines)
         total = round(sum(p.price * q for p, q in lines), 2)
         self.cart.clear()
         c = self.ctx

@@ -28,7 +28,10 @@ deal_half      buys 15.00 (= low price: a deal) and 16.00: share 0.5  price_sens
 deal_under     buys 15.01 and 16.00: share 0, 400 s purchase session  browser
 research_14    14 views over 0..700, buys 1 x 50.0 at 700 s           browser
 campaign       1 view from a campaign link, buys 1 x 80.0 at 400 s    price_sensitive
-               (bought in a campaign session: a deal item)
+               (bought in a campaign session: a deal item); the
+               product's brand is on both, and the shop database
+               sends the customer's record at 100 s (the profile's
+               ``account``; not an event: counts unchanged)
 =============  =====================================================  ================
 
 The JSONL files beside this module are the same stream as written by the builders below
@@ -62,8 +65,9 @@ def _views(user: str, start: int, times: list[int], session: str) -> list[Shoppe
 
 
 def _buy(user: str, at: int, session: str, prices: list[float], order: str,
-         campaign: str | None = None) -> ShopperEvent:
-    items = tuple(Item(f"b{i}", category="Books", price=p) for i, p in enumerate(prices))
+         campaign: str | None = None, brand: str | None = None) -> ShopperEvent:
+    items = tuple(Item(f"b{i}", category="Books", price=p, brand=brand)
+                  for i, p in enumerate(prices))
     return ev("PURCHASE", at, session, user_id=user, order_id=order, items=items,
               campaign=campaign)
 
@@ -99,8 +103,11 @@ def shopper(name: str, start: int) -> list[ShopperEvent]:
                 _buy(u, start + 400 * S, f"{u}-s1", prices, f"{u}-o1")]
     if name == "campaign":
         first = ev("VIEW_PRODUCT", start, f"{u}-s1", user_id=u, product_id="p0",
-                   category="Books", price=80.0, campaign="winter-sale")
-        return [first, _buy(u, start + 400 * S, f"{u}-s1", [80.0], f"{u}-o1")]
+                   category="Books", price=80.0, campaign="winter-sale", brand="Quill")
+        record = ev("CUSTOMER_CHANGE", start + 100 * S, "pg-catalog", user_id=u,
+                    country="NL", region="Utrecht", device="desktop", platform="web")
+        return [first, record, _buy(u, start + 400 * S, f"{u}-s1", [80.0], f"{u}-o1",
+                                    brand="Quill")]
     raise AssertionError(name)
 
 
