@@ -36,10 +36,15 @@ def require_positive(config: object, *names: str, allow_zero: bool = False) -> N
     Traceback (most recent call last):
     ...
     shopstream.errors.ConfigError: ToyConfig.size must be > 0, got 0
+    >>> require_positive(ToyConfig(size=float("nan")), "size")
+    Traceback (most recent call last):
+    ...
+    shopstream.errors.ConfigError: ToyConfig.size must be > 0, got nan
     """
     for name in names:
         value = getattr(config, name)
-        if value < 0 or (value == 0 and not allow_zero):
+        # Written as "not (in range)" so that NaN, which compares false, is refused too.
+        if not (value >= 0 if allow_zero else value > 0):
             bound = ">= 0" if allow_zero else "> 0"
             msg = f"{type(config).__name__}.{name} must be {bound}, got {value!r}"
             raise ConfigError(msg)
