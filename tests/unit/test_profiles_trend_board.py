@@ -4,6 +4,7 @@ profile operator (TrendBoard), and the action they lead to."""
 from __future__ import annotations
 
 import itertools
+import pickle
 from typing import Any
 
 import pytest
@@ -12,6 +13,7 @@ from helpers import ev
 from shopstream.errors import ConfigError
 from shopstream.events import ShopperEvent
 from shopstream.events.profile_models import ProfileModel, RfmThresholds
+from shopstream.events.records import Output
 from shopstream.events.trends import EntityTrend, TrendFigures
 from shopstream.operators.profile_config import ProfilesConfig
 from shopstream.operators.profiles import CustomerProfileOperator
@@ -19,6 +21,7 @@ from shopstream.pipeline import PipelineConfig, default_topology, profile_stages
 from shopstream.profiles.actions import RISING, ActionsConfig
 from shopstream.profiles.trend_board import TrendBoard
 from shopstream.profiles.trends import TrendsConfig
+from shopstream.runners.embedded.engine import Engine
 from shopstream.runners.embedded.harness import run_topology
 from shopstream.topology import Topology
 
@@ -134,8 +137,8 @@ def test_the_operator_snapshots_models_alone_as_before_and_trends_beside_them() 
     assert (len(old.models), len(old.trends)) == (1, 0)
 
 
-def test_the_trend_stages_feed_the_profiles_in_one_pipeline() -> None:
-    # Toys: views ramping up over six days; Food flat. A shopper who likes Toys then.
+def _ramp_events() -> list[ShopperEvent]:
+    """Toys: views ramping up over six days; Food flat. A shopper who likes Toys then."""
     events: list[ShopperEvent] = []
     for h in range(6 * 24):
         events += [ev("VIEW_PRODUCT", h * H + k * 1_000 + 1, f"bg{h}", user_id=f"bg{h % 7}",
@@ -143,13 +146,40 @@ def test_the_trend_stages_feed_the_profiles_in_one_pipeline() -> None:
         events.append(ev("VIEW_PRODUCT", h * H + 500, f"f{h}", user_id=f"bf{h % 7}",
                          product_id="f1", category="Food"))
     events += _browse("u1", 6 * DAY + 10, ["Toys"])
-    events.sort(key=lambda e: e.timestamp_ms)
-    topology = default_topology(PipelineConfig(recommendations=None, trends=TrendsConfig(),
-                                               profiles=ProfilesConfig()))
-    outputs = run_topology(topology, events)
+    return sorted(events, key=lambda e: e.timestamp_ms)
+
+
+def _trends_and_profiles() -> Topology:
+    return default_topology(PipelineConfig(recommendations=None, trends=TrendsConfig(),
+                                           profiles=ProfilesConfig()))
+
+
+def test_the_trend_stages_feed_the_profiles_in_one_pipeline() -> None:
+    events = _ramp_events()
+    outputs = run_topology(_trends_and_profiles(), events)
     toys = [o.record for o in outputs if o.stream == "category-trends"
             and o.record.entity_id == "Toys" and o.record.window_end <= 6 * DAY]
     assert toys[-1].label == "rising"
     [u1] = [o.record for o in outputs if o.stream == "profiles" and o.key == "u1"]
     assert [a.action for a in u1.actions] == [RISING]
     assert u1.actions[0].reason.startswith(f"Toys is rising (strength {toys[-1].strength:.2f}")
+
+
+def test_trend_readings_are_kept_in_checkpoints_and_a_resumed_run_uses_them() -> None:
+    events = _ramp_events()
+    whole = [o for o in run_topology(_trends_and_profiles(), events)
+             if o.stream == "profiles"]
+    out: list[Output] = []
+    engine = Engine(_trends_and_profiles(), 5_000, out.append)
+    for event in events[:-1]:  # everything but the shopper's view
+        engine.offer(event)
+        engine.drain()
+    saved = pickle.loads(pickle.dumps(engine.snapshot()))
+    assert saved["stages"]["customer-profiles"]["broadcast"]["trends"] is not None
+    resumed = Engine(_trends_and_profiles(), 5_000, out.append)
+    resumed.restore(saved)
+    resumed.offer(events[-1])
+    resumed.finish()
+    assert [o.record for o in out if o.stream == "profiles"] == [o.record for o in whole]
+    [u1] = [o.record for o in out if o.stream == "profiles" and o.key == "u1"]
+    assert [a.action for a in u1.actions] == [RISING]
