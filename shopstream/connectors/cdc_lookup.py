@@ -11,8 +11,12 @@ Examples
 >>> lookup.learn(RowChange("insert", "products",
 ...                        {"id": 12, "name": "Sencha", "category_id": 1, "price": 4.5}))
 >>> product = lookup.product(12)
->>> product.name, lookup.category(product)
-('Sencha', 'Tea')
+>>> product.name, lookup.category(product), product.brand
+('Sencha', 'Tea', None)
+>>> lookup.learn(RowChange("update", "products", {"id": 12, "name": "Sencha",
+...                        "category_id": 1, "price": 4.5, "brand": "Hoshino"}))
+>>> lookup.product(12).brand
+'Hoshino'
 """
 
 from __future__ import annotations
@@ -22,17 +26,31 @@ from typing import Any, NamedTuple
 from shopstream.connectors.cdc_values import money
 from shopstream.connectors.wal2json import RowChange
 
-__all__ = ["CatalogLookup", "CustomerInfo", "ProductInfo"]
+__all__ = ["CatalogLookup", "CustomerInfo", "ProductInfo", "brand_of"]
 
 
 class ProductInfo(NamedTuple):
-    """What events need to know about a product; ``brand`` comes from a ``brand`` column
-    when the ``products`` table has one (the shop schema has none today: ``None``)."""
+    """What events need to know about a product; ``brand`` comes from the ``products.brand``
+    column (``None`` when NULL or blank, or on a database created before the column)."""
 
     name: str
     category_id: int | None
     price: float
     brand: str | None = None
+
+
+def brand_of(value: Any) -> str | None:
+    """A ``products.brand`` value as events carry it: stripped text, ``None`` for NULL or
+    blank (so that no profile gets an empty brand).
+
+    Examples
+    --------
+    >>> brand_of("  Acme "), brand_of(""), brand_of("   "), brand_of(None)
+    ('Acme', None, None, None)
+    """
+    if value is None:
+        return None
+    return str(value).strip() or None
 
 
 class CustomerInfo(NamedTuple):
@@ -68,10 +86,8 @@ class CatalogLookup:
                 self.customers.pop(key, None)
             return
         if table == "products":
-            brand = row.get("brand")
             self.products[key] = ProductInfo(str(row.get("name", "")), row.get("category_id"),
-                                             money(row.get("price")),
-                                             str(brand).strip() or None if brand else None)
+                                             money(row.get("price")), brand_of(row.get("brand")))
         elif table == "categories":
             self.categories[key] = str(row.get("name", ""))
         elif table == "customers":

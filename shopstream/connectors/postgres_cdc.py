@@ -62,6 +62,7 @@ from typing import Any, NamedTuple
 
 import msgspec
 
+from shopstream.connectors.cdc_lookup import brand_of
 from shopstream.connectors.cdc_mapping import CDC_TABLES, ChangeMapper, CustomerInfo, ProductInfo
 from shopstream.connectors.wal2json import TransactionAssembler
 from shopstream.errors import ConfigError, DecodeError, SourceError, require
@@ -245,15 +246,22 @@ class PostgresCdcSource:
             self.mapper.supply_items(order_id, lines)
 
     def _seed_lookups(self) -> None:
-        """Names, prices and categories of products, and customers, as they are now."""
+        """Names, prices, categories and brands of products, and customers, as they are
+        now. A ``products`` table without the ``brand`` column (a database created before
+        it; ``shopstream db init`` adds it) gives no brands and a warning."""
         conn = connect(self.config.dsn)
         try:
             with conn, conn.cursor() as cur:
                 cur.execute("SELECT id, name FROM categories")
                 self.mapper.categories.update(cur.fetchall())
-                cur.execute("SELECT id, name, category_id, price FROM products")
-                for pid, name, category, price in cur.fetchall():
-                    self.mapper.products[pid] = ProductInfo(name, category, float(price))
+                cur.execute("SELECT 1 FROM information_schema.columns WHERE table_schema = "
+                            "'public' AND table_name = 'products' AND column_name = 'brand'")
+                has_brand = cur.fetchone() is not None
+                cur.execute("SELECT id, name, category_id, price, "
+                            f"{'brand' if has_brand else 'NULL'} FROM products")
+                for pid, name, category, price, brand in cur.fetchall():
+                    self.mapper.products[pid] = ProductInfo(name, category, float(price),
+                                                            brand_of(brand))
                 cur.execute("SELECT id, country, region, device, platform FROM customers")
                 for cid, *rest in cur.fetchall():
                     self.mapper.customers[cid] = CustomerInfo(*rest)
@@ -266,6 +274,9 @@ class PostgresCdcSource:
             raise SourceError(msg) from None
         finally:
             conn.close()
+        if not has_brand:
+            _LOG.warning("table products has no brand column, so events carry no brands; "
+                         "run `shopstream db init` to add it")
         if identity is None or identity[0] != "f":
             _LOG.warning("table orders lacks REPLICA IDENTITY FULL, so an order paid by a "
                          "later update becomes a PURCHASE only if this run saw it inserted; "

@@ -19,7 +19,11 @@ legacy ``add_to_cart`` / ``remove_from_cart``      ``ADD_TO_CART`` / ``REMOVE_FR
 Every event takes ``sessionId`` from ``sid`` (the domain session id), ``userId`` from
 ``uid`` else ``duid``, ``timestamp`` from ``ttm`` (true timestamp) else ``dtm``, ``eventId``
 from ``eid``, ``device`` / ``platform`` from ``ua`` and ``p``, ``campaign`` from the
-``utm_campaign`` of ``url``. Anything else raises :class:`SnowplowRejection` with the reason.
+``utm_campaign`` of ``url``. The product entity
+(``com.snowplowanalytics.snowplow.ecommerce/product/jsonschema/1-0-0``) gives
+``productId`` (``id``), ``productName``, ``category``, ``brand``, ``price``, ``currency``
+and ``quantity``, on the event or, for a transaction, on each of its ``items``. Anything
+else raises :class:`SnowplowRejection` with the reason.
 
 Examples
 --------
@@ -169,6 +173,7 @@ def _ecommerce(payload: Mapping[str, str], action: dict[str, Any],
         fields["product_id"] = _opt_str(product.get("id"))
         fields["product_name"] = _opt_str(product.get("name"))
         fields["category"] = _opt_str(product.get("category"))
+        fields["brand"] = _brand(product)
         fields["price"] = _number(product.get("price"), "product price")
         fields["currency"] = _opt_str(product.get("currency") or cart.get("currency"))
         if event_type is not EventType.VIEW_PRODUCT:
@@ -277,10 +282,17 @@ def _item(product: dict[str, Any]) -> Item:
         return Item(product_id, _opt_str(product.get("name")),
                     _opt_str(product.get("category")),
                     _number(product.get("price"), "product price") or 0.0,
-                    _quantity(product.get("quantity", 1)))
+                    _quantity(product.get("quantity", 1)), _brand(product))
     except (TypeError, ValueError) as exc:
         msg = f"transaction product {product_id!r}: {exc}"
         raise SnowplowRejection(msg) from None
+
+
+def _brand(product: dict[str, Any]) -> str | None:
+    """The product entity's optional ``brand`` (string or null, schema 1-0-0); blank is
+    none, like a NULL ``products.brand`` from the shop database."""
+    brand = _opt_str(product.get("brand"))
+    return brand.strip() or None if brand else None
 
 
 def _device(platform: str | None, agent: str | None) -> tuple[str | None, str | None]:

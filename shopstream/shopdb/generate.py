@@ -1,10 +1,11 @@
 """Fill an empty shop database with a seeded, realistic catalog and customers.
 
 The catalog is the simulator's (:func:`shopstream.sim.catalog.build_catalog`): category
-names, brand + adjective + noun product names, log-normal prices that end in .99, and
-the hidden bundles that shoppers act on. Customers are the simulator's shoppers (country,
-region, favourite device) with names and e-mail addresses. The seed and sizes are kept in
-``shop_meta`` so ``shopstream db simulate`` rebuilds the same catalog and its affinities.
+names, brand + adjective + noun product names (the brand also in ``products.brand``),
+log-normal prices that end in .99, and the hidden bundles that shoppers act on.
+Customers are the simulator's shoppers (country, region, favourite device) with names
+and e-mail addresses. The seed and sizes are kept in ``shop_meta`` so ``shopstream db
+simulate`` rebuilds the same catalog and its affinities.
 
 Examples
 --------
@@ -137,10 +138,11 @@ def generate(dsn: str, config: GenerateConfig) -> GenerateSummary:
             ids[name] = row[0]
         extras.execute_values(
             cur,
-            "INSERT INTO products (sku, name, description, price, stock, category_id) "
-            "VALUES %s",
+            "INSERT INTO products (sku, name, description, price, stock, category_id, "
+            "brand) VALUES %s",
             [(p.product_id, p.name, _description(p.name, p.brand, p.noun, p.category),
-              p.price, rng.randint(20, 500), ids[p.category]) for p in catalog.products])
+              p.price, rng.randint(20, 500), ids[p.category], p.brand)
+             for p in catalog.products])
         extras.execute_values(
             cur,
             "INSERT INTO customers (email, first_name, last_name, country, region, "

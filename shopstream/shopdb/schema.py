@@ -9,11 +9,19 @@ FULL`` so a deleted row still tells change data capture which product left the c
 ``orders`` uses it so an update carries the old status, which tells the payment of a
 pending order from a later status change. ``init`` applies these to existing tables too.
 
+``products.brand`` (nullable text: the brand shoppers know the product by) came after the
+first version of the schema, so it is the table's last column and ``init`` adds it to an
+existing ``products`` table (``ADD COLUMN IF NOT EXISTS``; rows already there keep
+``NULL``); a table created new and one brought up to date have the same columns in the
+same order.
+
 Examples
 --------
 >>> TABLES[:3]
 ('categories', 'products', 'customers')
 >>> "REPLICA IDENTITY FULL" in DDL
+True
+>>> "ALTER TABLE products ADD COLUMN IF NOT EXISTS brand text;" in DDL
 True
 """
 
@@ -57,8 +65,11 @@ CREATE TABLE IF NOT EXISTS products (
     price       numeric(12, 2) NOT NULL CHECK (price >= 0),
     stock       integer NOT NULL DEFAULT 0 CHECK (stock >= 0),
     category_id integer NOT NULL REFERENCES categories (id),
-    active      boolean NOT NULL DEFAULT true,{_STAMPS}
+    active      boolean NOT NULL DEFAULT true,{_STAMPS},
+    brand       text
 );
+-- Added after the first version: brings an older products table up to date (last column).
+ALTER TABLE products ADD COLUMN IF NOT EXISTS brand text;
 CREATE INDEX IF NOT EXISTS products_category_idx ON products (category_id);
 
 CREATE TABLE IF NOT EXISTS customers (
@@ -161,7 +172,8 @@ def _execute(dsn: str, sql: str) -> None:
 
 
 def init(dsn: str) -> None:
-    """Create the tables that are missing (existing data is kept)."""
+    """Create the tables that are missing and bring existing ones up to date (replica
+    identities, triggers, ``products.brand``); existing data is kept."""
     _execute(dsn, DDL)
 
 

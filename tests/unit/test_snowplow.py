@@ -6,6 +6,7 @@ import base64
 import json
 from typing import Any
 
+import msgspec
 import pytest
 
 from shopstream.connectors.snowplow import SnowplowRejection, map_payload, payloads_from_post
@@ -69,6 +70,25 @@ def test_transaction_becomes_a_purchase_with_items() -> None:
     assert (event.event_type, event.order_id, event.cart_total, event.currency) == (
         EventType.PURCHASE, "T9", 9.0, "EUR")
     assert event.items == (Item("a", "Pen", "Office", 2.5, 2), Item("b", "Pen", "Office", 4.0, 1))
+
+
+def test_the_product_entitys_brand_is_the_events_and_each_items_brand() -> None:
+    view = map_payload(ue(ACTION, {"type": "product_view"}, product(brand="Acme")))
+    assert view.brand == "Acme"
+    cart = (f"{ECOM}/cart/jsonschema/1-0-0", {"total_value": 7.5, "currency": "EUR"})
+    add = map_payload(ue(ACTION, {"type": "add_to_cart"}, product(brand=" Acme  "), cart,
+                         encode=False))
+    assert add.brand == "Acme"
+    # The schema allows null; blank is no brand either (no empty preference in a profile).
+    assert map_payload(ue(ACTION, {"type": "product_view"}, product(brand=None))).brand is None
+    assert map_payload(ue(ACTION, {"type": "product_view"}, product(brand=" "))).brand is None
+    transaction = (f"{ECOM}/transaction/jsonschema/1-0-0", {
+        "transaction_id": "T9", "revenue": 9.0, "currency": "EUR", "payment_method": "card"})
+    event = map_payload(ue(ACTION, {"type": "transaction"}, product("a", brand="Acme"),
+                           product("b", price=4.0), transaction))
+    assert event.items == (Item("a", "Pen", "Office", 2.5, 1, "Acme"),
+                           Item("b", "Pen", "Office", 4.0, 1, None))
+    assert json.loads(msgspec.json.encode(event))["items"][0]["brand"] == "Acme"
 
 
 def test_ids_time_device_and_platform() -> None:
