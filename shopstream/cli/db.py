@@ -34,7 +34,8 @@ def register(sub: Any) -> None:
         p.add_argument("--json", action="store_true", help="print the result as JSON")
         return p
 
-    action("init", "create the tables that are missing").set_defaults(func=_init)
+    action("init", "create the tables that are missing and bring existing ones up to "
+           "date (adds new columns such as products.brand)").set_defaults(func=_init)
     action("reset", "drop every shop table and create them again, empty").set_defaults(
         func=_reset)
     action("clear", "delete every row (the catalog too); keep the schema").set_defaults(
