@@ -68,6 +68,11 @@ class ServeState:
     #: What one posted event may contain, at every door of this server (``serve --max-*``;
     #: ``serve --kafka`` checks events with it before producing them).
     input_limits: InputLimits = LiveConfig.input_limits
+    #: ``"server"``, or ``"read worker"`` in a process of ``serve --read-workers``.
+    role: str = "server"
+    #: The read worker processes this server started
+    #: (:class:`~shopstream.api.read_workers.ReadWorkers`), ``None`` without.
+    read_workers: Any = None
 
 
 def create_app(state: ServeState) -> Any:

@@ -1,10 +1,14 @@
 """Watching a server: ``GET /health`` (JSON) and ``GET /metrics`` (Prometheus text).
 
-``/health`` answers 200 while the store is reachable, 503 when it is not or when the
+``/health`` answers 200 while the store is reachable, 503 when it is not, when the
 hosted pipeline stopped because an operator raised (``status``: ``pipeline failed``,
-``pipeline.failure`` names the operator and the error), with the
+``pipeline.failure`` names the operator and the error) or when read workers kept dying
+(``read workers failed``; ``readWorkers`` shows them: see
+:mod:`shopstream.api.read_workers`), with the process's ``role`` and the
 store's write errors and retries and, when this process hosts the pipeline, its
-progress, errors and ingest numbers (:meth:`~shopstream.api.live.LivePipeline.status`).
+progress, errors and ingest numbers (:meth:`~shopstream.api.live.LivePipeline.status`;
+``eventsProcessed`` counts events the operators processed, ``eventsBuffered`` those the
+engine still holds for the watermark).
 ``/metrics`` renders the same numbers and the pipeline's per-stream output counts
 (:mod:`shopstream.api.metrics`).
 
@@ -53,8 +57,11 @@ def health_router(state: ServeState) -> Any:
     async def health() -> Response:
         reachable = state.store.ping()
         live = state.live
+        readers = state.read_workers
         failed = live is not None and live.failure is not None
-        status = "pipeline failed" if failed else "ok" if reachable else "store unreachable"
+        status = ("pipeline failed" if failed else "store unreachable" if not reachable
+                  else "read workers failed" if readers is not None and readers.failed
+                  else "ok")
         body: dict[str, Any] = {
             "status": status,
             "store": redact_url(state.store.url),
@@ -62,14 +69,17 @@ def health_router(state: ServeState) -> Any:
             "storeWrites": {"errors": state.store.stats.errors,
                             "retries": state.store.stats.retries,
                             "waiting": state.store.stats.waiting},
+            "role": state.role,
             "pipeline": None if live is None else {
-                "eventsProcessed": live.processed,
+                "eventsProcessed": live.events_processed,
                 "waiting": live.waiting,
                 "watermark": max(live.engine.watermark_ms, -1),
                 "errors": live.errors,
                 "lastError": redact_url(live.last_error) if live.last_error else None,
             } | live.status(),
         }
+        if readers is not None:
+            body["readWorkers"] = readers.status()
         return Response(_encode(body), status_code=200 if status == "ok" else 503,
                         media_type="application/json")
 
@@ -80,7 +90,7 @@ def health_router(state: ServeState) -> Any:
         if live is not None and live.engine.max_timestamp_ms > 0:
             lag = time.time() - live.engine.max_timestamp_ms / 1000
         data = MetricsInput(
-            events=live.processed if live else 0,
+            events=live.events_processed if live else 0,
             dead_letters=live.rejected if live else 0,
             late_events=live.engine.late_events if live else 0,
             lag_s=lag, store_stats=state.store.stats,

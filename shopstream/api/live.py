@@ -113,7 +113,9 @@ class LivePipeline:
         self.accepted = 0
         self.rejected = 0
         self.refused = 0
+        #: Events handed to the engine (held ones included: see :attr:`events_processed`).
         self.processed = 0
+        self._events_processed = 0
         self.replayed = 0
         self.errors = 0
         self.last_error = ""
@@ -309,6 +311,18 @@ class LivePipeline:
     def buffered(self) -> int:
         """Events the engine holds until the watermark passes them."""
         return self.engine.buffered_events
+
+    @property
+    def events_processed(self) -> int:
+        """Events the operators have processed (or sent to ``late-events``): those
+        handed to the engine (``processed``, the log position checkpoints record) less
+        those it still holds for the watermark (:attr:`buffered`, shown apart as
+        ``eventsBuffered``). Read from another thread while a batch is handed over, the
+        difference can dip below the count given before (the batch is held before it is
+        counted): the largest count given is kept, so the counter never goes back."""
+        count = max(self._events_processed, self.processed - self.buffered)
+        self._events_processed = count
+        return count
 
     def status(self) -> dict[str, Any]:
         """The ingest numbers ``/health`` adds to its ``pipeline`` entry."""

@@ -155,7 +155,7 @@ def dashboard_router(state: Any) -> Any:
         lag = None
         if live is not None and live.engine.max_timestamp_ms > 0:
             lag = round(time.time() - live.engine.max_timestamp_ms / 1000, 1)
-        events = live.processed if live is not None else 0
+        events = live.events_processed if live is not None else 0
         checkpoints = getattr(live, "checkpoints", None)
         age = checkpoints.status()["ageSeconds"] if checkpoints is not None else None
         body["health"] = {

@@ -52,7 +52,8 @@ def render(m: MetricsInput) -> str:
     """The exposition text (format 0.0.4)."""
     out: list[str] = []
     _line(out, "shopstream_events_processed_total", "counter",
-          "Events accepted by POST /events and processed by the pipeline.", m.events)
+          "Events the pipeline's operators processed (not those still held for the "
+          "watermark: shopstream_events_buffered).", m.events)
     _line(out, "shopstream_dead_letters_total", "counter",
           "Events refused by POST /events as invalid.", m.dead_letters)
     _line(out, "shopstream_late_events_total", "counter",

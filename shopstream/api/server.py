@@ -6,6 +6,9 @@ processes that only read the store (keyed operator state cannot be split across
 processes at random), so ``POST /events`` and WebSocket pushes answer 503 there, unless
 ``kafka`` is set: then every worker produces posted events to the input topic, and
 ``shopstream run --kafka`` (one pipeline, keyed state in one place) writes the store.
+With ``read_workers`` (``serve --read-workers N``) a one-worker server also starts
+processes that answer reads on ``read_port`` from the store opened read-only, so no read
+waits for the pipeline thread (:mod:`shopstream.api.read_workers`).
 
 Who may call it is the config's :class:`~shopstream.api.security.SecurityConfig` (API
 keys, CORS origins, body limit); how long and how much a connection may hold is its
@@ -36,6 +39,7 @@ from shopstream.api.connection_limits import ConnectionLimits, uvicorn_limit_opt
 from shopstream.api.fast_protocol import FastReadProtocol
 from shopstream.api.live import LiveConfig, LivePipeline
 from shopstream.api.rate_limit import RateLimitConfig, RateLimiter
+from shopstream.api.read_workers import ReadWorkers
 from shopstream.api.security import SecurityConfig
 from shopstream.api.serve_checkpoints import ServeCheckpointConfig
 from shopstream.errors import ConfigError
@@ -43,7 +47,15 @@ from shopstream.events.limits import YEAR_2000_MS, InputLimits
 from shopstream.stores.base import require
 from shopstream.stores.open import open_store
 
-__all__ = ["BackgroundServer", "ServeConfig", "app_from_env", "build_state", "serve"]
+__all__ = [
+    "BackgroundServer",
+    "ServeConfig",
+    "app_from_env",
+    "build_state",
+    "serve",
+    "server_app",
+    "uvicorn_options",
+]
 
 _ENV = "SHOPSTREAM_SERVE_CONFIG"
 log = logging.getLogger("shopstream.api")
@@ -100,6 +112,10 @@ class ServeConfig:
     store_days
         The longest any value the hosted pipeline writes lives in the store (``serve
         --retention-config``'s ``store`` days); ``None``: the built-in times to live.
+    read_workers, read_port
+        Processes answering reads on ``read_port`` beside the pipeline's process (see
+        :mod:`shopstream.api.read_workers`); 0: none. ``read_port`` ``None``: ``port +
+        1`` (any free port when ``port`` is 0).
     """
 
     store: str
@@ -133,6 +149,8 @@ class ServeConfig:
     profiles: bool = True
     trends: bool = True
     store_days: int | None = None
+    read_workers: int = 0
+    read_port: int | None = None
 
     def __post_init__(self) -> None:
         if isinstance(self.input_limits, dict):  # from the workers' JSON environment
@@ -143,6 +161,14 @@ class ServeConfig:
         if self.workers < 1:
             msg = f"ServeConfig.workers must be >= 1, got {self.workers!r}"
             raise ConfigError(msg)
+        if self.read_workers < 0 or (self.read_workers and self.workers > 1):
+            msg = (f"ServeConfig.read_workers must be >= 0, and 0 with more than one "
+                   f"worker, got {self.read_workers!r} with {self.workers} worker(s)")
+            raise ConfigError(msg)
+        if not 0 <= self.reads_port <= 65_535 or (self.reads_port == self.port != 0):
+            msg = (f"ServeConfig.read_port must be in 0..65535 and not the main port "
+                   f"{self.port}, got {self.reads_port!r}")
+            raise ConfigError(msg)
         _ = self.live  # validates it
         if self.checkpoint_dir is not None and (self.kafka or self.workers > 1):
             msg = ("ServeConfig.checkpoint_dir needs the hosted pipeline (one worker, no "
@@ -152,6 +178,13 @@ class ServeConfig:
         object.__setattr__(self, "cors_origins", self.security.cors_origins)
         _ = self.limits  # validates them
         _ = self.rate_limit
+
+    @property
+    def reads_port(self) -> int:
+        """The read workers' port: ``read_port``, or ``port + 1`` (0 with ``port`` 0)."""
+        if self.read_port is not None:
+            return self.read_port
+        return self.port + 1 if 0 < self.port < 65_535 else 0
 
     @property
     def live(self) -> LiveConfig:
@@ -212,7 +245,8 @@ def build_state(config: ServeConfig, with_pipeline: bool = True) -> ServeState:
                       input_limits=config.input_limits)
 
 
-def _uvicorn_options(config: ServeConfig) -> dict[str, Any]:
+def uvicorn_options(config: ServeConfig) -> dict[str, Any]:
+    """uvicorn's options for ``config`` (event loop, connection limits, logging)."""
     options: dict[str, Any] = {"host": config.host, "port": config.port,
                                "log_level": config.log_level, "access_log": False,
                                "lifespan": "on"}
@@ -230,8 +264,9 @@ def _uvicorn_options(config: ServeConfig) -> dict[str, Any]:
     return options
 
 
-def _app(state: ServeState, config: ServeConfig) -> Any:
-    """The app of ``state``, behind the rate limit when one is configured."""
+def server_app(state: ServeState, config: ServeConfig) -> Any:
+    """The app of ``state``, behind the rate limit when one is configured (the main
+    process's and each read worker's: a rate limit counts per process)."""
     app = create_app(state)
     rate = config.rate_limit
     return app if rate is None else RateLimiter(app, rate)
@@ -253,33 +288,53 @@ def serve(config: ServeConfig, jobs: Any = None) -> None:
     if config.workers > 1:
         os.environ[_ENV] = json.dumps(asdict(config))
         uvicorn.run("shopstream.api.server:app_from_env", factory=True,
-                    workers=config.workers, **_uvicorn_options(config))
+                    workers=config.workers, **uvicorn_options(config))
         return
     state = build_state(config)
-    app = _app(state, config)
+    try:
+        state.read_workers = start_read_workers(config)
+    except BaseException:
+        _shutdown(state)
+        raise
+    app = server_app(state, config)
     stop_jobs = jobs(state) if jobs is not None else None
     # Everything built so far lives as long as the server: keep it out of the collector's
     # full passes, which otherwise show up as tail latency.
     gc.collect()
     gc.freeze()
     try:
-        uvicorn.run(app, **_uvicorn_options(config))
+        uvicorn.run(app, **uvicorn_options(config))
     finally:
         if stop_jobs is not None:
             stop_jobs()
         _shutdown(state)
 
 
+def start_read_workers(config: ServeConfig) -> ReadWorkers | None:
+    """Start ``config.read_workers`` read worker processes (``None`` when 0) and say
+    where they listen."""
+    if not config.read_workers:
+        return None
+    workers = ReadWorkers(config, config.read_workers, config.host, config.reads_port)
+    workers.start()
+    print(f"shopstream serve: reads also at {workers.url} ({config.read_workers} read "
+          "worker process(es), store opened read-only; writes on the main port)",
+          flush=True)
+    return workers
+
+
 def app_from_env() -> Any:
     """The app of one worker process of a multi-worker server (reads only)."""
     config = ServeConfig(**json.loads(os.environ[_ENV]))
-    app = _app(build_state(config, with_pipeline=False), config)
+    app = server_app(build_state(config, with_pipeline=False), config)
     gc.collect()
     gc.freeze()
     return app
 
 
 def _shutdown(state: ServeState) -> None:
+    if state.read_workers is not None:
+        state.read_workers.stop()
     if state.live is not None:
         state.live.stop()
     if state.forward is not None:
@@ -304,13 +359,14 @@ class BackgroundServer:
         uvicorn = require("uvicorn", "shopstream[serve]")
         self.config = config
         self.state = state or build_state(config)
-        self._server = uvicorn.Server(uvicorn.Config(_app(self.state, config),
-                                                     **_uvicorn_options(config)))
+        self._server = uvicorn.Server(uvicorn.Config(server_app(self.state, config),
+                                                     **uvicorn_options(config)))
         self._thread = threading.Thread(target=self._server.run, name="shopstream-api",
                                         daemon=True)
 
     def start(self, timeout_s: float = 10.0) -> None:
         _warn_if_open(self.config)
+        self.state.read_workers = start_read_workers(self.config)
         self._thread.start()
         deadline = time.monotonic() + timeout_s
         while not self._server.started:

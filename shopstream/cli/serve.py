@@ -11,8 +11,8 @@ from shopstream.cli.serve_durability import add_durability_arguments, durability
 if TYPE_CHECKING:
     from shopstream.privacy.retention import RetentionConfig
 
-__all__ = ["add_security_arguments", "jobs_banner", "limit_options", "register",
-           "security_options"]
+__all__ = ["add_security_arguments", "jobs_banner", "limit_options", "read_workers_option",
+           "register", "security_options"]
 
 
 def add_security_arguments(parser: argparse.ArgumentParser) -> None:
@@ -85,6 +85,17 @@ def register(sub: Any) -> None:
                         help="server processes (default 1); with more than one the "
                              "processes only read the store and POST /events is refused, "
                              "unless --kafka forwards events to a topic")
+    parser.add_argument("--read-workers", default="auto", metavar="N|auto",
+                        help="processes answering reads (features, recommendations, "
+                             "profiles, trends...) on --read-port beside the process "
+                             "hosting the pipeline, with the store opened read-only, so "
+                             "reads never wait for the pipeline; 0: none (default auto: "
+                             "one per core but one, at most 4, when the pipeline is "
+                             "hosted here; 0 on one core, with --workers above 1 or "
+                             "--kafka)")
+    parser.add_argument("--read-port", type=int, metavar="PORT",
+                        help="port of the read workers (default: --port + 1); the main "
+                             "port answers reads too")
     parser.add_argument("--out-of-orderness-ms", type=int, default=5_000, metavar="MS",
                         help="watermark bound of the hosted pipeline (default 5000)")
     parser.add_argument("--idle-ms", type=int, default=1_000, metavar="MS",
@@ -146,14 +157,19 @@ def _serve(args: argparse.Namespace) -> int:
         require_store(preflight_store)
     finally:
         preflight_store.close()
+    read_workers = read_workers_option(args.read_workers, args.workers, args.kafka)
     config = ServeConfig(store=args.store, host=args.host, port=args.port,
-                         workers=args.workers, out_of_orderness_ms=args.out_of_orderness_ms,
+                         workers=args.workers, read_workers=read_workers,
+                         read_port=args.read_port,
+                         out_of_orderness_ms=args.out_of_orderness_ms,
                          idle_ms=args.idle_ms, log_level=args.log_level,
                          postgres=args.postgres, kafka=args.kafka, kafka_topic=args.topic,
                          lake=args.lake, profiles=args.profiles, trends=args.trends,
                          store_days=retention.store_days if retention is not None else None,
                          **limit_options(args),
                          **security_options(args), **durability_options(args))
+    if config.read_workers:
+        require_free_port(config.host, config.reads_port, "serve --read-port")
     ingest = (f", posted events to Kafka {config.kafka} topic {config.kafka_topic}"
               if config.kafka else "")
     keys = (f"{len(config.api_keys)} API key(s) for writes"
@@ -170,6 +186,28 @@ def _serve(args: argparse.Namespace) -> int:
     serve(config, jobs=serve_hook(args.jobs_config, config.lake, retention) if hosted
           else None)
     return 0
+
+
+def read_workers_option(value: str, workers: int, kafka: str | None) -> int:
+    """``--read-workers``: a count, or ``auto`` (see
+    :func:`~shopstream.api.read_workers.default_read_workers`).
+
+    >>> read_workers_option("3", 1, None), read_workers_option("auto", 4, None)
+    (3, 0)
+    >>> read_workers_option("many", 1, None)
+    Traceback (most recent call last):
+    ...
+    shopstream.errors.ConfigError: --read-workers must be a count >= 0 or auto, got 'many'
+    """
+    from shopstream.api.read_workers import default_read_workers
+    from shopstream.errors import ConfigError
+
+    if value == "auto":
+        return default_read_workers(os.cpu_count(), workers == 1 and not kafka)
+    if not value.isdigit():
+        msg = f"--read-workers must be a count >= 0 or auto, got {value!r}"
+        raise ConfigError(msg)
+    return int(value)
 
 
 def jobs_banner(no_jobs: bool, workers: int, store: str,
