@@ -20,53 +20,21 @@ from __future__ import annotations
 import asyncio
 import gc
 import multiprocessing
-import os
 import random
 import resource
 import shutil
-import socket
-import statistics
 import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _serve import cpu_seconds, free_port, summary
+
 _SOURCE = Path(__file__).resolve().parent / "open_loop.c"
-
-
-def _cpu_seconds(pid: int) -> float:
-    """User plus system CPU time of process ``pid`` (Linux /proc)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def summary(latencies: list[float], statuses: dict[int, int], total: int, rate: float,
-            sent_s: float, elapsed_s: float, unfinished: int) -> dict[str, Any]:
-    """The result dictionary of one run (latencies in seconds, any order)."""
-    latencies.sort()
-    answered = len(latencies)
-
-    def pct(p: float) -> float | None:
-        # Unfinished requests are slower than every answered one.
-        index = int(p * total)
-        return round(latencies[index] * 1000, 3) if index < answered else None
-
-    return {"offered_rps": rate, "offered": total,
-            "offered_rps_achieved_by_generator": round(total / max(sent_s, 1e-9)),
-            "answered": answered, "unfinished": unfinished,
-            "answered_rps": round(answered / max(elapsed_s, 1e-9)), "statuses": statuses,
-            "p50_ms": pct(0.50), "p90_ms": pct(0.90), "p99_ms": pct(0.99),
-            "p999_ms": pct(0.999),
-            "max_answered_ms": round(latencies[-1] * 1000, 3) if latencies else None,
-            "mean_answered_ms": (round(statistics.fmean(latencies) * 1000, 3)
-                                 if latencies else None)}
 
 
 class Generator:
@@ -226,11 +194,12 @@ def floor(generator: Generator, rate: float, seconds: float) -> dict[str, Any]:
     proc = multiprocessing.Process(target=_run_trivial, args=(port, ready), daemon=True)
     proc.start()
     ready.wait(10)
+    pid = proc.pid or 0  # set once started
     try:
-        before = _cpu_seconds(proc.pid)
+        before = cpu_seconds(pid)
         result = generator.run(port, ["/x"], rate, seconds)
         result["server_cpu_us_per_answered_read"] = round(
-            (_cpu_seconds(proc.pid) - before) / max(result["answered"], 1) * 1e6, 1)
+            (cpu_seconds(pid) - before) / max(result["answered"], 1) * 1e6, 1)
         return result
     finally:
         proc.terminate()

@@ -3,13 +3,15 @@ prints JSON.
 
 Run: ``.venv/bin/python bench/read_load_bench.py [--rates 2000,5000] [--seconds 10]
 [--write-rate 200] [--stores embedded,redis] [--routes features,recommendations,profile]
-[--generator auto|c|python] [--workers 1]``
+[--generator auto|c|python] [--workers 1] [--read-workers 1]``
 
 For each store (the SQLite file; a ``redis-server`` the bench starts on a free port):
 
 1. fills the store through the real pipeline (features and Customer 360 profiles; 5
    seeded recommendations per session, as ``bench/serve_bench.py`` does) and starts
-   ``shopstream serve --workers N`` on it;
+   ``shopstream serve --workers N --read-workers R`` on it (``bench/_serve.py``); the
+   reads go to the read workers' port (with ``--read-workers 0``, to the main port,
+   whose process hosts the pipeline);
 2. a writer process posts simulated events stamped "now" to ``POST /events`` at
    ``--write-rate`` events per second (batches of 20), so the hosted pipeline decodes,
    processes and writes the store during every measurement (with ``--workers`` above 1
@@ -20,9 +22,9 @@ For each store (the SQLite file; a ``redis-server`` the bench starts on a free p
    ``bench/load_generator.py``: each request is due at a fixed time and its latency runs
    from then to the end of its answer; not a saturation test), with the load average
    before and after, and the server's CPU time over the measurement per answered read
-   (all its threads and processes: uvicorn, the app, the store reads, and the
-   pipeline's writes), also less the CPU it spends per second while only the writer
-   runs (measured for ``--seconds`` before the reads);
+   (all its threads and processes, read workers included: uvicorn, the app, the store
+   reads, and the pipeline's writes), also less the CPU it spends per second while only
+   the writer runs (measured for ``--seconds`` before the reads);
 4. the same generator against a trivial asyncio server (``generator_floor``): the latency
    of the generator, the kernel and the machine's load alone;
 5. where a read's CPU goes, in process (``bench/read_cost.py``): the answer alone, the
@@ -36,11 +38,9 @@ as what holds on a quiet machine.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import multiprocessing
 import os
-import subprocess
 import sys
 import tempfile
 import time
@@ -50,9 +50,10 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from _serve import ServeProcess, load_average, start_redis, tree_cpu_seconds
 from load_generator import Generator, floor
 from read_cost import where_time_goes
-from serve_bench import fill_store, free_port, start_redis
+from serve_bench import fill_store
 
 from shopstream.operators.feature_catalog import FeaturesConfig
 from shopstream.operators.profile_config import ProfilesConfig
@@ -89,58 +90,6 @@ def _writer(port: int, rate: float, seconds: float, counts: Any) -> None:
             time.sleep(pause)
 
 
-def _cpu_seconds(pid: int) -> float:
-    """User plus system CPU time of process ``pid`` and its threads (Linux /proc)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def _children_cpu_seconds(pid: int) -> float:
-    """CPU time of ``pid`` and of its live child processes (uvicorn's workers)."""
-    total = _cpu_seconds(pid)
-    children = Path(f"/proc/{pid}/task/{pid}/children")
-    if children.exists():
-        for child in children.read_text().split():
-            with contextlib.suppress(FileNotFoundError, ProcessLookupError):
-                total += _cpu_seconds(int(child))
-    return total
-
-
-def _load() -> list[float]:
-    return [round(x, 2) for x in os.getloadavg()]
-
-
-class _Server:
-    """``shopstream serve --workers N`` in a subprocess."""
-
-    def __init__(self, spec: str, workers: int) -> None:
-        self.port = free_port()
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "shopstream.cli", "serve", "--store", spec, "--port",
-             str(self.port), "--workers", str(workers)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/health",
-                                            timeout=1) as answer:
-                    if answer.status == 200:
-                        return
-            except OSError:
-                pass
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                err = self.proc.stderr.read().decode() if self.proc.stderr else ""
-                raise RuntimeError(f"shopstream serve did not start: {err}")
-            time.sleep(0.2)
-
-    def stop(self) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-
-
 def _paths(routes: list[str], users: list[str], sessions: list[str]) -> dict[str, list[str]]:
     return {route: [ROUTES[route].format(user=u, session=s)
                     for u, s in zip(users * (len(sessions) // max(len(users), 1) + 1),
@@ -164,7 +113,8 @@ def bench_store(kind: str, args: argparse.Namespace, workdir: Path,
                                   "fill_seconds": round(time.perf_counter() - started, 1)}
         by_route = _paths(args.routes, users, sessions)
         mixed = [path for group in zip(*by_route.values(), strict=False) for path in group]
-        server = _Server(spec, args.workers)
+        server = ServeProcess(spec, "--workers", str(args.workers),
+                              read_workers=args.read_workers)
         counts = multiprocessing.Array("l", 2)
         writing_s = (len(args.rates) + 1) * (args.seconds + 8) + 10
         writer = multiprocessing.Process(target=_writer, daemon=True,
@@ -175,20 +125,20 @@ def bench_store(kind: str, args: argparse.Namespace, workdir: Path,
             time.sleep(2)  # the pipeline is writing before the reads start
             # The server's CPU while it only takes the writer's events: its share is
             # taken out of the CPU per read.
-            cpu_before, clock = _children_cpu_seconds(server.proc.pid), time.monotonic()
+            cpu_before, clock = tree_cpu_seconds(server.proc.pid), time.monotonic()
             time.sleep(args.seconds)
-            writing_cpu_per_s = ((_children_cpu_seconds(server.proc.pid) - cpu_before)
+            writing_cpu_per_s = ((tree_cpu_seconds(server.proc.pid) - cpu_before)
                                  / (time.monotonic() - clock))
             result["server_cpu_s_per_s_while_only_writing"] = round(writing_cpu_per_s, 4)
             for rate in args.rates:
-                load_before = _load()
-                cpu_before, clock = _children_cpu_seconds(server.proc.pid), time.monotonic()
-                reads = generator.run(server.port, mixed, rate, args.seconds)
-                cpu = _children_cpu_seconds(server.proc.pid) - cpu_before
+                load_before = load_average()
+                cpu_before, clock = tree_cpu_seconds(server.proc.pid), time.monotonic()
+                reads = generator.run(server.reads_port, mixed, rate, args.seconds)
+                cpu = tree_cpu_seconds(server.proc.pid) - cpu_before
                 elapsed = time.monotonic() - clock
                 answered = max(reads["answered"], 1)
                 reads["load_average_before"] = load_before
-                reads["load_average_after"] = _load()
+                reads["load_average_after"] = load_average()
                 reads["server_cpu_us_per_answered_read"] = round(cpu / answered * 1e6, 1)
                 reads["server_cpu_us_per_answered_read_less_writing"] = round(
                     (cpu - writing_cpu_per_s * elapsed) / answered * 1e6, 1)
@@ -222,6 +172,9 @@ def main() -> int:
     parser.add_argument("--routes", default=",".join(ROUTES))
     parser.add_argument("--generator", choices=("auto", "c", "python"), default="auto")
     parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--read-workers", type=int, default=1,
+                        help="serve --read-workers: reads go to their port (0: to the "
+                             "main port, the process hosting the pipeline)")
     parser.add_argument("--no-floor", action="store_true",
                         help="skip the generator's floor against a trivial server")
     args = parser.parse_args()
@@ -233,8 +186,9 @@ def main() -> int:
     generator = Generator(args.generator)
     results: dict[str, Any] = {
         "benchmark": "read_load", "python": sys.version.split()[0], "cpus": os.cpu_count(),
-        "load_average_at_start": _load(), "offered_reads_per_s": args.rates,
-        "seconds": args.seconds, "workers": args.workers, "routes": args.routes,
+        "load_average_at_start": load_average(), "offered_reads_per_s": args.rates,
+        "seconds": args.seconds, "workers": args.workers,
+        "read_workers": args.read_workers, "routes": args.routes,
         "generator": generator.kind, "generator_build_error": generator.build_error or None,
         "goal": "p99 < 2 ms", "note": "generator, writer and server share the machine's "
         "cores: the generator floor is the latency of the generator and kernel alone; the "
@@ -243,9 +197,9 @@ def main() -> int:
         if not args.no_floor:
             results["generator_floor"] = []
             for rate in args.rates:
-                load_before = _load()
+                load_before = load_average()
                 run = floor(generator, rate, args.seconds)
-                run["load_average_before"], run["load_average_after"] = load_before, _load()
+                run["load_average_before"], run["load_average_after"] = load_before, load_average()
                 results["generator_floor"].append(run)
         with tempfile.TemporaryDirectory() as tmp:
             for kind in args.stores.split(","):
@@ -254,7 +208,7 @@ def main() -> int:
                 results["stores"].append(bench_store(kind.strip(), args, workdir, generator))
     finally:
         generator.close()
-    results["load_average_at_end"] = _load()
+    results["load_average_at_end"] = load_average()
     print(json.dumps(results, indent=2))
     return 0
 
