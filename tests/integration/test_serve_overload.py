@@ -199,7 +199,9 @@ def test_overload_then_sigkill_loses_no_acknowledged_event(tmp_path: Path) -> No
         server.wait()
         elapsed = time.monotonic() - load.started
         acked = sum(load.acked.values())
-        processed_rate = pipeline["eventsProcessed"] / elapsed
+        # Taken by the pipeline: processed by the operators or held for the watermark.
+        taken = pipeline["eventsProcessed"] + pipeline["eventsBuffered"]
+        processed_rate = taken / elapsed
         print(json.dumps({"offered_per_s": round(load.offered_events / elapsed),
                           "accepted_per_s": round(acked / elapsed),
                           "processed_per_s": round(processed_rate),
@@ -212,7 +214,7 @@ def test_overload_then_sigkill_loses_no_acknowledged_event(tmp_path: Path) -> No
         assert acked > 0 and load.refused_events > 0
         # Really overloaded: 13x on the 2-core test machine (10x asked; 5x is the floor
         # kept so that a busier machine does not make the test flaky).
-        assert load.offered_events >= 5 * pipeline["eventsProcessed"]
+        assert load.offered_events >= 5 * taken
         assert pipeline["eventsRefused"] == load.refused_events  # every 503 is counted
         assert pipeline["eventsAccepted"] == acked
         assert max_pending <= MAX_PENDING
@@ -224,7 +226,8 @@ def test_overload_then_sigkill_loses_no_acknowledged_event(tmp_path: Path) -> No
         health = _get(port, "/health")["pipeline"]
         assert health["eventsReplayed"] > 0
         assert pipeline["checkpoints"]["saved"] > 1  # at start, then during the load
-        assert health["eventsProcessed"] == acked  # nothing lost, nothing doubled
+        # Nothing lost, nothing doubled (the restored engine holds some for the watermark).
+        assert health["eventsProcessed"] + health["eventsBuffered"] == acked
         # A later event moves the watermark past the slot: its session values come out.
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
         conn.request("POST", "/events", _page_view(SESSIONS, t0_ms + 60_000),
