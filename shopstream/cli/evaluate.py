@@ -5,7 +5,8 @@ learns the earlier sessions, then predicts the next item of each later session f
 prefix, under the static protocol of the session-based recommendation literature
 (``--protocol static``, the default) or as the pipeline would, learning as it goes
 (``--protocol online``). ``--tune`` learns the blend's weights on a validation split of
-the training sessions first. Prints a table and writes the JSON report.
+the training sessions first (``--tune-memory``: and the counts' half-life; ``--blend-knn``:
+the blend may weigh session k-NN, offline only). Prints a table and writes the JSON report.
 """
 
 from __future__ import annotations
@@ -53,6 +54,12 @@ def register(sub: Any) -> None:
     parser.add_argument("--tune", action="store_true",
                         help="learn the blend weights on a validation split of the "
                              "training sessions first")
+    parser.add_argument("--tune-memory", action="store_true",
+                        help="with --tune, also choose the half-life of the learned counts "
+                             "(14 days, 90 days, a year, never) on the validation split")
+    parser.add_argument("--blend-knn", action="store_true",
+                        help="with --tune, let the blend weigh the session k-NN baseline "
+                             "(VIEW_BASED; offline only: the pipeline cannot serve it)")
     parser.add_argument("--max-test-sessions", type=int, metavar="N",
                         help="evaluate only the first N held-out sessions (quick runs)")
     parser.add_argument("--weights", metavar="S=W,...",
@@ -107,7 +114,9 @@ def format_report(report: dict[str, Any]) -> str:
         tuning = report["tuning"]
         lines.append(f"tuned on {tuning['predictions']:,} validation predictions: HR "
                      f"{tuning['hr_before']} -> {tuning['hr_after']}, weights "
-                     + ", ".join(f"{s}={w:g}" for s, w in tuning["weights"].items()))
+                     + ", ".join(f"{s}={w:g}" for s, w in tuning["weights"].items())
+                     + ("; counts never decay" if tuning["half_life_days"] == "never"
+                        else f"; counts half-life {tuning['half_life_days']} days"))
     lines.append(f"{'recommender':<16}{'HR@' + str(k):>8}{'MRR@' + str(k):>9}"
                  f"{'coverage':>10}{'x popularity':>14}{'ms median':>11}{'ms p99':>9}")
     for name, r in rows:
@@ -122,7 +131,8 @@ def _run(args: argparse.Namespace) -> int:
         weights=parse_weights(args.weights), variant=args.variant)
     config = EvaluationConfig(k=args.k, test_fraction=args.test_fraction,
                               protocol=args.protocol, recommend=RecommendConfig(blend=blend),
-                              max_test_sessions=args.max_test_sessions, tune=args.tune)
+                              max_test_sessions=args.max_test_sessions, tune=args.tune,
+                              tune_memory=args.tune_memory, blend_knn=args.blend_knn)
     sessions = load_sessions(args.sessions)
     if len(sessions) < 2:
         msg = f"{args.sessions}: {len(sessions)} sessions; at least 2 are needed to split"

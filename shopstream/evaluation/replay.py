@@ -65,6 +65,13 @@ class EvaluationConfig:
     skip
         Report names of single strategies not to evaluate (``session_knn``, the slowest,
         for quick runs); the blend is always evaluated.
+    tune_memory
+        With ``tune``, also choose the counts' half-life (and session k-NN's neighbour
+        recency) on the validation split, among
+        :data:`~shopstream.evaluation.tuning.MEMORY_GRID_MS`.
+    blend_knn
+        With ``tune``, let the blend weigh the session k-NN baseline (``VIEW_BASED``):
+        offline only, since the pipeline keeps no index of other sessions.
     """
 
     k: int = 20
@@ -74,6 +81,8 @@ class EvaluationConfig:
     max_test_sessions: int | None = None
     tune: bool = False
     skip: frozenset[str] = frozenset()
+    tune_memory: bool = False
+    blend_knn: bool = False
 
     def __post_init__(self) -> None:
         if self.k <= 0:
@@ -133,8 +142,10 @@ def evaluate(sessions: list[EvalSession], config: EvaluationConfig | None = None
     tuning: dict[str, Any] | None = None
     started = time.perf_counter()
     if cfg.tune:
-        from shopstream.evaluation.tuning import tune_weights
-        blend, tuning = tune_weights(train, cfg)
+        from shopstream.evaluation.tuning import tune
+        tuned, tuning = tune(train, cfg)
+        cfg = replace(cfg, recommend=tuned)
+        blend = tuned.blend
     harness = EvalHarness(cfg.recommend, blend)
     last = harness.learn_all(train, cfg.recommend.publish_every_ms
                              if cfg.protocol == "online" else None)
@@ -165,6 +176,7 @@ def evaluate(sessions: list[EvalSession], config: EvaluationConfig | None = None
         "recommenders": {name: m.result(len(catalog)) for name, m in metrics.items()},
         "blend": {"variant": blend.variant, "weights": dict(blend.weights),
                   "fallback": list(blend.fallback)},
+        "half_life_ms": cfg.recommend.counts.half_life_ms,
         "tuning": tuning,
         "seconds": {"train": round(train_seconds, 2), "test": round(test_seconds, 2)},
     }

@@ -1,4 +1,5 @@
-"""Learning the blend's weights on a validation split of the training sessions.
+"""Learning the blend's weights, and the models' memory, on a validation split of the
+training sessions.
 
 The training sessions are split again (the latest ``validation_fraction`` validate);
 the models learn the rest and are frozen, and up to ``max_predictions`` next-item
@@ -7,6 +8,17 @@ strategy's votes with weight 1. A blend's votes are the weighted sum of those, s
 candidate weighting costs only a sum and a top-k per prediction. Coordinate ascent
 then tries each strategy's weight over a grid, keeping a change only when HR@K rises
 (MRR@K breaks ties), for a few rounds. The test sessions are never looked at.
+
+With ``EvaluationConfig.tune_memory`` the whole search runs once per half-life of
+:data:`MEMORY_GRID_MS` (every kind's counts and session k-NN's neighbours halve after it;
+0: never), and the memory whose tuned blend does best on validation is kept; the report
+gives every strategy's validation HR@K under each memory, so that each one's best memory
+can be read off. With ``EvaluationConfig.blend_knn`` the session k-NN baseline
+(``VIEW_BASED``, offline only: the pipeline has no session index) may be weighed too.
+
+Cost: one training on the fit split and ``max_predictions`` predictions of every
+strategy per memory tried, then ``rounds * strategies * len(GRID)`` scorings of the
+prepared votes.
 """
 
 from __future__ import annotations
@@ -15,38 +27,86 @@ import copy
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from shopstream.evaluation.harness import EvalHarness, SessionCursor
+from shopstream.evaluation.harness import REPORT_NAMES, EvalHarness, SessionCursor
 from shopstream.evaluation.sessions import EvalSession, split
-from shopstream.recommend.base import RecContext, top_k
+from shopstream.recommend.base import VIEW_BASED, RecContext, Recommender, top_k
 from shopstream.recommend.blend import BlendConfig
 from shopstream.recommend.history import UserHistory
-from shopstream.recommend.strategies import list_strategies
+from shopstream.recommend.suite import RecommendConfig
 
 if TYPE_CHECKING:
     from shopstream.evaluation.replay import EvaluationConfig
 
-__all__ = ["GRID", "tune_weights"]
+__all__ = ["GRID", "MEMORY_GRID_MS", "tune", "tune_weights"]
 
 #: Weights tried for each strategy.
 GRID = (0.0, 0.1, 0.25, 0.5, 1.0, 2.0)
+_DAY_MS = 86_400_000
+#: Half-lives tried with ``tune_memory``: the pipeline's 14 days, a season, a year, never.
+MEMORY_GRID_MS = (14 * _DAY_MS, 90 * _DAY_MS, 365 * _DAY_MS, 0)
 
 _Case = tuple[RecContext, str, dict[str, dict[str, float]]]
+
+
+def tune(train: list[EvalSession], config: EvaluationConfig,
+         validation_fraction: float = 0.125, max_predictions: int = 3_000,
+         rounds: int = 2) -> tuple[RecommendConfig, dict[str, Any]]:
+    """The recommendation settings (blend weights, and with ``config.tune_memory`` the
+    counts' half-life) that do best on the validation split; see the module docs."""
+    from shopstream.evaluation.replay import static_test_sessions
+    fit, validation = split(train, validation_fraction)
+    validation = static_test_sessions(fit, validation)
+    base = config.recommend
+    memories = MEMORY_GRID_MS if config.tune_memory else (base.counts.half_life_ms,)
+    with_knn = config.blend_knn and "session_knn" not in config.skip
+    best: tuple[tuple[float, float], int] | None = None
+    chosen = base
+    info: dict[str, Any] = {}
+    per_memory: dict[str, Any] = {}
+    for order, half_life in enumerate(memories):
+        rec = replace(base, counts=replace(base.counts, half_life_ms=half_life))
+        cases, names = _prepare(fit, validation, rec, with_knn, max_predictions)
+        weights, start, score, singles = _ascend(cases, names, rec.blend, config.k, rounds)
+        tuned = tuple((n, w) for n, w in sorted(weights.items(), key=lambda e: (-e[1], e[0]))
+                      if w > 0)
+        per_memory[_days(half_life)] = {
+            "blend_hr": round(score[0], 4),
+            "hr": {REPORT_NAMES[n]: round(h, 4) for n, h in singles.items()}}
+        if best is None or (score, -order) > best:
+            best = (score, -order)
+            chosen = replace(rec, blend=replace(rec.blend, weights=tuned, variant="tuned"))
+            info = {"validation_sessions": len(validation), "predictions": len(cases),
+                    "hr_before": round(start[0], 4), "hr_after": round(score[0], 4),
+                    "weights": dict(tuned), "half_life_days": _days(half_life)}
+    if config.tune_memory:
+        info["memories"] = per_memory
+    return chosen, info
 
 
 def tune_weights(train: list[EvalSession], config: EvaluationConfig,
                  validation_fraction: float = 0.125, max_predictions: int = 3_000,
                  rounds: int = 2) -> tuple[BlendConfig, dict[str, Any]]:
-    """The blend weights that do best on the validation split; see the module docs."""
-    from shopstream.evaluation.replay import static_test_sessions
-    fit, validation = split(train, validation_fraction)
-    validation = static_test_sessions(fit, validation)
-    rec = config.recommend
+    """The blend weights that do best on the validation split (:func:`tune`'s blend)."""
+    rec, info = tune(train, config, validation_fraction, max_predictions, rounds)
+    return rec.blend, info
+
+
+def _days(half_life_ms: int) -> str:
+    return f"{half_life_ms / _DAY_MS:g}" if half_life_ms else "never"
+
+
+def _prepare(fit: list[EvalSession], validation: list[EvalSession], rec: RecommendConfig,
+             with_knn: bool, max_predictions: int) -> tuple[list[_Case], list[str]]:
+    """Learn ``fit`` with ``rec``, freeze, and prepare each strategy's votes (weight 1)
+    for up to ``max_predictions`` predictions of ``validation``."""
     harness = EvalHarness(rec)
     last = harness.learn_all(fit, None)
-    first = min(s.start_ms for s in train)
+    first = min(s.start_ms for s in fit)
     harness.trainer.publish_all(first, now_ms=last + 1)
     harness.trainer.mine_rules(first)
-    strategies = list_strategies(harness.trainer.lists, rec.serve)
+    strategies: dict[str, Recommender] = {
+        name: r for name, r in harness.recommenders.items()
+        if name != VIEW_BASED or with_knn}
     names = sorted(strategies)
     cases: list[_Case] = []
     for session in validation:
@@ -61,18 +121,28 @@ def tune_weights(train: list[EvalSession], config: EvaluationConfig,
                     votes: dict[str, dict[str, float]] = {}
                     for name in names:
                         part: dict[str, float] = {}
-                        strategies[name].contribute(ctx, 1.0, rec.serve.depth, part)
+                        # depth None: each strategy's own, as the blender asks it
+                        strategies[name].contribute(ctx, 1.0, None, part)
                         votes[name] = part
                     cases.append((ctx, row.item, votes))
             cursor.advance(row)
             history.learn(row.item, row.event_type, row.timestamp_ms, rec.history)
+    return cases, names
+
+
+def _ascend(cases: list[_Case], names: list[str], blend: BlendConfig, k: int, rounds: int
+            ) -> tuple[dict[str, float], tuple[float, float], tuple[float, float],
+                       dict[str, float]]:
+    """Coordinate ascent from the best of the defaults and every strategy alone: the
+    weights, the defaults' score, the best score, and each strategy's HR alone."""
     defaults = {name: 0.0 for name in names}
-    defaults.update({s: w for s, w in rec.blend.weights if s in defaults})
-    start = _score(cases, defaults, config.k)
+    defaults.update({s: w for s, w in blend.weights if s in defaults})
+    start = _score(cases, defaults, k)
     # Start from the best of the defaults and every strategy alone, so the blend is never
     # worse on validation than its best part.
     candidates = [defaults] + [{n: float(n == name) for n in names} for name in names]
-    scored = [(_score(cases, c, config.k), i) for i, c in enumerate(candidates)]
+    scored = [(_score(cases, c, k), i) for i, c in enumerate(candidates)]
+    singles = {name: scored[i + 1][0][0] for i, name in enumerate(names)}
     best, index = max(scored, key=lambda e: (e[0], -e[1]))
     weights = candidates[index]
     for _ in range(rounds):
@@ -84,18 +154,12 @@ def tune_weights(train: list[EvalSession], config: EvaluationConfig,
                 trial = {**weights, name: value}
                 if not any(trial.values()):
                     continue
-                score = _score(cases, trial, config.k)
+                score = _score(cases, trial, k)
                 if score > best:
                     best, weights, improved = score, trial, True
         if not improved:
             break
-    tuned = tuple((name, w) for name, w in sorted(weights.items(), key=lambda e: (-e[1], e[0]))
-                  if w > 0)
-    blend = replace(rec.blend, weights=tuned, variant="tuned")
-    info = {"validation_sessions": len(validation), "predictions": len(cases),
-            "hr_before": round(start[0], 4), "hr_after": round(best[0], 4),
-            "weights": dict(tuned)}
-    return blend, info
+    return weights, start, best, singles
 
 
 def _score(cases: list[_Case], weights: dict[str, float], k: int) -> tuple[float, float]:

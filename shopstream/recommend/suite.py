@@ -131,7 +131,9 @@ def build_recommenders(config: RecommendConfig, lists: PublishedLists
                        ) -> dict[str, Recommender]:
     """Every strategy, by name: those serving from ``lists`` and, for offline
     evaluation only, the session k-NN baseline (``VIEW_BASED``, which needs the whole
-    session index and so is not part of the pipeline)."""
+    session index and so is not part of the pipeline). The neighbours' recency halves
+    their votes every ``counts.half_life_ms`` (never when 0): session k-NN remembers as
+    long as the lists do, so that one memory, chosen on validation, serves both."""
     out = list_strategies(lists, config.serve)
-    out[VIEW_BASED] = SessionKnn()
+    out[VIEW_BASED] = SessionKnn(neighbour_half_life_ms=config.counts.half_life_ms)
     return out
