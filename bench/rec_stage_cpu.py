@@ -2,13 +2,13 @@
 
 Measures ``time.thread_time_ns`` (this thread's CPU, not wall time: the machine is
 shared) around one in-process run of the default pipeline over a simulator file
-(``recommend_bench.simulate``), and per stage around each operator's
-``process_element`` / ``on_timer`` / ``process_broadcast``: microseconds of CPU per
-input event. Medians over ``--repeats`` runs. The whole run's CPU minus the stages' is
-the engine, the sources, the other stages and the sinks. The clock itself is a system
-call (8.5 us a call on the shared machine of 2026-12-07): what it adds, measured around
-a no-op before each run, is taken off every stage's sum and off the total, once per
-wrapped call (``clock_ns_per_call`` in the JSON).
+(``recommend_bench.simulate``; ``--shape dense``: its dense shop), and per stage around
+each operator's ``process_element`` / ``on_timer`` / ``process_broadcast``: microseconds
+of CPU per input event. Medians over ``--repeats`` runs. The whole run's CPU minus the
+stages' is the engine, the sources, the other stages and the sinks. The clock itself is
+a system call (8.5 us a call on the shared machine of 2026-12-07): what it adds,
+measured around a no-op before each run, is taken off every stage's sum and off the
+total, once per wrapped call (``clock_ns_per_call`` in the JSON).
 
 With ``--baseline DIR`` (another checkout, e.g. ``git worktree add /tmp/rec-base
 HEAD``) every repeat also runs that checkout's code on the same file, in a child process
@@ -18,8 +18,8 @@ totals.
 
 Usage::
 
-    .venv/bin/python bench/rec_stage_cpu.py [--events 50000] [--repeats 3] [--no-stages]
-        [--without] [--baseline DIR]
+    .venv/bin/python bench/rec_stage_cpu.py [--events 50000] [--shape simulator|dense]
+        [--repeats 3] [--no-stages] [--without] [--baseline DIR]
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from recommend_bench import simulate
+from recommend_bench import SHAPES, simulate
 
 from shopstream.pipeline import PipelineConfig, default_topology
 from shopstream.runners.embedded.runner import EmbeddedRunner
@@ -134,6 +134,8 @@ def _summary(entries: list[dict[str, Any]], lines: int) -> dict[str, Any]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=50_000)
+    parser.add_argument("--shape", choices=sorted(SHAPES), default="simulator",
+                        help="the simulator's shop, or a dense one (recommend_bench)")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--no-stages", action="store_true", help="whole run only")
     parser.add_argument("--without", action="store_true",
@@ -150,7 +152,7 @@ def main() -> int:
     here = Path(__file__).resolve().parent.parent
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
-        src = simulate("simulator", args.events, work)
+        src = simulate(args.shape, args.events, work)
         lines = sum(1 for _ in src.open("rb"))
         runs: dict[str, list[dict[str, Any]]] = defaultdict(list)
         for i in range(args.repeats):
@@ -162,7 +164,7 @@ def main() -> int:
                 runs["with"].append(run_once(src, work / f"with-{i}", True, stages))
             if args.without:
                 runs["without"].append(run_once(src, work / f"without-{i}", False, False))
-    result: dict[str, Any] = {"events": lines, "repeats": args.repeats,
+    result: dict[str, Any] = {"shape": args.shape, "events": lines, "repeats": args.repeats,
                               "measured": "thread_time_ns CPU, median of repeats"}
     for label, entries in runs.items():
         result[label] = _summary(entries, lines)

@@ -104,6 +104,13 @@ class WatermarkPolicy:
     moves_watermark: bool
     may_be_late: bool
 
+    @property
+    def held(self) -> bool:
+        """Whether its records are reference data a runner holds and releases in event
+        time: they neither move the watermark nor are late (the only kind of policy the
+        runners support today)."""
+        return not (self.moves_watermark or self.may_be_late)
+
 
 #: Catalog and account changes: reference data on ``catalog-changes``, released in event
 #: time before events of the same time, never moving the watermark and never late.
@@ -140,6 +147,35 @@ class Topology:
 
     def stage_names(self) -> tuple[str, ...]:
         return tuple(s.name for s in self.stages)
+
+    def held_kinds(self, runner: str) -> dict[str, str]:
+        """Event type -> stream of the watermark policies, for ``runner`` (its name, for
+        the message), which holds such records as reference data (see
+        :attr:`WatermarkPolicy.held`). A policy that moves the watermark or may be late
+        raises :class:`~shopstream.errors.ConfigError` (no topology declares one).
+
+        Examples
+        --------
+        >>> Topology((), ()).held_kinds("embedded")["PRODUCT_CHANGE"]
+        'catalog-changes'
+        >>> moving = WatermarkPolicy("accounts", frozenset({"CUSTOMER_CHANGE"}), True, False)
+        >>> Topology((), (), (moving,)).held_kinds("embedded")
+        Traceback (most recent call last):
+        ...
+        shopstream.errors.ConfigError: the embedded runner supports watermark policies \
+that neither move the watermark nor are late; the policy of 'accounts' has \
+moves_watermark=True, may_be_late=False
+        """
+        held: dict[str, str] = {}
+        for policy in self.watermark_policies:
+            if not policy.held:
+                msg = (f"the {runner} runner supports watermark policies that neither move "
+                       f"the watermark nor are late; the policy of {policy.stream!r} has "
+                       f"moves_watermark={policy.moves_watermark}, "
+                       f"may_be_late={policy.may_be_late}")
+                raise ConfigError(msg)
+            held.update(dict.fromkeys(policy.kinds, policy.stream))
+        return held
 
     def policy_for(self, event_type: str) -> WatermarkPolicy | None:
         """The watermark policy of ``event_type`` (``None``: a shopper event)."""

@@ -49,15 +49,17 @@ class TrendingOperator(KeyedOperator[ShopperEvent]):
 
     def __init__(self, config: TrendingConfig | None = None) -> None:
         self.config = config or TrendingConfig()
+        self._weight = self.config.weights.by_kind().get
+        self._slide = self.config.slide_ms
 
     def process_element(self, element: ShopperEvent, ctx: Context) -> Iterable[Output]:
-        weight = self.config.weights.of(element.event_type)
+        weight = self._weight(element.event_type, 0.0)
         if not weight:
             return ()
         ts = ctx.timestamp_ms
         state = ctx.state(_TREND)
         trend = state.value() or TrendTracker(self.config)
-        slide = self.config.slide_ms
+        slide = self._slide
         pane = ts - ts % slide
         # The pane's timer was registered by the event that opened the pane: only a new
         # (or an out-of-order older) pane registers one.

@@ -94,8 +94,7 @@ class AnchorCounts:
                 # the gap grows: skipping it while moving at_ms on would lose the decay
                 # of an anchor counted more often than every half hour.
                 if factor < 0.999:
-                    for product in counts:
-                        counts[product] *= factor
+                    counts = self.counts = {p: c * factor for p, c in counts.items()}
                     self.touched = None  # rounding may tie counts: sort them all
                     self.at_ms = now_ms
             else:

@@ -32,23 +32,39 @@ def fuse(lists: Mapping[str, tuple[Any, ...]], weights: Mapping[str, float], top
     and sources (see the module documentation); ``lists`` maps a kind to ``(items, ...)``
     (kinds without a weight are ignored). Cost: ``O(sum of list lengths)``."""
     votes: dict[str, float] = {}
-    best: dict[str, tuple[float, str]] = {}
+    best_part: dict[str, float] = {}
+    best_kind: dict[str, str] = {}
     get = votes.get
     for kind, entry in lists.items():
         weight = weights.get(kind, 0.0)
         if weight <= 0:
             continue
-        items = entry[0]
-        for rank, product in enumerate(items[:len(RANK_WEIGHTS)]):
-            part = weight * RANK_WEIGHTS[rank]
+        # not strict: the first len(RANK_WEIGHTS) products vote, the rest not
+        for product, part in zip(entry[0], _parts(weight), strict=False):
             old = get(product)
             if old is None:  # part > 0: the same as 0.0 + part, and the best so far
                 votes[product] = part
-                best[product] = (part, kind)
+                best_part[product] = part
+                best_kind[product] = kind
             else:
                 votes[product] = old + part
-                if part > best[product][0]:
-                    best[product] = (part, kind)
+                if part > best_part[product]:
+                    best_part[product] = part
+                    best_kind[product] = kind
     ranked = sorted(sorted(votes), key=votes.__getitem__, reverse=True)[:top_n]
     return (tuple(ranked), tuple([votes[p] for p in ranked]),
-            tuple([best[p][1] for p in ranked]))
+            tuple([best_kind[p] for p in ranked]))
+
+
+#: weight -> its vote at each rank (``weight * RANK_WEIGHTS[rank]``); a few weights per
+#: configured blend, so it stays small
+_PARTS: dict[float, tuple[float, ...]] = {}
+
+
+def _parts(weight: float) -> tuple[float, ...]:
+    parts = _PARTS.get(weight)
+    if parts is None:
+        if len(_PARTS) > 1_000:  # a bound, should weights ever vary per call
+            _PARTS.clear()
+        parts = _PARTS[weight] = tuple([weight * r for r in RANK_WEIGHTS])
+    return parts

@@ -105,6 +105,9 @@ class TrendTracker:
     def _init_totals(self) -> None:
         #: product -> [count, even part, odd part] over the panes held (scaled integers)
         self._totals: dict[str, list[int]] = {}
+        #: product -> its ranking key ``even + sqrt(2) * odd``, kept with the totals (a
+        #: snapshot reads them instead of computing one per product held)
+        self._keys: dict[str, float] = {}
         #: index (start // slide) of the pane weighing 1; even, at most any pane held
         self._base = 0
 
@@ -139,10 +142,13 @@ class TrendTracker:
         totals[0] += count
         if totals[0] == 0:  # in no pane any more
             del self._totals[product]
-        elif offset % 2:
+            self._keys.pop(product, None)
+            return
+        if offset % 2:
             totals[2] += count << (offset >> 1)
         else:
             totals[1] += count << (offset >> 1)
+        self._keys[product] = totals[1] + _SQRT2 * totals[2]
 
     def add(self, product_id: str, weight: float, timestamp_ms: int) -> None:
         """Count one action of ``weight`` on ``product_id`` at ``timestamp_ms`` (a
@@ -171,6 +177,7 @@ class TrendTracker:
             totals = self._totals[product_id] = [0, 0, 0]
         totals[0] += count
         totals[2 if offset % 2 else 1] += count << (offset >> 1)
+        self._keys[product_id] = totals[1] + _SQRT2 * totals[2]
 
     def _pane(self, start: int, timestamp_ms: int) -> SpaceSaving | None:
         """The sketch of the pane starting at ``start`` when it is not the newest: a new
@@ -207,9 +214,11 @@ class TrendTracker:
         shift = (base - self._base) >> 1
         if shift <= self.config.panes:
             return
-        for totals in self._totals.values():
+        keys = self._keys
+        for product, totals in self._totals.items():
             totals[1] >>= shift
             totals[2] >>= shift
+            keys[product] = totals[1] + _SQRT2 * totals[2]
         self._base = base
 
     def newest_pane(self) -> int | None:
@@ -239,15 +248,16 @@ class TrendTracker:
         self._expire(now_ms, current - cfg.window_ms)
         self._rebase(current // slide)
         totals = self._totals
+        keys = self._keys
         latest: dict[str, int] = {}
+        root2 = _SQRT2
         for start, sketch in self._panes:
             if start == current:
                 latest = sketch.counts
             elif start > current:  # input ahead of the window (out of order): not yet
                 totals = self._without(start for start, _ in self._panes if start > current)
+                keys = {p: t[1] + root2 * t[2] for p, t in totals.items()}
                 break
-        root2 = _SQRT2
-        keys = {p: t[1] + root2 * t[2] for p, t in totals.items()}
         best = sorted(sorted(keys), key=keys.__getitem__, reverse=True)[:k]
         # velocity * 1000 = (now * (earlier + 1) - count) * v_num / v_den, a fraction
         # in lowest terms: its double rounds half to even exactly as the fraction would.
@@ -262,16 +272,20 @@ class TrendTracker:
         swap = offset % 2
         unit = 10.0 / (1 << ((offset + swap) >> 1))
         get_now = latest.get
-        out = []
-        for product in best:
-            count, even, odd = totals[product]
-            if swap:
-                even, odd = 2 * odd, even
-            out.append(TrendingProduct(
+        rows = [(product, totals[product]) for product in best]
+        # One comprehension per parity (an odd offset swaps the parts: even, odd = 2 *
+        # odd, even): no branch and no append per product.
+        if swap:
+            return [TrendingProduct(
                 product, count / _SCALE,
                 round((get_now(product, 0) * step - count) * v_num / v_den) / 1000,
-                round((even + root2 * odd if odd else even) * unit) / 1000))
-        return out
+                round((2 * odd + root2 * even if even else 2 * odd) * unit) / 1000)
+                for product, (count, even, odd) in rows]
+        return [TrendingProduct(
+            product, count / _SCALE,
+            round((get_now(product, 0) * step - count) * v_num / v_den) / 1000,
+            round((even + root2 * odd if odd else even) * unit) / 1000)
+            for product, (count, even, odd) in rows]
 
     def _without(self, starts: Any) -> dict[str, list[int]]:
         """The totals without the panes starting at ``starts``."""

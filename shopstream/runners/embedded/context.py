@@ -15,11 +15,13 @@ __all__ = ["StageContext"]
 class StageContext:
     """One mutable context per stage; the engine sets key and times before each call."""
 
-    __slots__ = ("_index", "_timers", "backend", "key", "state", "timestamp_ms", "watermark_ms")
+    __slots__ = ("_index", "_register", "_timers", "backend", "key", "state", "timestamp_ms",
+                 "watermark_ms")
 
     def __init__(self, index: int, operator_name: str, timers: TimerQueue) -> None:
         self._index = index
         self._timers = timers
+        self._register = timers.register
         self.key = ""
         self.timestamp_ms = 0
         self.watermark_ms = -(2**63)
@@ -28,7 +30,7 @@ class StageContext:
         self.state: Callable[[StateDescriptor], Any] = self.backend.view
 
     def register_event_timer(self, timestamp_ms: int) -> None:
-        self._timers.register(self._index, self.key, timestamp_ms)
+        self._register(self._index, self.key, timestamp_ms)
 
     def delete_event_timer(self, timestamp_ms: int) -> None:
         self._timers.delete(self._index, self.key, timestamp_ms)

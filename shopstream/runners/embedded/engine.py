@@ -25,7 +25,6 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
-from shopstream.errors import ConfigError
 from shopstream.events import streams
 from shopstream.events.model import ShopperEvent
 from shopstream.events.records import LateEvent, Output
@@ -77,7 +76,13 @@ class Engine:
         self._sinks = frozenset(topology.sink_streams) | {streams.LATE_EVENTS}
         #: Event types held as reference data (the topology's watermark policies): kind ->
         #: the stream they go to.
-        self.held_kinds = _held_kinds(topology)
+        self.held_kinds = topology.held_kinds("embedded")
+        # Per output stream: the sink's emit (or None) and the stages' deliver (or None).
+        self._routes: dict[str, tuple[Callable[[Output], None] | None,
+                                      Callable[[Any, int], None] | None]] = {}
+        # Per stage index, its context and timer method (a timer fires through them).
+        self._timer_steps = [(ctx, stage.operator.on_timer)
+                             for ctx, stage in zip(self.contexts, topology.stages, strict=True)]
         # The function that hands a stream's records to the stages it reaches.
         self._deliver = {stream: self._deliverer(self._route(stream))
                          for stream in {*self._consumers, *self._broadcast}}
@@ -168,8 +173,8 @@ class Engine:
         if self._catalog and self._catalog[0][0] <= mark:
             self._release_catalog(mark)
         theap = self.timers.heap
-        while theap and theap[0][0] <= mark:
-            self._fire(self.timers.pop_raw())
+        if theap and theap[0][0] <= mark:
+            self.timers.fire_due(mark + 1, self._fire)
 
     def _release_events(self, mark: int) -> None:
         """Hand every buffered event at or before ``mark`` to its stages, in event-time
@@ -179,8 +184,8 @@ class Engine:
         overtaken = self._overtaken
         popleft = in_order.popleft
         pop = heapq.heappop
-        timers = self.timers
-        theap = timers.heap
+        theap = self.timers.heap
+        fire_due = self.timers.fire_due
         fire = self._fire
         catalog = self._catalog
         deliver = self._deliver.get(streams.EVENTS, _ignore)
@@ -193,8 +198,8 @@ class Engine:
                 ts, _, event = popleft()
             else:
                 break
-            while theap and theap[0][0] < ts:
-                fire(timers.pop_raw())
+            if theap and theap[0][0] < ts:
+                fire_due(ts, fire)
             if catalog and catalog[0][0] <= ts:
                 self._release_catalog(ts)
             deliver(event, ts)
@@ -209,16 +214,16 @@ class Engine:
             ts, _, event = heapq.heappop(catalog)
             self._output(Output(held[event.event_type], event.session_id, event), ts)
 
-    def _fire(self, timer: tuple[int, int, str] | None) -> None:
-        if timer is None:
-            return
-        ts, index, key = timer
-        ctx = self.contexts[index]
+    def _fire(self, ts: int, index: int, key: str) -> None:
+        ctx, on_timer = self._timer_steps[index]
         ctx.key = key
         ctx.timestamp_ms = ts
         ctx.watermark_ms = ts
-        for out in self.topology.stages[index].operator.on_timer(ts, ctx):
-            self._output(out, ts)
+        outs = on_timer(ts, ctx)
+        if outs:
+            output = self._output
+            for out in outs:
+                output(out, ts)
 
     # -- routing -------------------------------------------------------------------------
     def _route(self, stream: str) -> tuple[_Step, ...]:
@@ -236,12 +241,20 @@ class Engine:
         """``deliver(element, ts)``: hand ``element`` to each stage of ``steps`` and their
         outputs on, depth first (it runs per event: its lookups are bound once, here)."""
         output = self._output
+        # A step keyed by the same function as the one before it reuses its key (``None``:
+        # key functions are pure, and stages of one key often follow each other).
+        plan = [(ctx, None if i and key_of is steps[i - 1][1] else key_of, process)
+                for i, (ctx, key_of, process) in enumerate(steps)]
 
         def deliver(element: Any, ts: int) -> None:
-            for ctx, key_of, process in steps:
-                ctx.key = key_of(element)
+            key = ""
+            before = ts - 1
+            for ctx, key_of, process in plan:
+                if key_of is not None:
+                    key = key_of(element)
+                ctx.key = key
                 ctx.timestamp_ms = ts
-                ctx.watermark_ms = ts - 1
+                ctx.watermark_ms = before
                 outs = process(element, ctx)
                 if outs:
                     for out in outs:
@@ -251,10 +264,15 @@ class Engine:
 
     def _output(self, out: Output, ts: int = 0) -> None:
         stream = out.stream
-        self.output_counts[stream] = self.output_counts.get(stream, 0) + 1
-        if stream in self._sinks:
-            self._emit(out)
-        deliver = self._deliver.get(stream)
+        counts = self.output_counts
+        counts[stream] = counts.get(stream, 0) + 1
+        route = self._routes.get(stream)
+        if route is None:  # the first record of the stream: where its records go
+            route = self._routes[stream] = (self._emit if stream in self._sinks else None,
+                                            self._deliver.get(stream))
+        emit, deliver = route
+        if emit is not None:
+            emit(out)
         if deliver is not None:
             deliver(out.record, ts)
 
@@ -299,18 +317,3 @@ class Engine:
             if saved["broadcast"] is not None:
                 stage.operator.restore_broadcast(saved["broadcast"])
 
-
-def _held_kinds(topology: Topology) -> dict[str, str]:
-    """Event type -> stream of the topology's watermark policies. This runner holds such
-    records as reference data: a policy that moves the watermark or may be late is
-    refused (no topology declares one)."""
-    held: dict[str, str] = {}
-    for policy in topology.watermark_policies:
-        if policy.moves_watermark or policy.may_be_late:
-            msg = (f"the embedded runner supports watermark policies that neither move the "
-                   f"watermark nor are late; the policy of {policy.stream!r} "
-                   f"has moves_watermark={policy.moves_watermark}, "
-                   f"may_be_late={policy.may_be_late}")
-            raise ConfigError(msg)
-        held.update(dict.fromkeys(policy.kinds, policy.stream))
-    return held

@@ -27,6 +27,7 @@ from shopstream.events.records import DeadLetter, Output
 from shopstream.events.time_window import ProgressWindow
 from shopstream.runners.embedded.admission import Offer, admission
 from shopstream.runners.embedded.checkpoint import CheckpointStore
+from shopstream.runners.embedded.collector import fewer_collections
 from shopstream.runners.embedded.engine import Engine
 from shopstream.runners.embedded.outputs import CheckpointedSink, Tap, also, fan_out
 from shopstream.runners.embedded.pace import Pace
@@ -126,8 +127,10 @@ class EmbeddedRunner:
         offer, window = admission(engine, engine_offer, self.limits, self._decoder.redact,
                                   emit, src.name, tally, isinstance(src, JsonlSource))
         try:
-            position = self._consume(current, reader, position, offer, window, progress)
-            self._end_of_input(engine, engine_offer, window, source is not None or src.exhausted)
+            with fewer_collections():
+                position = self._consume(current, reader, position, offer, window, progress)
+                self._end_of_input(engine, engine_offer, window,
+                                   source is not None or src.exhausted)
             if progress is not None:
                 progress(position)
             self._checkpoint(current, tally.lines, position)

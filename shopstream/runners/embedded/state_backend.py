@@ -6,7 +6,7 @@ view once and keep it, exactly as with Flink's runtime context.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any, Protocol
 
 from shopstream.state.descriptors import (
@@ -114,6 +114,19 @@ class _List:
         self._data.pop(self._ctx.key, None)
 
 
+class _Views(dict[StateDescriptor, Any]):
+    """Views by descriptor (hashed by identity), made on first use by ``create``."""
+
+    __slots__ = ("_create",)
+
+    def __init__(self, create: Callable[[StateDescriptor], Any]) -> None:
+        super().__init__()
+        self._create = create
+
+    def __missing__(self, descriptor: StateDescriptor) -> Any:
+        return self._create(descriptor)
+
+
 class HeapStateBackend:
     """All keyed state of one operator: ``{descriptor name: {key: value}}``.
 
@@ -138,13 +151,14 @@ class HeapStateBackend:
         self._ctx = ctx
         self._data: dict[str, dict[str, Any]] = {}
         self._kinds: dict[str, type[StateDescriptor]] = {}
-        self._views: dict[StateDescriptor, Any] = {}
+        self._views = _Views(self._create)
+        #: ``view`` as a C-level dictionary read once a descriptor's view exists (the
+        #: first read of a descriptor creates it): ``ctx.state(descriptor)`` runs several
+        #: times per event, and a Python call costs more than the read.
+        self.view: Callable[[StateDescriptor], Any] = self._views.__getitem__
 
-    def view(self, descriptor: StateDescriptor) -> Any:
-        """The view of ``descriptor`` bound to the context's current key."""
-        found = self._views.get(descriptor)
-        if found is not None:
-            return found
+    def _create(self, descriptor: StateDescriptor) -> Any:
+        """Make the view of ``descriptor`` (the first time it is asked for)."""
         kind = type(descriptor)
         known = self._kinds.setdefault(descriptor.name, kind)
         if known is not kind:

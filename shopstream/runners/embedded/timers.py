@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import heapq
+from collections.abc import Callable
 from typing import Any
 
 __all__ = ["TimerQueue"]
@@ -66,6 +67,21 @@ class TimerQueue:
             return None
         del self._live[ident]
         return ts, stage, key
+
+    def fire_due(self, before_ms: int, fire: Callable[[int, int, str], None]) -> None:
+        """Remove every live timer due before ``before_ms`` in order and call
+        ``fire(timestamp_ms, stage, key)`` for each; a timer that ``fire`` registers
+        before ``before_ms`` fires in this call too (the engine's hot loop: one call per
+        batch of due timers instead of one per timer)."""
+        heap = self.heap
+        live = self._live
+        pop = heapq.heappop
+        while heap and heap[0][0] < before_ms:
+            ts, seq, stage, key = pop(heap)
+            ident = (stage, key, ts)
+            if live.get(ident) == seq:
+                del live[ident]
+                fire(ts, stage, key)
 
     def pop(self) -> tuple[int, int, str]:
         """Remove and return the next live timer as ``(timestamp_ms, stage, key)``."""

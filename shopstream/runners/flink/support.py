@@ -21,6 +21,7 @@ events: stage 'recommendations' reads them as a broadcast input
 
 from __future__ import annotations
 
+from shopstream.errors import ConfigError
 from shopstream.events import streams
 from shopstream.runners.flink.errors import FlinkUnsupportedError
 from shopstream.topology import Topology
@@ -55,13 +56,10 @@ def check_supported(topology: Topology) -> None:
             msg = ("the Flink runner does not broadcast events: stage "
                    f"{stage.name!r} reads them as a broadcast input")
             raise FlinkUnsupportedError(msg)
-    for policy in topology.watermark_policies:
-        if policy.moves_watermark or policy.may_be_late:
-            msg = (f"the Flink runner supports watermark policies that neither move the "
-                   f"watermark nor are late; {policy.stream!r} does "
-                   f"(moves_watermark={policy.moves_watermark}, "
-                   f"may_be_late={policy.may_be_late})")
-            raise FlinkUnsupportedError(msg)
+    try:
+        topology.held_kinds("Flink")
+    except ConfigError as exc:
+        raise FlinkUnsupportedError(str(exc)) from None
     groups = fuse(topology)
     main = main_group(topology, groups)
     references = {p.stream for p in topology.watermark_policies}
