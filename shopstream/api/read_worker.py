@@ -28,6 +28,7 @@ from __future__ import annotations
 import gc
 import json
 import os
+import select
 import signal
 import socket
 import sys
@@ -70,10 +71,15 @@ class ReadOnlyGate:
 
 
 def _follow_lifeline(fd: int) -> None:
-    """Block on the lifeline; its end (the server exited) stops this worker."""
+    """Block on the lifeline; its end (the server exited) stops this worker. A process
+    the server forked could hold the pipe's write end on: a new parent (the server is
+    gone) stops the worker too, checked every second."""
+    parent = os.getppid()
     try:
-        while os.read(fd, 1):
-            pass
+        while os.getppid() == parent:
+            ready, _, _ = select.select([fd], [], [], 1.0)
+            if ready and not os.read(fd, 1):
+                break
     except OSError:
         pass
     os.kill(os.getpid(), signal.SIGTERM)
