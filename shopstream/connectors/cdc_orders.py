@@ -41,6 +41,10 @@ CANCELLED: Final = "cancelled"
 def is_payment(row: dict[str, Any], old: dict[str, Any] | None, remembered: bool) -> bool:
     """Whether an ``orders`` update moves the order from unpaid to paid.
 
+    Without the old status the update is a payment only if the order is remembered
+    unpaid: a paid order's later updates (paid to shipped) must not count again, and an
+    order the mapper never saw could be either.
+
     Parameters
     ----------
     row
@@ -50,10 +54,6 @@ def is_payment(row: dict[str, Any], old: dict[str, Any] | None, remembered: bool
         ``REPLICA IDENTITY FULL``.
     remembered
         Whether the order is one the mapper saw inserted unpaid and still holds.
-
-    Without the old status the update is a payment only if the order is remembered
-    unpaid: a paid order's later updates (paid to shipped) must not count again, and an
-    order the mapper never saw could be either.
 
     Examples
     --------

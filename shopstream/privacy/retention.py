@@ -146,6 +146,8 @@ def expired_partitions(lake: str | Path, config: RetentionConfig, now_ms: int) -
     """The ``stream=NAME/date=DAY`` folders of ``lake`` past retention at ``now_ms``
     (for the retention cleanup job to delete), oldest first.
 
+    Examples
+    --------
     >>> import tempfile
     >>> root = Path(tempfile.mkdtemp())
     >>> for d in ("2020-01-01", "2099-01-01"):
