@@ -6,14 +6,17 @@ Run: ``.venv/bin/python bench/lake_bench.py [--events 50000] [--repeats 3]
 Measures, each as the median of ``--repeats`` runs in this one process (pyarrow and its
 lazy imports warmed up first, so a one-off import is not charged to every event). Times
 are the process's CPU time (``time.process_time``: every thread of this process, none of
-the other processes sharing the machine) and, beside it, wall-clock time:
+the other processes sharing the machine), the pipeline thread's CPU time
+(``time.thread_time``: without the lake's writer thread, which encodes Parquet while the
+pipeline runs) and wall-clock time:
 
 * ``pipeline``: ``EmbeddedRunner`` with the default pipeline and checkpoints every
   ``--checkpoint-every`` events, JSONL outputs only;
 * ``pipeline_lake``: the same with ``lake=LakeSink(...)`` (every stream and the input
   events to Parquet, flushed at each checkpoint);
 * ``lake_cost``: the difference, per input event and as a share of the pipeline's time
-  (the goal: under 10 %), and the sink's own flush time (Arrow conversion, Parquet, fsync);
+  (the goal: under 10 %), and the time the pipeline thread spent in the sink's flushes
+  (batches to Arrow, handing them to the writer, waiting for it and fsync at commits);
 * ``sink_alone``: a LakeSink fed alone what the pipeline handed it in one recorded run
   (CPU): the sink's own cost without the run-to-run noise of the whole pipeline;
 * ``compact`` and the three ``report`` queries over the lake just written;
@@ -28,6 +31,7 @@ from __future__ import annotations
 import argparse
 import gc
 import json
+import os
 import shutil
 import statistics
 import sys
@@ -99,15 +103,16 @@ def sink_alone(src: Path, work: Path, config: RunnerConfig, repeats: int) -> flo
 
 
 def run_once(src: Path, work: Path, config: RunnerConfig,
-             lake: bool) -> tuple[float, float, LakeSink | None]:
-    """CPU seconds, wall seconds and the sink of one run."""
+             lake: bool) -> tuple[float, float, float, LakeSink | None]:
+    """Process CPU, pipeline-thread CPU and wall seconds, and the sink of one run."""
     shutil.rmtree(work, ignore_errors=True)
     sink = LakeSink(work / "lake") if lake else None
     runner = EmbeddedRunner(default_topology(), work / "out", config, work / "ck", lake=sink)
     gc.collect()
-    cpu, wall = time.process_time(), time.perf_counter()
+    cpu, thread, wall = time.process_time(), time.thread_time(), time.perf_counter()
     runner.run(src)
-    return time.process_time() - cpu, time.perf_counter() - wall, sink
+    return (time.process_time() - cpu, time.thread_time() - thread,
+            time.perf_counter() - wall, sink)
 
 
 _DAY_MS = 86_400_000
@@ -206,16 +211,20 @@ def main() -> int:
     with_lake: list[float] = []
     plain_wall: list[float] = []
     lake_wall: list[float] = []
+    plain_thread: list[float] = []
+    lake_thread: list[float] = []
     flush: list[float] = []
     sink: LakeSink | None = None
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         for _ in range(args.repeats):
-            cpu, wall, _ = run_once(src, work / "plain", config, lake=False)
+            cpu, thread, wall, _ = run_once(src, work / "plain", config, lake=False)
             plain.append(cpu)
+            plain_thread.append(thread)
             plain_wall.append(wall)
-            cpu, wall, sink = run_once(src, work / "lake", config, lake=True)
+            cpu, thread, wall, sink = run_once(src, work / "lake", config, lake=True)
             with_lake.append(cpu)
+            lake_thread.append(thread)
             lake_wall.append(wall)
             flush.append(sink.flush_seconds if sink else 0.0)
         assert sink is not None
@@ -240,6 +249,7 @@ def main() -> int:
                if args.report_rows else None)
     base, lake = statistics.median(plain), statistics.median(with_lake)
     base_wall, lake_wall_s = statistics.median(plain_wall), statistics.median(lake_wall)
+    base_thread, lake_thread_s = statistics.median(plain_thread), statistics.median(lake_thread)
     flushed = statistics.median(flush)
     print(json.dumps({
         "bench": "lake",
@@ -247,16 +257,21 @@ def main() -> int:
         "input_lines": lines,
         "checkpoint_every": args.checkpoint_every,
         "repeats": args.repeats,
-        "measured": "process CPU seconds (time.process_time), median of repeats; wall "
-                    "seconds beside them (the machine is shared)",
+        "measured": "process CPU seconds (time.process_time), pipeline-thread CPU seconds "
+                    "(time.thread_time) and wall seconds, medians of repeats (the machine "
+                    "is shared)",
+        "load_average": [round(x, 2) for x in os.getloadavg()],
         "pipeline_seconds": round(base, 3),
         "pipeline_lake_seconds": round(lake, 3),
+        "pipeline_thread_seconds": round(base_thread, 3),
+        "pipeline_lake_thread_seconds": round(lake_thread_s, 3),
         "pipeline_wall_seconds": round(base_wall, 3),
         "pipeline_lake_wall_seconds": round(lake_wall_s, 3),
         "lake_cost": {
             "seconds": round(lake - base, 3),
             "us_per_event": round((lake - base) / lines * 1e6, 2),
             "share_of_pipeline": round((lake - base) / base, 4),
+            "thread_share_of_pipeline": round((lake_thread_s - base_thread) / base_thread, 4),
             "wall_share_of_pipeline": round((lake_wall_s - base_wall) / base_wall, 4),
             "sink_alone_cpu_seconds": round(alone, 3),
             "sink_alone_us_per_event": round(alone / lines * 1e6, 2),

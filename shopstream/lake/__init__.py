@@ -7,12 +7,17 @@ from __future__ import annotations
 
 # Each module is imported on its own (some need an optional extra).
 __all__ = [
+    "columns",
     "compact",
     "errors",
     "export",
+    "export_compact",
+    "files",
     "query",
     "runs",
     "schemas",
     "shop",
     "sink",
+    "sql_text",
+    "writer",
 ]

@@ -29,13 +29,15 @@ Examples
 >>> table.column_names
 ['stage', 'reason', 'raw', 'source', 'offset', 'raw_encoding']
 >>> table.schema.metadata[b"shopstream.schema_version"], len(columns)
-(b'1', 0)
+(b'2', 0)
 """
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable, Iterable
-from itertools import accumulate
+from itertools import accumulate, repeat
+from operator import call as _call
 from typing import Any
 
 import pyarrow as pa
@@ -45,6 +47,10 @@ from shopstream.lake.errors import LakeError
 from shopstream.lake.schemas import SCHEMAS, table_metadata
 
 __all__ = ["StreamColumns", "to_table"]
+
+#: Runs an iterator to its end, keeping nothing: ``map`` of the columns' adders over a
+#: record's values calls them all from C, with no Python loop per field.
+_consume: Callable[[Iterable[Any]], None] = deque(maxlen=0).extend
 
 
 class _Column:
@@ -66,35 +72,14 @@ class _Column:
         return array
 
 
-class _ValueList:
-    """A list of strings or numbers: one flat list of all values and the lengths."""
-
-    def __init__(self, kind: pa.ListType, where: str) -> None:
-        self.kind = kind
-        self.flat = _Column(kind.value_type, where)
-        self.lengths: list[int] = []
-        self.nulls: list[int] = []
-
-    def add(self, value: Any) -> None:
-        if value is None:
-            self.nulls.append(len(self.lengths))
-            self.lengths.append(0)
-        else:
-            self.lengths.append(len(value))
-            self.flat.values.extend(value)
-
-    def finish(self) -> pa.Array:
-        array = pa.ListArray.from_arrays(_offsets(self.lengths), self.flat.finish(),
-                                         type=self.kind, mask=_mask(self.nulls, len(self.lengths)))
-        self.lengths.clear()
-        self.nulls.clear()
-        return array
-
-
 class _Struct:
-    """A record: one column per field and the positions of ``None``s. The record's type
-    is checked once (its fields must be the struct's, in order: they are read by
-    position)."""
+    """A record: one column per field and the positions of ``None``s.
+
+    Fields are matched by name, once per record type: every field of the record must
+    have a column (else the record is not this stream's), and a column the record has no
+    field for (one a newer version of the record brings) is null. A record whose fields
+    are the columns, in order, is taken apart with no lookup per field.
+    """
 
     def __init__(self, fields: list[pa.Field], where: str,
                  kind: pa.StructType | None = None) -> None:
@@ -104,29 +89,42 @@ class _Struct:
         self.names = tuple(f.name for f in fields)
         self.children = [_builder(f.type, f"{where}.{f.name}") for f in fields]
         self.adders = [c.add for c in self.children]
-        self.types: set[type] = set()
+        #: Record type -> how its values fill the columns (see :meth:`plan`).
+        self.plans: dict[type, int | tuple[int, ...]] = {}
         self.nulls: list[int] = []
         self.rows = 0
 
-    def check(self, record: Any) -> None:
-        kind = type(record)
-        if getattr(kind, "__struct_fields__", None) != self.names:
-            msg = (f"{self.where}: a {kind.__name__} has fields "
-                   f"{getattr(kind, '__struct_fields__', None)}, the lake's schema "
-                   f"{self.names}: it is not this stream's record")
+    def plan(self, kind: type) -> int | tuple[int, ...]:
+        """How a ``kind`` record's values fill the columns: an ``int`` ``n`` when its fields
+        are the first ``n`` columns in order (the others are null: a column added before
+        the record's field), else the position of each column's field in its values
+        (``n``: none, the ``None`` appended to them)."""
+        fields = getattr(kind, "__struct_fields__", None)
+        if fields is None or not set(fields) <= set(self.names):
+            extra = sorted(set(fields or ()) - set(self.names))
+            msg = (f"{self.where}: a {kind.__name__} has fields {fields}, the lake's schema "
+                   f"{self.names} (no column for {extra}): it is not this stream's record")
             raise LakeError(msg)
-        self.types.add(kind)
+        n = len(fields)
+        plan: int | tuple[int, ...] = n if tuple(fields) == self.names[:n] else tuple(
+            fields.index(c) if c in fields else n for c in self.names)
+        self.plans[kind] = plan
+        return plan
 
     def add(self, record: Any) -> None:
         if record is None:
             self.nulls.append(self.rows)
-            for add in self.adders:
-                add(None)
+            _consume(map(_call, self.adders, repeat(None)))
         else:
-            if type(record) not in self.types:
-                self.check(record)
-            for add, value in zip(self.adders, astuple(record), strict=True):
-                add(value)
+            kind = type(record)
+            plan = self.plans[kind] if kind in self.plans else self.plan(kind)
+            if isinstance(plan, int):
+                _consume(map(_call, self.adders, astuple(record)))
+                if plan < len(self.adders):
+                    _consume(map(_call, self.adders[plan:], repeat(None)))
+            else:
+                values = (*astuple(record), None)
+                _consume(map(_call, self.adders, map(values.__getitem__, plan)))
         self.rows += 1
 
     def arrays(self) -> list[pa.Array]:
@@ -140,13 +138,15 @@ class _Struct:
         return array
 
 
-class _RecordList:
-    """A tuple of records: their fields' columns and the lengths."""
+class _List:
+    """A list column: the lengths and the positions of ``None``, and the values' builder
+    (all lists' values end to end); :meth:`extend` adds one list's values."""
 
-    def __init__(self, kind: pa.ListType, where: str) -> None:
+    def __init__(self, kind: pa.ListType, values: _Column | _Struct,
+                 extend: Callable[[Any], None]) -> None:
         self.kind = kind
-        item = kind.value_type
-        self.items = _Struct([item.field(i) for i in range(item.num_fields)], where, item)
+        self.values = values
+        self.extend = extend
         self.lengths: list[int] = []
         self.nulls: list[int] = []
 
@@ -154,18 +154,59 @@ class _RecordList:
         if value is None:
             self.nulls.append(len(self.lengths))
             self.lengths.append(0)
-            return
-        self.lengths.append(len(value))
-        add = self.items.add
-        for record in value:
-            add(record)
+        else:
+            self.lengths.append(len(value))
+            self.extend(value)
 
     def finish(self) -> pa.Array:
-        array = pa.ListArray.from_arrays(_offsets(self.lengths), self.items.finish(),
+        array = pa.ListArray.from_arrays(_offsets(self.lengths), self.values.finish(),
                                          type=self.kind, mask=_mask(self.nulls, len(self.lengths)))
         self.lengths.clear()
         self.nulls.clear()
         return array
+
+
+class _ValueList(_List):
+    """A list of strings or numbers: one flat list of all values."""
+
+    def __init__(self, kind: pa.ListType, where: str) -> None:
+        flat = _Column(kind.value_type, where)
+        super().__init__(kind, flat, flat.values.extend)
+
+
+class _RecordList(_List):
+    """A tuple of records: their fields' columns.
+
+    When the records' fields are all strings and numbers (no nested ones) and the tuple
+    holds records of one type whose fields are the columns in order, the tuple is
+    transposed in C (``zip`` of their values) and each column extended at once, with no
+    Python call per record; otherwise each record is added on its own.
+    """
+
+    def __init__(self, kind: pa.ListType, where: str) -> None:
+        item = kind.value_type
+        self.items = _Struct([item.field(i) for i in range(item.num_fields)], where, item)
+        leaves = [c.values for c in self.items.children if isinstance(c, _Column)]
+        self.leaves = leaves if len(leaves) == len(self.items.children) else None
+        super().__init__(kind, self.items, self._records)
+
+    def _records(self, value: Any) -> None:
+        items = self.items
+        if self.leaves is not None and value:
+            kinds = set(map(type, value))
+            kind = kinds.pop() if len(kinds) == 1 else None
+            if kind not in (None, type(None)):
+                plan = items.plans[kind] if kind in items.plans else items.plan(kind)
+                if isinstance(plan, int):
+                    columns = zip(*map(astuple, value), strict=True)
+                    _consume(map(list.extend, self.leaves, columns))
+                    for leaf in self.leaves[plan:]:
+                        leaf.extend(repeat(None, len(value)))
+                    items.rows += len(value)
+                    return
+        add = items.add
+        for record in value:
+            add(record)
 
 
 _Builder = _Column | _ValueList | _Struct | _RecordList

@@ -43,8 +43,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from shopstream.lake.errors import LakeError
+from shopstream.lake.files import write_parquet
 from shopstream.lake.runs import run_of_file
-from shopstream.lake.sink import write_parquet
 
 __all__ = ["CompactionSummary", "compact"]
 

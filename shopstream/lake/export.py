@@ -43,7 +43,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -53,6 +52,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from shopstream.lake.errors import LakeError
+from shopstream.lake.files import publish, replace_json, tmp_name
 from shopstream.shopdb.connection import ShopDbError, connect, describe, psycopg2
 from shopstream.shopdb.schema import TABLES
 
@@ -155,10 +155,7 @@ def read_state(directory: str | Path) -> dict[str, Any]:
 
 
 def _write_state(directory: Path, state: dict[str, Any]) -> None:
-    path = directory / STATE_FILE
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(state, indent=1, sort_keys=True))
-    os.replace(tmp, path)
+    replace_json(directory / STATE_FILE, state)
 
 
 Progress = Callable[[str, int, int], None]
@@ -311,7 +308,7 @@ class _Writer:
 
     def __init__(self, path: Path, schema: pa.Schema) -> None:
         self.path = path
-        self.tmp = path.with_name(path.name + ".tmp")
+        self.tmp = tmp_name(path)
         self.schema = schema
         self._written = False
 
@@ -330,15 +327,8 @@ class _Writer:
 
     def __exit__(self, kind: object, *_: object) -> None:
         self._writer.close()
-        self._handle.flush()
-        os.fsync(self._handle.fileno())
         self._handle.close()
         if kind is not None:
             self.tmp.unlink(missing_ok=True)
             return
-        os.replace(self.tmp, self.path)
-        folder = os.open(self.path.parent, os.O_RDONLY)
-        try:
-            os.fsync(folder)
-        finally:
-            os.close(folder)
+        publish(self.tmp, self.path)

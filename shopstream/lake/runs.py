@@ -34,12 +34,12 @@ run again without --resume
 from __future__ import annotations
 
 import json
-import os
 import re
 from pathlib import Path
 from typing import Any
 
 from shopstream.lake.errors import LakeError
+from shopstream.lake.files import replace_json
 
 __all__ = ["RUNS_FILE", "check_resumable", "claim", "read_runs", "run_of_file"]
 
@@ -71,10 +71,7 @@ def read_runs(directory: Path) -> dict[str, Any]:
 
 
 def _write(directory: Path, manifest: dict[str, Any]) -> None:
-    path = directory / RUNS_FILE
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(manifest, indent=1, sort_keys=True))
-    os.replace(tmp, path)
+    replace_json(directory / RUNS_FILE, manifest)
 
 
 def _delete_runs(directory: Path, runs: set[str]) -> None:

@@ -23,8 +23,9 @@ from shopstream.events import streams
 
 __all__ = ["EVENTS", "SCHEMAS", "SCHEMA_VERSION", "TIME_COLUMNS", "table_metadata", "view_name"]
 
-#: Bumped on any change of a column's name or type in any stream.
-SCHEMA_VERSION = 1
+#: Bumped on any change of a column's name or type in any stream (2: ``brand`` on the
+#: events, catalog changes and late events, and on their items; ``account`` on profiles).
+SCHEMA_VERSION = 2
 #: The lake's name for the decoded input events.
 EVENTS = streams.EVENTS
 
@@ -34,12 +35,13 @@ _F = pa.float64()
 
 _ITEM = pa.struct([("product_id", _S), ("product_name", _S), ("category", _S),
                    ("price", _F), ("quantity", _I)])
+_EVENT_ITEM = pa.struct([*_ITEM, ("brand", _S)])
 _EVENT_FIELDS: list[tuple[str, pa.DataType]] = [
     ("event_type", _S), ("timestamp_ms", _I), ("session_id", _S), ("event_id", _S),
     ("user_id", _S), ("product_id", _S), ("product_name", _S), ("category", _S),
     ("price", _F), ("quantity", _I), ("currency", _S), ("order_id", _S), ("cart_total", _F),
-    ("items", pa.list_(_ITEM)), ("search_query", _S), ("page_url", _S), ("device", _S),
-    ("platform", _S), ("country", _S), ("region", _S), ("campaign", _S),
+    ("items", pa.list_(_EVENT_ITEM)), ("search_query", _S), ("page_url", _S), ("device", _S),
+    ("platform", _S), ("country", _S), ("region", _S), ("campaign", _S), ("brand", _S),
 ]
 _BASKET = pa.schema([
     ("session_id", _S), ("user_id", _S), ("status", _S), ("items", pa.list_(_ITEM)),
@@ -134,6 +136,8 @@ SCHEMAS: dict[str, pa.Schema] = {
                                 ("clv", _F)])),
         ("actions", pa.list_(pa.struct([("action", _S), ("reason", _S)]))),
         ("merged_sessions", _I), ("rfm_segment", _S), ("model_version", _I),
+        ("account", pa.struct([("updated_at", _I), ("country", _S), ("region", _S),
+                               ("device", _S), ("platform", _S)])),
     ]),
     streams.SEGMENT_CHANGES: pa.schema([
         ("user_id", _S), ("previous", _S), ("segment", _S), ("at", _I),

@@ -1,4 +1,5 @@
-"""The lake sink: buffers rows and writes them as Parquet when the runner checkpoints.
+"""The lake sink: buffers rows and writes them as Parquet, complete when the runner
+checkpoints.
 
 Layout (Hive partitions, what DuckDB, Trino and Spark read)::
 
@@ -13,6 +14,11 @@ checkpointed input offset: each row is in the lake exactly once. Without checkpo
 sink also flushes every ``flush_rows`` rows and at the end of the run. A fresh run of an
 input the lake already holds (``source``, the input file) replaces the earlier run's
 rows instead of adding them again (:mod:`shopstream.lake.runs`).
+
+Between commits, every ``batch_rows`` rows of a stream become an Arrow table that a writer
+thread (:mod:`shopstream.lake.writer`) appends to the flush's files under temporary names;
+the commit waits for it and publishes the files (fsync, rename). A kill between commits
+leaves only temporary files, which the resume deletes with the later flushes.
 
 Examples
 --------
@@ -30,7 +36,6 @@ Examples
 from __future__ import annotations
 
 import json
-import os
 import re
 import time
 import uuid
@@ -40,17 +45,18 @@ from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
 from shopstream.events import streams
 from shopstream.events.model import ShopperEvent
 from shopstream.events.records import Output
 from shopstream.lake.columns import StreamColumns
 from shopstream.lake.errors import LakeError
+from shopstream.lake.files import replace_json, write_parquet
 from shopstream.lake.runs import check_resumable, claim
 from shopstream.lake.schemas import EVENTS, SCHEMAS, TIME_COLUMNS
+from shopstream.lake.writer import FlushWriter
 
-__all__ = ["RUN_MARKER", "LakeSink", "part_name"]
+__all__ = ["RUN_MARKER", "LakeSink", "part_name", "write_parquet"]
 
 #: File beside the checkpoint that names the run writing the lake.
 RUN_MARKER = "lake-run.json"
@@ -91,20 +97,24 @@ class LakeSink:
             raise LakeError(msg)
         self.batch_rows = batch_rows
         # Each record's fields go into its stream's column lists as it is written (the
-        # record dies young: see shopstream.lake.columns), and every batch_rows records
-        # of a stream become an Arrow table at once, so the commit only concatenates.
-        # Bound: batch_rows records' values per stream in Python.
+        # record dies young: see shopstream.lake.columns); every batch_rows records of a
+        # stream become an Arrow table, which the writer thread (shopstream.lake.writer)
+        # encodes into the flush's Parquet file while the pipeline runs on; the commit
+        # only waits for it and makes the files durable. Bound: batch_rows records'
+        # values per stream in Python, and the writer's queue of tables.
         self._columns: dict[str, StreamColumns] = {s: StreamColumns(s) for s in chosen}
         self._events: StreamColumns | None = self._columns.get(EVENTS)
         self._dead_ms: list[int] = []
-        self._sealed: dict[str, list[pa.Table]] = {s: [] for s in chosen}
-        self._sealed_rows = 0
+        self._pending_rows = 0
         self._auto_flush = True
+        self._writer: FlushWriter | None = None
         self.run = ""
         self.seq = 0
         self.max_ms = 0
         self.rows: dict[str, int] = dict.fromkeys(sorted(chosen), 0)
         self.files = 0
+        #: Seconds the caller's thread spent turning batches into tables and committing
+        #: (waiting for the writer, fsync), wall time.
         self.flush_seconds = 0.0
 
     @property
@@ -125,9 +135,7 @@ class LakeSink:
             self.run = uuid.uuid4().hex[:12]
         if marker is not None:
             marker.parent.mkdir(parents=True, exist_ok=True)
-            tmp = marker.with_suffix(".tmp")
-            tmp.write_text(json.dumps({"run": self.run, "lake": str(self.directory)}))
-            os.replace(tmp, marker)
+            replace_json(marker, {"run": self.run, "lake": str(self.directory)})
         try:
             self.directory.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
@@ -138,6 +146,8 @@ class LakeSink:
         claim(self.directory, self.run, self.source)
         if resume:
             self._forget_after(self.seq)
+        if self._writer is None:
+            self._writer = FlushWriter(self.directory, self.compression)
 
     def _forget_after(self, seq: int) -> None:
         for path in self.directory.glob(f"stream=*/date=*/part-{self.run}-*"):
@@ -168,74 +178,56 @@ class LakeSink:
 
     def _seal(self, columns: StreamColumns) -> None:
         started = time.perf_counter()
-        self._sealed_rows += len(columns)
-        self._sealed[columns.stream].append(columns.table())
+        self._pending_rows += len(columns)
+        self._put(columns.stream, columns.table())
         self.flush_seconds += time.perf_counter() - started
-        if self._auto_flush and self._sealed_rows >= self.flush_rows:
+        if self._auto_flush and self._pending_rows >= self.flush_rows:
             self.commit()
 
-    def commit(self) -> dict[str, Any]:
-        """Write and fsync what is buffered; return the state a checkpoint keeps."""
-        if self._sealed_rows or any(map(len, self._columns.values())):
-            started = time.perf_counter()
-            self.seq += 1
-            name = part_name(self.run, self.seq)
-            for stream, columns in self._columns.items():
-                tables = self._sealed[stream]
-                if len(columns):
-                    tables.append(columns.table())
-                if not tables:
-                    continue
-                table = tables[0] if len(tables) == 1 else pa.concat_tables(tables)
-                tables.clear()
-                if stream == streams.DEAD_LETTER:
-                    times = pa.array(self._dead_ms, pa.int64())
-                    self._dead_ms = []
-                    self._write(stream, table, name, times)
-                else:
-                    self._write(stream, table, name)
-            self._sealed_rows = 0
-            self.flush_seconds += time.perf_counter() - started
-        return {"run": self.run, "seq": self.seq, "max_ms": self.max_ms}
-
-    def _write(self, stream: str, table: pa.Table, name: str,
-               times: pa.Array | None = None) -> None:
+    def _put(self, stream: str, table: pa.Table, times: pa.Array | None = None) -> None:
+        """Hand ``table`` to the writer, for the flush after the last commit."""
+        if self._writer is None:
+            msg = "LakeSink.start must be called before rows are written"
+            raise LakeError(msg)
         if times is None:
             parent, _, child = TIME_COLUMNS[stream].partition(".")
             times = table.column(parent).combine_chunks()
             if child:
                 times = pc.struct_field(times, [times.type.get_field_index(child)])
-        dates = pc.cast(pc.cast(times, pa.timestamp("ms")), pa.date32())
-        days = pc.unique(dates).to_pylist()
-        for day in days:
-            part = table if len(days) == 1 else table.filter(
-                pc.equal(dates, pa.scalar(day, pa.date32())))
-            folder = self.directory / f"stream={stream}" / f"date={day.isoformat()}"
-            write_parquet(part, folder / name, self.compression)
-            self.rows[stream] += part.num_rows
-            self.files += 1
+        self._writer.put(stream, table, part_name(self.run, self.seq + 1), times)
+
+    def commit(self) -> dict[str, Any]:
+        """Write and fsync what is buffered; return the state a checkpoint keeps."""
+        if self._pending_rows or any(map(len, self._columns.values())):
+            started = time.perf_counter()
+            for stream, columns in self._columns.items():
+                if not len(columns):
+                    continue
+                if stream == streams.DEAD_LETTER:
+                    times = pa.array(self._dead_ms, pa.int64())
+                    self._dead_ms = []
+                    self._put(stream, columns.table(), times)
+                else:
+                    self._put(stream, columns.table())
+            writer = self._writer
+            if writer is None:
+                msg = "LakeSink.start must be called before rows are written"
+                raise LakeError(msg)
+            writer.finish()
+            self.seq += 1
+            self._pending_rows = 0
+            self.rows.update(writer.rows)
+            self.files = writer.files
+            self.flush_seconds += time.perf_counter() - started
+        return {"run": self.run, "seq": self.seq, "max_ms": self.max_ms}
 
     def close(self) -> None:
-        """Write what is still buffered (a resume deletes it if no checkpoint covers it)."""
+        """Write what is still buffered (a resume deletes it if no checkpoint covers it)
+        and stop the writer thread."""
         if self.run:
-            self.commit()
-
-
-def write_parquet(table: pa.Table, path: Path, compression: str = "zstd") -> None:
-    """Write ``table`` to ``path`` atomically and durably (temporary name, fsync, rename)."""
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".tmp")
-        with open(tmp, "wb") as handle:
-            pq.write_table(table, handle, compression=compression)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-        dir_fd = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
-    except OSError as exc:
-        msg = f"cannot write lake file {str(path)!r}: {exc.strerror}"
-        raise LakeError(msg) from None
+            try:
+                self.commit()
+            finally:
+                if self._writer is not None:
+                    self._writer.close()
+                    self._writer = None

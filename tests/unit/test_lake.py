@@ -102,10 +102,13 @@ def run_with_lake(src: Path, out: Path, lake: Path, checkpoint: Path | None = No
     return sink
 
 
-def test_every_schema_has_exactly_the_fields_of_its_record() -> None:
+def test_every_field_of_every_record_has_its_column_in_order() -> None:
+    # A column may come before its field (the lake's schema of a record's next version:
+    # such a column is null until the field arrives); a field without a column may not.
     assert set(RECORD_TYPES) == set(SCHEMAS)
     for stream, kind in RECORD_TYPES.items():
-        assert SCHEMAS[stream].names == list(kind.__struct_fields__), stream
+        fields = list(kind.__struct_fields__)
+        assert [n for n in SCHEMAS[stream].names if n in fields] == fields, stream
 
 
 def test_lake_rows_equal_the_jsonl_records_stream_by_stream(shop_input: Path,

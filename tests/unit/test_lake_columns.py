@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 from typing import Any
 
+import msgspec
 import pyarrow as pa
 import pytest
 
@@ -27,7 +28,7 @@ def _reference(stream: str, records: list[Any]) -> pa.Table:
         if value is None:
             return None
         if pa.types.is_struct(kind):
-            return {kind.field(i).name: plain(getattr(value, kind.field(i).name),
+            return {kind.field(i).name: plain(getattr(value, kind.field(i).name, None),
                                               kind.field(i).type)
                     for i in range(kind.num_fields)}
         if pa.types.is_map(kind):
@@ -41,7 +42,7 @@ def _reference(stream: str, records: list[Any]) -> pa.Table:
         return value.value if hasattr(value, "value") else value
 
     schema = SCHEMAS[stream]
-    rows = [{f.name: plain(getattr(r, f.name), f.type) for f in schema} for r in records]
+    rows = [{f.name: plain(getattr(r, f.name, None), f.type) for f in schema} for r in records]
     return pa.Table.from_pylist(rows, schema=schema)
 
 
@@ -105,6 +106,48 @@ def test_a_record_of_another_type_or_a_value_of_another_type_is_refused_clearly(
     columns.add(SegmentChange("u", None, "buyer", "not a number"))  # type: ignore[arg-type]
     with pytest.raises(LakeError, match=r"segment-changes'\.at does not fit int64"):
         columns.table()
+
+
+class _Reordered(msgspec.Struct, frozen=True):
+    """A segment change's fields in another order, without ``previous``."""
+
+    at: int
+    segment: str | None
+    user_id: str
+
+
+class _WithMore(msgspec.Struct, frozen=True):
+    user_id: str
+    previous: str | None
+    segment: str | None
+    at: int
+    why: str
+
+
+def test_fields_go_to_their_columns_by_name_and_a_field_without_a_column_is_refused() -> None:
+    columns = StreamColumns(streams.SEGMENT_CHANGES)
+    columns.add(_Reordered(7, "buyer", "u1"))
+    columns.add(SegmentChange("u2", "buyer", None, 8))
+    columns.add(_Reordered(9, None, "u3"))
+    assert columns.table().to_pylist() == [
+        {"user_id": "u1", "previous": None, "segment": "buyer", "at": 7},
+        {"user_id": "u2", "previous": "buyer", "segment": None, "at": 8},
+        {"user_id": "u3", "previous": None, "segment": None, "at": 9},
+    ]
+    with pytest.raises(LakeError, match=r"_WithMore.*no column for \['why'\]"):
+        columns.add(_WithMore("u", None, "buyer", 1, "because"))
+
+
+def test_tuples_of_records_with_nulls_mixed_types_or_none_at_all_convert_like_dicts() -> None:
+    # A tuple of flat records of one type is transposed in one go; the others one by one.
+    a, b = TrendingProduct("a", 3.0, 0.1, 1.0), TrendingProduct("b", 1.0, 0.0, 0.5)
+    _assert_same(streams.TRENDING_PRODUCTS, [
+        TrendingProducts(0, 60, (a, b)),
+        TrendingProducts(60, 120, (None, b)),  # type: ignore[arg-type]
+        TrendingProducts(120, 180, (None,)),  # type: ignore[arg-type]
+        TrendingProducts(180, 240, ()),
+        TrendingProducts(240, 300, (b, a, b)),
+    ])
 
 
 def test_the_columns_keep_no_reference_to_the_records_they_were_given() -> None:
