@@ -53,8 +53,10 @@ def register(sub: Any) -> None:
     comp = actions.add_parser(
         "compact", help="merge each partition's small files into one",
         description="Merge the files of each stream/date partition (one per checkpoint) "
-                    "into one file. Do not run it while a run writing the lake is running "
-                    "or waiting to be resumed.")
+                    "into one file, and the files of each exported shop table (one per "
+                    "lake export) into one holding its live rows. Do not run it while a "
+                    "run writing the lake is running or waiting to be resumed, or while "
+                    "an export is running.")
     comp.add_argument("directory", metavar="DIR", help="the lake directory")
     comp.add_argument("--min-files", type=int, default=2, metavar="N",
                       help="only partitions with at least N files (default 2)")
@@ -86,10 +88,15 @@ def register(sub: Any) -> None:
 def _compact(args: argparse.Namespace) -> int:
     require_lake()
     from shopstream.lake.compact import compact
+    from shopstream.lake.export_compact import compact_tables
 
     done = compact(args.directory, min_files=args.min_files)
     print(f"compacted {done.partitions:,} partitions: {done.files_before:,} files -> "
           f"{done.files_after:,} ({done.rows:,} rows)")
+    tables = compact_tables(args.directory, min_files=args.min_files)
+    if tables.partitions:
+        print(f"compacted {tables.partitions:,} exported tables: {tables.files_before:,} "
+              f"files -> {tables.files_after:,} ({tables.rows:,} live rows)")
     return 0
 
 

@@ -27,12 +27,9 @@ import pyarrow as pa
 from shopstream.lake.errors import LakeError
 from shopstream.lake.schemas import SCHEMAS, view_name
 from shopstream.lake.shop import shop_views
+from shopstream.lake.sql_text import pick, quote
 
 __all__ = ["REPORTS", "connect", "query", "report_sql"]
-
-
-def _quote(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
 
 
 def connect(directory: str | Path) -> duckdb.DuckDBPyConnection:
@@ -43,11 +40,14 @@ def connect(directory: str | Path) -> duckdb.DuckDBPyConnection:
         raise LakeError(msg)
     con = duckdb.connect(":memory:")
     con.execute("SET TimeZone = 'UTC'")  # months and dates of timestamptz columns in UTC
+    # DuckDB draws a progress bar on the terminal for a long query, into the report's
+    # output (seen over 10 M rows): the commands print only the result.
+    con.execute("SET enable_progress_bar = false")
     for stream, schema in SCHEMAS.items():
         view = view_name(stream)
         folder = root / f"stream={stream}"
         if any(folder.glob("date=*/*.parquet")):
-            pattern = _quote(str(folder / "*" / "*.parquet"))
+            pattern = quote(str(folder / "*" / "*.parquet"))
             con.execute(f'CREATE VIEW "{view}" AS SELECT * EXCLUDE (stream) FROM read_parquet('
                         f"{pattern}, hive_partitioning = true, union_by_name = true)")
         else:
@@ -121,8 +121,4 @@ REPORTS: dict[str, str] = {
 
 def report_sql(name: str) -> str:
     """The SQL of report ``name``."""
-    try:
-        return REPORTS[name]
-    except KeyError:
-        msg = f"no report named {name!r}; known: {sorted(REPORTS)}"
-        raise LakeError(msg) from None
+    return pick(REPORTS, name, "report")

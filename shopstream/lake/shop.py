@@ -27,33 +27,40 @@ from pathlib import Path
 
 import duckdb
 
-from shopstream.lake.errors import LakeError
 from shopstream.lake.export import read_state
+from shopstream.lake.sql_text import pick, quote
 
-__all__ = ["SHOP_REPORTS", "shop_report_sql", "shop_views"]
+__all__ = ["SHOP_REPORTS", "exported", "shop_report_sql", "shop_views", "table_sql"]
 
 
-def _quote(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
+def table_sql(folder: Path, key: list[str]) -> str:
+    """The rows of an exported table: the newest version of each key the newest export
+    found live (``folder``: ``DIR/table=NAME``, ``key``: its primary key's columns)."""
+    keys = ", ".join(f'"{k}"' for k in key)
+    rows = quote(str(folder / "rows-*.parquet"))
+    live = quote(str(folder / "live_ids.parquet"))
+    return (f"SELECT * EXCLUDE (filename) FROM ("
+            f"SELECT r.* FROM read_parquet({rows}, filename = true, union_by_name = true) r "
+            f"SEMI JOIN read_parquet({live}) k USING ({keys}) "
+            f"QUALIFY row_number() OVER (PARTITION BY {keys} ORDER BY filename DESC) = 1)")
+
+
+def exported(root: Path) -> dict[str, list[str]]:
+    """The tables of the lake at ``root`` that an export wrote, with their keys."""
+    made = {}
+    for table, entry in sorted(read_state(root)["tables"].items()):
+        folder = root / f"table={table}"
+        if (folder / "live_ids.parquet").exists() and any(folder.glob("rows-*.parquet")):
+            made[table] = list(entry["key"])
+    return made
 
 
 def shop_views(con: duckdb.DuckDBPyConnection, root: Path) -> list[str]:
     """Create a view per exported table of the lake at ``root``; return their names."""
-    made = []
-    for table, entry in sorted(read_state(root)["tables"].items()):
-        folder = root / f"table={table}"
-        if not ((folder / "live_ids.parquet").exists() and any(folder.glob("rows-*.parquet"))):
-            continue
-        key = ", ".join(f'"{k}"' for k in entry["key"])
-        rows = _quote(str(folder / "rows-*.parquet"))
-        live = _quote(str(folder / "live_ids.parquet"))
-        con.execute(
-            f'CREATE VIEW "{table}" AS SELECT * EXCLUDE (filename) FROM ('
-            f"SELECT r.* FROM read_parquet({rows}, filename = true, union_by_name = true) r "
-            f"SEMI JOIN read_parquet({live}) k USING ({key}) "
-            f"QUALIFY row_number() OVER (PARTITION BY {key} ORDER BY filename DESC) = 1)")
-        made.append(table)
-    return made
+    made = exported(root)
+    for table, key in made.items():
+        con.execute(f'CREATE VIEW "{table}" AS {table_sql(root / f"table={table}", key)}')
+    return list(made)
 
 
 # Orders that count: every status but cancelled.
@@ -104,8 +111,4 @@ SHOP_REPORTS: dict[str, str] = {
 
 def shop_report_sql(name: str) -> str:
     """The SQL of shop report ``name``."""
-    try:
-        return SHOP_REPORTS[name]
-    except KeyError:
-        msg = f"no shop report named {name!r}; known: {sorted(SHOP_REPORTS)}"
-        raise LakeError(msg) from None
+    return pick(SHOP_REPORTS, name, "shop report")

@@ -19,6 +19,7 @@ from shopstream.api.reports_routes import jsonable
 from shopstream.api.server import BackgroundServer, ServeConfig
 from shopstream.cli import main
 from shopstream.lake.export import ExportConfig, export, read_state
+from shopstream.lake.export_compact import compact_tables
 from shopstream.lake.query import query
 from shopstream.lake.shop import SHOP_REPORTS
 from shopstream.shopdb import schema
@@ -119,6 +120,25 @@ def test_reports_over_the_exported_lake_equal_the_same_sql_on_postgres(
         assert mine == on_postgres(shop, f"SELECT count(*) FROM {table}")[0][0], table
     state = read_state(lake)
     assert state["tables"]["orders"]["seq"] == 2
+
+    # Compaction: one file per table, holding what the views showed; the next export
+    # goes on after it.
+    views = {t: sorted(query(lake, f"SELECT * FROM {t}")[1], key=repr)
+             for t in ("orders", "products")}
+    done = compact_tables(lake)
+    assert done.files_before > done.files_after == done.partitions > 0
+    assert [f.name for f in (lake / "table=orders").glob("rows-*.parquet")] == [
+        "rows-000002.parquet"]
+    assert pq.read_schema(lake / "table=orders" / "rows-000002.parquet").equals(
+        orders.schema, check_metadata=True)
+    for table, rows in views.items():
+        assert sorted(query(lake, f"SELECT * FROM {table}")[1], key=repr) == rows, table
+    check_reports(shop, lake)
+    on_postgres(shop, "UPDATE orders SET status = 'cancelled' WHERE id = "
+                      "(SELECT min(id) FROM orders WHERE status <> 'cancelled')")
+    assert export(shop, lake, ExportConfig(lag_s=0)).rows == 1
+    assert read_state(lake)["tables"]["orders"]["seq"] == 3
+    check_reports(shop, lake)
 
     # The command line: the report over the shop tables, as JSON.
     assert main(["report", "customers", "--source", "shop", "--lake", str(lake),
