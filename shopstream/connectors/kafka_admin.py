@@ -24,7 +24,7 @@ from __future__ import annotations
 import logging
 import re
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any
@@ -33,8 +33,8 @@ from typing import Any
 from shopstream.connectors.errors import KafkaError
 from shopstream.errors import ConfigError, require
 
-__all__ = ["DEFAULT_INPUT_TOPICS", "KafkaConfig", "KafkaError", "describe", "ensure_topics",
-           "kafka", "wait_for_broker"]
+__all__ = ["DEFAULT_INPUT_TOPICS", "BrokerOutage", "KafkaConfig", "KafkaError", "describe",
+           "ensure_topics", "kafka", "wait_for_broker"]
 
 #: Topics ``shopstream run --kafka`` reads when none are named.
 DEFAULT_INPUT_TOPICS = ("ecommerce-events", "shopping-cart-events")
@@ -42,6 +42,76 @@ DEFAULT_INPUT_TOPICS = ("ecommerce-events", "shopping-cart-events")
 _TOPIC = re.compile(r"^[A-Za-z0-9._-]{1,249}$")
 # librdkafka logs through this logger instead of printing to stderr.
 _LOG = logging.getLogger("shopstream.kafka")
+_RDKAFKA_LOG = logging.getLogger("shopstream.kafka.librdkafka")
+#: librdkafka's codes for "no broker answers" and "this connection failed".
+_ALL_BROKERS_DOWN, _TRANSPORT = -187, -195
+
+
+class _ConnectionFailures(logging.Filter):
+    """Drops librdkafka's ``FAIL`` lines (one per failed connection attempt, several a
+    second while a broker is down): :class:`BrokerOutage` says it once instead."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (isinstance(record.args, tuple) and record.args[:1] == ("FAIL",))
+
+
+_RDKAFKA_LOG.addFilter(_ConnectionFailures())
+
+
+class BrokerOutage:
+    """What a Kafka client says of its broker going away and coming back: one warning
+    when no broker answers any more, one when it is back, nothing in between
+    (librdkafka retries with backoff by itself: ``reconnect.backoff.ms`` up to
+    ``reconnect.backoff.max.ms``). Its :meth:`error` is the client's ``error_cb``.
+
+    Examples
+    --------
+    >>> outage = BrokerOutage("127.0.0.1:9", "the consumer", clock=iter([1.0, 3.5]).__next__)
+    >>> class Down:
+    ...     def code(self): return -187
+    ...     def str(self): return "1/1 brokers are down"
+    >>> outage.error(Down()); outage.down
+    True
+    >>> outage.back(); outage.down, outage.outages
+    (False, 1)
+    """
+
+    def __init__(self, bootstrap: str, client: str,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.bootstrap = bootstrap
+        self.client = client
+        self._clock = clock
+        self.since: float | None = None
+        self.outages = 0
+
+    @property
+    def down(self) -> bool:
+        return self.since is not None
+
+    def error(self, error: Any) -> None:
+        """A client-level error from librdkafka."""
+        code = error.code()
+        if code == _ALL_BROKERS_DOWN:
+            self.lost(error.str())
+        elif code != _TRANSPORT:  # one failed connection: the outage line says it
+            _LOG.warning("Kafka error on %s (%s): %s", self.bootstrap, self.client,
+                         error.str())
+
+    def lost(self, why: str) -> None:
+        """No broker answers (``why``: the client's words)."""
+        if self.since is None:
+            self.since = self._clock()
+            self.outages += 1
+            _LOG.warning("Kafka broker %s unreachable (%s): %s retries with backoff until "
+                         "it is back, and loses nothing meanwhile", self.bootstrap, why,
+                         self.client)
+
+    def back(self) -> None:
+        """The broker answered again."""
+        if self.since is not None:
+            _LOG.warning("Kafka broker %s reachable again after %.1f s; %s goes on",
+                         self.bootstrap, self._clock() - self.since, self.client)
+            self.since = None
 
 
 @dataclass(frozen=True)
@@ -94,7 +164,8 @@ class KafkaConfig:
 
     def client(self, **extra: Any) -> dict[str, Any]:
         """librdkafka settings for one client: the bootstrap, ``options``, then ``extra``."""
-        return {"bootstrap.servers": self.bootstrap, "logger": _LOG} | self.options | extra
+        return ({"bootstrap.servers": self.bootstrap, "logger": _RDKAFKA_LOG}
+                | self.options | extra)
 
 
 def kafka() -> ModuleType:

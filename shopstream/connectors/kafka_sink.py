@@ -30,6 +30,7 @@ from typing import Any
 import msgspec
 
 from shopstream.connectors.kafka_admin import (
+    BrokerOutage,
     KafkaConfig,
     KafkaError,
     describe,
@@ -71,11 +72,15 @@ class KafkaProducer:
         self.flush_timeout_s = flush_timeout_s
         admin = wait_for_broker(config)
         self.partitions = ensure_topics(config, topics, admin)
+        #: The broker going away and coming back (one log line each): messages wait in
+        #: the producer meanwhile, up to ``flush_timeout_s``.
+        self.outage = BrokerOutage(config.bootstrap, "the Kafka producer")
         self._producer = kafka().Producer(config.client(**{
             "linger.ms": 20,
             "batch.num.messages": 10_000,
             "queue.buffering.max.messages": 500_000,
             "message.timeout.ms": int(flush_timeout_s * 1000),
+            "error_cb": self.outage.error,
         }))
         self._failures: list[str] = []
         self.sent = 0
@@ -100,6 +105,8 @@ class KafkaProducer:
     def _report(self, error: Any, _message: Any) -> None:
         if error is None:
             self.delivered += 1
+            if self.outage.since is not None:
+                self.outage.back()
         elif len(self._failures) < 10:
             self._failures.append(error.str())
 

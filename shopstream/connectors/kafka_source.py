@@ -20,6 +20,16 @@ holding it back until its next event). A replayed history therefore comes out in
 order whatever the message timestamps say (the produce time, usually). Messages that do
 not decode are released at once (the runner sends them to ``dead-letter``).
 
+A replayed history (last month's events) is judged by its own progress, not by the wall
+clock: each partition has a progress window
+(:class:`~shopstream.events.time_window.PartitionGate`, ``InputLimits.max_ahead_ms`` and
+``confirm_events``). An event far ahead of what its partition showed (a day ahead, or in
+year 9999) is held; the next in-window event of the partition refuses it (a
+:class:`~shopstream.events.limits.RefusedRecord`, which the runner's decoder sends to
+``dead-letter`` with the reason and the original bytes), so it never moves a watermark
+nor makes later events late; ``confirm_events`` such events in a row are a real gap in
+the data and go through. An event near the wall clock is live data and goes through.
+
 The position after each message is a :class:`KafkaPosition`: the next offset to read of
 every partition, and each partition's watermark, so a resume continues with the event
 time where it left off.
@@ -43,6 +53,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from shopstream.connectors.kafka_admin import (
+    BrokerOutage,
     KafkaConfig,
     KafkaError,
     describe,
@@ -56,6 +67,7 @@ from shopstream.errors import ConfigError, DecodeError, SourceError
 from shopstream.events.decode import EventDecoder
 from shopstream.events.limits import InputLimits
 from shopstream.events.model import CATALOG_KINDS
+from shopstream.events.time_window import PartitionGate
 
 __all__ = ["KafkaPosition", "KafkaSource", "KafkaSourceConfig", "event_time"]
 
@@ -169,7 +181,10 @@ class KafkaSource:
         self._clock = 0.0
         self._stop = threading.Event()
         self._exhausted = False
+        self._probe_at = 0.0
         self.messages = 0
+        #: The broker going away and coming back (one log line each).
+        self.outage = BrokerOutage(config.bootstrap, "run --kafka's consumer")
 
     @property
     def name(self) -> str:
@@ -218,6 +233,7 @@ class KafkaSource:
             # offsets; a short fetch wait makes the end known soon.
             "enable.partition.eof": True,
             "fetch.wait.max.ms": 100,
+            "error_cb": self.outage.error,
         }))
         self._consumer = consumer
         partitions = [(t, p) for t in self.config.input_topics for p in range(counts[t])]
@@ -256,6 +272,12 @@ class KafkaSource:
         confluent = kafka()
         end_of_partition = confluent.KafkaError._PARTITION_EOF
         decoder = EventDecoder(self.limits)
+        # Each partition's progress window: an event far ahead of what the partition
+        # showed is held, then refused or confirmed (see PartitionGate), so that it never
+        # moves a watermark nor makes the partition's later events late.
+        ahead, confirm = self.limits.max_ahead_ms, self.limits.confirm_events
+        gates: dict[Partition, PartitionGate] = {}
+        newest = merge.watermarks.newest
         idle_limit = settings.stop_when_idle_s
         high = 4 * settings.batch
         paused: set[Partition] = set()
@@ -263,12 +285,31 @@ class KafkaSource:
         last_message = time.monotonic()
         next_discovery = last_message + settings.discover_s
         stop = self._stop
+        outage = self.outage
+        unheard: set[Partition] = set()  # not heard from since the broker came back
+        grace_end = 0.0
         while not stop.is_set():
             # While messages wait in the merge, poll briefly.
             timeout = settings.poll_timeout_s if not len(merge) else 0.02
             before = time.monotonic()
             batch = consumer.consume(settings.batch, timeout=timeout)
             now = time.monotonic()
+            if outage.down or not batch:
+                # Once a second: is the topic quiet, or the broker gone (or back)? Messages
+                # say nothing: they may have been fetched before it went.
+                reachable = self._reachable(consumer, where)
+                if outage.down:
+                    if reachable is True:
+                        outage.back()
+                        merge.watermarks.reconnected(self._clock)
+                        unheard, grace_end = set(where), now + settings.idle_timeout_s
+                    elif not batch:
+                        # No broker answers: its silence says nothing of the data. Neither
+                        # the poll clock (partitions would look idle), nor the idle limit,
+                        # nor idle ticks (event time would follow the wall clock) move.
+                        last_message = now
+                        continue
+            now_ms = int(time.time() * 1000)
             # The poll clock: only time spent waiting on the broker can make a partition
             # idle, never the time the pipeline spent on what was released.
             self._clock += now - before
@@ -277,6 +318,8 @@ class KafkaSource:
             for message in batch:
                 tp = (message.topic(), message.partition())
                 error = message.error()
+                if unheard and (error is None or error.code() == end_of_partition):
+                    unheard.discard(tp)
                 if error is not None:
                     if error.code() == end_of_partition:
                         if tp in where and message.offset() >= fetched.get(tp, 0):
@@ -298,7 +341,18 @@ class KafkaSource:
                 # As a file line is: surrounding whitespace is no part of the event (nor
                 # of a dead letter's raw text).
                 value = value.strip()
-                merge.add(tp, event_time(decoder, value), value, offset, clock)
+                timestamp_ms = event_time(decoder, value)
+                if ahead is None:
+                    merge.add(tp, timestamp_ms, value, offset, clock)
+                    continue
+                gate = gates.get(tp)
+                if gate is None:
+                    gate = gates[tp] = PartitionGate(ahead, confirm, f"{tp[0]}[{tp[1]}]")
+                passed = gate.offer(timestamp_ms, value, offset, newest(tp), now_ms)
+                for ts, raw, at in passed:
+                    merge.add(tp, ts, raw, at, clock)
+                if not passed:  # held: the partition has data, but no event time yet
+                    merge.watermarks.untimed(tp)
             if got:
                 last_message = now
             emitted = False
@@ -312,12 +366,50 @@ class KafkaSource:
                 self._discover(consumer, merge, where)
                 next_discovery = time.monotonic() + settings.discover_s
             if not emitted and not len(merge):
+                if unheard and now < grace_end:
+                    # Back from an outage: silence counts once every partition answered
+                    # (or after the idle timeout), not while fetches start again.
+                    last_message = now
+                    continue
+                unheard.clear()
                 if idle_limit is not None and time.monotonic() - last_message >= idle_limit:
+                    if self._finish_gates(gates, merge):
+                        continue
                     self._exhausted = True
                     return
                 # Idle ticks only when nothing waits in the merge: the runner moves the
                 # watermark on after idle ticks, which must not overtake held messages.
                 yield None
+
+    def _reachable(self, consumer: Any, where: dict[Partition, int]) -> bool | None:
+        """Whether the broker answers a request for the group's committed offset of one
+        partition (``None``: not asked, the last question was less than a second ago).
+        Silence alone cannot tell a quiet topic from a broker gone, nor can metadata
+        (from the client's cache), nor a partition read to its end (said once, not again
+        after a reconnection)."""
+        now = time.monotonic()
+        if now < self._probe_at or not where:
+            return None
+        self._probe_at = now + 1.0
+        confluent = kafka()
+        topic, partition = next(iter(where))
+        try:
+            consumer.committed([confluent.TopicPartition(topic, partition)], timeout=1.0)
+        except confluent.KafkaException as exc:
+            self.outage.lost(f"no answer to an offsets request: {describe(exc)}")
+            return False
+        return True
+
+    def _finish_gates(self, gates: dict[Partition, PartitionGate],
+                      merge: PartitionMerge) -> bool:
+        """The input ends complete: what the gates still hold goes through (nothing came
+        after it that it could make late), as at the end of a file. Whether any did."""
+        finished = False
+        for tp, gate in gates.items():
+            for ts, raw, at in gate.finish():
+                merge.add(tp, ts, raw, at, self._clock)
+                finished = True
+        return finished
 
     def _flow_control(self, consumer: Any, merge: PartitionMerge,
                       paused: set[Partition], high: int) -> None:

@@ -136,6 +136,13 @@ class PartitionWatermarks:
         said nothing about its data."""
         self._parts[partition].heard_s = now
 
+    def reconnected(self, now: float) -> None:
+        """The broker answers again after an outage: what each partition showed before
+        (its end, its silence) is stale until fetches say anew."""
+        for part in self._parts.values():
+            part.end_s = None
+            part.heard_s = now
+
     # -- what may be released ------------------------------------------------------------
     @property
     def partitions(self) -> tuple[Partition, ...]:
@@ -160,6 +167,11 @@ class PartitionWatermarks:
                                               or not self.idle(partition, now)):
                 bound = part.max_event_ms
         return bound
+
+    def newest(self, partition: Partition) -> int | None:
+        """The newest event time ``partition`` has shown (``None`` before its first)."""
+        newest = self._parts[partition].max_event_ms
+        return None if newest == NO_EVENT else newest
 
     def watermark(self, partition: Partition) -> int | None:
         """``partition``'s watermark, ``None`` before its first event."""

@@ -15,6 +15,9 @@ progress, the newest event time accepted so far:
 - held events still pending when the input ends are accepted: nothing came after them
   that they could make late.
 
+A Kafka topic replayed by ``run --kafka`` is held to the same rule, partition by
+partition (:class:`PartitionGate`, on raw records before they reach the watermarks).
+
 The first event has nothing to be compared with: it is checked against the ingest clock
 only (so an event ahead of the wall clock never starts a replay). Catalog and account
 changes never move the watermark, so they are not held.
@@ -42,10 +45,10 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple
 
-from shopstream.events.limits import format_ms
+from shopstream.events.limits import RefusedRecord, format_ms
 from shopstream.events.model import ShopperEvent
 
-__all__ = ["ProgressWindow", "Refusal"]
+__all__ = ["PartitionGate", "Passed", "ProgressWindow", "Refusal", "RefusedRecord"]
 
 
 class Refusal(NamedTuple):
@@ -108,3 +111,109 @@ class ProgressWindow:
                 f"accepted event time ({format_ms(newest_ms)}), more than max_ahead_ms="
                 f"{self.max_ahead_ms} (--max-ahead-hours), and the events after it were "
                 "not (it would have made them late)")
+
+
+class _Pending(NamedTuple):
+    timestamp_ms: int | None
+    raw: bytes
+    offset: int
+
+
+#: What a :class:`PartitionGate` lets through: ``(event time or None, bytes, offset)``;
+#: the bytes of a refused record are a :class:`RefusedRecord` and its time ``None``.
+Passed = tuple[int | None, bytes, int]
+
+
+class PartitionGate:
+    """The progress window of one ordered stream (a Kafka partition), on raw records.
+
+    The same rule as :class:`ProgressWindow`, where the window follows the newest event
+    time the partition let through (``newest_ms``, given by the caller): a record further
+    than ``max_ahead_ms`` ahead is held, with every record after it, until an in-window
+    event refuses the held ones or ``confirm_events`` held events confirm a real gap.
+    Records keep their partition order; a refused one comes out as a
+    :class:`RefusedRecord` without event time, so it moves no watermark. Records without
+    event time (dead letters, reference data) never decide anything. An event within
+    ``max_ahead_ms`` of the ingest clock (``now_ms``) is live data after a quiet spell,
+    never noise: it is let through. Memory: the held records, at most ``confirm_events``
+    events and the untimed records between them.
+
+    Examples
+    --------
+    >>> gate = PartitionGate(max_ahead_ms=1_000, confirm_events=2)
+    >>> gate.offer(5_000, b"a", 1, None, now_ms=10**13)
+    [(5000, b'a', 1)]
+    >>> gate.offer(90_000, b"b", 2, 5_000, now_ms=10**13), len(gate)  # held
+    ([], 1)
+    >>> gate.offer(None, b"oops", 3, 5_000, now_ms=10**13)               # waits behind it
+    []
+    >>> passed = gate.offer(5_100, b"c", 4, 5_000, now_ms=10**13)
+    >>> [(ts, type(raw).__name__, offset) for ts, raw, offset in passed]
+    [(None, 'RefusedRecord', 2), (None, 'bytes', 3), (5100, 'bytes', 4)]
+    >>> gate.offer(90_000, b"d", 5, 5_100, now_ms=10**13)
+    []
+    >>> gate.offer(97_000, b"e", 6, 5_100, now_ms=10**13)                 # confirmed
+    [(90000, b'd', 5), (97000, b'e', 6)]
+    """
+
+    def __init__(self, max_ahead_ms: int, confirm_events: int, name: str = "") -> None:
+        self.max_ahead_ms = max_ahead_ms
+        self.confirm_events = confirm_events
+        self.name = name
+        self._held: list[_Pending] = []
+        self._timed = 0
+        self._newest_ms = 0
+        self.refused = 0
+
+    def __len__(self) -> int:
+        return len(self._held)
+
+    def offer(self, timestamp_ms: int | None, raw: bytes, offset: int,
+              newest_ms: int | None, now_ms: int) -> list[Passed]:
+        """The records to let through now, in order, after this one arrived while
+        ``newest_ms`` (``None``: nothing yet) was the newest event time let through."""
+        held = self._held
+        ahead = self.max_ahead_ms
+        in_window = (timestamp_ms is None or newest_ms is None
+                     or timestamp_ms <= newest_ms + ahead
+                     or now_ms - ahead <= timestamp_ms <= now_ms + ahead)
+        if not held:
+            if in_window:
+                return [(timestamp_ms, raw, offset)]
+            self._newest_ms = newest_ms if newest_ms is not None else 0
+        elif in_window and timestamp_ms is not None:
+            passed = [self._refuse(h) for h in held]
+            passed.append((timestamp_ms, raw, offset))
+            held.clear()
+            self._timed = 0
+            return passed
+        held.append(_Pending(timestamp_ms, raw, offset))
+        if timestamp_ms is None:
+            return []
+        self._timed += 1
+        if self._timed < self.confirm_events:
+            return []
+        passed = [(h.timestamp_ms, h.raw, h.offset) for h in held]
+        held.clear()
+        self._timed = 0
+        return passed
+
+    def finish(self) -> list[Passed]:
+        """End of input: the held records go through (nothing came that they make late)."""
+        passed = [(h.timestamp_ms, h.raw, h.offset) for h in self._held]
+        self._held.clear()
+        self._timed = 0
+        return passed
+
+    def _refuse(self, held: _Pending) -> Passed:
+        ts = held.timestamp_ms
+        if ts is None:
+            return held.timestamp_ms, held.raw, held.offset
+        self.refused += 1
+        newest = self._newest_ms
+        where = f" of {self.name}" if self.name else ""
+        reason = (f"timestamp {ts} ({format_ms(ts)}) is {(ts - newest) / 3_600_000:.1f} h "
+                  f"ahead of the newest accepted event time{where} ({format_ms(newest)}), "
+                  f"more than max_ahead_ms={self.max_ahead_ms} (--max-ahead-hours), and the "
+                  "events after it were not (it would have made them late)")
+        return None, RefusedRecord.of(held.raw, reason), held.offset

@@ -336,3 +336,35 @@ def test_killed_mid_run_and_resumed_from_the_checkpoint(
         unique = {headers[ID_HEADER]: value for value, headers in records}
         assert Counter(unique.values()) == Counter(
             (want / f"{stream}.jsonl").read_bytes().splitlines()), stream
+
+
+def test_a_month_old_history_with_noise_far_ahead_of_it(
+        tmp_path: Path, kafka_bootstrap: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """Last month's events over three partitions, with one event a day ahead of the
+    stream and one in year 9999 in the middle: none of the history is refused as old, the
+    two go to dead-letter with their reasons, and every other output is what the file
+    door gives for the history without them (no event made late)."""
+    month_ago = int(time.time() * 1000) - 30 * 24 * HOUR_MS
+    lines = simulate(tmp_path / "history.jsonl", 800, 0.25, seed=9, end=month_ago)
+    middle = len(lines) // 2
+    stamp = next(t for t in (field(x, "timestamp") for x in lines[middle:])
+                 if isinstance(t, int))
+    session = next(s for s in (field(x, "sessionId") for x in lines[middle:])
+                   if isinstance(s, str))
+    noise = [json.dumps({"eventType": "PAGE_VIEW", "sessionId": session,
+                         "timestamp": ts}).encode()
+             for ts in (stamp + 24 * HOUR_MS, 253_402_300_799_000)]  # a day ahead, 9999
+    topics(kafka_bootstrap)
+    produce(kafka_bootstrap, [*lines[:middle], *noise, *lines[middle:]])
+    summary = run(capsys, *kafka_args(kafka_bootstrap, tmp_path / "kafka"))
+    assert summary["late_events"] == 0 and summary["lines"] == len(lines) + 2
+    want = file_run(capsys, tmp_path, lines)
+    letters = (tmp_path / "kafka" / "dead-letter.jsonl").read_bytes().splitlines()
+    refused = [json.loads(x) for x in letters if json.loads(x)["raw"].encode() in noise]
+    assert [x["stage"] for x in refused] == ["limit", "limit"]
+    assert "ahead of the newest accepted event time of ecommerce-events[" in \
+        refused[0]["reason"]
+    assert "ahead of the ingest clock" in refused[1]["reason"]
+    (tmp_path / "kafka" / "dead-letter.jsonl").write_bytes(b"".join(
+        x + b"\n" for x in letters if json.loads(x)["raw"].encode() not in noise))
+    assert_same_outputs(want, tmp_path / "kafka")
