@@ -47,11 +47,11 @@ from shopstream.topology import Topology
 
 __all__ = ["RUNNERS", "EventInput", "Pipeline", "PipelineResult"]
 
-#: The runners :class:`Pipeline` can run on.
 RUNNERS = ("embedded", "flink")
+"""The runners :class:`Pipeline` can run on."""
 
-#: What :meth:`Pipeline.feed` accepts per event.
 EventInput = ShopperEvent | Mapping[str, Any] | str | bytes
+"""What :meth:`Pipeline.feed` accepts per event."""
 
 #: The ``source`` that dead letters of fed input name.
 _ORIGIN = "<python>"

@@ -89,6 +89,7 @@ DATASETS: dict[str, DatasetInfo] = {
                      "100,000 ratings, 943 users, 1,682 movies, 1997-09 to 1998-04"),
     ),
 }
+"""The real datasets ``shopstream datasets fetch NAME`` knows, by name."""
 
 
 def dataset_info(name: str) -> DatasetInfo:

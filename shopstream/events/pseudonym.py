@@ -52,8 +52,8 @@ from shopstream.events.model import ShopperEvent
 __all__ = ["KEY_ENV", "MIN_KEY_BYTES", "PREFIX", "Pseudonymiser", "from_environment",
            "load_key"]
 
-#: Environment variable holding the pseudonymisation key (text, at least 16 bytes).
 KEY_ENV: Final = "SHOPSTREAM_PSEUDONYM_KEY"
+"""Environment variable holding the pseudonymisation key (text, at least 16 bytes)."""
 #: Shortest key accepted: a short key can be brute-forced from guesses of user ids.
 MIN_KEY_BYTES: Final = 16
 #: What every pseudonym starts with (so a pseudonymised id is never pseudonymised twice).

@@ -72,8 +72,8 @@ HOT: Final = "hot-recommendations"
 DAILY: Final = "daily-recommendations"
 RETRAIN: Final = "weekly-retrain"
 RETENTION: Final = "retention-cleanup"
-#: Every job, in the order ``shopstream jobs list`` shows them.
 JOB_NAMES: Final = (HOT, DAILY, RETRAIN, RETENTION)
+"""Every job, in the order ``shopstream jobs list`` shows them."""
 
 
 @dataclass(frozen=True)

@@ -46,7 +46,6 @@ __all__ = ["DEFAULT_DAYS", "RetentionConfig", "expired_partitions"]
 _DAY_MS = 86_400_000
 _DATE = re.compile(r"^date=(\d{4}-\d{2}-\d{2})$")
 
-#: Days each stream is kept unless the configuration says otherwise.
 DEFAULT_DAYS: Mapping[str, int] = MappingProxyType({
     "events": 90,
     "dead-letter": 30,
@@ -64,6 +63,7 @@ DEFAULT_DAYS: Mapping[str, int] = MappingProxyType({
     "basket-patterns": 365,
     "rules-by-antecedent": 365,
 })
+"""Days each stream is kept unless the configuration says otherwise."""
 
 
 def _check_days(where: str, value: Any) -> int:

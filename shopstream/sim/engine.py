@@ -35,8 +35,8 @@ from shopstream.sim.traffic import MINUTE_MS, session_starts
 
 __all__ = ["SESSION_GAP_MS", "Simulation", "generate_events"]
 
-#: A shopper's next session starts more than this long after the previous one ended.
 SESSION_GAP_MS = 30 * MINUTE_MS
+"""A shopper's next session starts more than this long after the previous one ended."""
 _CAMPAIGNS = ("spring_sale", "newsletter_weekly", "google_shopping", "instagram_ads",
               "affiliate_deals", "retargeting_cart", "black_friday_preview")
 _CAMPAIGN_SHARE = 0.22

@@ -30,7 +30,6 @@ from shopstream.events.model import EventType
 __all__ = ["ADD", "BROWSE", "MIX_TYPES", "PURCHASE", "REMOVE", "TARGET_SHARES", "VIEW",
            "WISH", "MixController"]
 
-#: The six action types whose shares are controlled, in factor order.
 MIX_TYPES: Final = (
     EventType.VIEW_PRODUCT,
     EventType.ADD_TO_CART,
@@ -39,9 +38,9 @@ MIX_TYPES: Final = (
     EventType.PURCHASE,
     EventType.BROWSE_CATEGORY,
 )
+"""The six action types whose shares are controlled, in factor order."""
 VIEW, ADD, WISH, REMOVE, PURCHASE, BROWSE = range(6)
 
-#: Target share of each controlled type among the six.
 TARGET_SHARES: Final = MappingProxyType({
     EventType.VIEW_PRODUCT: 0.40,
     EventType.ADD_TO_CART: 0.20,
@@ -50,6 +49,7 @@ TARGET_SHARES: Final = MappingProxyType({
     EventType.PURCHASE: 0.10,
     EventType.BROWSE_CATEGORY: 0.05,
 })
+"""Target share of each controlled type among the six."""
 
 _INDEX: Final = {t: i for i, t in enumerate(MIX_TYPES)}
 _TARGETS: Final = tuple(TARGET_SHARES[t] for t in MIX_TYPES)
