@@ -92,8 +92,8 @@ def serve_live(args: argparse.Namespace, root: Path) -> None:
     finally:
         stop.set()
         feeder.join(timeout=5)
-        processed = live.processed
-        server.stop()
+        server.stop()  # drains the engine: every event handed to it is processed after
+        processed = live.events_processed
     print(f"served: {processed:,} live events processed, {server.state.store.stats.keys:,} "
           f"feature values written to {store}")
 
