@@ -277,7 +277,7 @@ def test_serve_with_workers_takes_events_into_kafka_and_serves_the_pipeline_stor
         stdout=subprocess.DEVNULL, stderr=errors)
     try:
         url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 120
         while True:
             try:
                 if httpx.get(url + "/health", timeout=1).status_code in (200, 503):
