@@ -69,6 +69,8 @@ class Product(_Stamped):
     stock: int
     category_id: int
     active: bool
+    brand: str | None = None
+
 
 
 class Customer(_Stamped):

@@ -78,6 +78,7 @@ def test_an_order_comes_with_its_items_and_money_as_numbers(shop_api: httpx.Clie
     assert {o["customer_id"] for o in mine["data"]} == {order["customer_id"]}
     product = shop_api.get(f"/shop/products/{order['items'][0]['product_id']}").json()
     assert product["sku"].startswith("P") and isinstance(product["price"], float)
+    assert isinstance(product["brand"], str) and product["brand"]  # the generator's brand
 
 
 def test_unknown_ids_bad_pages_and_docs(shop_api: httpx.Client) -> None:
