@@ -12,10 +12,18 @@ its broadcast inputs included) it runs:
   (one JVM; a small warm-up job first), twice: on a tenth of the input and on all of it.
   ``job_lines_per_s`` is lines over the whole job (mini-cluster start, submission and
   teardown included); ``marginal_lines_per_s`` is the extra lines over the extra seconds
-  between the two sizes, the steady-state rate without the fixed cost.
+  between the two sizes, the steady-state rate without the fixed cost;
+  ``lines_per_cpu_s`` is lines over the JVM's CPU seconds during the full job (Java,
+  its JIT compiler and the embedded Python interpreter), the rate to compare across runs
+  on a machine shared with other work.
 
 Every Flink run's outputs are checked against the embedded runner's, per stream, as
-multisets (``outputs_equal``). The JVM's peak resident memory is read from /proc.
+multisets (``outputs_equal``; ``differing_lines`` counts the lines of each unequal stream
+found on one side only). The JVM's peak resident memory is read from /proc.
+
+These local jobs take no checkpoints, so the stages hold their hot state in Python
+(``FlinkConfig.hold_in_python``); ``--state-in-flink`` measures the path a checkpointed
+or submitted job takes instead (every value and the event-time buffers in Flink state).
 """
 
 from __future__ import annotations
@@ -66,6 +74,25 @@ def multisets(directory: Path) -> dict[str, collections.Counter[str]]:
             for p in sorted(directory.glob("*.jsonl"))}
 
 
+def java_cpu_seconds() -> float:
+    """CPU time (user + system) of the JVM(s) this process started, the embedded Python
+    interpreter of thread mode included: less sensitive than wall time to other work on
+    a shared machine."""
+    total = 0.0
+    me = str(os.getpid())
+    tick = os.sysconf("SC_CLK_TCK")
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if fields[1] == me:
+            total += (int(fields[11]) + int(fields[12])) / tick
+    return total
+
+
 def java_peak_rss_mb() -> float | None:
     """Peak resident memory of the JVM(s) this process started (PyFlink's gateway)."""
     peak = None
@@ -91,7 +118,10 @@ def main() -> int:
     parser.add_argument("--sessions", type=int, default=10_000)
     parser.add_argument("--parallelism", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--pipelines", nargs="+", default=["baskets", "pipeline"])
+    parser.add_argument("--state-in-flink", action="store_true",
+                        help="keep all state in Flink, as a snapshotted job does")
     args = parser.parse_args()
+    load_before = os.getloadavg()[0]
     warnings.simplefilter("ignore")
     work = Path(tempfile.mkdtemp(prefix="flink-bench-"))
     big = work / "events.jsonl"
@@ -114,18 +144,27 @@ def main() -> int:
                          "seconds": round(embedded.seconds, 2)},
         }
         for p in args.parallelism:
-            config = FlinkConfig(parallelism=p)
+            config = FlinkConfig(parallelism=p, hold_in_python=not args.state_in_flink)
             part = FlinkRunner(topologies()[name], work / f"{name}-flink{p}-small",
                                config).run(small)
+            cpu_before = java_cpu_seconds()
             full = FlinkRunner(topologies()[name], work / f"{name}-flink{p}", config).run(big)
+            cpu_s = java_cpu_seconds() - cpu_before
             extra_s = full.job_seconds - part.job_seconds
+            got = multisets(work / f"{name}-flink{p}")
             entry[f"flink_p{p}"] = {
                 "job_seconds": round(full.job_seconds, 2),
                 "job_lines_per_s": round(full.events_per_second),
                 "small_job_seconds": round(part.job_seconds, 2),
+                "jvm_cpu_seconds": round(cpu_s, 2),
+                "lines_per_cpu_s": round(lines / cpu_s) if cpu_s > 0 else None,
                 "marginal_lines_per_s": round((lines - small_lines) / extra_s)
                 if extra_s > 0 else None,
-                "outputs_equal": multisets(work / f"{name}-flink{p}") == expected,
+                "outputs_equal": got == expected,
+                "differing_lines": {
+                    stream: sum(((lines_ - got.get(stream, collections.Counter()))
+                                 + (got.get(stream, collections.Counter()) - lines_)).values())
+                    for stream, lines_ in expected.items() if got.get(stream) != lines_},
             }
         results[name] = entry
     print(json.dumps({
@@ -137,6 +176,8 @@ def main() -> int:
         "jvm_peak_rss_mb": java_peak_rss_mb(),
         "cpus": os.cpu_count(),
         "load_average_1m": round(os.getloadavg()[0], 2),
+        "load_average_1m_at_start": round(load_before, 2),
+        "state_in_flink": args.state_in_flink,
         "python": platform.python_version(),
         "pyflink": _version("apache-flink"),
         "execution_mode": "thread",

@@ -85,6 +85,17 @@ class _List(_Value):
         self.store.setdefault(self.runtime.key, []).append(value)
 
 
+class _Map(_Value):
+    def get(self, key: Any) -> Any:
+        return self.store.get(self.runtime.key, {}).get(key)
+
+    def put(self, key: Any, value: Any) -> None:
+        self.store.setdefault(self.runtime.key, {})[key] = value
+
+    def remove(self, key: Any) -> None:
+        del self.store[self.runtime.key][key]
+
+
 class _Runtime:
     """Keyed state per name and key, the timer queue and the broadcast state."""
 
@@ -100,6 +111,9 @@ class _Runtime:
 
     def get_list_state(self, descriptor: Any) -> _List:
         return _List(self.stores.setdefault(descriptor.name, {}), self)
+
+    def get_map_state(self, descriptor: Any) -> _Map:
+        return _Map(self.stores.setdefault(descriptor.name, {}), self)
 
     # the contexts Flink passes
     def timer_service(self) -> _Runtime:
@@ -144,7 +158,8 @@ def small_log(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def _function(runtime: _Runtime, operator: Seen) -> BroadcastStageFunction:
-    function = BroadcastStageFunction((operator,), (), frozenset({"out"}), frozenset())
+    function: BroadcastStageFunction = BroadcastStageFunction(
+        (operator,), (), frozenset({"out"}), frozenset())
     function.open(runtime)
     return function
 

@@ -24,7 +24,8 @@ each, and every :data:`COMPACT_EVERY` updates a base (each operator's
 :meth:`~shopstream.state.KeyedOperator.snapshot_broadcast` and the time it covers) that
 replaces the entries it covers. A restored instance restores the base and queues the log.
 Bound: the log holds at most :data:`COMPACT_EVERY` entries plus the updates ahead of the
-stage's event time (at most the out-of-orderness bound's worth).
+stage's event time (at most the out-of-orderness bound's worth). A job nobody snapshots
+(``held_keys``, see :class:`~shopstream.runners.flink.stage.StageFunction`) keeps no log.
 
 PyFlink (2.3, thread mode) drops side outputs yielded from a keyed broadcast function's
 ``on_timer``, so this stage yields ``(tag name, record)`` on its main output and a chained
@@ -99,6 +100,7 @@ class BroadcastStageFunction(KeyedBroadcastProcessFunction):  # type: ignore[mis
     __init__ = StageFunction.__init__
     _forward = StageFunction._forward
     _arrive = StageFunction._arrive
+    _hold = StageFunction._hold
     _release = StageFunction._release
     _save_book = StageFunction._save_book
     _fire = StageFunction._fire
@@ -130,10 +132,13 @@ class BroadcastStageFunction(KeyedBroadcastProcessFunction):  # type: ignore[mis
     def process_broadcast_element(self, value: tuple[int, Any], ctx: Any) -> None:
         if not self._loaded:
             self._load(ctx)
-        state = ctx.get_broadcast_state(self._state_descriptor)
         self._seq += 1
         entry = (value[0], self._seq, value[1])
         heapq.heappush(self._updates, entry)
+        if self.held_keys:
+            # A job nobody snapshots (see StageFunction): the log would never be read.
+            return
+        state = ctx.get_broadcast_state(self._state_descriptor)
         state.put(f"u{self._seq}", entry)
         self._log[self._seq] = value[0]
         if len(self._log) >= self._compact_at:

@@ -111,11 +111,14 @@ def _routes(heads: list[Stage], g: int) -> tuple[Route, ...]:
 def build_job(env: StreamExecutionEnvironment, topology: Topology, input_path: str,
               output_dir: str, out_of_orderness_ms: int, origin: str | None = None,
               limits: InputLimits | None = None, kafka: FlinkKafkaConfig | None = None,
-              checkpointed: bool = False) -> None:
+              checkpointed: bool = False, held_keys: int = 0) -> None:
     """Add the job for ``topology`` over the JSONL file ``input_path`` to ``env``, or
     over ``kafka``'s topics into topics named like the streams; dead letters name their
     source ``origin`` (default: ``input_path`` or the Kafka topics); the decoder checks
-    ``limits`` and, when ``checkpointed``, keeps its progress in keyed state."""
+    ``limits`` and, when ``checkpointed``, keeps its progress in keyed state. Stages keep
+    the values of up to ``held_keys`` keys per value state in Python only (see
+    :class:`~shopstream.runners.flink.state.KeyCursor`): give it only for a job that no
+    checkpoint or savepoint will snapshot."""
     check_supported(topology)
     stages = topology.stages
     groups = fuse(topology)
@@ -183,7 +186,8 @@ def build_job(env: StreamExecutionEnvironment, topology: Topology, input_path: s
             - routed - {streams.EVENTS}
         operators = tuple(stages[i].operator for i in group)
         ordered = tuple(stages[i].event_time_order for i in group)
-        function_args = (operators, routes, sinks, frozenset(earlier), ordered)
+        function_args = (operators, routes, sinks, frozenset(earlier), ordered, held_keys,
+                         head.key_by)
         keyed = _keyed(_union(parts))
         # A broadcast input no stage produces (profile-models, which the retrain job
         # publishes into an embedded pipeline) brings nothing here: a plain keyed stage.

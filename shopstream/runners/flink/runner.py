@@ -33,6 +33,7 @@ from shopstream.events.limits import InputLimits
 from shopstream.runners.flink.errors import FlinkJobError, FlinkNotInstalledError
 from shopstream.runners.flink.kafka import FlinkKafkaConfig
 from shopstream.runners.flink.settings import job_settings, parse_jobmanager
+from shopstream.runners.flink.state import CACHED_KEYS
 from shopstream.runners.flink.support import check_supported
 from shopstream.topology import Topology
 
@@ -75,6 +76,14 @@ class FlinkConfig:
         A checkpoint (``.../chk-N``) or savepoint directory to start from; the output
         files are then appended to, not replaced (at-least-once: records after the
         checkpoint may appear twice).
+    hold_in_python
+        When no checkpoint or savepoint can snapshot the job (a run on this process's
+        mini-cluster without ``checkpoint_dir`` or ``restore_from``), keep each stage's
+        event-time buffer and the values of its first
+        :data:`~shopstream.runners.flink.state.CACHED_KEYS` keys per value state in
+        Python only, never pickled into Flink state (default ``True``; several times
+        faster on a global stage's one key). Jobs that are snapshotted always keep them
+        in Flink state.
     """
 
     out_of_orderness_ms: int = 5_000
@@ -86,6 +95,7 @@ class FlinkConfig:
     checkpoint_interval_ms: int = 10_000
     restore_from: str | None = None
     kafka: FlinkKafkaConfig | None = None
+    hold_in_python: bool = True
 
     def __post_init__(self) -> None:
         if self.out_of_orderness_ms < 0:
@@ -187,7 +197,7 @@ class FlinkRunner:
             for stream in self._stream_names():
                 (self.output_dir / f"{stream}.jsonl").unlink(missing_ok=True)
 
-    def _environment(self, path: Path, origin: str) -> Any:
+    def _environment(self, path: Path, origin: str, local: bool = False) -> Any:
         prepare_interpreter(self.config.execution_mode)
         from pyflink.common import Configuration
         from pyflink.datastream import RuntimeExecutionMode, StreamExecutionEnvironment
@@ -212,15 +222,20 @@ class FlinkRunner:
             env = _remote_environment(self.config.jobmanager, conf, jars)
         env.set_runtime_mode(RuntimeExecutionMode.STREAMING)
         env.set_parallelism(self.config.parallelism)
+        checkpointed = (self.config.checkpoint_dir is not None
+                        or self.config.restore_from is not None)
+        # A job on this process's own mini-cluster without checkpoints is snapshotted by
+        # nobody: its stages may keep their hottest values in Python only.
+        unsnapshotted = (local and not checkpointed and self.config.jobmanager is None
+                         and self.config.hold_in_python)
         build_job(env, self.topology, str(path), str(self.output_dir.resolve()),
                   self.config.out_of_orderness_ms, origin=origin, limits=self.config.limits,
-                  kafka=self.config.kafka,
-                  checkpointed=(self.config.checkpoint_dir is not None
-                                or self.config.restore_from is not None))
+                  kafka=self.config.kafka, checkpointed=checkpointed,
+                  held_keys=CACHED_KEYS if unsnapshotted else 0)
         return env
 
     def _run_here(self, path: Path, origin: str) -> float:
-        env = self._environment(path, origin)
+        env = self._environment(path, origin, local=True)
         started = time.perf_counter()
         env.execute("shopstream")
         return time.perf_counter() - started

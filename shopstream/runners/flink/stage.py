@@ -16,9 +16,17 @@ gives, on top of Flink's keyed state and event-time timers:
   :mod:`~shopstream.runners.flink.tags`) is forwarded at once to the stages reading
   ``stream``, never handed to this stage's operators.
 
-Cost per element: one keyed-state append and one Flink timer (none for arrival-order
-operators); per wake-up, one read of the key's buffer and timer book, both bounded by what
-the key holds within the watermark bound.
+The buffer is a Flink ``MapState`` from element time to the elements at that time, so a
+wake-up at ``t`` reads and removes exactly the elements due at ``t`` (Flink fires a key's
+timers in time order, so the earlier ones went at their own wake-ups): a hot key (a global
+stage sees every event) costs the same per element as any other, not a rewrite of all it
+holds. Operator value state is cached unpickled and written once per Flink call (see
+:class:`~shopstream.runners.flink.state.ValueCache`), the timer book too.
+
+Cost per element: one read and one write of the buffer entry at its time, and one Flink
+timer (none for arrival-order operators); per wake-up, one read and one removal of the
+buffer entry at its time and a read of the timer book (bounded by the operator timers the
+key holds).
 """
 
 from __future__ import annotations
@@ -29,11 +37,11 @@ from typing import Any
 import msgspec
 from pyflink.common import Row, Types
 from pyflink.datastream import KeyedProcessFunction
-from pyflink.datastream.state import ListStateDescriptor, ValueStateDescriptor
+from pyflink.datastream.state import MapStateDescriptor, ValueStateDescriptor
 
 from shopstream.errors import ShopstreamError
 from shopstream.events.records import Output
-from shopstream.runners.flink.state import FlinkStageContext, flink_state
+from shopstream.runners.flink.state import FlinkStageContext, KeyCursor, ValueCache, flink_state
 from shopstream.runners.flink.tags import SINK_TAG, Route, broadcast_tag, stage_tag
 from shopstream.state.operator import KeyedOperator
 
@@ -58,7 +66,11 @@ class StageFunction(KeyedProcessFunction):  # type: ignore[misc]
     Each operator's state is named ``<operator>.<state>``; ``routes`` send streams to later
     stages (keyed for them on :func:`stage_tag`, or as pairs on :func:`broadcast_tag`),
     ``sinks`` are the streams written to files (sent on :data:`SINK_TAG` as JSON);
-    ``ordered[i]`` says whether operator ``i`` needs event-time order (default: all do).
+    ``ordered[i]`` says whether operator ``i`` needs event-time order (default: all do);
+    ``held_keys``: see :class:`~shopstream.runners.flink.state.KeyCursor` (only for a job
+    nobody snapshots); with it and the stage's ``key_by`` (the key function its producers
+    partition by), the per-key buffer lives in Python too, not in Flink state (bound: the
+    elements within the watermark bound, as in Flink state).
     """
 
     #: Whether outputs go on the main output as ``(tag name, record)`` (for a demultiplexer).
@@ -66,8 +78,11 @@ class StageFunction(KeyedProcessFunction):  # type: ignore[misc]
 
     def __init__(self, operators: tuple[KeyedOperator[Any], ...], routes: tuple[Route, ...],
                  sinks: frozenset[str], upstream: frozenset[str],
-                 ordered: tuple[bool, ...] | None = None) -> None:
+                 ordered: tuple[bool, ...] | None = None, held_keys: int = 0,
+                 key_by: Callable[[Any], str] | None = None) -> None:
         self.operators = operators
+        self.held_keys = held_keys
+        self.key_by = key_by
         self.routes = routes
         self.sinks = sinks
         self.upstream = upstream
@@ -75,13 +90,20 @@ class StageFunction(KeyedProcessFunction):  # type: ignore[misc]
 
     def open(self, runtime_context: Any) -> None:
         pickled = Types.PICKLED_BYTE_ARRAY()
-        self._pending = runtime_context.get_list_state(
-            ListStateDescriptor("shopstream.pending", pickled))
-        self._book_state = runtime_context.get_state(
-            ValueStateDescriptor("shopstream.timers", pickled))
+        # Element time (as a string: thread mode mishandles pickled map keys) -> the
+        # elements at that time, in arrival order.
+        self._pending = runtime_context.get_map_state(
+            MapStateDescriptor("shopstream.pending-at", Types.STRING(), pickled))
+        self._cursor = cursor = KeyCursor(self.held_keys)
+        #: Key -> element time -> elements, when the buffer lives in Python (see above).
+        self._memory: dict[str, dict[int, list[Any]]] | None = (
+            {} if self.held_keys > 0 and self.key_by is not None else None)
+        self._key_of: Callable[[Any], str] = self.key_by or str
+        self._book_state = ValueCache(runtime_context.get_state(
+            ValueStateDescriptor("shopstream.timers", pickled)), cursor)
         self._contexts = []
         for index, operator in enumerate(self.operators):
-            ctx = FlinkStageContext(_state_factory(runtime_context, operator.name),
+            ctx = FlinkStageContext(_state_factory(runtime_context, operator.name, cursor),
                                     _book_register(self, index), _book_delete(self, index))
             for descriptor in operator.state_descriptors:
                 ctx.state(descriptor)
@@ -104,9 +126,24 @@ class StageFunction(KeyedProcessFunction):  # type: ignore[misc]
             return self._forward(value)
         if self._on_arrival:
             return self._arrive(value, ctx)
-        self._pending.add(value)
+        self._hold(value)
         ctx.timer_service().register_event_time_timer(value[0])
         return None
+
+    def _hold(self, value: tuple[Any, ...]) -> None:
+        memory = self._memory
+        if memory is not None:
+            # The producers keyed it with the same function: Flink's key for it.
+            key = self._key_of(value[1])
+            times = memory.get(key)
+            if times is None:
+                memory[key] = {value[0]: [value]}
+            else:
+                times.setdefault(value[0], []).append(value)
+            return
+        at = str(value[0])
+        held = self._pending.get(at)
+        self._pending.put(at, [value] if held is None else [*held, value])
 
     def on_timer(self, timestamp: int, ctx: Any) -> Iterator[Any]:
         self._service = ctx.timer_service()
@@ -119,12 +156,12 @@ class StageFunction(KeyedProcessFunction):  # type: ignore[misc]
     def _arrive(self, value: tuple[Any, ...], ctx: Any) -> Iterator[Any]:
         service = self._service = ctx.timer_service()
         if self._in_order:
-            self._pending.add(value)
+            self._hold(value)
             service.register_event_time_timer(value[0])
+        key = self._cursor.key = ctx.get_current_key()
         saved = self._book_state.value()
         before = set(saved) if saved else set()
         book = self._book = set(before)
-        key = ctx.get_current_key()
         ts, record = value
         mark = service.current_watermark()
         if self._catch_up is not None:
@@ -137,24 +174,30 @@ class StageFunction(KeyedProcessFunction):  # type: ignore[misc]
             if outs:
                 yield from self._route(outs, ts, operator)
         self._save_book(book, before)
+        self._cursor.flush()
 
     def _release(self, timestamp: int, key: str) -> Iterator[Any]:
+        self._cursor.key = key
         saved = self._book_state.value()
         before = set(saved) if saved else set()
         book = self._book = set(before)
         due: list[tuple[int, Any]] = []
         if self._in_order:
-            pending = self._pending.get()
-            if pending:
-                rest: list[tuple[int, Any]] = []
-                for item in pending:
-                    (due if item[0] <= timestamp else rest).append(item)
-                if due:
-                    if rest:
-                        self._pending.update(rest)
-                    else:
-                        self._pending.clear()
-                    due.sort(key=_time)
+            # Elements at earlier times left at their own wake-ups (Flink fires a key's
+            # timers in time order); a wake-up for an operator timer finds none.
+            memory = self._memory
+            if memory is not None:
+                times = memory.get(key)
+                if times is not None:
+                    due = times.pop(timestamp, due)
+                    if not times:
+                        del memory[key]
+            else:
+                at = str(timestamp)
+                held = self._pending.get(at)
+                if held:
+                    self._pending.remove(at)
+                    due = held
         catch_up = self._catch_up
         for ts, record in due:
             while book and min(book)[0] < ts:
@@ -171,6 +214,7 @@ class StageFunction(KeyedProcessFunction):  # type: ignore[misc]
         while book and min(book)[0] <= timestamp:
             yield from self._fire(min(book), key)
         self._save_book(book, before)
+        self._cursor.flush()
 
     def _save_book(self, book: set[tuple[int, int]], before: set[tuple[int, int]]) -> None:
         if book != before:
@@ -210,9 +254,10 @@ class StageFunction(KeyedProcessFunction):  # type: ignore[misc]
                 raise ShopstreamError(msg)
 
 
-def _state_factory(runtime_context: Any, operator: str) -> Callable[[Any], Any]:
+def _state_factory(runtime_context: Any, operator: str,
+                   cursor: KeyCursor) -> Callable[[Any], Any]:
     def create(descriptor: Any) -> Any:
-        return flink_state(runtime_context, descriptor, operator)
+        return flink_state(runtime_context, descriptor, operator, cursor)
     return create
 
 
@@ -232,6 +277,3 @@ def _book_delete(function: StageFunction, index: int) -> Callable[[int], None]:
         function._book.discard((timestamp_ms, index))
     return delete
 
-
-def _time(item: tuple[int, Any]) -> int:
-    return item[0]

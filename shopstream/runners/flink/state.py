@@ -5,6 +5,12 @@ descriptor of the same name holding pickled values. ``MapState`` keys go through
 codec (:func:`encode_key` / :func:`decode_key`) because PyFlink's thread mode mishandles
 pickled map keys (``get`` returns ``None``, ``put`` duplicates).
 
+``ValueState`` goes through a :class:`ValueCache` (see there): a read of a key's value
+that this function wrote last returns the object without unpickling it, and the writes
+of one Flink call reach Flink once, at the end of the call, whatever the number of
+``update`` calls. Global operators keep a whole model in one value (the rules window,
+the trending sketch, a pair learner), so each unpickle saved is as large as the model.
+
 Examples
 --------
 >>> decode_key(encode_key(120_000)), decode_key(encode_key("p-1")), decode_key(encode_key(None))
@@ -28,7 +34,13 @@ from shopstream.state.descriptors import (
     ValueStateDescriptor,
 )
 
-__all__ = ["FlinkStageContext", "decode_key", "encode_key", "flink_state"]
+__all__ = ["CACHED_KEYS", "FlinkStageContext", "KeyCursor", "ValueCache", "decode_key",
+           "encode_key", "flink_state"]
+
+#: Keys whose value each cached ``ValueState`` keeps unpickled (the oldest read goes first).
+CACHED_KEYS = 4_096
+
+_MISSING = object()
 
 
 def encode_key(key: Any) -> str:
@@ -107,9 +119,152 @@ class ListStateView:
         self._state.clear()
 
 
-def flink_state(runtime_context: Any, descriptor: StateDescriptor, operator: str) -> Any:
+class KeyCursor:
+    """The Flink key of the call under way, set by the function before it runs operators;
+    the :class:`ValueCache` views of that function read it, and register their pending
+    writes in ``dirty`` for the function to :meth:`flush` at the end of the call.
+
+    ``held`` (default 0): how many keys' values each view may keep *only* in Python,
+    never written to Flink. Only for a job nobody snapshots (no checkpoints, no savepoint
+    possible: a local mini-cluster), where nothing but this function ever reads its keyed
+    state; the hottest keys (a global stage's one key) then cost no pickling at all.
+    """
+
+    __slots__ = ("dirty", "held", "key")
+
+    def __init__(self, held: int = 0) -> None:
+        self.key: Any = None
+        self.held = held
+        self.dirty: list[ValueCache] = []
+
+    def flush(self) -> None:
+        """Write every value updated during this call to Flink (the current key's), or
+        keep it held (see ``held``)."""
+        if self.dirty:
+            for view in self.dirty:
+                view.write_back()
+            self.dirty = []
+
+
+class ValueCache:
+    """:class:`shopstream.state.ValueState` over a Flink ``ValueState``, with the last
+    value of up to ``capacity`` keys kept unpickled.
+
+    Only this function writes its keyed state, so what it wrote last *is* the state: a read
+    of a cached key costs no Flink call and no unpickling. ``update`` stores the object
+    and marks it dirty; the function writes it to Flink (pickled once) when its Flink call
+    ends (:meth:`KeyCursor.flush`), before Flink can take a checkpoint, which happens only
+    between calls; or, for the first ``cursor.held`` keys updated in a job nobody
+    snapshots, keeps it unwritten for good. ``clear`` goes to Flink at once. A restored
+    job starts with an empty cache, reading Flink. Bound: ``capacity`` clean objects (the
+    first-cached key leaves first) plus ``cursor.held`` unwritten ones; an operator that
+    mutates a value without ``update`` is seen mutated while it stays cached, as on the
+    embedded runner, and as Flink last stored it afterwards.
+
+    Examples
+    --------
+    >>> class Backing:  # a stand-in for Flink's ValueState of the current key
+    ...     def __init__(self): self.data, self.key, self.reads = {}, None, 0
+    ...     def value(self): self.reads += 1; return self.data.get(self.key)
+    ...     def update(self, v): self.data[self.key] = v
+    ...     def clear(self): self.data.pop(self.key, None)
+    >>> flink, cursor = Backing(), KeyCursor()
+    >>> view = ValueCache(flink, cursor, capacity=2)
+    >>> cursor.key = flink.key = "a"
+    >>> view.update([1]); view.update([1, 2]); flink.data
+    {}
+    >>> cursor.flush(); flink.data, view.value(), flink.reads
+    ({'a': [1, 2]}, [1, 2], 0)
+    >>> cursor.key = flink.key = "b"
+    >>> view.value() is None, flink.reads
+    (True, 1)
+
+    With ``held`` keys, the first key updated stays in Python only:
+
+    >>> flink, cursor = Backing(), KeyCursor(held=1)
+    >>> view = ValueCache(flink, cursor, capacity=2)
+    >>> for key in "ab":
+    ...     cursor.key = flink.key = key
+    ...     view.update(key.upper()); cursor.flush()
+    >>> flink.data, [(cursor.__setattr__("key", k), view.value())[1] for k in "ab"]
+    ({'b': 'B'}, ['A', 'B'])
+    """
+
+    __slots__ = ("_capacity", "_cursor", "_dirty", "_held", "_known", "_state")
+
+    def __init__(self, state: Any, cursor: KeyCursor, capacity: int = CACHED_KEYS) -> None:
+        self._state = state
+        self._cursor = cursor
+        self._capacity = capacity
+        self._known: dict[Any, Any] = {}
+        self._held: dict[Any, Any] = {}
+        self._dirty = False
+
+    def value(self) -> Any:
+        key = self._cursor.key
+        value = self._known.get(key, _MISSING)
+        if value is _MISSING:
+            value = self._held.get(key, _MISSING)
+            if value is _MISSING:
+                value = self._state.value()
+                self._remember(key, value)
+        return value
+
+    def update(self, value: Any) -> None:
+        key = self._cursor.key
+        if key in self._held:
+            self._held[key] = value
+        elif key in self._known:
+            self._known[key] = value
+        else:
+            self._remember(key, value)
+        if not self._dirty:
+            self._dirty = True
+            self._cursor.dirty.append(self)
+
+    def clear(self) -> None:
+        self._state.clear()
+        key = self._cursor.key
+        self._held.pop(key, None)
+        if key in self._known:
+            self._known[key] = None
+        else:
+            self._remember(key, None)
+        if self._dirty:
+            self._dirty = False
+            self._cursor.dirty.remove(self)
+
+    def write_back(self) -> None:
+        """Store the current key's value in Flink, or hold it (called by
+        :meth:`KeyCursor.flush`)."""
+        self._dirty = False
+        key = self._cursor.key
+        held = self._held
+        if key in held:
+            return
+        value = self._known.get(key)
+        if value is None:
+            self._state.clear()
+        elif len(held) < self._cursor.held:
+            held[key] = self._known.pop(key)
+        else:
+            self._state.update(value)
+
+    def _remember(self, key: Any, value: Any) -> None:
+        known = self._known
+        if len(known) >= self._capacity:
+            # The current key is never the one to go (a dirty value lives only here).
+            oldest = next(iter(known))
+            if oldest != key:
+                del known[oldest]
+        known[key] = value
+
+
+def flink_state(runtime_context: Any, descriptor: StateDescriptor, operator: str,
+                cursor: KeyCursor | None = None) -> Any:
     """The view an operator gets for ``descriptor``, backed by Flink keyed state named
-    ``<operator>.<state>``."""
+    ``<operator>.<state>``; value states are cached (:class:`ValueCache`) when the
+    function gives its ``cursor``."""
     from pyflink.common import Types
     from pyflink.datastream.state import (
         ListStateDescriptor as FlinkList,
@@ -126,7 +281,8 @@ def flink_state(runtime_context: Any, descriptor: StateDescriptor, operator: str
     name = f"{operator}.{descriptor.name}"
     if isinstance(descriptor, ValueStateDescriptor):
         # Flink's ValueState already has the contract's value/update/clear.
-        return runtime_context.get_state(FlinkValue(name, pickled))
+        state = runtime_context.get_state(FlinkValue(name, pickled))
+        return state if cursor is None else ValueCache(state, cursor)
     if isinstance(descriptor, MapStateDescriptor):
         return MapStateView(runtime_context.get_map_state(
             FlinkMap(name, Types.STRING(), pickled)))

@@ -1,0 +1,213 @@
+"""The Flink keyed stage's cost rules, driven without a JVM: the function runs against
+in-memory stand-ins for Flink's keyed state (holding pickled bytes, as PyFlink's
+``PICKLED_BYTE_ARRAY`` state does, and counting what is pickled and unpickled) and timer
+service.
+
+* a hot key (a global stage's one key) costs per element what any key does: a wake-up
+  unpickles the elements due at its time, not everything the key buffers;
+* operator value state is unpickled once per key while it stays cached, and pickled
+  once per Flink call however often the operator updates it;
+* a job nobody snapshots (``held_keys``) keeps its hot values and buffers in Python:
+  nothing pickled into state, and the same outputs.
+"""
+
+from __future__ import annotations
+
+import heapq
+import json
+import pickle
+import random
+from collections.abc import Iterable
+from typing import Any
+
+import pytest
+
+pytest.importorskip("pyflink.datastream")
+
+from shopstream.events.records import Output
+from shopstream.runners.flink.stage import StageFunction
+from shopstream.state import Context, KeyedOperator, ValueStateDescriptor
+
+_SUM = ValueStateDescriptor[list[int]]("sum")
+
+
+class Running(KeyedOperator[int]):
+    """Keeps every element of its key (a growing value, like a global model), updates it
+    twice per element, and emits the key's running total with a timer a second later."""
+
+    name = "running"
+    state_descriptors = (_SUM,)
+
+    def process_element(self, element: int, ctx: Context) -> Iterable[Output]:
+        state = ctx.state(_SUM)
+        seen = state.value() or []
+        state.update([*seen, element])
+        state.update([*seen, element])
+        ctx.register_event_timer(ctx.timestamp_ms + 1_000)
+        total = sum(seen) + element
+        return (Output("out", ctx.key, ("element", ctx.key, ctx.timestamp_ms, total)),)
+
+    def on_timer(self, timestamp_ms: int, ctx: Context) -> Iterable[Output]:
+        seen = ctx.state(_SUM).value() or []
+        return (Output("out", ctx.key, ("timer", ctx.key, timestamp_ms, len(seen))),)
+
+
+class _Counts:
+    def __init__(self) -> None:
+        self.pickled = 0
+        self.unpickled = 0
+        self.by_state: dict[str, int] = {}
+
+    def dump(self, value: Any, name: str) -> bytes:
+        self.pickled += 1
+        self.by_state[name] = self.by_state.get(name, 0) + 1
+        return pickle.dumps(value)
+
+    def load(self, raw: bytes | None) -> Any:
+        if raw is None:
+            return None
+        self.unpickled += 1
+        return pickle.loads(raw)
+
+
+class _Value:
+    def __init__(self, store: dict[Any, Any], runtime: _Runtime, name: str) -> None:
+        self.store, self.runtime, self.name = store, runtime, name
+
+    def value(self) -> Any:
+        return self.runtime.counts.load(self.store.get(self.runtime.key))
+
+    def update(self, value: Any) -> None:
+        self.store[self.runtime.key] = self.runtime.counts.dump(value, self.name)
+
+    def clear(self) -> None:
+        self.store.pop(self.runtime.key, None)
+
+
+class _List(_Value):
+    """A list state pickling each element on its own, as PyFlink does."""
+
+    def get(self) -> list[Any]:
+        return [self.runtime.counts.load(raw) for raw in self.store.get(self.runtime.key, [])]
+
+    def add(self, value: Any) -> None:
+        raw = self.runtime.counts.dump(value, self.name)
+        self.store.setdefault(self.runtime.key, []).append(raw)
+
+    def update(self, values: Any) -> None:
+        self.store[self.runtime.key] = [self.runtime.counts.dump(v, self.name) for v in values]
+
+
+class _Map(_Value):
+    def get(self, key: Any) -> Any:
+        return self.runtime.counts.load(self.store.get(self.runtime.key, {}).get(key))
+
+    def put(self, key: Any, value: Any) -> None:
+        raw = self.runtime.counts.dump(value, self.name)
+        self.store.setdefault(self.runtime.key, {})[key] = raw
+
+    def remove(self, key: Any) -> None:
+        del self.store[self.runtime.key][key]
+
+
+class _Runtime:
+    """Keyed state per name and key (pickled), and Flink's event-time timers."""
+
+    def __init__(self) -> None:
+        self.key = ""
+        self.counts = _Counts()
+        self.stores: dict[str, dict[Any, Any]] = {}
+        self.timers: list[tuple[int, str]] = []
+        self.watermark = -(2**63)
+
+    def get_state(self, descriptor: Any) -> _Value:
+        return _Value(self.stores.setdefault(descriptor.name, {}), self, descriptor.name)
+
+    def get_list_state(self, descriptor: Any) -> _List:
+        return _List(self.stores.setdefault(descriptor.name, {}), self, descriptor.name)
+
+    def get_map_state(self, descriptor: Any) -> _Map:
+        return _Map(self.stores.setdefault(descriptor.name, {}), self, descriptor.name)
+
+    def timer_service(self) -> _Runtime:
+        return self
+
+    def register_event_time_timer(self, at: int) -> None:
+        if (at, self.key) not in self.timers:
+            heapq.heappush(self.timers, (at, self.key))
+
+    def current_watermark(self) -> int:
+        return self.watermark
+
+    def get_current_key(self) -> str:
+        return self.key
+
+
+def _key(record: Any) -> str:
+    return "all" if record < 10_000 else f"k{record % 3}"
+
+
+def _run(elements: list[tuple[int, int]], held_keys: int = 0) -> tuple[list[Any], _Runtime]:
+    """Feed ``(time, value)`` elements in the given order with the watermark 5 s behind
+    the newest time, then to the end; the outputs in firing order."""
+    runtime = _Runtime()
+    # (Without held keys, the arguments the function took before it had them.)
+    held: dict[str, Any] = {"held_keys": held_keys, "key_by": _key} if held_keys else {}
+    function = StageFunction((Running(),), (), frozenset({"out"}), frozenset(), **held)
+    function.open(runtime)
+    out: list[Any] = []
+
+    def advance(mark: int) -> None:
+        runtime.watermark = mark
+        while runtime.timers and runtime.timers[0][0] <= mark:
+            at, runtime.key = heapq.heappop(runtime.timers)
+            out.extend(json.loads(row[1]) for _, row in function.on_timer(at, runtime))
+
+    newest = 0
+    for at, value in elements:
+        runtime.key = _key(value)
+        assert function.process_element((at, value), runtime) is None
+        newest = max(newest, at)
+        advance(newest - 5_000)
+    advance(2**62)
+    return out, runtime
+
+
+def _hot_key(n: int = 2_000, seed: int = 3) -> list[tuple[int, int]]:
+    """One key, two elements every 10 ms, delivered up to 3 s out of order (within the
+    watermark bound)."""
+    rng = random.Random(seed)
+    elements = [(1_000 + 10 * (i // 2), i) for i in range(n)]
+    return sorted(elements, key=lambda e: e[0] + rng.randrange(3_000))
+
+
+def test_a_hot_key_unpickles_only_what_is_due() -> None:
+    elements = _hot_key()
+    out, runtime = _run(elements)
+    assert len([o for o in out if o[0] == "element"]) == len(elements)
+    # In event-time order, whatever the arrival order.
+    times = [o[2] for o in out if o[0] == "element"]
+    assert times == sorted(times)
+    # Each element: unpickled once from the buffer (and its time's earlier elements);
+    # the growing value: once in all (then cached). A buffer re-read at every wake-up
+    # would unpickle the ~600 elements held within the bound each time: ~600,000.
+    assert runtime.counts.unpickled < 3 * len(elements), runtime.counts.unpickled
+
+
+def test_a_value_is_pickled_once_per_call() -> None:
+    elements = _hot_key(300)
+    _, runtime = _run(elements)
+    # The operator updates its value twice per element: one pickling per wake-up.
+    wakes = len({at for at, _ in elements})
+    assert runtime.counts.by_state["running.sum"] == wakes
+
+
+def test_held_keys_keep_hot_state_in_python_with_the_same_outputs() -> None:
+    rng = random.Random(7)
+    elements = _hot_key(500) + [(1_000 + rng.randrange(2_500), 10_000 + i) for i in range(300)]
+    elements.sort(key=lambda e: e[0] + rng.randrange(3_000))
+    snapshotted, _ = _run(elements)
+    held, runtime = _run(elements, held_keys=4)
+    assert sorted(map(str, held)) == sorted(map(str, snapshotted))
+    assert runtime.counts.pickled == 0
+    assert runtime.stores.get("running.sum", {}) == {}
