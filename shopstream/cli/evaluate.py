@@ -75,8 +75,8 @@ def register(sub: Any) -> None:
 
 def parse_weights(text: str, option: str = "--weights") -> tuple[tuple[str, float], ...]:
     """``"PERSONAL=1,NEXT_ITEM=0.1"`` as blend weights; a clear error for anything else
-    (``VIEW_BASED``, the session k-NN baseline, needs the whole session index and is
-    evaluated alone, never blended).
+    (``VIEW_BASED``, the session k-NN baseline, needs the whole session index: it is
+    not a servable weight, only ``--tune --blend-knn`` may weigh it, offline).
 
     Examples
     --------
