@@ -41,6 +41,11 @@ called (``exhausted`` stays ``False``: timers wait for the resume) or, with
 counts as complete, as at the end of a file). End offsets are not used to decide
 anything: some Kafka-protocol brokers (tansu) report them wrongly; the end of a
 partition is what fetches say (partition EOF).
+
+Its poll settings and consumer settings are in
+:mod:`~shopstream.connectors.kafka_source_config` (:class:`KafkaSourceConfig` is
+exported here too); the per-partition gates in front of the merge in
+:mod:`~shopstream.connectors.kafka_gates`.
 """
 
 from __future__ import annotations
@@ -61,13 +66,14 @@ from shopstream.connectors.kafka_admin import (
     kafka,
     wait_for_broker,
 )
+from shopstream.connectors.kafka_gates import PartitionGates
+from shopstream.connectors.kafka_source_config import KafkaSourceConfig, consumer_settings
 from shopstream.connectors.partition_merge import PartitionMerge
 from shopstream.connectors.partition_watermarks import Partition, PartitionWatermarks
-from shopstream.errors import ConfigError, DecodeError, SourceError
+from shopstream.errors import DecodeError, SourceError
 from shopstream.events.decode import EventDecoder
 from shopstream.events.limits import InputLimits
 from shopstream.events.model import CATALOG_KINDS
-from shopstream.events.time_window import PartitionGate
 
 __all__ = ["KafkaPosition", "KafkaSource", "KafkaSourceConfig", "event_time"]
 
@@ -85,67 +91,6 @@ class KafkaPosition:
 
     offsets: dict[Partition, int]
     watermarks: dict[Partition, int] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class KafkaSourceConfig:
-    """How the source polls and keeps event time.
-
-    Parameters
-    ----------
-    poll_timeout_s
-        Longest wait of one poll; an empty poll yields an idle tick.
-    batch
-        Messages fetched per poll at most.
-    stop_when_idle_s
-        End the input (as complete) after this many seconds without a message;
-        ``None`` (default) reads forever.
-    out_of_orderness_ms
-        How far behind the newest event of its partition an event may be: the engine's
-        bound (``RunnerConfig.out_of_orderness_ms``).
-    idle_timeout_s
-        A partition with nothing buffered and no event for this long stops holding the
-        watermark back (Flink's ``withIdleness``) until its next event.
-    caught_up_s
-        The same, sooner, for a partition the broker said was read to its end.
-    discover_s
-        How often to look for new partitions of the input topics.
-
-    Examples
-    --------
-    >>> KafkaSourceConfig(stop_when_idle_s=0)
-    Traceback (most recent call last):
-    ...
-    shopstream.errors.ConfigError: KafkaSourceConfig.stop_when_idle_s must be > 0, got 0
-    """
-
-    poll_timeout_s: float = 0.2
-    batch: int = 1_000
-    stop_when_idle_s: float | None = None
-    out_of_orderness_ms: int = 5_000
-    idle_timeout_s: float = 5.0
-    caught_up_s: float = 0.5
-    discover_s: float = 10.0
-
-    def __post_init__(self) -> None:
-        for name in ("poll_timeout_s", "idle_timeout_s", "discover_s"):
-            if getattr(self, name) <= 0:
-                msg = f"KafkaSourceConfig.{name} must be > 0, got {getattr(self, name)!r}"
-                raise ConfigError(msg)
-        if self.batch < 1:
-            msg = f"KafkaSourceConfig.batch must be >= 1, got {self.batch!r}"
-            raise ConfigError(msg)
-        if self.out_of_orderness_ms < 0:
-            msg = ("KafkaSourceConfig.out_of_orderness_ms must be >= 0, got "
-                   f"{self.out_of_orderness_ms!r}")
-            raise ConfigError(msg)
-        if self.caught_up_s < 0:
-            msg = f"KafkaSourceConfig.caught_up_s must be >= 0, got {self.caught_up_s!r}"
-            raise ConfigError(msg)
-        if self.stop_when_idle_s is not None and self.stop_when_idle_s <= 0:
-            msg = ("KafkaSourceConfig.stop_when_idle_s must be > 0, got "
-                   f"{self.stop_when_idle_s!r}")
-            raise ConfigError(msg)
 
 
 def event_time(decoder: EventDecoder, value: bytes) -> int | None:
@@ -222,19 +167,7 @@ class KafkaSource:
             raise SourceError(msg)
         admin = wait_for_broker(self.config)
         counts = ensure_topics(self.config, self.config.input_topics, admin)
-        consumer = confluent.Consumer(self.config.client(**{
-            "group.id": self.config.group,
-            "enable.auto.commit": False,
-            "enable.auto.offset.store": False,
-            "auto.offset.reset": "earliest",
-            # Group joins are slow on some brokers otherwise (and we never join: assign).
-            "session.timeout.ms": 6000,
-            # The end of a partition is what a fetch says, not the (maybe wrong) end
-            # offsets; a short fetch wait makes the end known soon.
-            "enable.partition.eof": True,
-            "fetch.wait.max.ms": 100,
-            "error_cb": self.outage.error,
-        }))
+        consumer = confluent.Consumer(consumer_settings(self.config, self.outage.error))
         self._consumer = consumer
         partitions = [(t, p) for t in self.config.input_topics for p in range(counts[t])]
         start = self._start_offsets(consumer, partitions, offsets)
@@ -275,9 +208,7 @@ class KafkaSource:
         # Each partition's progress window: an event far ahead of what the partition
         # showed is held, then refused or confirmed (see PartitionGate), so that it never
         # moves a watermark nor makes the partition's later events late.
-        ahead, confirm = self.limits.max_ahead_ms, self.limits.confirm_events
-        gates: dict[Partition, PartitionGate] = {}
-        newest = merge.watermarks.newest
+        gates = PartitionGates(merge, self.limits)
         idle_limit = settings.stop_when_idle_s
         high = 4 * settings.batch
         paused: set[Partition] = set()
@@ -341,18 +272,7 @@ class KafkaSource:
                 # As a file line is: surrounding whitespace is no part of the event (nor
                 # of a dead letter's raw text).
                 value = value.strip()
-                timestamp_ms = event_time(decoder, value)
-                if ahead is None:
-                    merge.add(tp, timestamp_ms, value, offset, clock)
-                    continue
-                gate = gates.get(tp)
-                if gate is None:
-                    gate = gates[tp] = PartitionGate(ahead, confirm, f"{tp[0]}[{tp[1]}]")
-                passed = gate.offer(timestamp_ms, value, offset, newest(tp), now_ms)
-                for ts, raw, at in passed:
-                    merge.add(tp, ts, raw, at, clock)
-                if not passed:  # held: the partition has data, but no event time yet
-                    merge.watermarks.untimed(tp)
+                gates.add(tp, event_time(decoder, value), value, offset, now_ms, clock)
             if got:
                 last_message = now
             emitted = False
@@ -373,7 +293,7 @@ class KafkaSource:
                     continue
                 unheard.clear()
                 if idle_limit is not None and time.monotonic() - last_message >= idle_limit:
-                    if self._finish_gates(gates, merge):
+                    if gates.finish(self._clock):
                         continue
                     self._exhausted = True
                     return
@@ -399,17 +319,6 @@ class KafkaSource:
             self.outage.lost(f"no answer to an offsets request: {describe(exc)}")
             return False
         return True
-
-    def _finish_gates(self, gates: dict[Partition, PartitionGate],
-                      merge: PartitionMerge) -> bool:
-        """The input ends complete: what the gates still hold goes through (nothing came
-        after it that it could make late), as at the end of a file. Whether any did."""
-        finished = False
-        for tp, gate in gates.items():
-            for ts, raw, at in gate.finish():
-                merge.add(tp, ts, raw, at, self._clock)
-                finished = True
-        return finished
 
     def _flow_control(self, consumer: Any, merge: PartitionMerge,
                       paused: set[Partition], high: int) -> None:
