@@ -1,10 +1,14 @@
 """Bounded, decaying counts of the products seen with one anchor product: the merge side
 of every pair model (next items, co-occurrence, bought together, popularity).
 
-Each :class:`AnchorCounts` holds at most ``2 * capacity`` products: when it grows past
-that, only the ``capacity`` strongest are kept (so a newcomer has ``capacity`` arrivals
-to prove itself before it can be dropped; the cost is amortised ``O(log capacity)`` per
-added product). Counts halve every ``half_life_ms`` of event time, applied lazily when
+Each :class:`AnchorCounts` holds at most ``2 * capacity`` products plus the products
+added at its newest event time: when the counts move on to a later time with more than
+``2 * capacity``, only the ``capacity`` strongest are kept (so a newcomer has
+``capacity`` arrivals to prove itself before it can be dropped; the cost is amortised
+``O(log capacity)`` per added product). Pruning only between event times makes the
+counts independent of the order in which the deltas of one time arrive: a parallel
+engine's learners publish theirs at the same interval end, in any order (pruning after
+each delta let the first arrivals push out a product a later delta would have kept). Counts halve every ``half_life_ms`` of event time, applied lazily when
 new counts arrive, so old habits fade and a long run does not let early data dominate.
 
 Cost: :meth:`AnchorCounts.add` is ``O(len(items))`` amortised; :meth:`AnchorCounts.top`
@@ -61,12 +65,14 @@ class CountsConfig:
 class AnchorCounts:
     """The counts of one anchor; see the module documentation."""
 
-    __slots__ = ("at_ms", "counts", "last", "touched")
+    __slots__ = ("added_ms", "at_ms", "counts", "last", "touched")
 
     def __init__(self) -> None:
         self.counts: dict[str, float] = {}
         #: Event time the counts are decayed to.
         self.at_ms = 0
+        #: Event time of the newest :meth:`add` (pruning waits until time moves on).
+        self.added_ms = 0
         #: The products :meth:`top` gave last, and those counted since (``None``: counts
         #: decayed or pruned since, or never asked: the next top sorts them all).
         self.last: tuple[str, ...] = ()
@@ -77,6 +83,7 @@ class AnchorCounts:
         slots: dict[str, Any] = state[1] if isinstance(state, tuple) else state
         self.counts = slots.get("counts", {})
         self.at_ms = slots.get("at_ms", 0)
+        self.added_ms = slots.get("added_ms", self.at_ms)
         self.last = slots.get("last", ())
         self.touched = slots.get("touched")
 
@@ -85,8 +92,16 @@ class AnchorCounts:
 
     def add(self, items: Sequence[str], weights: Sequence[float], now_ms: int,
             config: CountsConfig) -> None:
-        """Add ``weights`` to ``items``, after decaying the counts to ``now_ms``."""
+        """Add ``weights`` to ``items``, after decaying the counts to ``now_ms`` (and
+        pruning them to ``capacity`` when ``now_ms`` is later than the last add's time)."""
         counts = self.counts
+        if now_ms > self.added_ms:
+            self.added_ms = now_ms
+            if len(counts) > 2 * config.capacity:
+                kept = sorted(sorted(counts), key=counts.__getitem__,
+                              reverse=True)[:config.capacity]
+                counts = self.counts = {p: counts[p] for p in kept}
+                self.touched = None
         if now_ms > self.at_ms:
             if counts and config.half_life_ms:
                 factor = 0.5 ** ((now_ms - self.at_ms) / config.half_life_ms)
@@ -104,10 +119,6 @@ class AnchorCounts:
         touched = self.touched
         if touched is not None:
             touched.update(items)
-        if len(counts) > 2 * config.capacity:
-            kept = sorted(sorted(counts), key=counts.__getitem__, reverse=True)[:config.capacity]
-            self.counts = {p: counts[p] for p in kept}
-            self.touched = None
 
     def top(self, config: CountsConfig) -> tuple[tuple[str, ...], tuple[float, ...]]:
         """The ``top_n`` strongest products and their counts (equal counts in product

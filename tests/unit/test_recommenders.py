@@ -142,8 +142,27 @@ def test_anchor_counts_stay_within_twice_the_capacity_and_keep_the_strongest() -
     counts.add(["strong"], [100.0], 0, cfg)
     for i in range(50):
         counts.add([f"p{i}"], [1.0], i, cfg)
-        assert len(counts) <= 6
+        # 2 x capacity, plus what was added at the newest time (pruned when time moves on)
+        assert len(counts) <= 6 + 1
     assert counts.top(cfg)[0][0] == "strong"
+
+
+def test_anchor_counts_do_not_depend_on_the_order_of_one_times_deltas() -> None:
+    # Two learners publish their deltas for the same interval end; a parallel engine
+    # delivers them in either order (pruning after each delta kept "t" at 9 in one order
+    # and 10 in the other).
+    cfg = CountsConfig(capacity=2, top_n=2, half_life_ms=0)
+    first = (["p", "q", "r", "s", "t"], [5.0, 4.0, 3.0, 2.0, 1.0])
+    second = (["t", "u"], [9.0, 1.0])
+    results = []
+    for order in ((first, second), (second, first)):
+        counts = AnchorCounts()
+        for items, weights in order:
+            counts.add(items, weights, 1_000, cfg)
+        counts.add(["v"], [0.5], 2_000, cfg)  # time moves on: now it prunes
+        results.append((counts.top(cfg), dict(counts.counts)))
+    assert results[0] == results[1]
+    assert results[0][0] == (("t", "p"), (10.0, 5.0))
 
 
 def test_anchor_counts_decay_by_event_time() -> None:
