@@ -7,8 +7,8 @@ Measures, each as the median of ``--repeats`` runs in this one process (pyarrow 
 lazy imports warmed up first, so a one-off import is not charged to every event). Times
 are the process's CPU time (``time.process_time``: every thread of this process, none of
 the other processes sharing the machine), the pipeline thread's CPU time
-(``time.thread_time``: without the lake's writer thread, which encodes Parquet while the
-pipeline runs) and wall-clock time:
+(``time.thread_time``: without the lake's writer thread, when the sink is given one with
+``writer_thread=True``) and wall-clock time:
 
 * ``pipeline``: ``EmbeddedRunner`` with the default pipeline and checkpoints every
   ``--checkpoint-every`` events, JSONL outputs only;

@@ -15,9 +15,10 @@ sink also flushes every ``flush_rows`` rows and at the end of the run. A fresh r
 input the lake already holds (``source``, the input file) replaces the earlier run's
 rows instead of adding them again (:mod:`shopstream.lake.runs`).
 
-Between commits, every ``batch_rows`` rows of a stream become an Arrow table that a writer
-thread (:mod:`shopstream.lake.writer`) appends to the flush's files under temporary names;
-the commit waits for it and publishes the files (fsync, rename). A kill between commits
+Between commits, every ``batch_rows`` rows of a stream become an Arrow table that the
+flush writer (:mod:`shopstream.lake.writer`; on a thread of its own with
+``writer_thread=True``) appends to the flush's files under temporary names; the commit
+waits for it and publishes the files (fsync, rename). A kill between commits
 leaves only temporary files, which the resume deletes with the later flushes.
 
 Examples
@@ -79,7 +80,8 @@ class LakeSink:
 
     def __init__(self, directory: str | Path, streams: Iterable[str] | None = None,
                  flush_rows: int = 500_000, compression: str = "zstd",
-                 source: str | None = None, batch_rows: int = 4_096) -> None:
+                 source: str | None = None, batch_rows: int = 4_096,
+                 writer_thread: bool = False) -> None:
         self.directory = Path(directory)
         #: The input's identity (see :mod:`shopstream.lake.runs`): a fresh run of an
         #: input already in the lake replaces the earlier run's rows.
@@ -96,12 +98,13 @@ class LakeSink:
             msg = f"LakeSink.batch_rows must be an int >= 1, got {batch_rows!r}"
             raise LakeError(msg)
         self.batch_rows = batch_rows
+        self.writer_thread = writer_thread
         # Each record's fields go into its stream's column lists as it is written (the
         # record dies young: see shopstream.lake.columns); every batch_rows records of a
-        # stream become an Arrow table, which the writer thread (shopstream.lake.writer)
-        # encodes into the flush's Parquet file while the pipeline runs on; the commit
-        # only waits for it and makes the files durable. Bound: batch_rows records'
-        # values per stream in Python, and the writer's queue of tables.
+        # stream become an Arrow table, which the flush writer (shopstream.lake.writer)
+        # appends to the flush's Parquet file as a row group; the commit makes the files
+        # durable. Bound: batch_rows records' values per stream in Python, and (with
+        # writer_thread) the writer's queue of tables.
         self._columns: dict[str, StreamColumns] = {s: StreamColumns(s) for s in chosen}
         self._events: StreamColumns | None = self._columns.get(EVENTS)
         self._dead_ms: list[int] = []
@@ -147,7 +150,8 @@ class LakeSink:
         if resume:
             self._forget_after(self.seq)
         if self._writer is None:
-            self._writer = FlushWriter(self.directory, self.compression)
+            self._writer = FlushWriter(self.directory, self.compression,
+                                       threaded=self.writer_thread)
 
     def _forget_after(self, seq: int) -> None:
         for path in self.directory.glob(f"stream=*/date=*/part-{self.run}-*"):
@@ -223,7 +227,7 @@ class LakeSink:
 
     def close(self) -> None:
         """Write what is still buffered (a resume deletes it if no checkpoint covers it)
-        and stop the writer thread."""
+        and stop the writer's thread."""
         if self.run:
             try:
                 self.commit()

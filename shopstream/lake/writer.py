@@ -1,4 +1,5 @@
-"""The lake's writer thread: a flush's tables become Parquet while the pipeline runs on.
+"""The lake's flush writer: a flush's tables become Parquet row groups as they come, on a
+thread of their own (``threaded``) or on the caller's.
 
 The sink hands each batch of a stream (an Arrow table, built on the pipeline's thread)
 to :class:`FlushWriter`, whose thread splits it by UTC day and appends it as a row group
@@ -10,6 +11,11 @@ commit, before the checkpoint that names the flush is saved) waits for the queue
 drain, closes each file, fsyncs it, renames it into place and fsyncs its directory: a
 file is visible only once complete and durable, and a run killed before its commit
 leaves only ``.tmp`` files, which a resume deletes.
+
+Measured on the shared 2-core machine (docs/lake.md), the thread did not pay: the GIL
+hand-overs cost more CPU than the encoding it takes off the pipeline's thread, and with
+no idle core nothing overlaps; the sink therefore writes on the caller's thread unless
+asked (``LakeSink(writer_thread=True)``).
 
 Bound: at most ``queue_tables`` tables wait for the thread (the pipeline blocks on a
 full queue), plus one open file per partition the current flush touches.
@@ -62,7 +68,7 @@ class FlushWriter:
     module's docstring."""
 
     def __init__(self, directory: Path, compression: str = "zstd",
-                 queue_tables: int = 8) -> None:
+                 queue_tables: int = 8, threaded: bool = True) -> None:
         self.directory = directory
         self.compression = compression
         #: Rows and files written (complete files, counted at :meth:`finish`).
@@ -71,13 +77,21 @@ class FlushWriter:
         self._queue: queue.Queue[_Job | None] = queue.Queue(maxsize=queue_tables)
         self._open: dict[Path, tuple[pq.ParquetWriter, str, int]] = {}
         self._error: LakeError | None = None
-        self._thread = threading.Thread(target=self._work, name="lake-writer", daemon=True)
-        self._thread.start()
+        #: ``None``: each table is written by :meth:`put` itself, on the caller's thread.
+        self._thread: threading.Thread | None = None
+        if threaded:
+            self._thread = threading.Thread(target=self._work, name="lake-writer",
+                                            daemon=True)
+            self._thread.start()
 
     def put(self, stream: str, table: pa.Table, name: str, times: pa.Array) -> None:
         """Queue ``table`` of ``stream`` (``times``: its rows' epoch ms, which pick the
         partitions) for the flush file ``name``; blocks while the queue is full."""
         self._raise()
+        if self._thread is None:
+            self._run((stream, table, name, times))
+            self._raise()
+            return
         if not self._thread.is_alive():
             msg = "the lake writer is closed: no table can be written"
             raise LakeError(msg)
@@ -102,7 +116,7 @@ class FlushWriter:
     def close(self) -> None:
         """Stop the thread (what is queued is written first; call :meth:`finish` to make
         it visible)."""
-        if self._thread.is_alive():
+        if self._thread is not None and self._thread.is_alive():
             self._queue.put(None)
             self._thread.join()
 
@@ -113,15 +127,19 @@ class FlushWriter:
     def _work(self) -> None:
         while (job := self._queue.get()) is not None:
             try:
-                if self._error is None:
-                    self._write(*job)
-            except Exception as exc:  # kept, and raised on the pipeline's thread
-                msg = (f"lake writer: cannot write stream {job[0]!r} under "
-                       f"{str(self.directory)!r}: {type(exc).__name__}: {exc}")
-                self._error = LakeError(msg)
+                self._run(job)
             finally:
                 self._queue.task_done()
         self._queue.task_done()
+
+    def _run(self, job: _Job) -> None:
+        try:
+            if self._error is None:
+                self._write(*job)
+        except Exception as exc:  # kept, and raised on the caller's thread
+            msg = (f"lake writer: cannot write stream {job[0]!r} under "
+                   f"{str(self.directory)!r}: {type(exc).__name__}: {exc}")
+            self._error = LakeError(msg)
 
     def _write(self, stream: str, table: pa.Table, name: str, times: pa.Array) -> None:
         dates = day_dates(times)

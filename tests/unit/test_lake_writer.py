@@ -1,5 +1,6 @@
-"""The lake's writer thread (shopstream.lake.writer) behind the sink: a flush is written
-while the pipeline runs, visible only at its commit, and a failure reaches the caller."""
+"""The lake's flush writer (shopstream.lake.writer) behind the sink, on the caller's thread
+and on its own: a flush is written batch by batch, visible only at its commit, and a
+failure reaches the caller."""
 
 from __future__ import annotations
 
@@ -25,9 +26,10 @@ def _files(lake: Path, pattern: str) -> list[Path]:
     return sorted(lake.glob(f"stream=*/date=*/{pattern}"))
 
 
+@pytest.mark.parametrize("thread", [False, True])
 def test_a_flush_is_written_in_row_groups_and_visible_only_at_its_commit(
-        tmp_path: Path) -> None:
-    sink = LakeSink(tmp_path / "lake", streams=[EVENTS], batch_rows=3)
+        tmp_path: Path, thread: bool) -> None:
+    sink = LakeSink(tmp_path / "lake", streams=[EVENTS], batch_rows=3, writer_thread=thread)
     sink.start(None, resume=False, checkpoint_dir=tmp_path / "ck")
     for event in _events(10):
         sink.write_event(event)
@@ -45,16 +47,17 @@ def test_a_flush_is_written_in_row_groups_and_visible_only_at_its_commit(
     sink.close()
 
 
+@pytest.mark.parametrize("thread", [False, True])
 def test_a_run_killed_between_commits_leaves_only_temporary_files_which_a_resume_deletes(
-        tmp_path: Path) -> None:
+        tmp_path: Path, thread: bool) -> None:
     lake, ck = tmp_path / "lake", tmp_path / "ck"
-    sink = LakeSink(lake, streams=[EVENTS], batch_rows=3)
+    sink = LakeSink(lake, streams=[EVENTS], batch_rows=3, writer_thread=thread)
     sink.start(None, resume=False, checkpoint_dir=ck)
     state = sink.commit()
     for event in _events(10):
         sink.write_event(event)
     assert sink._writer is not None
-    sink._writer.close()  # the thread has written what it was given; no commit: a kill
+    sink._writer.close()  # the writer has written what it was given; no commit: a kill
     assert _files(lake, "*.parquet.tmp") and _files(lake, "*.parquet") == []
     resumed = LakeSink(lake, streams=[EVENTS])
     resumed.start(state, resume=True, checkpoint_dir=ck)
@@ -62,10 +65,11 @@ def test_a_run_killed_between_commits_leaves_only_temporary_files_which_a_resume
     resumed.close()
 
 
+@pytest.mark.parametrize("thread", [False, True])
 def test_a_write_that_fails_on_the_writer_thread_is_raised_on_the_callers(
-        tmp_path: Path) -> None:
+        tmp_path: Path, thread: bool) -> None:
     lake = tmp_path / "lake"
-    sink = LakeSink(lake, streams=[EVENTS], batch_rows=2)
+    sink = LakeSink(lake, streams=[EVENTS], batch_rows=2, writer_thread=thread)
     sink.start(None, resume=False, checkpoint_dir=tmp_path / "ck")
     (lake / f"stream={EVENTS}").write_text("a file where the partitions should go")
     # Raised by the next write after the thread failed, at the latest by the commit.
