@@ -8,12 +8,14 @@ added at its newest event time: when the counts move on to a later time with mor
 ``O(log capacity)`` per added product). Pruning only between event times makes the
 counts independent of the order in which the deltas of one time arrive: a parallel
 engine's learners publish theirs at the same interval end, in any order (pruning after
-each delta let the first arrivals push out a product a later delta would have kept). Counts halve every ``half_life_ms`` of event time, applied lazily when
-new counts arrive, so old habits fade and a long run does not let early data dominate.
+each delta let the first arrivals push out a product a later delta would have kept).
+Counts halve every ``half_life_ms`` of event time, applied lazily when new counts
+arrive, so old habits fade and a long run does not let early data dominate.
 
 Cost: :meth:`AnchorCounts.add` is ``O(len(items))`` amortised; :meth:`AnchorCounts.top`
-sorts at most ``2 * capacity`` entries. Memory per anchor: ``O(capacity)``, whatever the
-history.
+sorts at most ``2 * capacity`` entries plus the newest time's additions. Memory per
+anchor: ``O(capacity)`` plus one time's deltas (at most ``key_groups`` learners'
+pending entries), whatever the history.
 
 Examples
 --------
