@@ -207,3 +207,62 @@ def test_a_stage_keeps_its_state_by_uid_when_its_operator_is_renamed() -> None:
         resumed.offer(e)
     resumed.finish()
     assert first + second == whole
+
+
+def _changes_and_timers(events: list[ShopperEvent], drain_every: bool) -> list[Any]:
+    """What a ``Recorder(delay=60)`` and the ``catalog-changes`` stream see, in order, with
+    the test kit's drain after every event or, like the runner, one drain at the end."""
+    collected: list[Output] = []
+    topology = Topology((Stage(Recorder(delay=60), ("events",), by_session),),
+                        ("trace", streams.CATALOG_CHANGES))
+    engine = Engine(topology, 100, collected.append)
+    for event in events:
+        engine.offer(event)
+        if drain_every:
+            engine.drain()
+    engine.finish()
+    return [(o.record[0], o.record[1]) if o.stream == "trace"
+            else ("change", o.record.event_id) for o in collected]
+
+
+def test_a_change_behind_the_watermark_comes_before_later_timers() -> None:
+    """A customer change stamped behind the watermark takes effect at the watermark (the
+    time of the next event after it at the earliest): after the timers due before then,
+    before the timers due after, however often the engine drains."""
+    change = ev("CUSTOMER_CHANGE", 1, "pg", event_id="c", user_id="u")
+    # Offered at watermark 49 (its time: 50); the timer of the event at 0 is due at 60.
+    events = [ev("PAGE_VIEW", 0, "a"), ev("PAGE_VIEW", 150, "b"), change,
+              ev("PAGE_VIEW", 200, "d")]
+    expected = [("event", 0), ("change", "c"), ("timer", 60), ("event", 150),
+                ("event", 200), ("timer", 210), ("timer", 260)]
+    assert _changes_and_timers(events, drain_every=True) == expected
+    assert _changes_and_timers(events, drain_every=False) == expected
+
+
+def test_a_change_behind_the_watermark_before_a_buffered_event_after_a_timer() -> None:
+    """Offered at watermark 19 (its time: 20), the change comes before the timer at 60 of
+    the event at 0 even though the next event it precedes (at 80) comes after that timer."""
+    change = ev("CUSTOMER_CHANGE", 1, "pg", event_id="c", user_id="u")
+    events = [ev("PAGE_VIEW", 0, "a"), ev("PAGE_VIEW", 80, "b"), ev("PAGE_VIEW", 120, "d"),
+              change, ev("PAGE_VIEW", 200, "e")]
+    expected = [("event", 0), ("change", "c"), ("timer", 60), ("event", 80),
+                ("event", 120), ("timer", 140), ("timer", 180), ("event", 200),
+                ("timer", 260)]
+    assert _changes_and_timers(events, drain_every=True) == expected
+    assert _changes_and_timers(events, drain_every=False) == expected
+
+
+def test_timers_due_before_a_change_fire_before_it() -> None:
+    """A drain that releases a change (at 50) also fires first the timers due before it
+    (at 10, of an event the same drain released)."""
+    collected: list[Output] = []
+    topology = Topology((Stage(Recorder(delay=10), ("events",), by_session),),
+                        ("trace", streams.CATALOG_CHANGES))
+    engine = Engine(topology, 100, collected.append)
+    for event in (ev("PAGE_VIEW", 0, "a"), ev("PAGE_VIEW", 150, "b"),
+                  ev("CUSTOMER_CHANGE", 1, "pg", event_id="c", user_id="u"),
+                  ev("PAGE_VIEW", 160, "d")):
+        engine.offer(event)
+    engine.drain()
+    assert [o.stream for o in collected] == ["trace", "trace", streams.CATALOG_CHANGES]
+    assert [o.record[:2] for o in collected[:2]] == [("event", 0), ("timer", 10)]

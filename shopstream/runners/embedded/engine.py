@@ -178,7 +178,8 @@ class Engine:
 
     def _release_events(self, mark: int) -> None:
         """Hand every buffered event at or before ``mark`` to its stages, in event-time
-        order, after the timers and catalog changes due before it."""
+        order, after the catalog changes and timers due before it (the changes first:
+        each after the timers due before it, see :meth:`_release_catalog`)."""
         # This loop runs per event: its lookups are bound once, here.
         in_order = self._in_order
         overtaken = self._overtaken
@@ -198,20 +199,25 @@ class Engine:
                 ts, _, event = popleft()
             else:
                 break
-            if theap and theap[0][0] < ts:
-                fire_due(ts, fire)
             if catalog and catalog[0][0] <= ts:
                 self._release_catalog(ts)
+            if theap and theap[0][0] < ts:
+                fire_due(ts, fire)
             deliver(event, ts)
 
     def _release_catalog(self, until_ms: int) -> None:
         """Send the reference data due by ``until_ms`` to its policy's stream
-        (``catalog-changes`` for catalog changes; a change and an event at the same time:
-        the change first)."""
+        (``catalog-changes`` for catalog changes), each change after the timers due before
+        it (a change, an event and a timer at the same time: in that order). A change
+        behind the watermark takes effect just after it: before every timer due later,
+        even when the next event is released only after those timers."""
         catalog = self._catalog
         held = self.held_kinds
+        theap = self.timers.heap
         while catalog and catalog[0][0] <= until_ms:
             ts, _, event = heapq.heappop(catalog)
+            if theap and theap[0][0] < ts:
+                self.timers.fire_due(ts, self._fire)
             self._output(Output(held[event.event_type], event.session_id, event), ts)
 
     def _fire(self, ts: int, index: int, key: str) -> None:
