@@ -10,6 +10,7 @@ __all__ = [
     "files",
     "kafka_admin",
     "kafka_gates",
+    "kafka_probe",
     "kafka_sink",
     "kafka_source",
     "kafka_source_config",

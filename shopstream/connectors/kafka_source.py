@@ -45,7 +45,8 @@ partition is what fetches say (partition EOF).
 Its poll settings and consumer settings are in
 :mod:`~shopstream.connectors.kafka_source_config` (:class:`KafkaSourceConfig` is
 exported here too); the per-partition gates in front of the merge in
-:mod:`~shopstream.connectors.kafka_gates`.
+:mod:`~shopstream.connectors.kafka_gates`; whether the broker answers (outage detection)
+in :mod:`~shopstream.connectors.kafka_probe`.
 """
 
 from __future__ import annotations
@@ -67,6 +68,7 @@ from shopstream.connectors.kafka_admin import (
     wait_for_broker,
 )
 from shopstream.connectors.kafka_gates import PartitionGates
+from shopstream.connectors.kafka_probe import BrokerProbe
 from shopstream.connectors.kafka_source_config import KafkaSourceConfig, consumer_settings
 from shopstream.connectors.partition_merge import PartitionMerge
 from shopstream.connectors.partition_watermarks import Partition, PartitionWatermarks
@@ -126,10 +128,10 @@ class KafkaSource:
         self._clock = 0.0
         self._stop = threading.Event()
         self._exhausted = False
-        self._probe_at = 0.0
         self.messages = 0
         #: The broker going away and coming back (one log line each).
         self.outage = BrokerOutage(config.bootstrap, "run --kafka's consumer")
+        self._probe = BrokerProbe(self.outage)
 
     @property
     def name(self) -> str:
@@ -228,7 +230,7 @@ class KafkaSource:
             if outage.down or not batch:
                 # Once a second: is the topic quiet, or the broker gone (or back)? Messages
                 # say nothing: they may have been fetched before it went.
-                reachable = self._reachable(consumer, where)
+                reachable = self._probe.reachable(consumer, where)
                 if outage.down:
                     if reachable is True:
                         outage.back()
@@ -300,25 +302,6 @@ class KafkaSource:
                 # Idle ticks only when nothing waits in the merge: the runner moves the
                 # watermark on after idle ticks, which must not overtake held messages.
                 yield None
-
-    def _reachable(self, consumer: Any, where: dict[Partition, int]) -> bool | None:
-        """Whether the broker answers a request for the group's committed offset of one
-        partition (``None``: not asked, the last question was less than a second ago).
-        Silence alone cannot tell a quiet topic from a broker gone, nor can metadata
-        (from the client's cache), nor a partition read to its end (said once, not again
-        after a reconnection)."""
-        now = time.monotonic()
-        if now < self._probe_at or not where:
-            return None
-        self._probe_at = now + 1.0
-        confluent = kafka()
-        topic, partition = next(iter(where))
-        try:
-            consumer.committed([confluent.TopicPartition(topic, partition)], timeout=1.0)
-        except confluent.KafkaException as exc:
-            self.outage.lost(f"no answer to an offsets request: {describe(exc)}")
-            return False
-        return True
 
     def _flow_control(self, consumer: Any, merge: PartitionMerge,
                       paused: set[Partition], high: int) -> None:
