@@ -130,8 +130,8 @@ class RefusedRecord(bytes):
     :class:`~shopstream.events.time_window.PartitionGate`) hands the record on as these
     bytes. The decoder's byte-level check (:func:`check_raw`) refuses them with ``reason``
     and stage ``limit``, so whatever runner decodes them writes the dead letter with the
-    original bytes and the reason. ``isascii`` answers ``False`` so that the decoder never
-    takes its fast path around that check.
+    original bytes and the reason (the decoder sends anything but plain ``bytes`` to that
+    check).
 
     Examples
     --------
@@ -152,9 +152,6 @@ class RefusedRecord(bytes):
         record = cls(raw)
         record.reason = reason
         return record
-
-    def isascii(self) -> bool:
-        return False
 
 
 def format_ms(ms: int) -> str:

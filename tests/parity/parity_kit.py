@@ -16,6 +16,7 @@ import msgspec
 from shopstream.errors import DecodeError
 from shopstream.events import streams
 from shopstream.events.decode import EventDecoder
+from shopstream.events.model import ShopperEvent
 from shopstream.operators.rules import RulesStreamConfig
 from shopstream.pipeline import PipelineConfig, default_topology
 from shopstream.runners.embedded.harness import run_topology
@@ -53,27 +54,42 @@ def golden_recommendation_topology() -> Topology:
         streams.RECOMMENDATION_MODELS))
 
 
-def add_catalog_changes(path: Path, products: int = 6) -> int:
-    """Insert catalog changes into the JSONL events at ``path`` (in place): the most
-    viewed products go out of stock a third of the way in and come back two thirds in,
-    some stamped at the time around them, some minutes behind it (never late: they take
-    effect at the watermark) and one ahead; returns how many were added."""
-    from shopstream.errors import DecodeError
-    from shopstream.events.decode import EventDecoder
-
+def read_events(path: Path) -> tuple[list[bytes], list[int], list[ShopperEvent | None]]:
+    """The lines of the JSONL events at ``path``, each line's event time (a bad line's is
+    the line before's) and its event (``None`` for a bad line)."""
     decode = EventDecoder().decode
     lines = path.read_bytes().splitlines()
-    views: collections.Counter[str] = collections.Counter()
     times: list[int] = []
+    events: list[ShopperEvent | None] = []
     for raw in lines:
         try:
             event = decode(raw)
         except DecodeError:
             times.append(times[-1] if times else 0)
+            events.append(None)
             continue
         times.append(event.timestamp_ms)
-        if event.event_type == "VIEW_PRODUCT" and event.product_id:
-            views[event.product_id] += 1
+        events.append(event)
+    return lines, times, events
+
+
+def insert_lines(path: Path, lines: list[bytes], inserts: list[tuple[int, bytes]]) -> None:
+    """Write ``lines`` to ``path`` with each ``(index, line)`` of ``inserts`` put before
+    the line at that index."""
+    for at, raw in sorted(inserts, reverse=True):
+        lines.insert(at, raw)
+    path.write_bytes(b"".join(raw + b"\n" for raw in lines))
+
+
+def add_catalog_changes(path: Path, products: int = 6) -> int:
+    """Insert catalog changes into the JSONL events at ``path`` (in place): the most
+    viewed products go out of stock a third of the way in and come back two thirds in,
+    some stamped at the time around them, some minutes behind it (never late: they take
+    effect at the watermark) and one ahead; returns how many were added."""
+    lines, times, events = read_events(path)
+    views = collections.Counter(e.product_id for e in events
+                                if e is not None and e.event_type == "VIEW_PRODUCT"
+                                and e.product_id)
     top = [product for product, _ in views.most_common(products)]
     inserts: list[tuple[int, bytes]] = []
     for n, product in enumerate(top):
@@ -84,9 +100,7 @@ def add_catalog_changes(path: Path, products: int = 6) -> int:
                       "sessionId": "catalog", "eventId": f"catalog-{product}-{phase}",
                       "userId": "catalog", "productId": product, "quantity": quantity}
             inserts.append((at, json.dumps(change).encode()))
-    for at, raw in sorted(inserts, reverse=True):
-        lines.insert(at, raw)
-    path.write_bytes(b"".join(raw + b"\n" for raw in lines))
+    insert_lines(path, lines, inserts)
     return len(inserts)
 
 

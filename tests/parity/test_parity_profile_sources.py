@@ -13,7 +13,14 @@ import json
 from pathlib import Path
 
 import pytest
-from parity_kit import ParityRunner, add_catalog_changes, expected_lines, per_key
+from parity_kit import (
+    ParityRunner,
+    add_catalog_changes,
+    expected_lines,
+    insert_lines,
+    per_key,
+    read_events,
+)
 
 from shopstream.errors import DecodeError
 from shopstream.events import streams
@@ -49,18 +56,11 @@ def add_customer_changes(path: Path, every: int = 4) -> int:
     A change behind the watermark takes effect at it: before the timers due after that
     (the embedded engine once fired those due before the next event first: one of 872
     profiles differed from the test kit's on this input)."""
-    decode = EventDecoder().decode
-    lines = path.read_bytes().splitlines()
-    times: list[int] = []
+    lines, times, events = read_events(path)
     first: dict[str, int] = {}
-    for index, raw in enumerate(lines):
-        try:
-            event = decode(raw)
-        except DecodeError:
-            times.append(times[-1] if times else 0)
-            continue
-        times.append(event.timestamp_ms)
-        if event.user_id != event.session_id and event.user_id not in first:
+    for index, event in enumerate(events):
+        if event is not None and event.user_id != event.session_id \
+                and event.user_id not in first:
             first[event.user_id] = index
     inserts: list[tuple[int, bytes]] = []
     for n, (user, index) in enumerate(sorted(first.items())):
@@ -77,9 +77,7 @@ def add_customer_changes(path: Path, every: int = 4) -> int:
                       "userId": user, "country": country, "region": f"r{n}",
                       "device": "mobile", "platform": "ios"}
             inserts.append((at, json.dumps(change).encode()))
-    for at, raw in sorted(inserts, reverse=True):
-        lines.insert(at, raw)
-    path.write_bytes(b"".join(raw + b"\n" for raw in lines))
+    insert_lines(path, lines, inserts)
     return len(inserts)
 
 
