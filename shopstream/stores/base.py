@@ -15,8 +15,9 @@ Examples
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from bisect import bisect_left
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple, Protocol, runtime_checkable
 
 # require and MissingDependencyError live in shopstream.errors, StoreError in
@@ -24,8 +25,8 @@ from typing import Any, NamedTuple, Protocol, runtime_checkable
 from shopstream.errors import MissingDependencyError, require
 from shopstream.stores.errors import StoreError
 
-__all__ = ["FeatureStore", "MissingDependencyError", "StoreEntry", "StoreError", "WriteStats",
-           "require"]
+__all__ = ["FeatureStore", "JsonReads", "MissingDependencyError", "StoreEntry", "StoreError",
+           "WriteStats", "require"]
 
 
 class StoreEntry(NamedTuple):
@@ -108,3 +109,28 @@ class FeatureStore(Protocol):
     def close(self) -> None:
         """Release connections and files; the data stays."""
         ...
+
+
+class JsonReads(ABC):
+    """``get`` and ``get_many`` for a store that keeps every value as JSON bytes.
+
+    Both stores of this package implement ``get_raw_many`` (the stored bytes, ``None``
+    for absent or expired keys, see :mod:`shopstream.stores.raw`) and set ``_decode``
+    (a ``msgspec`` JSON decoder); the decoded reads are the same for both. Cost: one
+    ``get_raw_many`` call and one decode per value found.
+    """
+
+    _decode: Callable[[bytes], Any]
+
+    @abstractmethod
+    def get_raw_many(self, keys: Sequence[str]) -> list[bytes | None]:
+        """The stored JSON bytes under ``keys``, in order, ``None`` for absent ones."""
+
+    def get(self, key: str) -> Any | None:
+        """The value under ``key``, or ``None`` when absent or expired."""
+        return self.get_many((key,))[0]
+
+    def get_many(self, keys: Sequence[str]) -> list[Any | None]:
+        """The values under ``keys``, in order, ``None`` for absent or expired ones."""
+        decode = self._decode
+        return [None if value is None else decode(value) for value in self.get_raw_many(keys)]

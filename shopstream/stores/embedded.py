@@ -34,11 +34,10 @@ import time
 import urllib.parse
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
 
 import msgspec
 
-from shopstream.stores.base import StoreEntry, StoreError, WriteStats
+from shopstream.stores.base import JsonReads, StoreEntry, StoreError, WriteStats
 from shopstream.stores.key_owner import key_owned
 
 __all__ = ["SqliteStore"]
@@ -56,7 +55,7 @@ _POINT_READ = f"SELECT value FROM kv WHERE key = ? AND {_LIVE}"
 _RANGE_READ = f"SELECT key, value FROM kv WHERE key >= ? AND key < ? AND {_LIVE}"
 
 
-class SqliteStore:
+class SqliteStore(JsonReads):
     """A :class:`~shopstream.stores.base.FeatureStore` in one SQLite file.
 
     ``clock`` returns the current time in seconds (wall clock by default; tests inject
@@ -138,13 +137,6 @@ class SqliteStore:
             msg = f"cannot write to the store {self.url!r}: {exc}"
             raise StoreError(msg) from None
         self.stats.observe(time.perf_counter() - started, len(rows))
-
-    def get(self, key: str) -> Any | None:
-        return self.get_many((key,))[0]
-
-    def get_many(self, keys: Sequence[str]) -> list[Any | None]:
-        decode = self._decode
-        return [None if value is None else decode(value) for value in self.get_raw_many(keys)]
 
     def get_raw_many(self, keys: Sequence[str]) -> list[bytes | None]:
         """The stored JSON bytes under ``keys`` (see :mod:`shopstream.stores.raw`).

@@ -20,7 +20,7 @@ from typing import Any
 
 import msgspec
 
-from shopstream.stores.base import StoreEntry, StoreError, WriteStats, require
+from shopstream.stores.base import JsonReads, StoreEntry, StoreError, WriteStats, require
 from shopstream.stores.key_owner import key_owned
 
 __all__ = ["RedisStore"]
@@ -30,7 +30,7 @@ _INSTALL = "redis[hiredis]"
 _CHUNK = 2_000
 
 
-class RedisStore:
+class RedisStore(JsonReads):
     """A :class:`~shopstream.stores.base.FeatureStore` on a Redis server at ``url``.
 
     ``volatile``: a Redis server restarted without persistence comes back empty, so
@@ -91,13 +91,6 @@ class RedisStore:
                 parts.append(b"*5\r\n$3\r\nSET\r\n$%d\r\n%b\r\n$%d\r\n%b\r\n$2\r\nPX\r\n"
                              b"$%d\r\n%b\r\n" % (len(k), k, len(v), v, len(px), px))
         return b"".join(parts)
-
-    def get(self, key: str) -> Any | None:
-        return self.get_many((key,))[0]
-
-    def get_many(self, keys: Sequence[str]) -> list[Any | None]:
-        decode = self._decode
-        return [None if value is None else decode(value) for value in self.get_raw_many(keys)]
 
     def get_raw_many(self, keys: Sequence[str]) -> list[bytes | None]:
         """The stored JSON bytes under ``keys`` (see :mod:`shopstream.stores.raw`)."""
