@@ -26,8 +26,8 @@ from urllib.parse import urlencode
 
 from pydantic import BaseModel
 
+from shopstream.errors import require
 from shopstream.shopdb.connection import describe, psycopg2
-from shopstream.stores.base import require
 
 try:
     import fastapi

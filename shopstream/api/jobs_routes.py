@@ -22,7 +22,7 @@ from typing import Any
 
 import msgspec
 
-from shopstream.stores.base import require
+from shopstream.errors import require
 
 try:
     import fastapi

@@ -45,7 +45,7 @@ try:
     from fastapi import WebSocket, WebSocketDisconnect
     from fastapi.responses import FileResponse, Response
 except ImportError:  # pragma: no cover - depends on the installation
-    from shopstream.stores.base import require
+    from shopstream.errors import require
 
     require("fastapi", "shopstream[serve]")
     raise
@@ -133,7 +133,7 @@ def plotly_bundle() -> Path:
     try:
         folder = resources.files("plotly") / "package_data"
     except ModuleNotFoundError:  # pragma: no cover - depends on the installation
-        from shopstream.stores.base import require
+        from shopstream.errors import require
 
         require("plotly", "shopstream[serve]")
         raise

@@ -32,7 +32,7 @@ from typing import Any
 
 import msgspec
 
-from shopstream.errors import ShopstreamError
+from shopstream.errors import ShopstreamError, require
 from shopstream.events.pseudonym import from_environment
 from shopstream.privacy.erasure import (
     ERASURE_LOG_ENV,
@@ -46,7 +46,6 @@ from shopstream.privacy.erasure import (
     scrub_engine,
 )
 from shopstream.privacy.scrub import ScrubResult
-from shopstream.stores.base import require
 
 try:
     import fastapi

@@ -38,8 +38,9 @@ from typing import Any
 
 import msgspec
 
+from shopstream.errors import require
 from shopstream.profiles.behaviour import BEHAVIOUR_SEGMENTS
-from shopstream.stores.base import FeatureStore, StoreError, require
+from shopstream.stores.base import FeatureStore, StoreError
 from shopstream.stores.keys import SEGMENT_GROUPS_KEY, profile_key, segment_group_key
 from shopstream.stores.open import redact_url
 from shopstream.stores.raw import raw_one

@@ -93,7 +93,7 @@ def main() -> int:
                      name="shopstream-lifeline").start()
     from shopstream.api.app import ServeState
     from shopstream.api.server import ServeConfig, server_app, uvicorn_options
-    from shopstream.stores.base import require
+    from shopstream.errors import require
     from shopstream.stores.open import open_store
 
     uvicorn = require("uvicorn", "shopstream[serve]")

@@ -27,7 +27,7 @@ from typing import Any, Literal
 
 import msgspec
 
-from shopstream.stores.base import require
+from shopstream.errors import require
 
 try:
     import fastapi

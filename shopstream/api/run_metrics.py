@@ -147,7 +147,7 @@ class RunObserver:
                  "Seconds since the last checkpoint.",
                  round(self._clock() - self.last_checkpoint, 3))
         if self._lag is not None:
-            self._lag_lines(out)
+            _lag_lines(out, self._lag)
         line(out, "shopstream_pipeline_errors_total", "counter",
              "Failures inside the pipeline (see /health).", self.pipeline_errors())
         if self.store is not None:
@@ -159,19 +159,6 @@ class RunObserver:
             return self._events_in()
         accepted = getattr(engine, "events_in", None)
         return int(accepted) + dead if accepted is not None else late + dead
-
-    def _lag_lines(self, out: list[str]) -> None:
-        assert self._lag is not None
-        try:
-            lags = dict(self._lag())
-        except Exception:  # the broker is away: no lag sample, the rest still shows
-            lags = {}
-        out.append("# HELP shopstream_kafka_consumer_lag Messages behind the end of each "
-                   "input partition (end offset minus the consumer's position).")
-        out.append("# TYPE shopstream_kafka_consumer_lag gauge")
-        for (topic, partition), lag in sorted(lags.items()):
-            out.append(f'shopstream_kafka_consumer_lag{{topic="{topic}",'
-                       f'partition="{partition}"}} {lag}')
 
     def health(self) -> dict[str, Any]:
         """``status`` is ``ok`` unless the store is failing; never shows a password."""
@@ -229,3 +216,18 @@ def collect_observer(collector: Any, store: FeatureStore | None, live: Any,
     if kafka:
         observer.urls["kafka"] = kafka
     return observer
+
+
+def _lag_lines(out: list[str], lag: Callable[[], Mapping[tuple[str, int], int]]) -> None:
+    """The consumer-lag gauge, one line per input partition (none while the broker is
+    away: the rest of the page still shows)."""
+    try:
+        lags = dict(lag())
+    except Exception:  # the broker is away: no lag sample, the rest still shows
+        lags = {}
+    out.append("# HELP shopstream_kafka_consumer_lag Messages behind the end of each "
+               "input partition (end offset minus the consumer's position).")
+    out.append("# TYPE shopstream_kafka_consumer_lag gauge")
+    for (topic, partition), behind in sorted(lags.items()):
+        out.append(f'shopstream_kafka_consumer_lag{{topic="{topic}",'
+                   f'partition="{partition}"}} {behind}')

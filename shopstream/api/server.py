@@ -42,9 +42,8 @@ from shopstream.api.rate_limit import RateLimitConfig, RateLimiter
 from shopstream.api.read_workers import ReadWorkers
 from shopstream.api.security import SecurityConfig
 from shopstream.api.serve_checkpoints import ServeCheckpointConfig
-from shopstream.errors import ConfigError
+from shopstream.errors import ConfigError, require
 from shopstream.events.limits import YEAR_2000_MS, InputLimits
-from shopstream.stores.base import require
 from shopstream.stores.open import open_store
 
 __all__ = [

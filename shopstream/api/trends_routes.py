@@ -26,8 +26,9 @@ from typing import Any
 
 import msgspec
 
+from shopstream.errors import require
 from shopstream.events.trends import CATEGORY, PRODUCT
-from shopstream.stores.base import FeatureStore, StoreError, require
+from shopstream.stores.base import FeatureStore, StoreError
 from shopstream.stores.keys import trend_key
 from shopstream.stores.open import redact_url
 

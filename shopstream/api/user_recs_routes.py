@@ -35,7 +35,8 @@ from typing import Any
 
 import msgspec
 
-from shopstream.stores.base import FeatureStore, StoreError, require
+from shopstream.errors import require
+from shopstream.stores.base import FeatureStore, StoreError
 from shopstream.stores.keys import user_recs_key
 from shopstream.stores.open import redact_url
 
