@@ -26,7 +26,7 @@ from __future__ import annotations
 import collections
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -128,6 +128,9 @@ class Collector:
             target.close()
 
 
+_Deliver = Callable[[list[ShopperEvent], list[DeadLetter]], Awaitable[Response | None]]
+
+
 def collector_router(state: Any, canonical: bool = False,
                      security: SecurityConfig | None = None) -> Any:
     """The collector's routes over ``state``: a :class:`Collector`, or a ``serve`` state
@@ -135,23 +138,43 @@ def collector_router(state: Any, canonical: bool = False,
     state's) decides who sees rejected payloads in ``/collector/stats``."""
     if security is None:
         security = getattr(state, "security", None) or SecurityConfig()
-    keys = KeyRing(security.api_keys)
-    if isinstance(state, Collector):
-        collector = state
-    else:
-        live = getattr(state, "live", None)
-        forward = getattr(state, "forward", None)
-        collector = Collector([LiveTarget(live)] if live is not None
-                              else [forward] if forward is not None else [])
-    router = fastapi.APIRouter(tags=["collector"])
-    # The limits of this server's doors: the hosted pipeline's, else the state's (serve
-    # --kafka forwards events checked with them).
-    live_config = getattr(getattr(state, "live", None), "config", None)
-    limits = (collector.limits if isinstance(state, Collector)
-              else getattr(live_config, "input_limits", None)
-              or getattr(state, "input_limits", None) or collector.limits)
+    collector = _collector_of(state)
+    limits = _limits_of(state, collector)
     decoder = EventDecoder(limits)
+    deliver = _deliverer(collector)
+    router = fastapi.APIRouter(tags=["collector"])
+    _add_snowplow_routes(router, deliver, decoder, limits)
+    _add_stats_route(router, collector, KeyRing(security.api_keys))
+    if canonical:
+        _add_events_route(router, deliver, decoder)
+    return router
 
+
+def _collector_of(state: Any) -> Collector:
+    """``state`` itself, or a collector over a ``serve`` state's hosted pipeline (else
+    its Kafka forwarder)."""
+    if isinstance(state, Collector):
+        return state
+    live = getattr(state, "live", None)
+    forward = getattr(state, "forward", None)
+    return Collector([LiveTarget(live)] if live is not None
+                     else [forward] if forward is not None else [])
+
+
+def _limits_of(state: Any, collector: Collector) -> InputLimits:
+    """The limits of this server's doors: the hosted pipeline's, else the state's (serve
+    --kafka forwards events checked with them)."""
+    if isinstance(state, Collector):
+        return collector.limits
+    live_config = getattr(getattr(state, "live", None), "config", None)
+    limits: InputLimits = (getattr(live_config, "input_limits", None)
+                           or getattr(state, "input_limits", None) or collector.limits)
+    return limits
+
+
+def _deliverer(collector: Collector) -> _Deliver:
+    """Hand events and dead letters to ``collector`` off the event loop; the answer to
+    send instead when a target refuses them (503), else None."""
     async def deliver(events: list[ShopperEvent], letters: list[DeadLetter]) -> Response | None:
         try:
             await run_in_threadpool(collector.deliver, events, letters)
@@ -161,7 +184,12 @@ def collector_router(state: Any, canonical: bool = False,
         except (NoTargetError, ShopstreamError) as exc:
             return _json({"detail": redact_url(str(exc))}, 503)
         return None
+    return deliver
 
+
+def _add_snowplow_routes(router: fastapi.APIRouter, deliver: _Deliver, decoder: EventDecoder,
+                         limits: InputLimits) -> None:
+    """``POST`` :data:`TP2_PATH` and ``GET /i``, the Snowplow tracker protocol."""
     @router.post(TP2_PATH, summary="Snowplow tracker protocol: a batch of events")
     async def tp2(request: Request) -> Response:
         """A ``payload_data`` envelope; unmapped events go to dead-letter and are listed."""
@@ -197,6 +225,9 @@ def collector_router(state: Any, canonical: bool = False,
             return _json({"accepted": 0, "rejected": rejected}, 400)
         return Response(_PIXEL, media_type="image/gif", headers={"Cache-Control": "no-store"})
 
+
+def _add_stats_route(router: fastapi.APIRouter, collector: Collector, keys: KeyRing) -> None:
+    """``GET /collector/stats``."""
     @router.get("/collector/stats", summary="What the collector accepted and rejected")
     async def stats(request: Request) -> Response:
         """Counts, and the latest dead letters; with API keys configured, the rejected
@@ -211,34 +242,34 @@ def collector_router(state: Any, canonical: bool = False,
             body["note"] = "send an API key to see the rejected payloads"
         return _json(body, 200)
 
-    if canonical:
-        @router.post("/events", status_code=202, summary="Send canonical events")
-        async def post_events(request: Request) -> Response:
-            """One event (a JSON object) or a batch (a JSON array), validated like input
-            files; all or nothing: 400 lists the reason of every invalid event."""
-            body = await request.body()
-            try:
-                raws = ([bytes(r) for r in _decode_batch(body)]
-                        if body.lstrip()[:1] == b"[" else [bytes(_decode_one(body))])
-            except (msgspec.DecodeError, RecursionError) as exc:
-                detail = str(exc) if isinstance(exc, msgspec.DecodeError) else "nested too deep"
-                failure = await deliver([], [DeadLetter.of_bytes(
-                    "decode", f"body is not JSON: {detail}", decoder.redact(body),
-                    "collector:events", -1)])
-                return failure or _json({"detail": f"body is not JSON: {detail}"}, 400)
-            if len(raws) > _MAX_BATCH:
-                return _json({"detail": f"at most {_MAX_BATCH} events per request"}, 413)
-            events, letters, errors = _decode_all(decoder, raws)
-            if letters:
-                failure = await deliver([], letters)
-                if failure is not None:
-                    return failure
-                return _json({"detail": f"{len(letters)} of {len(raws)} events are invalid; "
-                                        "none was accepted", "errors": errors}, 400)
-            failure = await deliver(events, [])
-            return failure or _json({"accepted": len(events)}, 202)
 
-    return router
+def _add_events_route(router: fastapi.APIRouter, deliver: _Deliver, decoder: EventDecoder) -> None:
+    """``POST /events``, canonical events (``collect`` only)."""
+    @router.post("/events", status_code=202, summary="Send canonical events")
+    async def post_events(request: Request) -> Response:
+        """One event (a JSON object) or a batch (a JSON array), validated like input
+        files; all or nothing: 400 lists the reason of every invalid event."""
+        body = await request.body()
+        try:
+            raws = ([bytes(r) for r in _decode_batch(body)]
+                    if body.lstrip()[:1] == b"[" else [bytes(_decode_one(body))])
+        except (msgspec.DecodeError, RecursionError) as exc:
+            detail = str(exc) if isinstance(exc, msgspec.DecodeError) else "nested too deep"
+            failure = await deliver([], [DeadLetter.of_bytes(
+                "decode", f"body is not JSON: {detail}", decoder.redact(body),
+                "collector:events", -1)])
+            return failure or _json({"detail": f"body is not JSON: {detail}"}, 400)
+        if len(raws) > _MAX_BATCH:
+            return _json({"detail": f"at most {_MAX_BATCH} events per request"}, 413)
+        events, letters, errors = _decode_all(decoder, raws)
+        if letters:
+            failure = await deliver([], letters)
+            if failure is not None:
+                return failure
+            return _json({"detail": f"{len(letters)} of {len(raws)} events are invalid; "
+                                    "none was accepted", "errors": errors}, 400)
+        failure = await deliver(events, [])
+        return failure or _json({"accepted": len(events)}, 202)
 
 
 def collector_app(collector: Collector, security: SecurityConfig | None = None) -> Any:
