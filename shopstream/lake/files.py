@@ -22,6 +22,9 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+# fsync_directory and publish live in the pyarrow-free shopstream.durable (the embedded
+# runner's checkpoints use them too); importable from here as before.
+from shopstream.durable import fsync_directory, publish
 from shopstream.lake.errors import LakeError
 
 __all__ = ["fsync_directory", "publish", "replace_json", "tmp_name", "write_parquet"]
@@ -34,26 +37,6 @@ def tmp_name(path: Path) -> Path:
     'a/part-1.parquet.tmp'
     """
     return path.with_name(path.name + ".tmp")
-
-
-def fsync_directory(folder: Path) -> None:
-    """Make the names in ``folder`` durable (a rename is not, until its folder is synced)."""
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def publish(tmp: Path, path: Path) -> None:
-    """fsync the complete file ``tmp``, rename it to ``path`` and fsync the folder."""
-    fd = os.open(tmp, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(tmp, path)
-    fsync_directory(path.parent)
 
 
 def replace_json(path: Path, data: Any) -> None:

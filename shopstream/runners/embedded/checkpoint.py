@@ -16,11 +16,11 @@ True
 
 from __future__ import annotations
 
-import os
 import pickle
 from pathlib import Path
 from typing import Any
 
+from shopstream.durable import publish
 from shopstream.errors import CheckpointError
 
 __all__ = ["CheckpointStore"]
@@ -44,14 +44,7 @@ class CheckpointStore:
             with open(tmp, "wb") as handle:
                 pickle.dump({"format": _FORMAT, "snapshot": snapshot}, handle,
                             protocol=pickle.HIGHEST_PROTOCOL)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(tmp, self.path)
-            dir_fd = os.open(self.directory, os.O_RDONLY)
-            try:
-                os.fsync(dir_fd)
-            finally:
-                os.close(dir_fd)
+            publish(tmp, self.path)
         except OSError as exc:
             msg = f"cannot write checkpoint in {str(self.directory)!r}: {exc.strerror}"
             raise CheckpointError(msg) from None
