@@ -160,21 +160,17 @@ class _Database:
         finally:
             self._pool.putconn(conn)
 
-
-def data_router(dsn: str | None) -> Any:
-    """The ``/shop`` router over the database at ``dsn`` (``None``: answers 503)."""
-    db = _Database(dsn)
-    router = fastapi.APIRouter(prefix="/shop", tags=["shop database"])
-
-    def page(table: str, path: str, limit: int, after: int | None,
+    def page(self, table: str, path: str, limit: int, after: int | None,
              filters: dict[str, Any]) -> dict[str, Any]:
+        """One page of ``table`` (at most ``limit`` rows after id ``after``, equal to
+        every ``filters`` value not None), and the link to the next one."""
         where, args = ["id > %s"], [after if after is not None else -1]
         for column, value in filters.items():
             if value is not None:
                 where.append(f"{column} = %s")  # column names are ours, values bound
                 args.append(value)
-        rows = db.rows(f"SELECT * FROM {table} WHERE {' AND '.join(where)} "
-                       f"ORDER BY id LIMIT %s", (*args, limit + 1))
+        rows = self.rows(f"SELECT * FROM {table} WHERE {' AND '.join(where)} "
+                        f"ORDER BY id LIMIT %s", (*args, limit + 1))
         more = len(rows) > limit
         rows = rows[:limit]
         if not more:
@@ -184,57 +180,73 @@ def data_router(dsn: str | None) -> Any:
             for k, v in filters.items() if v is not None}
         return {"data": rows, "next": f"/shop/{path}?{urlencode(query)}"}
 
-    def one(table: str, ident: int, what: str) -> dict[str, Any]:
-        rows = db.rows(f"SELECT * FROM {table} WHERE id = %s", (ident,))
+    def one(self, table: str, ident: int, what: str) -> dict[str, Any]:
+        """The row of ``table`` with id ``ident`` (404 naming ``what`` when none)."""
+        rows = self.rows(f"SELECT * FROM {table} WHERE id = %s", (ident,))
         if not rows:
             raise fastapi.HTTPException(404, f"no {what} with id {ident}")
         return rows[0]
 
+
+def data_router(dsn: str | None) -> Any:
+    """The ``/shop`` router over the database at ``dsn`` (``None``: answers 503)."""
+    db = _Database(dsn)
+    router = fastapi.APIRouter(prefix="/shop", tags=["shop database"])
+    _catalog_routes(router, db)
+    _activity_routes(router, db)
+    return router
+
+
+def _catalog_routes(router: fastapi.APIRouter, db: _Database) -> None:
+    """Categories, products and customers."""
     @router.get("/categories", response_model=Page[Category], summary="Categories")
     def categories(limit: int = _LIMIT, after: int | None = _AFTER) -> Any:
-        return page("categories", "categories", limit, after, {})
+        return db.page("categories", "categories", limit, after, {})
 
     @router.get("/products", response_model=Page[Product], summary="Products")
     def products(limit: int = _LIMIT, after: int | None = _AFTER,
                  category_id: int | None = None, active: bool | None = None) -> Any:
-        return page("products", "products", limit, after,
-                    {"category_id": category_id, "active": active})
+        return db.page("products", "products", limit, after,
+                       {"category_id": category_id, "active": active})
 
     @router.get("/products/{product_id}", response_model=Product, summary="One product")
     def product(product_id: int) -> Any:
-        return one("products", product_id, "product")
+        return db.one("products", product_id, "product")
 
     @router.get("/customers", response_model=Page[Customer], summary="Customers")
     def customers(limit: int = _LIMIT, after: int | None = _AFTER,
                   country: str | None = None) -> Any:
-        return page("customers", "customers", limit, after, {"country": country})
+        return db.page("customers", "customers", limit, after, {"country": country})
 
     @router.get("/customers/{customer_id}", response_model=Customer, summary="One customer")
     def customer(customer_id: int) -> Any:
-        return one("customers", customer_id, "customer")
+        return db.one("customers", customer_id, "customer")
 
+
+def _activity_routes(router: fastapi.APIRouter, db: _Database) -> None:
+    """Carts, wishlists, orders, their items and payments."""
     @router.get("/carts", response_model=Page[CartLine],
                 summary="Cart lines (open and abandoned carts)")
     def carts(limit: int = _LIMIT, after: int | None = _AFTER,
               customer_id: int | None = None, session_id: str | None = None) -> Any:
-        return page("carts", "carts", limit, after,
-                    {"customer_id": customer_id, "session_id": session_id})
+        return db.page("carts", "carts", limit, after,
+                       {"customer_id": customer_id, "session_id": session_id})
 
     @router.get("/wishlist", response_model=Page[WishlistEntry], summary="Wishlist entries")
     def wishlist(limit: int = _LIMIT, after: int | None = _AFTER,
                  customer_id: int | None = None) -> Any:
-        return page("wishlist", "wishlist", limit, after, {"customer_id": customer_id})
+        return db.page("wishlist", "wishlist", limit, after, {"customer_id": customer_id})
 
     @router.get("/orders", response_model=Page[Order], summary="Orders")
     def orders(limit: int = _LIMIT, after: int | None = _AFTER,
                customer_id: int | None = None, status: str | None = None) -> Any:
-        return page("orders", "orders", limit, after,
-                    {"customer_id": customer_id, "status": status})
+        return db.page("orders", "orders", limit, after,
+                       {"customer_id": customer_id, "status": status})
 
     @router.get("/orders/{order_id}", response_model=OrderWithItems,
                 summary="One order with its items")
     def order(order_id: int) -> Any:
-        found = one("orders", order_id, "order")
+        found = db.one("orders", order_id, "order")
         found["items"] = db.rows("SELECT * FROM order_items WHERE order_id = %s ORDER BY id",
                                  (order_id,))
         return found
@@ -242,12 +254,10 @@ def data_router(dsn: str | None) -> Any:
     @router.get("/order-items", response_model=Page[OrderItem], summary="Order items")
     def order_items(limit: int = _LIMIT, after: int | None = _AFTER,
                     order_id: int | None = None, product_id: int | None = None) -> Any:
-        return page("order_items", "order-items", limit, after,
-                    {"order_id": order_id, "product_id": product_id})
+        return db.page("order_items", "order-items", limit, after,
+                       {"order_id": order_id, "product_id": product_id})
 
     @router.get("/payments", response_model=Page[Payment], summary="Payments")
     def payments(limit: int = _LIMIT, after: int | None = _AFTER,
                  status: str | None = None) -> Any:
-        return page("payments", "payments", limit, after, {"status": status})
-
-    return router
+        return db.page("payments", "payments", limit, after, {"status": status})
