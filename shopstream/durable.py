@@ -24,13 +24,18 @@ from pathlib import Path
 __all__ = ["fsync_directory", "publish"]
 
 
-def fsync_directory(folder: Path) -> None:
-    """Make the names in ``folder`` durable (a rename is not, until its folder is synced)."""
-    fd = os.open(folder, os.O_RDONLY)
+def _fsync(path: Path) -> None:
+    """fsync the file or folder at ``path`` (opened read-only: either may be)."""
+    fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def fsync_directory(folder: Path) -> None:
+    """Make the names in ``folder`` durable (a rename is not, until its folder is synced)."""
+    _fsync(folder)
 
 
 def publish(tmp: Path, path: Path) -> None:
@@ -38,10 +43,6 @@ def publish(tmp: Path, path: Path) -> None:
 
     Raises ``OSError`` as the system calls do (the caller names what it was writing).
     """
-    fd = os.open(tmp, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    _fsync(tmp)
     os.replace(tmp, path)
     fsync_directory(path.parent)
