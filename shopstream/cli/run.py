@@ -58,6 +58,25 @@ def register(sub: Any) -> None:
                         help="JSONL events, one per line; '-' reads standard input")
     add_kafka_arguments(parser, inputs)
     postgres_input.add_arguments(parser, inputs)
+    _add_checkpoint_arguments(parser)
+    _add_operator_arguments(parser)
+    _add_output_arguments(parser)
+    add_store_arguments(parser)
+    add_insight_arguments(parser, default=False)
+    parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    parser.add_argument("--json", action="store_true",
+                        help="print the summary as JSON instead of a table")
+    add_limit_arguments(parser)
+    add_metrics_arguments(parser)
+    add_privacy_arguments(parser)
+    add_retention_argument(parser)
+    _add_engine_arguments(parser)
+    parser.set_defaults(func=_run)
+
+
+
+def _add_checkpoint_arguments(parser: argparse.ArgumentParser) -> None:
+    """--output-dir and the checkpoint options."""
     parser.add_argument("--output-dir", required=True, metavar="DIR",
                         help="directory for the output streams (created if missing)")
     parser.add_argument("--checkpoint-dir", metavar="DIR",
@@ -68,6 +87,10 @@ def register(sub: Any) -> None:
                         help="checkpoint every N input lines (default 100000)")
     parser.add_argument("--checkpoint-seconds", type=float, default=30.0, metavar="S",
                         help="... or every S seconds, whichever comes first (default 30)")
+
+
+def _add_operator_arguments(parser: argparse.ArgumentParser) -> None:
+    """Event time, sessions, cart abandonment and fraud."""
     parser.add_argument("--out-of-orderness-ms", type=int, default=5_000, metavar="MS",
                         help="how late an event may arrive and still count (default 5000)")
     parser.add_argument("--session-gap-minutes", type=float, default=30.0, metavar="M",
@@ -83,6 +106,10 @@ def register(sub: Any) -> None:
     parser.add_argument("--fraud-by-device", action="store_true",
                         help="also flag identical orders by different customers on one "
                              "device (only if 'device' is a fingerprint, not a device type)")
+
+
+def _add_output_arguments(parser: argparse.ArgumentParser) -> None:
+    """Windows, recommendations and the webhook."""
     parser.add_argument("--stats-window", choices=sorted(WINDOW_SIZES), default="1m",
                         help="tumbling window of revenue-stats and top-products (default 1m)")
     parser.add_argument("--top-n", type=int, default=10, metavar="N",
@@ -103,15 +130,10 @@ def register(sub: Any) -> None:
     parser.add_argument("--webhook-stream", action="append", metavar="STREAM",
                         help="stream to send to --webhook-url instead of fraud-alerts "
                              "(repeatable)")
-    add_store_arguments(parser)
-    add_insight_arguments(parser, default=False)
-    parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
-    parser.add_argument("--json", action="store_true",
-                        help="print the summary as JSON instead of a table")
-    add_limit_arguments(parser)
-    add_metrics_arguments(parser)
-    add_privacy_arguments(parser)
-    add_retention_argument(parser)
+
+
+def _add_engine_arguments(parser: argparse.ArgumentParser) -> None:
+    """--engine (embedded or Flink), its parallelism and jars, and --lake."""
     parser.add_argument("--engine", choices=("embedded", "flink"), default="embedded",
                         help="embedded (default: one process) or flink (a PyFlink job on a "
                              "local mini-cluster; needs pip install 'shopstream[flink]' "
@@ -126,7 +148,6 @@ def register(sub: Any) -> None:
                         help="also write the input events and every output stream as "
                              "Parquet under DIR (stream=NAME/date=YYYY-MM-DD/), flushed "
                              "at each checkpoint; needs pip install 'shopstream[lake]'")
-    parser.set_defaults(func=_run)
 
 
 def pipeline_config(args: argparse.Namespace) -> PipelineConfig:
