@@ -31,11 +31,14 @@ from shopstream.operators.recommendations import RecommendationsConfig
 from shopstream.operators.revenue import RevenueConfig
 from shopstream.operators.top_products import TopProductsConfig
 from shopstream.pipeline import PipelineConfig, default_topology
+from shopstream.privacy.retention import RetentionConfig
 from shopstream.profiles.trends import TrendsConfig
 from shopstream.recommend.blend import BlendConfig
 from shopstream.recommend.suite import RecommendConfig
 from shopstream.runners.embedded.runner import EmbeddedRunner, RunnerConfig, Tap
+from shopstream.runners.embedded.summary import RunSummary
 from shopstream.stores import open_store
+from shopstream.stores.base import FeatureStore
 from shopstream.stores.tap import StoreTap
 from shopstream.topology import Topology
 
@@ -228,26 +231,9 @@ def _run(args: argparse.Namespace) -> int:
     retention = retention_config(args)
     topology = default_topology(pipeline_config(args))
     if args.engine == "flink":
-        if args.lake:
-            msg = "--lake works with --engine embedded only (for now)"
-            raise ConfigError(msg)
-        if retention is not None:
-            msg = "--retention-config works with --engine embedded only (for now)"
-            raise ConfigError(msg)
-        from shopstream.runners.flink.command import run_on_flink
-
-        return run_on_flink(args, topology, input_limits(args))
-    taps: list[Tap] = list(webhook_taps(args, topology))
+        return _run_flink(args, topology, retention)
     store = open_store(args.store) if args.store else None
-    if store is not None:
-        if streams.SHOPPER_FEATURES not in topology.sink_streams:
-            store.close()
-            msg = "--store needs the feature operators: drop --no-features"
-            raise ConfigError(msg)
-        require_store(store)
-        taps.append(StoreTap(store, retention=retention))
-    if args.kafka:
-        taps.append(kafka_sink(args, topology))
+    taps = _taps(args, topology, store, retention)
     lake = _lake_sink(args)
     observed = observed_run(args, store, taps)  # /metrics and /health, when wanted
     runner = EmbeddedRunner(topology, args.output_dir,
@@ -270,6 +256,43 @@ def _run(args: argparse.Namespace) -> int:
             tap.close()
         if store is not None:
             store.close()
+    _print_summary(args, summary, taps, store, lake)
+    return 0
+
+
+def _run_flink(args: argparse.Namespace, topology: Topology,
+               retention: RetentionConfig | None) -> int:
+    """``--engine flink``: refuse what only the embedded runner does, then run the job."""
+    if args.lake:
+        msg = "--lake works with --engine embedded only (for now)"
+        raise ConfigError(msg)
+    if retention is not None:
+        msg = "--retention-config works with --engine embedded only (for now)"
+        raise ConfigError(msg)
+    from shopstream.runners.flink.command import run_on_flink
+
+    return run_on_flink(args, topology, input_limits(args))
+
+
+def _taps(args: argparse.Namespace, topology: Topology, store: FeatureStore | None,
+          retention: RetentionConfig | None) -> list[Tap]:
+    """The webhook, store and Kafka taps of the run (closes ``store`` when refused)."""
+    taps: list[Tap] = list(webhook_taps(args, topology))
+    if store is not None:
+        if streams.SHOPPER_FEATURES not in topology.sink_streams:
+            store.close()
+            msg = "--store needs the feature operators: drop --no-features"
+            raise ConfigError(msg)
+        require_store(store)
+        taps.append(StoreTap(store, retention=retention))
+    if args.kafka:
+        taps.append(kafka_sink(args, topology))
+    return taps
+
+
+def _print_summary(args: argparse.Namespace, summary: RunSummary, taps: list[Tap],
+                   store: FeatureStore | None, lake: Any) -> None:
+    """The run's summary (``--json``: one JSON object), webhooks, store and lake."""
     hooks = {tap.config.url: asdict(tap.stats()) for tap in taps if isinstance(tap, WebhookTap)}
     lake_stats = ({"directory": args.lake, "rows": lake.rows, "files": lake.files}
                   if lake is not None else None)
@@ -288,7 +311,6 @@ def _run(args: argparse.Namespace) -> int:
         if lake is not None:
             print(f"lake {args.lake}: {sum(lake.rows.values()):,} rows in "
                   f"{lake.files:,} Parquet files")
-    return 0
 
 
 def _lake_sink(args: argparse.Namespace) -> Any:
