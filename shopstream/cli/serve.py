@@ -75,6 +75,33 @@ def register(sub: Any) -> None:
                     "/events are validated, processed, written to the store and pushed to "
                     "WebSocket subscribers (/ws).",
     )
+    _add_process_arguments(parser)
+    _add_source_arguments(parser)
+    parser.add_argument("--log-level", default="warning",
+                        choices=("critical", "error", "warning", "info", "debug"))
+    add_security_arguments(parser)
+    from shopstream.cli.input_limits import add_limit_arguments
+    from shopstream.cli.rate_options import add_rate_arguments
+
+    add_rate_arguments(parser)
+    add_limit_arguments(parser)
+    from shopstream.cli.insight_options import add_insight_arguments
+
+    add_insight_arguments(parser, default=True)
+    _add_jobs_arguments(parser)
+    add_durability_arguments(parser)
+    from shopstream.cli.privacy_options import add_privacy_arguments
+
+    add_privacy_arguments(parser, erasure_log=True)
+    from shopstream.cli.retention_options import add_retention_argument
+
+    add_retention_argument(parser)
+    parser.set_defaults(func=_serve)
+
+
+
+def _add_process_arguments(parser: argparse.ArgumentParser) -> None:
+    """--store, the address and the server and read-worker processes."""
     parser.add_argument("--store", required=True, metavar="PATH|redis://HOST:PORT",
                         help="the store `shopstream run --store` writes: a SQLite file or a "
                              "Redis server")
@@ -96,6 +123,10 @@ def register(sub: Any) -> None:
     parser.add_argument("--read-port", type=int, metavar="PORT",
                         help="port of the read workers (default: --port + 1); the main "
                              "port answers reads too")
+
+
+def _add_source_arguments(parser: argparse.ArgumentParser) -> None:
+    """The hosted pipeline's watermark, --kafka forwarding, --postgres and --lake."""
     parser.add_argument("--out-of-orderness-ms", type=int, default=5_000, metavar="MS",
                         help="watermark bound of the hosted pipeline (default 5000)")
     parser.add_argument("--idle-ms", type=int, default=1_000, metavar="MS",
@@ -113,31 +144,16 @@ def register(sub: Any) -> None:
     parser.add_argument("--lake", metavar="DIR",
                         help="also serve the named reports of this Parquet lake under "
                              "/reports (see `shopstream report`)")
-    parser.add_argument("--log-level", default="warning",
-                        choices=("critical", "error", "warning", "info", "debug"))
-    add_security_arguments(parser)
-    from shopstream.cli.input_limits import add_limit_arguments
-    from shopstream.cli.rate_options import add_rate_arguments
 
-    add_rate_arguments(parser)
-    add_limit_arguments(parser)
-    from shopstream.cli.insight_options import add_insight_arguments
 
-    add_insight_arguments(parser, default=True)
+def _add_jobs_arguments(parser: argparse.ArgumentParser) -> None:
+    """--jobs-config and --no-jobs."""
     parser.add_argument("--jobs-config", metavar="FILE",
                         help="schedules and settings of the scheduled jobs run beside the "
                              "pipeline, TOML or JSON (see docs/jobs.md; default: built-in)")
     parser.add_argument("--no-jobs", action="store_true",
                         help="do not run the scheduled jobs (they never run with --workers "
                              "above 1: run `shopstream jobs` beside)")
-    add_durability_arguments(parser)
-    from shopstream.cli.privacy_options import add_privacy_arguments
-
-    add_privacy_arguments(parser, erasure_log=True)
-    from shopstream.cli.retention_options import add_retention_argument
-
-    add_retention_argument(parser)
-    parser.set_defaults(func=_serve)
 
 
 def _serve(args: argparse.Namespace) -> int:
