@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from shopstream.cli.input_limits import add_limit_arguments, input_limits
 from shopstream.cli.rate_options import add_rate_arguments, rate_limit_config
@@ -20,6 +20,9 @@ from shopstream.cli.serve import add_security_arguments, security_options
 from shopstream.cli.serve_durability import add_durability_arguments
 from shopstream.connectors.kafka_admin import DEFAULT_INPUT_TOPICS
 from shopstream.errors import ConfigError
+
+if TYPE_CHECKING:
+    from shopstream.api.security import SecurityConfig
 
 __all__ = ["register"]
 
@@ -57,23 +60,14 @@ def register(sub: Any) -> None:
 
 
 def _collect(args: argparse.Namespace) -> int:
-    if not args.kafka and not args.store:
-        msg = "give --kafka BOOTSTRAP and/or --store PATH: accepted events need somewhere to go"
-        raise ConfigError(msg)
-    if not 0 <= args.port <= 65_535:
-        msg = f"--port must be in 0..65535, got {args.port}"
-        raise ConfigError(msg)
-    if args.checkpoint_dir and not args.store:
-        msg = ("--checkpoint-dir needs --store (it holds the hosted pipeline's write-ahead "
-               "log; with --kafka alone the topic keeps accepted events)")
-        raise ConfigError(msg)
+    _check_arguments(args)
     from shopstream.api.collector import Collector, LiveTarget, collector_app
     from shopstream.api.connection_limits import ConnectionLimits, uvicorn_limit_options
     from shopstream.api.live import LivePipeline
     from shopstream.api.rate_limit import RateLimiter
     from shopstream.api.security import SecurityConfig
     from shopstream.errors import require
-    from shopstream.stores.open import open_store, redact_url
+    from shopstream.stores.open import open_store
 
     options = security_options(args)
     security = SecurityConfig(options["api_keys"], options["read_keys"],
@@ -107,15 +101,7 @@ def _collect(args: argparse.Namespace) -> int:
             live.start()
             collector.targets.append(LiveTarget(live))
         observer = collect_observer(collector, store, live, args.kafka)
-        where = ", ".join(filter(None, [
-            args.kafka and f"Kafka {redact_url(args.kafka)} topic {args.topic}",
-            args.store and f"pipeline with store {redact_url(args.store)}"
-            + (f" (write-ahead log in {args.checkpoint_dir})" if args.checkpoint_dir
-               else " (no --checkpoint-dir: accepted events wait in memory)")]))
-        print(f"shopstream collect: http://{args.host}:{args.port} -> {where}", flush=True)
-        warning = security.warning()
-        if warning is not None:
-            print(f"shopstream collect: {warning}", file=sys.stderr, flush=True)
+        _print_banner(args, security)
         observed = ObservedApp(collector_app(collector, security), *_answers(observer, live))
         app: Any = observed if rate is None else RateLimiter(observed, rate)
         uvicorn.run(app, host=args.host, port=args.port,
@@ -126,6 +112,36 @@ def _collect(args: argparse.Namespace) -> int:
         if store is not None:
             store.close()
     return 0
+
+
+def _check_arguments(args: argparse.Namespace) -> None:
+    """Refuse a run with nowhere for events to go, a port out of range, or
+    --checkpoint-dir without --store."""
+    if not args.kafka and not args.store:
+        msg = "give --kafka BOOTSTRAP and/or --store PATH: accepted events need somewhere to go"
+        raise ConfigError(msg)
+    if not 0 <= args.port <= 65_535:
+        msg = f"--port must be in 0..65535, got {args.port}"
+        raise ConfigError(msg)
+    if args.checkpoint_dir and not args.store:
+        msg = ("--checkpoint-dir needs --store (it holds the hosted pipeline's write-ahead "
+               "log; with --kafka alone the topic keeps accepted events)")
+        raise ConfigError(msg)
+
+
+def _print_banner(args: argparse.Namespace, security: SecurityConfig) -> None:
+    """Where accepted events go (credentials redacted), and the security warning if any."""
+    from shopstream.stores.open import redact_url
+
+    where = ", ".join(filter(None, [
+        args.kafka and f"Kafka {redact_url(args.kafka)} topic {args.topic}",
+        args.store and f"pipeline with store {redact_url(args.store)}"
+        + (f" (write-ahead log in {args.checkpoint_dir})" if args.checkpoint_dir
+           else " (no --checkpoint-dir: accepted events wait in memory)")]))
+    print(f"shopstream collect: http://{args.host}:{args.port} -> {where}", flush=True)
+    warning = security.warning()
+    if warning is not None:
+        print(f"shopstream collect: {warning}", file=sys.stderr, flush=True)
 
 
 def _live_config(args: argparse.Namespace, limits: Any) -> Any:
