@@ -41,6 +41,13 @@ def register(sub: Any) -> None:
                     "cluster, take savepoints.")
     actions = parser.add_subparsers(dest="flink_command", metavar="ACTION", required=True)
 
+    _add_cluster_parser(actions)
+    _add_submit_parser(actions)
+    _add_savepoint_parser(actions)
+
+
+def _add_cluster_parser(actions: Any) -> None:
+    """``flink cluster start|stop|status``."""
     cluster = actions.add_parser("cluster", help="start or stop a cluster on 127.0.0.1")
     cluster.add_argument("action", choices=("start", "stop", "status"))
     cluster.add_argument("--dir", default=str(_DEFAULT_DIR), metavar="DIR",
@@ -53,6 +60,9 @@ def register(sub: Any) -> None:
                          help="a connector jar for the cluster's classpath (repeatable)")
     cluster.set_defaults(func=_cluster)
 
+
+def _add_submit_parser(actions: Any) -> None:
+    """``flink submit``: the pipeline as a job on a cluster."""
     submit = actions.add_parser("submit", help="run the pipeline as a job on a cluster")
     submit.add_argument("--jobmanager", required=True, metavar="HOST:PORT",
                         help="the cluster's REST address (flink cluster start prints it)")
@@ -86,6 +96,9 @@ def register(sub: Any) -> None:
                         help="pipeline options of shopstream run (e.g. -- --fraud-by-device)")
     submit.set_defaults(func=_submit)
 
+
+def _add_savepoint_parser(actions: Any) -> None:
+    """``flink savepoint JOB_ID``."""
     save = actions.add_parser("savepoint", help="take a savepoint of a running job")
     save.add_argument("job_id", metavar="JOB_ID")
     save.add_argument("--jobmanager", required=True, metavar="HOST:PORT")
