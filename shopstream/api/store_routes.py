@@ -106,19 +106,29 @@ def _response(status: int, body: bytes) -> Response:
 def store_router(store: FeatureStore) -> Any:
     """The read routes over ``store``."""
     router = fastapi.APIRouter()
+    _shopper_routes(router, store)
+    _product_routes(router, store)
+    return router
 
-    def ok(body: dict[str, Any]) -> Response:
-        return _response(200, _encode(body))
 
-    def missing(detail: str) -> Response:
-        return _response(404, _encode({"detail": detail}))
+def _ok(body: dict[str, Any]) -> Response:
+    return _response(200, _encode(body))
 
-    def read(keys: list[str]) -> list[Any]:
-        try:
-            return store.get_many(keys)
-        except StoreError as exc:
-            raise fastapi.HTTPException(503, unavailable(exc)) from None
 
+def _missing(detail: str) -> Response:
+    return _response(404, _encode({"detail": detail}))
+
+
+def _read(store: FeatureStore, keys: list[str]) -> list[Any]:
+    """The values of ``keys`` (None where missing); 503 when the store fails."""
+    try:
+        return store.get_many(keys)
+    except StoreError as exc:
+        raise fastapi.HTTPException(503, unavailable(exc)) from None
+
+
+def _shopper_routes(router: fastapi.APIRouter, store: FeatureStore) -> None:
+    """Features of a shopper and of a session, and a session's recommendations."""
     @router.get("/users/{user_id}/features", summary="Live features of a shopper")
     async def user_features(user_id: str) -> Response:
         """Every catalog feature of ``user_id`` (rolling ``_5min`` / ``_1hr``, ``_24hr``
@@ -127,11 +137,11 @@ def store_router(store: FeatureStore) -> Any:
 
     @router.get("/sessions/{session_id}/features", summary="Live metrics of a session")
     async def session_features(session_id: str) -> Response:
-        values = read([session_key(session_id, name) for name in SESSION_FEATURES])
+        values = _read(store, [session_key(session_id, name) for name in SESSION_FEATURES])
         if all(v is None for v in values):
-            return missing(f"no features stored for session {session_id!r}")
-        return ok({"sessionId": session_id,
-                   "features": dict(zip(SESSION_FEATURES, values, strict=True))})
+            return _missing(f"no features stored for session {session_id!r}")
+        return _ok({"sessionId": session_id,
+                    "features": dict(zip(SESSION_FEATURES, values, strict=True))})
 
     @router.get("/sessions/{session_id}/recommendations",
                 summary="Latest recommendations of a session")
@@ -139,20 +149,23 @@ def store_router(store: FeatureStore) -> Any:
         """What ``recs:session:{id}`` holds; 404 when nothing is stored."""
         return _response(*recommendations_answer(store, session_id))
 
+
+def _product_routes(router: fastapi.APIRouter, store: FeatureStore) -> None:
+    """Related products, trending products and rules by antecedent."""
     @router.get("/products/{product_id}/related", summary="Products related to a product")
     async def related(product_id: str) -> Response:
-        value = read([related_key(product_id)])[0]
+        value = _read(store, [related_key(product_id)])[0]
         if value is None:
-            return missing(f"no related products stored for product {product_id!r} "
-                           f"(key {related_key(product_id)})")
-        return ok({"productId": product_id, "related": value})
+            return _missing(f"no related products stored for product {product_id!r} "
+                            f"(key {related_key(product_id)})")
+        return _ok({"productId": product_id, "related": value})
 
     @router.get("/trending", summary="Trending products")
     async def trending() -> Response:
-        value = read([TRENDING_KEY])[0]
+        value = _read(store, [TRENDING_KEY])[0]
         if value is None:
-            return missing(f"no trending products stored (key {TRENDING_KEY})")
-        return ok({"trending": value})
+            return _missing(f"no trending products stored (key {TRENDING_KEY})")
+        return _ok({"trending": value})
 
     @router.get("/rules", summary="Association rules by antecedent")
     async def rules(antecedent: str = Query(
@@ -160,9 +173,7 @@ def store_router(store: FeatureStore) -> Any:
         items = sorted({a.strip() for a in antecedent.split(",") if a.strip()})
         if not items:
             raise fastapi.HTTPException(400, "antecedent needs at least one product id")
-        value = read([rules_key(items)])[0]
+        value = _read(store, [rules_key(items)])[0]
         if value is None:
-            return missing(f"no rules stored for antecedent {items} (key {rules_key(items)})")
-        return ok({"antecedent": items, "rules": value})
-
-    return router
+            return _missing(f"no rules stored for antecedent {items} (key {rules_key(items)})")
+        return _ok({"antecedent": items, "rules": value})
