@@ -71,33 +71,10 @@ def events_router(state: ServeState) -> Any:
                 503, "this server hosts no pipeline: events are accepted by "
                      "`shopstream serve --workers 1` or, with any number of workers, "
                      "`shopstream serve --kafka BOOTSTRAP`")
-        body = await request.body()
-        try:
-            if body.lstrip()[:1] == b"[":
-                raws = [bytes(r) for r in _decode_batch(body)]
-            else:
-                raws = [bytes(_decode_one(body))]
-        except msgspec.DecodeError as exc:
-            return _json(400, {"detail": f"body is not JSON: {exc}"})
-        except RecursionError:
-            return _json(400, {"detail": "body is JSON nested too deep"})
-        if len(raws) > MAX_BATCH:
-            raise fastapi.HTTPException(413, f"at most {MAX_BATCH} events per request")
-        try:
-            if state.live is not None:
-                accepted = await state.live.submit_async(raws)
-            else:
-                accepted = await run_in_threadpool(_forward_events, state.forward,
-                                                  validator, raws)
-        except RejectedEventsError as exc:
-            errors = [{"index": p.index, "stage": p.stage, "reason": p.reason}
-                      for p in exc.problems]
-            return _json(400, {"detail": str(exc), "errors": errors})
-        except QueueFullError as exc:
-            raise fastapi.HTTPException(503, str(exc), retry_after(exc)) from None
-        except ShopstreamError as exc:
-            raise fastapi.HTTPException(503, redact_url(str(exc))) from None
-        return _json(202, {"accepted": accepted})
+        raws = _raw_events(await request.body())
+        if isinstance(raws, Response):
+            return raws
+        return await _submit(state, validator, raws)
 
     @router.websocket("/ws")
     async def pushes(socket: WebSocket) -> None:
@@ -117,6 +94,44 @@ def events_router(state: ServeState) -> Any:
             sender.cancel()
 
     return router
+
+
+
+def _raw_events(body: bytes) -> list[bytes] | Response:
+    """The events of a request body (an object or an array of at most
+    :data:`MAX_BATCH`), or the 400 to answer when it is not JSON."""
+    try:
+        if body.lstrip()[:1] == b"[":
+            raws = [bytes(r) for r in _decode_batch(body)]
+        else:
+            raws = [bytes(_decode_one(body))]
+    except msgspec.DecodeError as exc:
+        return _json(400, {"detail": f"body is not JSON: {exc}"})
+    except RecursionError:
+        return _json(400, {"detail": "body is JSON nested too deep"})
+    if len(raws) > MAX_BATCH:
+        raise fastapi.HTTPException(413, f"at most {MAX_BATCH} events per request")
+    return raws
+
+
+async def _submit(state: ServeState, validator: EventDecoder, raws: list[bytes]) -> Response:
+    """Hand ``raws`` to the hosted pipeline, else to the Kafka forwarder: 202 with the
+    count, 400 listing every invalid event, 503 when the pipeline or Kafka refuses."""
+    try:
+        if state.live is not None:
+            accepted = await state.live.submit_async(raws)
+        else:
+            accepted = await run_in_threadpool(_forward_events, state.forward,
+                                              validator, raws)
+    except RejectedEventsError as exc:
+        errors = [{"index": p.index, "stage": p.stage, "reason": p.reason}
+                  for p in exc.problems]
+        return _json(400, {"detail": str(exc), "errors": errors})
+    except QueueFullError as exc:
+        raise fastapi.HTTPException(503, str(exc), retry_after(exc)) from None
+    except ShopstreamError as exc:
+        raise fastapi.HTTPException(503, redact_url(str(exc))) from None
+    return _json(202, {"accepted": accepted})
 
 
 def _forward_events(forward: Any, validator: EventDecoder, raws: list[bytes]) -> int:
