@@ -150,23 +150,7 @@ def dashboard_router(state: Any) -> Any:
     rate = _Rate()
 
     def data() -> dict[str, Any]:
-        body = feed.snapshot()
-        live = state.live
-        lag = None
-        if live is not None and live.engine.max_timestamp_ms > 0:
-            lag = round(time.time() - live.engine.max_timestamp_ms / 1000, 1)
-        events = live.events_processed if live is not None else 0
-        checkpoints = getattr(live, "checkpoints", None)
-        age = checkpoints.status()["ageSeconds"] if checkpoints is not None else None
-        body["health"] = {
-            "events": events, "eventsPerSecond": rate.sample(events),
-            "watermarkLagSeconds": lag,
-            "deadLetters": (live.rejected if live is not None else 0) + feed.dead_letters,
-            "lateEvents": live.engine.late_events if live is not None else 0,
-            "waiting": live.waiting if live is not None else 0,
-            "checkpoints": checkpoints is not None, "checkpointAgeSeconds": age,
-            "pipeline": live is not None, "now": int(time.time() * 1000)}
-        return body
+        return _dashboard_data(state, feed, rate)
 
     @router.get("/", include_in_schema=False)
     async def page() -> FileResponse:
@@ -204,6 +188,29 @@ def dashboard_router(state: Any) -> Any:
             pass
 
     return router
+
+
+
+def _dashboard_data(state: Any, feed: DashboardFeed, rate: _Rate) -> dict[str, Any]:
+    """The feed's snapshot and the pipeline's health figures (events/s, watermark lag,
+    dead letters, late events, checkpoint age)."""
+    body = feed.snapshot()
+    live = state.live
+    lag = None
+    if live is not None and live.engine.max_timestamp_ms > 0:
+        lag = round(time.time() - live.engine.max_timestamp_ms / 1000, 1)
+    events = live.events_processed if live is not None else 0
+    checkpoints = getattr(live, "checkpoints", None)
+    age = checkpoints.status()["ageSeconds"] if checkpoints is not None else None
+    body["health"] = {
+        "events": events, "eventsPerSecond": rate.sample(events),
+        "watermarkLagSeconds": lag,
+        "deadLetters": (live.rejected if live is not None else 0) + feed.dead_letters,
+        "lateEvents": live.engine.late_events if live is not None else 0,
+        "waiting": live.waiting if live is not None else 0,
+        "checkpoints": checkpoints is not None, "checkpointAgeSeconds": age,
+        "pipeline": live is not None, "now": int(time.time() * 1000)}
+    return body
 
 
 class _Rate:
