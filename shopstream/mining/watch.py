@@ -110,8 +110,17 @@ def stable_bounds(count: int, antecedent_count: int, consequent_count: int, bask
         cons_hi = cons + min(cons, third // (2 * lift_num * ante))
     if published is None:
         return True, (n_lo, n_hi, ante_lo, ante_hi, cons_lo, cons_hi)
+    return True, _tolerance_box(count, n, ante, cons, published, tolerance,
+                                (n_lo, n_hi, ante_lo, ante_hi, cons_lo, cons_hi))
+
+
+def _tolerance_box(count: int, n: int, ante: int, cons: int, published: Rule,
+                   tolerance: float, box: Bounds) -> Bounds:
+    """``box`` (where the thresholds keep their answers) narrowed to where support,
+    confidence and lift stay within ``tolerance`` of the ``published`` rule's."""
+    n_lo, n_hi, ante_lo, ante_hi, cons_lo, cons_hi = box
     if tolerance <= 0:
-        return True, (n, n, ante, ante, cons, cons)
+        return (n, n, ante, ante, cons, cons)
     shrink = 1 - tolerance
     # support = count / N and confidence = count / count(A), each within tolerance
     n_lo = _tighter_low(n_lo, _above(count * shrink / published.support))
@@ -122,7 +131,7 @@ def stable_bounds(count: int, antecedent_count: int, consequent_count: int, bask
     now = count * n / (ante * cons)
     low, high = published.lift * shrink / now, published.lift / (shrink * now)
     if not low <= 1 <= high:
-        return True, (n, n, ante, ante, cons, cons)
+        return (n, n, ante, ante, cons, cons)
     low, high = low ** (1 / 3), high ** (1 / 3)
     n_lo = _tighter_low(n_lo, _above(n * low))
     n_hi = _tighter_high(n_hi, _below(n * high))
@@ -132,8 +141,8 @@ def stable_bounds(count: int, antecedent_count: int, consequent_count: int, bask
     cons_hi = _tighter_high(cons_hi, _below(cons / low))
     # Rounding can leave the current point outside; it stays in the box (so any move
     # away wakes the rule), and a drift already past the tolerance is pending anyway.
-    return True, (_at_most(n_lo, n), _at_least(n_hi, n), _at_most(ante_lo, ante),
-                  _at_least(ante_hi, ante), _at_most(cons_lo, cons), _at_least(cons_hi, cons))
+    return (_at_most(n_lo, n), _at_least(n_hi, n), _at_most(ante_lo, ante),
+            _at_least(ante_hi, ante), _at_most(cons_lo, cons), _at_least(cons_hi, cons))
 
 
 def _at_most(bound: int | None, value: int) -> int | None:
