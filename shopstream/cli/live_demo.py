@@ -13,11 +13,15 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from shopstream.sim.config import SimulationConfig
 from shopstream.sim.live import paced_batches
 from shopstream.stores.base import FeatureStore
 from shopstream.stores.keys import recs_key, user_key
+
+if TYPE_CHECKING:
+    from shopstream.api.server import BackgroundServer
 
 __all__ = ["add_serve_arguments", "serve_live"]
 
@@ -69,6 +73,25 @@ def serve_live(args: argparse.Namespace, root: Path) -> None:
 
     feeder = threading.Thread(target=feed, name="demo-traffic", daemon=True)
     feeder.start()
+    _print_welcome(args, server, store, users, sessions)
+    try:
+        deadline = time.monotonic() + args.serve_seconds if args.serve_seconds else None
+        while deadline is None or time.monotonic() < deadline:
+            time.sleep(0.2)
+    except KeyboardInterrupt:
+        print()
+    finally:
+        stop.set()
+        feeder.join(timeout=5)
+        server.stop()  # drains the engine: every event handed to it is processed after
+        processed = live.events_processed
+    print(f"served: {processed:,} live events processed, {server.state.store.stats.keys:,} "
+          f"feature values written to {store}")
+
+
+def _print_welcome(args: argparse.Namespace, server: BackgroundServer, store: Path,
+                   users: list[str], sessions: list[str]) -> None:
+    """Where the API is, and requests to try on a shopper and a session it has seen."""
     url = server.url
     print(f"3/3 serving the API at {url} (OpenAPI docs at {url}/docs) over {store},")
     print(f"    fed live simulated traffic at {args.live_rate:g} events/s")
@@ -83,19 +106,6 @@ def serve_live(args: argparse.Namespace, root: Path) -> None:
           f'{{"subscribe": {{"user": "{example}"}}}}')
     print("    Ctrl-C stops" if not args.serve_seconds else
           f"    stopping after {args.serve_seconds:g} s", flush=True)
-    try:
-        deadline = time.monotonic() + args.serve_seconds if args.serve_seconds else None
-        while deadline is None or time.monotonic() < deadline:
-            time.sleep(0.2)
-    except KeyboardInterrupt:
-        print()
-    finally:
-        stop.set()
-        feeder.join(timeout=5)
-        server.stop()  # drains the engine: every event handed to it is processed after
-        processed = live.events_processed
-    print(f"served: {processed:,} live events processed, {server.state.store.stats.keys:,} "
-          f"feature values written to {store}")
 
 
 def _example(store: FeatureStore, ids: list[str], key: Callable[[str], str], fallback: str,
