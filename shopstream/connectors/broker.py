@@ -26,8 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from shopstream.connectors.kafka_admin import KafkaConfig, wait_for_broker
-from shopstream.errors import ConfigError
-from shopstream.stores.base import require
+from shopstream.errors import ConfigError, require
 
 __all__ = ["BrokerConfig", "start_broker", "tansu_binary"]
 

@@ -20,7 +20,8 @@ from typing import Any
 
 import msgspec
 
-from shopstream.stores.base import JsonReads, StoreEntry, StoreError, WriteStats, require
+from shopstream.errors import require
+from shopstream.stores.base import JsonReads, StoreEntry, StoreError, WriteStats
 from shopstream.stores.key_owner import key_owned
 
 __all__ = ["RedisStore"]
