@@ -41,7 +41,7 @@ typecheck: setup
 	$(PY) -m mypy
 
 unit: setup
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q --durations=15
 
 # The docs site, warnings as errors (a broken link or a missing page fails the build).
 docs: setup
