@@ -290,81 +290,25 @@ def erase_user(user_id: str, *, store: ErasableStore | None = None,
                            subject=subject_digest(user_id, pseudonymiser),
                            requested_by=requested_by)
     sessions: set[str] = set()
+    # The order matters: the live pipeline, the lake and the checkpoint find the sessions
+    # the outputs and the store are then cleared of.
     if live is not None:
-        try:
-            result = live(ids)
-            sessions |= result.sessions
-            report.live = result.counts()
-            report.errors += [f"live pipeline: broadcast state of {name!r} still names them"
-                              for name in result.unscrubbed]
-        except ShopstreamError as exc:
-            report.errors.append(f"live pipeline: {exc}")
+        _erase_live(live, ids, sessions, report)
     if lake is not None:
-        try:
-            from shopstream.privacy.lake_erasure import erase_from_lake
-
-            erased = erase_from_lake(lake, ids, sessions)
-            sessions |= set(erased.sessions)
-            report.lake = {"filesRewritten": erased.files_rewritten,
-                           "filesDeleted": erased.files_deleted,
-                           "rowsRemoved": erased.rows_removed,
-                           "rows": sum(erased.rows_removed.values())}
-        except ShopstreamError as exc:
-            report.errors.append(f"lake: {exc}")
-    checkpoint: dict[str, Any] | None = None
-    if checkpoint_dir is not None:
-        try:
-            checkpoint = _load_checkpoint(Path(checkpoint_dir))
-            scrubbed = None if checkpoint is None else scrub_engine_snapshot(
-                checkpoint["engine"], ids, frozenset(sessions))
-            if scrubbed is not None and checkpoint is not None:
-                sessions |= scrubbed.sessions
-                checkpoint = {**checkpoint, "engine": scrubbed.snapshot}
-                report.errors += [f"checkpoint: broadcast state of {name!r} still names "
-                                  "them" for name in scrubbed.unscrubbed]
-            report.checkpoint = (scrubbed.counts() if scrubbed is not None
-                                 else {"found": False})
-        except ShopstreamError as exc:
-            checkpoint = None
-            report.errors.append(f"checkpoint: {exc}")
+        _erase_lake(lake, ids, sessions, report)
+    checkpoint = None if checkpoint_dir is None else _scrub_checkpoint(
+        Path(checkpoint_dir), ids, sessions, report)
     if output_dir is not None:
-        try:
-            from shopstream.privacy.output_erasure import erase_from_outputs
-
-            positions = checkpoint.get("sinks") if checkpoint is not None else None
-            written, moved = erase_from_outputs(output_dir, ids | sessions, positions)
-            if checkpoint is not None and moved is not None:
-                checkpoint = {**checkpoint, "sinks": moved}
-            report.outputs = {"filesRewritten": written.files_rewritten,
-                              "linesRemoved": written.lines_removed,
-                              "lines": sum(written.lines_removed.values())}
-        except ShopstreamError as exc:
-            report.errors.append(f"outputs: {exc}")
+        checkpoint = _erase_outputs(output_dir, ids | sessions, checkpoint, report)
     if checkpoint is not None and checkpoint_dir is not None:
         try:
             _save_checkpoint(Path(checkpoint_dir), checkpoint)
         except ShopstreamError as exc:
             report.errors.append(f"checkpoint: {exc}")
     if models is not None:
-        try:
-            from shopstream.jobs.models import ModelRepository
-
-            repository = ModelRepository(models)
-            report.models = {"versionsRewritten": sum(repository.forget(one)
-                                                      for one in sorted(ids))}
-        except ShopstreamError as exc:
-            report.errors.append(f"models: {exc}")
+        _erase_models(models, ids, report)
     if store is not None:
-        try:
-            mentions = [json.dumps(one).encode() for one in sorted(ids)]
-            keys = store.erase_entities(sorted(ids | sessions), mentions)
-            kinds: dict[str, int] = {}
-            for key in keys:
-                kind = key.split(":", 1)[0]
-                kinds[kind] = kinds.get(kind, 0) + 1
-            report.store = {"keysRemoved": len(keys), "byKind": kinds}
-        except ShopstreamError as exc:
-            report.errors.append(f"store: {exc}")
+        _erase_store(store, ids, sessions, report)
     report.sessions = len(sessions)
     report.seconds = time.perf_counter() - started
     if log is not None:
@@ -373,3 +317,99 @@ def erase_user(user_id: str, *, store: ErasableStore | None = None,
         msg = "erasure incomplete: " + "; ".join(report.errors)
         raise ErasureError(msg)
     return report
+
+
+def _erase_live(live: Callable[[frozenset[str]], ScrubResult], ids: frozenset[str],
+                sessions: set[str], report: ErasureReport) -> None:
+    """Scrub the running pipeline; its sessions join ``sessions``."""
+    try:
+        result = live(ids)
+        sessions |= result.sessions
+        report.live = result.counts()
+        report.errors += [f"live pipeline: broadcast state of {name!r} still names them"
+                          for name in result.unscrubbed]
+    except ShopstreamError as exc:
+        report.errors.append(f"live pipeline: {exc}")
+
+
+def _erase_lake(lake: str | Path, ids: frozenset[str], sessions: set[str],
+                report: ErasureReport) -> None:
+    """Rewrite the lake without them; the sessions its rows name join ``sessions``."""
+    try:
+        from shopstream.privacy.lake_erasure import erase_from_lake
+
+        erased = erase_from_lake(lake, ids, sessions)
+        sessions |= set(erased.sessions)
+        report.lake = {"filesRewritten": erased.files_rewritten,
+                       "filesDeleted": erased.files_deleted,
+                       "rowsRemoved": erased.rows_removed,
+                       "rows": sum(erased.rows_removed.values())}
+    except ShopstreamError as exc:
+        report.errors.append(f"lake: {exc}")
+
+
+def _scrub_checkpoint(directory: Path, ids: frozenset[str], sessions: set[str],
+                      report: ErasureReport) -> dict[str, Any] | None:
+    """The checkpoint of ``directory`` with its engine state scrubbed (not saved yet), or
+    ``None`` when there is none or it cannot be read."""
+    try:
+        checkpoint = _load_checkpoint(directory)
+        if checkpoint is None:
+            report.checkpoint = {"found": False}
+            return None
+        scrubbed = scrub_engine_snapshot(checkpoint["engine"], ids, frozenset(sessions))
+        sessions |= scrubbed.sessions
+        report.errors += [f"checkpoint: broadcast state of {name!r} still names them"
+                          for name in scrubbed.unscrubbed]
+        report.checkpoint = scrubbed.counts()
+        return {**checkpoint, "engine": scrubbed.snapshot}
+    except ShopstreamError as exc:
+        report.errors.append(f"checkpoint: {exc}")
+        return None
+
+
+def _erase_outputs(output_dir: str | Path, names: frozenset[str],
+                   checkpoint: dict[str, Any] | None, report: ErasureReport,
+                   ) -> dict[str, Any] | None:
+    """Rewrite the output streams without ``names``; the checkpoint with its file
+    positions moved to match."""
+    try:
+        from shopstream.privacy.output_erasure import erase_from_outputs
+
+        positions = checkpoint.get("sinks") if checkpoint is not None else None
+        written, moved = erase_from_outputs(output_dir, names, positions)
+        if checkpoint is not None and moved is not None:
+            checkpoint = {**checkpoint, "sinks": moved}
+        report.outputs = {"filesRewritten": written.files_rewritten,
+                          "linesRemoved": written.lines_removed,
+                          "lines": sum(written.lines_removed.values())}
+    except ShopstreamError as exc:
+        report.errors.append(f"outputs: {exc}")
+    return checkpoint
+
+
+def _erase_models(models: str | Path, ids: frozenset[str], report: ErasureReport) -> None:
+    """Rewrite the saved model versions that hold their history."""
+    try:
+        from shopstream.jobs.models import ModelRepository
+
+        repository = ModelRepository(models)
+        report.models = {"versionsRewritten": sum(repository.forget(one)
+                                                  for one in sorted(ids))}
+    except ShopstreamError as exc:
+        report.errors.append(f"models: {exc}")
+
+
+def _erase_store(store: ErasableStore, ids: frozenset[str], sessions: set[str],
+                 report: ErasureReport) -> None:
+    """Delete their keys and their sessions' keys, and the values that name them."""
+    try:
+        mentions = [json.dumps(one).encode() for one in sorted(ids)]
+        keys = store.erase_entities(sorted(ids | sessions), mentions)
+        kinds: dict[str, int] = {}
+        for key in keys:
+            kind = key.split(":", 1)[0]
+            kinds[kind] = kinds.get(kind, 0) + 1
+        report.store = {"keysRemoved": len(keys), "byKind": kinds}
+    except ShopstreamError as exc:
+        report.errors.append(f"store: {exc}")
