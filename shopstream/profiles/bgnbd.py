@@ -32,10 +32,10 @@ from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from scipy.optimize import minimize
 from scipy.special import betaln, gammaln, hyp2f1
 
 from shopstream.profiles.errors import ProfileError
+from shopstream.profiles.log_fit import fit_positive
 
 __all__ = ["BgNbdParams", "fit_bgnbd", "log_likelihood"]
 
@@ -126,21 +126,9 @@ def fit_bgnbd(frequency: ArrayLike, recency: ArrayLike, age: ArrayLike,
     x, tx, t_age = _arrays(frequency, recency, age)
     _check(x, tx, t_age)
     first = start or BgNbdParams(r=1.0, alpha=max(float(np.mean(t_age)), 1e-3), a=1.0, b=1.0)
-
-    def objective(theta: FloatArray) -> float:
-        r, alpha, a, b = np.exp(theta)
-        value = -float(np.sum(log_likelihood(BgNbdParams(r, alpha, a, b), x, tx, t_age)))
-        return value if np.isfinite(value) else 1e300
-
-    theta0 = np.log([first.r, first.alpha, first.a, first.b])
-    result = minimize(objective, theta0, method="Nelder-Mead",
-                      options={"xatol": 1e-7, "fatol": 1e-7, "maxiter": 5_000,
-                               "maxfev": 10_000})
-    result = minimize(objective, result.x, method="L-BFGS-B")
-    if not np.all(np.isfinite(result.x)) or not np.isfinite(result.fun):
-        msg = f"BG/NBD fit did not converge on {x.size} customers: {result.message}"
-        raise ProfileError(msg)
-    r, alpha, a, b = (float(v) for v in np.exp(result.x))
+    r, alpha, a, b = fit_positive(
+        lambda p: log_likelihood(BgNbdParams(*p), x, tx, t_age),
+        (first.r, first.alpha, first.a, first.b), model="BG/NBD", size=x.size)
     return BgNbdParams(r=r, alpha=alpha, a=a, b=b)
 
 

@@ -23,11 +23,11 @@ from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from scipy.optimize import minimize
 from scipy.special import gammaln
 
 from shopstream.profiles.bgnbd import BgNbdParams
 from shopstream.profiles.errors import ProfileError
+from shopstream.profiles.log_fit import fit_positive
 
 __all__ = ["GammaGammaParams", "customer_lifetime_value", "fit_gamma_gamma",
            "gamma_gamma_log_likelihood"]
@@ -94,21 +94,9 @@ def fit_gamma_gamma(frequency: ArrayLike, average_value: ArrayLike,
                f"value, got frequency={x[i]}, average_value={m[i]}")
         raise ProfileError(msg)
     first = start or GammaGammaParams(p=1.0, q=1.0, gamma=1.0)
-
-    def objective(theta: FloatArray) -> float:
-        p, q, g = np.exp(theta)
-        value = -float(np.sum(gamma_gamma_log_likelihood(GammaGammaParams(p, q, g), x, m)))
-        return value if np.isfinite(value) else 1e300
-
-    theta0 = np.log([first.p, first.q, first.gamma])
-    result = minimize(objective, theta0, method="Nelder-Mead",
-                      options={"xatol": 1e-7, "fatol": 1e-7, "maxiter": 5_000,
-                               "maxfev": 10_000})
-    result = minimize(objective, result.x, method="L-BFGS-B")
-    if not np.all(np.isfinite(result.x)) or not np.isfinite(result.fun):
-        msg = f"Gamma-Gamma fit did not converge on {x.size} customers: {result.message}"
-        raise ProfileError(msg)
-    p, q, g = (float(v) for v in np.exp(result.x))
+    p, q, g = fit_positive(lambda params: gamma_gamma_log_likelihood(
+        GammaGammaParams(*params), x, m), (first.p, first.q, first.gamma),
+        model="Gamma-Gamma", size=x.size)
     return GammaGammaParams(p=p, q=q, gamma=g)
 
 
