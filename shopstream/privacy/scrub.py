@@ -209,45 +209,11 @@ def scrub_engine_snapshot(snapshot: dict[str, Any], ids: frozenset[str],
     stone = tombstone or new_tombstone()
     stages: dict[str, Any] = snapshot["stages"]
     result = ScrubResult(snapshot=dict(snapshot), sessions=set(sessions))
-    # 1. Their sessions: keys whose value names them in a top-level user_id.
-    for saved in stages.values():
-        for per_key in saved["state"].values():
-            for key, value in per_key.items():
-                if getattr(value, "user_id", None) in ids:
-                    result.sessions.add(key)
-    for _, _, event in snapshot.get("buffer", ()):
-        if event.user_id in ids:
-            result.sessions.add(event.session_id)
+    _find_sessions(snapshot, ids, result.sessions)
     gone = ids | frozenset(result.sessions)
     patterns = mention_patterns(gone)
-    new_stages: dict[str, Any] = {}
-    for name, saved in stages.items():
-        state: dict[str, dict[str, Any]] = {}
-        removed = 0
-        for descriptor, per_key in saved["state"].items():
-            kept: dict[str, Any] = {}
-            for key, value in per_key.items():
-                if key in gone:
-                    removed += 1
-                    continue
-                if mentions(value, patterns):
-                    value = replace_ids(value, gone, stone)
-                    if mentions(value, patterns):  # a shape we cannot rebuild: drop it
-                        removed += 1
-                        continue
-                    result.values_rewritten += 1
-                kept[key] = value
-            state[descriptor] = kept
-        broadcast = saved.get("broadcast")
-        if broadcast is not None and mentions(broadcast, patterns):
-            broadcast = replace_ids(broadcast, gone, stone)
-            result.values_rewritten += 1
-            if mentions(broadcast, patterns):
-                result.unscrubbed.append(name)
-        new_stages[name] = {**saved, "state": state, "broadcast": broadcast}
-        result.keys_removed += removed
-        result.per_stage[name] = removed
-    result.snapshot["stages"] = new_stages
+    result.snapshot["stages"] = {name: _scrub_stage(name, saved, gone, patterns, stone, result)
+                                 for name, saved in stages.items()}
     timers = snapshot.get("timers")
     if timers is not None:
         heap = [entry for entry in timers["heap"] if entry[3] not in gone]
@@ -262,3 +228,48 @@ def scrub_engine_snapshot(snapshot: dict[str, Any], ids: frozenset[str],
         result.events_removed += len(entries) - len(kept_events)
         result.snapshot[part] = kept_events
     return result
+
+
+def _find_sessions(snapshot: dict[str, Any], ids: frozenset[str], sessions: set[str]) -> None:
+    """Add to ``sessions`` their sessions: keys whose value names them in a top-level
+    ``user_id``, and the sessions of their buffered events."""
+    for saved in snapshot["stages"].values():
+        for per_key in saved["state"].values():
+            for key, value in per_key.items():
+                if getattr(value, "user_id", None) in ids:
+                    sessions.add(key)
+    for _, _, event in snapshot.get("buffer", ()):
+        if event.user_id in ids:
+            sessions.add(event.session_id)
+
+
+def _scrub_stage(name: str, saved: dict[str, Any], gone: frozenset[str],
+                 patterns: tuple[bytes, ...], stone: str, result: ScrubResult,
+                 ) -> dict[str, Any]:
+    """One stage's saved state without the keys of ``gone`` and with the values that
+    mention them rewritten (dropped when they cannot be); counted in ``result``."""
+    state: dict[str, dict[str, Any]] = {}
+    removed = 0
+    for descriptor, per_key in saved["state"].items():
+        kept: dict[str, Any] = {}
+        for key, value in per_key.items():
+            if key in gone:
+                removed += 1
+                continue
+            if mentions(value, patterns):
+                value = replace_ids(value, gone, stone)
+                if mentions(value, patterns):  # a shape we cannot rebuild: drop it
+                    removed += 1
+                    continue
+                result.values_rewritten += 1
+            kept[key] = value
+        state[descriptor] = kept
+    broadcast = saved.get("broadcast")
+    if broadcast is not None and mentions(broadcast, patterns):
+        broadcast = replace_ids(broadcast, gone, stone)
+        result.values_rewritten += 1
+        if mentions(broadcast, patterns):
+            result.unscrubbed.append(name)
+    result.keys_removed += removed
+    result.per_stage[name] = removed
+    return {**saved, "state": state, "broadcast": broadcast}
