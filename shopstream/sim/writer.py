@@ -126,20 +126,29 @@ def write_jsonl(
         if progress is None:
             progress = isinstance(output, str | os.PathLike) and name != "-"
         bar = _progress_bar(config.sessions) if progress and not live else _NoProgress()
-        interrupted = False
         try:
-            if live:
-                _write_live(sim, encoder, stream, config.rate or 1.0, sleep, now)
-            else:
-                _write_fast(sim, encoder, stream, bar)
-        except KeyboardInterrupt:
-            interrupted = True
+            interrupted = _write(sim, encoder, stream, bar, config.rate, sleep, now)
         finally:
             bar.close()
         stream.flush()
     return SimulationSummary(encoder.good_lines, sim.sessions_started,
                              encoder.bad_lines, encoder.iso_lines, name,
                              time.perf_counter() - start, interrupted)
+
+
+def _write(sim: Simulation, encoder: LineEncoder, stream: BinaryIO, bar: _Progress,
+           rate: float | None, sleep: Callable[[float], None], now: Callable[[], float],
+           ) -> bool:
+    """Write the simulation paced at ``rate`` lines a second (``None``: as fast as it
+    goes); whether Ctrl-C interrupted it."""
+    try:
+        if rate is not None:
+            _write_live(sim, encoder, stream, rate or 1.0, sleep, now)
+        else:
+            _write_fast(sim, encoder, stream, bar)
+    except KeyboardInterrupt:
+        return True
+    return False
 
 
 @contextmanager
