@@ -131,16 +131,7 @@ class PairLearner:
         return len(self._sessions)
 
     def _bump(self, kind: str, anchor: str, other: str, weight: float) -> None:
-        table = self._pending[kind]
-        row = table.get(anchor)
-        if row is None:
-            row = table[anchor] = {}
-        old = row.get(other)
-        if old is None:
-            self._size += 1
-            row[other] = weight
-        else:
-            row[other] = old + weight
+        self._size += _add(self._pending[kind], anchor, other, weight)
 
     def _learn_wide(self, items: list[str], product: str, window: int) -> None:
         """SESSION_PAIRS: ``product`` with the session's latest ``window`` other products
@@ -209,7 +200,7 @@ def add_both_ways(table: dict[str, dict[str, float]], product: str, recent: Iter
                   limit: int) -> int:
     """Add ``1 / distance`` to ``table`` for ``product`` and each of ``recent`` (newest
     first; ``product`` itself skipped; at most ``limit``), both ways; return how many new
-    entries that made. The bumps are inlined: this runs per action.
+    entries that made.
 
     Examples
     --------
@@ -217,7 +208,6 @@ def add_both_ways(table: dict[str, dict[str, float]], product: str, recent: Iter
     >>> add_both_ways(table, "x", iter(["b", "x", "a"]), 5), table
     (4, {'b': {'x': 1.0}, 'x': {'b': 1.0, 'a': 0.5}, 'a': {'x': 0.5}})
     """
-    mine: dict[str, float] | None = None
     added = 0
     distance = 0
     for other in recent:
@@ -227,23 +217,26 @@ def add_both_ways(table: dict[str, dict[str, float]], product: str, recent: Iter
         if distance > limit:
             break
         share = 1.0 / distance
-        row = table.get(other)
-        if row is None:
-            row = table[other] = {}
-        old = row.get(product)
-        if old is None:
-            added += 1
-            row[product] = share
-        else:
-            row[product] = old + share
-        if mine is None:
-            mine = table.get(product)
-            if mine is None:
-                mine = table[product] = {}
-        old = mine.get(other)
-        if old is None:
-            added += 1
-            mine[other] = share
-        else:
-            mine[other] = old + share
+        added += _add(table, other, product, share) + _add(table, product, other, share)
     return added
+
+
+def _add(table: dict[str, dict[str, float]], anchor: str, other: str, weight: float) -> int:
+    """Add ``weight`` to ``table[anchor][other]``; 1 when that made a new entry, else 0.
+
+    Examples
+    --------
+    >>> table: dict[str, dict[str, float]] = {}
+    >>> _add(table, "a", "b", 1.0), _add(table, "a", "b", 0.5), table
+    (1, 0, {'a': {'b': 1.5}})
+    """
+    row = table.get(anchor)
+    if row is None:
+        table[anchor] = {other: weight}
+        return 1
+    old = row.get(other)
+    if old is None:
+        row[other] = weight
+        return 1
+    row[other] = old + weight
+    return 0
