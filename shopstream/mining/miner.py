@@ -95,16 +95,6 @@ class RuleMiner:
         if wanted > tracker.gate + 1:
             tracker.set_gate(wanted - 1)
 
-    def remove_basket(self, items: Iterable[str]) -> None:
-        """Take the oldest basket with exactly these items out of the window.
-
-        Raises
-        ------
-        shopstream.mining.errors.UnknownBasketError
-            No such basket is in the window.
-        """
-        self._tracker.remove(items)
-
     def evict_oldest(self) -> tuple[str, ...] | None:
         """Take the oldest basket out of the window; return its sorted items."""
         return self._tracker.evict_oldest()
