@@ -5,10 +5,13 @@ Each :class:`AnchorCounts` holds at most ``2 * capacity`` products plus the prod
 added at its newest event time: when the counts move on to a later time with more than
 ``2 * capacity``, only the ``capacity`` strongest are kept (so a newcomer has
 ``capacity`` arrivals to prove itself before it can be dropped; the cost is amortised
-``O(log capacity)`` per added product). Pruning only between event times makes the
-counts independent of the order in which the deltas of one time arrive: a parallel
-engine's learners publish theirs at the same interval end, in any order (pruning after
-each delta let the first arrivals push out a product a later delta would have kept).
+``O(log capacity)`` per added product). The counts do not depend on the order in which
+the deltas of one time arrive (a parallel engine's learners publish theirs at the same
+interval end, in any order): pruning waits until time moves on (pruning after each
+delta let the first arrivals push out a product a later delta would have kept), and a
+product's weights of one time are summed exactly (:func:`math.fsum`), since float
+addition is not associative (``1 + 1 + 1/3`` and ``1/3 + 1 + 1`` differ in the last bit,
+which decides the order of two otherwise equal counts).
 Counts halve every ``half_life_ms`` of event time, applied lazily when new counts
 arrive, so old habits fade and a long run does not let early data dominate.
 
@@ -32,6 +35,7 @@ Examples
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -67,7 +71,7 @@ class CountsConfig:
 class AnchorCounts:
     """The counts of one anchor; see the module documentation."""
 
-    __slots__ = ("added_ms", "at_ms", "counts", "last", "touched")
+    __slots__ = ("added_ms", "at_ms", "counts", "fresh", "last", "touched")
 
     def __init__(self) -> None:
         self.counts: dict[str, float] = {}
@@ -79,6 +83,9 @@ class AnchorCounts:
         #: decayed or pruned since, or never asked: the next top sorts them all).
         self.last: tuple[str, ...] = ()
         self.touched: set[str] | None = None
+        #: Per product counted at ``added_ms``: its count before that time, then each
+        #: weight added at that time (summed exactly, whatever their order).
+        self.fresh: dict[str, list[float]] = {}
 
     def __setstate__(self, state: Any) -> None:
         """Restore a snapshot (older ones hold only ``counts`` and ``at_ms``)."""
@@ -88,6 +95,7 @@ class AnchorCounts:
         self.added_ms = slots.get("added_ms", self.at_ms)
         self.last = slots.get("last", ())
         self.touched = slots.get("touched")
+        self.fresh = slots.get("fresh", {})
 
     def __len__(self) -> int:
         return len(self.counts)
@@ -99,6 +107,7 @@ class AnchorCounts:
         counts = self.counts
         if now_ms > self.added_ms:
             self.added_ms = now_ms
+            self.fresh = {}
             if len(counts) > 2 * config.capacity:
                 kept = sorted(sorted(counts), key=counts.__getitem__,
                               reverse=True)[:config.capacity]
@@ -116,8 +125,16 @@ class AnchorCounts:
                     self.at_ms = now_ms
             else:
                 self.at_ms = now_ms
+        fresh = self.fresh
         for product, weight in zip(items, weights, strict=True):
-            counts[product] = counts.get(product, 0.0) + weight
+            terms = fresh.get(product)
+            if terms is None:
+                old = counts.get(product, 0.0)
+                fresh[product] = [old, weight]
+                counts[product] = old + weight  # two terms: already the exact sum rounded
+            else:
+                terms.append(weight)
+                counts[product] = math.fsum(terms)
         touched = self.touched
         if touched is not None:
             touched.update(items)
