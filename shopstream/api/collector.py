@@ -38,7 +38,13 @@ from shopstream.api.security import Guard, KeyRing, SecurityConfig, request_allo
 from shopstream.connectors.snowplow import SnowplowRejection, map_payload, payloads_from_post
 from shopstream.errors import DecodeError, ShopstreamError, require
 from shopstream.events.decode import EventDecoder
-from shopstream.events.limits import YEAR_2000_MS, InputLimits, check_event, format_ms
+from shopstream.events.limits import (
+    SERVICE_LIMITS,
+    YEAR_2000_MS,
+    InputLimits,
+    check_event,
+    format_ms,
+)
 from shopstream.events.model import ShopperEvent
 from shopstream.events.records import DeadLetter
 from shopstream.stores.open import redact_url
@@ -59,8 +65,6 @@ _MAX_BATCH = 10_000
 _encode = msgspec.json.Encoder().encode
 _decode_batch = msgspec.json.Decoder(list[msgspec.Raw]).decode
 _decode_one = msgspec.json.Decoder(msgspec.Raw).decode
-#: The input limits of the service by default: the floor is the year 2000.
-_SERVICE_LIMITS = InputLimits(min_timestamp_ms=YEAR_2000_MS)
 # The smallest transparent GIF, what a pixel collector answers.
 _PIXEL = (b"GIF89a\x01\x00\x01\x00\x80\x00\x00\x00\x00\x00\xff\xff\xff!\xf9\x04\x01\x00"
           b"\x00\x00\x00,\x00\x00\x00\x00\x01\x00\x01\x00\x00\x02\x02D\x01\x00;")
@@ -102,7 +106,7 @@ class Collector:
     targets: list[EventTarget] = field(default_factory=list)
     accepted: int = 0
     #: What one event may contain (``collect --max-*``), Snowplow or canonical.
-    limits: InputLimits = _SERVICE_LIMITS
+    limits: InputLimits = SERVICE_LIMITS
     rejected: int = 0
     recent: collections.deque[DeadLetter] = field(
         default_factory=lambda: collections.deque(maxlen=100))

@@ -16,13 +16,10 @@ from dataclasses import dataclass
 
 from shopstream.api.serve_checkpoints import ServeCheckpointConfig
 from shopstream.errors import ConfigError
-from shopstream.events.limits import YEAR_2000_MS, InputLimits
+from shopstream.events.limits import SERVICE_LIMITS, InputLimits
 from shopstream.privacy.retention import RetentionConfig
 
 __all__ = ["LiveConfig"]
-
-#: The input limits of the service by default: the floor is the year 2000.
-_SERVICE_LIMITS = InputLimits(min_timestamp_ms=YEAR_2000_MS)
 
 
 @dataclass(frozen=True)
@@ -59,7 +56,7 @@ class LiveConfig:
     max_buffered: int = 200_000
     checkpoints: ServeCheckpointConfig | None = None
     #: What one posted event may contain (``serve --max-*``); the floor is the year 2000.
-    input_limits: InputLimits = _SERVICE_LIMITS
+    input_limits: InputLimits = SERVICE_LIMITS
     #: Customer 360 profiles and product/category trends (``serve --no-profiles``,
     #: ``--no-trends``): on, so their endpoints answer.
     profiles: bool = True

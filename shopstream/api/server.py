@@ -43,7 +43,7 @@ from shopstream.api.read_workers import ReadWorkers
 from shopstream.api.security import SecurityConfig
 from shopstream.api.serve_checkpoints import ServeCheckpointConfig
 from shopstream.errors import ConfigError, require
-from shopstream.events.limits import YEAR_2000_MS, InputLimits
+from shopstream.events.limits import SERVICE_LIMITS, InputLimits
 from shopstream.stores.open import open_store
 
 __all__ = [
@@ -58,8 +58,6 @@ __all__ = [
 
 _ENV = "SHOPSTREAM_SERVE_CONFIG"
 log = logging.getLogger("shopstream.api")
-#: The input limits of the service by default: the floor is the year 2000.
-_SERVICE_LIMITS = InputLimits(min_timestamp_ms=YEAR_2000_MS)
 
 
 @dataclass(frozen=True)
@@ -141,7 +139,7 @@ class ServeConfig:
     checkpoint_every: int = 100_000
     checkpoint_seconds: float = 30.0
     wal_segment_bytes: int = 64 * 1024 * 1024
-    input_limits: InputLimits = _SERVICE_LIMITS
+    input_limits: InputLimits = SERVICE_LIMITS
     rate_limit_per_s: float | None = None
     rate_burst: int | None = None
     rate_buckets: int = 100_000
