@@ -1,56 +1,14 @@
 """Customer 360, keyed by user: one live profile from every source that reaches ``events``.
 
-Web and app events, the HTTP/Snowplow collector and orders from the shop database (CDC
-``PURCHASE`` events) all arrive as shopper events; :mod:`~shopstream.operators.identity`
-resolves anonymous sessions to their user first, so this operator reads
-``profile-events``. Per shopper it keeps:
-
-* decayed preference vectors (:mod:`~shopstream.profiles.preferences`): categories,
-  brands (where the event or item names one) and price bands of views (weight 1), cart
-  and wishlist adds (3) and purchased items (5);
-  hour of day, day of week, device and platform of every event (1); and the decayed
-  event count (``activity``) the engagement score reads;
-* sessions by session id (events, pages, first and last time, purchase, campaign);
-  a session ends ``session_gap_ms`` after its last event and joins the totals;
-* orders (an ``orderId`` seen before is not counted again: web checkout and CDC describe
-  one order), revenue, items and deal items, days with a purchase, first and last order,
-  the last order's categories, and the cart (:class:`~shopstream.operators.cart.Cart`).
-
-Events wait in the shopper's state until the end of their slot (``slide_ms``) and are
-then applied in event-time order (ties by content), so a profile does not depend on
-arrival order within the watermark bound. At each slot end with new events the operator
-emits a
-:class:`~shopstream.profiles.records.CustomerProfile` on ``profiles`` and, when the
-segment moved, a :class:`~shopstream.profiles.records.SegmentChange` on
-``segment-changes`` (``segment`` ``None``: the profile's state was dropped after
-``user_idle_ms``, or ``anonymous_idle_ms`` for an anonymous session).
-
-A customer record of the shop database (``CUSTOMER_CHANGE`` on ``catalog-changes``; other
-catalog changes are ignored) waits like an event but is no shopper activity: the newest
-by event time is the profile's ``account``
-(:func:`~shopstream.operators.profile_state.set_account`). The
-``category-trends`` broadcast fills a :class:`~shopstream.profiles.trend_board.TrendBoard`,
-read by event time like the models below, for the action ``show what is rising in a
-favourite category``.
-
-Each profile also carries the shopper's RFM value segment
-(:func:`~shopstream.profiles.segments.rfm_segment`: days since the last order at the
-emission's event time, orders, revenue; ``None`` before the first order). The lifetime
-value (BG/NBD, Gamma-Gamma) and the RFM thresholds come from the ``profile-models``
-broadcast (:class:`~shopstream.events.profile_models.ProfileModel`, published by the
-retrain job): an emission at event time ``t`` uses the newest version with
-``valid_from_ms <= t`` (event time decides, never arrival order) and names it in
-``model_version``; before any, the static ``churn`` and ``rfm`` of the configuration
-(version 0). Versions live in the operator, not in a shopper's state, and go into
-checkpoints with the broadcast snapshot.
-
-Bound per shopper: ``max_open_sessions`` sessions, ``max_pending_events`` waiting events,
-``7 x max_entries`` preference weights (and the one ``activity`` count),
-``max_cart_lines``, ``max_order_ids``, ``max_last_order_categories`` and one account;
-per operator ``max_model_versions`` model versions and the trend board
-(``max_trend_categories x max_trend_versions`` readings). The work per event is O(1)
-and an emission is O(caps + max_model_versions + top_preferences x
-max_trend_versions), whatever the history.
+Per shopper it keeps decayed preferences, sessions, orders, the cart and the shop
+database's account record; events (and customer changes) wait in the shopper's state
+until the end of their slot (``slide_ms``) and are applied in event-time order, so a
+profile does not depend on arrival order within the watermark bound. At each slot end
+with new events it emits a :class:`~shopstream.profiles.records.CustomerProfile` on
+``profiles`` and, when the segment moved, a
+:class:`~shopstream.profiles.records.SegmentChange` on ``segment-changes``. What it
+keeps, when it emits, how model versions and trend readings are chosen by event time, and
+its bounds are described in ``docs/profiles.md`` (*The customer-profiles operator*).
 
 Examples
 --------
