@@ -72,7 +72,7 @@ from shopstream.profiles.preferences import (
 )
 from shopstream.profiles.records import CustomerProfile, SegmentChange
 from shopstream.profiles.segments import rfm_segment
-from shopstream.profiles.trend_board import TrendBoard
+from shopstream.profiles.trend_board import TrendBoard, TrendBoardConfig
 from shopstream.state import Context, KeyedOperator, ValueStateDescriptor
 
 __all__ = ["CustomerProfileOperator", "OpenSession", "ProfileState"]
@@ -103,8 +103,8 @@ class CustomerProfileOperator(KeyedOperator[ResolvedEvent | ShopperEvent]):
         self.config = config or ProfilesConfig()
         cfg = self.config
         self.models = ModelVersions(cfg.churn, cfg.rfm, cfg.max_model_versions)
-        self.trends = TrendBoard(cfg.max_trend_categories, cfg.max_trend_versions,
-                                 cfg.trend_max_age_ms)
+        self.trends = TrendBoard(TrendBoardConfig(
+            cfg.max_trend_categories, cfg.max_trend_versions, cfg.trend_max_age_ms))
 
     # -- the profile-models and category-trends broadcasts -----------------------------------
     def process_broadcast(self, update: Any, ctx: Context) -> Iterable[Output]:

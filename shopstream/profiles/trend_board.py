@@ -17,7 +17,8 @@ of its category takes its place in their order (and falls off at once when
 ``max_categories`` categories the one whose newest reading is oldest (ties: the
 alphabetically last) is dropped.
 
-Bounds: ``max_categories * versions`` readings of five fields; :meth:`~TrendBoard.apply`
+Its caps are a :class:`TrendBoardConfig`. Bounds: ``max_categories * versions`` readings
+of five fields; :meth:`~TrendBoard.apply`
 is ``O(versions)`` (``O(max_categories)`` when a category must be dropped),
 :meth:`~TrendBoard.at` ``O(versions)``.
 
@@ -30,7 +31,7 @@ Examples
 ...                            change=0.4, days=7.0, views=50, adds=5, purchases=2,
 ...                            seasonality="own")
 ...     return EntityTrend.of("category", category, end - 100, end, figures)
->>> board = TrendBoard(max_categories=2, versions=2, max_age_ms=1_000)
+>>> board = TrendBoard(TrendBoardConfig(max_categories=2, versions=2, max_age_ms=1_000))
 >>> board.apply(reading("Toys", 500, "rising"))
 >>> board.apply(reading("Toys", 200, "stable"))  # older, arrives later
 >>> [(t, getattr(board.at("Toys", t), "label", None)) for t in (199, 200, 499, 500, 1_500,
@@ -46,13 +47,47 @@ RisingCategory(category='Garden', share=0.3, strength=0.8, confidence=0.9)
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import msgspec
 
-from shopstream.errors import ConfigError
+from shopstream.errors import require_positive
 from shopstream.events.trends import CATEGORY, EntityTrend
 from shopstream.profiles.actions import RisingCategory
 
-__all__ = ["CategoryReading", "TrendBoard"]
+__all__ = ["CategoryReading", "TrendBoard", "TrendBoardConfig"]
+
+_DAY_MS = 86_400_000
+
+
+@dataclass(frozen=True)
+class TrendBoardConfig:
+    """The caps of a :class:`TrendBoard` (the defaults are ``ProfilesConfig``'s).
+
+    Parameters
+    ----------
+    max_categories
+        Categories kept; beyond it the one whose newest reading is oldest goes.
+    versions
+        Readings kept per category (the newest by ``window_end``).
+    max_age_ms
+        A reading older than this at the time asked is not used (0: only at its own time).
+
+    Examples
+    --------
+    >>> TrendBoardConfig(versions=0)
+    Traceback (most recent call last):
+    ...
+    shopstream.errors.ConfigError: TrendBoardConfig.versions must be > 0, got 0
+    """
+
+    max_categories: int = 1_024
+    versions: int = 2
+    max_age_ms: int = 2 * _DAY_MS
+
+    def __post_init__(self) -> None:
+        require_positive(self, "max_categories", "versions")
+        require_positive(self, "max_age_ms", allow_zero=True)
 
 
 class CategoryReading(msgspec.Struct, frozen=True, array_like=True, gc=False):
@@ -72,15 +107,8 @@ _decode = msgspec.json.Decoder(list[CategoryReading]).decode
 class TrendBoard:
     """The newest category readings by event time (see the module docs)."""
 
-    def __init__(self, max_categories: int, versions: int, max_age_ms: int) -> None:
-        if max_categories < 1 or versions < 1 or max_age_ms < 0:
-            msg = (f"TrendBoard needs max_categories >= 1, versions >= 1 and "
-                   f"max_age_ms >= 0, got max_categories={max_categories!r}, "
-                   f"versions={versions!r}, max_age_ms={max_age_ms!r}")
-            raise ConfigError(msg)
-        self.max_categories = max_categories
-        self.versions = versions
-        self.max_age_ms = max_age_ms
+    def __init__(self, config: TrendBoardConfig | None = None) -> None:
+        self.config = config or TrendBoardConfig()
         #: Category -> its readings, oldest first (at most ``versions``).
         self._readings: dict[str, list[CategoryReading]] = {}
 
@@ -103,7 +131,7 @@ class TrendBoard:
         than ``max_age_ms``)."""
         for reading in reversed(self._readings.get(category, ())):
             if reading.valid_from <= time_ms:
-                return reading if time_ms - reading.valid_from <= self.max_age_ms else None
+                return reading if time_ms - reading.valid_from <= self.config.max_age_ms else None
         return None
 
     def rising(self, categories: list[tuple[str, float]] | None, time_ms: int,
@@ -140,8 +168,8 @@ class TrendBoard:
             return
         held.append(reading)
         held.sort(key=_order)
-        del held[:-self.versions]
-        if len(self._readings) > self.max_categories:
+        del held[:-self.config.versions]
+        if len(self._readings) > self.config.max_categories:
             stale = min(self._readings.items(), key=_staleness)[0]
             del self._readings[stale]
 

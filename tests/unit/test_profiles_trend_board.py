@@ -19,7 +19,7 @@ from shopstream.operators.profile_config import ProfilesConfig
 from shopstream.operators.profiles import CustomerProfileOperator
 from shopstream.pipeline import PipelineConfig, default_topology, profile_stages
 from shopstream.profiles.actions import RISING, ActionsConfig
-from shopstream.profiles.trend_board import TrendBoard
+from shopstream.profiles.trend_board import TrendBoard, TrendBoardConfig
 from shopstream.profiles.trends import TrendsConfig
 from shopstream.runners.embedded.engine import Engine
 from shopstream.runners.embedded.harness import run_topology
@@ -42,7 +42,7 @@ def test_the_reading_in_force_does_not_depend_on_arrival_order() -> None:
                 reading("Toys", 300, "falling"), reading("Food", 150, "rising")]
     answers = set()
     for order in itertools.permutations(readings):
-        board = TrendBoard(max_categories=8, versions=3, max_age_ms=1_000)
+        board = TrendBoard(TrendBoardConfig(max_categories=8, versions=3, max_age_ms=1_000))
         for r in order:
             board.apply(r)
         answers.add(tuple(getattr(board.at(c, t), "label", None)
@@ -52,7 +52,7 @@ def test_the_reading_in_force_does_not_depend_on_arrival_order() -> None:
 
 
 def test_the_board_is_bounded_by_its_caps() -> None:
-    board = TrendBoard(max_categories=3, versions=2, max_age_ms=DAY)
+    board = TrendBoard(TrendBoardConfig(max_categories=3, versions=2, max_age_ms=DAY))
     for end in range(1, 6):
         board.apply(reading("Toys", end * 10))
     assert len(board) == 2 and board.at("Toys", 25) is None  # 10 and 20 fell off
@@ -65,22 +65,24 @@ def test_the_board_is_bounded_by_its_caps() -> None:
 
 
 def test_a_reading_received_twice_is_kept_once_and_snapshots_round_trip() -> None:
-    board = TrendBoard(max_categories=4, versions=2, max_age_ms=DAY)
+    board = TrendBoard(TrendBoardConfig(max_categories=4, versions=2, max_age_ms=DAY))
     board.apply(reading("Toys", 10))
     board.apply(reading("Toys", 10))
     board.apply(reading("Toys", 20, "falling"))
     assert len(board) == 2
     snap = board.snapshot()
     assert snap is not None
-    copy = TrendBoard(max_categories=4, versions=2, max_age_ms=DAY)
+    copy = TrendBoard(TrendBoardConfig(max_categories=4, versions=2, max_age_ms=DAY))
     copy.restore(snap)
     assert [copy.at("Toys", t) for t in (10, 20)] == [board.at("Toys", t) for t in (10, 20)]
-    assert TrendBoard(1, 1, 0).snapshot() is None
+    assert TrendBoard(TrendBoardConfig(1, 1, 0)).snapshot() is None
 
 
 def test_the_board_rejects_bad_caps() -> None:
     with pytest.raises(ConfigError, match="max_categories"):
-        TrendBoard(max_categories=0, versions=1, max_age_ms=0)
+        TrendBoardConfig(max_categories=0, versions=1, max_age_ms=0)
+    with pytest.raises(ConfigError, match=r"TrendBoardConfig.max_age_ms must be >= 0, got -1"):
+        TrendBoardConfig(max_age_ms=-1)
 
 
 def _profiles(operator_trends: list[EntityTrend], events: list[ShopperEvent],
