@@ -29,7 +29,7 @@ from shopstream.events import streams
 from shopstream.events.model import ShopperEvent
 from shopstream.events.records import LateEvent, Output
 from shopstream.runners.embedded.context import StageContext
-from shopstream.runners.embedded.timers import TimerQueue
+from shopstream.runners.embedded.timers import SEQ_BITS, TimerQueue
 from shopstream.topology import Stage, Topology
 
 __all__ = ["MAX_WATERMARK", "Engine"]
@@ -173,7 +173,7 @@ class Engine:
         if self._catalog and self._catalog[0][0] <= mark:
             self._release_catalog(mark)
         theap = self.timers.heap
-        if theap and theap[0][0] <= mark:
+        if theap and theap[0] >> SEQ_BITS <= mark:
             self.timers.fire_due(mark + 1, self._fire)
 
     def _release_events(self, mark: int) -> None:
@@ -188,6 +188,7 @@ class Engine:
         theap = self.timers.heap
         fire_due = self.timers.fire_due
         fire = self._fire
+        shift = SEQ_BITS
         catalog = self._catalog
         deliver = self._deliver.get(streams.EVENTS, _ignore)
         while True:
@@ -201,7 +202,7 @@ class Engine:
                 break
             if catalog and catalog[0][0] <= ts:
                 self._release_catalog(ts)
-            if theap and theap[0][0] < ts:
+            if theap and theap[0] >> shift < ts:
                 fire_due(ts, fire)
             deliver(event, ts)
 
@@ -216,7 +217,7 @@ class Engine:
         theap = self.timers.heap
         while catalog and catalog[0][0] <= until_ms:
             ts, _, event = heapq.heappop(catalog)
-            if theap and theap[0][0] < ts:
+            if theap and theap[0] >> SEQ_BITS < ts:
                 self.timers.fire_due(ts, self._fire)
             self._output(Output(held[event.event_type], event.session_id, event), ts)
 

@@ -6,16 +6,24 @@ import heapq
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["TimerQueue"]
+__all__ = ["SEQ_BITS", "TimerQueue"]
+
+#: A heap entry is ``timestamp_ms << SEQ_BITS | seq``: one integer, so the heap compares
+#: integers instead of tuples (``entry >> SEQ_BITS`` is the time; 2**48 registrations
+#: last 89 years at 100,000 a second).
+SEQ_BITS = 48
+_SEQ_MASK = (1 << SEQ_BITS) - 1
 
 
 class TimerQueue:
-    """Timers as ``(timestamp_ms, seq, stage, key)``; one live timer per (stage, key, time).
+    """Timers of ``(stage, key, timestamp_ms)``; one live timer per (stage, key, time).
 
-    Deletion is lazy: a deleted timer stays in the heap and is skipped when it comes up.
-    Each live timer remembers the sequence number of its own heap entry, so a timer
-    deleted and registered again fires in its new place, never through the stale entry
-    (which a snapshot does not keep: a restored run must fire in the same order).
+    The heap holds one integer per registration, ``timestamp_ms << SEQ_BITS | seq``;
+    the registration ``seq`` names its timer in a table. Deletion drops the timer from
+    the table and leaves its heap entry, skipped when it comes up; a timer deleted and
+    registered again gets a new ``seq`` and fires in its new place, never through the
+    stale entry (which a snapshot does not keep: a restored run must fire in the same
+    order).
 
     Examples
     --------
@@ -29,10 +37,14 @@ class TimerQueue:
     """
 
     def __init__(self) -> None:
-        #: ``(timestamp_ms, seq, stage, key)`` entries, some possibly deleted; read-only
-        #: outside this class (the engine peeks at ``heap[0][0]`` on its hot path).
-        self.heap: list[tuple[int, int, int, str]] = []
+        #: ``timestamp_ms << SEQ_BITS | seq`` entries, some possibly deleted; read-only
+        #: outside this class (the engine peeks at ``heap[0] >> SEQ_BITS`` on its hot
+        #: path).
+        self.heap: list[int] = []
+        #: ``(stage, key, timestamp_ms)`` -> the seq of its live registration
         self._live: dict[tuple[int, str, int], int] = {}
+        #: seq of a live registration -> its ``(stage, key, timestamp_ms)``
+        self._timers: dict[int, tuple[int, str, int]] = {}
         self._seq = 0
 
     def __len__(self) -> int:
@@ -40,32 +52,36 @@ class TimerQueue:
 
     def register(self, stage: int, key: str, timestamp_ms: int) -> None:
         ident = (stage, key, timestamp_ms)
-        if ident in self._live:
+        live = self._live
+        if ident in live:
             return
-        self._seq += 1
-        self._live[ident] = self._seq
-        heapq.heappush(self.heap, (timestamp_ms, self._seq, stage, key))
+        self._seq = seq = self._seq + 1
+        live[ident] = seq
+        self._timers[seq] = ident
+        heapq.heappush(self.heap, timestamp_ms << SEQ_BITS | seq)
 
     def delete(self, stage: int, key: str, timestamp_ms: int) -> None:
-        self._live.pop((stage, key, timestamp_ms), None)
+        seq = self._live.pop((stage, key, timestamp_ms), None)
+        if seq is not None:
+            del self._timers[seq]
 
     def peek_time(self) -> int | None:
         """Time of the next live timer, dropping deleted ones on the way."""
         heap = self.heap
+        timers = self._timers
         while heap:
-            ts, seq, stage, key = heap[0]
-            if self._live.get((stage, key, ts)) == seq:
-                return ts
+            if heap[0] & _SEQ_MASK in timers:
+                return heap[0] >> SEQ_BITS
             heapq.heappop(heap)
         return None
 
     def pop_raw(self) -> tuple[int, int, str] | None:
         """Remove the earliest queued timer; ``None`` when it had been deleted."""
-        ts, seq, stage, key = heapq.heappop(self.heap)
-        ident = (stage, key, ts)
-        if self._live.get(ident) != seq:
+        ident = self._timers.pop(heapq.heappop(self.heap) & _SEQ_MASK, None)
+        if ident is None:
             return None
         del self._live[ident]
+        stage, key, ts = ident
         return ts, stage, key
 
     def fire_due(self, before_ms: int, fire: Callable[[int, int, str], None]) -> None:
@@ -75,31 +91,41 @@ class TimerQueue:
         batch of due timers instead of one per timer)."""
         heap = self.heap
         live = self._live
+        pop_timer = self._timers.pop
         pop = heapq.heappop
-        while heap and heap[0][0] < before_ms:
-            ts, seq, stage, key = pop(heap)
-            ident = (stage, key, ts)
-            if live.get(ident) == seq:
+        bound = before_ms << SEQ_BITS
+        mask = _SEQ_MASK
+        while heap and heap[0] < bound:
+            ident = pop_timer(pop(heap) & mask, None)
+            if ident is not None:
                 del live[ident]
-                fire(ts, stage, key)
+                fire(ident[2], ident[0], ident[1])
 
     def pop(self) -> tuple[int, int, str]:
         """Remove and return the next live timer as ``(timestamp_ms, stage, key)``."""
-        if self.peek_time() is None:
-            msg = "no timer is due"
-            raise IndexError(msg)
-        ts, _, stage, key = heapq.heappop(self.heap)
-        self._live.pop((stage, key, ts), None)
-        return ts, stage, key
+        while self.heap:
+            timer = self.pop_raw()
+            if timer is not None:
+                return timer
+        msg = "no timer is due"
+        raise IndexError(msg)
 
     def snapshot(self) -> dict[str, Any]:
-        live = [entry for entry in self.heap
-                if self._live.get((entry[2], entry[3], entry[0])) == entry[1]]
+        """The live timers as sorted ``(timestamp_ms, seq, stage, key)`` rows."""
+        timers = self._timers
+        live = []
+        for entry in self.heap:
+            seq = entry & _SEQ_MASK
+            ident = timers.get(seq)
+            if ident is not None:
+                live.append((ident[2], seq, ident[0], ident[1]))
         return {"heap": sorted(live), "seq": self._seq}
 
     def restore(self, snapshot: dict[str, Any]) -> None:
-        self.heap = [(int(ts), int(seq), int(stage), str(key))
-                      for ts, seq, stage, key in snapshot["heap"]]
+        rows = [(int(ts), int(seq), int(stage), str(key))
+                for ts, seq, stage, key in snapshot["heap"]]
+        self.heap = [ts << SEQ_BITS | seq for ts, seq, _, _ in rows]
         heapq.heapify(self.heap)
-        self._live = {(e[2], e[3], e[0]): e[1] for e in self.heap}
+        self._timers = {seq: (stage, key, ts) for ts, seq, stage, key in rows}
+        self._live = {ident: seq for seq, ident in self._timers.items()}
         self._seq = int(snapshot["seq"])
