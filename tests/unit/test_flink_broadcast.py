@@ -20,6 +20,8 @@ import pytest
 
 pytest.importorskip("pyflink.datastream")
 
+from flink_standins import Runtime
+
 from shopstream.errors import ShopstreamError
 from shopstream.events.records import Output
 from shopstream.runners.flink import broadcast
@@ -63,93 +65,6 @@ class Seen(KeyedOperator[str]):
         self.updates = list(snapshot)
 
 
-class _Value:
-    def __init__(self, store: dict[Any, Any], runtime: _Runtime) -> None:
-        self.store, self.runtime = store, runtime
-
-    def value(self) -> Any:
-        return self.store.get(self.runtime.key)
-
-    def update(self, value: Any) -> None:
-        self.store[self.runtime.key] = value
-
-    def clear(self) -> None:
-        self.store.pop(self.runtime.key, None)
-
-
-class _List(_Value):
-    def get(self) -> list[Any]:
-        return list(self.store.get(self.runtime.key, []))
-
-    def add(self, value: Any) -> None:
-        self.store.setdefault(self.runtime.key, []).append(value)
-
-
-class _Map(_Value):
-    def get(self, key: Any) -> Any:
-        return self.store.get(self.runtime.key, {}).get(key)
-
-    def put(self, key: Any, value: Any) -> None:
-        self.store.setdefault(self.runtime.key, {})[key] = value
-
-    def remove(self, key: Any) -> None:
-        del self.store[self.runtime.key][key]
-
-
-class _Runtime:
-    """Keyed state per name and key, the timer queue and the broadcast state."""
-
-    def __init__(self) -> None:
-        self.key: str = ""
-        self.stores: dict[str, dict[Any, Any]] = {}
-        self.timers: list[tuple[int, str]] = []
-        self.broadcast: dict[str, Any] = {}
-        self.watermark = -(2**63)
-
-    def get_state(self, descriptor: Any) -> _Value:
-        return _Value(self.stores.setdefault(descriptor.name, {}), self)
-
-    def get_list_state(self, descriptor: Any) -> _List:
-        return _List(self.stores.setdefault(descriptor.name, {}), self)
-
-    def get_map_state(self, descriptor: Any) -> _Map:
-        return _Map(self.stores.setdefault(descriptor.name, {}), self)
-
-    # the contexts Flink passes
-    def timer_service(self) -> _Runtime:
-        return self
-
-    def register_event_time_timer(self, at: int) -> None:
-        if (at, self.key) not in self.timers:
-            heapq.heappush(self.timers, (at, self.key))
-
-    def current_watermark(self) -> int:
-        return self.watermark
-
-    def get_current_key(self) -> str:
-        return self.key
-
-    def get_broadcast_state(self, descriptor: Any) -> _Broadcast:
-        return _Broadcast(self.broadcast)
-
-
-class _Broadcast:
-    def __init__(self, data: dict[str, Any]) -> None:
-        self.data = data
-
-    def put(self, key: str, value: Any) -> None:
-        self.data[key] = value
-
-    def get(self, key: str) -> Any:
-        return self.data.get(key)
-
-    def remove(self, key: str) -> None:
-        del self.data[key]
-
-    def items(self) -> Iterable[tuple[str, Any]]:
-        return list(self.data.items())
-
-
 @pytest.fixture
 def small_log(monkeypatch: pytest.MonkeyPatch) -> None:
     """Compact the broadcast log every 64 updates (512 in a job), so that a short
@@ -157,7 +72,7 @@ def small_log(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(broadcast, "COMPACT_EVERY", 64)
 
 
-def _function(runtime: _Runtime, operator: Seen) -> BroadcastStageFunction:
+def _function(runtime: Runtime, operator: Seen) -> BroadcastStageFunction:
     function: BroadcastStageFunction = BroadcastStageFunction(
         (operator,), (), frozenset({"out"}), frozenset())
     function.open(runtime)
@@ -173,7 +88,7 @@ def _outputs(items: Iterable[Any]) -> list[Any]:
     return rows
 
 
-def _advance(function: BroadcastStageFunction, runtime: _Runtime, mark: int) -> list[Any]:
+def _advance(function: BroadcastStageFunction, runtime: Runtime, mark: int) -> list[Any]:
     """The watermark reaches ``mark``: fire the due timers in Flink's order."""
     runtime.watermark = mark
     out: list[Any] = []
@@ -183,13 +98,13 @@ def _advance(function: BroadcastStageFunction, runtime: _Runtime, mark: int) -> 
     return out
 
 
-def _element(function: BroadcastStageFunction, runtime: _Runtime, key: str, at: int,
+def _element(function: BroadcastStageFunction, runtime: Runtime, key: str, at: int,
              value: str) -> None:
     runtime.key = key
     assert function.process_element((at, value), runtime) is None
 
 
-def _scenario(function: BroadcastStageFunction, runtime: _Runtime,
+def _scenario(function: BroadcastStageFunction, runtime: Runtime,
               restart: Any = None) -> list[Any]:
     """Updates arrive ahead of, with and behind the elements (but before the watermark
     passes their time, as Flink guarantees); ``restart`` may swap the function midway."""
@@ -209,7 +124,7 @@ def _scenario(function: BroadcastStageFunction, runtime: _Runtime,
 
 def test_an_element_sees_exactly_the_updates_stamped_at_or_before_it(
         small_log: None) -> None:
-    runtime = _Runtime()
+    runtime = Runtime()
     out = _scenario(_function(runtime, Seen()), runtime)
     assert len(out) == 600
     stamps = sorted([1_005 + 10 * n for n in range(300)]
@@ -221,9 +136,9 @@ def test_an_element_sees_exactly_the_updates_stamped_at_or_before_it(
 
 
 def test_a_restored_instance_goes_on_as_the_first_would_have(small_log: None) -> None:
-    runtime = _Runtime()
+    runtime = Runtime()
     expected = _scenario(_function(runtime, Seen()), runtime)
-    runtime = _Runtime()
+    runtime = Runtime()
 
     def restart(old: BroadcastStageFunction) -> BroadcastStageFunction:
         # A checkpoint holds the keyed state, the timers and the broadcast state; the
@@ -242,7 +157,7 @@ def test_a_restored_instance_goes_on_as_the_first_would_have(small_log: None) ->
 ])
 def test_a_broadcast_handler_gets_no_keyed_state_timers_or_outputs(misuse: str,
                                                                     message: str) -> None:
-    runtime = _Runtime()
+    runtime = Runtime()
     function = _function(runtime, Seen(misuse))
     function.process_broadcast_element((5, "u"), runtime)
     _element(function, runtime, "k", 10, "e")

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import heapq
 import json
-import pickle
 import random
 from collections.abc import Iterable
 from typing import Any
@@ -23,6 +22,8 @@ from typing import Any
 import pytest
 
 pytest.importorskip("pyflink.datastream")
+
+from flink_standins import Runtime
 
 from shopstream.events.records import Output
 from shopstream.runners.flink.stage import StageFunction
@@ -52,105 +53,14 @@ class Running(KeyedOperator[int]):
         return (Output("out", ctx.key, ("timer", ctx.key, timestamp_ms, len(seen))),)
 
 
-class _Counts:
-    def __init__(self) -> None:
-        self.pickled = 0
-        self.unpickled = 0
-        self.by_state: dict[str, int] = {}
-
-    def dump(self, value: Any, name: str) -> bytes:
-        self.pickled += 1
-        self.by_state[name] = self.by_state.get(name, 0) + 1
-        return pickle.dumps(value)
-
-    def load(self, raw: bytes | None) -> Any:
-        if raw is None:
-            return None
-        self.unpickled += 1
-        return pickle.loads(raw)
-
-
-class _Value:
-    def __init__(self, store: dict[Any, Any], runtime: _Runtime, name: str) -> None:
-        self.store, self.runtime, self.name = store, runtime, name
-
-    def value(self) -> Any:
-        return self.runtime.counts.load(self.store.get(self.runtime.key))
-
-    def update(self, value: Any) -> None:
-        self.store[self.runtime.key] = self.runtime.counts.dump(value, self.name)
-
-    def clear(self) -> None:
-        self.store.pop(self.runtime.key, None)
-
-
-class _List(_Value):
-    """A list state pickling each element on its own, as PyFlink does."""
-
-    def get(self) -> list[Any]:
-        return [self.runtime.counts.load(raw) for raw in self.store.get(self.runtime.key, [])]
-
-    def add(self, value: Any) -> None:
-        raw = self.runtime.counts.dump(value, self.name)
-        self.store.setdefault(self.runtime.key, []).append(raw)
-
-    def update(self, values: Any) -> None:
-        self.store[self.runtime.key] = [self.runtime.counts.dump(v, self.name) for v in values]
-
-
-class _Map(_Value):
-    def get(self, key: Any) -> Any:
-        return self.runtime.counts.load(self.store.get(self.runtime.key, {}).get(key))
-
-    def put(self, key: Any, value: Any) -> None:
-        raw = self.runtime.counts.dump(value, self.name)
-        self.store.setdefault(self.runtime.key, {})[key] = raw
-
-    def remove(self, key: Any) -> None:
-        del self.store[self.runtime.key][key]
-
-
-class _Runtime:
-    """Keyed state per name and key (pickled), and Flink's event-time timers."""
-
-    def __init__(self) -> None:
-        self.key = ""
-        self.counts = _Counts()
-        self.stores: dict[str, dict[Any, Any]] = {}
-        self.timers: list[tuple[int, str]] = []
-        self.watermark = -(2**63)
-
-    def get_state(self, descriptor: Any) -> _Value:
-        return _Value(self.stores.setdefault(descriptor.name, {}), self, descriptor.name)
-
-    def get_list_state(self, descriptor: Any) -> _List:
-        return _List(self.stores.setdefault(descriptor.name, {}), self, descriptor.name)
-
-    def get_map_state(self, descriptor: Any) -> _Map:
-        return _Map(self.stores.setdefault(descriptor.name, {}), self, descriptor.name)
-
-    def timer_service(self) -> _Runtime:
-        return self
-
-    def register_event_time_timer(self, at: int) -> None:
-        if (at, self.key) not in self.timers:
-            heapq.heappush(self.timers, (at, self.key))
-
-    def current_watermark(self) -> int:
-        return self.watermark
-
-    def get_current_key(self) -> str:
-        return self.key
-
-
 def _key(record: Any) -> str:
     return "all" if record < 10_000 else f"k{record % 3}"
 
 
-def _run(elements: list[tuple[int, int]], held_keys: int = 0) -> tuple[list[Any], _Runtime]:
+def _run(elements: list[tuple[int, int]], held_keys: int = 0) -> tuple[list[Any], Runtime]:
     """Feed ``(time, value)`` elements in the given order with the watermark 5 s behind
     the newest time, then to the end; the outputs in firing order."""
-    runtime = _Runtime()
+    runtime = Runtime()
     # (Without held keys, the arguments the function took before it had them.)
     held: dict[str, Any] = {"held_keys": held_keys, "key_by": _key} if held_keys else {}
     function = StageFunction((Running(),), (), frozenset({"out"}), frozenset(), **held)

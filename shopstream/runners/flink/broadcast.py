@@ -42,7 +42,7 @@ from pyflink.datastream import KeyedBroadcastProcessFunction, ProcessFunction
 from pyflink.datastream.state import MapStateDescriptor
 
 from shopstream.errors import ShopstreamError
-from shopstream.runners.flink.stage import StageFunction
+from shopstream.runners.flink.stage import StageLogic
 from shopstream.runners.flink.tags import tag_named
 from shopstream.state.descriptors import StateDescriptor
 
@@ -92,22 +92,14 @@ class BroadcastContext:
         self.register_event_timer(timestamp_ms)
 
 
-class BroadcastStageFunction(KeyedBroadcastProcessFunction):  # type: ignore[misc]
+class BroadcastStageFunction(StageLogic, KeyedBroadcastProcessFunction):  # type: ignore[misc]
     """A :class:`~shopstream.runners.flink.stage.StageFunction` with broadcast inputs; see
     the module docstring."""
 
     by_name = True
-    __init__ = StageFunction.__init__
-    _forward = StageFunction._forward
-    _arrive = StageFunction._arrive
-    _hold = StageFunction._hold
-    _release = StageFunction._release
-    _save_book = StageFunction._save_book
-    _fire = StageFunction._fire
-    _route = StageFunction._route
 
     def open(self, runtime_context: Any) -> None:
-        StageFunction.open(self, runtime_context)
+        super().open(runtime_context)
         self._catch_up = self._apply_until
         self._updates: list[tuple[int, int, Any]] = []
         self._log: dict[int, int] = {}
@@ -121,13 +113,12 @@ class BroadcastStageFunction(KeyedBroadcastProcessFunction):  # type: ignore[mis
     def process_element(self, value: tuple[Any, ...], ctx: Any) -> Any:
         if not self._loaded:
             self._load(ctx)
-        return StageFunction.process_element(self, value, ctx)
+        return super().process_element(value, ctx)
 
     def on_timer(self, timestamp: int, ctx: Any) -> Any:
         if not self._loaded:
             self._load(ctx)
-        self._service = ctx.timer_service()
-        return self._release(timestamp, ctx.get_current_key())
+        return super().on_timer(timestamp, ctx)
 
     def process_broadcast_element(self, value: tuple[int, Any], ctx: Any) -> None:
         if not self._loaded:

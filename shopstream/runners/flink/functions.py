@@ -24,17 +24,17 @@ from shopstream.runners.flink.stage import StageFunction
 from shopstream.runners.flink.tags import KEYED_TYPE, SINK_TAG, Route, events_tag, stage_tag
 from shopstream.topology import WatermarkPolicy
 
-__all__ = ["KEYED_TYPE", "SINK_TAG", "DecodeFunction", "JsonlWriter", "PlainDecodeFunction",
-           "Route", "StageFunction", "stage_tag"]
+__all__ = ["KEYED_TYPE", "SINK_TAG", "DecodeFunction", "DecodeLogic", "JsonlWriter",
+           "PlainDecodeFunction", "Route", "StageFunction", "stage_tag"]
 
 _MIN = -(2**63)
 
 
-class DecodeFunction(KeyedProcessFunction):  # type: ignore[misc]
-    """Lines to ``(timestamp_ms, event)``; parallelism 1, in file order, on one constant
-    key so that its progress (byte offset, newest time, watermark) is keyed state that
-    checkpoints hold: a restored job goes on counting offsets and late events where the
-    checkpoint left them.
+class DecodeLogic:
+    """Lines to ``(timestamp_ms, event)``; parallelism 1, in file order. As a
+    :class:`DecodeFunction` (one constant key) its progress (byte offset, newest time,
+    watermark) is keyed state that checkpoints hold: a restored job goes on counting
+    offsets and late events where the checkpoint left them.
 
     Bad lines go to ``dead-letter`` (with the byte offset after the line, as the embedded
     runner counts it), and events at or behind the embedded runner's watermark
@@ -49,6 +49,7 @@ class DecodeFunction(KeyedProcessFunction):  # type: ignore[misc]
     group forwards it to the readers ahead of the watermark that follows it.
     """
 
+    #: Whether the progress is keyed state (a :class:`DecodeFunction`).
     keyed = True
 
     def __init__(self, origin: str, bound_ms: int, sinks: frozenset[str],
@@ -99,10 +100,6 @@ class DecodeFunction(KeyedProcessFunction):  # type: ignore[misc]
         finally:
             self._progress.update((self._offset, self._max, self._watermark))
 
-    def on_timer(self, timestamp: int, ctx: Any) -> Iterator[Any]:
-        # The decoder sets no timers; PyFlink still looks this method up with checkpoints.
-        return iter(())
-
     def _decode_line(self, raw: bytes) -> Iterator[Any]:
         raw = raw.strip()
         if not raw:
@@ -141,15 +138,22 @@ class DecodeFunction(KeyedProcessFunction):  # type: ignore[misc]
             yield tag, (Row(key_by(event), pair), ts)
 
 
-class PlainDecodeFunction(ProcessFunction):  # type: ignore[misc]
-    """:class:`DecodeFunction` without keyed state, for jobs without checkpoints: it needs
+class DecodeFunction(DecodeLogic, KeyedProcessFunction):  # type: ignore[misc]
+    """:class:`DecodeLogic` on one constant key, its progress in keyed state (for jobs
+    with checkpoints)."""
+
+    keyed = True
+
+    def on_timer(self, timestamp: int, ctx: Any) -> Iterator[Any]:
+        # The decoder sets no timers; PyFlink still looks this method up with checkpoints.
+        return iter(())
+
+
+class PlainDecodeFunction(DecodeLogic, ProcessFunction):  # type: ignore[misc]
+    """:class:`DecodeLogic` without keyed state, for jobs without checkpoints: it needs
     no Python key selector in front of it (one Python call less per line)."""
 
     keyed = False
-    __init__ = DecodeFunction.__init__
-    open = DecodeFunction.open
-    process_element = DecodeFunction.process_element
-    _decode_line = DecodeFunction._decode_line
 
 
 class JsonlWriter(ProcessFunction):  # type: ignore[misc]

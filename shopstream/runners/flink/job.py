@@ -32,6 +32,7 @@ default_topology`.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from pyflink.common import Duration, Types, WatermarkStrategy
@@ -108,6 +109,21 @@ def _routes(heads: list[Stage], g: int) -> tuple[Route, ...]:
            for stream in heads[later].broadcast_inputs])
 
 
+@dataclass(frozen=True)
+class _Plan:
+    """What every part of the job needs to know of the topology's stage groups."""
+
+    topology: Topology
+    groups: list[tuple[int, ...]]
+    heads: list[Stage]
+    sink_streams: tuple[str, ...]
+    held_keys: int
+
+    @property
+    def sinks(self) -> frozenset[str]:
+        return frozenset(self.sink_streams)
+
+
 def build_job(env: StreamExecutionEnvironment, topology: Topology, input_path: str,
               output_dir: str, out_of_orderness_ms: int, origin: str | None = None,
               limits: InputLimits | None = None, kafka: FlinkKafkaConfig | None = None,
@@ -120,21 +136,10 @@ def build_job(env: StreamExecutionEnvironment, topology: Topology, input_path: s
     :class:`~shopstream.runners.flink.state.KeyCursor`): give it only for a job that no
     checkpoint or savepoint will snapshot."""
     check_supported(topology)
-    stages = topology.stages
     groups = fuse(topology)
-    heads = [stages[group[0]] for group in groups]
-    sink_streams = (*topology.sink_streams, streams.DEAD_LETTER, streams.LATE_EVENTS)
-    sinks = frozenset(sink_streams)
-    # Groups reading events: the first takes the decoder's main output (watermarked); the
-    # others get a side output each, keyed for them and watermarked on its own.
-    on_events = [g for g, head in enumerate(heads) if streams.EVENTS in head.inputs]
-    main = main_group(topology, groups)
-    main_key = heads[main].key_by if main is not None else (lambda _: "")
-    event_routes: tuple[Route, ...] = tuple(
-        (streams.EVENTS, g, heads[g].key_by) for g in on_events[1:])
-    read = {s for h in heads for s in (*h.inputs, *h.broadcast_inputs)}
-    forward = frozenset(p.stream for p in topology.watermark_policies if p.stream in read)
-
+    plan = _Plan(topology, groups, [topology.stages[group[0]] for group in groups],
+                 (*topology.sink_streams, streams.DEAD_LETTER, streams.LATE_EVENTS),
+                 held_keys)
     parallelism = env.get_parallelism()
     # Reading, decoding and event time run at 1, in file order (the exact late-event rule
     # needs it); operators take their parallelism when created, hence the switch.
@@ -149,8 +154,38 @@ def build_job(env: StreamExecutionEnvironment, topology: Topology, input_path: s
     else:
         lines = kafka_source(env, kafka).uid("kafka-events")
         origin = origin or kafka.origin
-    decoder_args = (origin or input_path, out_of_orderness_ms, sinks, main_key, event_routes,
-                    limits, topology.watermark_policies, forward)
+    inputs, decode_sinks = _decode(plan, lines, origin or input_path, out_of_orderness_ms,
+                                   limits, checkpointed)
+    env.set_parallelism(parallelism)
+    broadcasts: dict[int, list[DataStream]] = {}
+    sink_parts: list[DataStream] = [decode_sinks]
+    for g in range(len(groups)):
+        sink_parts.append(_stage_group(plan, g, inputs, broadcasts))
+    env.set_parallelism(1)
+    if kafka is None:
+        _union(sink_parts).process(JsonlWriter(output_dir, plan.sink_streams)) \
+            .name("jsonl-writer").uid("jsonl-writer")
+    else:
+        kafka_sink(_union(sink_parts), kafka).name("kafka-sink").uid("kafka-sink")
+    env.set_parallelism(parallelism)
+
+
+def _decode(plan: _Plan, lines: DataStream, origin: str, out_of_orderness_ms: int,
+            limits: InputLimits | None, checkpointed: bool
+            ) -> tuple[dict[int, list[DataStream]], DataStream]:
+    """The decoder and event time: each group reading events gets its watermarked input
+    (the first the decoder's main output, the others a side output each, keyed for them
+    and watermarked on their own); also the decoder's sink records."""
+    heads = plan.heads
+    on_events = [g for g, head in enumerate(heads) if streams.EVENTS in head.inputs]
+    main = main_group(plan.topology, plan.groups)
+    main_key = heads[main].key_by if main is not None else (lambda _: "")
+    event_routes: tuple[Route, ...] = tuple(
+        (streams.EVENTS, g, heads[g].key_by) for g in on_events[1:])
+    read = {s for h in heads for s in (*h.inputs, *h.broadcast_inputs)}
+    forward = frozenset(p.stream for p in plan.topology.watermark_policies if p.stream in read)
+    decoder_args = (origin, out_of_orderness_ms, plan.sinks, main_key, event_routes,
+                    limits, plan.topology.watermark_policies, forward)
     if checkpointed:
         # One constant key gives the decoder keyed state that checkpoints hold. (PyFlink's
         # keyed operators want Row keys, which no Java selector makes from a line.)
@@ -167,54 +202,48 @@ def build_job(env: StreamExecutionEnvironment, topology: Topology, input_path: s
     for g in on_events[1:]:
         side = decoded._j_data_stream.getSideOutput(events_tag(g).get_java_output_tag())
         inputs[g] = [_event_time(side, strategy, f"event-time-{heads[g].uid}")]
-    decode_sinks = _side_output(decoded, SINK_TAG)
-    env.set_parallelism(parallelism)
+    return inputs, _side_output(decoded, SINK_TAG)
 
-    broadcasts: dict[int, list[DataStream]] = {}
-    sink_parts: list[DataStream] = [decode_sinks]
-    for g, group in enumerate(groups):
-        head = heads[g]
-        names = "+".join(stages[i].name for i in group)
-        parts = inputs.get(g)
-        if not parts:
-            msg = (f"stage {head.name!r} reads {', '.join(head.inputs)}, which no stage "
-                   "declared before it produces (on Flink producers come first)")
-            raise FlinkUnsupportedError(msg)
-        routes = _routes(heads, g)
-        routed = {stream for stream, _, _ in routes}
-        earlier = {s for h in heads[:g + 1] for s in (*h.inputs, *h.broadcast_inputs)} \
-            - routed - {streams.EVENTS}
-        operators = tuple(stages[i].operator for i in group)
-        ordered = tuple(stages[i].event_time_order for i in group)
-        function_args = (operators, routes, sinks, frozenset(earlier), ordered, held_keys,
-                         head.key_by)
-        keyed = _keyed(_union(parts))
-        # A broadcast input no stage produces (profile-models, which the retrain job
-        # publishes into an embedded pipeline) brings nothing here: a plain keyed stage.
-        sources = broadcasts.get(g)
-        if sources:
-            tag_names = (SINK_TAG.tag_id, *sorted(
-                {(stage_tag(t) if key_by is not None else broadcast_tag(t)).tag_id
-                 for _, t, key_by in routes}))
-            out = keyed.connect(_union(sources).broadcast(BROADCAST_STATE)) \
-                .process(BroadcastStageFunction(*function_args),
-                         output_type=Types.PICKLED_BYTE_ARRAY()) \
-                .name(names).uid(head.uid) \
-                .process(Demux(tag_names), output_type=Types.PICKLED_BYTE_ARRAY()) \
-                .name(f"{names}-demux").uid(f"{head.uid}-demux")
-        else:
-            out = keyed.process(StageFunction(*function_args),
-                                output_type=Types.PICKLED_BYTE_ARRAY()) \
-                .name(names).uid(head.uid)
-        for later in sorted({t for _, t, key_by in routes if key_by is not None}):
-            inputs.setdefault(later, []).append(_side_output(out, stage_tag(later)))
-        for later in sorted({t for _, t, key_by in routes if key_by is None}):
-            broadcasts.setdefault(later, []).append(_side_output(out, broadcast_tag(later)))
-        sink_parts.append(_side_output(out, SINK_TAG))
-    env.set_parallelism(1)
-    if kafka is None:
-        _union(sink_parts).process(JsonlWriter(output_dir, sink_streams)) \
-            .name("jsonl-writer").uid("jsonl-writer")
+
+def _stage_group(plan: _Plan, g: int, inputs: dict[int, list[DataStream]],
+                 broadcasts: dict[int, list[DataStream]]) -> DataStream:
+    """Group ``g`` as one Flink operator over its ``inputs``; what it sends later groups
+    goes into ``inputs`` and ``broadcasts``; returns its sink records."""
+    stages, heads, group = plan.topology.stages, plan.heads, plan.groups[g]
+    head = heads[g]
+    names = "+".join(stages[i].name for i in group)
+    parts = inputs.get(g)
+    if not parts:
+        msg = (f"stage {head.name!r} reads {', '.join(head.inputs)}, which no stage "
+               "declared before it produces (on Flink producers come first)")
+        raise FlinkUnsupportedError(msg)
+    routes = _routes(heads, g)
+    routed = {stream for stream, _, _ in routes}
+    earlier = {s for h in heads[:g + 1] for s in (*h.inputs, *h.broadcast_inputs)} \
+        - routed - {streams.EVENTS}
+    function_args = (tuple(stages[i].operator for i in group), routes, plan.sinks,
+                     frozenset(earlier), tuple(stages[i].event_time_order for i in group),
+                     plan.held_keys, head.key_by)
+    keyed = _keyed(_union(parts))
+    # A broadcast input no stage produces (profile-models, which the retrain job
+    # publishes into an embedded pipeline) brings nothing here: a plain keyed stage.
+    sources = broadcasts.get(g)
+    if sources:
+        tag_names = (SINK_TAG.tag_id, *sorted(
+            {(stage_tag(t) if key_by is not None else broadcast_tag(t)).tag_id
+             for _, t, key_by in routes}))
+        out = keyed.connect(_union(sources).broadcast(BROADCAST_STATE)) \
+            .process(BroadcastStageFunction(*function_args),
+                     output_type=Types.PICKLED_BYTE_ARRAY()) \
+            .name(names).uid(head.uid) \
+            .process(Demux(tag_names), output_type=Types.PICKLED_BYTE_ARRAY()) \
+            .name(f"{names}-demux").uid(f"{head.uid}-demux")
     else:
-        kafka_sink(_union(sink_parts), kafka).name("kafka-sink").uid("kafka-sink")
-    env.set_parallelism(parallelism)
+        out = keyed.process(StageFunction(*function_args),
+                            output_type=Types.PICKLED_BYTE_ARRAY()) \
+            .name(names).uid(head.uid)
+    for later in sorted({t for _, t, key_by in routes if key_by is not None}):
+        inputs.setdefault(later, []).append(_side_output(out, stage_tag(later)))
+    for later in sorted({t for _, t, key_by in routes if key_by is None}):
+        broadcasts.setdefault(later, []).append(_side_output(out, broadcast_tag(later)))
+    return _side_output(out, SINK_TAG)

@@ -45,7 +45,7 @@ from shopstream.runners.flink.state import FlinkStageContext, KeyCursor, ValueCa
 from shopstream.runners.flink.tags import SINK_TAG, Route, broadcast_tag, stage_tag
 from shopstream.state.operator import KeyedOperator
 
-__all__ = ["StageFunction", "routes_table"]
+__all__ = ["FlinkBuffer", "PythonBuffer", "StageFunction", "StageLogic", "routes_table"]
 
 
 def routes_table(routes: tuple[Route, ...], by_name: bool = False
@@ -59,19 +59,75 @@ def routes_table(routes: tuple[Route, ...], by_name: bool = False
     return {stream: tuple(targets) for stream, targets in table.items()}
 
 
-class StageFunction(KeyedProcessFunction):  # type: ignore[misc]
-    """Keyed stages that read the same streams with the same key, fused in one Flink
-    operator (fewer Python calls per record); see the module docstring for the order.
+class FlinkBuffer:
+    """Each key's elements waiting for the watermark, in a Flink ``MapState`` from element
+    time (as a string: thread mode mishandles pickled map keys) to the elements at that
+    time, in arrival order: what a checkpoint snapshots. The key is Flink's current one."""
 
-    Each operator's state is named ``<operator>.<state>``; ``routes`` send streams to later
-    stages (keyed for them on :func:`stage_tag`, or as pairs on :func:`broadcast_tag`),
-    ``sinks`` are the streams written to files (sent on :data:`SINK_TAG` as JSON);
-    ``ordered[i]`` says whether operator ``i`` needs event-time order (default: all do);
-    ``held_keys``: see :class:`~shopstream.runners.flink.state.KeyCursor` (only for a job
-    nobody snapshots); with it and the stage's ``key_by`` (the key function its producers
-    partition by), the per-key buffer lives in Python too, not in Flink state (bound: the
-    elements within the watermark bound, as in Flink state).
+    __slots__ = ("_state",)
+
+    def __init__(self, state: Any) -> None:
+        self._state = state
+
+    def hold(self, value: tuple[Any, ...]) -> None:
+        """Add ``(time, record)`` to the current key's elements at that time."""
+        at = str(value[0])
+        held = self._state.get(at)
+        self._state.put(at, [value] if held is None else [*held, value])
+
+    def take(self, key: str, at: int) -> list[tuple[Any, ...]]:
+        """Remove and return the current key's elements at ``at`` (``key``: Flink's)."""
+        stamp = str(at)
+        held = self._state.get(stamp)
+        if not held:
+            return []
+        self._state.remove(stamp)
+        return held  # type: ignore[no-any-return]
+
+
+class PythonBuffer:
+    """:class:`FlinkBuffer` kept in Python, for a job nobody snapshots: an element's key is
+    ``key_of(record)``, the function its producers partition by (so Flink's key for it).
+    Bound: the elements within the watermark bound, as in Flink state.
+
+    Examples
+    --------
+    >>> buffer = PythonBuffer(lambda record: record[0])
+    >>> buffer.hold((5, "a1")); buffer.hold((5, "a2")); buffer.hold((7, "b1"))
+    >>> buffer.take("a", 5), buffer.take("a", 5), buffer.take("b", 7)
+    ([(5, 'a1'), (5, 'a2')], [], [(7, 'b1')])
     """
+
+    __slots__ = ("_key_of", "_times")
+
+    def __init__(self, key_of: Callable[[Any], str]) -> None:
+        self._key_of = key_of
+        self._times: dict[str, dict[int, list[tuple[Any, ...]]]] = {}
+
+    def hold(self, value: tuple[Any, ...]) -> None:
+        """Add ``(time, record)`` to its key's elements at that time."""
+        key = self._key_of(value[1])
+        times = self._times.get(key)
+        if times is None:
+            self._times[key] = {value[0]: [value]}
+        else:
+            times.setdefault(value[0], []).append(value)
+
+    def take(self, key: str, at: int) -> list[tuple[Any, ...]]:
+        """Remove and return ``key``'s elements at ``at``."""
+        times = self._times.get(key)
+        if times is None:
+            return []
+        due = times.pop(at, [])
+        if not times:
+            del self._times[key]
+        return due
+
+
+class StageLogic:
+    """What :class:`StageFunction` does, without its Flink base class: the keyed broadcast
+    function (:class:`~shopstream.runners.flink.broadcast.BroadcastStageFunction`) is the
+    same stage on another base."""
 
     #: Whether outputs go on the main output as ``(tag name, record)`` (for a demultiplexer).
     by_name = False
@@ -90,15 +146,11 @@ class StageFunction(KeyedProcessFunction):  # type: ignore[misc]
 
     def open(self, runtime_context: Any) -> None:
         pickled = Types.PICKLED_BYTE_ARRAY()
-        # Element time (as a string: thread mode mishandles pickled map keys) -> the
-        # elements at that time, in arrival order.
-        self._pending = runtime_context.get_map_state(
-            MapStateDescriptor("shopstream.pending-at", Types.STRING(), pickled))
         self._cursor = cursor = KeyCursor(self.held_keys)
-        #: Key -> element time -> elements, when the buffer lives in Python (see above).
-        self._memory: dict[str, dict[int, list[Any]]] | None = (
-            {} if self.held_keys > 0 and self.key_by is not None else None)
-        self._key_of: Callable[[Any], str] = self.key_by or str
+        self._buffer: FlinkBuffer | PythonBuffer = (
+            PythonBuffer(self.key_by) if self.held_keys > 0 and self.key_by is not None
+            else FlinkBuffer(runtime_context.get_map_state(
+                MapStateDescriptor("shopstream.pending-at", Types.STRING(), pickled))))
         self._book_state = ValueCache(runtime_context.get_state(
             ValueStateDescriptor("shopstream.timers", pickled)), cursor)
         self._contexts = []
@@ -126,24 +178,9 @@ class StageFunction(KeyedProcessFunction):  # type: ignore[misc]
             return self._forward(value)
         if self._on_arrival:
             return self._arrive(value, ctx)
-        self._hold(value)
+        self._buffer.hold(value)
         ctx.timer_service().register_event_time_timer(value[0])
         return None
-
-    def _hold(self, value: tuple[Any, ...]) -> None:
-        memory = self._memory
-        if memory is not None:
-            # The producers keyed it with the same function: Flink's key for it.
-            key = self._key_of(value[1])
-            times = memory.get(key)
-            if times is None:
-                memory[key] = {value[0]: [value]}
-            else:
-                times.setdefault(value[0], []).append(value)
-            return
-        at = str(value[0])
-        held = self._pending.get(at)
-        self._pending.put(at, [value] if held is None else [*held, value])
 
     def on_timer(self, timestamp: int, ctx: Any) -> Iterator[Any]:
         self._service = ctx.timer_service()
@@ -156,7 +193,7 @@ class StageFunction(KeyedProcessFunction):  # type: ignore[misc]
     def _arrive(self, value: tuple[Any, ...], ctx: Any) -> Iterator[Any]:
         service = self._service = ctx.timer_service()
         if self._in_order:
-            self._hold(value)
+            self._buffer.hold(value)
             service.register_event_time_timer(value[0])
         key = self._cursor.key = ctx.get_current_key()
         saved = self._book_state.value()
@@ -181,23 +218,9 @@ class StageFunction(KeyedProcessFunction):  # type: ignore[misc]
         saved = self._book_state.value()
         before = set(saved) if saved else set()
         book = self._book = set(before)
-        due: list[tuple[int, Any]] = []
-        if self._in_order:
-            # Elements at earlier times left at their own wake-ups (Flink fires a key's
-            # timers in time order); a wake-up for an operator timer finds none.
-            memory = self._memory
-            if memory is not None:
-                times = memory.get(key)
-                if times is not None:
-                    due = times.pop(timestamp, due)
-                    if not times:
-                        del memory[key]
-            else:
-                at = str(timestamp)
-                held = self._pending.get(at)
-                if held:
-                    self._pending.remove(at)
-                    due = held
+        # Elements at earlier times left at their own wake-ups (Flink fires a key's timers
+        # in time order); a wake-up for an operator timer finds none.
+        due = self._buffer.take(key, timestamp) if self._in_order else []
         catch_up = self._catch_up
         for ts, record in due:
             while book and min(book)[0] < ts:
@@ -254,6 +277,21 @@ class StageFunction(KeyedProcessFunction):  # type: ignore[misc]
                 raise ShopstreamError(msg)
 
 
+class StageFunction(StageLogic, KeyedProcessFunction):  # type: ignore[misc]
+    """Keyed stages that read the same streams with the same key, fused in one Flink
+    operator (fewer Python calls per record); see the module docstring for the order.
+
+    Each operator's state is named ``<operator>.<state>``; ``routes`` send streams to later
+    stages (keyed for them on :func:`stage_tag`, or as pairs on :func:`broadcast_tag`),
+    ``sinks`` are the streams written to files (sent on :data:`SINK_TAG` as JSON);
+    ``ordered[i]`` says whether operator ``i`` needs event-time order (default: all do);
+    ``held_keys``: see :class:`~shopstream.runners.flink.state.KeyCursor` (only for a job
+    nobody snapshots); with it and the stage's ``key_by`` (the key function its producers
+    partition by), the per-key buffer lives in Python too, not in Flink state (bound: the
+    elements within the watermark bound, as in Flink state).
+    """
+
+
 def _state_factory(runtime_context: Any, operator: str,
                    cursor: KeyCursor) -> Callable[[Any], Any]:
     def create(descriptor: Any) -> Any:
@@ -261,7 +299,7 @@ def _state_factory(runtime_context: Any, operator: str,
     return create
 
 
-def _book_register(function: StageFunction, index: int) -> Callable[[int], None]:
+def _book_register(function: StageLogic, index: int) -> Callable[[int], None]:
     def register(timestamp_ms: int) -> None:
         timer = (timestamp_ms, index)
         if timer not in function._book:
@@ -271,7 +309,7 @@ def _book_register(function: StageFunction, index: int) -> Callable[[int], None]
     return register
 
 
-def _book_delete(function: StageFunction, index: int) -> Callable[[int], None]:
+def _book_delete(function: StageLogic, index: int) -> Callable[[int], None]:
     def delete(timestamp_ms: int) -> None:
         # The Flink timer stays: it may also wake the key for an element or another operator.
         function._book.discard((timestamp_ms, index))
