@@ -54,7 +54,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -93,6 +93,25 @@ class KafkaPosition:
 
     offsets: dict[Partition, int]
     watermarks: dict[Partition, int] = field(default_factory=dict)
+
+
+@dataclass
+class _Loop:
+    """What the read loop of a :class:`KafkaSource` carries from one poll to the next."""
+
+    where: dict[Partition, int]
+    gates: PartitionGates
+    decoder: EventDecoder
+    end_of_partition: int
+    #: The offset after the last message fetched of each partition.
+    fetched: dict[Partition, int] = field(default_factory=dict)
+    #: Partitions paused by flow control.
+    paused: set[Partition] = field(default_factory=set)
+    #: Partitions not heard from since the broker came back, and until when to wait.
+    unheard: set[Partition] = field(default_factory=set)
+    grace_end: float = 0.0
+    last_message: float = 0.0
+    next_discovery: float = 0.0
 
 
 def event_time(decoder: EventDecoder, value: bytes) -> int | None:
@@ -204,104 +223,123 @@ class KafkaSource:
         # Partitions not read yet keep OFFSET_BEGINNING (-2) until their first message:
         # a resume then starts them from the beginning again, which is what it should do.
         settings = self.source
-        confluent = kafka()
-        end_of_partition = confluent.KafkaError._PARTITION_EOF
-        decoder = EventDecoder(self.limits)
         # Each partition's progress window: an event far ahead of what the partition
         # showed is held, then refused or confirmed (see PartitionGate), so that it never
         # moves a watermark nor makes the partition's later events late.
-        gates = PartitionGates(merge, self.limits)
+        loop = _Loop(where, PartitionGates(merge, self.limits), EventDecoder(self.limits),
+                     kafka().KafkaError._PARTITION_EOF, last_message=time.monotonic())
+        loop.next_discovery = loop.last_message + settings.discover_s
         idle_limit = settings.stop_when_idle_s
-        high = 4 * settings.batch
-        paused: set[Partition] = set()
-        fetched: dict[Partition, int] = {}  # the offset after the last message fetched
-        last_message = time.monotonic()
-        next_discovery = last_message + settings.discover_s
         stop = self._stop
-        outage = self.outage
-        unheard: set[Partition] = set()  # not heard from since the broker came back
-        grace_end = 0.0
         while not stop.is_set():
-            # While messages wait in the merge, poll briefly.
-            timeout = settings.poll_timeout_s if not len(merge) else 0.02
-            before = time.monotonic()
-            batch = consumer.consume(settings.batch, timeout=timeout)
-            now = time.monotonic()
-            if outage.down or not batch:
-                # Once a second: is the topic quiet, or the broker gone (or back)? Messages
-                # say nothing: they may have been fetched before it went.
-                reachable = self._probe.reachable(consumer, where)
-                if outage.down:
-                    if reachable is True:
-                        outage.back()
-                        merge.watermarks.reconnected(self._clock)
-                        unheard, grace_end = set(where), now + settings.idle_timeout_s
-                    elif not batch:
-                        # No broker answers: its silence says nothing of the data. Neither
-                        # the poll clock (partitions would look idle), nor the idle limit,
-                        # nor idle ticks (event time would follow the wall clock) move.
-                        last_message = now
-                        continue
-            now_ms = int(time.time() * 1000)
-            # The poll clock: only time spent waiting on the broker can make a partition
-            # idle, never the time the pipeline spent on what was released.
-            self._clock += now - before
-            clock = self._clock
-            got = False
-            for message in batch:
-                tp = (message.topic(), message.partition())
-                error = message.error()
-                if unheard and (error is None or error.code() == end_of_partition):
-                    unheard.discard(tp)
-                if error is not None:
-                    if error.code() == end_of_partition:
-                        if tp in where and message.offset() >= fetched.get(tp, 0):
-                            merge.reached_end(tp, clock)
-                        continue
-                    if error.fatal():
-                        msg = f"Kafka consumer on {self.config.bootstrap} failed: {error.str()}"
-                        raise KafkaError(msg)
-                    continue  # transient: librdkafka retries by itself
-                if tp not in where:
-                    continue
-                offset = message.offset()
-                fetched[tp] = offset + 1
-                value = message.value()
-                if value is None:  # a tombstone carries no event
-                    merge.watermarks.untimed(tp)
-                    continue
-                got = True
-                # As a file line is: surrounding whitespace is no part of the event (nor
-                # of a dead letter's raw text).
-                value = value.strip()
-                gates.add(tp, event_time(decoder, value), value, offset, now_ms, clock)
-            if got:
-                last_message = now
-            emitted = False
-            for tp, value, offset in merge.ready(clock):
-                where[tp] = offset + 1
-                emitted = True
-                self.messages += 1
-                yield value, KafkaPosition(dict(where), merge.watermarks.snapshot())
-            self._flow_control(consumer, merge, paused, high)
-            if now >= next_discovery:
+            polled = self._poll(consumer, merge, loop)
+            if polled is None:
+                continue
+            batch, now = polled
+            if self._take(batch, merge, loop, int(time.time() * 1000)):
+                loop.last_message = now
+            emitted = yield from self._release(merge, where)
+            self._flow_control(consumer, merge, loop.paused, 4 * settings.batch)
+            if now >= loop.next_discovery:
                 self._discover(consumer, merge, where)
-                next_discovery = time.monotonic() + settings.discover_s
-            if not emitted and not len(merge):
-                if unheard and now < grace_end:
-                    # Back from an outage: silence counts once every partition answered
-                    # (or after the idle timeout), not while fetches start again.
-                    last_message = now
+                loop.next_discovery = time.monotonic() + settings.discover_s
+            if emitted or len(merge):
+                continue
+            if loop.unheard and now < loop.grace_end:
+                # Back from an outage: silence counts once every partition answered (or
+                # after the idle timeout), not while fetches start again.
+                loop.last_message = now
+                continue
+            loop.unheard.clear()
+            if idle_limit is not None and time.monotonic() - loop.last_message >= idle_limit:
+                if loop.gates.finish(self._clock):
                     continue
-                unheard.clear()
-                if idle_limit is not None and time.monotonic() - last_message >= idle_limit:
-                    if gates.finish(self._clock):
-                        continue
-                    self._exhausted = True
-                    return
-                # Idle ticks only when nothing waits in the merge: the runner moves the
-                # watermark on after idle ticks, which must not overtake held messages.
-                yield None
+                self._exhausted = True
+                return
+            # Idle ticks only when nothing waits in the merge: the runner moves the
+            # watermark on after idle ticks, which must not overtake held messages.
+            yield None
+
+    def _poll(self, consumer: Any, merge: PartitionMerge, loop: _Loop,
+              ) -> tuple[list[Any], float] | None:
+        """One fetch: the messages and the monotonic time after it, the poll clock moved
+        by the time spent waiting; ``None`` while no broker answers."""
+        settings = self.source
+        outage = self.outage
+        # While messages wait in the merge, poll briefly.
+        timeout = settings.poll_timeout_s if not len(merge) else 0.02
+        before = time.monotonic()
+        batch: list[Any] = consumer.consume(settings.batch, timeout=timeout)
+        now = time.monotonic()
+        if outage.down or not batch:
+            # Once a second: is the topic quiet, or the broker gone (or back)? Messages
+            # say nothing: they may have been fetched before it went.
+            reachable = self._probe.reachable(consumer, loop.where)
+            if outage.down:
+                if reachable is True:
+                    outage.back()
+                    merge.watermarks.reconnected(self._clock)
+                    loop.unheard = set(loop.where)
+                    loop.grace_end = now + settings.idle_timeout_s
+                elif not batch:
+                    # No broker answers: its silence says nothing of the data. Neither
+                    # the poll clock (partitions would look idle), nor the idle limit,
+                    # nor idle ticks (event time would follow the wall clock) move.
+                    loop.last_message = now
+                    return None
+        # The poll clock: only time spent waiting on the broker can make a partition
+        # idle, never the time the pipeline spent on what was released.
+        self._clock += now - before
+        return batch, now
+
+    def _take(self, batch: list[Any], merge: PartitionMerge, loop: _Loop, now_ms: int,
+              ) -> bool:
+        """Offer the fetched messages to the partitions' gates (the ingest clock
+        ``now_ms``); whether any carried a value."""
+        clock = self._clock
+        where, fetched, unheard = loop.where, loop.fetched, loop.unheard
+        end_of_partition = loop.end_of_partition
+        got = False
+        for message in batch:
+            tp = (message.topic(), message.partition())
+            error = message.error()
+            if unheard and (error is None or error.code() == end_of_partition):
+                unheard.discard(tp)
+            if error is not None:
+                if error.code() == end_of_partition:
+                    if tp in where and message.offset() >= fetched.get(tp, 0):
+                        merge.reached_end(tp, clock)
+                    continue
+                if error.fatal():
+                    msg = f"Kafka consumer on {self.config.bootstrap} failed: {error.str()}"
+                    raise KafkaError(msg)
+                continue  # transient: librdkafka retries by itself
+            if tp not in where:
+                continue
+            offset = message.offset()
+            fetched[tp] = offset + 1
+            value = message.value()
+            if value is None:  # a tombstone carries no event
+                merge.watermarks.untimed(tp)
+                continue
+            got = True
+            # As a file line is: surrounding whitespace is no part of the event (nor of
+            # a dead letter's raw text).
+            value = value.strip()
+            loop.gates.add(tp, event_time(loop.decoder, value), value, offset, now_ms, clock)
+        return got
+
+    def _release(self, merge: PartitionMerge, where: dict[Partition, int],
+                 ) -> Generator[tuple[bytes, KafkaPosition], None, bool]:
+        """The messages the merge releases, each with the position after it; whether
+        there were any."""
+        emitted = False
+        for tp, value, offset in merge.ready(self._clock):
+            where[tp] = offset + 1
+            emitted = True
+            self.messages += 1
+            yield value, KafkaPosition(dict(where), merge.watermarks.snapshot())
+        return emitted
 
     def _flow_control(self, consumer: Any, merge: PartitionMerge,
                       paused: set[Partition], high: int) -> None:
