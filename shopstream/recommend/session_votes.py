@@ -26,15 +26,39 @@ Examples
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from shopstream.recommend.base import RANK_WEIGHTS
 from shopstream.recommend.published import lookup
 
-__all__ = ["SessionVotes"]
+__all__ = ["SessionVotes", "add_votes"]
 
 # Past this lift the votes are rescaled (far from float overflow).
 _MAX_LIFT = 1e100
+
+
+def add_votes(scores: dict[str, float], sources: dict[str, str], products: Iterable[str],
+              values: Iterable[float], factor: float, names: Iterable[str]) -> None:
+    """Add ``factor * value`` to each product's score; a product new to ``scores`` gets
+    its name (from ``names``, in step with ``products``) in ``sources``. What a kept
+    ``BLENDED`` list and a strategy voting with its kept votes both do.
+
+    Examples
+    --------
+    >>> scores, sources = {"a": 1.0}, {"a": "X"}
+    >>> add_votes(scores, sources, ["a", "b"], [2.0, 3.0], 0.5, ["Y", "Y"])
+    >>> scores, sources
+    ({'a': 2.0, 'b': 1.5}, {'a': 'X', 'b': 'Y'})
+    """
+    get = scores.get
+    for product, value, name in zip(products, values, names, strict=False):
+        old = get(product)
+        if old is None:
+            scores[product] = factor * value
+            sources[product] = name
+        else:
+            scores[product] = old + factor * value
 
 
 class SessionVotes:
@@ -77,14 +101,7 @@ class SessionVotes:
         lift = self.lift
         items = found[0][:depth]
         if len(found) > 2:  # a BLENDED list: (items, votes, sources)
-            sources = self.sources
-            for other, vote, source in zip(items, found[1], found[2], strict=False):
-                old = get(other)
-                if old is None:
-                    votes[other] = lift * vote
-                    sources[other] = source
-                else:
-                    votes[other] = old + lift * vote
+            add_votes(votes, self.sources, items, found[1], lift, found[2])
         else:
             weights = RANK_WEIGHTS
             for rank, other in enumerate(items):

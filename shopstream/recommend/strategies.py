@@ -37,6 +37,7 @@ Examples
 from __future__ import annotations
 
 from dataclasses import dataclass
+from itertools import repeat
 
 from shopstream.errors import ConfigError, require_positive
 from shopstream.recommend.base import (
@@ -57,6 +58,7 @@ from shopstream.recommend.base import (
     top_k,
 )
 from shopstream.recommend.published import PublishedLists, lookup
+from shopstream.recommend.session_votes import add_votes
 
 __all__ = ["Affinity", "AnchoredStrategy", "BasketRules", "BoughtTogether", "CoOccurrence",
            "ListStrategy", "NextItem", "Personal", "Popular", "ServeConfig", "SessionPairs",
@@ -182,14 +184,8 @@ class AnchoredStrategy(ListStrategy):
             for product, vote in kept.votes.items():
                 scores[product] = get(product, 0.0) + factor * vote
             return
-        name = self.name
-        for product, vote in kept.votes.items():
-            old = get(product)
-            if old is None:
-                scores[product] = factor * vote
-                sources[product] = name
-            else:
-                scores[product] = old + factor * vote
+        votes = kept.votes
+        add_votes(scores, sources, votes.keys(), votes.values(), factor, repeat(self.name))
 
 
 class NextItem(AnchoredStrategy):
