@@ -25,7 +25,7 @@ from flink_standins import Runtime
 from shopstream.errors import ShopstreamError
 from shopstream.events.records import Output
 from shopstream.runners.flink import broadcast
-from shopstream.runners.flink.broadcast import BroadcastStageFunction
+from shopstream.runners.flink.broadcast import BroadcastStageFunction, SinkBroadcastStageFunction
 from shopstream.state import Context, KeyedOperator, ValueStateDescriptor
 
 _COUNT = ValueStateDescriptor[int]("count")
@@ -164,3 +164,22 @@ def test_a_broadcast_handler_gets_no_keyed_state_timers_or_outputs(misuse: str,
     with pytest.raises(ShopstreamError, match=message) as info:
         _advance(function, runtime, 10)
     assert "'seen'" in str(info.value)
+
+
+def test_a_stage_read_by_sinks_only_sends_the_sink_rows_themselves() -> None:
+    """No later stage reads its outputs: the main output is ``Row(stream, json)``, what the
+    demultiplexer would have sent to the sink, and the same rows."""
+    rows: dict[str, list[Any]] = {}
+    for kind in (BroadcastStageFunction, SinkBroadcastStageFunction):
+        runtime = Runtime()
+        function = kind((Seen(),), (), frozenset({"out"}), frozenset())
+        function.open(runtime)
+        function.process_broadcast_element((5, "u"), runtime)
+        _element(function, runtime, "k", 10, "e")
+        runtime.watermark = 10
+        at, runtime.key = heapq.heappop(runtime.timers)
+        rows[kind.__name__] = list(function.on_timer(at, runtime))
+    demuxed = rows["BroadcastStageFunction"]
+    assert [tag for tag, _ in demuxed] == ["shopstream-sink"]
+    assert rows["SinkBroadcastStageFunction"] == [row for _, row in demuxed]
+    assert json.loads(rows["SinkBroadcastStageFunction"][0][1])[:3] == ["k", 10, "e"]

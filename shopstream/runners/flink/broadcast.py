@@ -29,25 +29,31 @@ stage's event time (at most the out-of-orderness bound's worth). A job nobody sn
 
 PyFlink (2.3, thread mode) drops side outputs yielded from a keyed broadcast function's
 ``on_timer``, so this stage yields ``(tag name, record)`` on its main output and a chained
-:class:`Demux` turns them into the side outputs other stages read.
+:class:`Demux` turns them into the side outputs other stages read. A stage whose outputs
+only go to sinks (the recommender: no later stage reads what it emits) is a
+:class:`SinkBroadcastStageFunction` instead, whose main output is the sink rows
+themselves, with no demultiplexer behind it: one Python call less per output record.
 """
 
 from __future__ import annotations
 
 import heapq
+from collections.abc import Iterable, Iterator
 from typing import Any
 
-from pyflink.common import Types
+from pyflink.common import Row, Types
 from pyflink.datastream import KeyedBroadcastProcessFunction, ProcessFunction
 from pyflink.datastream.state import MapStateDescriptor
 
 from shopstream.errors import ShopstreamError
+from shopstream.events.records import Output
 from shopstream.runners.flink.stage import StageLogic
 from shopstream.runners.flink.tags import tag_named
 from shopstream.state.descriptors import StateDescriptor
+from shopstream.state.operator import KeyedOperator
 
 __all__ = ["BROADCAST_STATE", "COMPACT_EVERY", "BroadcastContext", "BroadcastStageFunction",
-           "Demux"]
+           "Demux", "SinkBroadcastStageFunction"]
 
 #: Updates logged in broadcast state between two bases (see the module docstring).
 COMPACT_EVERY = 512
@@ -179,6 +185,21 @@ class BroadcastStageFunction(StageLogic, KeyedBroadcastProcessFunction):  # type
             self._log[entry[1]] = entry[0]
             self._seq = max(self._seq, entry[1])
         self._compact_at = len(self._log) + COMPACT_EVERY
+
+
+class SinkBroadcastStageFunction(BroadcastStageFunction):
+    """A :class:`BroadcastStageFunction` with no later stage reading its outputs: its main
+    output is ``Row(stream, json)`` of :data:`~shopstream.runners.flink.tags.SINK_TAG`'s
+    type, to the sinks directly (see the module docstring)."""
+
+    def _route(self, outs: Iterable[Output], ts: int,
+               operator: KeyedOperator[Any] | None) -> Iterator[Any]:
+        sinks, encode = self.sinks, self._encode
+        for out in outs:
+            if out.stream in sinks:
+                yield Row(out.stream, encode(out.record).decode())
+            else:  # a stream nobody reads here, or one read upstream (an error)
+                yield from super()._route((out,), ts, operator)
 
 
 class Demux(ProcessFunction):  # type: ignore[misc]

@@ -43,7 +43,12 @@ from pyflink.java_gateway import get_gateway
 
 from shopstream.events import streams
 from shopstream.events.limits import InputLimits
-from shopstream.runners.flink.broadcast import BROADCAST_STATE, BroadcastStageFunction, Demux
+from shopstream.runners.flink.broadcast import (
+    BROADCAST_STATE,
+    BroadcastStageFunction,
+    Demux,
+    SinkBroadcastStageFunction,
+)
 from shopstream.runners.flink.errors import FlinkUnsupportedError
 from shopstream.runners.flink.functions import (
     DecodeFunction,
@@ -228,6 +233,12 @@ def _stage_group(plan: _Plan, g: int, inputs: dict[int, list[DataStream]],
     # A broadcast input no stage produces (profile-models, which the retrain job
     # publishes into an embedded pipeline) brings nothing here: a plain keyed stage.
     sources = broadcasts.get(g)
+    if sources and not routes:
+        # Nothing but sinks reads its outputs: its main output is the sink rows.
+        return keyed.connect(_union(sources).broadcast(BROADCAST_STATE)) \
+            .process(SinkBroadcastStageFunction(*function_args),
+                     output_type=SINK_TAG.type_info) \
+            .name(names).uid(head.uid)
     if sources:
         tag_names = (SINK_TAG.tag_id, *sorted(
             {(stage_tag(t) if key_by is not None else broadcast_tag(t)).tag_id
