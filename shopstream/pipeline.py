@@ -74,8 +74,10 @@ def by_key_group(groups: int) -> Callable[[Any], str]:
     >>> by_key_group(8)(ShopperEvent(EventType.VIEW_PRODUCT, 0, "s1", product_id="p"))
     'g0'
     """
+    names = tuple(f"g{group}" for group in range(groups))  # not formatted per record
+
     def key(record: Any) -> str:
-        return f"g{zlib.crc32(record.session_id.encode()) % groups}"
+        return names[zlib.crc32(record.session_id.encode()) % groups]
     return key
 
 
