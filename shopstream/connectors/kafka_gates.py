@@ -3,21 +3,47 @@
 Each partition of a replayed history is judged by its own progress
 (:class:`~shopstream.events.time_window.PartitionGate`, ``InputLimits.max_ahead_ms`` and
 ``confirm_events``): an event far ahead of what its partition showed is held, then
-refused (a :class:`~shopstream.events.limits.RefusedRecord`) or confirmed, so that it
+refused (a :class:`~shopstream.events.time_window.Refusal`) or confirmed, so that it
 never moves a watermark nor makes the partition's later events late.
-:class:`PartitionGates` makes one gate per partition on its first record and hands what
-the gate lets through to the source's
-:class:`~shopstream.connectors.partition_merge.PartitionMerge`.
+:func:`event_time` is what a gate judges a record by. :class:`PartitionGates` makes one
+gate per partition on its first record and hands what the gate lets through to the
+source's :class:`~shopstream.connectors.partition_merge.PartitionMerge`. A refused record
+goes to the merge as a record without event time, so that it keeps its place in its
+partition, and its reason waits in :meth:`PartitionGates.refusal` until the merge
+releases it: the source then hands it to the runner as a
+:class:`~shopstream.events.time_window.Refusal` (a dead letter), not as bytes to decode.
 """
 
 from __future__ import annotations
 
 from shopstream.connectors.partition_merge import PartitionMerge
 from shopstream.connectors.partition_watermarks import Partition
+from shopstream.errors import DecodeError
+from shopstream.events.decode import EventDecoder
 from shopstream.events.limits import InputLimits
-from shopstream.events.time_window import PartitionGate
+from shopstream.events.model import CATALOG_KINDS
+from shopstream.events.time_window import PartitionGate, Passed, Refusal
 
-__all__ = ["PartitionGates"]
+__all__ = ["PartitionGates", "event_time"]
+
+
+def event_time(decoder: EventDecoder, value: bytes) -> int | None:
+    """The event time of a message as the runner will see it: ``None`` when it will go
+    to ``dead-letter``, or when it is reference data, which never moves a watermark.
+
+    Examples
+    --------
+    >>> dec = EventDecoder()
+    >>> event_time(dec, b'{"eventType":"PAGE_VIEW","sessionId":"s","timestamp":7}')
+    7
+    >>> event_time(dec, b'{"eventType":"PAGE_VIEW","sessionId":"s"}') is None
+    True
+    """
+    try:
+        event = decoder.decode(value)
+    except DecodeError:
+        return None
+    return None if event.event_type in CATALOG_KINDS else event.timestamp_ms
 
 
 class PartitionGates:
@@ -25,7 +51,8 @@ class PartitionGates:
     (``max_ahead_ms`` ``None``: no gate, every record goes to the merge as it comes).
 
     Memory: one gate per partition seen, each holding at most ``confirm_events`` events
-    and the untimed records between them (:class:`PartitionGate`'s bound).
+    and the untimed records between them (:class:`PartitionGate`'s bound), and the reason
+    of each refused record still in the merge.
 
     Examples
     --------
@@ -42,6 +69,8 @@ class PartitionGates:
     >>> gates.add(("t", 0), 99_000, b"d", 3, now, 0.0)  # held again
     >>> gates.finish(0.0), len(merge)                   # the input ended complete
     (True, 4)
+    >>> [(v, gates.refusal(tp, at)) for tp, v, at in merge.ready(1.0)]  # doctest: +ELLIPSIS
+    [(b'a', None), (b'b', 'timestamp 90000 (...) is 0.0 h ahead...'), (b'c', None), (b'd', None)]
     """
 
     def __init__(self, merge: PartitionMerge, limits: InputLimits) -> None:
@@ -49,6 +78,8 @@ class PartitionGates:
         self._ahead = limits.max_ahead_ms
         self._confirm = limits.confirm_events
         self._gates: dict[Partition, PartitionGate] = {}
+        # (partition, offset) of a refused record in the merge -> why it was refused.
+        self._reasons: dict[tuple[Partition, int], str] = {}
 
     @property
     def refused(self) -> int:
@@ -71,17 +102,30 @@ class PartitionGates:
                 ahead, self._confirm, f"{partition[0]}[{partition[1]}]")
         passed = gate.offer(timestamp_ms, value, offset,
                             merge.watermarks.newest(partition), now_ms)
-        for ts, raw, at in passed:
-            merge.add(partition, ts, raw, at, clock)
+        self._to_merge(partition, passed, clock)
         if not passed:  # held: the partition has data, but no event time yet
             merge.watermarks.untimed(partition)
+
+    def refusal(self, partition: Partition, offset: int) -> str | None:
+        """Why the record at ``offset`` the merge just released was refused (``None``:
+        it was not); call it once per released record."""
+        reasons = self._reasons
+        return reasons.pop((partition, offset), None) if reasons else None
 
     def finish(self, clock: float) -> bool:
         """The input ends complete: what the gates still hold goes through (nothing came
         after it that it could make late), as at the end of a file. Whether any did."""
         finished = False
         for partition, gate in self._gates.items():
-            for ts, raw, at in gate.finish():
-                self.merge.add(partition, ts, raw, at, clock)
-                finished = True
+            passed = gate.finish()
+            self._to_merge(partition, passed, clock)
+            finished = finished or bool(passed)
         return finished
+
+    def _to_merge(self, partition: Partition, passed: list[Passed], clock: float) -> None:
+        merge = self.merge
+        for ts, raw, at in passed:
+            if isinstance(raw, Refusal):
+                self._reasons[(partition, at)] = raw.reason
+                raw = raw.raw
+            merge.add(partition, ts, raw, at, clock)

@@ -24,11 +24,12 @@ A replayed history (last month's events) is judged by its own progress, not by t
 clock: each partition has a progress window
 (:class:`~shopstream.events.time_window.PartitionGate`, ``InputLimits.max_ahead_ms`` and
 ``confirm_events``). An event far ahead of what its partition showed (a day ahead, or in
-year 9999) is held; the next in-window event of the partition refuses it (a
-:class:`~shopstream.events.limits.RefusedRecord`, which the runner's decoder sends to
-``dead-letter`` with the reason and the original bytes), so it never moves a watermark
-nor makes later events late; ``confirm_events`` such events in a row are a real gap in
-the data and go through. An event near the wall clock is live data and goes through.
+year 9999) is held; the next in-window event of the partition refuses it: it keeps its
+place in the partition and comes out as a :class:`~shopstream.events.time_window.Refusal`
+(the bytes, the position after it, the reason), which the runner writes to
+``dead-letter`` as it does a file's refusals; so it never moves a watermark nor makes
+later events late; ``confirm_events`` such events in a row are a real gap in the data
+and go through. An event near the wall clock is live data and goes through.
 
 The position after each message is a :class:`KafkaPosition`: the next offset to read of
 every partition, and each partition's watermark, so a resume continues with the event
@@ -56,7 +57,7 @@ import threading
 import time
 from collections.abc import Generator, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeAlias
 
 from shopstream.connectors.kafka_admin import (
     BrokerOutage,
@@ -67,17 +68,17 @@ from shopstream.connectors.kafka_admin import (
     kafka,
     wait_for_broker,
 )
-from shopstream.connectors.kafka_gates import PartitionGates
+from shopstream.connectors.kafka_gates import PartitionGates, event_time
 from shopstream.connectors.kafka_probe import BrokerProbe
 from shopstream.connectors.kafka_source_config import KafkaSourceConfig, consumer_settings
 from shopstream.connectors.partition_merge import PartitionMerge
 from shopstream.connectors.partition_watermarks import Partition, PartitionWatermarks
-from shopstream.errors import DecodeError, SourceError
+from shopstream.errors import SourceError
 from shopstream.events.decode import EventDecoder
 from shopstream.events.limits import InputLimits
-from shopstream.events.model import CATALOG_KINDS
+from shopstream.events.time_window import Refusal
 
-__all__ = ["KafkaPosition", "KafkaSource", "KafkaSourceConfig", "event_time"]
+__all__ = ["KafkaPosition", "KafkaSource", "KafkaSourceConfig"]
 
 _LOG = logging.getLogger("shopstream.kafka")
 
@@ -95,42 +96,27 @@ class KafkaPosition:
     watermarks: dict[Partition, int] = field(default_factory=dict)
 
 
+#: A message the source yields: its value and the position after it.
+Message: TypeAlias = tuple[bytes, KafkaPosition]
+
+
 @dataclass
 class _Loop:
-    """What the read loop of a :class:`KafkaSource` carries from one poll to the next."""
+    """What the read loop of a :class:`KafkaSource` carries from one poll to the next:
+    ``fetched``, the offset after the last message fetched of each partition; ``paused``,
+    by flow control; ``unheard``, not heard from since the broker came back (until
+    ``grace_end``)."""
 
     where: dict[Partition, int]
     gates: PartitionGates
     decoder: EventDecoder
     end_of_partition: int
-    #: The offset after the last message fetched of each partition.
     fetched: dict[Partition, int] = field(default_factory=dict)
-    #: Partitions paused by flow control.
     paused: set[Partition] = field(default_factory=set)
-    #: Partitions not heard from since the broker came back, and until when to wait.
     unheard: set[Partition] = field(default_factory=set)
     grace_end: float = 0.0
     last_message: float = 0.0
     next_discovery: float = 0.0
-
-
-def event_time(decoder: EventDecoder, value: bytes) -> int | None:
-    """The event time of a message as the runner will see it: ``None`` when it will go
-    to ``dead-letter``, or when it is reference data, which never moves a watermark.
-
-    Examples
-    --------
-    >>> dec = EventDecoder()
-    >>> event_time(dec, b'{"eventType":"PAGE_VIEW","sessionId":"s","timestamp":7}')
-    7
-    >>> event_time(dec, b'{"eventType":"PAGE_VIEW","sessionId":"s"}') is None
-    True
-    """
-    try:
-        event = decoder.decode(value)
-    except DecodeError:
-        return None
-    return None if event.event_type in CATALOG_KINDS else event.timestamp_ms
 
 
 class KafkaSource:
@@ -173,8 +159,9 @@ class KafkaSource:
         self._stop.set()
 
     def read(self, position: KafkaPosition | dict[Partition, int] | None,
-             ) -> Iterator[tuple[bytes, KafkaPosition] | None]:
-        """Messages (values) from ``position`` on, with the position after each."""
+             ) -> Iterator[Message | Refusal | None]:
+        """Messages (values) from ``position`` on, with the position after each; a record
+        the partition's progress window refused comes as a :class:`Refusal`."""
         confluent = kafka()
         if isinstance(position, KafkaPosition):
             offsets, marks = position.offsets, position.watermarks
@@ -219,13 +206,11 @@ class KafkaSource:
         return {tp: position.get(tp, committed.get(tp, beginning)) for tp in partitions}
 
     def _messages(self, consumer: Any, merge: PartitionMerge, where: dict[Partition, int],
-                  ) -> Iterator[tuple[bytes, KafkaPosition] | None]:
+                  ) -> Iterator[Message | Refusal | None]:
         # Partitions not read yet keep OFFSET_BEGINNING (-2) until their first message:
         # a resume then starts them from the beginning again, which is what it should do.
         settings = self.source
-        # Each partition's progress window: an event far ahead of what the partition
-        # showed is held, then refused or confirmed (see PartitionGate), so that it never
-        # moves a watermark nor makes the partition's later events late.
+        # The gates: each partition's progress window (see the module docs).
         loop = _Loop(where, PartitionGates(merge, self.limits), EventDecoder(self.limits),
                      kafka().KafkaError._PARTITION_EOF, last_message=time.monotonic())
         loop.next_discovery = loop.last_message + settings.discover_s
@@ -238,7 +223,7 @@ class KafkaSource:
             batch, now = polled
             if self._take(batch, merge, loop, int(time.time() * 1000)):
                 loop.last_message = now
-            emitted = yield from self._release(merge, where)
+            emitted = yield from self._release(merge, where, loop.gates)
             self._flow_control(consumer, merge, loop.paused, 4 * settings.batch)
             if now >= loop.next_discovery:
                 self._discover(consumer, merge, where)
@@ -330,15 +315,18 @@ class KafkaSource:
         return got
 
     def _release(self, merge: PartitionMerge, where: dict[Partition, int],
-                 ) -> Generator[tuple[bytes, KafkaPosition], None, bool]:
-        """The messages the merge releases, each with the position after it; whether
-        there were any."""
+                 gates: PartitionGates) -> Generator[Message | Refusal, None, bool]:
+        """The messages the merge releases, each with the position after it (a refused
+        one as a :class:`Refusal`); whether there were any."""
         emitted = False
+        refusal = gates.refusal
         for tp, value, offset in merge.ready(self._clock):
             where[tp] = offset + 1
             emitted = True
             self.messages += 1
-            yield value, KafkaPosition(dict(where), merge.watermarks.snapshot())
+            position = KafkaPosition(dict(where), merge.watermarks.snapshot())
+            reason = refusal(tp, offset)
+            yield (value, position) if reason is None else Refusal(value, position, reason)
         return emitted
 
     def _flow_control(self, consumer: Any, merge: PartitionMerge,

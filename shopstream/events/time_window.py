@@ -45,10 +45,10 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple
 
-from shopstream.events.limits import RefusedRecord, format_ms
+from shopstream.events.limits import format_ms
 from shopstream.events.model import ShopperEvent
 
-__all__ = ["PartitionGate", "Passed", "ProgressWindow", "Refusal", "RefusedRecord"]
+__all__ = ["PartitionGate", "Passed", "ProgressWindow", "Refusal"]
 
 
 class Refusal(NamedTuple):
@@ -120,8 +120,8 @@ class _Pending(NamedTuple):
 
 
 #: What a :class:`PartitionGate` lets through: ``(event time or None, bytes, offset)``;
-#: the bytes of a refused record are a :class:`RefusedRecord` and its time ``None``.
-Passed = tuple[int | None, bytes, int]
+#: a refused record is a :class:`Refusal` (its bytes, offset and reason), time ``None``.
+Passed = tuple[int | None, bytes | Refusal, int]
 
 
 class PartitionGate:
@@ -132,7 +132,7 @@ class PartitionGate:
     than ``max_ahead_ms`` ahead is held, with every record after it, until an in-window
     event refuses the held ones or ``confirm_events`` held events confirm a real gap.
     Records keep their partition order; a refused one comes out as a
-    :class:`RefusedRecord` without event time, so it moves no watermark. Records without
+    :class:`Refusal` without event time, so it moves no watermark. Records without
     event time (dead letters, reference data) never decide anything. An event within
     ``max_ahead_ms`` of the ingest clock (``now_ms``) is live data after a quiet spell,
     never noise: it is let through. Memory: the held records, at most ``confirm_events``
@@ -149,7 +149,7 @@ class PartitionGate:
     []
     >>> passed = gate.offer(5_100, b"c", 4, 5_000, now_ms=10**13)
     >>> [(ts, type(raw).__name__, offset) for ts, raw, offset in passed]
-    [(None, 'RefusedRecord', 2), (None, 'bytes', 3), (5100, 'bytes', 4)]
+    [(None, 'Refusal', 2), (None, 'bytes', 3), (5100, 'bytes', 4)]
     >>> gate.offer(90_000, b"d", 5, 5_100, now_ms=10**13)
     []
     >>> gate.offer(97_000, b"e", 6, 5_100, now_ms=10**13)                 # confirmed
@@ -200,7 +200,7 @@ class PartitionGate:
 
     def finish(self) -> list[Passed]:
         """End of input: the held records go through (nothing came that they make late)."""
-        passed = [(h.timestamp_ms, h.raw, h.offset) for h in self._held]
+        passed: list[Passed] = [(h.timestamp_ms, h.raw, h.offset) for h in self._held]
         self._held.clear()
         self._timed = 0
         return passed
@@ -216,4 +216,4 @@ class PartitionGate:
                   f"ahead of the newest accepted event time{where} ({format_ms(newest)}), "
                   f"more than max_ahead_ms={self.max_ahead_ms} (--max-ahead-hours), and the "
                   "events after it were not (it would have made them late)")
-        return None, RefusedRecord.of(held.raw, reason), held.offset
+        return None, Refusal(held.raw, held.offset, reason), held.offset

@@ -24,8 +24,8 @@ from shopstream.events import streams
 from shopstream.events.decode import EventDecoder
 from shopstream.events.limits import InputLimits
 from shopstream.events.records import DeadLetter, Output
-from shopstream.events.time_window import ProgressWindow
-from shopstream.runners.embedded.admission import Offer, admission
+from shopstream.events.time_window import ProgressWindow, Refusal
+from shopstream.runners.embedded.admission import Offer, admission, refuse
 from shopstream.runners.embedded.checkpoint import CheckpointStore
 from shopstream.runners.embedded.collector import fewer_collections
 from shopstream.runners.embedded.engine import Engine
@@ -103,7 +103,8 @@ class EmbeddedRunner:
 
     def run(self, input_path: str | Path | Source, resume: bool = False,
             progress: Callable[[Any], None] | None = None,
-            source: Iterable[tuple[bytes, Any] | None] | None = None) -> RunSummary:
+            source: Iterable[tuple[bytes, Any] | Refusal | None] | None = None,
+            ) -> RunSummary:
         """Process the input to its end and return a :class:`RunSummary`.
 
         ``input_path`` is a JSONL file (``-`` for standard input) or any
@@ -138,7 +139,8 @@ class EmbeddedRunner:
             self._close(sinks, src)
         return self._summary(engine, tally, resumed_at, current.pace.started, sinks)
 
-    def _consume(self, run: _Run, reader: Iterator[tuple[bytes, Any] | None], position: Any,
+    def _consume(self, run: _Run, reader: Iterator[tuple[bytes, Any] | Refusal | None],
+                 position: Any,
                  offer: Offer, window: ProgressWindow | None,
                  progress: Callable[[Any], None] | None) -> Any:
         """Decode and offer every line of ``reader``, checkpointing on the way; return the
@@ -155,14 +157,20 @@ class EmbeddedRunner:
                 if pace.idle_tick(lines, engine):
                     self._checkpoint(run, lines, position)
                 continue
-            raw, position = item
-            lines += 1
-            try:
-                event = decode(raw)
-            except DecodeError as exc:
-                self._undecodable(run, exc, raw, position if isinstance(position, int) else lines)
+            if isinstance(item, Refusal):  # a record the source refused itself
+                position = item.position
+                lines += 1
+                self._refused(run, item, lines)
             else:
-                offer(event, raw, position)
+                raw, position = item
+                lines += 1
+                try:
+                    event = decode(raw)
+                except DecodeError as exc:
+                    self._undecodable(run, exc, raw,
+                                      position if isinstance(position, int) else lines)
+                else:
+                    offer(event, raw, position)
             if not lines & _DRAIN_MASK:
                 engine.drain()
             if lines >= next_check:
@@ -180,6 +188,14 @@ class EmbeddedRunner:
         origin = run.src.name
         run.emit(Output(streams.DEAD_LETTER, origin, DeadLetter.of_bytes(
             exc.stage, str(exc), self._decoder.redact(raw), origin, offset)))
+
+    def _refused(self, run: _Run, refusal: Refusal, line: int) -> None:
+        """Send a record its source refused (a Kafka partition's progress window) to
+        ``dead-letter``, as a file's refusals go, numbered like an undecodable line."""
+        position = refusal.position
+        refuse([Refusal(self._decoder.redact(refusal.raw),
+                        position if isinstance(position, int) else line, refusal.reason)],
+               run.emit, run.src.name, run.tally)
 
     def _open_outputs(self, snapshot: dict[str, Any] | None, resume: bool,
                       ) -> tuple[JsonlSinks, Callable[[Output], None]]:

@@ -7,6 +7,12 @@ calls :meth:`Source.commit` with it, so a source that acknowledges its input (Ka
 offsets, a replication slot) does so only for input whose effects are safe: a crash
 replays, it never loses.
 
+A source that refuses a record itself (a Kafka partition's progress window: an event
+far ahead of its partition's progress) yields a
+:class:`~shopstream.events.time_window.Refusal` in its place: its bytes, the position
+after it and the reason; the runner writes it to ``dead-letter`` (stage ``limit``), as it
+does the refusals of a file's progress window, without decoding it.
+
 An unbounded source yields ``None`` now and then while no input arrives (an *idle tick*):
 the runner uses it to take time-based checkpoints and, after ``RunnerConfig.idle_ms`` of
 silence, to move the watermark on with the wall clock so the last events of a quiet spell
@@ -21,6 +27,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from typing import Any, Protocol
+
+from shopstream.events.time_window import Refusal
 
 __all__ = ["Source"]
 
@@ -38,9 +46,9 @@ class Source(Protocol):
         """After the iterator ended: ``True`` when the input is complete."""
         ...
 
-    def read(self, position: Any | None) -> Iterator[tuple[bytes, Any] | None]:
+    def read(self, position: Any | None) -> Iterator[tuple[bytes, Any] | Refusal | None]:
         """Lines from ``position`` (``None``: the beginning) with the position after each;
-        ``None`` items are idle ticks."""
+        a :class:`Refusal` for a line the source refused; ``None`` items are idle ticks."""
         ...
 
     def commit(self, position: Any) -> None:
