@@ -28,20 +28,42 @@ thread's CPU time (``time.thread_time_ns``) per action over 50,000 views (sessio
 distinct products out of 300), median of 3, with ``session_window`` 0 (off, the
 pipeline's default) and 20.
 
+``anchor_state``: whether the merged counts stay bounded when the input grows. The
+pipeline's learning and merge stages without the engine: one pair learner per key group
+(``RecommendConfig.key_groups``, sessions hashed to one), each drained every
+``publish_every_ms`` of event time, their deltas added into one
+:class:`~shopstream.recommend.counts.AnchorCounts` per (kind, anchor) and each changed
+anchor's top list asked after every publication, as the rec-models stage does; over
+``--anchor-actions`` views and ten times as many (sessions of 10 views, one a second,
+of a uniform catalog of ``--catalog`` products: by default 300, the dense shop of
+``recommend_bench``, so every anchor meets more than ``2 * capacity`` products). Per
+size: the most products one anchor's counts held after any add
+(``max_entries_per_anchor``; the bound is ``2 * capacity`` plus the most products one
+publication added to one anchor, ``bound_per_anchor``), the most entries of the
+containers the counts keep beside them (``max_side_entries``: the products counted since
+the last top list, those of the newest time...), the entries of all anchors at the end
+and their pickled size (what a checkpoint holds), and ``ratio_10x`` of each between the
+two sizes (flat: about 1; the entries of all anchors grow until every anchor has met
+``2 * capacity`` products, then stay under ``entries_bound``, the anchors times the
+bound).
+
 Usage::
 
     .venv/bin/python bench/recommend_memory_bench.py [--memories default,no_decay,tuned]
         [--datasets movielens,instacart] [--with-knn] [--blend-knn] [--skip-quality]
-        [--skip-learner]
+        [--skip-learner] [--skip-anchor-state] [--anchor-actions 50000] [--catalog 300]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import pickle
+import random
 import statistics
 import sys
 import time
+import zlib
 from dataclasses import replace
 from typing import Any
 
@@ -49,7 +71,7 @@ from shopstream.datasets.fetch import fetch
 from shopstream.datasets.registry import dataset_info
 from shopstream.evaluation.replay import EvaluationConfig, evaluate
 from shopstream.evaluation.sessions import load_sessions
-from shopstream.recommend.counts import CountsConfig
+from shopstream.recommend.counts import AnchorCounts, CountsConfig
 from shopstream.recommend.pairs import PairLearner, PairsConfig
 from shopstream.recommend.suite import RecommendConfig
 
@@ -108,6 +130,78 @@ def learner_cost(session_window: int, actions: int = 50_000, repeats: int = 3) -
     return round(statistics.median(times), 2)
 
 
+def _side_entries(counts: AnchorCounts) -> int:
+    """Entries of the containers an :class:`AnchorCounts` keeps beside its counts."""
+    total = 0
+    for name in type(counts).__slots__:
+        value = getattr(counts, name, None)
+        if name != "counts" and isinstance(value, (dict, set, list, tuple)):
+            total += len(value)
+    return total
+
+
+def anchor_state(actions: int, catalog: int, key_groups: int = 8,
+                 seed: int = 7) -> dict[str, Any]:
+    """What the merged counts hold after ``actions`` views; see the module docs."""
+    config = RecommendConfig()
+    counts_cfg, every = config.counts, config.publish_every_ms
+    learners = [PairLearner(config.pairs) for _ in range(key_groups)]
+    anchors: dict[tuple[str, str], AnchorCounts] = {}
+    rng = random.Random(seed)
+    most = side = one_time = deltas = 0
+    next_publication = every
+
+    def publish(now_ms: int) -> None:
+        nonlocal most, side, one_time, deltas
+        added: dict[tuple[str, str], int] = {}
+        for learner in learners:
+            for delta in learner.drain():
+                deltas += 1
+                ident = (delta.kind, delta.anchor)
+                entry = anchors.get(ident)
+                if entry is None:
+                    entry = anchors[ident] = AnchorCounts()
+                entry.add(delta.items, delta.weights, now_ms, counts_cfg)
+                added[ident] = added.get(ident, 0) + len(delta.items)
+                most = max(most, len(entry))
+                side = max(side, _side_entries(entry))
+        one_time = max([one_time, *added.values()])
+        for ident in added:
+            anchors[ident].top(counts_cfg)
+
+    for n in range(actions):
+        now_ms = n * 1_000
+        if now_ms >= next_publication:
+            publish(next_publication - 1)
+            next_publication += every
+        session = f"s{n // 10}"
+        learner = learners[zlib.crc32(session.encode()) % key_groups]
+        learner.learn_step(session, f"p{rng.randrange(catalog)}", "VIEW_PRODUCT", now_ms)
+    publish(next_publication - 1)
+    held = list(anchors.values())
+    return {
+        "actions": actions, "deltas": deltas, "anchors": len(held),
+        "max_entries_per_anchor": most,
+        "bound_per_anchor": 2 * counts_cfg.capacity + one_time,
+        "within_bound": most <= 2 * counts_cfg.capacity + one_time,
+        "max_side_entries": side,
+        "entries_at_end": sum(len(e) for e in held),
+        "entries_bound": len(held) * (2 * counts_cfg.capacity + one_time),
+        "pickled_bytes_at_end": sum(len(pickle.dumps(e)) for e in held),
+    }
+
+
+def anchor_state_growth(actions: int, catalog: int) -> dict[str, Any]:
+    """:func:`anchor_state` at ``actions`` and ten times as many, and their ratios."""
+    small, large = anchor_state(actions, catalog), anchor_state(10 * actions, catalog)
+    keys = ("max_entries_per_anchor", "max_side_entries", "entries_at_end",
+            "pickled_bytes_at_end")
+    return {"capacity": RecommendConfig().counts.capacity, "catalog": catalog,
+            "sizes": [small, large],
+            "ratio_10x": {k: round(large[k] / small[k], 3) if small[k] else None
+                          for k in keys}}
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--memories", default=",".join(MEMORIES))
@@ -116,8 +210,13 @@ def main() -> int:
     parser.add_argument("--blend-knn", action="store_true")
     parser.add_argument("--skip-quality", action="store_true")
     parser.add_argument("--skip-learner", action="store_true")
+    parser.add_argument("--skip-anchor-state", action="store_true")
+    parser.add_argument("--anchor-actions", type=int, default=50_000)
+    parser.add_argument("--catalog", type=int, default=300)
     args = parser.parse_args()
     result: dict[str, Any] = {}
+    if not args.skip_anchor_state:
+        result["anchor_state"] = anchor_state_growth(args.anchor_actions, args.catalog)
     if not args.skip_learner:
         result["learner_us_per_action"] = {f"session_window={w}": learner_cost(w)
                                            for w in (0, 20)}
