@@ -13,11 +13,8 @@ Each answer is one store read whose stored JSON bytes are spliced in as they are
 
 Examples
 --------
->>> import tempfile
->>> from shopstream.stores.base import StoreEntry
->>> from shopstream.stores.embedded import SqliteStore
->>> store = SqliteStore(tempfile.mkdtemp() + "/s.db")
->>> store.write_batch([StoreEntry("recs:session:s1", [{"productId": "p2"}])])
+>>> from shopstream.stores.embedded import temporary_store
+>>> store = temporary_store({"recs:session:s1": [{"productId": "p2"}]})
 >>> reads = HotReads(store)
 >>> reads.answer("/sessions/s1/recommendations")
 (200, b'{"sessionId":"s1","recommendations":[{"productId":"p2"}]}')

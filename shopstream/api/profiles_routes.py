@@ -15,9 +15,8 @@ of server processes can serve them; they sit behind the same guard as every read
 Examples
 --------
 >>> from shopstream.stores.base import StoreEntry
->>> from shopstream.stores.embedded import SqliteStore
->>> import tempfile
->>> store = SqliteStore(tempfile.mkdtemp() + "/s.db")
+>>> from shopstream.stores.embedded import temporary_store
+>>> store = temporary_store()
 >>> store.write_batch([StoreEntry("segments:groups", 2), StoreEntry("segments:group:g0",
 ...     {"group": "g0", "computedAt": 5, "counts": {"buyer": 2}, "dayAgo": {"buyer": 1}}),
 ...     StoreEntry("segments:group:g1", {"group": "g1", "computedAt": 9,
@@ -38,12 +37,11 @@ from typing import Any
 
 import msgspec
 
+from shopstream.api.store_routes import stored_bytes, stored_value, unavailable
 from shopstream.errors import require
 from shopstream.profiles.behaviour import BEHAVIOUR_SEGMENTS
 from shopstream.stores.base import FeatureStore, StoreError
 from shopstream.stores.keys import SEGMENT_GROUPS_KEY, profile_key, segment_group_key
-from shopstream.stores.open import redact_url
-from shopstream.stores.raw import raw_one
 
 try:
     import fastapi
@@ -63,13 +61,11 @@ _MAX_GROUPS = 4_096
 def profile_answer(store: FeatureStore, user_id: str) -> tuple[int, dict[str, Any]]:
     """Status and body of ``GET /users/{user_id}/profile``."""
     key = profile_key(user_id)
-    try:
-        value = store.get(key)
-    except StoreError as exc:
-        return 503, {"detail": redact_url(f"store unavailable: {exc}")}
-    if value is None:
-        return 404, {"detail": f"no profile stored for user {user_id!r} (key {key})"}
-    return 200, value if isinstance(value, dict) else {"userId": user_id, "profile": value}
+    status, value = stored_value(store, key, f"no profile stored for user {user_id!r} "
+                                             f"(key {key})")
+    if status != 200 or isinstance(value, dict):
+        return status, value
+    return 200, {"userId": user_id, "profile": value}
 
 
 def profile_body(store: FeatureStore, user_id: str) -> tuple[int, bytes]:
@@ -77,14 +73,10 @@ def profile_body(store: FeatureStore, user_id: str) -> tuple[int, bytes]:
     :func:`profile_answer` gives them encoded, with the stored profile's bytes passed on
     as they are (no decode or encode: :mod:`shopstream.stores.raw`)."""
     key = profile_key(user_id)
-    try:
-        value = raw_one(store, key)
-    except StoreError as exc:
-        return 503, _encode({"detail": redact_url(f"store unavailable: {exc}")})
-    if value is None:
-        return 404, _encode({"detail": f"no profile stored for user {user_id!r} (key {key})"})
-    if value[:1] == b"{":
-        return 200, value
+    status, value = stored_bytes(store, key, f"no profile stored for user {user_id!r} "
+                                             f"(key {key})")
+    if status != 200 or value[:1] == b"{":
+        return status, value
     return 200, b"".join((b'{"userId":', _encode(user_id), b',"profile":', value, b"}"))
 
 
@@ -96,7 +88,7 @@ def segments_answer(store: FeatureStore) -> tuple[int, dict[str, Any]]:
             return 404, {"detail": f"no segment counts stored (key {SEGMENT_GROUPS_KEY})"}
         values = store.get_many([segment_group_key(f"g{i}") for i in range(groups)])
     except StoreError as exc:
-        return 503, {"detail": redact_url(f"store unavailable: {exc}")}
+        return 503, {"detail": unavailable(exc)}
     counts: dict[str, int] = dict.fromkeys(BEHAVIOUR_SEGMENTS, 0)
     before: dict[str, int] | None = dict.fromkeys(BEHAVIOUR_SEGMENTS, 0)
     computed_at = None

@@ -9,11 +9,8 @@ FastAPI's routing (:class:`~shopstream.api.app.HotPaths`) by the same functions.
 
 Examples
 --------
->>> import tempfile
->>> from shopstream.stores.base import StoreEntry
->>> from shopstream.stores.embedded import SqliteStore
->>> store = SqliteStore(tempfile.mkdtemp() + "/s.db")
->>> store.write_batch([StoreEntry("recs:session:s1", {"items": ["p2"]})])
+>>> from shopstream.stores.embedded import temporary_store
+>>> store = temporary_store({"recs:session:s1": {"items": ["p2"]}})
 >>> recommendations_answer(store, "s1")
 (200, b'{"sessionId":"s1","recommendations":{"items":["p2"]}}')
 >>> user_features_answer(store, "u9")
@@ -31,10 +28,12 @@ from typing import Any
 import msgspec
 
 from shopstream.errors import require
-from shopstream.operators.feature_catalog import SESSION_FEATURES, USER_FEATURES
+from shopstream.operators.feature_catalog import SESSION, SESSION_FEATURES, USER, USER_FEATURES
 from shopstream.stores.base import FeatureStore, StoreError
 from shopstream.stores.keys import (
+    FEATURE_GROUPS,
     TRENDING_KEY,
+    features_key,
     recs_key,
     related_key,
     rules_key,
@@ -53,23 +52,45 @@ except ImportError:  # pragma: no cover - depends on the installation
     require("fastapi", "serve")
     raise
 
-__all__ = ["recommendations_answer", "store_router", "unavailable", "user_features_answer"]
+__all__ = ["recommendations_answer", "store_router", "stored_bytes", "stored_value", "unavailable",
+           "user_features_answer"]
 
 _encode = msgspec.json.Encoder().encode
 #: ``"name":`` of every user feature, in catalog order, ready to splice.
 _USER_FEATURE_NAMES = tuple(_encode(name) + b":" for name in USER_FEATURES)
+#: The groups of a shopper's features, and each group's members all ``null``.
+_USER_GROUPS = tuple(group for group, _ in FEATURE_GROUPS[USER])
+_NULL_GROUPS = tuple(b",".join([_encode(name) + b":null" for name in names])
+                     for _, names in FEATURE_GROUPS[USER])
 
 
 def user_features_answer(store: FeatureStore, user_id: str) -> tuple[int, bytes]:
     """Status and JSON body of ``GET /users/{user_id}/features``.
 
-    The stored values' JSON bytes are spliced into the answer as they are (one read,
-    no decode or encode of a value: :mod:`shopstream.stores.raw`)."""
-    prefix = user_key(user_id, "")
+    One read of the shopper's 4 feature groups (``features:user:{id}:{group}``, see
+    :data:`~shopstream.stores.keys.FEATURE_GROUPS`), each a JSON object of the group's
+    features in catalog order, spliced into the answer as stored (no decode or encode:
+    :mod:`shopstream.stores.raw`); a group not stored reads as ``null`` features. A
+    store with none of them (written before the groups existed) is read feature by
+    feature, with the same answer."""
+    prefix = features_key(USER, user_id, "")
     try:
-        values = raw_many(store, [prefix + name for name in USER_FEATURES])
+        groups = raw_many(store, [prefix + group for group in _USER_GROUPS])
+        if all(group is None for group in groups):
+            return _features_key_by_key(store, user_id)
     except StoreError as exc:
         return 503, _encode({"detail": unavailable(exc)})
+    return 200, b"".join((b'{"userId":', _encode(user_id), b',"features":{',
+                          b",".join([nulls if group is None else group[1:-1]
+                                     for group, nulls in zip(groups, _NULL_GROUPS,
+                                                             strict=True)]),
+                          b"}}"))
+
+
+def _features_key_by_key(store: FeatureStore, user_id: str) -> tuple[int, bytes]:
+    """:func:`user_features_answer` from the per-feature keys ``user:{id}:{feature}``."""
+    prefix = user_key(user_id, "")
+    values = raw_many(store, [prefix + name for name in USER_FEATURES])
     if all(v is None for v in values):
         return 404, _encode({"detail": f"no features stored for user {user_id!r}"})
     return 200, b"".join((b'{"userId":', _encode(user_id), b',"features":{',
@@ -83,15 +104,42 @@ def recommendations_answer(store: FeatureStore, session_id: str) -> tuple[int, b
     """Status and JSON body of ``GET /sessions/{session_id}/recommendations`` (the stored
     bytes spliced in as they are)."""
     key = recs_key(session_id)
+    status, value = stored_bytes(store, key, f"no recommendations stored for session "
+                                             f"{session_id!r} (key {key})")
+    if status != 200:
+        return status, value
+    return 200, b"".join((b'{"sessionId":', _encode(session_id), b',"recommendations":',
+                          value, b"}"))
+
+
+def stored_bytes(store: FeatureStore, key: str, missing: str) -> tuple[int, bytes]:
+    """``(200, the JSON bytes stored under key)`` (:mod:`shopstream.stores.raw`), else the
+    status and JSON body of the error: 404 with ``missing`` as its ``detail``, 503 when
+    the store fails (:func:`unavailable`)."""
     try:
         value = raw_one(store, key)
     except StoreError as exc:
         return 503, _encode({"detail": unavailable(exc)})
     if value is None:
-        return 404, _encode({"detail": f"no recommendations stored for session "
-                                       f"{session_id!r} (key {key})"})
-    return 200, b"".join((b'{"sessionId":', _encode(session_id), b',"recommendations":',
-                          value, b"}"))
+        return 404, _encode({"detail": missing})
+    return 200, value
+
+
+def stored_value(store: FeatureStore, key: str, missing: str) -> tuple[int, Any]:
+    """``(200, the value stored under key)``, else ``(404, {"detail": missing})`` or,
+    when the store fails, ``(503, {"detail": ...})`` (:func:`unavailable`).
+
+    >>> from shopstream.stores.embedded import temporary_store
+    >>> stored_value(temporary_store(), "k", "nothing under k")
+    (404, {'detail': 'nothing under k'})
+    """
+    try:
+        value = store.get(key)
+    except StoreError as exc:
+        return 503, {"detail": unavailable(exc)}
+    if value is None:
+        return 404, {"detail": missing}
+    return 200, value
 
 
 def unavailable(exc: Exception) -> str:
@@ -137,7 +185,9 @@ def _shopper_routes(router: fastapi.APIRouter, store: FeatureStore) -> None:
 
     @router.get("/sessions/{session_id}/features", summary="Live metrics of a session")
     async def session_features(session_id: str) -> Response:
-        values = _read(store, [session_key(session_id, name) for name in SESSION_FEATURES])
+        group = _read(store, [features_key(SESSION, session_id, "session")])[0]
+        values = ([group.get(name) for name in SESSION_FEATURES] if isinstance(group, dict)
+                  else _read(store, [session_key(session_id, n) for n in SESSION_FEATURES]))
         if all(v is None for v in values):
             return _missing(f"no features stored for session {session_id!r}")
         return _ok({"sessionId": session_id,

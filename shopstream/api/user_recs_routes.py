@@ -14,13 +14,10 @@ or whose list expired), 503 when the store does not answer. Cost: one store read
 
 Examples
 --------
->>> import tempfile
->>> from shopstream.stores.base import StoreEntry
->>> from shopstream.stores.embedded import SqliteStore
->>> store = SqliteStore(tempfile.mkdtemp() + "/s.db")
->>> store.write_batch([StoreEntry("recs:user:u1", {"userId": "u1", "products": ["tea"],
+>>> from shopstream.stores.embedded import temporary_store
+>>> store = temporary_store({"recs:user:u1": {"userId": "u1", "products": ["tea"],
 ...     "scores": [0.5], "sources": ["ITEM_CF"], "modelVersion": 3, "job": "daily",
-...     "generatedAtMs": 10})])
+...     "generatedAtMs": 10}})
 >>> status, body = user_recommendations_answer(store, "u1")
 >>> status, body["products"], body["job"]
 (200, ['tea'], 'daily')
@@ -35,10 +32,10 @@ from typing import Any
 
 import msgspec
 
+from shopstream.api.store_routes import stored_value
 from shopstream.errors import require
-from shopstream.stores.base import FeatureStore, StoreError
+from shopstream.stores.base import FeatureStore
 from shopstream.stores.keys import user_recs_key
-from shopstream.stores.open import redact_url
 
 try:
     import fastapi
@@ -56,16 +53,11 @@ def user_recommendations_answer(store: FeatureStore, user_id: str
                                 ) -> tuple[int, dict[str, Any]]:
     """Status and body of ``GET /users/{user_id}/recommendations``."""
     key = user_recs_key(user_id)
-    try:
-        value = store.get(key)
-    except StoreError as exc:
-        return 503, {"detail": redact_url(f"store unavailable: {exc}")}
-    if value is None:
-        return 404, {"detail": f"no scheduled recommendations stored for user {user_id!r} "
-                               f"(key {key})"}
-    if not isinstance(value, dict):
-        return 200, {"userId": user_id, "products": value}
-    return 200, value
+    status, value = stored_value(store, key, f"no scheduled recommendations stored for user "
+                                             f"{user_id!r} (key {key})")
+    if status != 200 or isinstance(value, dict):
+        return status, value
+    return 200, {"userId": user_id, "products": value}
 
 
 def user_recs_router(store: FeatureStore) -> Any:

@@ -43,7 +43,6 @@ Examples
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -54,8 +53,8 @@ from shopstream.recommend.blend import Blender
 from shopstream.recommend.published import PublishedLists
 from shopstream.recommend.strategies import list_strategies
 from shopstream.recommend.suite import RecommendConfig
-from shopstream.stores.base import FeatureStore, StoreEntry
-from shopstream.stores.keys import user_recs_key
+from shopstream.stores.base import FeatureStore, StoreEntry, StoreError
+from shopstream.stores.keys import user_feature_scan, user_recs_key
 
 __all__ = ["ACTIVITY_FEATURES", "active_shoppers", "recommend_shoppers", "scan_user_feature",
            "user_recs_key"]
@@ -78,35 +77,20 @@ def active_shoppers(store: FeatureStore, limit: int, window: str = "1hr"
 
 
 def scan_user_feature(store: FeatureStore, feature: str) -> Iterable[tuple[str, Any]]:
-    """``(userId, value)`` of every live ``user:*:{feature}`` entry."""
-    suffix = ":" + feature
-    path = getattr(store, "path", None)
-    if path is not None:
-        try:
-            conn = sqlite3.connect(path, timeout=30.0)
-            try:
-                rows = conn.execute(
-                    "SELECT key FROM kv WHERE key >= 'user:' AND key < 'user;' AND key LIKE ? "
-                    "ESCAPE '\\'", ("%" + suffix.replace("_", "\\_"),)).fetchall()
-            finally:
-                conn.close()
-        except sqlite3.Error as exc:
-            msg = f"hot-recommendations: cannot scan the store {str(path)!r}: {exc}"
-            raise JobError(msg) from None
-        keys = [row[0] for row in rows]
-    else:
-        client = getattr(store, "_client", None)
-        if client is None:
-            msg = f"hot-recommendations: cannot list the keys of store {type(store).__name__}"
-            raise JobError(msg)
-        keys = [k.decode() if isinstance(k, bytes) else k
-                for k in client.scan_iter(match=f"user:*{suffix}", count=1_000)]
+    """``(userId, value)`` of every live ``user:*:{feature}`` entry
+    (:meth:`~shopstream.stores.base.FeatureStore.scan_keys`, then reads of 1,000 keys)."""
+    prefix, suffix = user_feature_scan(feature)
+    try:
+        keys = store.scan_keys(prefix, suffix)
+    except StoreError as exc:
+        msg = f"hot-recommendations: cannot scan the store: {exc}"
+        raise JobError(msg) from None
     for start in range(0, len(keys), 1_000):
         chunk = keys[start:start + 1_000]
-        # Read through the store: expired values come back as None.
+        # Read through the store: values expired since the scan come back as None.
         for key, value in zip(chunk, store.get_many(chunk), strict=True):
             if value is not None:
-                yield key[len("user:"):-len(suffix)], value
+                yield key[len(prefix):-len(suffix)], value
 
 
 class _Ranker:

@@ -102,6 +102,12 @@ class FeatureStore(Protocol):
         """Remove ``keys`` (absent ones are ignored)."""
         ...
 
+    def scan_keys(self, prefix: str, suffix: str = "") -> list[str]:
+        """Every live key that starts with ``prefix`` and ends with ``suffix`` (the two
+        not overlapping), sorted; for jobs that visit all keys of a kind (build the
+        prefix and suffix with :mod:`shopstream.stores.keys`)."""
+        ...
+
     def ping(self) -> bool:
         """Whether the store answers."""
         ...

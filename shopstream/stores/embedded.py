@@ -29,18 +29,20 @@ shopstream.stores.errors.StoreError: the store ... is open read-only: no write t
 from __future__ import annotations
 
 import sqlite3
+import tempfile
 import threading
 import time
 import urllib.parse
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import msgspec
 
 from shopstream.stores.base import JsonReads, StoreEntry, StoreError, WriteStats
 from shopstream.stores.key_owner import key_owned
 
-__all__ = ["SqliteStore"]
+__all__ = ["SqliteStore", "temporary_store"]
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS kv (
@@ -53,6 +55,8 @@ _PURGE_EVERY_S = 30.0
 _LIVE = "(expires_at IS NULL OR expires_at > ?)"
 _POINT_READ = f"SELECT value FROM kv WHERE key = ? AND {_LIVE}"
 _RANGE_READ = f"SELECT key, value FROM kv WHERE key >= ? AND key < ? AND {_LIVE}"
+_SCAN = (f"SELECT key FROM kv WHERE key >= ? AND key < ? AND {_LIVE} "
+         "AND length(key) >= ? AND substr(key, length(key) - ? + 1) = ? ORDER BY key")
 
 
 class SqliteStore(JsonReads):
@@ -157,8 +161,8 @@ class SqliteStore(JsonReads):
             prefix = _entity_prefix(keys)
             if prefix:
                 # One range scan over the entity's keys beats len(keys) index lookups.
-                found = dict(conn.execute(_RANGE_READ, (
-                    prefix, prefix[:-1] + chr(ord(prefix[-1]) + 1), now)).fetchall())
+                found = dict(conn.execute(_RANGE_READ, (prefix, _after(prefix), now)
+                                          ).fetchall())
             else:
                 marks = ",".join("?" * len(keys))
                 found = dict(conn.execute(
@@ -168,6 +172,28 @@ class SqliteStore(JsonReads):
             msg = f"cannot read the store {self.url!r}: {exc}"
             raise StoreError(msg) from None
         return [found.get(key) for key in keys]
+
+    def scan_keys(self, prefix: str, suffix: str = "") -> list[str]:
+        """Every live key starting with ``prefix`` and ending with ``suffix``, sorted.
+
+        Cost: one range scan of the keys starting with ``prefix``; the suffix is
+        checked by SQLite, so only the matching keys become Python strings.
+
+        >>> import tempfile
+        >>> store = SqliteStore(tempfile.mkdtemp() + "/s.db")
+        >>> store.write_batch([StoreEntry("user:b:x", 1), StoreEntry("user:a:x", 2),
+        ...                    StoreEntry("user:a:y", 3), StoreEntry("user:x", 4)])
+        >>> store.scan_keys("user:", ":x"), store.scan_keys("user:a:")
+        (['user:a:x', 'user:b:x'], ['user:a:x', 'user:a:y'])
+        """
+        try:
+            rows = self._connection().execute(_SCAN, (
+                prefix, _after(prefix), self._clock(), len(prefix) + len(suffix),
+                len(suffix), suffix)).fetchall()
+        except sqlite3.Error as exc:
+            msg = f"cannot scan the keys {prefix}*{suffix} of the store {self.url!r}: {exc}"
+            raise StoreError(msg) from None
+        return [row[0] for row in rows]
 
     def _refuse(self, key: str) -> None:
         msg = f"the store {self.url!r} is open read-only: no write to {key!r}"
@@ -241,12 +267,34 @@ class SqliteStore(JsonReads):
         self._local = threading.local()
 
 
+def temporary_store(values: Mapping[str, Any] | None = None) -> SqliteStore:
+    """A new store in a new temporary directory, holding ``values`` (key -> value, no
+    expiry): the store of the examples of the modules reading one.
+
+    >>> store = temporary_store({"a": 1})
+    >>> store.get("a"), store.path.name
+    (1, 's.db')
+    """
+    store = SqliteStore(tempfile.mkdtemp(prefix="shopstream-") + "/s.db")
+    if values:
+        store.write_batch([StoreEntry(key, value) for key, value in values.items()])
+    return store
+
+
+def _after(prefix: str) -> str:
+    """The least string above every string starting with ``prefix`` (a range's end)."""
+    if not prefix:
+        return "\U0010ffff" * 2
+    return prefix[:-1] + chr(ord(prefix[-1]) + 1)
+
+
 def _entity_prefix(keys: Sequence[str]) -> str:
-    """``kind:id:`` when many keys are one entity's (``user:u1:a``, ``user:u1:b``...)."""
+    """``...:id:`` when many keys are one entity's (``user:u1:a``, ``user:u1:b``...,
+    ``features:user:u1:5min``...): the first key up to its last colon, shared by all."""
     if len(keys) < 4:
         return ""
     first = keys[0]
-    cut = first.find(":", first.find(":") + 1)
+    cut = first.rfind(":")
     if cut < 0:
         return ""
     prefix = first[:cut + 1]

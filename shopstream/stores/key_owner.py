@@ -3,7 +3,7 @@
 Store keys name one entity in one of three shapes (:mod:`shopstream.stores.keys`):
 ``kind:ID:part`` (``user:u1:orders_count_24hr``, ``session:s1:session_bounce``),
 ``kind:sub:ID`` (``recs:session:s1``, ``profile:user:u1``, the jobs' ``recs:user:u1``)
-and ``kind:ID``. A key
+``kind:ID``, and the feature groups' ``features:kind:ID:group``. A key
 belongs to an id when the id fills the ID slot of one of these shapes exactly, so an id
 is never matched inside another (``u1`` in ``u10``) nor across a colon it contains (``a``
 does not own the keys of ``a:b``).
@@ -18,6 +18,9 @@ Examples
 (True, False)
 >>> key_owned("user:a:b:x", frozenset({"a"})), key_owned("recs:session:a:b", frozenset({"b"}))
 (False, False)
+>>> [key_owned(k, owners) for k in ("features:user:u1:5min", "features:user:a:b:1hr",
+...                                 "features:user:u10:5min", "features:session:x:u1")]
+[True, True, False, False]
 """
 
 from __future__ import annotations
@@ -27,9 +30,12 @@ __all__ = ["key_owned"]
 
 def key_owned(key: str, ids: frozenset[str]) -> bool:
     """Whether ``key`` is one of ``ids``'s keys (see the module's shapes)."""
-    _, sep, rest = key.partition(":")
+    kind, sep, rest = key.partition(":")
     if not sep:
         return False
+    if kind == "features":  # features:kind:ID:group, the group without a colon
+        head = rest.partition(":")[2].rpartition(":")[0]
+        return head in ids
     if rest in ids:  # kind:ID
         return True
     # kind:ID:part, the part without a colon

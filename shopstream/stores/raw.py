@@ -12,11 +12,8 @@ stores of this package.
 
 Examples
 --------
->>> import tempfile
->>> from shopstream.stores.base import StoreEntry
->>> from shopstream.stores.embedded import SqliteStore
->>> store = SqliteStore(tempfile.mkdtemp() + "/s.db")
->>> store.write_batch([StoreEntry("a", {"x": [1, 2.5, "é"]}), StoreEntry("b", None)])
+>>> from shopstream.stores.embedded import temporary_store
+>>> store = temporary_store({"a": {"x": [1, 2.5, "é"]}, "b": None})
 >>> raw_many(store, ["a", "b", "nope"])
 [b'{"x":[1,2.5,"\\xc3\\xa9"]}', None, None]
 >>> raw_one(store, "a") == msgspec.json.encode(store.get("a"))

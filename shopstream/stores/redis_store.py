@@ -14,6 +14,7 @@ shopstream.stores.errors.StoreError: a Redis store URL starts with redis://, got
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -29,6 +30,16 @@ __all__ = ["RedisStore"]
 _INSTALL = "redis[hiredis]"
 # Commands per round trip: large enough to amortise it, small enough to stay in buffers.
 _CHUNK = 2_000
+_GLOB = re.compile(r"([*?\[\]\\])")
+
+
+def _glob_escape(text: str) -> str:
+    r"""``text`` matched literally by a Redis glob pattern.
+
+    >>> _glob_escape("user:a*b[1]?\\")
+    'user:a\\*b\\[1\\]\\?\\\\'
+    """
+    return _GLOB.sub(r"\\\1", text)
 
 
 class RedisStore(JsonReads):
@@ -125,6 +136,21 @@ class RedisStore(JsonReads):
             except self._errors as exc:
                 msg = f"cannot delete from the store {self.url!r}: {exc}"
                 raise StoreError(msg) from None
+
+    def scan_keys(self, prefix: str, suffix: str = "") -> list[str]:
+        """Every key starting with ``prefix`` and ending with ``suffix``, sorted.
+
+        Cost: a ``SCAN`` of every key of the database, 1,000 at a time, matched by
+        Redis against ``prefix*suffix`` (glob characters in them escaped)."""
+        pattern = _glob_escape(prefix) + "*" + _glob_escape(suffix)
+        least = len(prefix) + len(suffix)
+        try:
+            found = {raw.decode("utf-8", "surrogateescape")
+                     for raw in self._client.scan_iter(match=pattern, count=1_000)}
+        except self._errors as exc:
+            msg = f"cannot scan the keys {pattern} of the store {self.url!r}: {exc}"
+            raise StoreError(msg) from None
+        return sorted(key for key in found if len(key) >= least)
 
     def erase_entities(self, ids: Sequence[str], mentions: Sequence[bytes]) -> list[str]:
         """Delete every key of one of ``ids`` (``user:ID:...``, ``session:ID:...``,

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -10,9 +11,18 @@ from pathlib import Path
 
 import pytest
 
+from shopstream.api.store_routes import user_features_answer
 from shopstream.events.records import Output, ShopperFeatures
+from shopstream.operators.feature_catalog import USER_FEATURES
 from shopstream.stores import FeatureStore, StoreEntry, open_store
-from shopstream.stores.keys import TtlConfig, session_key, user_key
+from shopstream.stores.keys import (
+    FEATURE_GROUPS,
+    TtlConfig,
+    features_key,
+    session_key,
+    user_feature_scan,
+    user_key,
+)
 from shopstream.stores.tap import StoreTap
 
 Opener = Callable[[], FeatureStore]
@@ -122,3 +132,49 @@ def test_many_keys_of_one_entity_read_back_exactly(opener: Opener, prefix: str) 
     time.sleep(0.2)
     asked = [f"user:{prefix}:{n}" for n in [*reversed(names), "missing", "gone"]]
     assert store.get_many(asked) == [5, 4, 3, 2, 1, 0, None, None]
+
+
+def test_the_tap_writes_each_feature_group_as_one_value(opener: Opener, prefix: str) -> None:
+    store = opener()
+    tap = StoreTap(store, TtlConfig(short_s=0.2), batch_size=10_000, max_delay_s=60)
+    user = f"{prefix}-u"
+    rolling = {name: i for i, (_, names) in enumerate(FEATURE_GROUPS["user"][:2])
+               for name in names}
+    tap.write(Output("shopper-features", user, ShopperFeatures("user", user, 0, rolling)))
+    tap.write(Output("shopper-features", user, ShopperFeatures(
+        "user", user, 0, {"orders_count_24hr": 2, "top_category_24hr": "Books"})))
+    tap.flush()
+    assert store.get(features_key("user", user, "5min")) == {
+        "product_view_count_5min": 0, "category_view_count_5min": 0,
+        "cart_add_count_5min": 0, "cart_remove_count_5min": 0, "cart_value_5min": 0,
+        "avg_viewed_price_5min": 0, "price_range_viewed_5min": 0}
+    assert store.get(features_key("user", user, "24hr")) == {
+        "orders_count_24hr": 2, "order_value_24hr": None, "avg_order_value_24hr": None,
+        "top_category_24hr": "Books", "unique_categories_24hr": None}
+    assert store.get(features_key("user", user, "context")) is None
+    status, body = user_features_answer(store, user)
+    features = json.loads(body)["features"]
+    assert status == 200 and list(features) == list(USER_FEATURES)
+    assert features == {name: store.get(user_key(user, name)) for name in USER_FEATURES}
+    time.sleep(0.35)  # the 5min group expires with its features
+    assert store.get(features_key("user", user, "5min")) is None
+    assert json.loads(user_features_answer(store, user)[1])["features"][
+        "cart_value_5min"] is None
+
+
+def test_scan_keys_lists_the_live_keys_of_a_kind(opener: Opener, prefix: str) -> None:
+    store = opener()
+    store.write_batch([StoreEntry(user_key(f"{prefix}b", "x"), 1, 60.0),
+                       StoreEntry(user_key(f"{prefix}a", "x"), 2, 60.0),
+                       StoreEntry(user_key(f"{prefix}a", "y"), 3, 60.0),
+                       StoreEntry(user_key(f"{prefix}[*]", "x"), 4, 60.0),
+                       StoreEntry(user_key(f"{prefix}gone", "x"), 5, 0.1),
+                       StoreEntry(f"user:{prefix}x", 6, 60.0),
+                       StoreEntry(f"session:{prefix}a:x", 7, 60.0)])
+    time.sleep(0.2)
+    scan_prefix, suffix = user_feature_scan("x")
+    assert store.scan_keys(scan_prefix + prefix, suffix) == [
+        user_key(f"{prefix}[*]", "x"), user_key(f"{prefix}a", "x"), user_key(f"{prefix}b", "x")]
+    assert store.scan_keys(user_key(f"{prefix}[*]", "")) == [user_key(f"{prefix}[*]", "x")]
+    assert store.scan_keys(user_key(f"{prefix}a", "")) == [user_key(f"{prefix}a", "x"),
+                                                           user_key(f"{prefix}a", "y")]

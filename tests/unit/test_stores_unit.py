@@ -41,18 +41,18 @@ def test_sqlite_values_expire_on_the_store_clock_and_are_purged(tmp_path: Path) 
 def test_tap_writes_when_the_batch_fills_or_time_passes(tmp_path: Path) -> None:
     clock = Clock()
     store = SqliteStore(tmp_path / "f.db")
-    tap = StoreTap(store, batch_size=3, max_delay_s=1.0, clock=clock)
     features = ShopperFeatures("user", "u", 0, {"orders_count_24hr": 1,
                                                 "product_view_count_5min": 2})
+    tap = StoreTap(store, batch_size=7, max_delay_s=1.0, clock=clock)
     tap.write(Output("shopper-features", "u", features))
-    assert tap.written == 0
+    assert tap.written == 0                    # 2 features and their 2 groups' values
     tap.write(Output("shopper-features", "u", features))
-    assert tap.written == 4                    # 4 entries >= batch of 3
+    assert tap.written == 8                    # 8 entries >= batch of 7
     tap.write(Output("shopper-features", "u", features))
-    assert tap.written == 4
+    assert tap.written == 8
     clock.now += 1.5
     tap.write(Output("basket-completions", "u", object()))
-    assert tap.written == 6                    # waited long enough
+    assert tap.written == 12                   # waited long enough
     store.close()
 
 
