@@ -20,6 +20,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from shopstream.api.read_workers import stop_processes
+
 __all__ = ["ServeProcess", "cpu_seconds", "free_port", "get_json", "load_average",
            "rss_mb", "start_redis", "summary", "tree_cpu_seconds"]
 
@@ -128,12 +130,7 @@ class ServeProcess:
         return self.read_port if self.read_workers else self.port
 
     def stop(self) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
+        stop_processes([self.proc], timeout_s=20.0)
 
 
 def start_redis(workdir: Path) -> tuple[subprocess.Popen[bytes], str]:

@@ -43,6 +43,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
@@ -51,7 +52,7 @@ from shopstream.errors import ConfigError
 if TYPE_CHECKING:
     from shopstream.api.server import ServeConfig
 
-__all__ = ["ENV", "MAX_RESTARTS", "ReadWorkers", "default_read_workers"]
+__all__ = ["ENV", "MAX_RESTARTS", "ReadWorkers", "default_read_workers", "stop_processes"]
 
 log = logging.getLogger("shopstream.api")
 #: The environment variable carrying a worker's configuration (JSON).
@@ -189,19 +190,33 @@ class ReadWorkers:
             self._monitor.join(timeout=5)
         with contextlib.suppress(OSError):
             os.close(self._life_write)
-        for worker in self._workers:
-            if worker.proc.poll() is None:
-                worker.proc.terminate()
-        deadline = time.monotonic() + timeout_s
-        for worker in self._workers:
-            try:
-                worker.proc.wait(timeout=max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                worker.proc.kill()
-                worker.proc.wait()
+        stop_processes([worker.proc for worker in self._workers], timeout_s)
         with contextlib.suppress(OSError):
             os.close(self._life_read)
         self.sock.close()
+
+
+def stop_processes(procs: Sequence[subprocess.Popen[Any]], timeout_s: float) -> None:
+    """Terminate the processes still running (``SIGTERM``), wait for all of them
+    ``timeout_s`` seconds in all, then kill and reap those that linger; the read
+    workers' end, and that of the servers tests and benches start.
+
+    >>> import sys
+    >>> proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    >>> stop_processes([proc], timeout_s=10.0)
+    >>> proc.returncode == -15
+    True
+    """
+    for proc in procs:
+        if proc.poll() is None:
+            proc.terminate()
+    deadline = time.monotonic() + timeout_s
+    for proc in procs:
+        try:
+            proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
 
 
 def _bind(host: str, port: int) -> socket.socket:

@@ -11,15 +11,12 @@ from pathlib import Path
 
 import pytest
 
+from shopstream.api.read_workers import stop_processes
+
 
 def _stop(proc: subprocess.Popen[bytes]) -> None:
     """Terminate a server started by a fixture, killing it if it does not go in 10 s."""
-    proc.terminate()
-    try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
+    stop_processes([proc], timeout_s=10.0)
 
 
 def free_port() -> int:

@@ -21,6 +21,8 @@ import httpx
 import pytest
 from conftest import free_port
 
+from shopstream.api.read_workers import stop_processes
+
 pytestmark = pytest.mark.integration
 
 KEY = "read-worker-key-0123456789"
@@ -62,13 +64,7 @@ class _Serve:
         return body
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_processes([self.proc], timeout_s=20.0)
 
 
 @pytest.fixture
