@@ -1,29 +1,38 @@
 """What the Parquet lake costs the pipeline, and how fast the reports read it; prints JSON.
 
 Run: ``.venv/bin/python bench/lake_bench.py [--events 50000] [--repeats 3]
-[--report-rows 10000000]``
+[--report-rows 10000000] [--event-rows 10000000] [--reports-only]``
 
 Measures, each as the median of ``--repeats`` runs in this one process (pyarrow and its
 lazy imports warmed up first, so a one-off import is not charged to every event). Times
 are the process's CPU time (``time.process_time``: every thread of this process, none of
 the other processes sharing the machine), the pipeline thread's CPU time
-(``time.thread_time``: without the lake's writer thread, when the sink is given one with
-``writer_thread=True``) and wall-clock time:
+(``time.thread_time``; the same, now that the lake writes on the pipeline's thread) and
+wall-clock time:
 
 * ``pipeline``: ``EmbeddedRunner`` with the default pipeline and checkpoints every
   ``--checkpoint-every`` events, JSONL outputs only;
 * ``pipeline_lake``: the same with ``lake=LakeSink(...)`` (every stream and the input
   events to Parquet, flushed at each checkpoint);
 * ``lake_cost``: the difference, per input event and as a share of the pipeline's time
-  (the goal: under 10 %), and the time the pipeline thread spent in the sink's flushes
-  (batches to Arrow, handing them to the writer, waiting for it and fsync at commits);
+  (the goal: under 10 %), and the time spent in the sink's flushes (batches to Arrow,
+  Parquet encoding, fsync at commits);
 * ``sink_alone``: a LakeSink fed alone what the pipeline handed it in one recorded run
   (CPU): the sink's own cost without the run-to-run noise of the whole pipeline;
 * ``compact`` and the three ``report`` queries over the lake just written;
 * ``reports_10m``: the three reports over ``--report-rows`` completed baskets (1-4 lines
   each, about 14 months, 200,000 customers, 5,000 products) written straight to the
   lake's layout and schema with numpy and pyarrow (not through the pipeline); wall time,
-  median of ``--report-repeats``.
+  median of ``--report-repeats``;
+* ``reports_events``: the same three reports over a lake of ``--event-rows`` input events
+  (the ``events`` stream: eight types, 200,000 shoppers, 5,000 products, about 14
+  months) and the completed baskets such a run gives (``BASKETS_PER_EVENT``: 3,500 per
+  46,893 events in the simulated week, about 746,000 for 10 M events), both written in
+  bulk with pyarrow; the reports read only ``basket_completions``, so ``events_scan``
+  adds a query that reads the events themselves (``EVENTS_SCAN``). Rows, files, bytes,
+  wall time (median of ``--report-repeats``).
+
+``--reports-only`` skips the pipeline runs (only ``reports_10m`` and ``reports_events``).
 """
 
 from __future__ import annotations
@@ -159,16 +168,108 @@ def synthetic_baskets(root: Path, rows: int, chunk: int = 1_000_000, seed: int =
             pa.array(np.full(n, "desktop", dtype=object), pa.string()),
             pa.array(np.full(n, "USD", dtype=object), pa.string()),
         ], schema=schema)
-        days = times // _DAY_MS
-        bounds = np.flatnonzero(np.diff(days)) + 1
-        for lo, hi in zip([0, *bounds], [*bounds, n], strict=True):
-            day = np.datetime64(int(days[lo]), "D")
-            folder = root / f"stream={stream}" / f"date={day}"
-            folder.mkdir(parents=True, exist_ok=True)
-            pq.write_table(table.slice(lo, hi - lo), folder / f"part-bench-{first:09d}.parquet",
-                           compression="zstd")
-            files += 1
+        files += _write_days(root, stream, table, times, f"{first:09d}")
     return files
+
+
+def _write_days(root: Path, stream: str, table: pa.Table, times: np.ndarray, tag: str) -> int:
+    """Write ``table`` (rows in time order) into ``root``'s day partitions of ``stream``;
+    return the files written."""
+    days = times // _DAY_MS
+    bounds = np.flatnonzero(np.diff(days)) + 1
+    files = 0
+    for lo, hi in zip([0, *bounds], [*bounds, len(times)], strict=True):
+        day = np.datetime64(int(days[lo]), "D")
+        folder = root / f"stream={stream}" / f"date={day}"
+        folder.mkdir(parents=True, exist_ok=True)
+        pq.write_table(table.slice(lo, hi - lo), folder / f"part-bench-{tag}.parquet",
+                       compression="zstd")
+        files += 1
+    return files
+
+
+_EVENT_TYPES = ["VIEW_PRODUCT", "PAGE_VIEW", "ADD_TO_CART", "SEARCH", "BROWSE_CATEGORY",
+                "REMOVE_FROM_CART", "ADD_TO_WISHLIST", "PURCHASE"]
+_EVENT_SHARES = [0.45, 0.2, 0.1, 0.08, 0.08, 0.03, 0.03, 0.03]
+
+
+def synthetic_events(root: Path, rows: int, chunk: int = 1_000_000, seed: int = 11) -> int:
+    """Write ``rows`` input events to ``root``'s ``events`` stream in the lake's layout and
+    schema (columns made with numpy and pyarrow in bulk, not through the pipeline): eight
+    event types, 200,000 shoppers, 5,000 products, sessions of 8 events, about 14 months;
+    a purchase carries one line in ``items``. Return the files written."""
+    stream = "events"
+    schema = SCHEMAS[stream].with_metadata({"shopstream.schema_version": str(SCHEMA_VERSION),
+                                            "shopstream.stream": stream})
+    item_type = schema.field("items").type
+    rng = np.random.default_rng(seed)
+    kinds = pa.array(_EVENT_TYPES)
+    product_ids = pa.array([f"p{i}" for i in range(5_000)])
+    product_names = pa.array([f"Product {i}" for i in range(5_000)])
+    categories = pa.array([f"Category {i % 15}" for i in range(5_000)])
+    prices = np.round(np.exp(rng.normal(3.5, 0.9, 5_000)), 0) - 0.01
+    users = pa.array([f"u{i}" for i in range(200_000)])
+    devices = pa.array(["desktop", "mobile", "tablet"])
+    countries = pa.array(["US", "GB", "DE", "FR", "NL"])
+    step_ms = 420 * _DAY_MS / rows
+    files = 0
+    for first in range(0, rows, chunk):
+        n = min(chunk, rows - first)
+        index = np.arange(first, first + n)
+        kind = rng.choice(len(_EVENT_TYPES), n, p=_EVENT_SHARES)
+        bought = pa.array(kind == _EVENT_TYPES.index("PURCHASE"))
+        product = rng.zipf(1.3, n) % 5_000
+        quantity = rng.integers(1, 4, n)
+        price = pa.array(prices[product])
+        times = _START_MS + (index * step_ms).astype(np.int64)
+        ids = pc.cast(pa.array(index), pa.string())
+        sessions = pc.cast(pa.array(index // 8), pa.string())
+        none = pa.nulls(n, pa.string())
+        lines = pa.StructArray.from_arrays(
+            [pc.take(product_ids, product), pc.take(product_names, product),
+             pc.take(categories, product), price, pa.array(quantity),
+             pa.nulls(n, pa.string())], fields=list(item_type.value_type))
+        # A purchase's list holds its line; the others are null lists of length 0.
+        offsets = pa.array(np.concatenate([[0], np.cumsum(kind == _EVENT_TYPES.index(
+            "PURCHASE"))]).astype(np.int32))
+        items = pa.ListArray.from_arrays(offsets, lines.filter(bought), type=item_type,
+                                         mask=pc.invert(bought))
+        table = pa.Table.from_arrays([
+            pc.take(kinds, kind), pa.array(times),
+            pc.binary_join_element_wise("s", sessions, ""),
+            pc.binary_join_element_wise("e", ids, ""),
+            pc.take(users, rng.integers(0, 200_000, n)),
+            pc.take(product_ids, product), pc.take(product_names, product),
+            pc.take(categories, product), price, pa.array(quantity),
+            pc.if_else(bought, pa.scalar("USD"), none),
+            pc.if_else(bought, pc.binary_join_element_wise("o", ids, ""), none),
+            pc.if_else(bought, pc.multiply(price, pa.array(quantity.astype(float))),
+                       pa.nulls(n, pa.float64())),
+            items, none, none,
+            pc.take(devices, rng.integers(0, 3, n)), none,
+            pc.take(countries, rng.integers(0, 5, n)), none, none, none,
+        ], schema=schema)
+        files += _write_days(root, stream, table, times, f"{first:09d}")
+    return files
+
+
+#: Completed baskets per input event in the bench's simulated week (3,500 for 46,893).
+BASKETS_PER_EVENT = 3_500 / 46_893
+
+
+def _timed(lake: Path, sql: str, repeats: int) -> dict[str, object]:
+    seconds = []
+    n = 0
+    for _ in range(repeats):
+        started = time.perf_counter()
+        n = len(query(lake, sql)[1])
+        seconds.append(time.perf_counter() - started)
+    return {"seconds": round(statistics.median(seconds), 3), "rows": n}
+
+
+def _lake_size(lake: Path) -> tuple[int, int]:
+    paths = list(lake.rglob("*.parquet"))
+    return len(paths), sum(p.stat().st_size for p in paths)
 
 
 def reports_over(rows: int, repeats: int, work: Path) -> dict[str, object]:
@@ -177,19 +278,54 @@ def reports_over(rows: int, repeats: int, work: Path) -> dict[str, object]:
     started = time.perf_counter()
     files = synthetic_baskets(lake, rows)
     written = time.perf_counter() - started
-    out: dict[str, object] = {"rows": rows, "files": files,
-                              "bytes": sum(p.stat().st_size for p in lake.rglob("*.parquet")),
+    out: dict[str, object] = {"rows": rows, "files": files, "bytes": _lake_size(lake)[1],
                               "generate_seconds": round(written, 2)}
     for name, sql in REPORTS.items():
-        seconds = []
-        n = 0
-        for _ in range(repeats):
-            started = time.perf_counter()
-            n = len(query(lake, sql)[1])
-            seconds.append(time.perf_counter() - started)
-        out[name] = {"seconds": round(statistics.median(seconds), 3), "rows": n}
+        out[name] = _timed(lake, sql, repeats)
     shutil.rmtree(lake)
     return out
+
+
+#: A query that reads the events themselves (the reports do not): events, sessions and
+#: shoppers per event type.
+EVENTS_SCAN = ("SELECT event_type, count(*) AS events, count(DISTINCT session_id) AS sessions, "
+               "count(DISTINCT user_id) AS shoppers FROM events GROUP BY 1 ORDER BY 2 DESC")
+
+
+def reports_over_events(rows: int, repeats: int, work: Path) -> dict[str, object]:
+    """The three reports' wall time over a lake of ``rows`` input events and the completed
+    baskets such a run gives (``BASKETS_PER_EVENT``), and a scan of the events."""
+    lake = work / "lake-events"
+    baskets = round(rows * BASKETS_PER_EVENT)
+    started = time.perf_counter()
+    event_files = synthetic_events(lake, rows)
+    basket_files = synthetic_baskets(lake, baskets)
+    written = time.perf_counter() - started
+    files, size = _lake_size(lake)
+    out: dict[str, object] = {
+        "event_rows": rows, "basket_rows": baskets, "event_files": event_files,
+        "basket_files": basket_files, "files": files, "bytes": size,
+        "generate_seconds": round(written, 2),
+        "reports_read": "basket_completions (status = 'COMPLETED'); not events",
+    }
+    for name, sql in REPORTS.items():
+        out[name] = _timed(lake, sql, repeats)
+    out["events_scan"] = _timed(lake, EVENTS_SCAN, repeats)
+    shutil.rmtree(lake)
+    return out
+
+
+def _reports_only(args: argparse.Namespace, work: Path) -> dict[str, object]:
+    return {
+        "bench": "lake reports",
+        "measured": "wall seconds, median of --report-repeats (the machine is shared)",
+        "load_average": [round(x, 2) for x in os.getloadavg()],
+        "reports_10m": (reports_over(args.report_rows, args.report_repeats, work)
+                        if args.report_rows else None),
+        "reports_events": (reports_over_events(args.event_rows, args.report_repeats, work)
+                           if args.event_rows else None),
+        "load_average_after": [round(x, 2) for x in os.getloadavg()],
+    }
 
 
 def main() -> int:
@@ -199,10 +335,18 @@ def main() -> int:
     parser.add_argument("--checkpoint-every", type=int, default=10_000)
     parser.add_argument("--report-rows", type=int, default=10_000_000,
                         help="completed baskets for reports_10m (0: skip)")
+    parser.add_argument("--event-rows", type=int, default=0,
+                        help="input events for reports_events (0: skip)")
+    parser.add_argument("--reports-only", action="store_true",
+                        help="skip the pipeline runs: only the reports over generated lakes")
     parser.add_argument("--report-repeats", type=int, default=3)
     parser.add_argument("--cache", type=Path,
                         default=Path(tempfile.gettempdir()) / "shopstream-bench")
     args = parser.parse_args()
+    if args.reports_only:
+        with tempfile.TemporaryDirectory() as tmp:
+            print(json.dumps(_reports_only(args, Path(tmp)), indent=2))
+        return 0
     src = events_file(args.events, args.cache)
     lines = sum(1 for _ in src.open("rb"))
     config = RunnerConfig(checkpoint_every_events=args.checkpoint_every)
@@ -247,6 +391,8 @@ def main() -> int:
         alone = sink_alone(src, work, config, args.repeats)
         big = (reports_over(args.report_rows, args.report_repeats, work)
                if args.report_rows else None)
+        by_events = (reports_over_events(args.event_rows, args.report_repeats, work)
+                     if args.event_rows else None)
     base, lake = statistics.median(plain), statistics.median(with_lake)
     base_wall, lake_wall_s = statistics.median(plain_wall), statistics.median(lake_wall)
     base_thread, lake_thread_s = statistics.median(plain_thread), statistics.median(lake_thread)
@@ -287,6 +433,7 @@ def main() -> int:
         "reports": reports,
         "reports_after_compact_seconds": reports_after,
         "reports_10m": big,
+        "reports_events": by_events,
     }, indent=2))
     return 0
 

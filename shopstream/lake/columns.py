@@ -1,22 +1,35 @@
-"""Column builders: a stream's records go straight into per-field lists of plain values,
-and a batch of them becomes an Arrow table in one ``pa.array`` call per column.
+"""Records to Arrow: a stream's records are kept as they are written, and every batch of
+them becomes an Arrow table in one pass per column, with no Python call per field.
 
-Why columns and not the records: a sink that keeps thousands of records (or tuples of
-their values) keeps objects the garbage collector counts past its young generations;
-every such object counts towards the next collection, and they bring on more full
-collections of the whole process's heap (measured in a 47,000-event run of the
-pipeline: 1,232 young and 8 full collections with the records kept, 714 and 5 with
-tuples of their values, 319 and 2 with these columns, 314 and 2 without the lake).
-Strings, numbers and ``None`` appended to a list are not counted: a record's fields go
-into its stream's column lists when it is written and the record dies young.
-Nested records are taken apart the same way (a struct into its fields' columns and a
-validity list; a tuple of records into their fields' columns and the lengths; a tuple of
-strings or numbers into one flat list and the lengths). Dicts (maps) are kept as they
-are, for Arrow to read as maps.
+How a batch is converted: each column's values are read from all the records at once,
+``list(map(attrgetter(field), records))`` (C code, and no temporary tuple per record for
+the garbage collector to count), and each column becomes an array with one ``pa.array``
+call (Arrow's C++ reads tuples, ``None``, strings, numbers, dicts and the enums' string
+values). Nested records are taken apart the same way, a level at a time: a column of
+records (a struct) is read into its fields' columns; a column of tuples of records (a
+list of structs) is flattened end to end (``itertools.chain``), its lengths read with
+``operator.length_hint`` (0 for ``None``), and the flat records read into their fields'
+columns. The only Python loop per row is for a column that holds ``None`` records or
+records of several types (rare: a ``None`` struct, records of an older version).
 
-Cost per record: one ``astuple`` (C) and one list append per field, and per nested
-record the same; per batch one ``pa.array`` per leaf column, nothing per row in Python.
-Memory: the batch's values, in lists.
+Fields go to their columns by name, once per record type: every field of the record must
+have a column (else the record is not this stream's: :class:`~shopstream.lake.errors.
+LakeError` when its batch is converted), and a column the record has no field for (one a newer
+version of the record brings) is null.
+
+Why keep the records rather than fill column lists as they come (this module's first
+version): filling lists cost one C call per field and a Python call per record and per
+nested record (about 0.35 s CPU for a simulated week's 104,000 lake rows, of which the
+transposition here costs a tenth), and the reason for it, the garbage collector, no
+longer holds: the embedded runner raises the young-generation threshold to 20,000
+(:mod:`shopstream.runners.embedded.collector`) and the records of the biggest streams
+(events, baskets, windows) are untracked structs, so a batch of kept records changes
+neither the number of collections nor their time (measured: docs/lake.md). Records are
+frozen structs, so keeping one until its batch is converted sees the values it was
+written with.
+
+Memory: ``batch_rows`` records per stream (the sink's), and one batch's column tuples
+while it is converted.
 
 Examples
 --------
@@ -35,9 +48,9 @@ Examples
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable, Iterable
-from itertools import accumulate, repeat
-from operator import call as _call
+from collections.abc import Callable, Iterable, Sequence
+from itertools import accumulate, chain, repeat
+from operator import is_, length_hint
 from typing import Any
 
 import pyarrow as pa
@@ -48,197 +61,125 @@ from shopstream.lake.schemas import SCHEMAS, table_metadata
 
 __all__ = ["StreamColumns", "to_table"]
 
-#: Runs an iterator to its end, keeping nothing: ``map`` of the columns' adders over a
-#: record's values calls them all from C, with no Python loop per field.
+#: Records transposed at a time: their value tuples are the only temporary objects the
+#: garbage collector counts, so a chunk stays far below the runner's young threshold.
+_CHUNK = 512
+#: Runs an iterator to its end, keeping nothing.
 _consume: Callable[[Iterable[Any]], None] = deque(maxlen=0).extend
 
 
-class _Column:
-    """A leaf column: the values as they are (strings, numbers, enums, dicts)."""
+class _Null:
+    """Stands for a ``None`` record: every field is ``None``."""
 
-    def __init__(self, kind: pa.DataType, where: str) -> None:
-        self.kind = kind
-        self.where = where
-        self.values: list[Any] = []
-        self.add: Callable[[Any], None] = self.values.append
-
-    def finish(self) -> pa.Array:
-        try:
-            array = pa.array(self.values, type=self.kind)
-        except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
-            msg = f"{self.where} does not fit {self.kind}: {exc}"
-            raise LakeError(msg) from None
-        self.values.clear()
-        return array
+    def __getattr__(self, name: str) -> None:
+        return None
 
 
-class _Struct:
-    """A record: one column per field and the positions of ``None``s.
+_NULL = _Null()
 
-    Fields are matched by name, once per record type: every field of the record must
-    have a column (else the record is not this stream's), and a column the record has no
-    field for (one a newer version of the record brings) is null. A record whose fields
-    are the columns, in order, is taken apart with no lookup per field.
-    """
 
-    def __init__(self, fields: list[pa.Field], where: str,
-                 kind: pa.StructType | None = None) -> None:
-        self.kind = kind
-        self.fields = fields
+class _Fields:
+    """The columns of a struct (a stream's row or a nested record) and the record types
+    checked against them."""
+
+    def __init__(self, fields: Sequence[pa.Field], where: str) -> None:
+        self.fields = list(fields)
         self.where = where
         self.names = tuple(f.name for f in fields)
-        self.children = [_builder(f.type, f"{where}.{f.name}") for f in fields]
-        self.adders = [c.add for c in self.children]
-        #: Record type -> how its values fill the columns (see :meth:`plan`).
-        self.plans: dict[type, int | tuple[int, ...]] = {}
-        self.nulls: list[int] = []
-        self.rows = 0
+        #: Record type -> its fields, in order (checked: each has a column).
+        self.kinds: dict[type, tuple[str, ...]] = {}
+        self.children: dict[str, _Fields] = {}
+        for f in self.fields:
+            record = _record_type(f.type)
+            if record is not None:
+                self.children[f.name] = _Fields(
+                    [record.field(i) for i in range(record.num_fields)], f"{where}.{f.name}")
 
-    def plan(self, kind: type) -> int | tuple[int, ...]:
-        """How a ``kind`` record's values fill the columns: an ``int`` ``n`` when its fields
-        are the first ``n`` columns in order (the others are null: a column added before
-        the record's field), else the position of each column's field in its values
-        (``n``: none, the ``None`` appended to them)."""
+    def check(self, kind: type) -> tuple[str, ...]:
+        """The fields of ``kind`` records; refuses a record with a field without a column."""
+        known = self.kinds.get(kind)
+        if known is not None:
+            return known
         fields = getattr(kind, "__struct_fields__", None)
         if fields is None or not set(fields) <= set(self.names):
             extra = sorted(set(fields or ()) - set(self.names))
             msg = (f"{self.where}: a {kind.__name__} has fields {fields}, the lake's schema "
                    f"{self.names} (no column for {extra}): it is not this stream's record")
             raise LakeError(msg)
-        n = len(fields)
-        plan: int | tuple[int, ...] = n if tuple(fields) == self.names[:n] else tuple(
-            fields.index(c) if c in fields else n for c in self.names)
-        self.plans[kind] = plan
-        return plan
+        self.kinds[kind] = tuple(fields)
+        return self.kinds[kind]
 
-    def add(self, record: Any) -> None:
-        if record is None:
-            self.nulls.append(self.rows)
-            _consume(map(_call, self.adders, repeat(None)))
-        else:
-            kind = type(record)
-            plan = self.plans[kind] if kind in self.plans else self.plan(kind)
-            if isinstance(plan, int):
-                _consume(map(_call, self.adders, astuple(record)))
-                if plan < len(self.adders):
-                    _consume(map(_call, self.adders[plan:], repeat(None)))
-            else:
-                values = (*astuple(record), None)
-                _consume(map(_call, self.adders, map(values.__getitem__, plan)))
-        self.rows += 1
+    def columns(self, records: Sequence[Any]) -> list[list[Any]]:
+        """The values of ``records`` (records or ``None``), one list per column.
 
-    def arrays(self) -> list[pa.Array]:
-        return [c.finish() for c in self.children]
+        Records of one type are transposed ``_CHUNK`` at a time, ``zip(*map(astuple,
+        chunk))``; a Python loop per row only for ``None`` records (read as all-null) and
+        batches of several record types.
+        """
+        kinds = set(map(type, records))
+        nulls = type(None) in kinds
+        kinds.discard(type(None))
+        fields = [self.check(kind) for kind in kinds]
+        if nulls or len(fields) > 1:
+            rows = [_NULL if r is None else r for r in records] if nulls else records
+            return [[getattr(r, name, None) for r in rows] for name in self.names]
+        own: list[list[Any]] = [[] for _ in fields[0]] if fields else []
+        for start in range(0, len(records), _CHUNK):
+            chunk = map(astuple, records[start:start + _CHUNK])
+            _consume(map(list.extend, own, zip(*chunk, strict=False)))
+        where = dict(zip(fields[0], own, strict=True)) if fields else {}
+        return [where[name] if name in where else [None] * len(records)
+                for name in self.names]
 
-    def finish(self) -> pa.Array:
-        mask = _mask(self.nulls, self.rows)
-        array = pa.StructArray.from_arrays(self.arrays(), fields=self.fields, mask=mask)
-        self.nulls.clear()
-        self.rows = 0
-        return array
+    def arrays(self, records: Sequence[Any]) -> list[pa.Array]:
+        """One array per column of ``records``."""
+        return [self._array(f, values)
+                for f, values in zip(self.fields, self.columns(records), strict=True)]
 
-
-class _List:
-    """A list column: the lengths and the positions of ``None``, and the values' builder
-    (all lists' values end to end); :meth:`extend` adds one list's values."""
-
-    def __init__(self, kind: pa.ListType, values: _Column | _Struct,
-                 extend: Callable[[Any], None]) -> None:
-        self.kind = kind
-        self.values = values
-        self.extend = extend
-        self.lengths: list[int] = []
-        self.nulls: list[int] = []
-
-    def add(self, value: Any) -> None:
-        if value is None:
-            self.nulls.append(len(self.lengths))
-            self.lengths.append(0)
-        else:
-            self.lengths.append(len(value))
-            self.extend(value)
-
-    def finish(self) -> pa.Array:
-        array = pa.ListArray.from_arrays(_offsets(self.lengths), self.values.finish(),
-                                         type=self.kind, mask=_mask(self.nulls, len(self.lengths)))
-        self.lengths.clear()
-        self.nulls.clear()
-        return array
+    def _array(self, field: pa.Field, values: Sequence[Any]) -> pa.Array:
+        kind = field.type
+        child = self.children.get(field.name)
+        if child is None:
+            return _plain(kind, values, f"{self.where}.{field.name}")
+        mask = _mask(values)
+        if pa.types.is_struct(kind):
+            return pa.StructArray.from_arrays(child.arrays(values), fields=child.fields,
+                                              mask=mask)
+        lengths = map(length_hint, values)  # None: 0
+        flat = list(chain.from_iterable(filter(None, values)))
+        offsets = pa.array([0, *accumulate(lengths)], pa.int32())
+        items = pa.StructArray.from_arrays(child.arrays(flat), fields=child.fields,
+                                           mask=_mask(flat))
+        return pa.ListArray.from_arrays(offsets, items, type=kind, mask=mask)
 
 
-class _ValueList(_List):
-    """A list of strings or numbers: one flat list of all values."""
-
-    def __init__(self, kind: pa.ListType, where: str) -> None:
-        flat = _Column(kind.value_type, where)
-        super().__init__(kind, flat, flat.values.extend)
-
-
-class _RecordList(_List):
-    """A tuple of records: their fields' columns.
-
-    When the records' fields are all strings and numbers (no nested ones) and the tuple
-    holds records of one type whose fields are the columns in order, the tuple is
-    transposed in C (``zip`` of their values) and each column extended at once, with no
-    Python call per record; otherwise each record is added on its own.
-    """
-
-    def __init__(self, kind: pa.ListType, where: str) -> None:
-        item = kind.value_type
-        self.items = _Struct([item.field(i) for i in range(item.num_fields)], where, item)
-        leaves = [c.values for c in self.items.children if isinstance(c, _Column)]
-        self.leaves = leaves if len(leaves) == len(self.items.children) else None
-        super().__init__(kind, self.items, self._records)
-
-    def _records(self, value: Any) -> None:
-        items = self.items
-        if self.leaves is not None and value:
-            kinds = set(map(type, value))
-            kind = kinds.pop() if len(kinds) == 1 else None
-            if kind not in (None, type(None)):
-                plan = items.plans[kind] if kind in items.plans else items.plan(kind)
-                if isinstance(plan, int):
-                    columns = zip(*map(astuple, value), strict=True)
-                    _consume(map(list.extend, self.leaves, columns))
-                    for leaf in self.leaves[plan:]:
-                        leaf.extend(repeat(None, len(value)))
-                    items.rows += len(value)
-                    return
-        add = items.add
-        for record in value:
-            add(record)
-
-
-_Builder = _Column | _ValueList | _Struct | _RecordList
-
-
-def _builder(kind: pa.DataType, where: str) -> _Builder:
+def _record_type(kind: pa.DataType) -> pa.StructType | None:
+    """The struct whose fields are records' fields: a struct, or a list of structs."""
     if pa.types.is_struct(kind):
-        return _Struct([kind.field(i) for i in range(kind.num_fields)], where, kind)
-    if pa.types.is_list(kind):
-        if pa.types.is_struct(kind.value_type):
-            return _RecordList(kind, where)
-        if not pa.types.is_nested(kind.value_type):
-            return _ValueList(kind, where)
-    return _Column(kind, where)
+        return kind
+    if pa.types.is_list(kind) and pa.types.is_struct(kind.value_type):
+        return kind.value_type
+    return None
 
 
-def _offsets(lengths: list[int]) -> pa.Array:
-    return pa.array([0, *accumulate(lengths)], pa.int32())
+def _plain(kind: pa.DataType, values: Sequence[Any], where: str) -> pa.Array:
+    """Strings, numbers, enums, tuples of them and dicts, as Arrow reads them."""
+    try:
+        return pa.array(values, type=kind)
+    except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
+        msg = f"{where} does not fit {kind}: {exc}"
+        raise LakeError(msg) from None
 
 
-def _mask(nulls: list[int], rows: int) -> pa.Array | None:
+def _mask(values: Sequence[Any]) -> pa.Array | None:
     """True at the positions of ``None`` (``None`` when there are none)."""
-    if not nulls:
+    if None not in values:
         return None
-    mask = [False] * rows
-    for i in nulls:
-        mask[i] = True
-    return pa.array(mask, pa.bool_())
+    return pa.array(list(map(is_, values, repeat(None))), pa.bool_())
 
 
 class StreamColumns:
-    """The columns of one stream's records written since the last :meth:`table`."""
+    """The records of one stream written since the last :meth:`table`."""
 
     def __init__(self, stream: str) -> None:
         schema = SCHEMAS.get(stream)
@@ -247,17 +188,22 @@ class StreamColumns:
             raise LakeError(msg)
         self.stream = stream
         self.schema = schema.with_metadata(table_metadata(stream))
-        self._record = _Struct(list(schema), f"stream {stream!r}")
-        #: Adds one record of the stream (see :meth:`add`).
-        self.add: Callable[[Any], None] = self._record.add
+        self._fields = _Fields(list(schema), f"stream {stream!r}")
+        #: The records waiting for the next table, in the order they came.
+        self.records: list[Any] = []
+        #: Keeps one record for the next table (a bound ``list.append``: no Python call;
+        #: a record with a field that has no column is refused by :meth:`table`).
+        self.add: Callable[[Any], None] = self.records.append
 
     def __len__(self) -> int:
-        return self._record.rows
+        return len(self.records)
 
     def table(self) -> pa.Table:
         """The records added so far as a table with the stream's schema; starts over."""
-        arrays = self._record.arrays()
-        self._record.rows = 0
+        try:
+            arrays = self._fields.arrays(self.records)
+        finally:
+            self.records.clear()
         return pa.Table.from_arrays(arrays, schema=self.schema)
 
 

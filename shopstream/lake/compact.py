@@ -5,7 +5,8 @@ temporary name and fsynced, a journal (``_compaction.json``) names it and the fi
 replaces, the merged file is renamed into place, the old files are deleted, then the
 journal. A compaction that died part-way is finished (or undone, when the merged file
 was never renamed) by the next one. Rows keep their order: files are merged in name
-order, which is flush order within a run.
+order, which is flush order within a run. It first deletes the temporary files that runs
+killed and never resumed left (:func:`shopstream.lake.runs.remove_orphans`).
 
 Do not compact a lake while a run that writes it is running or waiting to be resumed:
 resuming deletes that run's files written after its checkpoint, and rows already merged
@@ -25,7 +26,7 @@ Examples
 >>> len(list(d.rglob("*.parquet")))
 3
 >>> compact(d)
-CompactionSummary(partitions=1, files_before=3, files_after=1, rows=3)
+CompactionSummary(partitions=1, files_before=3, files_after=1, rows=3, orphans=0)
 >>> len(list(d.rglob("*.parquet")))
 1
 """
@@ -34,6 +35,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,7 +46,7 @@ import pyarrow.parquet as pq
 
 from shopstream.lake.errors import LakeError
 from shopstream.lake.files import write_parquet
-from shopstream.lake.runs import run_of_file
+from shopstream.lake.runs import remove_orphans, run_of_file
 
 __all__ = ["CompactionSummary", "compact"]
 
@@ -53,12 +55,14 @@ _JOURNAL = "_compaction.json"
 
 @dataclass(frozen=True)
 class CompactionSummary:
-    """What a compaction did: partitions rewritten, files before and after, rows moved."""
+    """What a compaction did: partitions rewritten, files before and after, rows moved,
+    and the temporary files of killed runs it deleted."""
 
     partitions: int
     files_before: int
     files_after: int
     rows: int
+    orphans: int = 0
 
 
 def compact(directory: str | Path, min_files: int = 2) -> CompactionSummary:
@@ -68,6 +72,7 @@ def compact(directory: str | Path, min_files: int = 2) -> CompactionSummary:
     if not root.is_dir():
         msg = f"lake directory {str(directory)!r} does not exist"
         raise LakeError(msg)
+    orphans = len(remove_orphans(root, time.time()))
     partitions = before = after = rows = 0
     for folder in sorted(root.glob("stream=*/date=*")):
         _recover(folder)
@@ -83,7 +88,7 @@ def compact(directory: str | Path, min_files: int = 2) -> CompactionSummary:
             partitions += 1
             before += len(files)
             after += 1
-    return CompactionSummary(partitions, before, after, rows)
+    return CompactionSummary(partitions, before, after, rows, orphans)
 
 
 def _merge(folder: Path, run: str, files: list[Path]) -> int:

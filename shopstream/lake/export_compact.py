@@ -20,7 +20,7 @@ Examples
 --------
 >>> import pathlib, tempfile
 >>> compact_tables(pathlib.Path(tempfile.mkdtemp()))
-CompactionSummary(partitions=0, files_before=0, files_after=0, rows=0)
+CompactionSummary(partitions=0, files_before=0, files_after=0, rows=0, orphans=0)
 """
 
 from __future__ import annotations

@@ -12,6 +12,17 @@ killed start finishes the deletion. A replaced run cannot be resumed any more.
 Bound: one entry per run that wrote the lake and is still in it (files of replaced runs
 are gone, their ids kept in ``replaced`` so a stale resume is refused).
 
+**Orphans.** A run killed between two commits leaves the flush it was writing as
+temporary files (``part-<run>-<seq>.parquet.tmp``), which the views never read. Its
+resume deletes them; a run that is never resumed would leave them for ever, so
+:func:`remove_orphans` deletes other runs' temporary files last modified before a given
+time: every writer (:class:`~shopstream.lake.sink.LakeSink`) calls it when it starts, with
+its own start time, and ``lake compact`` with its own. A file older than the writer
+cannot be one it is writing; one that another live writer of the same lake has left
+untouched since then would go too, and that writer's commit would then fail (naming the
+file) rather than lose rows: its resume writes the flush again. Running two writers on
+one lake at once is not supported anyway (see ``lake compact``).
+
 Examples
 --------
 >>> import pathlib, tempfile
@@ -41,7 +52,8 @@ from typing import Any
 from shopstream.lake.errors import LakeError
 from shopstream.lake.files import replace_json
 
-__all__ = ["RUNS_FILE", "check_resumable", "claim", "read_runs", "run_of_file"]
+__all__ = ["RUNS_FILE", "check_resumable", "claim", "read_runs", "remove_orphans",
+           "run_of_file"]
 
 RUNS_FILE = "_runs.json"
 _FILE = re.compile(r"^(?:part|compacted)-(?P<run>[0-9a-z]+)-[0-9a-z]+\.parquet(?:\.tmp)?$")
@@ -114,3 +126,37 @@ def check_resumable(directory: Path, run: str) -> None:
         msg = (f"run {run} of the lake {str(directory)!r} was replaced by a later run of "
                "the same input; run again without --resume")
         raise LakeError(msg)
+
+
+def remove_orphans(directory: Path, before_s: float, keep_run: str = "") -> list[Path]:
+    """Delete the temporary flush files (``part-*.parquet.tmp``) under ``directory``
+    last modified before ``before_s`` (epoch seconds), except run ``keep_run``'s; return
+    them.
+
+    >>> import os, pathlib, tempfile, time
+    >>> d = pathlib.Path(tempfile.mkdtemp())
+    >>> part = d / "stream=events" / "date=2026-01-01"
+    >>> part.mkdir(parents=True)
+    >>> for name in ("part-dead-000003.parquet.tmp", "part-mine-000001.parquet.tmp",
+    ...              "part-dead-000002.parquet"):
+    ...     _ = (part / name).write_bytes(b"")
+    ...     os.utime(part / name, (1_000, 1_000))
+    >>> _ = (part / "part-live-000001.parquet.tmp").write_bytes(b"")
+    >>> [p.name for p in remove_orphans(d, before_s=time.time() - 60, keep_run="mine")]
+    ['part-dead-000003.parquet.tmp']
+    >>> sorted(p.name for p in part.iterdir())  # doctest: +NORMALIZE_WHITESPACE
+    ['part-dead-000002.parquet', 'part-live-000001.parquet.tmp',
+     'part-mine-000001.parquet.tmp']
+    """
+    removed: list[Path] = []
+    for path in sorted(directory.glob("stream=*/date=*/part-*.parquet.tmp")):
+        run = run_of_file(path.name)
+        if run is None or run == keep_run:
+            continue
+        try:
+            if path.stat().st_mtime < before_s:
+                path.unlink()
+                removed.append(path)
+        except FileNotFoundError:  # gone meanwhile (its run resumed, or published it)
+            continue
+    return removed

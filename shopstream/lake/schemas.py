@@ -21,7 +21,8 @@ import pyarrow as pa
 
 from shopstream.events import streams
 
-__all__ = ["EVENTS", "SCHEMAS", "SCHEMA_VERSION", "TIME_COLUMNS", "table_metadata", "view_name"]
+__all__ = ["DICTIONARY_FIELDS", "EVENTS", "SCHEMAS", "SCHEMA_VERSION", "TIME_COLUMNS",
+           "table_metadata", "view_name"]
 
 #: Bumped on any change of a column's name or type in any stream (2: ``brand`` on the
 #: events, catalog changes and late events, and on their items; ``account`` on profiles).
@@ -168,6 +169,18 @@ TIME_COLUMNS: dict[str, str] = {
     # A reading is made when its window ends (a day-end reading: the next day's 00:00).
     streams.PRODUCT_TRENDS: "window_end", streams.CATEGORY_TRENDS: "window_end",
 }
+
+
+#: String fields with few distinct values (kinds, categories, devices, places, labels),
+#: dictionary-encoded in Parquet wherever they occur; every other column is stored plain
+#: (ids, numbers and free text gain little from a dictionary and cost its hashing).
+DICTIONARY_FIELDS: frozenset[str] = frozenset({
+    "event_type", "category", "currency", "device", "platform", "country", "region",
+    "campaign", "brand", "status", "recommendation_type", "trigger_event", "variant",
+    "sources", "rule", "severity", "scope", "change", "stage", "reason", "source",
+    "raw_encoding", "offer", "recommendation_source", "segment", "previous", "rfm_segment",
+    "model", "action", "group", "entity", "label", "direction", "seasonality",
+})
 
 
 def table_metadata(stream: str) -> dict[str, str]:

@@ -15,11 +15,12 @@ sink also flushes every ``flush_rows`` rows and at the end of the run. A fresh r
 input the lake already holds (``source``, the input file) replaces the earlier run's
 rows instead of adding them again (:mod:`shopstream.lake.runs`).
 
-Between commits, every ``batch_rows`` rows of a stream become an Arrow table that the
-flush writer (:mod:`shopstream.lake.writer`; on a thread of its own with
-``writer_thread=True``) appends to the flush's files under temporary names; the commit
-waits for it and publishes the files (fsync, rename). A kill between commits
-leaves only temporary files, which the resume deletes with the later flushes.
+Between commits, every ``batch_rows`` records of a stream become an Arrow table
+(:mod:`shopstream.lake.columns`) that the flush writer (:mod:`shopstream.lake.writer`)
+adds to the flush's files under temporary names; the commit publishes the files (fsync,
+rename). A kill between commits leaves only temporary files, which the resume deletes
+with the later flushes (and which the next run on the lake deletes if the killed run is
+never resumed: :mod:`shopstream.lake.orphans`).
 
 Examples
 --------
@@ -41,6 +42,7 @@ import re
 import time
 import uuid
 from collections.abc import Iterable
+from operator import attrgetter
 from pathlib import Path
 from typing import Any
 
@@ -53,14 +55,17 @@ from shopstream.events.records import Output
 from shopstream.lake.columns import StreamColumns
 from shopstream.lake.errors import LakeError
 from shopstream.lake.files import replace_json, write_parquet
-from shopstream.lake.runs import check_resumable, claim
+from shopstream.lake.runs import check_resumable, claim, remove_orphans
 from shopstream.lake.schemas import EVENTS, SCHEMAS, TIME_COLUMNS
 from shopstream.lake.writer import FlushWriter
+
+DEAD_LETTER = streams.DEAD_LETTER
 
 __all__ = ["RUN_MARKER", "LakeSink", "part_name", "write_parquet"]
 
 #: File beside the checkpoint that names the run writing the lake.
 RUN_MARKER = "lake-run.json"
+_TIME_MS = attrgetter("timestamp_ms")
 _PART = re.compile(r"^part-(?P<run>[0-9a-z]+)-(?P<seq>\d+)\.parquet(?:\.tmp)?$")
 
 
@@ -80,8 +85,7 @@ class LakeSink:
 
     def __init__(self, directory: str | Path, streams: Iterable[str] | None = None,
                  flush_rows: int = 500_000, compression: str = "zstd",
-                 source: str | None = None, batch_rows: int = 4_096,
-                 writer_thread: bool = False) -> None:
+                 source: str | None = None, batch_rows: int = 4_096) -> None:
         self.directory = Path(directory)
         #: The input's identity (see :mod:`shopstream.lake.runs`): a fresh run of an
         #: input already in the lake replaces the earlier run's rows.
@@ -98,15 +102,20 @@ class LakeSink:
             msg = f"LakeSink.batch_rows must be an int >= 1, got {batch_rows!r}"
             raise LakeError(msg)
         self.batch_rows = batch_rows
-        self.writer_thread = writer_thread
-        # Each record's fields go into its stream's column lists as it is written (the
-        # record dies young: see shopstream.lake.columns); every batch_rows records of a
-        # stream become an Arrow table, which the flush writer (shopstream.lake.writer)
-        # appends to the flush's Parquet file as a row group; the commit makes the files
-        # durable. Bound: batch_rows records' values per stream in Python, and (with
-        # writer_thread) the writer's queue of tables.
+        # Each stream keeps its records as they are written; every batch_rows of them
+        # become an Arrow table (shopstream.lake.columns), which the flush writer
+        # (shopstream.lake.writer) adds to the flush's Parquet file of its partition; the
+        # commit makes the files durable. Bound: batch_rows records per stream, and the
+        # writer's waiting tables (Arrow memory, up to a row group per partition).
         self._columns: dict[str, StreamColumns] = {s: StreamColumns(s) for s in chosen}
-        self._events: StreamColumns | None = self._columns.get(EVENTS)
+        events = self._columns.get(EVENTS)
+        #: The records waiting for their batch: of the events, and of each output stream
+        #: but dead letters (the columns' own lists).
+        self._event_records: list[Any] | None = (
+            events.records if events is not None else None)
+        self._outputs: dict[str, list[Any]] = {
+            s: c.records for s, c in self._columns.items()
+            if s not in (EVENTS, DEAD_LETTER)}
         self._dead_ms: list[int] = []
         self._pending_rows = 0
         self._auto_flush = True
@@ -116,18 +125,19 @@ class LakeSink:
         self.max_ms = 0
         self.rows: dict[str, int] = dict.fromkeys(sorted(chosen), 0)
         self.files = 0
-        #: Seconds the caller's thread spent turning batches into tables and committing
-        #: (waiting for the writer, fsync), wall time.
+        #: Seconds spent turning batches into tables, writing them and committing
+        #: (Parquet encoding, fsync), wall time.
         self.flush_seconds = 0.0
 
     @property
     def wants_events(self) -> bool:
-        return self._events is not None
+        return self._event_records is not None
 
     def start(self, state: dict[str, Any] | None, resume: bool,
               checkpoint_dir: str | Path | None) -> None:
         """Take up a checkpoint's ``state`` (``None``: from the start) and, when
         resuming, delete this run's files that the checkpoint does not cover."""
+        started = time.time()
         marker = Path(checkpoint_dir) / RUN_MARKER if checkpoint_dir is not None else None
         self._auto_flush = checkpoint_dir is None
         if state is not None:
@@ -149,9 +159,10 @@ class LakeSink:
         claim(self.directory, self.run, self.source)
         if resume:
             self._forget_after(self.seq)
+        # Temporary files of runs killed and never resumed (shopstream.lake.runs).
+        remove_orphans(self.directory, started, keep_run=self.run)
         if self._writer is None:
-            self._writer = FlushWriter(self.directory, self.compression,
-                                       threaded=self.writer_thread)
+            self._writer = FlushWriter(self.directory, self.compression)
 
     def _forget_after(self, seq: int) -> None:
         for path in self.directory.glob(f"stream=*/date=*/part-{self.run}-*"):
@@ -160,28 +171,38 @@ class LakeSink:
                 path.unlink()
 
     def write(self, out: Output) -> None:
-        columns = self._columns.get(out.stream)
-        if columns is None or columns is self._events:
+        # Called for every output record: one dict lookup and one append (the records
+        # are converted a batch at a time, shopstream.lake.columns).
+        records = self._outputs.get(out.stream)
+        if records is None:
+            if out.stream == DEAD_LETTER and DEAD_LETTER in self._columns:
+                self._columns[DEAD_LETTER].add(out.record)
+                self._dead_ms.append(self._newest_ms())  # sealed at the commit, with times
             return
-        columns.add(out.record)
-        if out.stream == streams.DEAD_LETTER:
-            self._dead_ms.append(self.max_ms)  # sealed at the commit only, with its times
-        elif len(columns) >= self.batch_rows:
-            self._seal(columns)
+        records.append(out.record)
+        if len(records) >= self.batch_rows:
+            self._seal(self._columns[out.stream])
 
     def write_event(self, event: ShopperEvent) -> None:
         """An input event, as the runner hands it to the engine."""
-        events = self._events
+        events = self._event_records
         if events is None:
             return
-        events.add(event)
-        if event.timestamp_ms > self.max_ms:
-            self.max_ms = event.timestamp_ms
+        events.append(event)
         if len(events) >= self.batch_rows:
-            self._seal(events)
+            self._seal(self._columns[EVENTS])
+
+    def _newest_ms(self) -> int:
+        """The newest event time written so far (events waiting for their batch too)."""
+        events = self._event_records
+        if events:
+            self.max_ms = max(self.max_ms, max(map(_TIME_MS, events)))
+        return self.max_ms
 
     def _seal(self, columns: StreamColumns) -> None:
         started = time.perf_counter()
+        if columns.stream == EVENTS:
+            self._newest_ms()
         self._pending_rows += len(columns)
         self._put(columns.stream, columns.table())
         self.flush_seconds += time.perf_counter() - started
@@ -202,6 +223,7 @@ class LakeSink:
 
     def commit(self) -> dict[str, Any]:
         """Write and fsync what is buffered; return the state a checkpoint keeps."""
+        self._newest_ms()
         if self._pending_rows or any(map(len, self._columns.values())):
             started = time.perf_counter()
             for stream, columns in self._columns.items():
@@ -226,12 +248,9 @@ class LakeSink:
         return {"run": self.run, "seq": self.seq, "max_ms": self.max_ms}
 
     def close(self) -> None:
-        """Write what is still buffered (a resume deletes it if no checkpoint covers it)
-        and stop the writer's thread."""
+        """Write what is still buffered (a resume deletes it if no checkpoint covers it)."""
         if self.run:
             try:
                 self.commit()
             finally:
-                if self._writer is not None:
-                    self._writer.close()
-                    self._writer = None
+                self._writer = None

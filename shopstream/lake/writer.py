@@ -1,24 +1,25 @@
-"""The lake's flush writer: a flush's tables become Parquet row groups as they come, on a
-thread of their own (``threaded``) or on the caller's.
+"""The lake's flush writer: a flush's tables become Parquet files, one per partition,
+visible only once complete and durable.
 
-The sink hands each batch of a stream (an Arrow table, built on the pipeline's thread)
-to :class:`FlushWriter`, whose thread splits it by UTC day and appends it as a row group
-to the flush's file of that partition, open under a temporary name
-(``part-<run>-<seq>.parquet.tmp``). Parquet encoding, compression and the file writes
-run in Arrow's C++ code with the GIL released, so on a machine with a spare core they
-overlap the pipeline instead of stopping it. :meth:`FlushWriter.finish` (the sink's
-commit, before the checkpoint that names the flush is saved) waits for the queue to
-drain, closes each file, fsyncs it, renames it into place and fsyncs its directory: a
-file is visible only once complete and durable, and a run killed before its commit
-leaves only ``.tmp`` files, which a resume deletes.
+The sink hands each batch of a stream (an Arrow table) to :class:`FlushWriter`, which
+splits it by UTC day and keeps it for the flush's file of that partition
+(``part-<run>-<seq>.parquet``, open under a temporary name ``...parquet.tmp``); once a
+file has ``row_group_rows`` rows waiting they are appended to it as one row group.
+:meth:`FlushWriter.finish` (the sink's commit, before the checkpoint that names the flush
+is saved) writes what waits, closes each file, fsyncs it, renames it into place and
+fsyncs its directory. A run killed before its commit leaves only ``.tmp`` files, which a
+resume (and the next writer, :func:`shopstream.lake.orphans.remove_orphans`) deletes.
 
-Measured on the shared 2-core machine (docs/lake.md), the thread did not pay: the GIL
-hand-overs cost more CPU than the encoding it takes off the pipeline's thread, and with
-no idle core nothing overlaps; the sink therefore writes on the caller's thread unless
-asked (``LakeSink(writer_thread=True)``).
+Costs, measured on a simulated week (docs/lake.md): row groups of a whole flush rather
+than of each 4,096-row batch, and dictionary encoding only for the low-cardinality
+string columns (:data:`shopstream.lake.schemas.DICTIONARY_FIELDS`; ids, numbers and free
+text are stored plain and left to zstd), encode faster and give smaller files. A thread
+of its own for the writer (``writer_thread=True``, removed) cost more CPU in GIL
+hand-overs than the encoding it moved off the pipeline's thread, on the 2-core machine
+it was measured on.
 
-Bound: at most ``queue_tables`` tables wait for the thread (the pipeline blocks on a
-full queue), plus one open file per partition the current flush touches.
+Bound: the flush's batches of each partition, up to ``row_group_rows`` rows, as Arrow
+tables (not Python objects), plus one open file per partition the flush touches.
 
 Examples
 --------
@@ -33,13 +34,11 @@ Examples
 ['stream=s/date=1970-01-01/part-x-000001.parquet', 'stream=s/date=1970-01-02/part-x-000001.parquet']
 >>> writer.rows, writer.files
 ({'s': 2}, 2)
->>> writer.close()
 """
 
 from __future__ import annotations
 
-import queue
-import threading
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pyarrow as pa
@@ -48,10 +47,9 @@ import pyarrow.parquet as pq
 
 from shopstream.lake.errors import LakeError
 from shopstream.lake.files import publish, tmp_name
+from shopstream.lake.schemas import DICTIONARY_FIELDS
 
-__all__ = ["FlushWriter", "day_dates"]
-
-_Job = tuple[str, pa.Table, str, pa.Array]
+__all__ = ["FlushWriter", "day_dates", "dictionary_columns"]
 
 
 def day_dates(times: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
@@ -63,96 +61,124 @@ def day_dates(times: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
     return pc.cast(pc.cast(times, pa.timestamp("ms")), pa.date32())
 
 
+def dictionary_columns(schema: pa.Schema) -> list[str]:
+    """The Parquet paths of ``schema``'s string columns named in
+    :data:`~shopstream.lake.schemas.DICTIONARY_FIELDS` (at any depth).
+
+    >>> s = pa.schema([("device", pa.string()), ("user_id", pa.string()),
+    ...                ("items", pa.list_(pa.struct([("category", pa.string())])))])
+    >>> dictionary_columns(s)
+    ['device', 'items.list.element.category']
+    """
+    paths: list[str] = []
+
+    def visit(kind: pa.DataType, name: str, path: str) -> None:
+        if pa.types.is_struct(kind):
+            for i in range(kind.num_fields):
+                child = kind.field(i)
+                visit(child.type, child.name, f"{path}.{child.name}")
+        elif pa.types.is_list(kind):
+            visit(kind.value_type, name, f"{path}.list.element")
+        elif pa.types.is_string(kind) and name in DICTIONARY_FIELDS:
+            paths.append(path)
+
+    for f in schema:
+        visit(f.type, f.name, f.name)
+    return paths
+
+
+@dataclass
+class _File:
+    """One partition's file of the current flush: its writer (once opened) and the
+    batches waiting to become a row group."""
+
+    stream: str
+    schema: pa.Schema
+    rows: int = 0
+    waiting: list[pa.Table] = field(default_factory=list)
+    waiting_rows: int = 0
+    writer: pq.ParquetWriter | None = None
+
+
 class FlushWriter:
-    """Writes tables into ``directory``'s partitions on a background thread; see the
-    module's docstring."""
+    """Writes a flush's tables into ``directory``'s partitions; see the module's
+    docstring."""
 
     def __init__(self, directory: Path, compression: str = "zstd",
-                 queue_tables: int = 8, threaded: bool = True) -> None:
+                 row_group_rows: int = 65_536) -> None:
         self.directory = directory
         self.compression = compression
+        self.row_group_rows = row_group_rows
         #: Rows and files written (complete files, counted at :meth:`finish`).
         self.rows: dict[str, int] = {}
         self.files = 0
-        self._queue: queue.Queue[_Job | None] = queue.Queue(maxsize=queue_tables)
-        self._open: dict[Path, tuple[pq.ParquetWriter, str, int]] = {}
-        self._error: LakeError | None = None
-        #: ``None``: each table is written by :meth:`put` itself, on the caller's thread.
-        self._thread: threading.Thread | None = None
-        if threaded:
-            self._thread = threading.Thread(target=self._work, name="lake-writer",
-                                            daemon=True)
-            self._thread.start()
+        self._open: dict[Path, _File] = {}
+        self._dictionary: dict[str, list[str]] = {}
 
     def put(self, stream: str, table: pa.Table, name: str, times: pa.Array) -> None:
-        """Queue ``table`` of ``stream`` (``times``: its rows' epoch ms, which pick the
-        partitions) for the flush file ``name``; blocks while the queue is full."""
-        self._raise()
-        if self._thread is None:
-            self._run((stream, table, name, times))
-            self._raise()
-            return
-        if not self._thread.is_alive():
-            msg = "the lake writer is closed: no table can be written"
-            raise LakeError(msg)
-        self._queue.put((stream, table, name, times))
+        """Add ``table`` of ``stream`` (``times``: its rows' epoch ms, which pick the
+        partitions) to the flush file ``name`` of each partition it touches."""
+        try:
+            dates = day_dates(times)
+            days = pc.unique(dates).to_pylist()
+            for day in days:
+                part = table if len(days) == 1 else table.filter(
+                    pc.equal(dates, pa.scalar(day, pa.date32())))
+                path = self.directory / f"stream={stream}" / f"date={day.isoformat()}" / name
+                entry = self._open.get(path)
+                if entry is None:
+                    entry = self._open[path] = _File(stream, table.schema)
+                entry.waiting.append(part)
+                entry.waiting_rows += part.num_rows
+                if entry.waiting_rows >= self.row_group_rows:
+                    self._write(path, entry)
+        except (OSError, pa.ArrowException) as exc:
+            msg = (f"lake writer: cannot write stream {stream!r} under "
+                   f"{str(self.directory)!r}: {type(exc).__name__}: {exc}")
+            raise LakeError(msg) from None
+
+    def _write(self, path: Path, entry: _File) -> None:
+        """Append the batches waiting for ``path`` to it as one row group."""
+        if entry.writer is None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            dictionary = self._dictionary.get(entry.stream)
+            if dictionary is None:
+                dictionary = self._dictionary[entry.stream] = dictionary_columns(entry.schema)
+            entry.writer = pq.ParquetWriter(str(tmp_name(path)), entry.schema,
+                                            compression=self.compression,
+                                            use_dictionary=dictionary)
+        table = (entry.waiting[0] if len(entry.waiting) == 1
+                 else pa.concat_tables(entry.waiting))
+        entry.writer.write_table(table, row_group_size=max(table.num_rows, 1))
+        entry.rows += table.num_rows
+        entry.waiting = []
+        entry.waiting_rows = 0
 
     def finish(self) -> None:
-        """Wait for every queued table, then close, fsync and rename the flush's files."""
-        self._queue.join()
-        self._raise()
+        """Write what waits, then close, fsync and rename the flush's files."""
         try:
-            for path, (writer, stream, rows) in self._open.items():
-                writer.close()
+            for path, entry in self._open.items():
+                if entry.waiting:
+                    self._write(path, entry)
+                if entry.writer is None:
+                    continue
+                entry.writer.close()
                 publish(tmp_name(path), path)
-                self.rows[stream] = self.rows.get(stream, 0) + rows
+                self.rows[entry.stream] = self.rows.get(entry.stream, 0) + entry.rows
                 self.files += 1
         except OSError as exc:
             msg = f"cannot write lake file {exc.filename!r}: {exc.strerror}"
             raise LakeError(msg) from None
+        except pa.ArrowException as exc:
+            msg = (f"lake writer: cannot write under {str(self.directory)!r}: "
+                   f"{type(exc).__name__}: {exc}")
+            raise LakeError(msg) from None
         finally:
             self._open.clear()
 
-    def close(self) -> None:
-        """Stop the thread (what is queued is written first; call :meth:`finish` to make
-        it visible)."""
-        if self._thread is not None and self._thread.is_alive():
-            self._queue.put(None)
-            self._thread.join()
-
-    def _raise(self) -> None:
-        if self._error is not None:
-            raise self._error
-
-    def _work(self) -> None:
-        while (job := self._queue.get()) is not None:
-            try:
-                self._run(job)
-            finally:
-                self._queue.task_done()
-        self._queue.task_done()
-
-    def _run(self, job: _Job) -> None:
-        try:
-            if self._error is None:
-                self._write(*job)
-        except Exception as exc:  # kept, and raised on the caller's thread
-            msg = (f"lake writer: cannot write stream {job[0]!r} under "
-                   f"{str(self.directory)!r}: {type(exc).__name__}: {exc}")
-            self._error = LakeError(msg)
-
-    def _write(self, stream: str, table: pa.Table, name: str, times: pa.Array) -> None:
-        dates = day_dates(times)
-        days = pc.unique(dates).to_pylist()
-        for day in days:
-            part = table if len(days) == 1 else table.filter(
-                pc.equal(dates, pa.scalar(day, pa.date32())))
-            path = self.directory / f"stream={stream}" / f"date={day.isoformat()}" / name
-            entry = self._open.get(path)
-            if entry is None:
-                path.parent.mkdir(parents=True, exist_ok=True)
-                writer = pq.ParquetWriter(str(tmp_name(path)),
-                                          table.schema, compression=self.compression)
-                entry = (writer, stream, 0)
-            entry[0].write_table(part)
-            self._open[path] = (entry[0], stream, entry[2] + part.num_rows)
+    def abandon(self) -> None:
+        """Close the open files without publishing them (they stay ``.tmp``: a kill)."""
+        for entry in self._open.values():
+            if entry.writer is not None:
+                entry.writer.close()
+        self._open.clear()

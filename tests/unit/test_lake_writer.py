@@ -1,15 +1,17 @@
-"""The lake's flush writer (shopstream.lake.writer) behind the sink, on the caller's thread
-and on its own: a flush is written batch by batch, visible only at its commit, and a
-failure reaches the caller."""
+"""The lake's flush writer (shopstream.lake.writer) behind the sink: a flush is written in
+row groups, visible only at its commit, and a failure reaches the caller."""
 
 from __future__ import annotations
 
+import os
+import time
 from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
 
 from shopstream.events.model import EventType, ShopperEvent
+from shopstream.lake.compact import compact
 from shopstream.lake.errors import LakeError
 from shopstream.lake.schemas import EVENTS
 from shopstream.lake.sink import LakeSink
@@ -26,11 +28,12 @@ def _files(lake: Path, pattern: str) -> list[Path]:
     return sorted(lake.glob(f"stream=*/date=*/{pattern}"))
 
 
-@pytest.mark.parametrize("thread", [False, True])
 def test_a_flush_is_written_in_row_groups_and_visible_only_at_its_commit(
-        tmp_path: Path, thread: bool) -> None:
-    sink = LakeSink(tmp_path / "lake", streams=[EVENTS], batch_rows=3, writer_thread=thread)
+        tmp_path: Path) -> None:
+    sink = LakeSink(tmp_path / "lake", streams=[EVENTS], batch_rows=3)
     sink.start(None, resume=False, checkpoint_dir=tmp_path / "ck")
+    assert sink._writer is not None
+    sink._writer.row_group_rows = 2
     for event in _events(10):
         sink.write_event(event)
     assert _files(tmp_path / "lake", "*.parquet") == []
@@ -41,23 +44,24 @@ def test_a_flush_is_written_in_row_groups_and_visible_only_at_its_commit(
     assert _files(tmp_path / "lake", "*.tmp") == []
     rows = [r for f in files for r in pq.read_table(f).column("session_id").to_pylist()]
     assert sorted(rows) == sorted(f"s{i}" for i in range(10))
-    # Batches of 3 become row groups of the flush's file of their day.
+    # Batches of 3 wait for the flush's file of their day until 2 rows or more wait: the
+    # first day's 4 rows came in batches of 3 (3 of that day) and 3 (1 of that day).
     assert pq.ParquetFile(files[0]).metadata.num_row_groups == 2
     assert sink.rows[EVENTS] == 10 and sink.files == 3
     sink.close()
 
 
-@pytest.mark.parametrize("thread", [False, True])
 def test_a_run_killed_between_commits_leaves_only_temporary_files_which_a_resume_deletes(
-        tmp_path: Path, thread: bool) -> None:
+        tmp_path: Path) -> None:
     lake, ck = tmp_path / "lake", tmp_path / "ck"
-    sink = LakeSink(lake, streams=[EVENTS], batch_rows=3, writer_thread=thread)
+    sink = LakeSink(lake, streams=[EVENTS], batch_rows=3)
     sink.start(None, resume=False, checkpoint_dir=ck)
     state = sink.commit()
+    assert sink._writer is not None
+    sink._writer.row_group_rows = 1
     for event in _events(10):
         sink.write_event(event)
-    assert sink._writer is not None
-    sink._writer.close()  # the writer has written what it was given; no commit: a kill
+    sink._writer.abandon()  # the writer has written what it was given; no commit: a kill
     assert _files(lake, "*.parquet.tmp") and _files(lake, "*.parquet") == []
     resumed = LakeSink(lake, streams=[EVENTS])
     resumed.start(state, resume=True, checkpoint_dir=ck)
@@ -65,17 +69,53 @@ def test_a_run_killed_between_commits_leaves_only_temporary_files_which_a_resume
     resumed.close()
 
 
-@pytest.mark.parametrize("thread", [False, True])
-def test_a_write_that_fails_on_the_writer_thread_is_raised_on_the_callers(
-        tmp_path: Path, thread: bool) -> None:
+def test_a_write_that_fails_is_raised_naming_the_stream_and_the_lake(tmp_path: Path) -> None:
     lake = tmp_path / "lake"
-    sink = LakeSink(lake, streams=[EVENTS], batch_rows=2, writer_thread=thread)
+    sink = LakeSink(lake, streams=[EVENTS], batch_rows=2)
     sink.start(None, resume=False, checkpoint_dir=tmp_path / "ck")
+    assert sink._writer is not None
+    sink._writer.row_group_rows = 2
     (lake / f"stream={EVENTS}").write_text("a file where the partitions should go")
-    # Raised by the next write after the thread failed, at the latest by the commit.
-    with pytest.raises(LakeError, match=r"lake writer: cannot write stream 'events'"):
+    with pytest.raises(LakeError, match=r"lake writer: cannot write stream 'events' under"):
         for event in _events(4):
             sink.write_event(event)
-        sink.commit()
-    with pytest.raises(LakeError, match=r"lake writer"):
-        sink.close()
+
+
+def _killed_run(lake: Path, ck: Path) -> list[Path]:
+    """A run that wrote part of a flush and was killed (never committed, never resumed):
+    its temporary files, last modified an hour ago."""
+    published = _files(lake, "*.parquet")
+    sink = LakeSink(lake, streams=[EVENTS], batch_rows=3)
+    sink.start(None, resume=False, checkpoint_dir=ck)
+    assert sink._writer is not None
+    sink._writer.row_group_rows = 1  # each batch goes to its file at once
+    for event in _events(10):
+        sink.write_event(event)
+    orphans = _files(lake, "*.parquet.tmp")
+    assert orphans and _files(lake, "*.parquet") == published
+    for path in orphans:
+        os.utime(path, (time.time() - 3_600, time.time() - 3_600))
+    return orphans
+
+
+def test_temporary_files_of_a_run_never_resumed_are_deleted_by_the_next_writer_and_compact(
+        tmp_path: Path) -> None:
+    lake = tmp_path / "lake"
+    orphans = _killed_run(lake, tmp_path / "ck1")
+    # A file touched after the next writer started stands for one another writer is
+    # still writing: kept.
+    live = orphans[0].with_name("part-1ive0000run-000001.parquet.tmp")
+    live.write_bytes(b"")
+    os.utime(live, (time.time() + 3_600, time.time() + 3_600))
+    sink = LakeSink(lake, streams=[EVENTS])
+    sink.start(None, resume=False, checkpoint_dir=tmp_path / "ck2")
+    assert _files(lake, "*.parquet.tmp") == [live]
+    sink.write_event(_events(1)[0])
+    sink.close()
+    assert len(_files(lake, "*.parquet")) == 1
+
+    live.unlink()
+    orphans = _killed_run(lake, tmp_path / "ck3")
+    assert compact(lake).orphans == len(orphans)
+    assert _files(lake, "*.parquet.tmp") == []
+    assert sum(pq.read_table(f).num_rows for f in _files(lake, "*.parquet")) == 1
