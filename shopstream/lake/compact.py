@@ -14,12 +14,10 @@ into a compacted file would be written again.
 
 Examples
 --------
->>> import pathlib, tempfile
 >>> from shopstream.events.records import DeadLetter, Output
->>> from shopstream.lake.sink import LakeSink
->>> d = pathlib.Path(tempfile.mkdtemp())
->>> sink = LakeSink(d)
->>> sink.start(None, resume=False, checkpoint_dir=None)
+>>> from shopstream.lake.sink import started_sink
+>>> sink = started_sink()
+>>> d = sink.directory
 >>> for n in range(3):
 ...     sink.write(Output("dead-letter", "in", DeadLetter("decode", "bad", "x", "in", n)))
 ...     _ = sink.commit()

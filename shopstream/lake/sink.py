@@ -24,11 +24,9 @@ never resumed: :mod:`shopstream.lake.orphans`).
 
 Examples
 --------
->>> import pathlib, tempfile
 >>> from shopstream.events.records import DeadLetter, Output
->>> d = pathlib.Path(tempfile.mkdtemp())
->>> sink = LakeSink(d)
->>> sink.start(None, resume=False, checkpoint_dir=None)
+>>> sink = started_sink()
+>>> d = sink.directory
 >>> sink.write(Output("dead-letter", "in", DeadLetter("decode", "bad", "x", "in", 3)))
 >>> sink.close()
 >>> [p.relative_to(d).parent.as_posix() for p in d.rglob("*.parquet")]
@@ -39,6 +37,7 @@ from __future__ import annotations
 
 import json
 import re
+import tempfile
 import time
 import uuid
 from collections.abc import Iterable
@@ -61,7 +60,7 @@ from shopstream.lake.writer import FlushWriter
 
 DEAD_LETTER = streams.DEAD_LETTER
 
-__all__ = ["RUN_MARKER", "LakeSink", "part_name", "write_parquet"]
+__all__ = ["RUN_MARKER", "LakeSink", "part_name", "started_sink", "write_parquet"]
 
 #: File beside the checkpoint that names the run writing the lake.
 RUN_MARKER = "lake-run.json"
@@ -254,3 +253,15 @@ class LakeSink:
                 self.commit()
             finally:
                 self._writer = None
+
+
+def started_sink(directory: str | Path | None = None, **options: Any) -> LakeSink:
+    """A :class:`LakeSink` (``options``: its arguments) on ``directory`` (a new temporary
+    directory when ``None``), started fresh without checkpoints: for examples and tests.
+
+    >>> started_sink().run != ""
+    True
+    """
+    sink = LakeSink(directory if directory is not None else tempfile.mkdtemp(), **options)
+    sink.start(None, resume=False, checkpoint_dir=None)
+    return sink

@@ -15,12 +15,10 @@ it while no ``run --lake`` is writing the lake (as for ``lake compact``).
 
 Examples
 --------
->>> import pathlib, tempfile
 >>> from shopstream.events.model import EventType, ShopperEvent
->>> from shopstream.lake.sink import LakeSink
->>> d = pathlib.Path(tempfile.mkdtemp())
->>> sink = LakeSink(d)
->>> sink.start(None, resume=False, checkpoint_dir=None)
+>>> from shopstream.lake.sink import started_sink
+>>> sink = started_sink()
+>>> d = sink.directory
 >>> for user, session in (("ann", "s1"), ("bo", "s2"), ("ann", "s3")):
 ...     sink.write_event(ShopperEvent(EventType.PAGE_VIEW, 1_000, session, user_id=user))
 >>> sink.close()
