@@ -3,8 +3,8 @@
 Examples
 --------
 >>> default_topology().stage_names()
-('baskets', 'abandonment', 'fraud', 'revenue', 'top-products', 'rules', 'trending', \
-'rec-learning', 'rec-models', 'recommendations')
+('baskets', 'abandonment', 'fraud', 'revenue-partials', 'top-products-partials', 'revenue', \
+'top-products', 'rules', 'trending', 'rec-learning', 'rec-models', 'recommendations')
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from shopstream.errors import require_positive
 from shopstream.events import streams
 from shopstream.events.model import EventType, ShopperEvent
 from shopstream.events.records import BasketCompletion
@@ -35,12 +36,20 @@ from shopstream.operators.profiles import CustomerProfileOperator
 from shopstream.operators.rec_learning import PairLearningOperator, anchor_key
 from shopstream.operators.rec_models import ModelListOperator
 from shopstream.operators.recommendations import RecommendationOperator, RecommendationsConfig
-from shopstream.operators.revenue import RevenueConfig, RevenueStatsOperator
+from shopstream.operators.revenue import (
+    RevenueConfig,
+    RevenueMergeOperator,
+    RevenuePartialOperator,
+)
 from shopstream.operators.rolling_features import RollingFeatures
 from shopstream.operators.rules import RuleMiningOperator, RulesStreamConfig
 from shopstream.operators.segment_counts import SegmentCountsOperator, by_user_group
 from shopstream.operators.session_features import SessionFeatures
-from shopstream.operators.top_products import TopProductsConfig, TopProductsOperator
+from shopstream.operators.top_products import (
+    TopProductsConfig,
+    TopProductsMergeOperator,
+    TopProductsPartialOperator,
+)
 from shopstream.operators.trending import TrendingOperator
 from shopstream.profiles.trends import TrendsConfig
 from shopstream.topology import Stage, Topology
@@ -86,7 +95,8 @@ def by_pair_anchor(delta: Any) -> str:
     return anchor_key(delta.anchor)
 
 
-#: The one key of global operators (revenue, top products): all their input on one key.
+#: The one key of global operators (rules, trending) and of the merge phase of two-phase
+#: ones (revenue, top products): all their input on one key.
 GLOBAL_KEY = "all"
 
 
@@ -134,11 +144,18 @@ class PipelineConfig:
     #: turns them off: the default, as they cost about 60% more CPU on a replay; ``serve``
     #: turns them on; see docs/trends.md).
     trends: TrendsConfig | None = None
+    #: Key groups of the two-phase global statistics (revenue, top products): each
+    #: window's partials are computed per key group (by session), then merged on one key.
+    global_key_groups: int = 8
+
+    def __post_init__(self) -> None:
+        require_positive(self, "global_key_groups")
 
 
 def default_topology(config: PipelineConfig | None = None) -> Topology:
     """Build the default pipeline's topology from ``config``."""
     cfg = config or PipelineConfig()
+    groups = by_key_group(cfg.global_key_groups)
     stages: tuple[Stage, ...] = (
         Stage(BasketTracker(cfg.baskets), inputs=(streams.EVENTS,), key_by=by_session),
         Stage(CartAbandonmentDetector(cfg.abandonment), inputs=(streams.EVENTS,),
@@ -146,10 +163,17 @@ def default_topology(config: PipelineConfig | None = None) -> Topology:
         # Orders are the completed baskets: their totalValue is the order value rule.
         Stage(FraudDetector(cfg.fraud), inputs=(streams.BASKET_COMPLETIONS,),
               key_by=by_customer),
-        Stage(RevenueStatsOperator(cfg.revenue), inputs=(streams.BASKET_COMPLETIONS,),
-              key_by=global_key),
-        Stage(TopProductsOperator(cfg.top_products), inputs=(streams.BASKET_COMPLETIONS,),
-              key_by=global_key),
+        # Two phases: the partials per key group (one key function, so that Flink runs
+        # both partial stages as one operator), each window merged on the global key.
+        Stage(RevenuePartialOperator(cfg.revenue), inputs=(streams.BASKET_COMPLETIONS,),
+              key_by=groups),
+        Stage(TopProductsPartialOperator(cfg.top_products),
+              inputs=(streams.BASKET_COMPLETIONS,), key_by=groups),
+        Stage(RevenueMergeOperator(cfg.revenue), inputs=(streams.REVENUE_PARTIALS,),
+              key_by=global_key, event_time_order=False),
+        Stage(TopProductsMergeOperator(cfg.top_products),
+              inputs=(streams.TOP_PRODUCTS_PARTIALS,), key_by=global_key,
+              event_time_order=False),
         Stage(RuleMiningOperator(cfg.rules), inputs=(streams.BASKET_COMPLETIONS,),
               key_by=global_key),
     )

@@ -14,6 +14,9 @@ CART_ABANDONMENT: Final = "cart-abandonment"
 FRAUD_ALERTS: Final = "fraud-alerts"
 REVENUE_STATS: Final = "revenue-stats"
 TOP_PRODUCTS: Final = "top-products"
+#: Internal: each key group's share of a revenue / top-products window, merged on one key.
+REVENUE_PARTIALS: Final = "revenue-partials"
+TOP_PRODUCTS_PARTIALS: Final = "top-products-partials"
 SHOPPER_FEATURES: Final = "shopper-features"
 #: Catalog and account changes (``PRODUCT_CHANGE``, ``CUSTOMER_CHANGE`` events), kept out
 #: of ``events`` so session and user operators never see them; a broadcast for operators
@@ -55,4 +58,4 @@ PROFILE_MODELS: Final = "profile-models"
 #: Streams that connect operators and are never written out.
 INTERNAL: Final = frozenset({EVENTS, RULE_UPDATES, SESSIONS_ENDED, REC_PAIRS,
                              PROFILE_EVENTS, PRODUCT_ACTIVITY, CATEGORY_ACTIVITY,
-                             PROFILE_MODELS})
+                             PROFILE_MODELS, REVENUE_PARTIALS, TOP_PRODUCTS_PARTIALS})

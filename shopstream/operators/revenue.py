@@ -1,6 +1,9 @@
 """Revenue statistics over tumbling event-time windows of completed orders.
 
-Consumes ``basket-completions`` under one constant key (a global operator). An order's
+A global statistic over ``basket-completions``, run in two phases in the default pipeline
+(:class:`RevenuePartialOperator` per key group, then :class:`RevenueMergeOperator` on the
+global key; see :mod:`shopstream.operators.windows`) or in one
+(:class:`RevenueStatsOperator` on one key): both emit the same records. An order's
 value is the basket's ``totalValue``: ``cartTotal`` when the purchase had one, else the sum
 of price x quantity of its items, else of the session's cart.
 
@@ -24,6 +27,16 @@ Examples
 0 40.0 2 20.0 2 None
 60000 0.0 0 0.0 0 -40.0
 120000 5.0 1 5.0 1 5.0
+
+The same in two phases, the orders spread over two key groups by user:
+
+>>> two_phase = Topology((
+...     Stage(BasketTracker(), ("events",), key_by=lambda e: e.session_id),
+...     Stage(RevenuePartialOperator(), ("basket-completions",), key_by=lambda b: b.user_id),
+...     Stage(RevenueMergeOperator(), ("revenue-partials",), key_by=lambda p: "all"),
+... ), sink_streams=("revenue-stats",))
+>>> run_topology(two_phase, events) == run_topology(topology, events)
+True
 """
 
 from __future__ import annotations
@@ -36,10 +49,12 @@ from shopstream.errors import require_positive
 from shopstream.events import streams
 from shopstream.events.insights import RevenueStats
 from shopstream.events.records import BasketCompletion
-from shopstream.operators.windows import WindowFold
+from shopstream.operators.exact_sum import add_exact, exact_value, merge_exact
+from shopstream.operators.windows import MergedWindows, PartialWindows, WindowFold
 from shopstream.state import MapStateDescriptor, ValueStateDescriptor
 
-__all__ = ["RevenueConfig", "RevenueStatsOperator"]
+__all__ = ["RevenueConfig", "RevenueMergeOperator", "RevenuePartialOperator",
+           "RevenueStatsOperator"]
 
 
 @dataclass(frozen=True)
@@ -65,9 +80,9 @@ class RevenueConfig:
 
 
 class _Totals(msgspec.Struct):
-    """One open window."""
+    """One open window (or one key group's share of it): revenue as an exact sum."""
 
-    revenue: float = 0.0
+    revenue: list[float] = msgspec.field(default_factory=list)
     orders: int = 0
     customers: set[str] = msgspec.field(default_factory=set)
 
@@ -83,13 +98,45 @@ _OPEN = MapStateDescriptor[int, _Totals]("open")
 _CLOSED = ValueStateDescriptor[_Closed]("closed")
 
 
-class RevenueStatsOperator(WindowFold[BasketCompletion, _Totals, _Closed]):
+class _RevenueFold:
+    """The fold the one-phase operator and both phases of the two-phase one share."""
+
+    config: RevenueConfig
+
+    def initialize(self) -> _Totals:
+        return _Totals()
+
+    def add_order(self, acc: _Totals, element: BasketCompletion) -> None:
+        add_exact(acc.revenue, element.total_value)
+        acc.orders += 1
+        acc.customers.add(element.user_id)
+
+    def combine(self, acc: _Totals, other: _Totals) -> None:
+        merge_exact(acc.revenue, other.revenue)
+        acc.orders += other.orders
+        acc.customers |= other.customers
+
+    def result(self, start_ms: int, acc: _Totals,
+               closed: _Closed | None) -> tuple[RevenueStats, _Closed]:
+        revenue = round(exact_value(acc.revenue), 2)
+        previous = None if closed is None else closed.revenue
+        stats = _stats(start_ms, self.config.window_ms, revenue, acc.orders,
+                       len(acc.customers), previous)
+        return stats, _Closed(start_ms + self.config.window_ms, revenue)
+
+
+class RevenueStatsOperator(_RevenueFold, WindowFold[BasketCompletion, _Totals, _Closed]):
     """Global: revenue, order count, average order value and unique customers per window.
 
     Every window from the first order's to the last order's is emitted once, in order,
     when the watermark passes its end; windows without orders carry zeros (see
     :class:`shopstream.operators.windows.WindowFold`). ``revenueChange`` compares with the
-    window just before (an empty one counts as 0).
+    window just before (an empty one counts as 0). Revenue is summed exactly
+    (:mod:`shopstream.operators.exact_sum`), so it does not depend on the order of the
+    orders. One phase, on one key: the default pipeline runs the same statistic in two
+    (:class:`RevenuePartialOperator` then :class:`RevenueMergeOperator`). State: one
+    accumulator per open window (its customers: at most one id per order) and the last
+    window's revenue.
     """
 
     name = "revenue"
@@ -101,21 +148,48 @@ class RevenueStatsOperator(WindowFold[BasketCompletion, _Totals, _Closed]):
     def __init__(self, config: RevenueConfig | None = None) -> None:
         self.config: RevenueConfig = config or RevenueConfig()
 
-    def initialize(self) -> _Totals:
-        return _Totals()
+    def agg(self, acc: _Totals, element: BasketCompletion) -> None:
+        self.add_order(acc, element)
+
+
+class RevenuePartialOperator(_RevenueFold, PartialWindows[BasketCompletion, _Totals]):
+    """Phase one of the revenue statistic, keyed by key group: each window's revenue
+    (exact sum), order count and customer ids of the group's orders, sent on
+    ``revenue-partials`` at the window's end (see
+    :class:`~shopstream.operators.windows.PartialWindows`). State per key group: the
+    accumulators of the windows the watermark has not passed, each holding at most one
+    customer id per order of the group.
+    """
+
+    name = "revenue-partials"
+    stream = streams.REVENUE_PARTIALS
+    open_state = _OPEN
+    state_descriptors = (_OPEN,)
+
+    def __init__(self, config: RevenueConfig | None = None) -> None:
+        self.config: RevenueConfig = config or RevenueConfig()
 
     def agg(self, acc: _Totals, element: BasketCompletion) -> None:
-        acc.revenue += element.total_value
-        acc.orders += 1
-        acc.customers.add(element.user_id)
+        self.add_order(acc, element)
 
-    def result(self, start_ms: int, acc: _Totals,
-               closed: _Closed | None) -> tuple[RevenueStats, _Closed]:
-        revenue = round(acc.revenue, 2)
-        previous = None if closed is None else closed.revenue
-        stats = _stats(start_ms, self.config.window_ms, revenue, acc.orders,
-                       len(acc.customers), previous)
-        return stats, _Closed(start_ms + self.config.window_ms, revenue)
+
+class RevenueMergeOperator(_RevenueFold, MergedWindows[_Totals, _Closed]):
+    """Phase two of the revenue statistic, on the global key: the partials of each window
+    combined (exact sums added, customer sets united: the same for any arrival order) and
+    emitted as :class:`RevenueStatsOperator` emits them, the same records at the same
+    time. Its stage name is ``revenue``, the one-phase stage's, so state and metrics keep
+    their name. State: the combined accumulator of each window whose partials are
+    arriving (one at a time in practice) and the last window's revenue.
+    """
+
+    name = "revenue"
+    stream = streams.REVENUE_STATS
+    open_state = _OPEN
+    closed_state = _CLOSED
+    state_descriptors = (_OPEN, _CLOSED)
+
+    def __init__(self, config: RevenueConfig | None = None) -> None:
+        self.config: RevenueConfig = config or RevenueConfig()
 
 
 def _stats(start: int, size: int, revenue: float, orders: int, customers: int,

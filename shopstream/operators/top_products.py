@@ -1,6 +1,9 @@
 """Best sellers over tumbling event-time windows of completed orders.
 
-Consumes ``basket-completions`` under one constant key (a global operator). Product
+A global statistic over ``basket-completions``, run in two phases in the default pipeline
+(:class:`TopProductsPartialOperator` per key group, then :class:`TopProductsMergeOperator`
+on the global key; see :mod:`shopstream.operators.windows`) or in one
+(:class:`TopProductsOperator` on one key): both emit the same records. Product
 figures come from the order lines: quantity, and revenue as price x quantity of the line
 (an order's ``cartTotal`` may differ by discounts or shipping; it counts in
 ``revenue-stats``, not here).
@@ -25,6 +28,16 @@ Examples
 [('Food', 24.0, 2), ('Home', 9.0, 1)]
 >>> [(r.product_id, r.orders, r.previous_orders) for r in top.rising]
 [('tea', 2, 0)]
+
+The same in two phases, each order on its own key group:
+
+>>> two_phase = Topology((
+...     Stage(BasketTracker(), ("events",), key_by=lambda e: e.session_id),
+...     Stage(TopProductsPartialOperator(), ("basket-completions",), key_by=lambda b: b.session_id),
+...     Stage(TopProductsMergeOperator(), ("top-products-partials",), key_by=lambda p: "all"),
+... ), sink_streams=("top-products",))
+>>> [o.record for o in run_topology(two_phase, [buy(1_000, tea, mug), buy(2_000, tea)])] == [top]
+True
 """
 
 from __future__ import annotations
@@ -38,10 +51,12 @@ from shopstream.errors import ConfigError, require_positive
 from shopstream.events import streams
 from shopstream.events.insights import CategoryStat, ProductStat, RisingProduct, TopProducts
 from shopstream.events.records import BasketCompletion
-from shopstream.operators.windows import WindowFold
+from shopstream.operators.exact_sum import add_exact, exact_value, merge_exact
+from shopstream.operators.windows import MergedWindows, PartialWindows, WindowFold
 from shopstream.state import MapStateDescriptor, ValueStateDescriptor
 
-__all__ = ["TopProductsConfig", "TopProductsOperator"]
+__all__ = ["TopProductsConfig", "TopProductsMergeOperator", "TopProductsOperator",
+           "TopProductsPartialOperator"]
 
 
 @dataclass(frozen=True)
@@ -80,20 +95,29 @@ class TopProductsConfig:
 
 
 class _Sold(msgspec.Struct, gc=False):
-    """Running figures of one product or category in an open window."""
+    """Running figures of one product in an open window (or a key group's share of it).
+
+    ``name`` and ``category`` are those of the product's first line (the name of the
+    first line that has one), at ``first_ms`` and ``named_ms``; a merge keeps the
+    earliest (ties: the smallest value), so it does not depend on arrival order.
+    """
 
     name: str | None
     category: str | None
+    first_ms: int
+    named_ms: int
     quantity: int = 0
-    revenue: float = 0.0
+    revenue: list[float] = msgspec.field(default_factory=list)  # an exact sum
     orders: int = 0
-    products: int = 0
 
 
 class _Window(msgspec.Struct):
+    """One open window: its orders, products, and orders per category (an order counts
+    once per category of its products)."""
+
     orders: int = 0
     products: dict[str, _Sold] = msgspec.field(default_factory=dict)
-    categories: dict[str | None, _Sold] = msgspec.field(default_factory=dict)
+    category_orders: dict[str | None, int] = msgspec.field(default_factory=dict)
 
 
 class _Closed(msgspec.Struct):
@@ -107,32 +131,24 @@ _OPEN = MapStateDescriptor[int, _Window]("open")
 _CLOSED = ValueStateDescriptor[_Closed]("closed")
 
 
-class TopProductsOperator(WindowFold[BasketCompletion, _Window, _Closed]):
-    """Global: per window, the top products by quantity and by revenue, every category's
-    figures, and the products whose order count is rising against the window before.
+def _earlier(at_ms: int, value: str | None, than_ms: int, than: str | None) -> bool:
+    """Whether ``value`` seen at ``at_ms`` came first (ties: the smaller value, ``None``
+    first), so that a merge picks the same one in any order."""
+    return (at_ms, value is not None, value or "") < (than_ms, than is not None, than or "")
 
-    Windows are emitted like ``revenue-stats`` (see
-    :class:`shopstream.operators.windows.WindowFold`): in order, once the watermark passes
-    their end, order-less ones with empty lists. Ties are broken by product id, so records
-    are deterministic.
-    """
 
-    name = "top-products"
-    stream = streams.TOP_PRODUCTS
-    open_state = _OPEN
-    closed_state = _CLOSED
-    state_descriptors = (_OPEN, _CLOSED)
+class _TopProductsFold:
+    """The fold the one-phase operator and both phases of the two-phase one share."""
 
-    def __init__(self, config: TopProductsConfig | None = None) -> None:
-        self.config: TopProductsConfig = config or TopProductsConfig()
+    config: TopProductsConfig
 
     def initialize(self) -> _Window:
         return _Window()
 
-    def agg(self, acc: _Window, element: BasketCompletion) -> None:
+    def add_order(self, acc: _Window, element: BasketCompletion) -> None:
         acc.orders += 1
         products = acc.products
-        categories = acc.categories
+        ts = element.completion_time
         # An order counts once per product and per category, however many lines.
         seen_products: set[str] = set()
         seen_categories: set[str | None] = set()
@@ -140,25 +156,38 @@ class TopProductsOperator(WindowFold[BasketCompletion, _Window, _Closed]):
             pid = line.product_id
             sold = products.get(pid)
             if sold is None:
-                sold = products[pid] = _Sold(line.product_name, line.category)
-                cat = categories.get(line.category)
-                if cat is None:
-                    cat = categories[line.category] = _Sold(None, line.category)
-                cat.products += 1
-            elif sold.name is None:
-                sold.name = line.product_name
-            value = line.price * line.quantity
+                sold = products[pid] = _Sold(line.product_name, line.category, ts, ts)
+            elif sold.name is None and line.product_name is not None:
+                sold.name, sold.named_ms = line.product_name, ts
             sold.quantity += line.quantity
-            sold.revenue += value
-            cat = categories[sold.category]
-            cat.quantity += line.quantity
-            cat.revenue += value
+            add_exact(sold.revenue, line.price * line.quantity)
             if pid not in seen_products:
                 seen_products.add(pid)
                 sold.orders += 1
             if sold.category not in seen_categories:
                 seen_categories.add(sold.category)
-                cat.orders += 1
+                acc.category_orders[sold.category] = (
+                    acc.category_orders.get(sold.category, 0) + 1)
+
+    def combine(self, acc: _Window, other: _Window) -> None:
+        acc.orders += other.orders
+        for pid, theirs in other.products.items():
+            sold = acc.products.get(pid)
+            if sold is None:
+                acc.products[pid] = _Sold(theirs.name, theirs.category, theirs.first_ms,
+                                          theirs.named_ms, theirs.quantity,
+                                          list(theirs.revenue), theirs.orders)
+                continue
+            if _earlier(theirs.first_ms, theirs.category, sold.first_ms, sold.category):
+                sold.category, sold.first_ms = theirs.category, theirs.first_ms
+            if theirs.name is not None and (sold.name is None or _earlier(
+                    theirs.named_ms, theirs.name, sold.named_ms, sold.name)):
+                sold.name, sold.named_ms = theirs.name, theirs.named_ms
+            sold.quantity += theirs.quantity
+            merge_exact(sold.revenue, theirs.revenue)
+            sold.orders += theirs.orders
+        for category, orders in other.category_orders.items():
+            acc.category_orders[category] = acc.category_orders.get(category, 0) + orders
 
     def result(self, start_ms: int, acc: _Window,
                closed: _Closed | None) -> tuple[TopProducts, _Closed]:
@@ -168,19 +197,30 @@ class TopProductsOperator(WindowFold[BasketCompletion, _Window, _Closed]):
                        {pid: s.orders for pid, s in acc.products.items()})
         return self._record(start_ms, acc, before), kept
 
+    def _categories(self, window: _Window) -> list[CategoryStat]:
+        """Each category's figures: the sums over its products (a product counts in the
+        category of its first line), and the orders that had one of them."""
+        sums: dict[str | None, tuple[int, list[float], int]] = {}
+        for sold in window.products.values():
+            quantity, revenue, products = sums.get(sold.category, (0, [], 0))
+            merge_exact(revenue, sold.revenue)
+            sums[sold.category] = (quantity + sold.quantity, revenue, products + 1)
+        return heapq.nsmallest(
+            self.config.max_categories,
+            (CategoryStat(c, q, round(exact_value(r), 2), window.category_orders.get(c, 0), n)
+             for c, (q, r, n) in sums.items()),
+            key=lambda c: (-c.revenue, -c.quantity, c.category or ""))
+
     def _record(self, start: int, window: _Window, before: dict[str, int]) -> TopProducts:
         cfg = self.config
-        stats = [ProductStat(pid, s.name, s.category, s.quantity, round(s.revenue, 2), s.orders)
+        stats = [ProductStat(pid, s.name, s.category, s.quantity,
+                             round(exact_value(s.revenue), 2), s.orders)
                  for pid, s in window.products.items()]
         by_quantity = heapq.nsmallest(cfg.top_n, stats,
                                       key=lambda p: (-p.quantity, -p.revenue, p.product_id))
         by_revenue = heapq.nsmallest(cfg.top_n, stats,
                                      key=lambda p: (-p.revenue, -p.quantity, p.product_id))
-        categories = heapq.nsmallest(
-            cfg.max_categories,
-            (CategoryStat(c, s.quantity, round(s.revenue, 2), s.orders, s.products)
-             for c, s in window.categories.items()),
-            key=lambda c: (-c.revenue, -c.quantity, c.category or ""))
+        categories = self._categories(window)
         rising = [p for p in stats if p.orders >= cfg.rising_min_orders
                   and p.orders >= cfg.rising_factor * before.get(p.product_id, 0)]
         top_rising = heapq.nsmallest(
@@ -196,3 +236,73 @@ class TopProductsOperator(WindowFold[BasketCompletion, _Window, _Closed]):
             rising=tuple(RisingProduct(p.product_id, p.product_name, p.orders,
                                        before.get(p.product_id, 0)) for p in top_rising),
         )
+
+
+class TopProductsOperator(_TopProductsFold, WindowFold[BasketCompletion, _Window, _Closed]):
+    """Global: per window, the top products by quantity and by revenue, every category's
+    figures, and the products whose order count is rising against the window before.
+
+    Windows are emitted like ``revenue-stats`` (see
+    :class:`shopstream.operators.windows.WindowFold`): in order, once the watermark passes
+    their end, order-less ones with empty lists. Ties are broken by product id, so records
+    are deterministic; revenues are exact sums. One phase, on one key: the default
+    pipeline runs the same statistic in two (:class:`TopProductsPartialOperator` then
+    :class:`TopProductsMergeOperator`). State: per open window one entry per product
+    and category sold in it; the last window's order count per product.
+    """
+
+    name = "top-products"
+    stream = streams.TOP_PRODUCTS
+    open_state = _OPEN
+    closed_state = _CLOSED
+    state_descriptors = (_OPEN, _CLOSED)
+
+    def __init__(self, config: TopProductsConfig | None = None) -> None:
+        self.config: TopProductsConfig = config or TopProductsConfig()
+
+    def agg(self, acc: _Window, element: BasketCompletion) -> None:
+        self.add_order(acc, element)
+
+
+class TopProductsPartialOperator(_TopProductsFold, PartialWindows[BasketCompletion, _Window]):
+    """Phase one of the top-products statistic, keyed by key group: each window's figures
+    of the group's orders per product and orders per category, sent on
+    ``top-products-partials`` at the window's end (see
+    :class:`~shopstream.operators.windows.PartialWindows`). State per key group: the
+    windows the watermark has not passed, one entry per product and category the group
+    sold in each.
+    """
+
+    name = "top-products-partials"
+    stream = streams.TOP_PRODUCTS_PARTIALS
+    open_state = _OPEN
+    state_descriptors = (_OPEN,)
+
+    def __init__(self, config: TopProductsConfig | None = None) -> None:
+        self.config: TopProductsConfig = config or TopProductsConfig()
+
+    def agg(self, acc: _Window, element: BasketCompletion) -> None:
+        self.add_order(acc, element)
+
+
+class TopProductsMergeOperator(_TopProductsFold, MergedWindows[_Window, _Closed]):
+    """Phase two of the top-products statistic, on the global key: the partials of each
+    window combined (sums added; a product's name and category are its earliest line's,
+    ties to the smallest value: the same for any arrival order) and emitted as
+    :class:`TopProductsOperator` emits them. Stage name ``top-products``, the one-phase
+    stage's. State: per window whose partials are arriving, one entry per product and
+    category sold in it; the last window's order count per product.
+
+    A product whose lines of one window carry different categories in different key
+    groups (a catalog change within the window) is listed under its earliest category,
+    as in one phase, but an order counts in the category its key group saw first.
+    """
+
+    name = "top-products"
+    stream = streams.TOP_PRODUCTS
+    open_state = _OPEN
+    closed_state = _CLOSED
+    state_descriptors = (_OPEN, _CLOSED)
+
+    def __init__(self, config: TopProductsConfig | None = None) -> None:
+        self.config: TopProductsConfig = config or TopProductsConfig()

@@ -15,6 +15,19 @@ closing timer, folds each element into the window's accumulator, and on the time
 the empty windows of the gap and then the window itself, remembering what the next window
 is compared with. An operator says only how to start, grow and read one accumulator.
 
+A global statistic runs in two phases so that it scales with parallelism (the contract's
+"global work is two-phase"): :class:`PartialWindows`, keyed by key group, folds its share
+of each window and at the window's closing timer sends the accumulator on as a
+:class:`WindowPartial` (a key group without elements in a window sends nothing);
+:class:`MergedWindows`, a :class:`WindowFold` on the one global key, combines the
+partials of a window into one accumulator and emits on its own closing timer. The
+partials of a window are stamped with the window's last millisecond, the time of that
+timer, and every partial is in before it fires (at equal times elements come before
+timers, and a runner passes the watermark on only after the partials' timers ran), so
+the merged record leaves at the time the one-phase operator's does. ``combine`` must be
+commutative and associative: the partials of a window arrive at one event time, in any
+order.
+
 Examples
 --------
 >>> window_start(125_000, 60_000)
@@ -30,6 +43,7 @@ Examples
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from typing import Any, ClassVar, Generic, Protocol, TypeVar
 
 from shopstream.events.records import Output
@@ -41,8 +55,8 @@ from shopstream.state import (
     ValueStateDescriptor,
 )
 
-__all__ = ["WindowFold", "WindowFoldConfig", "empty_windows", "open_window", "take_closing",
-           "window_start"]
+__all__ = ["MergedWindows", "PartialWindows", "WindowFold", "WindowFoldConfig", "WindowPartial",
+           "empty_windows", "open_window", "take_closing", "window_start"]
 
 T = TypeVar("T")
 In = TypeVar("In")
@@ -221,3 +235,65 @@ class WindowFold(KeyedOperator[In], Generic[In, Acc, Closed]):
         out.append(Output(self.stream, ctx.key, record))
         closed_state.update(kept)
         return out
+
+
+@dataclass(frozen=True)
+class WindowPartial(Generic[Acc]):
+    """One key group's accumulator of the window starting at ``start_ms``."""
+
+    start_ms: int
+    acc: Acc
+
+
+class PartialWindows(KeyedOperator[In], Generic[In, Acc]):
+    """Phase one of a two-phase window statistic: one key group's share of each window.
+
+    A subclass sets ``stream`` (where partials go), ``open_state`` and ``config`` and
+    defines :meth:`initialize` and :meth:`agg` as for :class:`WindowFold`. At a window's
+    closing timer (its last millisecond) the accumulator leaves as a
+    :class:`WindowPartial` on the key group's key, and the key group forgets it. State:
+    the accumulators of the open windows only (those the watermark has not passed).
+    """
+
+    stream: ClassVar[str]
+    open_state: ClassVar[MapStateDescriptor[int, Any]]
+    config: WindowFoldConfig
+
+    def initialize(self) -> Acc:
+        """The accumulator of a window that has no element yet."""
+        raise NotImplementedError
+
+    def agg(self, acc: Acc, element: In) -> None:
+        """Fold ``element`` into ``acc`` (in place)."""
+        raise NotImplementedError
+
+    def process_element(self, element: In, ctx: Context) -> Iterable[Output]:
+        windows: MapState[int, Acc] = ctx.state(self.open_state)
+        found = open_window(ctx, windows, None, self.config.window_ms, self.initialize)
+        if found is not None:  # never None: there is no emitted window to compare with
+            start, acc = found
+            self.agg(acc, element)
+            windows.put(start, acc)
+        return ()
+
+    def on_timer(self, timestamp_ms: int, ctx: Context) -> Iterable[Output]:
+        closing = take_closing(ctx.state(self.open_state), timestamp_ms, self.config.window_ms)
+        if closing is None:
+            return ()
+        return (Output(self.stream, ctx.key, WindowPartial(*closing)),)
+
+
+class MergedWindows(WindowFold[WindowPartial[Acc], Acc, Closed]):
+    """Phase two of a two-phase window statistic: the partials of each window combined.
+
+    A :class:`WindowFold` whose elements are :class:`WindowPartial`; a subclass defines
+    :meth:`initialize`, :meth:`result` and :meth:`combine` (commutative and associative,
+    so the order in which the partials arrive does not matter).
+    """
+
+    def combine(self, acc: Acc, other: Acc) -> None:
+        """Add the accumulator ``other`` into ``acc`` (in place)."""
+        raise NotImplementedError
+
+    def agg(self, acc: Acc, element: WindowPartial[Acc]) -> None:
+        self.combine(acc, element.acc)
