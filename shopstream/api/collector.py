@@ -34,17 +34,12 @@ import msgspec
 
 from shopstream.api.errors import NoTargetError, QueueFullError, retry_after
 from shopstream.api.live import LivePipeline
+from shopstream.api.live_config import SERVICE_LIMITS
 from shopstream.api.security import Guard, KeyRing, SecurityConfig, request_allowed
 from shopstream.connectors.snowplow import SnowplowRejection, map_payload, payloads_from_post
 from shopstream.errors import DecodeError, ShopstreamError, require
 from shopstream.events.decode import EventDecoder
-from shopstream.events.limits import (
-    SERVICE_LIMITS,
-    YEAR_2000_MS,
-    InputLimits,
-    check_event,
-    format_ms,
-)
+from shopstream.events.limits import YEAR_2000_MS, InputLimits, check_event, format_ms
 from shopstream.events.model import ShopperEvent
 from shopstream.events.records import DeadLetter
 from shopstream.stores.open import redact_url

@@ -16,10 +16,14 @@ from dataclasses import dataclass
 
 from shopstream.api.serve_checkpoints import ServeCheckpointConfig
 from shopstream.errors import ConfigError
-from shopstream.events.limits import SERVICE_LIMITS, InputLimits
+from shopstream.events.limits import YEAR_2000_MS, InputLimits
 from shopstream.privacy.retention import RetentionConfig
 
-__all__ = ["LiveConfig"]
+__all__ = ["SERVICE_LIMITS", "LiveConfig"]
+
+#: The input limits of every door of the service (``serve``, ``collect``) by default: the
+#: floor is the year 2000.
+SERVICE_LIMITS = InputLimits(min_timestamp_ms=YEAR_2000_MS)
 
 
 @dataclass(frozen=True)

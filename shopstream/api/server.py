@@ -38,12 +38,13 @@ from shopstream.api.app import ServeState, create_app
 from shopstream.api.connection_limits import ConnectionLimits, uvicorn_limit_options
 from shopstream.api.fast_protocol import FastReadProtocol
 from shopstream.api.live import LiveConfig, LivePipeline
+from shopstream.api.live_config import SERVICE_LIMITS
 from shopstream.api.rate_limit import RateLimitConfig, RateLimiter
 from shopstream.api.read_workers import ReadWorkers
 from shopstream.api.security import SecurityConfig
 from shopstream.api.serve_checkpoints import ServeCheckpointConfig
 from shopstream.errors import ConfigError, require
-from shopstream.events.limits import SERVICE_LIMITS, InputLimits
+from shopstream.events.limits import InputLimits
 from shopstream.stores.open import open_store
 
 __all__ = [

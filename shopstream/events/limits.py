@@ -42,8 +42,8 @@ from datetime import UTC, datetime
 from shopstream.errors import ConfigError, DecodeError
 from shopstream.events.model import Item, ShopperEvent
 
-__all__ = ["BOM_STARTS", "LIMIT_STAGE", "SERVICE_LIMITS", "YEAR_2000_MS", "InputLimits",
-           "RefusedRecord", "check_event", "check_raw", "format_ms", "nesting_depth"]
+__all__ = ["BOM_STARTS", "LIMIT_STAGE", "YEAR_2000_MS", "InputLimits", "RefusedRecord",
+           "check_event", "check_raw", "format_ms", "nesting_depth"]
 
 #: ``stage`` of a dead letter refused by a limit.
 LIMIT_STAGE = "limit"
@@ -121,11 +121,6 @@ class InputLimits:
             if isinstance(value, bool) or not isinstance(value, int) or value < lowest:
                 msg = f"InputLimits.{spec.name} must be an int >= {lowest}, got {value!r}"
                 raise ConfigError(msg)
-
-
-#: The limits of the service's doors (``serve``, ``collect``): the defaults, with event
-#: times from :data:`YEAR_2000_MS` on.
-SERVICE_LIMITS = InputLimits(min_timestamp_ms=YEAR_2000_MS)
 
 
 class RefusedRecord(bytes):
