@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from shopstream.connectors.wal import WalConfig, WriteAheadLog
-from shopstream.errors import CheckpointError, ConfigError
+from shopstream.errors import CheckpointError, require_positive
 from shopstream.runners.embedded.checkpoint import CheckpointStore
 from shopstream.runners.embedded.engine import Engine
 
@@ -63,11 +63,7 @@ class ServeCheckpointConfig:
     wal_segment_bytes: int = 64 * 1024 * 1024
 
     def __post_init__(self) -> None:
-        for name in ("every_events", "every_seconds", "wal_segment_bytes"):
-            value = getattr(self, name)
-            if value <= 0:
-                msg = f"ServeCheckpointConfig.{name} must be > 0, got {value!r}"
-                raise ConfigError(msg)
+        require_positive(self, "every_events", "every_seconds", "wal_segment_bytes")
 
 
 class ServeCheckpoints:

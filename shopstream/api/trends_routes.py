@@ -26,11 +26,11 @@ from typing import Any
 
 import msgspec
 
+from shopstream.api.store_routes import stored_value
 from shopstream.errors import require
 from shopstream.events.trends import CATEGORY, PRODUCT
-from shopstream.stores.base import FeatureStore, StoreError
+from shopstream.stores.base import FeatureStore
 from shopstream.stores.keys import trend_key
-from shopstream.stores.open import redact_url
 
 try:
     import fastapi
@@ -47,13 +47,7 @@ _encode = msgspec.json.Encoder().encode
 def trend_answer(store: FeatureStore, entity: str, entity_id: str) -> tuple[int, Any]:
     """Status and body of the trend of one product or category."""
     key = trend_key(entity, entity_id)
-    try:
-        value = store.get(key)
-    except StoreError as exc:
-        return 503, {"detail": redact_url(f"store unavailable: {exc}")}
-    if value is None:
-        return 404, {"detail": f"no trend stored for {entity} {entity_id!r} (key {key})"}
-    return 200, value
+    return stored_value(store, key, f"no trend stored for {entity} {entity_id!r} (key {key})")
 
 
 def trends_router(state: Any) -> Any:

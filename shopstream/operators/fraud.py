@@ -44,7 +44,7 @@ from dataclasses import dataclass
 
 import msgspec
 
-from shopstream.errors import ConfigError
+from shopstream.errors import require_positive
 from shopstream.events import streams
 from shopstream.events.insights import HIGH, LOW, MEDIUM, FraudAlert
 from shopstream.events.records import BasketCompletion, Output
@@ -80,14 +80,8 @@ class FraudConfig:
     repeat_window_ms: int = 10 * 60_000
 
     def __post_init__(self) -> None:
-        for name in ("max_orders", "frequency_window_ms", "repeat_window_ms"):
-            value = getattr(self, name)
-            if value <= 0:
-                msg = f"FraudConfig.{name} must be > 0, got {value!r}"
-                raise ConfigError(msg)
-        if not self.high_value > 0:
-            msg = f"FraudConfig.high_value must be > 0, got {self.high_value!r}"
-            raise ConfigError(msg)
+        require_positive(self, "max_orders", "frequency_window_ms", "repeat_window_ms",
+                         "high_value")
 
     @property
     def retention_ms(self) -> int:

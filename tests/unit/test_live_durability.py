@@ -210,3 +210,11 @@ def test_after_a_log_failure_every_write_is_refused_and_nothing_stays_pending(
     assert live.status()["logFailure"] is not None
     monkeypatch.undo()
     live.stop()
+
+
+@pytest.mark.parametrize("name", ["every_events", "every_seconds", "wal_segment_bytes"])
+@pytest.mark.parametrize("value", [0, -1, float("nan")])
+def test_serve_checkpoint_config_refuses_a_value_not_above_zero(name: str, value: float,
+                                                                tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=f"ServeCheckpointConfig.{name} must be > 0"):
+        ServeCheckpointConfig(tmp_path, **{name: value})  # type: ignore[arg-type]
