@@ -35,6 +35,7 @@ Examples
 
 from __future__ import annotations
 
+import gc
 import json
 import re
 import tempfile
@@ -64,6 +65,11 @@ __all__ = ["RUN_MARKER", "LakeSink", "part_name", "started_sink", "write_parquet
 
 #: File beside the checkpoint that names the run writing the lake.
 RUN_MARKER = "lake-run.json"
+#: Batch size for records the garbage collector tracks (recommendations, trending lists):
+#: 512 of them (and their tuples and nested records) stay well below the young-generation
+#: threshold the embedded runner sets (20,000), so they die young instead of moving to
+#: the older generations.
+TRACKED_BATCH_ROWS = 512
 _TIME_MS = attrgetter("timestamp_ms")
 _PART = re.compile(r"^part-(?P<run>[0-9a-z]+)-(?P<seq>\d+)\.parquet(?:\.tmp)?$")
 
@@ -115,6 +121,10 @@ class LakeSink:
         self._outputs: dict[str, list[Any]] = {
             s: c.records for s, c in self._columns.items()
             if s not in (EVENTS, DEAD_LETTER)}
+        #: Records kept per output stream before they become a table: ``batch_rows``, or
+        #: ``tracked_batch_rows`` for records the garbage collector tracks (kept ones
+        #: would survive its young collections); 1 until the first record says which.
+        self._limits: dict[str, int] = dict.fromkeys(self._outputs, 1)
         self._dead_ms: list[int] = []
         self._pending_rows = 0
         self._auto_flush = True
@@ -179,7 +189,7 @@ class LakeSink:
                 self._dead_ms.append(self._newest_ms())  # sealed at the commit, with times
             return
         records.append(out.record)
-        if len(records) >= self.batch_rows:
+        if len(records) >= self._limits[out.stream]:
             self._seal(self._columns[out.stream])
 
     def write_event(self, event: ShopperEvent) -> None:
@@ -199,6 +209,14 @@ class LakeSink:
         return self.max_ms
 
     def _seal(self, columns: StreamColumns) -> None:
+        limits = self._limits
+        if limits.get(columns.stream) == 1 and len(columns) == 1:
+            limit = self.batch_rows
+            if gc.is_tracked(columns.records[0]):
+                limit = min(limit, TRACKED_BATCH_ROWS)
+            limits[columns.stream] = limit
+            if limit > 1:
+                return
         started = time.perf_counter()
         if columns.stream == EVENTS:
             self._newest_ms()
