@@ -154,6 +154,12 @@ class KafkaSource:
         merge = self._merge
         return None if merge is None else merge.source_watermark(self._clock)
 
+    def listened_s(self) -> float:
+        """Seconds spent waiting on the broker for messages while it answered (the poll
+        clock): the runner's clock of silence, so that neither a broker outage nor the
+        time the run spent elsewhere moves event time on."""
+        return self._clock
+
     def stop(self) -> None:
         """End the iterator at the next poll (safe from a signal handler or a thread)."""
         self._stop.set()

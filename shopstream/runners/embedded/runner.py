@@ -25,6 +25,7 @@ from shopstream.events.decode import EventDecoder
 from shopstream.events.limits import InputLimits
 from shopstream.events.records import DeadLetter, Output
 from shopstream.events.time_window import ProgressWindow, Refusal
+from shopstream.operators.windows import PartialWindows
 from shopstream.runners.embedded.admission import Offer, admission, refuse
 from shopstream.runners.embedded.checkpoint import CheckpointStore
 from shopstream.runners.embedded.collector import fewer_collections
@@ -123,7 +124,8 @@ class EmbeddedRunner:
         engine, engine_offer, tally = self._start_engine(emit, snapshot)
         current = _Run(engine, sinks, src, tally, emit, Pace(
             time.perf_counter(), tally.lines, self.config.checkpoint_every_events,
-            self.config.checkpoint_every_seconds, self.config.idle_ms))
+            self.config.checkpoint_every_seconds, self.config.idle_ms,
+            getattr(src, "listened_s", None)))
         resumed_at = tally.lines
         offer, window = admission(engine, engine_offer, self.limits, self._decoder.redact,
                                   emit, src.name, tally, isinstance(src, JsonlSource))
@@ -277,7 +279,7 @@ class EmbeddedRunner:
         if snapshot is None:
             return None
         saved = tuple(snapshot["engine"]["stages"])
-        if saved != self.topology.stage_names():
+        if saved != self.topology.stage_names() and not _upgradable(saved, self.topology):
             msg = (f"checkpoint was taken with operators {list(saved)}, this pipeline has "
                    f"{list(self.topology.stage_names())}: start without --resume")
             raise CheckpointError(msg)
@@ -317,3 +319,15 @@ class _Run:
     tally: Tally
     emit: Callable[[Output], None]
     pace: Pace
+
+
+def _upgradable(saved: Sequence[str], topology: Topology) -> bool:
+    """Whether a checkpoint of the stages ``saved`` resumes in ``topology`` though they
+    differ: the same stages, plus partial-window stages the checkpoint predates (one-phase
+    revenue and top products, before 3ad9098). Those start empty: every order they would
+    hold is in the one-phase window state, which the merge stage of the same uid reads."""
+    here = {stage.uid for stage in topology.stages} | set(topology.stage_names())
+    missing = [stage for stage in topology.stages
+               if stage.uid not in saved and stage.name not in saved]
+    return set(saved) <= here and all(isinstance(stage.operator, PartialWindows)
+                                      for stage in missing)

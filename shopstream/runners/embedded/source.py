@@ -16,7 +16,10 @@ does the refusals of a file's progress window, without decoding it.
 An unbounded source yields ``None`` now and then while no input arrives (an *idle tick*):
 the runner uses it to take time-based checkpoints and, after ``RunnerConfig.idle_ms`` of
 silence, to move the watermark on with the wall clock so the last events of a quiet spell
-still come out.
+still come out. A source that can tell silence of its input from time it could not
+listen (a broker outage) has a ``listened_s()`` method, the seconds it spent waiting on
+an input that answered: silence is then measured on that clock
+(:class:`~shopstream.runners.embedded.pace.Pace`).
 
 When the iterator ends, ``exhausted`` tells the runner whether the input is complete
 (fire every timer, as at the end of a file) or the source was only stopped (checkpoint
