@@ -79,12 +79,31 @@ class RevenueConfig:
         require_positive(self, "max_empty_windows", allow_zero=True)
 
 
-class _Totals(msgspec.Struct):
+class _Sums(msgspec.Struct):
     """One open window (or one key group's share of it): revenue as an exact sum."""
 
     revenue: list[float] = msgspec.field(default_factory=list)
     orders: int = 0
     customers: set[str] = msgspec.field(default_factory=set)
+
+
+def _Totals(revenue: float | list[float] = 0.0, orders: int = 0,
+            customers: set[str] | None = None) -> _Sums:
+    """Read an open window pickled under its former name (checkpoints and savepoints of
+    shopstream before 3ad9098, or of 3ad9098 itself): the one-phase ``_Totals`` held the
+    revenue as one float. That window becomes the merge's accumulator as if its orders
+    had arrived as one partial (the exact sum of that float), closed by the same timer
+    at its last millisecond.
+    """
+    customers = set() if customers is None else customers
+    if isinstance(revenue, list):  # 3ad9098's shape, that of _Sums
+        return _Sums(revenue, orders, customers)
+    return _OnePhaseSums([revenue] if revenue else [], orders, customers)
+
+
+class _OnePhaseSums(_Sums):
+    """A window of a one-phase checkpoint until its partials have been waited for (see
+    :meth:`~shopstream.operators.windows.MergedWindows.settled`)."""
 
 
 class _Closed(msgspec.Struct, gc=False):
@@ -94,7 +113,7 @@ class _Closed(msgspec.Struct, gc=False):
     revenue: float
 
 
-_OPEN = MapStateDescriptor[int, _Totals]("open")
+_OPEN = MapStateDescriptor[int, _Sums]("open")
 _CLOSED = ValueStateDescriptor[_Closed]("closed")
 
 
@@ -103,20 +122,20 @@ class _RevenueFold:
 
     config: RevenueConfig
 
-    def initialize(self) -> _Totals:
-        return _Totals()
+    def initialize(self) -> _Sums:
+        return _Sums()
 
-    def add_order(self, acc: _Totals, element: BasketCompletion) -> None:
+    def add_order(self, acc: _Sums, element: BasketCompletion) -> None:
         add_exact(acc.revenue, element.total_value)
         acc.orders += 1
         acc.customers.add(element.user_id)
 
-    def combine(self, acc: _Totals, other: _Totals) -> None:
+    def combine(self, acc: _Sums, other: _Sums) -> None:
         merge_exact(acc.revenue, other.revenue)
         acc.orders += other.orders
         acc.customers |= other.customers
 
-    def result(self, start_ms: int, acc: _Totals,
+    def result(self, start_ms: int, acc: _Sums,
                closed: _Closed | None) -> tuple[RevenueStats, _Closed]:
         revenue = round(exact_value(acc.revenue), 2)
         previous = None if closed is None else closed.revenue
@@ -125,7 +144,7 @@ class _RevenueFold:
         return stats, _Closed(start_ms + self.config.window_ms, revenue)
 
 
-class RevenueStatsOperator(_RevenueFold, WindowFold[BasketCompletion, _Totals, _Closed]):
+class RevenueStatsOperator(_RevenueFold, WindowFold[BasketCompletion, _Sums, _Closed]):
     """Global: revenue, order count, average order value and unique customers per window.
 
     Every window from the first order's to the last order's is emitted once, in order,
@@ -148,11 +167,11 @@ class RevenueStatsOperator(_RevenueFold, WindowFold[BasketCompletion, _Totals, _
     def __init__(self, config: RevenueConfig | None = None) -> None:
         self.config: RevenueConfig = config or RevenueConfig()
 
-    def agg(self, acc: _Totals, element: BasketCompletion) -> None:
+    def agg(self, acc: _Sums, element: BasketCompletion) -> None:
         self.add_order(acc, element)
 
 
-class RevenuePartialOperator(_RevenueFold, PartialWindows[BasketCompletion, _Totals]):
+class RevenuePartialOperator(_RevenueFold, PartialWindows[BasketCompletion, _Sums]):
     """Phase one of the revenue statistic, keyed by key group: each window's revenue
     (exact sum), order count and customer ids of the group's orders, sent on
     ``revenue-partials`` at the window's end (see
@@ -169,11 +188,11 @@ class RevenuePartialOperator(_RevenueFold, PartialWindows[BasketCompletion, _Tot
     def __init__(self, config: RevenueConfig | None = None) -> None:
         self.config: RevenueConfig = config or RevenueConfig()
 
-    def agg(self, acc: _Totals, element: BasketCompletion) -> None:
+    def agg(self, acc: _Sums, element: BasketCompletion) -> None:
         self.add_order(acc, element)
 
 
-class RevenueMergeOperator(_RevenueFold, MergedWindows[_Totals, _Closed]):
+class RevenueMergeOperator(_RevenueFold, MergedWindows[_Sums, _Closed]):
     """Phase two of the revenue statistic, on the global key: the partials of each window
     combined (exact sums added, customer sets united: the same for any arrival order) and
     emitted as :class:`RevenueStatsOperator` emits them, the same records at the same
@@ -190,6 +209,11 @@ class RevenueMergeOperator(_RevenueFold, MergedWindows[_Totals, _Closed]):
 
     def __init__(self, config: RevenueConfig | None = None) -> None:
         self.config: RevenueConfig = config or RevenueConfig()
+
+    def settled(self, acc: _Sums) -> _Sums | None:
+        if type(acc) is not _OnePhaseSums:
+            return None
+        return _Sums(acc.revenue, acc.orders, acc.customers)
 
 
 def _stats(start: int, size: int, revenue: float, orders: int, customers: int,

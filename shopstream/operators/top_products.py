@@ -44,6 +44,7 @@ from __future__ import annotations
 
 import heapq
 from dataclasses import dataclass
+from typing import Any
 
 import msgspec
 
@@ -94,7 +95,7 @@ class TopProductsConfig:
             raise ConfigError(msg)
 
 
-class _Sold(msgspec.Struct, gc=False):
+class _ProductSums(msgspec.Struct, gc=False):
     """Running figures of one product in an open window (or a key group's share of it).
 
     ``name`` and ``category`` are those of the product's first line (the name of the
@@ -111,13 +112,47 @@ class _Sold(msgspec.Struct, gc=False):
     orders: int = 0
 
 
-class _Window(msgspec.Struct):
+class _WindowSums(msgspec.Struct):
     """One open window: its orders, products, and orders per category (an order counts
     once per category of its products)."""
 
     orders: int = 0
-    products: dict[str, _Sold] = msgspec.field(default_factory=dict)
+    products: dict[str, _ProductSums] = msgspec.field(default_factory=dict)
     category_orders: dict[str | None, int] = msgspec.field(default_factory=dict)
+
+
+# Checkpoints and savepoints written before 3ad9098 (one phase) or by it pickled the open
+# windows as ``_Window`` and ``_Sold``; those names now read either shape.
+_EARLIEST = -(1 << 62)
+
+
+def _Sold(name: str | None, category: str | None,
+          *figures: Any) -> _ProductSums:
+    """A product's figures pickled under the former name. The one-phase shape is
+    ``(name, category, quantity, revenue, orders, products)`` with revenue one float; its
+    name and category came first in the old run, so they are stamped earliest and the
+    merge keeps them, as the old operator would have."""
+    if any(isinstance(f, list) for f in figures):  # 3ad9098's shape, this class's
+        return _ProductSums(name, category, *figures)
+    quantity, revenue, orders = [*figures, 0, 0.0, 0][:3]
+    return _ProductSums(name, category, _EARLIEST, _EARLIEST, quantity,
+                        [revenue] if revenue else [], orders)
+
+
+def _Window(orders: int = 0, products: dict[str, _ProductSums] | None = None,
+            categories: dict[str | None, Any] | None = None) -> _WindowSums:
+    """An open window pickled under the former name: the one-phase shape kept each
+    category's figures (read by :func:`_Sold`), of which the merge keeps the order count
+    (its quantity and revenue are the sums over its products, recomputed at the end)."""
+    category_orders = {c: v if isinstance(v, int) else v.orders
+                       for c, v in (categories or {}).items()}
+    # Also 3ad9098's windows (same fields) wait once more at their closing time: harmless.
+    return _OnePhaseWindow(orders, products or {}, category_orders)
+
+
+class _OnePhaseWindow(_WindowSums):
+    """A window of a one-phase checkpoint until its partials have been waited for (see
+    :meth:`~shopstream.operators.windows.MergedWindows.settled`)."""
 
 
 class _Closed(msgspec.Struct):
@@ -127,7 +162,7 @@ class _Closed(msgspec.Struct):
     orders: dict[str, int]
 
 
-_OPEN = MapStateDescriptor[int, _Window]("open")
+_OPEN = MapStateDescriptor[int, _WindowSums]("open")
 _CLOSED = ValueStateDescriptor[_Closed]("closed")
 
 
@@ -142,10 +177,10 @@ class _TopProductsFold:
 
     config: TopProductsConfig
 
-    def initialize(self) -> _Window:
-        return _Window()
+    def initialize(self) -> _WindowSums:
+        return _WindowSums()
 
-    def add_order(self, acc: _Window, element: BasketCompletion) -> None:
+    def add_order(self, acc: _WindowSums, element: BasketCompletion) -> None:
         acc.orders += 1
         products = acc.products
         ts = element.completion_time
@@ -156,7 +191,7 @@ class _TopProductsFold:
             pid = line.product_id
             sold = products.get(pid)
             if sold is None:
-                sold = products[pid] = _Sold(line.product_name, line.category, ts, ts)
+                sold = products[pid] = _ProductSums(line.product_name, line.category, ts, ts)
             elif sold.name is None and line.product_name is not None:
                 sold.name, sold.named_ms = line.product_name, ts
             sold.quantity += line.quantity
@@ -169,12 +204,12 @@ class _TopProductsFold:
                 acc.category_orders[sold.category] = (
                     acc.category_orders.get(sold.category, 0) + 1)
 
-    def combine(self, acc: _Window, other: _Window) -> None:
+    def combine(self, acc: _WindowSums, other: _WindowSums) -> None:
         acc.orders += other.orders
         for pid, theirs in other.products.items():
             sold = acc.products.get(pid)
             if sold is None:
-                acc.products[pid] = _Sold(theirs.name, theirs.category, theirs.first_ms,
+                acc.products[pid] = _ProductSums(theirs.name, theirs.category, theirs.first_ms,
                                           theirs.named_ms, theirs.quantity,
                                           list(theirs.revenue), theirs.orders)
                 continue
@@ -189,7 +224,7 @@ class _TopProductsFold:
         for category, orders in other.category_orders.items():
             acc.category_orders[category] = acc.category_orders.get(category, 0) + orders
 
-    def result(self, start_ms: int, acc: _Window,
+    def result(self, start_ms: int, acc: _WindowSums,
                closed: _Closed | None) -> tuple[TopProducts, _Closed]:
         # Rising is against the window just before, an empty one when it was skipped.
         before = closed.orders if closed is not None and closed.end_ms == start_ms else {}
@@ -197,7 +232,7 @@ class _TopProductsFold:
                        {pid: s.orders for pid, s in acc.products.items()})
         return self._record(start_ms, acc, before), kept
 
-    def _categories(self, window: _Window) -> list[CategoryStat]:
+    def _categories(self, window: _WindowSums) -> list[CategoryStat]:
         """Each category's figures: the sums over its products (a product counts in the
         category of its first line), and the orders that had one of them."""
         sums: dict[str | None, tuple[int, list[float], int]] = {}
@@ -211,7 +246,7 @@ class _TopProductsFold:
              for c, (q, r, n) in sums.items()),
             key=lambda c: (-c.revenue, -c.quantity, c.category or ""))
 
-    def _record(self, start: int, window: _Window, before: dict[str, int]) -> TopProducts:
+    def _record(self, start: int, window: _WindowSums, before: dict[str, int]) -> TopProducts:
         cfg = self.config
         stats = [ProductStat(pid, s.name, s.category, s.quantity,
                              round(exact_value(s.revenue), 2), s.orders)
@@ -238,7 +273,7 @@ class _TopProductsFold:
         )
 
 
-class TopProductsOperator(_TopProductsFold, WindowFold[BasketCompletion, _Window, _Closed]):
+class TopProductsOperator(_TopProductsFold, WindowFold[BasketCompletion, _WindowSums, _Closed]):
     """Global: per window, the top products by quantity and by revenue, every category's
     figures, and the products whose order count is rising against the window before.
 
@@ -260,11 +295,11 @@ class TopProductsOperator(_TopProductsFold, WindowFold[BasketCompletion, _Window
     def __init__(self, config: TopProductsConfig | None = None) -> None:
         self.config: TopProductsConfig = config or TopProductsConfig()
 
-    def agg(self, acc: _Window, element: BasketCompletion) -> None:
+    def agg(self, acc: _WindowSums, element: BasketCompletion) -> None:
         self.add_order(acc, element)
 
 
-class TopProductsPartialOperator(_TopProductsFold, PartialWindows[BasketCompletion, _Window]):
+class TopProductsPartialOperator(_TopProductsFold, PartialWindows[BasketCompletion, _WindowSums]):
     """Phase one of the top-products statistic, keyed by key group: each window's figures
     of the group's orders per product and orders per category, sent on
     ``top-products-partials`` at the window's end (see
@@ -281,11 +316,11 @@ class TopProductsPartialOperator(_TopProductsFold, PartialWindows[BasketCompleti
     def __init__(self, config: TopProductsConfig | None = None) -> None:
         self.config: TopProductsConfig = config or TopProductsConfig()
 
-    def agg(self, acc: _Window, element: BasketCompletion) -> None:
+    def agg(self, acc: _WindowSums, element: BasketCompletion) -> None:
         self.add_order(acc, element)
 
 
-class TopProductsMergeOperator(_TopProductsFold, MergedWindows[_Window, _Closed]):
+class TopProductsMergeOperator(_TopProductsFold, MergedWindows[_WindowSums, _Closed]):
     """Phase two of the top-products statistic, on the global key: the partials of each
     window combined (sums added; a product's name and category are its earliest line's,
     ties to the smallest value: the same for any arrival order) and emitted as
@@ -306,3 +341,8 @@ class TopProductsMergeOperator(_TopProductsFold, MergedWindows[_Window, _Closed]
 
     def __init__(self, config: TopProductsConfig | None = None) -> None:
         self.config: TopProductsConfig = config or TopProductsConfig()
+
+    def settled(self, acc: _WindowSums) -> _WindowSums | None:
+        if type(acc) is not _OnePhaseWindow:
+            return None
+        return _WindowSums(acc.orders, acc.products, acc.category_orders)

@@ -297,3 +297,22 @@ class MergedWindows(WindowFold[WindowPartial[Acc], Acc, Closed]):
 
     def agg(self, acc: Acc, element: WindowPartial[Acc]) -> None:
         self.combine(acc, element.acc)
+
+    def settled(self, acc: Acc) -> Acc | None:
+        """``acc`` as this merge's own accumulator when it is an open window read from a
+        one-phase checkpoint (not yet waited for its partials), else ``None``."""
+        return None
+
+    def on_timer(self, timestamp_ms: int, ctx: Context) -> Iterable[Output]:
+        windows: MapState[int, Acc] = ctx.state(self.open_state)
+        start = timestamp_ms + 1 - self.config.window_ms
+        acc = windows.get(start)
+        plain = None if acc is None else self.settled(acc)
+        if plain is None:
+            return super().on_timer(timestamp_ms, ctx)
+        # The one-phase stage's timer, registered before the checkpoint, may fire before
+        # the partial stage's timers of the same time, whose partials belong in this
+        # window: wait for them by firing again at the same time, after those.
+        windows.put(start, plain)
+        ctx.register_event_timer(timestamp_ms)
+        return ()

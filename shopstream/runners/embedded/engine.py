@@ -25,6 +25,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
+from shopstream.errors import CheckpointError
 from shopstream.events import streams
 from shopstream.events.model import ShopperEvent
 from shopstream.events.records import LateEvent, Output
@@ -314,7 +315,7 @@ class Engine:
         self.watermark_ms = snap["watermark_ms"]
         self.late_events = snap["late_events"]
         self.output_counts = dict(snap["output_counts"])
-        self.timers.restore(snap["timers"])
+        self.timers.restore(_timers_by_stage(snap, self.topology.stages))
         for stage, ctx in zip(self.topology.stages, self.contexts, strict=True):
             stages = snap["stages"]
             # Checkpoints written before stages had uids are keyed by name.
@@ -324,3 +325,26 @@ class Engine:
             if saved["broadcast"] is not None:
                 stage.operator.restore_broadcast(saved["broadcast"])
 
+
+
+def _timers_by_stage(snap: dict[str, Any], stages: tuple[Stage, ...]) -> dict[str, Any]:
+    """The saved timers with each row's stage index moved to that stage's index here.
+
+    A timer row names its stage by index in the topology that wrote the checkpoint, whose
+    uids are the keys of ``snap["stages"]`` in that order; a pipeline that gained a stage
+    (3ad9098 put the partial stages before ``revenue``) would fire old timers on the wrong
+    stage. A timer of a stage this topology does not run is refused.
+    """
+    here = {stage.uid: i for i, stage in enumerate(stages)}
+    here.update((stage.name, i) for i, stage in enumerate(stages) if stage.name not in here)
+    saved = list(snap["stages"])
+    rows = []
+    for ts, seq, index, key in snap["timers"]["heap"]:
+        uid = saved[index] if 0 <= index < len(saved) else None
+        if uid not in here:
+            msg = (f"checkpoint has a timer of stage {uid!r} (key {key!r}) that this "
+                   "pipeline does not run: resume with the pipeline that wrote it, or start "
+                   "without --resume")
+            raise CheckpointError(msg)
+        rows.append((ts, seq, here[uid], key))
+    return {**snap["timers"], "heap": rows}
