@@ -23,6 +23,9 @@ if TYPE_CHECKING:
     from shopstream.api.run_metrics import RunObserver
 from shopstream.topology import Topology
 
+#: librdkafka's largest ``message.timeout.ms`` (2^31 - 1 ms), in whole seconds.
+_MAX_OUTAGE_TIMEOUT_S = 2_147_483
+
 __all__ = ["add_kafka_arguments", "kafka_config", "kafka_sink", "run_from_kafka"]
 
 
@@ -43,6 +46,12 @@ def add_kafka_arguments(parser: argparse.ArgumentParser, inputs: Any) -> None:
     parser.add_argument("--kafka-timeout", type=float, default=30.0, metavar="SECONDS",
                         help="keep retrying an unreachable broker (with backoff) this long "
                              "before giving up (default 30)")
+    parser.add_argument("--kafka-outage-timeout", type=float, default=120.0,
+                        metavar="SECONDS",
+                        help="with --kafka: outputs the broker does not acknowledge within "
+                             "SECONDS (a broker outage) stop the run before its checkpoint, "
+                             "so --resume replays them; the consumer itself waits for the "
+                             "broker as long as it takes (default 120)")
     parser.add_argument("--stop-when-idle", type=float, metavar="SECONDS",
                         help="with --kafka or --postgres: end the run, as at the end of a "
                              "file, after SECONDS without input (default: run until "
@@ -68,7 +77,12 @@ def kafka_sink(args: argparse.Namespace, topology: Topology) -> KafkaSink:
     if clash:
         msg = f"--input-topics {clash[0]!r} is also an output topic: choose another name"
         raise ConfigError(msg)
-    return KafkaSink(kafka_config(args), outputs)
+    timeout = args.kafka_outage_timeout
+    if not 0 < timeout <= _MAX_OUTAGE_TIMEOUT_S:
+        msg = (f"--kafka-outage-timeout must be > 0 and <= {_MAX_OUTAGE_TIMEOUT_S} "
+               f"(librdkafka's longest message timeout), got {timeout!r}")
+        raise ConfigError(msg)
+    return KafkaSink(kafka_config(args), outputs, flush_timeout_s=timeout)
 
 
 def run_from_kafka(runner: EmbeddedRunner, args: argparse.Namespace,

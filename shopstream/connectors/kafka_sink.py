@@ -161,11 +161,11 @@ class KafkaSink:
     """
 
     def __init__(self, config: KafkaConfig, sink_streams: Iterable[str],
-                 fanout: bool = True) -> None:
+                 fanout: bool = True, flush_timeout_s: float = 120.0) -> None:
         self.streams = frozenset(sink_streams)
         self.fanout = fanout
         topics = sorted(self.streams) + ([WEBSOCKET_FANOUT] if fanout else [])
-        self.producer = KafkaProducer(config, topics)
+        self.producer = KafkaProducer(config, topics, flush_timeout_s)
         self._encode = msgspec.json.Encoder().encode
         self._closed = False
 
