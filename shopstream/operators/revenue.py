@@ -42,6 +42,7 @@ True
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 import msgspec
 
@@ -51,7 +52,7 @@ from shopstream.events.insights import RevenueStats
 from shopstream.events.records import BasketCompletion
 from shopstream.operators.exact_sum import add_exact, exact_value, merge_exact
 from shopstream.operators.windows import MergedWindows, PartialWindows, WindowFold
-from shopstream.state import MapStateDescriptor, ValueStateDescriptor
+from shopstream.state import MapStateDescriptor, StateDescriptor, ValueStateDescriptor
 
 __all__ = ["RevenueConfig", "RevenueMergeOperator", "RevenuePartialOperator",
            "RevenueStatsOperator"]
@@ -122,6 +123,9 @@ class _RevenueFold:
 
     config: RevenueConfig
 
+    def __init__(self, config: RevenueConfig | None = None) -> None:
+        self.config: RevenueConfig = config or RevenueConfig()
+
     def initialize(self) -> _Sums:
         return _Sums()
 
@@ -144,7 +148,26 @@ class _RevenueFold:
         return stats, _Closed(start_ms + self.config.window_ms, revenue)
 
 
-class RevenueStatsOperator(_RevenueFold, WindowFold[BasketCompletion, _Sums, _Closed]):
+class _Orders(_RevenueFold):
+    """The fold of orders: the one-phase operator's and the partials' (the merge folds
+    partials)."""
+
+    def agg(self, acc: _Sums, element: BasketCompletion) -> None:
+        self.add_order(acc, element)
+
+
+class _Stage:
+    """What the one-phase operator and the merge both are: the stage ``revenue`` (so
+    state, timers and metrics carry over from one to the other), its stream and state."""
+
+    name = "revenue"
+    stream = streams.REVENUE_STATS
+    open_state = _OPEN
+    closed_state = _CLOSED
+    state_descriptors: ClassVar[tuple[StateDescriptor, ...]] = (_OPEN, _CLOSED)
+
+
+class RevenueStatsOperator(_Stage, _Orders, WindowFold[BasketCompletion, _Sums, _Closed]):
     """Global: revenue, order count, average order value and unique customers per window.
 
     Every window from the first order's to the last order's is emitted once, in order,
@@ -158,20 +181,10 @@ class RevenueStatsOperator(_RevenueFold, WindowFold[BasketCompletion, _Sums, _Cl
     window's revenue.
     """
 
-    name = "revenue"
-    stream = streams.REVENUE_STATS
-    open_state = _OPEN
-    closed_state = _CLOSED
-    state_descriptors = (_OPEN, _CLOSED)
-
-    def __init__(self, config: RevenueConfig | None = None) -> None:
-        self.config: RevenueConfig = config or RevenueConfig()
-
-    def agg(self, acc: _Sums, element: BasketCompletion) -> None:
-        self.add_order(acc, element)
+    config: RevenueConfig
 
 
-class RevenuePartialOperator(_RevenueFold, PartialWindows[BasketCompletion, _Sums]):
+class RevenuePartialOperator(_Orders, PartialWindows[BasketCompletion, _Sums]):
     """Phase one of the revenue statistic, keyed by key group: each window's revenue
     (exact sum), order count and customer ids of the group's orders, sent on
     ``revenue-partials`` at the window's end (see
@@ -180,19 +193,15 @@ class RevenuePartialOperator(_RevenueFold, PartialWindows[BasketCompletion, _Sum
     customer id per order of the group.
     """
 
+    config: RevenueConfig
+
     name = "revenue-partials"
     stream = streams.REVENUE_PARTIALS
     open_state = _OPEN
     state_descriptors = (_OPEN,)
 
-    def __init__(self, config: RevenueConfig | None = None) -> None:
-        self.config: RevenueConfig = config or RevenueConfig()
 
-    def agg(self, acc: _Sums, element: BasketCompletion) -> None:
-        self.add_order(acc, element)
-
-
-class RevenueMergeOperator(_RevenueFold, MergedWindows[_Sums, _Closed]):
+class RevenueMergeOperator(_Stage, _RevenueFold, MergedWindows[_Sums, _Closed]):
     """Phase two of the revenue statistic, on the global key: the partials of each window
     combined (exact sums added, customer sets united: the same for any arrival order) and
     emitted as :class:`RevenueStatsOperator` emits them, the same records at the same
@@ -201,14 +210,7 @@ class RevenueMergeOperator(_RevenueFold, MergedWindows[_Sums, _Closed]):
     arriving (one at a time in practice) and the last window's revenue.
     """
 
-    name = "revenue"
-    stream = streams.REVENUE_STATS
-    open_state = _OPEN
-    closed_state = _CLOSED
-    state_descriptors = (_OPEN, _CLOSED)
-
-    def __init__(self, config: RevenueConfig | None = None) -> None:
-        self.config: RevenueConfig = config or RevenueConfig()
+    config: RevenueConfig
 
     def settled(self, acc: _Sums) -> _Sums | None:
         if type(acc) is not _OnePhaseSums:

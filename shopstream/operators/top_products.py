@@ -44,7 +44,7 @@ from __future__ import annotations
 
 import heapq
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import msgspec
 
@@ -54,7 +54,7 @@ from shopstream.events.insights import CategoryStat, ProductStat, RisingProduct,
 from shopstream.events.records import BasketCompletion
 from shopstream.operators.exact_sum import add_exact, exact_value, merge_exact
 from shopstream.operators.windows import MergedWindows, PartialWindows, WindowFold
-from shopstream.state import MapStateDescriptor, ValueStateDescriptor
+from shopstream.state import MapStateDescriptor, StateDescriptor, ValueStateDescriptor
 
 __all__ = ["TopProductsConfig", "TopProductsMergeOperator", "TopProductsOperator",
            "TopProductsPartialOperator"]
@@ -177,6 +177,9 @@ class _TopProductsFold:
 
     config: TopProductsConfig
 
+    def __init__(self, config: TopProductsConfig | None = None) -> None:
+        self.config: TopProductsConfig = config or TopProductsConfig()
+
     def initialize(self) -> _WindowSums:
         return _WindowSums()
 
@@ -273,7 +276,26 @@ class _TopProductsFold:
         )
 
 
-class TopProductsOperator(_TopProductsFold, WindowFold[BasketCompletion, _WindowSums, _Closed]):
+class _Orders(_TopProductsFold):
+    """The fold of orders: the one-phase operator's and the partials' (the merge folds
+    partials)."""
+
+    def agg(self, acc: _WindowSums, element: BasketCompletion) -> None:
+        self.add_order(acc, element)
+
+
+class _Stage:
+    """What the one-phase operator and the merge both are: the stage ``top-products`` (so
+    state, timers and metrics carry over from one to the other), its stream and state."""
+
+    name = "top-products"
+    stream = streams.TOP_PRODUCTS
+    open_state = _OPEN
+    closed_state = _CLOSED
+    state_descriptors: ClassVar[tuple[StateDescriptor, ...]] = (_OPEN, _CLOSED)
+
+
+class TopProductsOperator(_Stage, _Orders, WindowFold[BasketCompletion, _WindowSums, _Closed]):
     """Global: per window, the top products by quantity and by revenue, every category's
     figures, and the products whose order count is rising against the window before.
 
@@ -286,20 +308,10 @@ class TopProductsOperator(_TopProductsFold, WindowFold[BasketCompletion, _Window
     and category sold in it; the last window's order count per product.
     """
 
-    name = "top-products"
-    stream = streams.TOP_PRODUCTS
-    open_state = _OPEN
-    closed_state = _CLOSED
-    state_descriptors = (_OPEN, _CLOSED)
-
-    def __init__(self, config: TopProductsConfig | None = None) -> None:
-        self.config: TopProductsConfig = config or TopProductsConfig()
-
-    def agg(self, acc: _WindowSums, element: BasketCompletion) -> None:
-        self.add_order(acc, element)
+    config: TopProductsConfig
 
 
-class TopProductsPartialOperator(_TopProductsFold, PartialWindows[BasketCompletion, _WindowSums]):
+class TopProductsPartialOperator(_Orders, PartialWindows[BasketCompletion, _WindowSums]):
     """Phase one of the top-products statistic, keyed by key group: each window's figures
     of the group's orders per product and orders per category, sent on
     ``top-products-partials`` at the window's end (see
@@ -308,19 +320,15 @@ class TopProductsPartialOperator(_TopProductsFold, PartialWindows[BasketCompleti
     sold in each.
     """
 
+    config: TopProductsConfig
+
     name = "top-products-partials"
     stream = streams.TOP_PRODUCTS_PARTIALS
     open_state = _OPEN
     state_descriptors = (_OPEN,)
 
-    def __init__(self, config: TopProductsConfig | None = None) -> None:
-        self.config: TopProductsConfig = config or TopProductsConfig()
 
-    def agg(self, acc: _WindowSums, element: BasketCompletion) -> None:
-        self.add_order(acc, element)
-
-
-class TopProductsMergeOperator(_TopProductsFold, MergedWindows[_WindowSums, _Closed]):
+class TopProductsMergeOperator(_Stage, _TopProductsFold, MergedWindows[_WindowSums, _Closed]):
     """Phase two of the top-products statistic, on the global key: the partials of each
     window combined (sums added; a product's name and category are its earliest line's,
     ties to the smallest value: the same for any arrival order) and emitted as
@@ -333,14 +341,7 @@ class TopProductsMergeOperator(_TopProductsFold, MergedWindows[_WindowSums, _Clo
     as in one phase, but an order counts in the category its key group saw first.
     """
 
-    name = "top-products"
-    stream = streams.TOP_PRODUCTS
-    open_state = _OPEN
-    closed_state = _CLOSED
-    state_descriptors = (_OPEN, _CLOSED)
-
-    def __init__(self, config: TopProductsConfig | None = None) -> None:
-        self.config: TopProductsConfig = config or TopProductsConfig()
+    config: TopProductsConfig
 
     def settled(self, acc: _WindowSums) -> _WindowSums | None:
         if type(acc) is not _OnePhaseWindow:
