@@ -48,6 +48,7 @@ def test_an_outage_longer_than_the_timeout_stops_the_run_resumably(
         _, stderr = run.communicate(timeout=60)
         stopped_after = time.monotonic() - gone
     finally:
+        endpoint.kill()
         if run.poll() is None:
             run.kill()
             run.communicate()
