@@ -142,8 +142,7 @@ class EventDecoder:
         limits = self.limits
         try:
             # One test on the usual line; check_raw says what is wrong (or strips a BOM).
-            # Anything but plain bytes (a source's RefusedRecord) goes to check_raw too.
-            if (type(raw) is not bytes or len(raw) > limits.max_line_bytes
+            if (len(raw) > limits.max_line_bytes
                     or not raw.isascii()
                     or raw.count(b"[") + raw.count(b"{") > limits.max_depth):
                 raw = check_raw(raw, limits)

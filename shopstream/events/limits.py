@@ -42,8 +42,8 @@ from datetime import UTC, datetime
 from shopstream.errors import ConfigError, DecodeError
 from shopstream.events.model import Item, ShopperEvent
 
-__all__ = ["BOM_STARTS", "LIMIT_STAGE", "YEAR_2000_MS", "InputLimits", "RefusedRecord",
-           "check_event", "check_raw", "format_ms", "nesting_depth"]
+__all__ = ["BOM_STARTS", "LIMIT_STAGE", "YEAR_2000_MS", "InputLimits", "check_event",
+           "check_raw", "format_ms", "nesting_depth"]
 
 #: ``stage`` of a dead letter refused by a limit.
 LIMIT_STAGE = "limit"
@@ -123,37 +123,6 @@ class InputLimits:
                 raise ConfigError(msg)
 
 
-class RefusedRecord(bytes):
-    """The bytes of a record a source refused, carrying the reason.
-
-    A source that decides a refusal itself (a Kafka partition's progress window:
-    :class:`~shopstream.events.time_window.PartitionGate`) hands the record on as these
-    bytes. The decoder's byte-level check (:func:`check_raw`) refuses them with ``reason``
-    and stage ``limit``, so whatever runner decodes them writes the dead letter with the
-    original bytes and the reason (the decoder sends anything but plain ``bytes`` to that
-    check).
-
-    Examples
-    --------
-    >>> from shopstream.events.decode import EventDecoder
-    >>> record = RefusedRecord.of(b'{"eventType":"PAGE_VIEW","sessionId":"s","timestamp":9}',
-    ...                           "ahead of the stream")
-    >>> try:
-    ...     EventDecoder(pseudonymiser=None).decode(record)
-    ... except DecodeError as exc:
-    ...     print(exc.stage, exc, bytes(record)[:14])
-    limit ahead of the stream b'{"eventType":"'
-    """
-
-    reason: str
-
-    @classmethod
-    def of(cls, raw: bytes, reason: str) -> RefusedRecord:
-        record = cls(raw)
-        record.reason = reason
-        return record
-
-
 def format_ms(ms: int) -> str:
     """An epoch-millisecond time as ISO-8601 UTC, or the number when out of range.
 
@@ -186,10 +155,7 @@ def _refuse(message: str) -> DecodeError:
 
 
 def check_raw(raw: bytes, limits: InputLimits) -> bytes:
-    """Refuse ``raw`` when a byte-level limit is broken, or when a source refused it (a
-    :class:`RefusedRecord`); return it without a UTF-8 BOM."""
-    if type(raw) is RefusedRecord:
-        raise _refuse(raw.reason)
+    """Refuse ``raw`` when a byte-level limit is broken; return it without a UTF-8 BOM."""
     if len(raw) > limits.max_line_bytes:
         msg = (f"event larger than max_line_bytes={limits.max_line_bytes} "
                "(--max-line-bytes)")

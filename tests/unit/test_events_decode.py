@@ -60,16 +60,3 @@ def test_bad_lines_are_rejected_with_a_reason(raw: bytes, stage: str, reason: st
         DEC.decode(raw)
     assert info.value.stage == stage
     assert reason in str(info.value)
-
-
-def test_a_refused_record_takes_the_slow_path_whatever_its_bytes() -> None:
-    # The decoder sends anything but plain bytes to check_raw: a RefusedRecord of an
-    # ASCII line is refused with its reason without any help from RefusedRecord itself.
-    from shopstream.events.limits import RefusedRecord
-
-    record = RefusedRecord.of(GOOD, "ahead of the stream")
-    assert record.isascii()
-    with pytest.raises(DecodeError, match="ahead of the stream") as caught:
-        DEC.decode(record)
-    assert caught.value.stage == "limit"
-    assert DEC.decode(bytes(record)).event_id == "e1"
