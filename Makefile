@@ -40,8 +40,9 @@ lint: setup
 typecheck: setup
 	$(PY) -m mypy
 
+# Two workers (pytest-xdist): the suite waits on servers and JVMs as much as it computes.
 unit: setup
-	$(PY) -m pytest -q --durations=15
+	$(PY) -m pytest -q -n 2 --durations=15
 
 # The docs site, warnings as errors (a broken link or a missing page fails the build).
 docs: setup

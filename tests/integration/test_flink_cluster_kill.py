@@ -151,7 +151,7 @@ def test_stopped_with_a_savepoint_and_resubmitted_from_it_gives_the_same_outputs
     from shopstream.runners.flink.cluster import rest_get
 
     events = tmp_path / "events.jsonl"
-    write_jsonl(SimulationConfig(sessions=1_500, seed=12, disorder_ms=2_000, bad_rate=0.01),
+    write_jsonl(SimulationConfig(sessions=3_000, seed=12, disorder_ms=2_000, bad_rate=0.01),
                 str(events), progress=False)
     expected_dir, flink_dir = tmp_path / "embedded", tmp_path / "flink"
     done = _shopstream("run", "--input", str(events), "--output-dir", str(expected_dir),

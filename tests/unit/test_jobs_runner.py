@@ -49,6 +49,14 @@ def _until(probe: Callable[[], Any], seconds: float = 10.0) -> Any:
     return value
 
 
+def _failures_after_asking(scheduler: JobScheduler, log: RunLog) -> int:
+    failures = int(log.summary(HOT)["failures"])
+    if failures < 2:
+        scheduler.run_soon(HOT)
+        time.sleep(0.2)
+    return failures
+
+
 @pytest.mark.parametrize(("base", "tries", "expected"), [
     (1.0, 4, [1.0, 2.0, 4.0]),
     (0.5, 3, [0.5, 1.0]),
@@ -193,9 +201,10 @@ def test_a_failing_job_stops_neither_the_others_nor_the_pipeline(tmp_path: Path)
         assert log.last_run(HOT).outcome == "failed"  # type: ignore[union-attr]
         assert {log.last_run(n).outcome for n in JOB_NAMES if n != HOT} == {"ok"}  # type: ignore[union-attr]
         assert scheduler.running
-        # The failing job fires again on demand: it was not unscheduled.
-        scheduler.run_soon(HOT)
-        assert _until(lambda: log.summary(HOT)["failures"] == 2)
+        # The failing job fires again on demand: it was not unscheduled. (The run log has
+        # the first run's record a moment before the scheduler counts that run as over, and
+        # a run asked for meanwhile is skipped as an overlap: ask until a second one runs.)
+        assert _until(lambda: _failures_after_asking(scheduler, log) >= 2, seconds=30.0)
         # The pipeline kept going beside the jobs.
         now_ms = int(time.time()) // 30 * 30_000
         live.submit([b'{"eventType":"PURCHASE","sessionId":"s","userId":"u","timestamp":%d,'

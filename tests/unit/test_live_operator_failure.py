@@ -56,7 +56,7 @@ def _live(store: SqliteStore) -> LivePipeline:
     return live
 
 
-def _wait(predicate: Any, seconds: float = 10.0) -> None:
+def _wait(predicate: Any, seconds: float = 30.0) -> None:
     deadline = time.monotonic() + seconds
     while not predicate():
         assert time.monotonic() < deadline, "timed out"
