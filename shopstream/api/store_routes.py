@@ -60,8 +60,7 @@ _encode = msgspec.json.Encoder().encode
 _USER_FEATURE_NAMES = tuple(_encode(name) + b":" for name in USER_FEATURES)
 #: The groups of a shopper's features, and each group's members all ``null``.
 _USER_GROUPS = tuple(group for group, _ in FEATURE_GROUPS[USER])
-_NULL_GROUPS = tuple(b",".join([_encode(name) + b":null" for name in names])
-                     for _, names in FEATURE_GROUPS[USER])
+_GROUP_NAMES = tuple(tuple(names) for _, names in FEATURE_GROUPS[USER])
 
 
 def user_features_answer(store: FeatureStore, user_id: str) -> tuple[int, bytes]:
@@ -70,21 +69,29 @@ def user_features_answer(store: FeatureStore, user_id: str) -> tuple[int, bytes]
     One read of the shopper's 4 feature groups (``features:user:{id}:{group}``, see
     :data:`~shopstream.stores.keys.FEATURE_GROUPS`), each a JSON object of the group's
     features in catalog order, spliced into the answer as stored (no decode or encode:
-    :mod:`shopstream.stores.raw`); a group not stored reads as ``null`` features. A
-    store with none of them (written before the groups existed) is read feature by
-    feature, with the same answer."""
+    :mod:`shopstream.stores.raw`). A group not stored (a store written before the
+    groups existed, or a shopper with only some groups written since) is read from its
+    per-feature keys, so the answer is the same as a read feature by feature."""
     prefix = features_key(USER, user_id, "")
     try:
         groups = raw_many(store, [prefix + group for group in _USER_GROUPS])
         if all(group is None for group in groups):
             return _features_key_by_key(store, user_id)
+        parts = [_group_key_by_key(store, user_id, names) if group is None else group[1:-1]
+                 for group, names in zip(groups, _GROUP_NAMES, strict=True)]
     except StoreError as exc:
         return 503, _encode({"detail": unavailable(exc)})
     return 200, b"".join((b'{"userId":', _encode(user_id), b',"features":{',
-                          b",".join([nulls if group is None else group[1:-1]
-                                     for group, nulls in zip(groups, _NULL_GROUPS,
-                                                             strict=True)]),
-                          b"}}"))
+                          b",".join(parts), b"}}"))
+
+
+def _group_key_by_key(store: FeatureStore, user_id: str, names: tuple[str, ...]) -> bytes:
+    """The ``"name":value`` members of one feature group from the per-feature keys
+    ``user:{id}:{feature}`` (``null`` where none is stored)."""
+    prefix = user_key(user_id, "")
+    values = raw_many(store, [prefix + name for name in names])
+    return b",".join([_encode(name) + b":" + (b"null" if value is None else value)
+                      for name, value in zip(names, values, strict=True)])
 
 
 def _features_key_by_key(store: FeatureStore, user_id: str) -> tuple[int, bytes]:

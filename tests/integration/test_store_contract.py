@@ -162,6 +162,26 @@ def test_the_tap_writes_each_feature_group_as_one_value(opener: Opener, prefix: 
         "cart_value_5min"] is None
 
 
+def test_a_shopper_with_some_groups_stored_reads_the_others_feature_by_feature(
+        opener: Opener, prefix: str) -> None:
+    # A store written before the groups existed, then one group written since: the other
+    # groups' features still come from their per-feature keys, not as null.
+    store = opener()
+    user = f"{prefix}-mixed"
+    store.write_batch([StoreEntry(user_key(user, "latest_platform"), "ios", 60.0),
+                       StoreEntry(user_key(user, "orders_count_24hr"), 3, 60.0)])
+    tap = StoreTap(store, TtlConfig(), batch_size=10_000, max_delay_s=60)
+    tap.write(Output("shopper-features", user, ShopperFeatures(
+        "user", user, 0, {"cart_value_5min": 7.5})))
+    tap.flush()
+    status, body = user_features_answer(store, user)
+    features = json.loads(body)["features"]
+    assert status == 200 and list(features) == list(USER_FEATURES)
+    assert features["latest_platform"] == "ios" and features["orders_count_24hr"] == 3
+    assert features["cart_value_5min"] == 7.5
+    assert features == {name: store.get(user_key(user, name)) for name in USER_FEATURES}
+
+
 def test_scan_keys_lists_the_live_keys_of_a_kind(opener: Opener, prefix: str) -> None:
     store = opener()
     store.write_batch([StoreEntry(user_key(f"{prefix}b", "x"), 1, 60.0),
