@@ -6,6 +6,8 @@ import heapq
 from collections.abc import Callable
 from typing import Any
 
+from shopstream.state.errors import StateError
+
 __all__ = ["SEQ_BITS", "TimerQueue"]
 
 #: A heap entry is ``timestamp_ms << SEQ_BITS | seq``: one integer, so the heap compares
@@ -51,6 +53,8 @@ class TimerQueue:
         return len(self._live)
 
     def register(self, stage: int, key: str, timestamp_ms: int) -> None:
+        if type(timestamp_ms) is not int:
+            timestamp_ms = _whole_ms(stage, key, timestamp_ms)
         ident = (stage, key, timestamp_ms)
         live = self._live
         if ident in live:
@@ -129,3 +133,22 @@ class TimerQueue:
         self._timers = {seq: (stage, key, ts) for ts, seq, stage, key in rows}
         self._live = {ident: seq for seq, ident in self._timers.items()}
         self._seq = int(snapshot["seq"])
+
+
+def _whole_ms(stage: int, key: str, timestamp_ms: object) -> int:
+    """``timestamp_ms`` as an int when it is a whole number of milliseconds (a float from a
+    configuration, say ``1.8e6``); a :class:`StateError` naming the stage and key when not.
+
+    >>> _whole_ms(0, "s1", 1.8e6)
+    1800000
+    >>> _whole_ms(2, "s1", 1.5)
+    Traceback (most recent call last):
+    ...
+    shopstream.state.errors.StateError: stage #2, key 's1': timers take whole ms, got 1.5
+    """
+    if isinstance(timestamp_ms, float) and timestamp_ms.is_integer():
+        return int(timestamp_ms)
+    if isinstance(timestamp_ms, int):  # bool or an int subclass
+        return int(timestamp_ms)
+    msg = f"stage #{stage}, key {key!r}: timers take whole ms, got {timestamp_ms!r}"
+    raise StateError(msg)
