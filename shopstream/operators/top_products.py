@@ -114,11 +114,21 @@ class _ProductSums(msgspec.Struct, gc=False):
 
 class _WindowSums(msgspec.Struct):
     """One open window: its orders, products, and orders per category (an order counts
-    once per category of its products)."""
+    once per category of its products).
+
+    The one-phase operator counts ``category_orders`` as orders come (a product's category
+    is fixed by its first line). A key group's partial cannot: a product's category is its
+    earliest line's over *all* groups, known only to the merge. The partial keeps instead,
+    in ``baskets``, each order's distinct product ids (sorted) with how many of its orders
+    had exactly that set, and the merge's record counts those orders per category once
+    the categories are resolved. At most one entry per order of the window, holding at
+    most its lines' product ids (identical sets share one entry).
+    """
 
     orders: int = 0
     products: dict[str, _ProductSums] = msgspec.field(default_factory=dict)
     category_orders: dict[str | None, int] = msgspec.field(default_factory=dict)
+    baskets: dict[tuple[str, ...], int] = msgspec.field(default_factory=dict)
 
 
 # Checkpoints and savepoints written before 3ad9098 (one phase) or by it pickled the open
@@ -176,6 +186,8 @@ class _TopProductsFold:
     """The fold the one-phase operator and both phases of the two-phase one share."""
 
     config: TopProductsConfig
+    #: Whether orders wait in ``baskets`` for their categories (a partial's fold).
+    defer_categories: ClassVar[bool] = False
 
     def __init__(self, config: TopProductsConfig | None = None) -> None:
         self.config: TopProductsConfig = config or TopProductsConfig()
@@ -202,10 +214,13 @@ class _TopProductsFold:
             if pid not in seen_products:
                 seen_products.add(pid)
                 sold.orders += 1
-            if sold.category not in seen_categories:
+            if not self.defer_categories and sold.category not in seen_categories:
                 seen_categories.add(sold.category)
                 acc.category_orders[sold.category] = (
                     acc.category_orders.get(sold.category, 0) + 1)
+        if self.defer_categories and seen_products:
+            basket = tuple(sorted(seen_products))
+            acc.baskets[basket] = acc.baskets.get(basket, 0) + 1
 
     def combine(self, acc: _WindowSums, other: _WindowSums) -> None:
         acc.orders += other.orders
@@ -226,6 +241,8 @@ class _TopProductsFold:
             sold.orders += theirs.orders
         for category, orders in other.category_orders.items():
             acc.category_orders[category] = acc.category_orders.get(category, 0) + orders
+        for basket, orders in other.baskets.items():
+            acc.baskets[basket] = acc.baskets.get(basket, 0) + orders
 
     def result(self, start_ms: int, acc: _WindowSums,
                closed: _Closed | None) -> tuple[TopProducts, _Closed]:
@@ -237,15 +254,21 @@ class _TopProductsFold:
 
     def _categories(self, window: _WindowSums) -> list[CategoryStat]:
         """Each category's figures: the sums over its products (a product counts in the
-        category of its first line), and the orders that had one of them."""
+        category of its first line), and the orders that had one of them (those counted
+        as they came, plus the partials' orders, counted now that each product's category
+        is known)."""
         sums: dict[str | None, tuple[int, list[float], int]] = {}
         for sold in window.products.values():
             quantity, revenue, products = sums.get(sold.category, (0, [], 0))
             merge_exact(revenue, sold.revenue)
             sums[sold.category] = (quantity + sold.quantity, revenue, products + 1)
+        category_orders = dict(window.category_orders)
+        for basket, orders in window.baskets.items():
+            for category in {window.products[pid].category for pid in basket}:
+                category_orders[category] = category_orders.get(category, 0) + orders
         return heapq.nsmallest(
             self.config.max_categories,
-            (CategoryStat(c, q, round(exact_value(r), 2), window.category_orders.get(c, 0), n)
+            (CategoryStat(c, q, round(exact_value(r), 2), category_orders.get(c, 0), n)
              for c, (q, r, n) in sums.items()),
             key=lambda c: (-c.revenue, -c.quantity, c.category or ""))
 
@@ -313,14 +336,17 @@ class TopProductsOperator(_Stage, _Orders, WindowFold[BasketCompletion, _WindowS
 
 class TopProductsPartialOperator(_Orders, PartialWindows[BasketCompletion, _WindowSums]):
     """Phase one of the top-products statistic, keyed by key group: each window's figures
-    of the group's orders per product and orders per category, sent on
+    of the group's orders per product, and each order's distinct products (the merge
+    counts orders per category once it knows every product's category), sent on
     ``top-products-partials`` at the window's end (see
     :class:`~shopstream.operators.windows.PartialWindows`). State per key group: the
-    windows the watermark has not passed, one entry per product and category the group
-    sold in each.
+    windows the watermark has not passed, one entry per product the group sold in each
+    and one per distinct set of products an order had (at most one per order, holding at
+    most its lines' product ids).
     """
 
     config: TopProductsConfig
+    defer_categories = True
 
     name = "top-products-partials"
     stream = streams.TOP_PRODUCTS_PARTIALS
@@ -333,12 +359,17 @@ class TopProductsMergeOperator(_Stage, _TopProductsFold, MergedWindows[_WindowSu
     window combined (sums added; a product's name and category are its earliest line's,
     ties to the smallest value: the same for any arrival order) and emitted as
     :class:`TopProductsOperator` emits them. Stage name ``top-products``, the one-phase
-    stage's. State: per window whose partials are arriving, one entry per product and
-    category sold in it; the last window's order count per product.
+    stage's. State: per window whose partials are arriving, one entry per product sold
+    in it and per distinct set of products an order had; the last window's order count
+    per product.
 
     A product whose lines of one window carry different categories in different key
     groups (a catalog change within the window) is listed under its earliest category,
-    as in one phase, but an order counts in the category its key group saw first.
+    and every order that had it counts in that category, as in one phase: the partials
+    carry each order's products, and the record counts orders per category from them.
+    Lines of one millisecond are the exception: one phase keeps the first to arrive, the
+    merge the smallest value (within a key group, its first), so a product whose lines of
+    that millisecond differ may be listed under another category or name.
     """
 
     config: TopProductsConfig
@@ -346,4 +377,4 @@ class TopProductsMergeOperator(_Stage, _TopProductsFold, MergedWindows[_WindowSu
     def settled(self, acc: _WindowSums) -> _WindowSums | None:
         if type(acc) is not _OnePhaseWindow:
             return None
-        return _WindowSums(acc.orders, acc.products, acc.category_orders)
+        return _WindowSums(acc.orders, acc.products, acc.category_orders, acc.baskets)

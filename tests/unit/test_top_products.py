@@ -8,7 +8,13 @@ from orders import buy, on_orders
 from shopstream.errors import ConfigError
 from shopstream.events import streams
 from shopstream.events.insights import TopProducts
-from shopstream.operators.top_products import TopProductsConfig, TopProductsOperator
+from shopstream.events.records import BasketCompletion, BasketLine
+from shopstream.operators.top_products import (
+    TopProductsConfig,
+    TopProductsMergeOperator,
+    TopProductsOperator,
+    TopProductsPartialOperator,
+)
 from shopstream.pipeline import global_key
 
 MIN = 60_000
@@ -40,6 +46,33 @@ def test_category_performance_counts_an_order_once_per_category() -> None:
                   buy(1, items=[("b1", 10.0, 1)])])
     assert [(c.category, c.quantity, c.revenue, c.orders, c.products)
             for c in top.by_category] == [("cat-b", 1, 10.0, 1, 1), ("cat-a", 3, 8.0, 1, 2)]
+
+
+def test_two_phase_counts_orders_in_a_products_earliest_category() -> None:
+    """A product's lines carry "Office" in one key group, "Gifts" (later) in another: it is
+    listed under "Office" and both its orders count there, in one phase and in two."""
+    def order(session: str, ts: int, *lines: tuple[str, str]) -> BasketCompletion:
+        return BasketCompletion(session, "u", "COMPLETED", tuple(
+            BasketLine(pid, pid, category, 2.0, 1) for pid, category in lines), 2.0, ts)
+    first = order("s1", 1_000, ("pen", "Office"))
+    later = order("s2", 2_000, ("pen", "Gifts"), ("card", "Gifts"))
+    one = TopProductsOperator()
+    acc = one.initialize()
+    one.add_order(acc, first)
+    one.add_order(acc, later)
+    expected, _ = one.result(0, acc, None)
+    assert [(c.category, c.quantity, c.orders, c.products) for c in expected.by_category] == [
+        ("Office", 2, 2, 1), ("Gifts", 1, 1, 1)]
+    partial, merge = TopProductsPartialOperator(), TopProductsMergeOperator()
+    for groups in ([first], [later]), ([later], [first]):
+        merged = merge.initialize()
+        for group in groups:
+            part = partial.initialize()
+            for basket in group:
+                partial.add_order(part, basket)
+            merge.combine(merged, part)
+        got, _ = merge.result(0, merged, None)
+        assert got == expected
 
 
 def test_rising_compares_order_counts_with_the_window_before() -> None:
