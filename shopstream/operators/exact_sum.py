@@ -56,5 +56,15 @@ def merge_exact(partials: list[float], other: list[float]) -> None:
 
 
 def exact_value(partials: list[float]) -> float:
-    """The exact sum, correctly rounded to a float."""
-    return math.fsum(partials)
+    """The exact sum, correctly rounded to a float; ``inf`` (or ``-inf``) when the sum
+    overflowed, as a plain float sum gives.
+
+    >>> total: list[float] = []
+    >>> add_exact(total, 1e308); add_exact(total, 1e308)
+    >>> exact_value(total)
+    inf
+    """
+    try:
+        return math.fsum(partials)
+    except ValueError:  # an overflow left -inf beside inf; the last partial is the sum
+        return partials[-1]
