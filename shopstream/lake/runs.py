@@ -17,11 +17,10 @@ temporary files (``part-<run>-<seq>.parquet.tmp``), which the views never read. 
 resume deletes them; a run that is never resumed would leave them for ever, so
 :func:`remove_orphans` deletes other runs' temporary files last modified before a given
 time: every writer (:class:`~shopstream.lake.sink.LakeSink`) calls it when it starts, with
-its own start time, and ``lake compact`` with its own. A file older than the writer
-cannot be one it is writing; one that another live writer of the same lake has left
-untouched since then would go too, and that writer's commit would then fail (naming the
-file) rather than lose rows: its resume writes the flush again. Running two writers on
-one lake at once is not supported anyway (see ``lake compact``).
+its own start time, and ``lake compact`` with its own. A writer holds its run's lock
+(:func:`hold_run_lock`, an exclusive ``flock`` on ``DIR/.run-<run>.lock`` that the system
+releases when the process ends, however it ends), and the files of a run whose lock is
+held are never deleted, so another writer or a compaction cannot break a running one.
 
 Examples
 --------
@@ -44,7 +43,9 @@ run again without --resume
 
 from __future__ import annotations
 
+import fcntl
 import json
+import os
 import re
 from pathlib import Path
 from typing import Any
@@ -52,10 +53,13 @@ from typing import Any
 from shopstream.lake.errors import LakeError
 from shopstream.lake.files import replace_json
 
-__all__ = ["RUNS_FILE", "check_resumable", "claim", "read_runs", "remove_orphans",
-           "run_of_file"]
+__all__ = ["RUNS_FILE", "check_resumable", "claim", "hold_run_lock", "read_runs",
+           "release_run_lock", "remove_orphans", "run_of_file"]
 
 RUNS_FILE = "_runs.json"
+#: The run locks this process holds: lock file -> its descriptor (a run resumed in the
+#: same process takes its lock over).
+_HELD: dict[Path, int] = {}
 _FILE = re.compile(r"^(?:part|compacted)-(?P<run>[0-9a-z]+)-[0-9a-z]+\.parquet(?:\.tmp)?$")
 
 
@@ -149,9 +153,14 @@ def remove_orphans(directory: Path, before_s: float, keep_run: str = "") -> list
      'part-mine-000001.parquet.tmp']
     """
     removed: list[Path] = []
+    live: dict[str, bool] = {}
     for path in sorted(directory.glob("stream=*/date=*/part-*.parquet.tmp")):
         run = run_of_file(path.name)
         if run is None or run == keep_run:
+            continue
+        if run not in live:
+            live[run] = _is_live(directory, run)
+        if live[run]:
             continue
         try:
             if path.stat().st_mtime < before_s:
@@ -160,3 +169,59 @@ def remove_orphans(directory: Path, before_s: float, keep_run: str = "") -> list
         except FileNotFoundError:  # gone meanwhile (its run resumed, or published it)
             continue
     return removed
+
+
+def hold_run_lock(directory: Path, run: str) -> Path:
+    """Take ``run``'s lock (``DIR/.run-<run>.lock``) for this process, or keep it when this
+    process holds it already; return the lock file. A :class:`LakeError` when another
+    process holds it (that run is being written). :func:`release_run_lock` gives it back;
+    the system releases it when the process ends.
+
+    >>> import pathlib, tempfile
+    >>> d = pathlib.Path(tempfile.mkdtemp())
+    >>> lock = hold_run_lock(d, "r1")
+    >>> _is_live(d, "r1"), _is_live(d, "r2")
+    (True, False)
+    >>> release_run_lock(lock)
+    >>> _is_live(d, "r1"), lock.exists()
+    (False, False)
+    """
+    path = directory / f".run-{run}.lock"
+    if path in _HELD:
+        return path
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        msg = (f"lake run {run} in {str(directory)!r} is being written by another process; "
+               "wait for it to end")
+        raise LakeError(msg) from None
+    _HELD[path] = fd
+    return path
+
+
+def release_run_lock(path: Path) -> None:
+    """Give back a lock :func:`hold_run_lock` took (and remove its file)."""
+    fd = _HELD.pop(path, None)
+    if fd is not None:
+        path.unlink(missing_ok=True)
+        os.close(fd)
+
+
+def _is_live(directory: Path, run: str) -> bool:
+    """Whether a process (this one included) holds ``run``'s lock."""
+    path = directory / f".run-{run}.lock"
+    if path in _HELD:
+        return True
+    try:
+        fd = os.open(path, os.O_RDWR)
+    except FileNotFoundError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)
+    return False

@@ -55,7 +55,13 @@ from shopstream.events.records import Output
 from shopstream.lake.columns import StreamColumns
 from shopstream.lake.errors import LakeError
 from shopstream.lake.files import replace_json, write_parquet
-from shopstream.lake.runs import check_resumable, claim, remove_orphans
+from shopstream.lake.runs import (
+    check_resumable,
+    claim,
+    hold_run_lock,
+    release_run_lock,
+    remove_orphans,
+)
 from shopstream.lake.schemas import EVENTS, SCHEMAS, TIME_COLUMNS
 from shopstream.lake.writer import FlushWriter
 
@@ -130,6 +136,8 @@ class LakeSink:
         self._auto_flush = True
         self._writer: FlushWriter | None = None
         self.run = ""
+        #: This run's lock file (:func:`~shopstream.lake.runs.hold_run_lock`).
+        self._lock: Path | None = None
         self.seq = 0
         self.max_ms = 0
         self.rows: dict[str, int] = dict.fromkeys(sorted(chosen), 0)
@@ -165,6 +173,9 @@ class LakeSink:
             raise LakeError(msg) from None
         if resume:
             check_resumable(self.directory, self.run)
+        if self._lock is not None and self._lock != self.directory / f".run-{self.run}.lock":
+            release_run_lock(self._lock)
+        self._lock = hold_run_lock(self.directory, self.run)
         claim(self.directory, self.run, self.source)
         if resume:
             self._forget_after(self.seq)
@@ -271,6 +282,9 @@ class LakeSink:
                 self.commit()
             finally:
                 self._writer = None
+                if self._lock is not None:
+                    release_run_lock(self._lock)
+                    self._lock = None
 
 
 def started_sink(directory: str | Path | None = None, **options: Any) -> LakeSink:

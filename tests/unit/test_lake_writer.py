@@ -11,6 +11,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from shopstream.events.model import EventType, ShopperEvent
+from shopstream.lake import runs
 from shopstream.lake.compact import compact
 from shopstream.lake.errors import LakeError
 from shopstream.lake.schemas import EVENTS
@@ -95,6 +96,8 @@ def _killed_run(lake: Path, ck: Path) -> list[Path]:
     assert orphans and _files(lake, "*.parquet") == published
     for path in orphans:
         os.utime(path, (time.time() - 3_600, time.time() - 3_600))
+    assert sink._lock is not None
+    os.close(runs._HELD.pop(sink._lock))  # what the kill does: the lock goes, its file stays
     return orphans
 
 
@@ -119,3 +122,50 @@ def test_temporary_files_of_a_run_never_resumed_are_deleted_by_the_next_writer_a
     assert compact(lake).orphans == len(orphans)
     assert _files(lake, "*.parquet.tmp") == []
     assert sum(pq.read_table(f).num_rows for f in _files(lake, "*.parquet")) == 1
+
+
+def test_a_live_writers_idle_temporary_files_survive_another_writer_and_compact(
+        tmp_path: Path) -> None:
+    lake = tmp_path / "lake"
+    running = LakeSink(lake, streams=[EVENTS], batch_rows=3)
+    running.start(None, resume=False, checkpoint_dir=tmp_path / "ck1")
+    assert running._writer is not None
+    running._writer.row_group_rows = 1
+    for event in _events(10):
+        running.write_event(event)
+    pending = _files(lake, "*.parquet.tmp")
+    assert pending
+    for path in pending:  # idle since long before the others start
+        os.utime(path, (time.time() - 3_600, time.time() - 3_600))
+    other = LakeSink(lake, streams=[EVENTS])
+    other.start(None, resume=False, checkpoint_dir=tmp_path / "ck2")
+    other.write_event(_events(1)[0])
+    other.close()
+    assert compact(lake).orphans == 0
+    assert _files(lake, "*.parquet.tmp") == pending
+    running.close()  # its commit finds its files
+    assert _files(lake, "*.parquet.tmp") == []
+    assert sum(pq.read_table(f).num_rows for f in _files(lake, "*.parquet")) == 11
+    assert not list(lake.glob(".run-*.lock"))
+
+
+def test_a_run_being_written_by_another_process_is_refused(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    lake = tmp_path / "lake"
+    lake.mkdir()
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import fcntl, os, sys, time; "
+         "fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT); fcntl.flock(fd, fcntl.LOCK_EX); "
+         "print('held', flush=True); time.sleep(60)", str(lake / ".run-r1.lock")],
+        stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        with pytest.raises(LakeError, match=r"run r1 .* is being written by another process"):
+            runs.hold_run_lock(lake, "r1")
+        assert runs._is_live(lake, "r1")
+    finally:
+        holder.kill()
+        holder.communicate()
+    assert not runs._is_live(lake, "r1")  # the kill released it
