@@ -186,7 +186,7 @@ def hold_run_lock(directory: Path, run: str) -> Path:
     >>> _is_live(d, "r1"), lock.exists()
     (False, False)
     """
-    path = directory / f".run-{run}.lock"
+    path = _lock_file(directory, run)
     if path in _HELD:
         return path
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
@@ -211,7 +211,7 @@ def release_run_lock(path: Path) -> None:
 
 def _is_live(directory: Path, run: str) -> bool:
     """Whether a process (this one included) holds ``run``'s lock."""
-    path = directory / f".run-{run}.lock"
+    path = _lock_file(directory, run)
     if path in _HELD:
         return True
     try:
@@ -225,3 +225,7 @@ def _is_live(directory: Path, run: str) -> bool:
     finally:
         os.close(fd)
     return False
+
+
+def _lock_file(directory: Path, run: str) -> Path:
+    return directory / f".run-{run}.lock"

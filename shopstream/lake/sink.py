@@ -173,9 +173,10 @@ class LakeSink:
             raise LakeError(msg) from None
         if resume:
             check_resumable(self.directory, self.run)
-        if self._lock is not None and self._lock != self.directory / f".run-{self.run}.lock":
-            release_run_lock(self._lock)
-        self._lock = hold_run_lock(self.directory, self.run)
+        lock = hold_run_lock(self.directory, self.run)
+        if self._lock is not None and self._lock != lock:
+            release_run_lock(self._lock)  # a start of another run by the same sink
+        self._lock = lock
         claim(self.directory, self.run, self.source)
         if resume:
             self._forget_after(self.seq)
