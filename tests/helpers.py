@@ -32,11 +32,26 @@ def jsonl(events: list[ShopperEvent]) -> bytes:
 
 
 def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+    """A TCP port on 127.0.0.1 that nothing listens on right now, nor on the next port.
+
+    ``shopstream serve`` puts its read workers on ``--port + 1`` unless told otherwise, so a
+    port whose neighbour another test (or another pytest worker) holds would fail its start
+    with "already in use". Both ports are held while they are checked.
+    """
+    for _ in range(100):
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port: int = sock.getsockname()[1]
+            if port >= 65535:
+                continue
+            with socket.socket() as neighbour:
+                try:
+                    neighbour.bind(("127.0.0.1", port + 1))
+                except OSError:
+                    continue
+            return port
+    msg = "no free pair of neighbouring TCP ports on 127.0.0.1 after 100 tries"
+    raise RuntimeError(msg)
 
 
 @dataclass

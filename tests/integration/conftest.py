@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from helpers import free_port
 
 from shopstream.api.read_workers import stop_processes
 
@@ -19,12 +20,6 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
     stop_processes([proc], timeout_s=10.0)
 
 
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 @pytest.fixture(scope="session")
@@ -162,8 +157,21 @@ def shop_dsn(postgres_server: str, request: pytest.FixtureRequest) -> Iterator[s
             cur.execute(f"CREATE DATABASE {name}")
         yield postgres_server.rsplit("/", 1)[0] + f"/{name}"
         with admin.cursor() as cur:
-            cur.execute("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots "
-                        "WHERE database = %s AND NOT active", (name,))
+            # A slot a reader (or its walsender, which outlives a closed connection for a
+            # moment) still holds cannot be dropped, and a database with a slot cannot be
+            # either: end those walsenders and wait until every slot is free.
+            deadline = time.monotonic() + 30
+            while True:
+                cur.execute("SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots "
+                            "WHERE database = %s AND active", (name,))
+                cur.execute("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots "
+                            "WHERE database = %s AND NOT active", (name,))
+                cur.execute("SELECT count(*) FROM pg_replication_slots WHERE database = %s",
+                            (name,))
+                row = cur.fetchone()
+                if row is None or row[0] == 0 or time.monotonic() > deadline:
+                    break
+                time.sleep(0.1)
             cur.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
     finally:
         admin.close()

@@ -17,7 +17,7 @@ from pathlib import Path
 import httpx
 import pytest
 from confluent_kafka import Producer
-from conftest import free_port
+from helpers import free_port
 from hostile import DAY, HOSTILE, valid_lines
 from test_kafka import read_topics
 

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from conftest import free_port
+from helpers import free_port
 
 from shopstream.api.server import BackgroundServer, ServeConfig
 from shopstream.jobs.config import JOB_NAMES

@@ -14,7 +14,7 @@ from typing import IO
 
 import httpx
 import pytest
-from conftest import free_port
+from helpers import free_port
 
 from shopstream.cli import main
 

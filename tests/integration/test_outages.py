@@ -27,7 +27,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import _stop, free_port
+from conftest import _stop
+from helpers import free_port
 
 from shopstream.cli import main
 

@@ -19,7 +19,7 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import free_port
+from helpers import free_port
 
 from shopstream.api.read_workers import stop_processes
 

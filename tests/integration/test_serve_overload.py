@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import free_port
+from helpers import free_port
 
 from shopstream.stores.embedded import SqliteStore
 
