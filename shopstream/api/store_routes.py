@@ -122,7 +122,17 @@ def recommendations_answer(store: FeatureStore, session_id: str) -> tuple[int, b
 def stored_bytes(store: FeatureStore, key: str, missing: str) -> tuple[int, bytes]:
     """``(200, the JSON bytes stored under key)`` (:mod:`shopstream.stores.raw`), else the
     status and JSON body of the error: 404 with ``missing`` as its ``detail``, 503 when
-    the store fails (:func:`unavailable`)."""
+    the store fails (:func:`unavailable`).
+
+    >>> from shopstream.stores.base import StoreEntry
+    >>> from shopstream.stores.embedded import temporary_store
+    >>> store = temporary_store()
+    >>> stored_bytes(store, "k", "nothing under k")
+    (404, b'{"detail":"nothing under k"}')
+    >>> store.write_batch([StoreEntry("k", {"a": 1})])
+    >>> stored_bytes(store, "k", "nothing under k")
+    (200, b'{"a":1}')
+    """
     try:
         value = raw_one(store, key)
     except StoreError as exc:

@@ -52,6 +52,17 @@ def fit_positive(log_likelihood: Callable[[FloatArray], FloatArray], start: Sequ
     ------
     ProfileError
         The optimiser did not converge to finite parameters and likelihood.
+
+    Examples
+    --------
+    The rate of an exponential distribution, whose maximum-likelihood estimate is one over
+    the mean of the observations:
+
+    >>> waits = np.array([0.5, 1.0, 1.5, 2.0])
+    >>> (rate,) = fit_positive(lambda p: np.log(p[0]) - p[0] * waits, [3.0],
+    ...                        model="exponential", size=len(waits))
+    >>> round(rate, 4), round(1 / float(waits.mean()), 4)
+    (0.8, 0.8)
     """
 
     def objective(theta: FloatArray) -> float:

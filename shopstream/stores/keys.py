@@ -97,7 +97,12 @@ def session_key(session_id: str, feature: str) -> str:
 
 def feature_group(feature: str) -> str:
     """The group of a feature: its window (``5min``, ``1hr``, ``24hr``), ``session`` for a
-    session feature, else ``context`` (the same split as :meth:`TtlConfig.for_feature`)."""
+    session feature, else ``context`` (the same split as :meth:`TtlConfig.for_feature`).
+
+    >>> [feature_group(n) for n in ("views_5min", "orders_count_24hr", "session_events",
+    ...                             "device_type")]
+    ['5min', '24hr', 'session', 'context']
+    """
     for window in ("5min", "1hr", "24hr"):
         if feature.endswith("_" + window):
             return window
