@@ -49,7 +49,8 @@ try:
 except ImportError:  # pragma: no cover - httptools is optional (uvicorn[standard])
     STATUS_LINE = {}
 
-__all__ = ["KNOWN_KEYS", "FastReadProtocol", "FastReads", "fast_reads_of", "parse_get"]
+__all__ = ["KNOWN_KEYS", "FastReadProtocol", "FastReads", "fast_answer", "fast_reads_of",
+           "parse_get", "plan_of"]
 
 #: Valid read keys remembered per server (a key is checked in full once).
 KNOWN_KEYS = 64
@@ -145,12 +146,57 @@ def fast_reads_of(app: Any) -> FastReads | None:
 _PLANS: dict[int, tuple[Any, FastReads | None]] = {}
 
 
-def _plan(app: Any) -> FastReads | None:
+def plan_of(app: Any) -> FastReads | None:
+    """:func:`fast_reads_of` ``app``, worked out once per app (per process)."""
     known = _PLANS.get(id(app))
     if known is None or known[0] is not app:
         known = (app, fast_reads_of(app))
         _PLANS[id(app)] = known
     return known[1]
+
+
+#: uvicorn's default headers (a list it replaces every second) and their bytes.
+_DEFAULTS: list[Any] = [None, b""]
+
+
+def fast_answer(fast: FastReads, data: bytes, defaults: list[tuple[bytes, bytes]]
+                ) -> bytes | None:
+    """The whole HTTP answer to ``data`` when it is a plain ``GET`` of a hot route the
+    guard passes untouched (:func:`parse_get`, :meth:`FastReads.allowed`), else ``None``:
+    the status line, uvicorn's ``defaults`` headers (``date``, ``server``), the
+    content type and length, the body. An unexpected exception of the read gives
+    ``None`` (uvicorn's usual path then answers, a 500); a store error is a 503 answer.
+
+    >>> from shopstream.stores.embedded import temporary_store
+    >>> fast = FastReads(HotReads(temporary_store({"recs:session:s1": [1]})), None)
+    >>> answer = fast_answer(fast, b"GET /sessions/s1/recommendations HTTP/1.1\\r\\n\\r\\n",
+    ...                      [(b"server", b"uvicorn")])
+    >>> for line in answer.split(b"\\r\\n"):
+    ...     print(line.decode())
+    HTTP/1.1 200 OK
+    server: uvicorn
+    content-type: application/json
+    content-length: 40
+    <BLANKLINE>
+    {"sessionId":"s1","recommendations":[1]}
+    >>> fast_answer(fast, b"GET /trending HTTP/1.1\\r\\n\\r\\n", []) is None
+    True
+    """
+    request = parse_get(data)
+    if request is None or not fast.allowed(request[1]):
+        return None
+    try:
+        found = fast.reads.answer(request[0])
+    except Exception:  # uvicorn's usual path answers it (a 500)
+        return None
+    if found is None:
+        return None
+    status, body = found
+    if defaults is not _DEFAULTS[0]:  # held here, so never another list at its address
+        _DEFAULTS[1] = b"".join(b"%b: %b\r\n" % pair for pair in defaults)
+        _DEFAULTS[0] = defaults
+    return (b"%b%bcontent-type: application/json\r\ncontent-length: %d\r\n\r\n%b"
+            % (STATUS_LINE[status], _DEFAULTS[1], len(body), body))
 
 
 if LimitedHttpToolsProtocol is None:  # pragma: no cover - httptools is optional
@@ -163,10 +209,8 @@ else:
         def __init__(self, *args: Any, **kwargs: Any) -> None:
             super().__init__(*args, **kwargs)
             # An access log asked for (uvicorn clears the logger's handlers otherwise).
-            self._fast = None if self.config.access_log else _plan(self.app)
+            self._fast = None if self.config.access_log else plan_of(self.app)
             self._in_message = False
-            self._defaults: Any = None
-            self._default_block = b""
 
         def on_message_begin(self) -> None:
             self._in_message = True
@@ -191,26 +235,14 @@ else:
                     or (limit is not None and (len(self.connections) >= limit
                                                or len(self.tasks) >= limit))):
                 return False
-            request = parse_get(data)
             fast = self._fast
-            if request is None or fast is None or not fast.allowed(request[1]):
+            answer = None if fast is None else fast_answer(
+                fast, data, self.server_state.default_headers)
+            if answer is None:
                 return False
-            try:
-                found = fast.reads.answer(request[0])
-            except Exception:  # uvicorn's usual path answers it (a 500)
-                return False
-            if found is None:
-                return False
-            status, body = found
-            defaults = self.server_state.default_headers
-            if defaults is not self._defaults:
-                self._defaults = defaults
-                self._default_block = b"".join(b"%b: %b\r\n" % pair for pair in defaults)
             self._disarm()
             self._unset_keepalive_if_required()
-            self.transport.write(b"%b%bcontent-type: application/json\r\n"
-                                 b"content-length: %d\r\n\r\n%b"
-                                 % (STATUS_LINE[status], self._default_block, len(body), body))
+            self.transport.write(answer)
             self.server_state.total_requests += 1
             self.timeout_keep_alive_task = self.loop.call_later(
                 self.timeout_keep_alive, self.timeout_keep_alive_handler)

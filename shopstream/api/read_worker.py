@@ -3,8 +3,10 @@
 
 It opens the store read-only, builds the same app as the main port (so reads answer the
 same status and bytes, behind the same guard) with :class:`ReadOnlyGate` in front, and
-runs uvicorn on the listening socket it inherited. It stops when the server's lifeline
-pipe closes (the server exited, however) or on ``SIGTERM``.
+runs uvicorn on the listening socket it inherited, with
+:class:`~shopstream.api.read_protocol.ReadPortProtocol` as its HTTP protocol (the hot
+reads answered without uvicorn's protocol, everything else handed to it). It stops when
+the server's lifeline pipe closes (the server exited, however) or on ``SIGTERM``.
 
 Examples
 --------
@@ -92,6 +94,7 @@ def main() -> int:
     threading.Thread(target=_follow_lifeline, args=(spec["lifeline"],), daemon=True,
                      name="shopstream-lifeline").start()
     from shopstream.api.app import ServeState
+    from shopstream.api.read_protocol import read_port_options
     from shopstream.api.server import ServeConfig, server_app, uvicorn_options
     from shopstream.errors import require
     from shopstream.stores.open import open_store
@@ -104,7 +107,7 @@ def main() -> int:
                        role="read worker")
     app = ReadOnlyGate(server_app(state, config), spec["main_port"])
     sock = socket.socket(fileno=spec["fd"])
-    server = uvicorn.Server(uvicorn.Config(app, **uvicorn_options(config)))
+    server = uvicorn.Server(uvicorn.Config(app, **read_port_options(uvicorn_options(config))))
     gc.collect()
     gc.freeze()  # the app lives as long as the process: out of the collector's passes
     os.write(spec["ready"], b"r")
