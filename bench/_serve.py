@@ -23,7 +23,7 @@ from typing import Any
 from shopstream.api.read_workers import stop_processes
 
 __all__ = ["ServeProcess", "cpu_seconds", "free_port", "get_json", "load_average",
-           "rss_mb", "start_redis", "summary", "tree_cpu_seconds"]
+           "rss_mb", "start_redis", "summary", "tree_cpu_seconds", "tree_run_queue_seconds"]
 
 
 def free_port() -> int:
@@ -85,6 +85,26 @@ def tree_cpu_seconds(pid: int) -> float:
     for one in (pid, *_children(pid)):
         with contextlib.suppress(FileNotFoundError, ProcessLookupError):
             total += cpu_seconds(one)
+    return total
+
+
+def _run_queue_seconds(pid: int) -> float:
+    """Time the threads of ``pid`` spent runnable but waiting for a CPU (schedstat)."""
+    total = 0
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        with contextlib.suppress(OSError, IndexError, ValueError):
+            total += int((task / "schedstat").read_text().split()[1])
+    return total / 1e9
+
+
+def tree_run_queue_seconds(pid: int) -> float:
+    """Time the threads of ``pid`` and of its live child processes spent waiting for a
+    CPU while runnable (``/proc/PID/task/TID/schedstat``): a read's latency that is the
+    machine's, not the server's work."""
+    total = 0.0
+    for one in (pid, *_children(pid)):
+        with contextlib.suppress(FileNotFoundError, ProcessLookupError):
+            total += _run_queue_seconds(one)
     return total
 
 

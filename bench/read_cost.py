@@ -10,7 +10,9 @@ For each hot route, per request (median of 5 rounds of ``calls`` requests over 5
   its task run to completion, the answer written to a transport that only counts: what
   a request costs in Python when uvicorn handles it;
 * ``fast_protocol_us``: the same with :class:`~shopstream.api.fast_protocol.FastReadProtocol`,
-  which answers the hot reads in ``data_received``.
+  which answers the hot reads in ``data_received`` (the main port);
+* ``read_port_protocol_us``: the same with
+  :class:`~shopstream.api.read_protocol.ReadPortProtocol` (the read workers' port).
 
 The kernel's share (``recv``, ``send``, ``epoll``) is not in these; the server's CPU per
 answered read under load (``bench/read_load_bench.py``) includes it.
@@ -28,6 +30,7 @@ from shopstream.api.app import ServeState, create_app
 from shopstream.api.connection_limits import ConnectionLimits, uvicorn_limit_options
 from shopstream.api.fast_protocol import FastReadProtocol
 from shopstream.api.hot_reads import HotReads
+from shopstream.api.read_protocol import ReadPortProtocol
 from shopstream.api.security import SecurityConfig
 from shopstream.stores import open_store
 
@@ -65,6 +68,10 @@ class _Transport:
 
     def close(self) -> None:
         return None
+
+    def set_protocol(self, protocol: Any) -> None:
+        msg = f"a request was handed over to {type(protocol).__name__}"
+        raise RuntimeError(msg)
 
 
 def _protocol_cost(protocol_class: Any, app: Any, requests: list[bytes],
@@ -143,6 +150,8 @@ def where_time_goes(spec: str, routes: dict[str, list[str]], calls: int = 2_000,
                     LimitedHttpToolsProtocol, app, requests, loop, calls)
                 result[route]["fast_protocol_us"] = _protocol_cost(
                     FastReadProtocol, app, requests, loop, calls)
+                result[route]["read_port_protocol_us"] = _protocol_cost(
+                    ReadPortProtocol, app, requests, loop, calls)
         return result
     finally:
         loop.close()

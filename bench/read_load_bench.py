@@ -3,7 +3,8 @@ prints JSON.
 
 Run: ``.venv/bin/python bench/read_load_bench.py [--rates 2000,5000] [--seconds 10]
 [--write-rate 200] [--stores embedded,redis] [--routes features,recommendations,profile]
-[--generator auto|c|python] [--workers 1] [--read-workers 1]``
+[--generator auto|c|python] [--workers 1] [--read-workers 1]
+[--pythonpaths /tmp/base,/work/main --repeats 3]``
 
 For each store (the SQLite file; a ``redis-server`` the bench starts on a free port):
 
@@ -50,7 +51,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _serve import ServeProcess, load_average, start_redis, tree_cpu_seconds
+from _serve import ServeProcess, load_average, start_redis, tree_cpu_seconds, tree_run_queue_seconds
 from load_generator import Generator, floor
 from read_cost import where_time_goes
 from serve_bench import fill_store
@@ -97,6 +98,66 @@ def _paths(routes: list[str], users: list[str], sessions: list[str]) -> dict[str
             for route in routes}
 
 
+def _serve_and_read(spec: str, args: argparse.Namespace, mixed: list[str],
+                    generator: Generator, pythonpath: str | None) -> dict[str, Any]:
+    """One server (its code from ``pythonpath`` when given) under the writer and the
+    offered rates."""
+    env = os.environ.copy()
+    if pythonpath is not None:
+        os.environ["PYTHONPATH"] = pythonpath
+    try:
+        server = ServeProcess(spec, "--workers", str(args.workers),
+                              read_workers=args.read_workers)
+    finally:
+        os.environ.clear()
+        os.environ.update(env)
+    pid = server.proc.pid
+    result: dict[str, Any] = {"pythonpath": pythonpath}
+    counts = multiprocessing.Array("l", 2)
+    writing_s = (len(args.rates) + 1) * (args.seconds + 8) + 10
+    writer = multiprocessing.Process(target=_writer, daemon=True,
+                                     args=(server.port, args.write_rate, writing_s, counts))
+    runs = []
+    try:
+        writer.start()
+        time.sleep(2)  # the pipeline is writing before the reads start
+        # The server's CPU while it only takes the writer's events: its share is
+        # taken out of the CPU per read.
+        cpu_before, clock = tree_cpu_seconds(pid), time.monotonic()
+        time.sleep(args.seconds)
+        writing_cpu_per_s = ((tree_cpu_seconds(pid) - cpu_before)
+                             / (time.monotonic() - clock))
+        result["server_cpu_s_per_s_while_only_writing"] = round(writing_cpu_per_s, 4)
+        for rate in args.rates:
+            load_before = load_average()
+            cpu_before, clock = tree_cpu_seconds(pid), time.monotonic()
+            wait_before = tree_run_queue_seconds(pid)
+            reads = generator.run(server.reads_port, mixed, rate, args.seconds)
+            cpu = tree_cpu_seconds(pid) - cpu_before
+            wait = tree_run_queue_seconds(pid) - wait_before
+            elapsed = time.monotonic() - clock
+            answered = max(reads["answered"], 1)
+            reads["load_average_before"] = load_before
+            reads["load_average_after"] = load_average()
+            reads["server_cpu_us_per_answered_read"] = round(cpu / answered * 1e6, 1)
+            reads["server_cpu_us_per_answered_read_less_writing"] = round(
+                (cpu - writing_cpu_per_s * elapsed) / answered * 1e6, 1)
+            reads["server_run_queue_wait_us_per_answered_read"] = round(
+                wait / answered * 1e6, 1)
+            reads["goal_p99_under_2_ms_met"] = (reads["p99_ms"] is not None
+                                                and reads["p99_ms"] < 2.0)
+            runs.append(reads)
+            time.sleep(2)
+    finally:
+        writer.terminate()
+        writer.join(10)
+        server.stop()
+    result["reads"] = runs
+    result["writes"] = {"offered_events_per_s": args.write_rate,
+                        "accepted_events": counts[0], "refused_events": counts[1]}
+    return result
+
+
 def bench_store(kind: str, args: argparse.Namespace, workdir: Path,
                 generator: Generator) -> dict[str, Any]:
     redis = None
@@ -113,46 +174,15 @@ def bench_store(kind: str, args: argparse.Namespace, workdir: Path,
                                   "fill_seconds": round(time.perf_counter() - started, 1)}
         by_route = _paths(args.routes, users, sessions)
         mixed = [path for group in zip(*by_route.values(), strict=False) for path in group]
-        server = ServeProcess(spec, "--workers", str(args.workers),
-                              read_workers=args.read_workers)
-        counts = multiprocessing.Array("l", 2)
-        writing_s = (len(args.rates) + 1) * (args.seconds + 8) + 10
-        writer = multiprocessing.Process(target=_writer, daemon=True,
-                                         args=(server.port, args.write_rate, writing_s, counts))
-        runs = []
-        try:
-            writer.start()
-            time.sleep(2)  # the pipeline is writing before the reads start
-            # The server's CPU while it only takes the writer's events: its share is
-            # taken out of the CPU per read.
-            cpu_before, clock = tree_cpu_seconds(server.proc.pid), time.monotonic()
-            time.sleep(args.seconds)
-            writing_cpu_per_s = ((tree_cpu_seconds(server.proc.pid) - cpu_before)
-                                 / (time.monotonic() - clock))
-            result["server_cpu_s_per_s_while_only_writing"] = round(writing_cpu_per_s, 4)
-            for rate in args.rates:
-                load_before = load_average()
-                cpu_before, clock = tree_cpu_seconds(server.proc.pid), time.monotonic()
-                reads = generator.run(server.reads_port, mixed, rate, args.seconds)
-                cpu = tree_cpu_seconds(server.proc.pid) - cpu_before
-                elapsed = time.monotonic() - clock
-                answered = max(reads["answered"], 1)
-                reads["load_average_before"] = load_before
-                reads["load_average_after"] = load_average()
-                reads["server_cpu_us_per_answered_read"] = round(cpu / answered * 1e6, 1)
-                reads["server_cpu_us_per_answered_read_less_writing"] = round(
-                    (cpu - writing_cpu_per_s * elapsed) / answered * 1e6, 1)
-                reads["goal_p99_under_2_ms_met"] = (reads["p99_ms"] is not None
-                                                    and reads["p99_ms"] < 2.0)
-                runs.append(reads)
-                time.sleep(2)
-        finally:
-            writer.terminate()
-            writer.join(10)
-            server.stop()
-        result["reads"] = runs
-        result["writes"] = {"offered_events_per_s": args.write_rate,
-                            "accepted_events": counts[0], "refused_events": counts[1]}
+        # Servers of each code tree in turn, repeat after repeat (same store, writer,
+        # generator and about the same load for each).
+        servers = [_serve_and_read(spec, args, mixed, generator, pythonpath)
+                   for _ in range(args.repeats) for pythonpath in args.pythonpaths]
+        if args.pythonpaths == [None] and args.repeats == 1:
+            result |= servers[0]
+            del result["pythonpath"]
+        else:
+            result["servers"] = servers
         result["where_time_goes"] = where_time_goes(spec, by_route)
         return result
     finally:
@@ -175,11 +205,18 @@ def main() -> int:
     parser.add_argument("--read-workers", type=int, default=1,
                         help="serve --read-workers: reads go to their port (0: to the "
                              "main port, the process hosting the pipeline)")
+    parser.add_argument("--pythonpaths", default="",
+                        help="code trees to compare, comma separated: each server runs "
+                             "with PYTHONPATH set to one (e.g. a git worktree of the "
+                             "baseline), in turn, --repeats times (default: this tree)")
+    parser.add_argument("--repeats", type=int, default=1)
     parser.add_argument("--no-floor", action="store_true",
                         help="skip the generator's floor against a trivial server")
     args = parser.parse_args()
     args.rates = [float(r) for r in args.rates.split(",")]
     args.routes = [r.strip() for r in args.routes.split(",")]
+    args.pythonpaths = [p.strip() for p in args.pythonpaths.split(",")] if (
+        args.pythonpaths) else [None]
     unknown = sorted(set(args.routes) - set(ROUTES))
     if unknown:
         parser.error(f"--routes: unknown {unknown}, known: {sorted(ROUTES)}")
@@ -189,6 +226,7 @@ def main() -> int:
         "load_average_at_start": load_average(), "offered_reads_per_s": args.rates,
         "seconds": args.seconds, "workers": args.workers,
         "read_workers": args.read_workers, "routes": args.routes,
+        "pythonpaths": args.pythonpaths, "repeats": args.repeats,
         "generator": generator.kind, "generator_build_error": generator.build_error or None,
         "goal": "p99 < 2 ms", "note": "generator, writer and server share the machine's "
         "cores: the generator floor is the latency of the generator and kernel alone; the "
