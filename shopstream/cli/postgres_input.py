@@ -11,7 +11,6 @@ import argparse
 import sys
 from typing import TYPE_CHECKING, Any
 
-from shopstream.cli.observability import CountingSource
 from shopstream.cli.signals import stop_on_signals
 from shopstream.connectors.postgres_cdc import PostgresCdcConfig, PostgresCdcSource
 from shopstream.runners.embedded.runner import EmbeddedRunner, RunSummary
@@ -45,11 +44,8 @@ def run_postgres(args: argparse.Namespace, runner: EmbeddedRunner,
     if runner.checkpoints is None:
         print("shopstream run: note: without --checkpoint-dir the slot is never confirmed, "
               "so the next run reads the same changes again", file=sys.stderr)
-    if observer is None:
-        with stop_on_signals(source.stop):
-            return runner.run(source, resume=args.resume)
-    counting = CountingSource(source)
-    observer.set_events_in(lambda: counting.lines)
-    observer.urls["postgres"] = args.postgres
+    if observer is not None:  # the source itself, whose clock of silence the runner reads
+        observer.set_events_in(lambda: source.records)
+        observer.urls["postgres"] = args.postgres
     with stop_on_signals(source.stop):
-        return runner.run(counting, resume=args.resume)
+        return runner.run(source, resume=args.resume)

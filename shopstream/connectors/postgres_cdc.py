@@ -40,6 +40,22 @@ The source is unbounded: it yields idle ticks while nothing commits, ends with
 ``exhausted`` false when :meth:`PostgresCdcSource.stop` is called (the CLI calls it on
 SIGINT/SIGTERM), and ends with ``exhausted`` true after ``stop_when_idle_s`` of silence.
 
+Silence is what the server proves, not what the wall clock says: while nothing arrives,
+the source asks the server for a reply (a status update requesting one, at most every
+``tick_s``, one at a time), and :meth:`PostgresCdcSource.listened_s`, the clock of
+silence the runner uses for ``--idle-ms`` and this source for ``stop_when_idle_s``,
+moves on to the moment the answered request was sent. The server sends changes and
+replies on one connection, in order, so a reply comes after every change committed
+before the request reached it: the silence it proves is real. On a connection that
+stalls (a network dropping packets) nothing is answered and the clock stops, so event
+time does not run ahead of changes committed meanwhile, which arrive once it flows
+again; a connection that fails ends the run with a :class:`SourceError` (``--resume``
+goes on from the last checkpoint). The clock may run ahead of the proof (a keepalive
+the server sent before the request reached it is taken as its answer) by at most the
+interval between two requests: ``tick_s``, or the time between two idle ticks when the
+run is busier, plus a round trip. Cost: one 34-byte request and one reply per idle
+``tick_s`` at most.
+
 Examples
 --------
 >>> PostgresCdcConfig(dsn="postgresql://127.0.0.1/shop", slot="Bad-Name")
@@ -86,10 +102,11 @@ class PostgresCdcConfig:
     slot
         Logical replication slot (wal2json); created on first use.
     stop_when_idle_s
-        End the input, as complete, after this many seconds without a transaction
-        (``None``: run until stopped).
+        End the input, as complete, after this many seconds without a transaction, as
+        the server proves them (see the module doc; ``None``: run until stopped).
     tick_s
-        Longest wait for the server before an idle tick.
+        Longest wait for the server before an idle tick, and the least time between two
+        requests for a reply.
     """
 
     dsn: str
@@ -143,7 +160,10 @@ class PostgresCdcSource:
         self._cursor: Any = None
         self._query_conn: Any = None
         self.transactions = 0
+        #: Records yielded (events and dead letters): the events in of ``/metrics``.
+        self.records = 0
         self.confirmed_lsn = 0
+        self._heard = time.monotonic()
 
     @property
     def name(self) -> str:
@@ -152,6 +172,15 @@ class PostgresCdcSource:
     @property
     def exhausted(self) -> bool:
         return self._exhausted
+
+    def listened_s(self) -> float:
+        """The monotonic time (seconds) up to which the server is known to have had no
+        change left to send: when the last change arrived, or when the source sent the
+        last request for a reply that the server answered. The runner's clock of silence
+        (:class:`~shopstream.runners.embedded.pace.Pace`): it stops while the server
+        cannot be heard, so a stalled or lost connection moves no event time on (see the
+        module doc)."""
+        return self._heard
 
     def stop(self) -> None:
         """End the iterator at the next tick (safe to call from a signal handler)."""
@@ -164,27 +193,39 @@ class PostgresCdcSource:
         safe = start.safe_lsn
         idle_limit = self.config.stop_when_idle_s
         tick = self.config.tick_s
-        last_activity = time.monotonic()
+        last_activity = self._heard
+        pinged, waiting, spoke = 0.0, False, False
         assembler = TransactionAssembler()
         while not self._stopping:
             try:
                 message = cursor.read_message()
+                if message is None:
+                    now = time.monotonic()
+                    if spoke and waiting:  # the server answered (see listened_s)
+                        self._heard = max(self._heard, pinged)
+                        waiting = False
+                    if not waiting and now - pinged >= tick:
+                        cursor.send_feedback(reply=True)
+                        pinged, waiting = now, True
             except psycopg2().Error as exc:
-                raise SourceError(describe(exc, self.config.dsn)) from None
+                msg = (f"{describe(exc, self.config.dsn)} (the replication connection was "
+                       "lost; --resume goes on from the last checkpoint)")
+                raise SourceError(msg) from None
             if message is None:
-                now = time.monotonic()
-                if idle_limit is not None and now - last_activity >= idle_limit:
+                if idle_limit is not None and self._heard - last_activity >= idle_limit:
                     self._exhausted = True
                     return
-                select.select([cursor], [], [], tick)
+                spoke = bool(select.select([cursor], [], [], tick)[0])
                 yield None
                 continue
-            last_activity = time.monotonic()
+            self._heard = last_activity = time.monotonic()
+            spoke = False
             payload: bytes = message.payload
             try:
                 tx = assembler.feed(payload)
             except DecodeError:
                 # Lands in dead-letter with the reason; the position does not move.
+                self.records += 1
                 yield payload, CdcPosition(safe, start.tx_lsn, start.done)
                 continue
             if tx is None:
@@ -201,6 +242,7 @@ class PostgresCdcSource:
             for i in range(skip, len(events)):
                 where = (CdcPosition(tx.end_lsn) if i == last
                          else CdcPosition(safe, tx.end_lsn, i + 1))
+                self.records += 1
                 yield _encode(events[i]), where
             safe = tx.end_lsn
 

@@ -3,9 +3,11 @@ when an unbounded source's silence lets event time follow the clock.
 
 Silence is measured on the source's own clock when it has one (``listened_s()``: the
 seconds it spent waiting for input from a server that answered; a Kafka source's poll
-clock): a broker outage, or the run waiting on a stalled output, is not silence of the
-data, so event time does not jump over it and the events stamped meanwhile, delivered
-once the broker is back, are not late. Other sources are timed by the wall clock.
+clock, held for a grace after an outage while producers reconnect; a PostgreSQL CDC
+source's time of the last reply of its server): a broker outage, a stalled replication
+connection, or the run waiting on a stalled output, is not silence of the data, so
+event time does not jump over it and the events stamped meanwhile, delivered once the
+server is back, are not late. Other sources are timed by the wall clock.
 
 Examples
 --------
