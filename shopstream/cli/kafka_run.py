@@ -52,6 +52,12 @@ def add_kafka_arguments(parser: argparse.ArgumentParser, inputs: Any) -> None:
                              "SECONDS (a broker outage) stop the run before its checkpoint, "
                              "so --resume replays them; the consumer itself waits for the "
                              "broker as long as it takes (default 120)")
+    parser.add_argument("--kafka-outage-grace", type=float, default=15.0, metavar="SECONDS",
+                        help="with --kafka: after the broker comes back from an outage, "
+                             "wait SECONDS more before its silence lets event time follow "
+                             "the clock (--idle-ms), so events that producers held during "
+                             "the outage and send once they reconnect are not late "
+                             "(default 15: librdkafka producers reconnect within 15 s)")
     parser.add_argument("--stop-when-idle", type=float, metavar="SECONDS",
                         help="with --kafka or --postgres: end the run, as at the end of a "
                              "file, after SECONDS without input (default: run until "
@@ -77,6 +83,10 @@ def kafka_sink(args: argparse.Namespace, topology: Topology) -> KafkaSink:
     if clash:
         msg = f"--input-topics {clash[0]!r} is also an output topic: choose another name"
         raise ConfigError(msg)
+    # The run's Kafka options are checked here, before any broker is asked anything.
+    if not args.kafka_outage_grace >= 0:
+        msg = f"--kafka-outage-grace must be >= 0 seconds, got {args.kafka_outage_grace!r}"
+        raise ConfigError(msg)
     timeout = args.kafka_outage_timeout
     if not 0 < timeout <= _MAX_OUTAGE_TIMEOUT_S:
         msg = (f"--kafka-outage-timeout must be > 0 and <= {_MAX_OUTAGE_TIMEOUT_S} "
@@ -99,7 +109,8 @@ def run_from_kafka(runner: EmbeddedRunner, args: argparse.Namespace,
     source = KafkaSource(kafka_config(args), KafkaSourceConfig(
         stop_when_idle_s=args.stop_when_idle,
         out_of_orderness_ms=runner.config.out_of_orderness_ms,
-        idle_timeout_s=runner.config.idle_ms / 1000), limits=runner.limits)
+        idle_timeout_s=runner.config.idle_ms / 1000,
+        outage_grace_s=args.kafka_outage_grace), limits=runner.limits)
     if observer is not None:
         observer.set_lag(source.lag)
         observer.set_events_in(lambda: source.messages)

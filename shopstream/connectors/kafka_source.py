@@ -47,7 +47,16 @@ Its poll settings and consumer settings are in
 :mod:`~shopstream.connectors.kafka_source_config` (:class:`KafkaSourceConfig` is
 exported here too); the per-partition gates in front of the merge in
 :mod:`~shopstream.connectors.kafka_gates`; whether the broker answers (outage detection)
-in :mod:`~shopstream.connectors.kafka_probe`.
+in :mod:`~shopstream.connectors.kafka_probe`; the consumer group's offsets (where to
+start, commits, lag) in :mod:`~shopstream.connectors.kafka_offsets`.
+
+After an outage of the broker, the runner's clock of silence
+(:meth:`KafkaSource.listened_s`) stands still for ``outage_grace_s`` more: producers
+that lost the broker too hold the events stamped meanwhile and send them once they
+reconnect, which librdkafka's producers do up to ``reconnect.backoff.max.ms`` (10 s by
+default, plus up to 50 % jitter: 15 s) after the broker is back, later than this
+consumer may. Such events are late only if they arrive more than ``outage_grace_s``
+plus the out-of-orderness bound after the consumer is back (see docs/hardening.md).
 """
 
 from __future__ import annotations
@@ -69,6 +78,7 @@ from shopstream.connectors.kafka_admin import (
     wait_for_broker,
 )
 from shopstream.connectors.kafka_gates import PartitionGates, event_time
+from shopstream.connectors.kafka_offsets import commit_offsets, consumer_lag, start_offsets
 from shopstream.connectors.kafka_probe import BrokerProbe
 from shopstream.connectors.kafka_source_config import KafkaSourceConfig, consumer_settings
 from shopstream.connectors.partition_merge import PartitionMerge
@@ -105,7 +115,8 @@ class _Loop:
     """What the read loop of a :class:`KafkaSource` carries from one poll to the next:
     ``fetched``, the offset after the last message fetched of each partition; ``paused``,
     by flow control; ``unheard``, not heard from since the broker came back (until
-    ``grace_end``)."""
+    ``grace_end``); ``hold_until``, the end of the outage grace (see
+    :meth:`KafkaSource.listened_s`)."""
 
     where: dict[Partition, int]
     gates: PartitionGates
@@ -115,6 +126,7 @@ class _Loop:
     paused: set[Partition] = field(default_factory=set)
     unheard: set[Partition] = field(default_factory=set)
     grace_end: float = 0.0
+    hold_until: float = 0.0
     last_message: float = 0.0
     next_discovery: float = 0.0
 
@@ -131,6 +143,7 @@ class KafkaSource:
         self._consumer: Any = None
         self._merge: PartitionMerge | None = None
         self._clock = 0.0
+        self._held = 0.0
         self._stop = threading.Event()
         self._exhausted = False
         self.messages = 0
@@ -156,9 +169,11 @@ class KafkaSource:
 
     def listened_s(self) -> float:
         """Seconds spent waiting on the broker for messages while it answered (the poll
-        clock): the runner's clock of silence, so that neither a broker outage nor the
-        time the run spent elsewhere moves event time on."""
-        return self._clock
+        clock), less the first ``outage_grace_s`` after each outage: the runner's clock
+        of silence, so that neither a broker outage, nor the time producers take to
+        reconnect after it (their events stamped during the outage arrive then), nor
+        the time the run spent elsewhere moves event time on."""
+        return self._clock - self._held
 
     def stop(self) -> None:
         """End the iterator at the next poll (safe from a signal handler or a thread)."""
@@ -184,7 +199,7 @@ class KafkaSource:
         consumer = confluent.Consumer(consumer_settings(self.config, self.outage.error))
         self._consumer = consumer
         partitions = [(t, p) for t in self.config.input_topics for p in range(counts[t])]
-        start = self._start_offsets(consumer, partitions, offsets)
+        start = start_offsets(consumer, self.config, partitions, offsets)
         consumer.assign([confluent.TopicPartition(t, p, o) for (t, p), o in start.items()])
         settings = self.source
         merge = PartitionMerge(PartitionWatermarks(
@@ -193,23 +208,6 @@ class KafkaSource:
             merge.assign(tp, 0.0, marks.get(tp))
         self._merge = merge
         return self._messages(consumer, merge, dict(start))
-
-    def _start_offsets(self, consumer: Any, partitions: list[Partition],
-                       position: dict[Partition, int]) -> dict[Partition, int]:
-        confluent = kafka()
-        unknown = [tp for tp in partitions if tp not in position]
-        committed: dict[Partition, int] = {}
-        if unknown:
-            try:
-                found = consumer.committed(
-                    [confluent.TopicPartition(t, p) for t, p in unknown], timeout=10)
-            except confluent.KafkaException as exc:
-                msg = (f"cannot read the committed offsets of group {self.config.group!r} "
-                       f"on {self.config.bootstrap}: {describe(exc)}")
-                raise KafkaError(msg) from None
-            committed = {(tp.topic, tp.partition): tp.offset for tp in found if tp.offset >= 0}
-        beginning = confluent.OFFSET_BEGINNING
-        return {tp: position.get(tp, committed.get(tp, beginning)) for tp in partitions}
 
     def _messages(self, consumer: Any, merge: PartitionMerge, where: dict[Partition, int],
                   ) -> Iterator[Message | Refusal | None]:
@@ -272,6 +270,7 @@ class KafkaSource:
                     merge.watermarks.reconnected(self._clock)
                     loop.unheard = set(loop.where)
                     loop.grace_end = now + settings.idle_timeout_s
+                    loop.hold_until = now + settings.outage_grace_s
                 elif not batch:
                     # No broker answers: its silence says nothing of the data. Neither
                     # the poll clock (partitions would look idle), nor the idle limit,
@@ -281,6 +280,8 @@ class KafkaSource:
         # The poll clock: only time spent waiting on the broker can make a partition
         # idle, never the time the pipeline spent on what was released.
         self._clock += now - before
+        if before < loop.hold_until:  # producers may not be back yet: see listened_s
+            self._held += min(now, loop.hold_until) - before
         return batch, now
 
     def _take(self, batch: list[Any], merge: PartitionMerge, loop: _Loop, now_ms: int,
@@ -376,38 +377,14 @@ class KafkaSource:
 
     def commit(self, position: KafkaPosition | dict[Partition, int]) -> None:
         """Commit ``position`` to the consumer group (a durable checkpoint covers it)."""
-        consumer = self._consumer
-        if consumer is None:
-            return
-        confluent = kafka()
-        offsets = position.offsets if isinstance(position, KafkaPosition) else position
-        listed = [confluent.TopicPartition(t, p, o) for (t, p), o in offsets.items() if o >= 0]
-        if not listed:
-            return
-        try:
-            consumer.commit(offsets=listed, asynchronous=False)
-        except confluent.KafkaException as exc:
-            # The checkpoint already holds the position: a failed commit only means the
-            # group's lag looks larger until the next one succeeds.
-            _LOG.warning("offset commit to group %r failed: %s", self.config.group,
-                         describe(exc))
+        if self._consumer is not None:
+            commit_offsets(self._consumer, self.config, position.offsets
+                           if isinstance(position, KafkaPosition) else position)
 
     def lag(self) -> dict[Partition, int]:
-        """Messages behind the end of each assigned partition: the partition's end offset
-        (high watermark) minus the consumer's position, from the consumer's cached fetch
-        state (no broker round trip: safe to call from a metrics thread). Brokers that
-        report end offsets wrongly (tansu) give a wrong lag too."""
-        consumer = self._consumer
-        if consumer is None:
-            return {}
-        lags: dict[Partition, int] = {}
-        for tp in consumer.position(consumer.assignment()):
-            _, high = consumer.get_watermark_offsets(tp, cached=True)
-            if high is None or high < 0:
-                continue
-            at = tp.offset if tp.offset >= 0 else 0
-            lags[(tp.topic, tp.partition)] = max(high - at, 0)
-        return lags
+        """Messages behind the end of each assigned partition
+        (:func:`~shopstream.connectors.kafka_offsets.consumer_lag`)."""
+        return {} if self._consumer is None else consumer_lag(self._consumer)
 
     def close(self) -> None:
         if self._consumer is not None:

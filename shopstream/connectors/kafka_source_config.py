@@ -40,6 +40,11 @@ class KafkaSourceConfig:
         The same, sooner, for a partition the broker said was read to its end.
     discover_s
         How often to look for new partitions of the input topics.
+    outage_grace_s
+        After the broker comes back from an outage, how long its silence does not count
+        as silence of the data (the runner's idle clock stands still): producers are
+        back that much later at most. 15 s: librdkafka's default
+        ``reconnect.backoff.max.ms`` (10 s) plus its jitter (up to 50 %).
 
     Examples
     --------
@@ -56,6 +61,7 @@ class KafkaSourceConfig:
     idle_timeout_s: float = 5.0
     caught_up_s: float = 0.5
     discover_s: float = 10.0
+    outage_grace_s: float = 15.0
 
     def __post_init__(self) -> None:
         for name in ("poll_timeout_s", "idle_timeout_s", "discover_s"):
@@ -69,9 +75,10 @@ class KafkaSourceConfig:
             msg = ("KafkaSourceConfig.out_of_orderness_ms must be >= 0, got "
                    f"{self.out_of_orderness_ms!r}")
             raise ConfigError(msg)
-        if self.caught_up_s < 0:
-            msg = f"KafkaSourceConfig.caught_up_s must be >= 0, got {self.caught_up_s!r}"
-            raise ConfigError(msg)
+        for name in ("caught_up_s", "outage_grace_s"):
+            if not getattr(self, name) >= 0:
+                msg = f"KafkaSourceConfig.{name} must be >= 0, got {getattr(self, name)!r}"
+                raise ConfigError(msg)
         if self.stop_when_idle_s is not None and self.stop_when_idle_s <= 0:
             msg = ("KafkaSourceConfig.stop_when_idle_s must be > 0, got "
                    f"{self.stop_when_idle_s!r}")
