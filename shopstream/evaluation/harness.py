@@ -106,13 +106,16 @@ class ReusedAnswer(Recommender):
 
 
 class EvalHarness:
-    """The recommenders under test and their learning; see the module documentation."""
+    """The recommenders under test and their learning; see the module documentation
+    (``record``: the trainer keeps its merges, for
+    :meth:`~shopstream.recommend.training.ModelTrainer.with_counts`)."""
 
-    def __init__(self, config: RecommendConfig, blend: BlendConfig | None = None) -> None:
+    def __init__(self, config: RecommendConfig, blend: BlendConfig | None = None,
+                 record: bool = False) -> None:
         if blend is not None:
             config = replace(config, blend=blend)
         self.config = config
-        self.trainer = ModelTrainer(config)
+        self.trainer = ModelTrainer(config, record=record)
         self.recommenders = build_recommenders(config, self.trainer.lists)
         self.knn = ReusedAnswer(self.recommenders[VIEW_BASED])
         self.recommenders[VIEW_BASED] = self.knn
@@ -132,10 +135,15 @@ class EvalHarness:
             self.trainer.learn_basket(items, session.events[-1].timestamp_ms)
 
     def learn_all(self, sessions: list[EvalSession], publish_every_ms: int | None,
-                  progress: Callable[[int], None] | None = None) -> int:
+                  progress: Callable[[int], None] | None = None,
+                  defer_lists: bool = True) -> int:
         """Learn ``sessions`` in event-time order (each basket when its session ends),
         publishing every ``publish_every_ms`` of event time (``None``: never); return the
-        last event time."""
+        last event time. With ``defer_lists`` (the default) the per-product lists are
+        left to the caller's ``trainer.publish_all``, which republishes them all
+        (``trainer.defer_lists``: the same lists, without computing the ones it would
+        forget)."""
+        self.trainer.defer_lists = defer_lists
         timeline = sorted((row.timestamp_ms, n, i) for n, s in enumerate(sessions)
                           for i, row in enumerate(s.events))
         next_publish = None

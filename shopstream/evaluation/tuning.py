@@ -16,9 +16,12 @@ gives every strategy's validation HR@K under each memory, so that each one's bes
 can be read off. With ``EvaluationConfig.blend_knn`` the session k-NN baseline
 (``VIEW_BASED``, offline only: the pipeline has no session index) may be weighed too.
 
-Cost: one training on the fit split and ``max_predictions`` predictions of every
-strategy per memory tried, then ``rounds * strategies * len(GRID)`` scorings of the
-prepared votes.
+Cost: one training on the fit split whatever the memories tried (each other memory
+replays only the training's merges of learned counts into its own lists,
+:meth:`~shopstream.recommend.training.ModelTrainer.with_counts`: exactly the lists a
+training under it gives); ``max_predictions`` predictions of every strategy per memory
+(session k-NN's candidates scanned once for all memories); then ``rounds * strategies
+* len(GRID)`` scorings of the prepared votes per memory.
 """
 
 from __future__ import annotations
@@ -32,7 +35,8 @@ from shopstream.evaluation.sessions import EvalSession, split
 from shopstream.recommend.base import VIEW_BASED, RecContext, Recommender, top_k
 from shopstream.recommend.blend import BlendConfig
 from shopstream.recommend.history import UserHistory
-from shopstream.recommend.suite import RecommendConfig
+from shopstream.recommend.session_knn import SessionKnn
+from shopstream.recommend.suite import RecommendConfig, build_recommenders
 
 if TYPE_CHECKING:
     from shopstream.evaluation.replay import EvaluationConfig
@@ -63,9 +67,11 @@ def tune(train: list[EvalSession], config: EvaluationConfig,
     chosen = base
     info: dict[str, Any] = {}
     per_memory: dict[str, Any] = {}
-    for order, half_life in enumerate(memories):
-        rec = replace(base, counts=replace(base.counts, half_life_ms=half_life))
-        cases, names = _prepare(fit, validation, rec, with_knn, max_predictions)
+    recs = [replace(base, counts=replace(base.counts, half_life_ms=half_life))
+            for half_life in memories]
+    prepared, names = _prepare(fit, validation, recs, with_knn, max_predictions)
+    for order, (half_life, rec, cases) in enumerate(zip(memories, recs, prepared,
+                                                         strict=True)):
         weights, start, score, singles = _ascend(cases, names, rec.blend, config.k, rounds)
         tuned = tuple((n, w) for n, w in sorted(weights.items(), key=lambda e: (-e[1], e[0]))
                       if w > 0)
@@ -95,39 +101,66 @@ def _days(half_life_ms: int) -> str:
     return f"{half_life_ms / _DAY_MS:g}" if half_life_ms else "never"
 
 
-def _prepare(fit: list[EvalSession], validation: list[EvalSession], rec: RecommendConfig,
-             with_knn: bool, max_predictions: int) -> tuple[list[_Case], list[str]]:
-    """Learn ``fit`` with ``rec``, freeze, and prepare each strategy's votes (weight 1)
-    for up to ``max_predictions`` predictions of ``validation``."""
-    harness = EvalHarness(rec)
+def _prepare(fit: list[EvalSession], validation: list[EvalSession],
+             recs: list[RecommendConfig], with_knn: bool, max_predictions: int
+             ) -> tuple[list[list[_Case]], list[str]]:
+    """Learn ``fit`` once, freeze, and prepare each strategy's votes (weight 1) for up
+    to ``max_predictions`` predictions of ``validation``, under each of ``recs`` (which
+    differ only in their counts' settings): per ``recs`` entry, the cases a training
+    under it gives (:meth:`~shopstream.recommend.training.ModelTrainer.with_counts`
+    replays the first training's merges under the others' counts; session k-NN's index
+    is shared, each memory a view of it). One walk of ``validation`` asks every memory
+    in turn, so session k-NN scans its index once per prediction."""
+    first_rec = recs[0]
+    harness = EvalHarness(first_rec, record=len(recs) > 1)
     last = harness.learn_all(fit, None)
     first = min(s.start_ms for s in fit)
-    harness.trainer.publish_all(first, now_ms=last + 1)
-    harness.trainer.mine_rules(first)
-    strategies: dict[str, Recommender] = {
-        name: r for name, r in harness.recommenders.items()
-        if name != VIEW_BASED or with_knn}
-    names = sorted(strategies)
-    cases: list[_Case] = []
+    base = harness.trainer
+    base.mine_rules(first)
+    base.publish_all(first, now_ms=last + 1)
+    trainers = [base]
+    for rec in recs[1:]:
+        trainer = base.with_counts(rec.counts)
+        trainer.publish_all(first, now_ms=last + 1)
+        trainers.append(trainer)
+    knn = harness.knn.inner
+    if not isinstance(knn, SessionKnn):  # pragma: no cover - the harness builds one
+        msg = f"tuning: VIEW_BASED is a {type(knn).__name__}, not a SessionKnn"
+        raise TypeError(msg)
+    per_memory: list[dict[str, Recommender]] = []
+    for rec, trainer in zip(recs, trainers, strict=True):
+        strategies = build_recommenders(rec, trainer.lists)
+        strategies[VIEW_BASED] = knn.with_half_life(rec.counts.half_life_ms)
+        per_memory.append({name: r for name, r in strategies.items()
+                           if name != VIEW_BASED or with_knn})
+    names = sorted(per_memory[0])
+    serve, gap = first_rec.serve, first_rec.pairs.session_gap_ms
+    prepared: list[list[_Case]] = [[] for _ in recs]
+    cases = prepared[0]
     for session in validation:
-        cursor = SessionCursor(session, rec.pairs.session_gap_ms,
-                               harness.trainer.lists, rec.serve)
-        found = harness.trainer.users.get(session.events[0].user_id)
+        cursors = [SessionCursor(session, gap, trainer.lists, serve) for trainer in trainers]
+        found = base.users.get(session.events[0].user_id)
         history = copy.deepcopy(found) if found else UserHistory()
         for i, row in enumerate(session.events):
             if i and len(cases) < max_predictions:
-                ctx = cursor.context(row, history.products(rec.serve.history))
-                if not ctx.excludes(row.item):
-                    votes: dict[str, dict[str, float]] = {}
-                    for name in names:
-                        part: dict[str, float] = {}
-                        # depth None: each strategy's own, as the blender asks it
-                        strategies[name].contribute(ctx, 1.0, None, part)
-                        votes[name] = part
-                    cases.append((ctx, row.item, votes))
-            cursor.advance(row)
-            history.learn(row.item, row.event_type, row.timestamp_ms, rec.history)
-    return cases, names
+                products = history.products(serve.history)
+                contexts = [cursor.context(row, products) for cursor in cursors]
+                # the session's products and cart, hence what is excluded, are the
+                # same under every memory
+                if not contexts[0].excludes(row.item):
+                    for ctx, strategies, out in zip(contexts, per_memory, prepared,
+                                                    strict=True):
+                        votes: dict[str, dict[str, float]] = {}
+                        for name in names:
+                            part: dict[str, float] = {}
+                            # depth None: each strategy's own, as the blender asks it
+                            strategies[name].contribute(ctx, 1.0, None, part)
+                            votes[name] = part
+                        out.append((ctx, row.item, votes))
+            for cursor in cursors:
+                cursor.advance(row)
+            history.learn(row.item, row.event_type, row.timestamp_ms, first_rec.history)
+    return prepared, names
 
 
 def _ascend(cases: list[_Case], names: list[str], blend: BlendConfig, k: int, rounds: int

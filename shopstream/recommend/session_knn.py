@@ -20,7 +20,10 @@ In the spirit of SKNN, V-SKNN and STAN (Ludewig & Jannach 2018; Garg et al. 2019
 
 The index is kept incrementally by :meth:`SessionKnn.learn_one`: a session's product
 list and, per product, the latest sessions holding it; the oldest sessions are forgotten
-beyond ``max_sessions``.
+beyond ``max_sessions``. :meth:`SessionKnn.with_half_life` gives views of one index with
+other neighbour recencies (the memories the evaluation's tuning tries): they share the
+index and the candidates of the latest query, so one context asked of every view scans
+the index once.
 
 Cost of one prediction, whatever the history: at most ``query_items * per_item`` index
 entries scanned, ``sample_size`` candidate sessions scored, and ``neighbours * (2 *
@@ -40,10 +43,12 @@ Examples
 
 from __future__ import annotations
 
+import copy
 import heapq
 import math
 from collections import OrderedDict, deque
 from itertools import islice
+from typing import Any
 
 from shopstream.errors import ConfigError
 from shopstream.recommend.base import VIEW_BASED, RecContext, Recommender, Scored, Step, top_k
@@ -107,13 +112,18 @@ class SessionKnn(Recommender):
         # Products farther than three half-lives from the anchor would add under 1/8 of
         # a vote each: they are not visited, so long sessions cost no more than short.
         self._reach = math.ceil(3 * position_half_life)
+        self._position_votes = [0.5 ** (d / position_half_life) for d in range(self._reach + 1)]
         self._sessions: OrderedDict[str, _Session] = OrderedDict()
         self._by_item: dict[str, deque[str]] = {}
+        #: ``[(session id, query), candidates]`` of the latest query, shared by the
+        #: views of :meth:`with_half_life`; emptied when the index learns
+        self._memo: list[Any] = [None, {}]
 
     def __len__(self) -> int:
         return len(self._sessions)
 
     def learn_one(self, step: Step) -> None:
+        self._memo[0] = None
         sessions = self._sessions
         session = sessions.get(step.session_id)
         if session is None:
@@ -133,10 +143,43 @@ class SessionKnn(Recommender):
             holders = self._by_item[product] = deque(maxlen=self.per_item)
         holders.append(step.session_id)
 
-    def rank(self, context: RecContext, k: int) -> list[Scored]:
+    def with_half_life(self, neighbour_half_life_ms: int) -> SessionKnn:
+        """This index seen with another neighbour recency: a view that shares the index
+        (and its learning) and the candidates of the latest query (see
+        :meth:`candidates`), so that asking every view in turn for one context scans the
+        index once. Each view ranks exactly as a :class:`SessionKnn` with that half-life
+        trained on the same input.
+
+        Examples
+        --------
+        >>> knn = SessionKnn()
+        >>> for t, p in enumerate("xyzxw"):
+        ...     knn.learn_one(Step("old" if t < 3 else "new", "u", p, "VIEW_PRODUCT",
+        ...                        t * 1_000))
+        >>> ctx = RecContext("now", "u", ("x",), frozenset(), 10_000)
+        >>> [(s.product_id, round(s.score, 3)) for s in knn.rank(ctx, 3)]
+        [('w', 0.595), ('y', 0.485), ('z', 0.408)]
+        >>> fast = knn.with_half_life(1_000)
+        >>> [(s.product_id, round(s.score, 4)) for s in fast.rank(ctx, 3)]
+        [('w', 0.0093), ('y', 0.0019), ('z', 0.0016)]
+        """
+        if neighbour_half_life_ms < 0:
+            msg = f"SessionKnn.neighbour_half_life_ms must be >= 0, got {neighbour_half_life_ms!r}"
+            raise ConfigError(msg)
+        view = copy.copy(self)
+        view.neighbour_half_life_ms = neighbour_half_life_ms
+        return view
+
+    def candidates(self, context: RecContext) -> dict[str, float]:
+        """The candidate neighbours of ``context``'s query and each one's weighted
+        overlap with it (read-only: the views of :meth:`with_half_life` share the latest
+        answer until the query or the index changes)."""
         query = context.items[-self.query_items:]
-        if not query:
-            return []
+        key = (context.session_id, query)
+        memo = self._memo
+        if memo[0] == key:
+            found: dict[str, float] = memo[1]
+            return found
         n = len(query)
         sessions, by_item = self._sessions, self._by_item
         own = context.session_id
@@ -156,8 +199,18 @@ class SessionKnn(Recommender):
                 elif budget > 0 and sid != own and sid in sessions:
                     budget -= 1
                     overlap[sid] = weight
+        memo[0], memo[1] = key, overlap
+        return overlap
+
+    def rank(self, context: RecContext, k: int) -> list[Scored]:
+        query = context.items[-self.query_items:]
+        if not query:
+            return []
+        overlap = self.candidates(context)
         if not overlap:
             return []
+        n = len(query)
+        sessions = self._sessions
         now, half_life = context.now_ms, self.neighbour_half_life_ms
         similarity: list[tuple[float, str]] = []
         for sid, shared in overlap.items():
@@ -167,9 +220,11 @@ class SessionKnn(Recommender):
             similarity.append((shared * decay / math.sqrt(n * len(neighbour.items)), sid))
         best = heapq.nlargest(self.neighbours, similarity)
         scores: dict[str, float] = {}
-        half = self.position_half_life
+        get = scores.get
         queried = set(query)
         reach = self._reach
+        # 0.5 ** (distance / position_half_life), the same float as computed each time
+        position_votes = self._position_votes
         for sim, sid in best:
             neighbour = sessions[sid]
             positions = neighbour.positions
@@ -180,6 +235,6 @@ class SessionKnn(Recommender):
                 product = items[position]
                 if product in queried:
                     continue
-                vote = sim * 0.5 ** (abs(position - at) / half)
-                scores[product] = scores.get(product, 0.0) + vote
+                vote = sim * position_votes[abs(position - at)]
+                scores[product] = get(product, 0.0) + vote
         return top_k(scores, k, context)

@@ -10,6 +10,17 @@ recommendation operator does in keyed state, and publishes the lists into a
 latest ``window_baskets``) so :meth:`ModelTrainer.mine_rules` can publish rules too,
 within a mining budget.
 
+A training whose lists are all republished afterwards (:meth:`ModelTrainer.publish_all`,
+the frozen model of the static protocol, and the end of every offline training) can set
+:attr:`ModelTrainer.defer_lists`: publications then only merge the learned counts (and
+publish trending) and leave the per-product lists to ``publish_all``, which gives the
+same lists (the lists published before it are forgotten, and the counts do not depend on
+when their lists were read). With ``record=True`` the trainer keeps every merge it made
+(:attr:`ModelTrainer.tape`), so that :meth:`ModelTrainer.with_counts` can give the
+trainer the same input would have made under other counts settings (another memory)
+by replaying only the merges: the learners, histories, trending and baskets, which do
+not depend on those settings, are learned once.
+
 Examples
 --------
 >>> trainer = ModelTrainer(RecommendConfig())
@@ -24,14 +35,18 @@ Examples
 
 from __future__ import annotations
 
+import copy
 from collections import deque
 from collections.abc import Sequence
+from dataclasses import replace
 
 from shopstream.events.patterns import AntecedentRules, RuleSummary
+from shopstream.events.recommendations import PairDelta
 from shopstream.mining import RuleIndex
 from shopstream.mining.budget import MiningBudget, mine_within_budget
 from shopstream.recommend.anchor_lists import AnchorLists
 from shopstream.recommend.base import ANCHORED_KINDS, BASKET_BASED, TRENDING
+from shopstream.recommend.counts import CountsConfig
 from shopstream.recommend.history import UserHistory
 from shopstream.recommend.pairs import PairLearner
 from shopstream.recommend.published import PublishedLists
@@ -40,12 +55,16 @@ from shopstream.recommend.trending import TrendTracker
 
 __all__ = ["ModelTrainer"]
 
+#: The place of a kind whose list was not published yet (see ``ModelTrainer._merge``):
+#: no products, so it never equals a published list.
+_UNPUBLISHED: tuple[tuple[str, ...], tuple[float, ...]] = ((), ())
+
 
 class ModelTrainer:
     """Learn, merge and publish in one process; see the module documentation."""
 
     def __init__(self, config: RecommendConfig, window_baskets: int = 20_000,
-                 budget: MiningBudget | None = None) -> None:
+                 budget: MiningBudget | None = None, record: bool = False) -> None:
         self.config = config
         self.learner = PairLearner(config.pairs)
         #: per anchor product (``""``: popularity), merged as the rec-models stage does
@@ -58,6 +77,11 @@ class ModelTrainer:
         self.trend = TrendTracker(config.trending)
         self._weights = {kind: w for kind, w in config.blend.weights
                          if kind in ANCHORED_KINDS and w > 0}
+        #: While true, :meth:`publish` merges and publishes trending but leaves the
+        #: per-product lists to the next :meth:`publish_all` (which clears it).
+        self.defer_lists = False
+        #: With ``record``: every merge made, ``(event time, deltas)``, in order.
+        self.tape: list[tuple[int, list[PairDelta]]] | None = [] if record else None
 
     def learn_step(self, session_id: str, user_id: str, product: str, kind: str,
                    timestamp_ms: int) -> None:
@@ -89,7 +113,9 @@ class ModelTrainer:
         """Merge what was learned since the last call and publish the changed lists,
         valid from ``valid_from_ms``; the trending list is that of the window ending at
         ``now_ms`` (default: ``valid_from_ms``)."""
-        self._publish_lists(self._merge_pending(valid_from_ms), valid_from_ms)
+        anchors = self._merge_pending(valid_from_ms)
+        if not self.defer_lists:
+            self._publish_lists(anchors, valid_from_ms)
         self._publish_trending(valid_from_ms, now_ms)
 
     def _publish_lists(self, anchors: list[str], valid_from_ms: int) -> None:
@@ -108,8 +134,10 @@ class ModelTrainer:
 
     def publish_all(self, valid_from_ms: int, now_ms: int | None = None) -> None:
         """Forget every published list and publish every anchor's list afresh, valid from
-        ``valid_from_ms``: the frozen model of the static protocol."""
+        ``valid_from_ms``: the frozen model of the static protocol. Ends
+        :attr:`defer_lists`."""
         self._merge_pending(valid_from_ms)
+        self.defer_lists = False
         rules = self.lists.tables.get(BASKET_BASED)
         self.lists.tables = {BASKET_BASED: rules} if rules else {}
         for lists in self.merged.values():
@@ -119,14 +147,82 @@ class ModelTrainer:
 
     def _merge_pending(self, at_ms: int) -> list[str]:
         """Merge the learner's pending deltas; return the anchors touched, in order."""
-        touched: dict[str, None] = {}
-        for delta in self.learner.drain():
-            lists = self.merged.get(delta.anchor)
+        deltas = self.learner.drain()
+        if self.tape is not None:
+            self.tape.append((at_ms, deltas))
+        return self._merge(deltas, at_ms)
+
+    def _merge(self, deltas: list[PairDelta], at_ms: int) -> list[str]:
+        """Merge ``deltas`` at ``at_ms``; return the anchors touched, in order."""
+        touched: dict[str, set[str]] = {}
+        merged = self.merged
+        counts = self.config.counts
+        for delta in deltas:
+            lists = merged.get(delta.anchor)
             if lists is None:
-                lists = self.merged[delta.anchor] = AnchorLists(delta.anchor)
-            lists.add(delta, at_ms, self.config.counts)
-            touched[delta.anchor] = None
+                lists = merged[delta.anchor] = AnchorLists(delta.anchor)
+            lists.add(delta, at_ms, counts)
+            kinds = touched.get(delta.anchor)
+            if kinds is None:
+                touched[delta.anchor] = {delta.kind}
+            else:
+                kinds.add(delta.kind)
+        if self.defer_lists:
+            # An anchor's lists are fused in the order its kinds were first published
+            # (float sums in that order): hold each kind's place as publishing after
+            # this merge would have taken it (in kind order), so that publish_all fuses
+            # exactly as a training that published as it went.
+            for anchor, kinds in touched.items():
+                top = merged[anchor].top
+                for kind in sorted(kinds):
+                    if kind not in top:
+                        top[kind] = _UNPUBLISHED
         return list(touched)
+
+    def with_counts(self, counts: CountsConfig) -> ModelTrainer:
+        """The trainer this one's input would have made with ``counts`` (caps and
+        memory of the merged counts) instead: this trainer's recorded merges (it must be
+        made with ``record=True``) replayed in order at their event times, so its counts
+        are exactly those a training under ``counts`` gives, since nothing else a trainer
+        learns depends on them. It shares this trainer's learner, histories, trending
+        and baskets (do not train either further) and starts with a copy of its rules;
+        its lists are published by :meth:`publish_all`, as after a training with
+        :attr:`defer_lists`. Cost: the merges of one training, not its learning.
+
+        Examples
+        --------
+        >>> from shopstream.recommend.pairs import PairsConfig
+        >>> def trained(counts, record=False):
+        ...     config = RecommendConfig(pairs=PairsConfig(max_pending=2), counts=counts)
+        ...     trainer = ModelTrainer(config, record=record)
+        ...     for t, p in enumerate(["tea", "cake", "tea", "milk"]):
+        ...         trainer.learn_step("s", "u1", p, "VIEW_PRODUCT", t * 10)
+        ...     return trainer
+        >>> decaying = trained(CountsConfig(half_life_ms=10), record=True)
+        >>> never = decaying.with_counts(CountsConfig(half_life_ms=0))
+        >>> direct = trained(CountsConfig(half_life_ms=0))
+        >>> for trainer in (decaying, never, direct):
+        ...     trainer.publish_all(0, now_ms=31)
+        >>> decaying.lists.get("POPULAR", "", 31)[0], never.lists.get("POPULAR", "", 31)
+        (('milk', 'tea', 'cake'), (('tea', 'cake', 'milk'), (0.5, 0.25, 0.25)))
+        >>> never.lists.tables == direct.lists.tables
+        True
+        """
+        if self.tape is None:
+            msg = "ModelTrainer.with_counts needs a trainer made with record=True"
+            raise ValueError(msg)
+        other = copy.copy(self)
+        other.config = replace(self.config, counts=counts)
+        other.merged = {}
+        other.lists = PublishedLists(self.config.published)
+        rules = self.lists.tables.get(BASKET_BASED)
+        if rules:
+            other.lists.tables[BASKET_BASED] = rules
+        other.tape = None
+        other.defer_lists = True
+        for at_ms, deltas in self.tape:
+            other._merge(deltas, at_ms)
+        return other
 
     def mine_rules(self, valid_from_ms: int) -> int:
         """Mine the remembered baskets within the budget and publish every antecedent's
