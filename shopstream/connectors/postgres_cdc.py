@@ -20,7 +20,16 @@ before they are checkpointed; the server still skips the confirmed transaction o
 restart, as its commit record begins before ``end - 1``. One case remains: a transaction
 that began before the confirmed commit and committed after it, with a server keepalive
 arriving between its own messages (the server sends one mid-transaction only after
-``wal_sender_timeout / 2`` without a reply, i.e. a reader stalled for 30 s by default).
+``wal_sender_timeout / 2`` without a reply, i.e. a reader stalled for 30 s by default,
+or in answer to a request for a reply, below; its WAL end is then that of the record
+before the transaction's commit, so the confirmation should not skip the transaction).
+
+Once every event out is in a durable checkpoint and no transaction is half read, the
+idle source also confirms the slot up to the server's WAL end as of its last message
+(everything sent before it was read): a server being stopped (``pg_ctl stop -m fast``)
+waits for its logical walsenders' clients to confirm all they were sent, and without
+this it waited for the reader forever (the reader's replies keep the walsender from
+timing out).
 
 Orders paid after they were inserted: the payment (an ``orders`` update) carries no
 items, and the mapper remembers the items of unpaid orders only since it started. For a
@@ -195,6 +204,9 @@ class PostgresCdcSource:
         tick = self.config.tick_s
         last_activity = self._heard
         pinged, waiting, spoke = 0.0, False, False
+        # The end of the last transaction whose events are all out (the checkpoint
+        # resumed from is durable); whether a transaction's messages are half read.
+        emitted, pending = start.safe_lsn, False
         assembler = TransactionAssembler()
         while not self._stopping:
             try:
@@ -205,7 +217,8 @@ class PostgresCdcSource:
                         self._heard = max(self._heard, pinged)
                         waiting = False
                     if not waiting and now - pinged >= tick:
-                        cursor.send_feedback(reply=True)
+                        durable = max(self.confirmed_lsn, start.safe_lsn - 1)
+                        self._ping(cursor, not pending and durable >= emitted - 1)
                         pinged, waiting = now, True
             except psycopg2().Error as exc:
                 msg = (f"{describe(exc, self.config.dsn)} (the replication connection was "
@@ -225,9 +238,11 @@ class PostgresCdcSource:
                 tx = assembler.feed(payload)
             except DecodeError:
                 # Lands in dead-letter with the reason; the position does not move.
+                pending = True
                 self.records += 1
                 yield payload, CdcPosition(safe, start.tx_lsn, start.done)
                 continue
+            pending = tx is None
             if tx is None:
                 continue  # inside a transaction
             if tx.end_lsn <= safe:
@@ -244,7 +259,22 @@ class PostgresCdcSource:
                          else CdcPosition(safe, tx.end_lsn, i + 1))
                 self.records += 1
                 yield _encode(events[i]), where
+            if events:
+                emitted = tx.end_lsn
             safe = tx.end_lsn
+
+    def _ping(self, cursor: Any, checkpointed: bool) -> None:
+        """Ask the server for a reply (see :meth:`listened_s`). ``checkpointed``: every
+        event out is in a durable checkpoint and no transaction is half read, so the slot
+        is confirmed up to the server's WAL end as of its last message too (all it sent
+        before that was read): a stopping server waits for that confirmation before its
+        walsender ends, and so before it stops."""
+        wal_end: int = cursor.wal_end
+        if checkpointed and wal_end > self.confirmed_lsn:
+            cursor.send_feedback(flush_lsn=wal_end, reply=True)
+            self.confirmed_lsn = wal_end
+        else:
+            cursor.send_feedback(reply=True)
 
     def commit(self, position: Any) -> None:
         """Confirm to the slot every transaction the durable checkpoint fully covers."""
