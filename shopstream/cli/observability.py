@@ -26,7 +26,7 @@ from shopstream.cli.preflight import require_postgres
 from shopstream.connectors.files import JsonlSource
 from shopstream.stores.base import FeatureStore
 
-__all__ = ["CountingJsonlSource", "CountingSource", "ObservedRun", "RunObserver",
+__all__ = ["CountingJsonlSource", "ObservedRun", "RunObserver",
            "add_metrics_arguments", "metrics_wanted", "observed_run", "start_metrics"]
 
 
@@ -111,33 +111,3 @@ class CountingJsonlSource(JsonlSource):
         for item in super().read(position):
             self.lines += 1
             yield item
-
-
-class CountingSource:
-    """Any :class:`~shopstream.runners.embedded.source.Source`, counting the records it
-    yields (``lines``); everything else is the wrapped source's."""
-
-    def __init__(self, source: Any) -> None:
-        self.source = source
-        self.lines = 0
-
-    @property
-    def name(self) -> str:
-        name: str = self.source.name
-        return name
-
-    @property
-    def exhausted(self) -> bool:
-        return bool(self.source.exhausted)
-
-    def read(self, position: Any | None) -> Iterator[tuple[bytes, Any] | None]:
-        for item in self.source.read(position):
-            if item is not None:
-                self.lines += 1
-            yield item
-
-    def commit(self, position: Any) -> None:
-        self.source.commit(position)
-
-    def close(self) -> None:
-        self.source.close()
