@@ -144,6 +144,7 @@ class RecommendationOperator(KeyedOperator[ShopperEvent]):
         # The anchored kinds reach requests folded into BLENDED lists: the rec-models stage
         # does not publish those no strategy reads, and a retrain's are dropped here.
         self._skipped = self.config.recommend.unread_kinds()
+        self._kind_weights = self.config.recommend.history.weights.by_kind()
 
     # -- broadcasts: the published lists -------------------------------------------------
     def process_broadcast(self, update: Any, ctx: Context) -> Iterable[Output]:
@@ -178,12 +179,14 @@ class RecommendationOperator(KeyedOperator[ShopperEvent]):
             shopper.timer_ms = ts + cfg.history_ttl_ms
             ctx.register_event_timer(shopper.timer_ms)
         kind, product = element.event_type, element.product_id
-        history_cfg = cfg.recommend.history
-        if element.items:
-            for item in element.items:
-                shopper.history.learn(item.product_id, kind, ts, history_cfg)
-        elif product is not None:
-            shopper.history.learn(product, kind, ts, history_cfg)
+        weight = self._kind_weights.get(kind, 0.0)
+        if weight:
+            history_cfg = cfg.recommend.history
+            if element.items:
+                for item in element.items:
+                    shopper.history.add(item.product_id, weight, ts, history_cfg)
+            elif product is not None:
+                shopper.history.add(product, weight, ts, history_cfg)
         session = self._session(shopper, element.session_id, ts)
         session.cart.apply(element)
         if product is None or kind not in _TRIGGERS:
@@ -234,9 +237,12 @@ class RecommendationOperator(KeyedOperator[ShopperEvent]):
         cfg = self.config.recommend
         ts = ctx.timestamp_ms
         cart = session.cart
+        lines = cart.lines
+        # Only the past products outside the session and the cart: all PERSONAL (and
+        # AFFINITY) may use, none for a shopper whose history is this session.
         context = RecContext(event.session_id, event.user_id, tuple(session.items),
-                             frozenset(cart.products()) if cart else _NOTHING, ts,
-                             shopper.history.products(cfg.serve.history),
+                             frozenset(lines) if lines else _NOTHING, ts,
+                             shopper.history.past(cfg.serve.history, session.items, lines),
                              {BLENDED: session.votes})
         unavailable = self.lists.tables.get(AVAILABILITY)
         k = cfg.k

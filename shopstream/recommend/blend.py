@@ -54,8 +54,13 @@ from shopstream.recommend.base import (
     RecContext,
     Recommender,
 )
+from shopstream.recommend.strategies import Affinity, Personal
 
 __all__ = ["DEFAULT_WEIGHTS", "BlendConfig", "Blended", "Blender", "Ranking"]
+
+#: Strategies whose votes come from ``RecContext.history`` alone (none without one).
+_FROM_HISTORY = (Personal, Affinity)
+_NO_SOURCES: Mapping[str, str] = {}
 
 #: Default weights, learned by ``shopstream evaluate --tune`` on validation splits of the
 #: training sessions of real data (see the README's recommendation section).
@@ -135,6 +140,12 @@ class Blender:
         # With a session's BLENDED votes (the anchored kinds fused by these weights at
         # publication), the anchored strategies are already in them.
         self._others = [(r, w) for r, w in self._voters if r.name not in ANCHORED_KINDS]
+        # Strategies that vote only from the shopper's history (the exact classes: a
+        # subclass may read more) add nothing to a request without one, so it skips them.
+        self._voters_no_history = [(r, w) for r, w in self._voters
+                                   if type(r) not in _FROM_HISTORY]
+        self._others_no_history = [(r, w) for r, w in self._others
+                                   if type(r) not in _FROM_HISTORY]
         self._fallback = [self.recommenders[s] for s in self.config.fallback]
         self._best_possible = sum(w for _, w in self._voters) * RANK_WEIGHTS[0]
 
@@ -153,21 +164,24 @@ class Blender:
         blended = context.votes.get(BLENDED)
         scale = 1.0
         sources: dict[str, str] = {}
-        fused: Mapping[str, str] = {}
+        fused: Mapping[str, str] = _NO_SOURCES
+        history = bool(context.history)
         if blended is not None:
             # The session's fused votes are kept lifted (see session_votes): the others
             # vote on that scale, and the result is scaled back.
             scale = blended.lift
             fused = blended.sources
-            if self._others:
+            others = self._others if history else self._others_no_history
+            if others:
                 scores = dict(blended.votes)
-                for recommender, weight in self._others:
+                for recommender, weight in others:
                     recommender.contribute(context, weight * scale, None, scores, sources)
             else:
                 scores = blended.votes  # only read
         else:
             scores = {}
-            for recommender, weight in self._voters:
+            for recommender, weight in (self._voters if history
+                                        else self._voters_no_history):
                 recommender.contribute(context, weight, None, scores, sources)
         exclude = context.exclude
         ordered = sorted(scores, key=scores.__getitem__, reverse=True)

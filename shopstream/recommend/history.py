@@ -20,6 +20,7 @@ Examples
 from __future__ import annotations
 
 from bisect import bisect_left, insort
+from collections.abc import Container
 from dataclasses import dataclass, field
 
 from shopstream.errors import require_positive
@@ -72,7 +73,12 @@ class UserHistory:
 
     def learn(self, product: str, kind: str, timestamp_ms: int, config: HistoryConfig) -> None:
         """Add one action of ``kind`` on ``product``."""
-        weight = config.weights.of(kind)
+        self.add(product, config.weights.of(kind), timestamp_ms, config)
+
+    def add(self, product: str, weight: float, timestamp_ms: int,
+            config: HistoryConfig) -> None:
+        """:meth:`learn` with the action's weight already looked up (nothing when 0).
+        Cost: ``O(capacity)`` (a bisection and a list insertion), amortised."""
         if not weight:
             return
         if self.base_ms is None:
@@ -104,6 +110,22 @@ class UserHistory:
         """The ``n`` strongest products, strongest first (what a request carries).
         Cost: ``O(n)``."""
         return tuple([p for _, p in self.order[:n]])
+
+    def past(self, n: int, session: Container[str], cart: Container[str]
+             ) -> tuple[str, ...]:
+        """Of the ``n`` strongest products, strongest first, those neither in
+        ``session`` nor in ``cart``: what PERSONAL may recommend during that session
+        (empty for a shopper whose history is all in it). Cost: ``O(n)``.
+
+        Examples
+        --------
+        >>> h = UserHistory()
+        >>> for t, p in enumerate(["a", "b", "c"]):
+        ...     h.learn(p, "PURCHASE", t, HistoryConfig())
+        >>> h.products(2), h.past(2, {"c": None}, {}), h.past(3, {"c"}, {"a"})
+        (('c', 'b'), ('b',), ('b',))
+        """
+        return tuple([p for _, p in self.order[:n] if p not in session and p not in cart])
 
     def _rebase(self, now_ms: int, config: HistoryConfig) -> None:
         base = self.base_ms if self.base_ms is not None else now_ms

@@ -82,27 +82,42 @@ class SessionVotes:
         """Add the list of ``product`` valid at ``at_ms`` from ``table`` (the published
         lists of one kind), after the earlier votes decayed one step, and drop the votes
         for ``product`` itself. A ``BLENDED`` list votes with its published votes, any
-        other with reciprocal ranks."""
+        other with reciprocal ranks. Cost: ``O(depth)``, and ``O(capacity log capacity)``
+        when more than ``2 * capacity`` votes are held (then ``capacity`` are kept)."""
+        votes = self.votes
         # The product is in the session now: never recommended in it again, so it must not
         # take one of the kept places.
-        self.votes.pop(product, None)
-        self.lift /= decay
-        if self.lift > _MAX_LIFT:
-            factor = 1.0 / self.lift
-            self.votes = {p: v * factor for p, v in self.votes.items()}
-            self.lift = 1.0
+        if votes:
+            votes.pop(product, None)
+        lift = self.lift = self.lift / decay
+        if lift > _MAX_LIFT:
+            factor = 1.0 / lift
+            votes = self.votes = {p: v * factor for p, v in votes.items()}
+            lift = self.lift = 1.0
         if not table:
             return
         found = lookup(table, product, at_ms)
         if found is None:
             return
-        votes = self.votes
-        get = votes.get
-        lift = self.lift
-        items = found[0][:depth]
+        items = found[0]
+        if len(items) > depth:
+            items = items[:depth]
         if len(found) > 2:  # a BLENDED list: (items, votes, sources)
-            add_votes(votes, self.sources, items, found[1], lift, found[2])
+            values, names = found[1], found[2]
+            if not votes and len(values) == len(names) == len(found[0]):
+                # The session's first list (or all earlier votes were its own products):
+                # every product is new, so built at C speed, in list order, as add_votes
+                # would (published lists name a product once; checked below).
+                votes.update(zip(items, [lift * v for v in values], strict=False))
+                if len(votes) == len(items):
+                    self.sources.update(zip(items, names, strict=False))
+                else:
+                    votes.clear()
+                    add_votes(votes, self.sources, items, values, lift, names)
+            else:
+                add_votes(votes, self.sources, items, values, lift, names)
         else:
+            get = votes.get
             weights = RANK_WEIGHTS
             for rank, other in enumerate(items):
                 votes[other] = get(other, 0.0) + lift * weights[rank]
