@@ -4,7 +4,8 @@ Examples
 --------
 >>> default_topology().stage_names()
 ('baskets', 'abandonment', 'fraud', 'revenue-partials', 'top-products-partials', 'revenue', \
-'top-products', 'rules', 'trending', 'rec-learning', 'rec-models', 'recommendations')
+'top-products', 'rules', 'trending-activity', 'trending-partials', 'trending', 'rec-learning', \
+'rec-models', 'recommendations')
 """
 
 from __future__ import annotations
@@ -50,12 +51,16 @@ from shopstream.operators.top_products import (
     TopProductsMergeOperator,
     TopProductsPartialOperator,
 )
-from shopstream.operators.trending import TrendingOperator
+from shopstream.operators.trending_partials import (
+    TrendingActivityOperator,
+    TrendingMergeOperator,
+    TrendingPartialOperator,
+)
 from shopstream.profiles.trends import TrendsConfig
 from shopstream.topology import Stage, Topology
 
 __all__ = ["GLOBAL_KEY", "PipelineConfig", "by_customer", "by_device", "by_key_group",
-           "by_pair_anchor", "by_session", "by_user",
+           "by_pair_anchor", "by_product_group", "by_session", "by_user",
            "default_topology", "feature_stages", "global_key", "profile_stages",
            "recommendation_stages", "trend_stages"]
 
@@ -90,13 +95,31 @@ def by_key_group(groups: int) -> Callable[[Any], str]:
     return key
 
 
+def by_product_group(groups: int) -> Callable[[Any], str]:
+    """Key of the trending partials: one of ``groups`` key groups by a stable hash of the
+    record's product id (the same on every runner and every run), so that a product's
+    counts live in one group.
+
+    Examples
+    --------
+    >>> from shopstream.operators.trending_partials import TrendAction
+    >>> by_product_group(8)(TrendAction("p", 1.0))
+    'g1'
+    """
+    names = tuple(f"g{group}" for group in range(groups))
+
+    def key(record: Any) -> str:
+        return names[zlib.crc32(record.product_id.encode()) % groups]
+    return key
+
+
 def by_pair_anchor(delta: Any) -> str:
     """Key of the recommender's merge stage: the anchor product."""
     return anchor_key(delta.anchor)
 
 
-#: The one key of global operators (rules, trending) and of the merge phase of two-phase
-#: ones (revenue, top products): all their input on one key.
+#: The one key of global operators (rules) and of the merge phase of two-phase ones
+#: (revenue, top products, trending): all their input on one key.
 GLOBAL_KEY = "all"
 
 
@@ -144,8 +167,9 @@ class PipelineConfig:
     #: turns them off: the default, as they cost about 60% more CPU on a replay; ``serve``
     #: turns them on; see docs/trends.md).
     trends: TrendsConfig | None = None
-    #: Key groups of the two-phase global statistics (revenue, top products): each
-    #: window's partials are computed per key group (by session), then merged on one key.
+    #: Key groups of the two-phase global statistics: revenue and top products (each
+    #: window's partials computed per key group of sessions) and trending (each slide's
+    #: best products per key group of products), then merged on one key.
     global_key_groups: int = 8
 
     def __post_init__(self) -> None:
@@ -185,7 +209,7 @@ def default_topology(config: PipelineConfig | None = None) -> Topology:
         streams.FRAUD_ALERTS, streams.REVENUE_STATS, streams.TOP_PRODUCTS,
         streams.BASKET_PATTERNS, streams.RULES_BY_ANTECEDENT, streams.CATALOG_CHANGES)
     if cfg.recommendations is not None:
-        stages += recommendation_stages(cfg.recommendations)
+        stages += recommendation_stages(cfg.recommendations, cfg.global_key_groups)
         sinks += (streams.PRODUCT_RECOMMENDATIONS, streams.TRENDING_PRODUCTS)
     if cfg.trends is not None:
         stages += trend_stages(cfg.trends)
@@ -217,19 +241,29 @@ def trend_stages(config: TrendsConfig) -> tuple[Stage, ...]:
     )
 
 
-def recommendation_stages(config: RecommendationsConfig) -> tuple[Stage, ...]:
-    """Learning apart from serving: trending (global), the pair learners (per key
-    group), the list publishers (per product) and the per-shopper recommender,
-    which reads the published lists from broadcasts.
+def recommendation_stages(config: RecommendationsConfig,
+                          global_key_groups: int = 8) -> tuple[Stage, ...]:
+    """Learning apart from serving: trending (two-phase: each event's products, keyed by
+    session; their counts and best products per key group of products, of
+    ``global_key_groups``; merged on the global key), the pair learners (per key group),
+    the list publishers (per product) and the per-shopper recommender, which reads the
+    published lists from broadcasts.
 
     Examples
     --------
     >>> [stage.name for stage in recommendation_stages(RecommendationsConfig())]
-    ['trending', 'rec-learning', 'rec-models', 'recommendations']
+    ['trending-activity', 'trending-partials', 'trending', 'rec-learning', 'rec-models', \
+'recommendations']
     """
     rec = config.recommend
+    trending = rec.trending
     return (
-        Stage(TrendingOperator(rec.trending), inputs=(streams.EVENTS,), key_by=global_key),
+        # by_session: on Flink the fan-out runs in the baskets' operator (same key).
+        Stage(TrendingActivityOperator(trending), inputs=(streams.EVENTS,), key_by=by_session),
+        Stage(TrendingPartialOperator(trending), inputs=(streams.TRENDING_ACTIVITY,),
+              key_by=by_product_group(global_key_groups)),
+        Stage(TrendingMergeOperator(trending), inputs=(streams.TRENDING_PARTIALS,),
+              key_by=global_key, event_time_order=False),
         Stage(PairLearningOperator(rec), inputs=(streams.EVENTS, streams.BASKET_COMPLETIONS),
               key_by=by_key_group(rec.key_groups)),
         Stage(ModelListOperator(rec), inputs=(streams.REC_PAIRS,), key_by=by_pair_anchor),

@@ -17,6 +17,10 @@ TOP_PRODUCTS: Final = "top-products"
 #: Internal: each key group's share of a revenue / top-products window, merged on one key.
 REVENUE_PARTIALS: Final = "revenue-partials"
 TOP_PRODUCTS_PARTIALS: Final = "top-products-partials"
+#: Internal: one record per product of an event that trending counts, keyed by product group;
+#: each product group's trending candidates per slide, merged on one key.
+TRENDING_ACTIVITY: Final = "trending-activity"
+TRENDING_PARTIALS: Final = "trending-partials"
 SHOPPER_FEATURES: Final = "shopper-features"
 #: Catalog and account changes (``PRODUCT_CHANGE``, ``CUSTOMER_CHANGE`` events), kept out
 #: of ``events`` so session and user operators never see them; a broadcast for operators
@@ -58,4 +62,5 @@ PROFILE_MODELS: Final = "profile-models"
 #: Streams that connect operators and are never written out.
 INTERNAL: Final = frozenset({EVENTS, RULE_UPDATES, SESSIONS_ENDED, REC_PAIRS,
                              PROFILE_EVENTS, PRODUCT_ACTIVITY, CATEGORY_ACTIVITY,
-                             PROFILE_MODELS, REVENUE_PARTIALS, TOP_PRODUCTS_PARTIALS})
+                             PROFILE_MODELS, REVENUE_PARTIALS, TOP_PRODUCTS_PARTIALS,
+                             TRENDING_ACTIVITY, TRENDING_PARTIALS})

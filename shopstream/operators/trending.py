@@ -8,6 +8,10 @@ window, a :class:`~shopstream.events.recommendations.TrendingProducts` record go
 operator receives the stream as a broadcast. Once the window holds nothing, one empty
 record says so and emission stops until new input arrives.
 
+This is the one-phase form, on one key; the default pipeline runs trending in two phases
+(:mod:`shopstream.operators.trending_partials`: per key group of products, then merged),
+which emit the same records.
+
 Examples
 --------
 >>> from shopstream.events import EventType, ShopperEvent

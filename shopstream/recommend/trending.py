@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import math
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -41,10 +42,16 @@ from shopstream.events.recommendations import TrendingProduct
 from shopstream.recommend.heavy_hitters import SpaceSaving
 from shopstream.recommend.popularity import KindWeights
 
-__all__ = ["TrendTracker", "TrendingConfig"]
+__all__ = ["Candidate", "TrendTracker", "TrendingConfig", "trending_products"]
 
 # Sketch counts are integers: weights are scaled by this and scaled back in snapshots.
 _SCALE = 100
+
+#: One product of :meth:`TrendTracker.candidates`: ``(-rank, product id, count, even,
+#: odd, count in the newest pane, offset)``: the totals (scaled integers, relative to the
+#: tracker's base pane, ``offset`` panes before the newest) that
+#: :func:`trending_products` makes its record of. Rows sort best first.
+Candidate = tuple[float, str, int, int, int, int, int]
 
 
 @dataclass(frozen=True)
@@ -221,6 +228,39 @@ class TrendTracker:
             keys[product] = totals[1] + _SQRT2 * totals[2]
         self._base = base
 
+    def split(self, group_of: Callable[[str], str]) -> dict[str, TrendTracker]:
+        """This tracker's products partitioned by ``group_of(product)``: per group, a
+        tracker holding its products' counters of each pane (a pane with none of them
+        left out), what the group would hold had it counted only its products (exactly,
+        while no pane's sketch was full). One pass over the counters.
+
+        Examples
+        --------
+        >>> tracker = TrendTracker(TrendingConfig(window_ms=120_000, slide_ms=60_000))
+        >>> for t, p in [(0, "a"), (1_000, "b"), (61_000, "b")]:
+        ...     tracker.add(p, 1.0, t)
+        >>> parts = tracker.split(lambda product: product)
+        >>> [(g, [(x.product_id, x.count) for x in t.snapshot(119_999, 5)])
+        ...  for g, t in sorted(parts.items())]
+        [('a', [('a', 1.0)]), ('b', [('b', 2.0)])]
+        """
+        panes: dict[str, list[tuple[int, SpaceSaving]]] = {}
+        for start, sketch in self._panes:
+            parts: dict[str, SpaceSaving] = {}
+            for product, count in sketch.counts.items():
+                group = group_of(product)
+                part = parts.get(group)
+                if part is None:
+                    part = parts[group] = SpaceSaving(sketch.capacity)
+                part.add(product, count)  # at most the capacity: never evicts
+            for group, part in parts.items():
+                panes.setdefault(group, []).append((start, part))
+        out: dict[str, TrendTracker] = {}
+        for group, held in panes.items():
+            tracker = out[group] = TrendTracker.__new__(TrendTracker)
+            tracker.__setstate__({"config": self.config, "panes": held})
+        return out
+
     def newest_pane(self) -> int | None:
         """Start of the newest pane holding input, or ``None`` before any."""
         return self._panes[-1][0] if self._panes else None
@@ -241,6 +281,34 @@ class TrendTracker:
     def snapshot(self, now_ms: int, k: int) -> list[TrendingProduct]:
         """The ``k`` best products of the window ending at ``now_ms``, by score (equal
         scores by product id); see the class documentation for the cost."""
+        return trending_products(self.config, self.candidates(now_ms, k))
+
+    def candidates(self, now_ms: int, k: int) -> list[Candidate]:
+        """The ``k`` best products of :meth:`snapshot` as :data:`Candidate` rows, best
+        first (what :func:`trending_products` makes the records of), comparable between
+        trackers.
+
+        A product ranks by ``even + sqrt(2) * odd`` of its totals, which are relative to
+        this tracker's base pane; a row's first field is minus that float times a power of
+        two (exact), so that it is relative to the even pane index at or just before the
+        window's newest pane instead: the same for every tracker at ``now_ms``. So the
+        rows of trackers that hold disjoint products (the key groups of the two-phase
+        trending stages) sort their union exactly as one tracker holding all of them
+        would rank them (equal keys: by product id, the second field).
+
+        Examples
+        --------
+        >>> one = TrendTracker(TrendingConfig(window_ms=180_000, slide_ms=60_000))
+        >>> late = TrendTracker(one.config)
+        >>> for t, p in [(0, "a"), (61_000, "b"), (121_000, "b"), (122_000, "c")]:
+        ...     one.add(p, 1.0, t)
+        ...     if t > 100_000:
+        ...         late.add(p, 1.0, t)
+        >>> [row[:2] for row in one.candidates(179_999, 3)]
+        [(-170.71067811865476, 'b'), (-100.0, 'c'), (-50.0, 'a')]
+        >>> late.candidates(179_999, 3)[1][:2]  # c, whatever else each tracker holds
+        (-100.0, 'c')
+        """
         cfg = self.config
         slide = cfg.slide_ms
         current = now_ms - now_ms % slide
@@ -250,42 +318,22 @@ class TrendTracker:
         totals = self._totals
         keys = self._keys
         latest: dict[str, int] = {}
-        root2 = _SQRT2
         for start, sketch in self._panes:
             if start == current:
                 latest = sketch.counts
             elif start > current:  # input ahead of the window (out of order): not yet
                 totals = self._without(start for start, _ in self._panes if start > current)
-                keys = {p: t[1] + root2 * t[2] for p, t in totals.items()}
+                keys = {p: t[1] + _SQRT2 * t[2] for p, t in totals.items()}
                 break
         best = sorted(sorted(keys), key=keys.__getitem__, reverse=True)[:k]
-        # velocity * 1000 = (now * (earlier + 1) - count) * v_num / v_den, a fraction
-        # in lowest terms: its double rounds half to even exactly as the fraction would.
-        earlier = max(1, cfg.panes - 1)
-        v_num, v_den = 60_000_000, earlier * _SCALE * slide
-        common = math.gcd(v_num, v_den)
-        v_num, v_den, step = v_num // common, v_den // common, earlier + 1
-        # score * 1000 = (even + sqrt(2) odd) * 2 ** (-offset / 2) * 1000 / 100; with an
-        # odd offset, (2 odd + sqrt(2) even) * 2 ** (-(offset + 1) / 2) * 10. Without a
-        # sqrt(2) part the product is exact (a power of two times an integer).
         offset = current // slide - self._base
-        swap = offset % 2
-        unit = 10.0 / (1 << ((offset + swap) >> 1))
+        # ldexp by a whole power of two: exact, and the same base for every tracker.
+        shift = -(offset >> 1)
+        ldexp = math.ldexp
         get_now = latest.get
-        rows = [(product, totals[product]) for product in best]
-        # One comprehension per parity (an odd offset swaps the parts: even, odd = 2 *
-        # odd, even): no branch and no append per product.
-        if swap:
-            return [TrendingProduct(
-                product, count / _SCALE,
-                round((get_now(product, 0) * step - count) * v_num / v_den) / 1000,
-                round((2 * odd + root2 * even if even else 2 * odd) * unit) / 1000)
-                for product, (count, even, odd) in rows]
-        return [TrendingProduct(
-            product, count / _SCALE,
-            round((get_now(product, 0) * step - count) * v_num / v_den) / 1000,
-            round((even + root2 * odd if odd else even) * unit) / 1000)
-            for product, (count, even, odd) in rows]
+        return [(-ldexp(keys[product], shift), product, t[0], t[1], t[2],
+                 get_now(product, 0), offset)
+                for product, t in zip(best, map(totals.__getitem__, best), strict=True)]
 
     def _without(self, starts: Any) -> dict[str, list[int]]:
         """The totals without the panes starting at ``starts``."""
@@ -301,6 +349,41 @@ class TrendTracker:
                 entry[0] -= count
                 entry[2 if offset % 2 else 1] -= count << (offset >> 1)
         return {p: t for p, t in totals.items() if t[0]}
+
+
+def trending_products(config: TrendingConfig, rows: list[Candidate]) -> list[TrendingProduct]:
+    """The records of :meth:`TrendTracker.candidates` rows, in their order: count,
+    velocity and score, computed exactly (see the module). One pass over ``rows``.
+
+    Examples
+    --------
+    >>> tracker = TrendTracker(TrendingConfig(window_ms=180_000, slide_ms=60_000))
+    >>> tracker.add("a", 1.0, 1_000)
+    >>> trending_products(tracker.config, tracker.candidates(59_999, 5))
+    [TrendingProduct(product_id='a', count=1.0, velocity=1.0, score=1.0)]
+    """
+    # velocity * 1000 = (now * (earlier + 1) - count) * v_num / v_den, a fraction
+    # in lowest terms: its double rounds half to even exactly as the fraction would.
+    earlier = max(1, config.panes - 1)
+    v_num, v_den = 60_000_000, earlier * _SCALE * config.slide_ms
+    common = math.gcd(v_num, v_den)
+    v_num, v_den, step = v_num // common, v_den // common, earlier + 1
+    root2 = _SQRT2
+    out = []
+    for _, product, count, even, odd, now, offset in rows:
+        # score * 1000 = (even + sqrt(2) odd) * 2 ** (-offset / 2) * 1000 / 100; with an
+        # odd offset, (2 odd + sqrt(2) even) * 2 ** (-(offset + 1) / 2) * 10. Without a
+        # sqrt(2) part the product is exact (a power of two times an integer).
+        if offset % 2:
+            unit = 10.0 / (1 << ((offset + 1) >> 1))
+            score = round((2 * odd + root2 * even if even else 2 * odd) * unit) / 1000
+        else:
+            unit = 10.0 / (1 << (offset >> 1))
+            score = round((even + root2 * odd if odd else even) * unit) / 1000
+        out.append(TrendingProduct(product, count / _SCALE,
+                                   round((now * step - count) * v_num / v_den) / 1000,
+                                   score))
+    return out
 
 
 _SQRT2 = math.sqrt(2.0)

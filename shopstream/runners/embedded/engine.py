@@ -307,6 +307,12 @@ class Engine:
 
     def restore(self, snap: dict[str, Any]) -> None:
         """Put back what :meth:`snapshot` returned (on a freshly built engine)."""
+        for stage in self.topology.stages:
+            # A stage an older pipeline lacked may take over state it kept elsewhere
+            # (trending-partials: one-phase trending's tracker and timers).
+            adopt = getattr(stage.operator, "adopt_checkpoint", None)
+            if adopt is not None:
+                snap = adopt(snap, stage.uid, stage.key_by)
         self._in_order = deque(snap["buffer"])
         self._overtaken = []
         self._catalog = list(snap.get("catalog", []))

@@ -325,9 +325,12 @@ def _upgradable(saved: Sequence[str], topology: Topology) -> bool:
     """Whether a checkpoint of the stages ``saved`` resumes in ``topology`` though they
     differ: the same stages, plus partial-window stages the checkpoint predates (one-phase
     revenue and top products, before 3ad9098). Those start empty: every order they would
-    hold is in the one-phase window state, which the merge stage of the same uid reads."""
+    hold is in the one-phase window state, which the merge stage of the same uid reads.
+    Also stateless stages and those that adopt an older stage's state on restore
+    (trending's fan-out and partials, see Engine.restore)."""
     here = {stage.uid for stage in topology.stages} | set(topology.stage_names())
     missing = [stage for stage in topology.stages
                if stage.uid not in saved and stage.name not in saved]
-    return set(saved) <= here and all(isinstance(stage.operator, PartialWindows)
-                                      for stage in missing)
+    return set(saved) <= here and all(
+        isinstance(stage.operator, PartialWindows) or not stage.operator.state_descriptors
+        or hasattr(stage.operator, "adopt_checkpoint") for stage in missing)

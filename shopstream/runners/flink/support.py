@@ -7,9 +7,9 @@ Examples
 >>> topo = default_topology()
 >>> check_supported(topo)
 >>> [[topo.stages[i].name for i in group] for group in fuse(topo)]
-[['baskets', 'abandonment'], ['fraud'], ['revenue-partials', 'top-products-partials'], \
-['revenue'], ['top-products'], ['rules'], ['trending'], ['rec-learning'], ['rec-models'], \
-['recommendations']]
+[['baskets', 'abandonment', 'trending-activity'], ['fraud'], \
+['revenue-partials', 'top-products-partials'], ['revenue'], ['top-products'], ['rules'], \
+['trending-partials'], ['trending'], ['rec-learning'], ['rec-models'], ['recommendations']]
 >>> from shopstream.topology import Stage, Topology
 >>> learner = Stage(topo.stages[-1].operator, ("basket-completions",), lambda e: "all",
 ...                 broadcast_inputs=("events",))
