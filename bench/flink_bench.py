@@ -15,7 +15,11 @@ its broadcast inputs included) it runs:
   between the two sizes, the steady-state rate without the fixed cost;
   ``lines_per_cpu_s`` is lines over the JVM's CPU seconds during the full job (Java,
   its JIT compiler and the embedded Python interpreter), the rate to compare across runs
-  on a machine shared with other work.
+  on a machine shared with other work. ``cpu_split`` divides those seconds by thread:
+  ``operators`` (the job's task threads, where the embedded Python runs each operator
+  and Flink moves its records), ``jit`` (the JVM's compiler threads: a one-off cost of
+  a fresh JVM, large on a job this short) and ``other``; ``lines_per_operator_cpu_s``
+  (lines over the task threads' seconds) is the steady-state rate per slot.
 
 Every Flink run's outputs are checked against the embedded runner's, per stream, as
 multisets (``outputs_equal``; ``differing_lines`` counts the lines of each unequal stream
@@ -35,6 +39,7 @@ import os
 import platform
 import sys
 import tempfile
+import threading
 import time
 import warnings
 from pathlib import Path
@@ -43,6 +48,7 @@ from typing import Any
 from shopstream.pipeline import PipelineConfig, default_topology
 from shopstream.runners.embedded.runner import EmbeddedRunner
 from shopstream.runners.flink import FlinkConfig, FlinkRunner
+from shopstream.runners.flink.support import fuse
 from shopstream.sim import SimulationConfig, write_jsonl
 from shopstream.topology import Topology
 
@@ -91,6 +97,69 @@ def java_cpu_seconds() -> float:
         if fields[1] == me:
             total += (int(fields[11]) + int(fields[12])) / tick
     return total
+
+
+class ThreadCpu:
+    """CPU seconds of the JVM's threads while a job runs, by kind: ``operators`` (task
+    threads: Flink names them after their operators, ``baskets+abandonment (1/1)#0``,
+    ``Source: events-file -> ...``, ``jsonl-writer (1/1)#0``; Linux keeps the first 15
+    characters), ``jit`` (``C1``/``C2 CompilerThread``) and ``other``. Sampled every half
+    second from /proc (a task thread ends with its job, so its last sample is its
+    total)."""
+
+    def __init__(self, topology: Topology) -> None:
+        self._names = ("Source: ", "jsonl-writer (", *(
+            "+".join(topology.stages[i].name for i in group) + " ("
+            for group in fuse(topology)))
+        pids = [e.name for e in Path("/proc").iterdir()
+                if e.name.isdigit() and _parent(e) == str(os.getpid())]
+        self._tasks = [Path(f"/proc/{pid}/task") for pid in pids]
+        self._start = self._sample()
+        self._last = dict(self._start)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _sample(self) -> dict[str, tuple[str, float]]:
+        tick = os.sysconf("SC_CLK_TCK")
+        seen = {}
+        for tasks in self._tasks:
+            for entry in tasks.iterdir() if tasks.exists() else ():
+                try:
+                    stat = (entry / "stat").read_text()
+                except OSError:
+                    continue
+                name = stat[stat.index("(") + 1:stat.rindex(")")]
+                fields = stat.rsplit(")", 1)[1].split()
+                seen[entry.name] = (name, (int(fields[11]) + int(fields[12])) / tick)
+        return seen
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.5):
+            self._last.update(self._sample())
+
+    def _task(self, name: str) -> bool:
+        return any(name.startswith(n) or (len(name) == 15 and n.startswith(name))
+                   for n in self._names)
+
+    def stop(self) -> dict[str, float]:
+        self._stop.set()
+        self._thread.join()
+        self._last.update(self._sample())
+        split = {"operators": 0.0, "jit": 0.0, "other": 0.0}
+        for tid, (name, seconds) in self._last.items():
+            used = seconds - self._start.get(tid, (name, 0.0))[1]
+            kind = ("jit" if "CompilerThre" in name
+                    else "operators" if self._task(name) else "other")
+            split[kind] += used
+        return {kind: round(seconds, 2) for kind, seconds in split.items()}
+
+
+def _parent(process: Path) -> str | None:
+    try:
+        return (process / "stat").read_text().rsplit(")", 1)[1].split()[1]
+    except (OSError, IndexError):
+        return None
 
 
 def java_peak_rss_mb() -> float | None:
@@ -148,8 +217,10 @@ def main() -> int:
             part = FlinkRunner(topologies()[name], work / f"{name}-flink{p}-small",
                                config).run(small)
             cpu_before = java_cpu_seconds()
+            threads = ThreadCpu(topologies()[name])
             full = FlinkRunner(topologies()[name], work / f"{name}-flink{p}", config).run(big)
             cpu_s = java_cpu_seconds() - cpu_before
+            split = threads.stop()
             extra_s = full.job_seconds - part.job_seconds
             got = multisets(work / f"{name}-flink{p}")
             entry[f"flink_p{p}"] = {
@@ -158,6 +229,9 @@ def main() -> int:
                 "small_job_seconds": round(part.job_seconds, 2),
                 "jvm_cpu_seconds": round(cpu_s, 2),
                 "lines_per_cpu_s": round(lines / cpu_s) if cpu_s > 0 else None,
+                "cpu_split": split,
+                "lines_per_operator_cpu_s": round(lines / split["operators"])
+                if split["operators"] > 0 else None,
                 "marginal_lines_per_s": round((lines - small_lines) / extra_s)
                 if extra_s > 0 else None,
                 "outputs_equal": got == expected,

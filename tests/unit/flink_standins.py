@@ -109,6 +109,9 @@ class Runtime:
         self.timers: list[tuple[int, str]] = []
         self.broadcast: dict[str, Any] = {}
         self.watermark = -(2**63)
+        #: Calls of register_event_time_timer, and on_timer calls the test made.
+        self.registered = 0
+        self.wakes = 0
 
     def get_state(self, descriptor: Any) -> Value:
         return Value(self.stores.setdefault(descriptor.name, {}), self, descriptor.name)
@@ -126,6 +129,7 @@ class Runtime:
         return self
 
     def register_event_time_timer(self, at: int) -> None:
+        self.registered += 1
         if (at, self.key) not in self.timers:
             heapq.heappush(self.timers, (at, self.key))
 

@@ -26,6 +26,7 @@ from shopstream.errors import ShopstreamError
 from shopstream.events.records import Output
 from shopstream.runners.flink import broadcast
 from shopstream.runners.flink.broadcast import BroadcastStageFunction, SinkBroadcastStageFunction
+from shopstream.runners.flink.tags import encode_pair
 from shopstream.state import Context, KeyedOperator, ValueStateDescriptor
 
 _COUNT = ValueStateDescriptor[int]("count")
@@ -101,7 +102,7 @@ def _advance(function: BroadcastStageFunction, runtime: Runtime, mark: int) -> l
 def _element(function: BroadcastStageFunction, runtime: Runtime, key: str, at: int,
              value: str) -> None:
     runtime.key = key
-    assert function.process_element((at, value), runtime) is None
+    assert function.process_element(encode_pair(at, value), runtime) is None
 
 
 def _scenario(function: BroadcastStageFunction, runtime: Runtime,

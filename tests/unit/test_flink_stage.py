@@ -27,6 +27,7 @@ from flink_standins import Runtime
 
 from shopstream.events.records import Output
 from shopstream.runners.flink.stage import StageFunction
+from shopstream.runners.flink.tags import encode_pair
 from shopstream.state import Context, KeyedOperator, ValueStateDescriptor
 
 _SUM = ValueStateDescriptor[list[int]]("sum")
@@ -57,9 +58,11 @@ def _key(record: Any) -> str:
     return "all" if record < 10_000 else f"k{record % 3}"
 
 
-def _run(elements: list[tuple[int, int]], held_keys: int = 0) -> tuple[list[Any], Runtime]:
+def _run(elements: list[tuple[int, int]], held_keys: int = 0,
+         step: int = 1) -> tuple[list[Any], Runtime]:
     """Feed ``(time, value)`` elements in the given order with the watermark 5 s behind
-    the newest time, then to the end; the outputs in firing order."""
+    the newest time after every ``step`` elements (Flink moves it periodically), then to
+    the end; the outputs in firing order."""
     runtime = Runtime()
     # (Without held keys, the arguments the function took before it had them.)
     held: dict[str, Any] = {"held_keys": held_keys, "key_by": _key} if held_keys else {}
@@ -71,14 +74,16 @@ def _run(elements: list[tuple[int, int]], held_keys: int = 0) -> tuple[list[Any]
         runtime.watermark = mark
         while runtime.timers and runtime.timers[0][0] <= mark:
             at, runtime.key = heapq.heappop(runtime.timers)
+            runtime.wakes += 1
             out.extend(json.loads(row[1]) for _, row in function.on_timer(at, runtime))
 
     newest = 0
-    for at, value in elements:
+    for n, (at, value) in enumerate(elements, 1):
         runtime.key = _key(value)
-        assert function.process_element((at, value), runtime) is None
+        assert function.process_element(encode_pair(at, value), runtime) is None
         newest = max(newest, at)
-        advance(newest - 5_000)
+        if n % step == 0:
+            advance(newest - 5_000)
     advance(2**62)
     return out, runtime
 
@@ -121,3 +126,21 @@ def test_held_keys_keep_hot_state_in_python_with_the_same_outputs() -> None:
     assert sorted(map(str, held)) == sorted(map(str, snapshotted))
     assert runtime.counts.pickled == 0
     assert runtime.stores.get("running.sum", {}) == {}
+
+
+def test_held_keys_wake_a_key_once_per_watermark_step() -> None:
+    # The watermark moves every 50 elements (as Flink's periodic watermark does). Per
+    # element time, the hot key is woken at each element time and each operator timer
+    # time (the operator sets one a second after each element), with a registration for
+    # each element and each timer. A job nobody snapshots wakes it once per watermark
+    # step and at its operator timers, registering one element timer per wake-up: the
+    # same outputs in the same order (elements and timers, each at its time).
+    elements = _hot_key(2_000)
+    times = len({at for at, _ in elements})
+    per_time, flink_state = _run(elements, step=50)
+    batched, held = _run(elements, held_keys=4, step=50)
+    assert batched == per_time
+    assert flink_state.wakes >= times and flink_state.registered >= len(elements) + times
+    assert held.wakes < flink_state.wakes / 2, (held.wakes, flink_state.wakes)
+    assert held.registered < flink_state.registered / 3, (held.registered,
+                                                          flink_state.registered)

@@ -107,6 +107,8 @@ class BroadcastStageFunction(StageLogic, KeyedBroadcastProcessFunction):  # type
     def open(self, runtime_context: Any) -> None:
         super().open(runtime_context)
         self._catch_up = self._apply_until
+        # Updates apply by time across keys: each key wakes at each of its element times.
+        self._batched = False
         self._updates: list[tuple[int, int, Any]] = []
         self._log: dict[int, int] = {}
         self._seq = 0
@@ -116,7 +118,7 @@ class BroadcastStageFunction(StageLogic, KeyedBroadcastProcessFunction):  # type
         self._bctx = [BroadcastContext(op.name) for op in self.operators]
         self._state_descriptor = broadcast_state()
 
-    def process_element(self, value: tuple[Any, ...], ctx: Any) -> Any:
+    def process_element(self, value: bytes, ctx: Any) -> Any:
         if not self._loaded:
             self._load(ctx)
         return super().process_element(value, ctx)

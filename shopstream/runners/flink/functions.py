@@ -21,7 +21,14 @@ from shopstream.events.decode import EventDecoder
 from shopstream.events.limits import InputLimits
 from shopstream.events.records import DeadLetter, LateEvent
 from shopstream.runners.flink.stage import StageFunction
-from shopstream.runners.flink.tags import KEYED_TYPE, SINK_TAG, Route, events_tag, stage_tag
+from shopstream.runners.flink.tags import (
+    KEYED_TYPE,
+    SINK_TAG,
+    Route,
+    encode_pair,
+    events_tag,
+    stage_tag,
+)
 from shopstream.topology import WatermarkPolicy
 
 __all__ = ["KEYED_TYPE", "SINK_TAG", "DecodeFunction", "DecodeLogic", "JsonlWriter",
@@ -118,7 +125,8 @@ class DecodeLogic:
             if reference in self.forward:
                 # The stage that forwards it also writes it to its sink, if any.
                 effective = max(ts, mark + 1)
-                yield Row("", (effective, event, reference)), min(effective, self._max)
+                yield (Row("", encode_pair(None, (effective, event, reference))),
+                       min(effective, self._max))
             elif reference in self.sinks:
                 yield SINK_TAG, Row(reference, self._encode(event).decode())
             return
@@ -129,7 +137,7 @@ class DecodeLogic:
         if ts > self._max:
             self._max = ts
             self._watermark = max(mark, ts - self.bound_ms - 1)
-        pair = (ts, event)
+        pair = encode_pair(ts, event)  # once for every reader (see tags)
         # The main output (keyed by the first events stage's key, with its time for the
         # watermark) feeds every events stage with that key function; the others get a
         # side output each, watermarked on their own.

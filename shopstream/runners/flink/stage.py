@@ -27,6 +27,13 @@ Cost per element: one read and one write of the buffer entry at its time, and on
 timer (none for arrival-order operators); per wake-up, one read and one removal of the
 buffer entry at its time and a read of the timer book (bounded by the operator timers the
 key holds).
+
+A job nobody snapshots whose stage has no broadcast input wakes each key once per
+watermark step instead (:meth:`StageLogic._release_until`): one Flink timer per key at
+its earliest held time, and a wake-up hands over everything the key holds up to the
+watermark, in the same order. Every Flink timer and wake-up is a crossing between Java
+and Python, which costs more than most operators do with an element. A broadcast stage
+keeps a wake-up per element time: its updates are applied by time across all keys.
 """
 
 from __future__ import annotations
@@ -42,10 +49,19 @@ from pyflink.datastream.state import MapStateDescriptor, ValueStateDescriptor
 from shopstream.errors import ShopstreamError
 from shopstream.events.records import Output
 from shopstream.runners.flink.state import FlinkStageContext, KeyCursor, ValueCache, flink_state
-from shopstream.runners.flink.tags import SINK_TAG, Route, broadcast_tag, stage_tag
+from shopstream.runners.flink.tags import (
+    SINK_TAG,
+    Route,
+    broadcast_tag,
+    decode_pair,
+    encode_pair,
+    stage_tag,
+)
 from shopstream.state.operator import KeyedOperator
 
 __all__ = ["FlinkBuffer", "PythonBuffer", "StageFunction", "StageLogic", "routes_table"]
+
+_MIN = -(2**63)
 
 
 def routes_table(routes: tuple[Route, ...], by_name: bool = False
@@ -94,8 +110,18 @@ class PythonBuffer:
     --------
     >>> buffer = PythonBuffer(lambda record: record[0])
     >>> buffer.hold((5, "a1")); buffer.hold((5, "a2")); buffer.hold((7, "b1"))
+    'a'
+    'a'
+    'b'
     >>> buffer.take("a", 5), buffer.take("a", 5), buffer.take("b", 7)
     ([(5, 'a1'), (5, 'a2')], [], [(7, 'b1')])
+
+    ``take_until`` takes every time up to a watermark, in time order:
+
+    >>> for value in ((9, "a3"), (6, "a2"), (8, "a1")):
+    ...     _ = buffer.hold(value)
+    >>> buffer.take_until("a", 8), buffer.earliest("a"), buffer.earliest("b")
+    ([(6, [(6, 'a2')]), (8, [(8, 'a1')])], 9, None)
     """
 
     __slots__ = ("_key_of", "_times")
@@ -104,14 +130,15 @@ class PythonBuffer:
         self._key_of = key_of
         self._times: dict[str, dict[int, list[tuple[Any, ...]]]] = {}
 
-    def hold(self, value: tuple[Any, ...]) -> None:
-        """Add ``(time, record)`` to its key's elements at that time."""
+    def hold(self, value: tuple[Any, ...]) -> str:
+        """Add ``(time, record)`` to its key's elements at that time; return the key."""
         key = self._key_of(value[1])
         times = self._times.get(key)
         if times is None:
             self._times[key] = {value[0]: [value]}
         else:
             times.setdefault(value[0], []).append(value)
+        return key
 
     def take(self, key: str, at: int) -> list[tuple[Any, ...]]:
         """Remove and return ``key``'s elements at ``at``."""
@@ -122,6 +149,25 @@ class PythonBuffer:
         if not times:
             del self._times[key]
         return due
+
+    def take_until(self, key: str, mark: int) -> list[tuple[int, list[tuple[Any, ...]]]]:
+        """Remove and return ``key``'s elements at or before ``mark``, as ``(time,
+        elements)`` in time order. Cost: the key's held times (one pass) plus the sort of
+        those due."""
+        times = self._times.get(key)
+        if times is None:
+            return []
+        due = sorted((at, times[at]) for at in [at for at in times if at <= mark])
+        for at, _ in due:
+            del times[at]
+        if not times:
+            del self._times[key]
+        return due
+
+    def earliest(self, key: str) -> int | None:
+        """The earliest time ``key`` holds elements at, or ``None``."""
+        times = self._times.get(key)
+        return min(times) if times else None
 
 
 class StageLogic:
@@ -171,20 +217,39 @@ class StageLogic:
         self._service: Any = None
         #: Called with a time before anything at that time is processed (broadcasts).
         self._catch_up: Callable[[int], None] | None = None
+        #: Whether a wake-up releases everything up to the watermark (see _release_until);
+        #: a broadcast stage turns it off.
+        self._batched = isinstance(self._buffer, PythonBuffer)
+        self._armed: dict[str, int] = {}
+        self._mark = _MIN
 
-    def process_element(self, value: tuple[Any, ...], ctx: Any) -> Iterator[Any] | None:
+    def process_element(self, data: bytes, ctx: Any) -> Iterator[Any] | None:
         # Flink hands over the record of Row(key, record) (see KEYED_TYPE).
+        value = decode_pair(data)
         if len(value) == 3:
             return self._forward(value)
         if self._on_arrival:
             return self._arrive(value, ctx)
-        self._buffer.hold(value)
-        ctx.timer_service().register_event_time_timer(value[0])
+        self._hold(value, ctx.timer_service())
         return None
 
     def on_timer(self, timestamp: int, ctx: Any) -> Iterator[Any]:
-        self._service = ctx.timer_service()
+        service = self._service = ctx.timer_service()
+        if self._batched:
+            return self._release_until(service.current_watermark(), ctx.get_current_key())
         return self._release(timestamp, ctx.get_current_key())
+
+    def _hold(self, value: tuple[Any, ...], service: Any) -> None:
+        """Buffer ``value`` and see that a Flink timer wakes its key by its time: one at
+        each element time, or, batched, one per key at its earliest held time."""
+        key = self._buffer.hold(value)
+        at = value[0]
+        if self._batched:
+            armed = self._armed.get(key)  # type: ignore[arg-type]
+            if armed is not None and armed <= at:
+                return
+            self._armed[key] = at  # type: ignore[index]
+        service.register_event_time_timer(at)
 
     def _forward(self, value: tuple[Any, ...]) -> Iterator[Any]:
         ts, record, stream = value
@@ -193,8 +258,7 @@ class StageLogic:
     def _arrive(self, value: tuple[Any, ...], ctx: Any) -> Iterator[Any]:
         service = self._service = ctx.timer_service()
         if self._in_order:
-            self._buffer.hold(value)
-            service.register_event_time_timer(value[0])
+            self._hold(value, service)
         key = self._cursor.key = ctx.get_current_key()
         saved = self._book_state.value()
         before = set(saved) if saved else set()
@@ -221,23 +285,57 @@ class StageLogic:
         # Elements at earlier times left at their own wake-ups (Flink fires a key's timers
         # in time order); a wake-up for an operator timer finds none.
         due = self._buffer.take(key, timestamp) if self._in_order else []
-        catch_up = self._catch_up
         for ts, record in due:
             while book and min(book)[0] < ts:
                 yield from self._fire(min(book), key)
-            if catch_up is not None:
-                catch_up(ts)
-            for sctx, operator in self._in_order:
-                sctx.key = key
-                sctx.timestamp_ms = ts
-                sctx.watermark_ms = ts - 1
-                outs = operator.process_element(record, sctx)
-                if outs:
-                    yield from self._route(outs, ts, operator)
+            yield from self._element(ts, record, key)
         while book and min(book)[0] <= timestamp:
             yield from self._fire(min(book), key)
         self._save_book(book, before)
         self._cursor.flush()
+
+    def _release_until(self, mark: int, key: str) -> Iterator[Any]:
+        """A batched wake-up (a job nobody snapshots, no broadcast input): the watermark
+        is at ``mark``, so everything ``key`` holds at or before it is due and nothing
+        more will come: its elements and timers, in the order the per-time wake-ups of
+        :meth:`_release` give them, in one Flink call; then one timer at the key's
+        earliest held time. Flink timers at times this call took care of still fire and
+        find nothing. Cost: one Flink call and one timer per key per watermark step,
+        not per element time (bound on what it holds: as :class:`PythonBuffer`)."""
+        self._cursor.key = key
+        saved = self._book_state.value()
+        before = set(saved) if saved else set()
+        book = self._book = set(before)
+        # Operator timers set now at or before the mark fire in this call (no Flink timer).
+        self._mark = mark
+        buffer: PythonBuffer = self._buffer  # type: ignore[assignment]
+        for at, elements in buffer.take_until(key, mark):
+            while book and min(book)[0] < at:
+                yield from self._fire(min(book), key)
+            for ts, record in elements:
+                yield from self._element(ts, record, key)
+        while book and min(book)[0] <= mark:
+            yield from self._fire(min(book), key)
+        self._mark = _MIN
+        self._armed.pop(key, None)
+        later = buffer.earliest(key)
+        if later is not None:
+            self._armed[key] = later
+            self._service.register_event_time_timer(later)
+        self._save_book(book, before)
+        self._cursor.flush()
+
+    def _element(self, ts: int, record: Any, key: str) -> Iterator[Any]:
+        """Hand an element at ``ts`` to the event-time operators."""
+        if self._catch_up is not None:
+            self._catch_up(ts)
+        for sctx, operator in self._in_order:
+            sctx.key = key
+            sctx.timestamp_ms = ts
+            sctx.watermark_ms = ts - 1
+            outs = operator.process_element(record, sctx)
+            if outs:
+                yield from self._route(outs, ts, operator)
 
     def _save_book(self, book: set[tuple[int, int]], before: set[tuple[int, int]]) -> None:
         if book != before:
@@ -267,8 +365,14 @@ class StageLogic:
             if targets is not None:
                 record = out.record
                 pair = (ts, record)
+                encoded = None
                 for tag, key_by in targets:
-                    yield tag, (pair if key_by is None else Row(key_by(record), pair))
+                    if key_by is None:
+                        yield tag, pair
+                    else:
+                        if encoded is None:
+                            encoded = encode_pair(ts, record)
+                        yield tag, Row(key_by(record), encoded)
             elif stream in self.upstream:
                 name = operator.name if operator is not None else "decoder"
                 msg = (f"operator {name!r} (key {out.key!r}) emitted stream "
@@ -304,8 +408,10 @@ def _book_register(function: StageLogic, index: int) -> Callable[[int], None]:
         timer = (timestamp_ms, index)
         if timer not in function._book:
             function._book.add(timer)
-            # One Flink timer per time wakes the key; the book says which operator it is for.
-            function._service.register_event_time_timer(timestamp_ms)
+            # One Flink timer per time wakes the key; the book says which operator it is
+            # for. (A batched wake-up fires the timers up to its watermark itself.)
+            if timestamp_ms > function._mark:
+                function._service.register_event_time_timer(timestamp_ms)
     return register
 
 
