@@ -22,8 +22,19 @@ from typing import Any
 
 from shopstream.api.read_workers import stop_processes
 
-__all__ = ["ServeProcess", "cpu_seconds", "free_port", "get_json", "load_average",
-           "rss_mb", "start_redis", "summary", "tree_cpu_seconds", "tree_run_queue_seconds"]
+__all__ = [
+    "ServeProcess",
+    "children",
+    "cpu_seconds",
+    "free_port",
+    "get_json",
+    "load_average",
+    "rss_mb",
+    "start_redis",
+    "summary",
+    "tree_cpu_seconds",
+    "tree_run_queue_seconds",
+]
 
 
 def free_port() -> int:
@@ -65,7 +76,8 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def _children(pid: int) -> list[int]:
+def children(pid: int) -> list[int]:
+    """The live child processes of ``pid``."""
     found = []
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
@@ -82,7 +94,7 @@ def tree_cpu_seconds(pid: int) -> float:
     """CPU time of ``pid`` and of its live child processes (read workers, uvicorn's
     workers), whichever thread started them."""
     total = 0.0
-    for one in (pid, *_children(pid)):
+    for one in (pid, *children(pid)):
         with contextlib.suppress(FileNotFoundError, ProcessLookupError):
             total += cpu_seconds(one)
     return total
@@ -102,7 +114,7 @@ def tree_run_queue_seconds(pid: int) -> float:
     CPU while runnable (``/proc/PID/task/TID/schedstat``): a read's latency that is the
     machine's, not the server's work."""
     total = 0.0
-    for one in (pid, *_children(pid)):
+    for one in (pid, *children(pid)):
         with contextlib.suppress(FileNotFoundError, ProcessLookupError):
             total += _run_queue_seconds(one)
     return total
