@@ -145,6 +145,7 @@ class RecommendationOperator(KeyedOperator[ShopperEvent]):
         # does not publish those no strategy reads, and a retrain's are dropped here.
         self._skipped = self.config.recommend.unread_kinds()
         self._kind_weights = self.config.recommend.history.weights.by_kind()
+        self._best_possible = self.blender.best_possible()
 
     # -- broadcasts: the published lists -------------------------------------------------
     def process_broadcast(self, update: Any, ctx: Context) -> Iterable[Output]:
@@ -226,8 +227,8 @@ class RecommendationOperator(KeyedOperator[ShopperEvent]):
         if session is None or ts - session.last_ms >= self.config.session_gap_ms:
             session = sessions[session_id] = _Session()
             if len(sessions) > self.config.sessions_per_user:
-                oldest = min(sessions, key=lambda s: (sessions[s].last_ms, s))
-                del sessions[oldest]
+                # the least recent (ties: the smaller id); O(sessions_per_user)
+                del sessions[min([(s.last_ms, sid) for sid, s in sessions.items()])[1]]
         if ts > session.last_ms:
             session.last_ms = ts
         return session
@@ -258,7 +259,7 @@ class RecommendationOperator(KeyedOperator[ShopperEvent]):
             scores = [scores[i] for i in kept]
             sources = [sources[i] for i in kept]
         kind = _most_named(sources) if sources else POPULAR
-        best_possible = self.blender.best_possible()
+        best_possible = self._best_possible
         # A list the fallback chain had to start has no evidence behind it: confidence 0.
         confidence = (min(1.0, scores[0] / best_possible)
                       if evidence and best_possible else 0.0)
