@@ -16,7 +16,12 @@ wall-clock time:
   events to Parquet, flushed at each checkpoint);
 * ``lake_cost``: the difference, per input event and as a share of the pipeline's time
   (the goal: under 10 %), and the time spent in the sink's flushes (batches to Arrow,
-  Parquet encoding, fsync at commits);
+  Parquet encoding, fsync at commits): ``flush_seconds`` is wall time (waits for the
+  disk's fsync and for the CPU on a loaded machine included), ``convert_cpu_seconds`` and
+  ``write_cpu_seconds`` the pipeline thread's CPU turning records into Arrow tables and
+  encoding, writing and committing the Parquet files;
+* ``gc``: the cycle collector's collections per generation and their CPU seconds, in a
+  run without and with the lake (records kept for their batch can cost collections);
 * ``sink_alone``: a LakeSink fed alone what the pipeline handed it in one recorded run
   (CPU): the sink's own cost without the run-to-run noise of the whole pipeline;
 * ``compact`` and the three ``report`` queries over the lake just written;
@@ -111,17 +116,39 @@ def sink_alone(src: Path, work: Path, config: RunnerConfig, repeats: int) -> flo
     return statistics.median(seconds)
 
 
-def run_once(src: Path, work: Path, config: RunnerConfig,
-             lake: bool) -> tuple[float, float, float, LakeSink | None]:
-    """Process CPU, pipeline-thread CPU and wall seconds, and the sink of one run."""
+class _Collections:
+    """The cycle collector's collections per generation and their CPU seconds."""
+
+    def __init__(self) -> None:
+        self.counts = [0, 0, 0]
+        self.seconds = 0.0
+        self._started = 0.0
+
+    def __call__(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._started = time.process_time()
+        else:
+            self.counts[info["generation"]] += 1
+            self.seconds += time.process_time() - self._started
+
+
+def run_once(src: Path, work: Path, config: RunnerConfig, lake: bool,
+             ) -> tuple[float, float, float, LakeSink | None, _Collections]:
+    """Process CPU, pipeline-thread CPU and wall seconds, the sink and the collections of
+    one run."""
     shutil.rmtree(work, ignore_errors=True)
     sink = LakeSink(work / "lake") if lake else None
     runner = EmbeddedRunner(default_topology(), work / "out", config, work / "ck", lake=sink)
     gc.collect()
+    collections = _Collections()
+    gc.callbacks.append(collections)
     cpu, thread, wall = time.process_time(), time.thread_time(), time.perf_counter()
-    runner.run(src)
+    try:
+        runner.run(src)
+    finally:
+        gc.callbacks.remove(collections)
     return (time.process_time() - cpu, time.thread_time() - thread,
-            time.perf_counter() - wall, sink)
+            time.perf_counter() - wall, sink, collections)
 
 
 _DAY_MS = 86_400_000
@@ -358,19 +385,27 @@ def main() -> int:
     plain_thread: list[float] = []
     lake_thread: list[float] = []
     flush: list[float] = []
+    convert_cpu: list[float] = []
+    write_cpu: list[float] = []
+    plain_gc: list[_Collections] = []
+    lake_gc: list[_Collections] = []
     sink: LakeSink | None = None
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         for _ in range(args.repeats):
-            cpu, thread, wall, _ = run_once(src, work / "plain", config, lake=False)
+            cpu, thread, wall, _, collected = run_once(src, work / "plain", config, lake=False)
+            plain_gc.append(collected)
             plain.append(cpu)
             plain_thread.append(thread)
             plain_wall.append(wall)
-            cpu, thread, wall, sink = run_once(src, work / "lake", config, lake=True)
+            cpu, thread, wall, sink, collected = run_once(src, work / "lake", config, lake=True)
+            lake_gc.append(collected)
             with_lake.append(cpu)
             lake_thread.append(thread)
             lake_wall.append(wall)
             flush.append(sink.flush_seconds if sink else 0.0)
+            convert_cpu.append(sink.convert_cpu_seconds if sink else 0.0)
+            write_cpu.append(sink.write_cpu_seconds if sink else 0.0)
         assert sink is not None
         lake_dir = work / "lake" / "lake"
         size = sum(p.stat().st_size for p in lake_dir.rglob("*.parquet"))
@@ -425,6 +460,15 @@ def main() -> int:
             "flush_seconds": round(flushed, 3),
             "flush_us_per_event": round(flushed / lines * 1e6, 2),
             "flush_share_of_pipeline": round(flushed / base, 4),
+            "convert_cpu_seconds": round(statistics.median(convert_cpu), 3),
+            "write_cpu_seconds": round(statistics.median(write_cpu), 3),
+        },
+        "gc": {
+            "collections_by_generation": {"pipeline": plain_gc[-1].counts,
+                                          "pipeline_lake": lake_gc[-1].counts},
+            "seconds": {"pipeline": round(statistics.median(c.seconds for c in plain_gc), 3),
+                        "pipeline_lake": round(statistics.median(c.seconds
+                                                                 for c in lake_gc), 3)},
         },
         "lake": {"rows": sum(sink.rows.values()), "files": sink.files, "bytes": size,
                  "rows_by_stream": sink.rows},

@@ -143,8 +143,12 @@ class LakeSink:
         self.rows: dict[str, int] = dict.fromkeys(sorted(chosen), 0)
         self.files = 0
         #: Seconds spent turning batches into tables, writing them and committing
-        #: (Parquet encoding, fsync), wall time.
+        #: (Parquet encoding, fsync), wall time (waits for the disk and the CPU included).
         self.flush_seconds = 0.0
+        #: The same work's CPU seconds on the calling thread: records to Arrow tables
+        #: (``convert``), and Parquet encoding, files and commits (``write``).
+        self.convert_cpu_seconds = 0.0
+        self.write_cpu_seconds = 0.0
 
     @property
     def wants_events(self) -> bool:
@@ -229,11 +233,15 @@ class LakeSink:
             limits[columns.stream] = limit
             if limit > 1:
                 return
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.thread_time()
         if columns.stream == EVENTS:
             self._newest_ms()
         self._pending_rows += len(columns)
-        self._put(columns.stream, columns.table())
+        table = columns.table()
+        converted = time.thread_time()
+        self._put(columns.stream, table)
+        self.convert_cpu_seconds += converted - cpu
+        self.write_cpu_seconds += time.thread_time() - converted
         self.flush_seconds += time.perf_counter() - started
         if self._auto_flush and self._pending_rows >= self.flush_rows:
             self.commit()
@@ -254,21 +262,27 @@ class LakeSink:
         """Write and fsync what is buffered; return the state a checkpoint keeps."""
         self._newest_ms()
         if self._pending_rows or any(map(len, self._columns.values())):
-            started = time.perf_counter()
+            started, cpu = time.perf_counter(), time.thread_time()
+            converting = 0.0
             for stream, columns in self._columns.items():
                 if not len(columns):
                     continue
+                before = time.thread_time()
+                table = columns.table()
+                converting += time.thread_time() - before
                 if stream == streams.DEAD_LETTER:
                     times = pa.array(self._dead_ms, pa.int64())
                     self._dead_ms = []
-                    self._put(stream, columns.table(), times)
+                    self._put(stream, table, times)
                 else:
-                    self._put(stream, columns.table())
+                    self._put(stream, table)
             writer = self._writer
             if writer is None:
                 msg = "LakeSink.start must be called before rows are written"
                 raise LakeError(msg)
             writer.finish()
+            self.convert_cpu_seconds += converting
+            self.write_cpu_seconds += time.thread_time() - cpu - converting
             self.seq += 1
             self._pending_rows = 0
             self.rows.update(writer.rows)
