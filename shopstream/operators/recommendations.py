@@ -225,10 +225,11 @@ class RecommendationOperator(KeyedOperator[ShopperEvent]):
         sessions = shopper.sessions
         session = sessions.get(session_id)
         if session is None or ts - session.last_ms >= self.config.session_gap_ms:
-            session = sessions[session_id] = _Session()
-            if len(sessions) > self.config.sessions_per_user:
-                # the least recent (ties: the smaller id); O(sessions_per_user)
+            if session is None and len(sessions) >= self.config.sessions_per_user:
+                # Room for the new session: drop the least recent of the others (ties:
+                # the smaller id); O(sessions_per_user). Never the new one itself.
                 del sessions[min([(s.last_ms, sid) for sid, s in sessions.items()])[1]]
+            session = sessions[session_id] = _Session()
         if ts > session.last_ms:
             session.last_ms = ts
         return session

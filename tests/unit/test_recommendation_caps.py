@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from helpers import ev
+
 from shopstream.connectors.files import JsonlSource
 from shopstream.events.decode import EventDecoder
 from shopstream.operators.rec_learning import PairLearningOperator
@@ -79,3 +81,31 @@ def _check(stages: dict[str, tuple[object, object]]) -> None:
     for table in rec_op.lists.tables.values():
         assert len(table) <= CAPS.published.max_anchors + 1
         assert all(len(versions) <= CAPS.published.versions for versions in table.values())
+
+
+def test_a_shoppers_new_session_is_kept_when_the_oldest_makes_room() -> None:
+    """A shopper at ``sessions_per_user`` who starts another session keeps it, and drops
+    the least recent one (before: the new session, stamped 0, evicted itself at once, so
+    every later event of it started afresh, without its items or cart)."""
+    config = RecommendationsConfig(sessions_per_user=2)
+    topology = default_topology(PipelineConfig(recommendations=config))
+    outputs: list[object] = []
+    engine = Engine(topology, 5_000, outputs.append)
+    index = [stage.name for stage in topology.stages].index("recommendations")
+    base = 1_767_225_600_000
+    events = [ev("VIEW_PRODUCT", base + i * 60_000, f"s{i}", user_id="u1",
+                 product_id=f"P{i}", price=5.0) for i in range(3)]
+    events += [ev("ADD_TO_CART", base + 200_000, "s3", user_id="u1", product_id="P0",
+                  price=5.0, quantity=1),
+               ev("VIEW_PRODUCT", base + 210_000, "s3", user_id="u1", product_id="P1",
+                  price=5.0),
+               # another shopper, later: moves the watermark past u1's events
+               ev("VIEW_PRODUCT", base + 300_000, "t1", user_id="u2", product_id="P2",
+                  price=5.0)]
+    for event in events:
+        engine.offer(event)
+    engine.drain()
+    shopper = engine.contexts[index].backend.snapshot()["shopper"]["u1"]  # type: ignore[attr-defined]
+    assert sorted(shopper.sessions) == ["s2", "s3"]
+    assert list(shopper.sessions["s3"].cart.lines) == ["P0"]
+    assert list(shopper.sessions["s3"].items) == ["P0", "P1"]
