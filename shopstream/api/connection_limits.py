@@ -125,9 +125,13 @@ else:
             super().on_headers_complete()
 
         def _arm(self) -> None:
+            self.arm_at(self.loop.time() + self.config.timeout_keep_alive)
+
+        def arm_at(self, when: float) -> None:
+            """Close the connection at loop time ``when`` unless a request's headers
+            are complete by then (a connection handed over keeps its first deadline)."""
             self._disarm()
-            self._deadline = self.loop.call_later(self.config.timeout_keep_alive,
-                                                  self._too_slow)
+            self._deadline = self.loop.call_at(when, self._too_slow)
 
         def _disarm(self) -> None:
             if self._deadline is not None:

@@ -99,6 +99,9 @@ class ReadPortProtocol(asyncio.Protocol):
                                     app_state=self.app_state, _loop=self.loop)
         transport = cast("asyncio.Transport", self.transport)  # set: we are connected
         protocol.connection_made(transport)
+        # The header deadline runs from the last answer (or the connection), as on the
+        # main port, not afresh from the hand-over.
+        protocol.arm_at(self._last + self._timeout)
         if self._write_paused:
             protocol.pause_writing()
         transport.set_protocol(protocol)

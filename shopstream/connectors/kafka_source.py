@@ -55,8 +55,12 @@ After an outage of the broker, the runner's clock of silence
 that lost the broker too hold the events stamped meanwhile and send them once they
 reconnect, which librdkafka's producers do up to ``reconnect.backoff.max.ms`` (10 s by
 default, plus up to 50 % jitter: 15 s) after the broker is back, later than this
-consumer may. Such events are late only if they arrive more than ``outage_grace_s``
-plus the out-of-orderness bound after the consumer is back (see docs/hardening.md).
+consumer may. During the grace no partition goes idle either (so the events of
+producers back first, on other partitions, do not move event time past what slower
+ones hold), and ``stop_when_idle`` counts silence from its end. Such events are late
+only if they arrive more than ``outage_grace_s`` plus the out-of-orderness bound after
+the consumer is back, or if newer events reached their own partition first by more than
+the bound (see docs/hardening.md).
 """
 
 from __future__ import annotations
@@ -240,7 +244,10 @@ class KafkaSource:
                 loop.last_message = now
                 continue
             loop.unheard.clear()
-            if idle_limit is not None and time.monotonic() - loop.last_message >= idle_limit:
+            # After an outage, silence for --stop-when-idle counts from the grace's end:
+            # producers may still be sending what they held.
+            quiet_since = max(loop.last_message, loop.hold_until)
+            if idle_limit is not None and time.monotonic() - quiet_since >= idle_limit:
                 if loop.gates.finish(self._clock):
                     continue
                 self._exhausted = True
@@ -267,7 +274,7 @@ class KafkaSource:
             if outage.down:
                 if reachable is True:
                     outage.back()
-                    merge.watermarks.reconnected(self._clock)
+                    merge.watermarks.reconnected(self._clock, settings.outage_grace_s)
                     loop.unheard = set(loop.where)
                     loop.grace_end = now + settings.idle_timeout_s
                     loop.hold_until = now + settings.outage_grace_s

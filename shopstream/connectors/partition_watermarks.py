@@ -97,6 +97,7 @@ class PartitionWatermarks:
         self.caught_up_s = caught_up_s
         self._parts: dict[Partition, _PartitionTime] = {}
         self._snapshot: dict[Partition, int] | None = None
+        self._hold_until = float("-inf")
 
     # -- what the consumer saw -----------------------------------------------------------
     def assign(self, partition: Partition, now: float, watermark_ms: int | None = None) -> None:
@@ -136,9 +137,26 @@ class PartitionWatermarks:
         said nothing about its data."""
         self._parts[partition].heard_s = now
 
-    def reconnected(self, now: float) -> None:
+    def reconnected(self, now: float, hold_s: float = 0.0) -> None:
         """The broker answers again after an outage: what each partition showed before
-        (its end, its silence) is stale until fetches say anew."""
+        (its end, its silence) is stale until fetches say anew. For ``hold_s`` more (the
+        outage grace) no partition is idle: producers that lost the broker too may
+        still be sending what they held, so a partition they write to must keep holding
+        event time back even once read to its end.
+
+        >>> marks = PartitionWatermarks(bound_ms=5, idle_timeout_s=5.0, caught_up_s=0.5)
+        >>> marks.assign(("t", 0), now=0.0)
+        >>> marks.assign(("t", 1), now=0.0)
+        >>> marks.event(("t", 1), 89, now=1.0)
+        >>> marks.reconnected(100.0, hold_s=15.0)
+        >>> marks.reached_end(("t", 1), now=100.2)
+        >>> marks.event(("t", 0), 110, now=101.0)
+        >>> marks.idle(("t", 1), 101.0), marks.release_bound(101.0, ())
+        (False, 89)
+        >>> marks.idle(("t", 1), 115.0)
+        True
+        """
+        self._hold_until = now + hold_s
         for part in self._parts.values():
             part.end_s = None
             part.heard_s = now
@@ -150,6 +168,8 @@ class PartitionWatermarks:
 
     def idle(self, partition: Partition, now: float) -> bool:
         """Whether ``partition`` (with nothing buffered) stops holding time back."""
+        if now < self._hold_until:
+            return False
         part = self._parts[partition]
         if part.end_s is not None and now - part.end_s >= self.caught_up_s:
             return True

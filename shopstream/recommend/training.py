@@ -80,7 +80,9 @@ class ModelTrainer:
         #: While true, :meth:`publish` merges and publishes trending but leaves the
         #: per-product lists to the next :meth:`publish_all` (which clears it).
         self.defer_lists = False
-        #: With ``record``: every merge made, ``(event time, deltas)``, in order.
+        #: With ``record``: every merge made, ``(event time, deltas)``, in order. It grows
+        #: with the training (every delta of it, unbounded by the model's caps): offline
+        #: only; set it to ``None`` once :meth:`with_counts` has replayed it.
         self.tape: list[tuple[int, list[PairDelta]]] | None = [] if record else None
 
     def learn_step(self, session_id: str, user_id: str, product: str, kind: str,

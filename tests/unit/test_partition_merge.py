@@ -174,3 +174,19 @@ def test_a_partition_assigned_later_holds_back_until_it_shows_an_event_or_idles(
     assert list(merge.ready(now=0.1)) == []
     merge.reached_end(("t", 1), now=0.2)
     assert [v for _, v, _ in merge.ready(now=0.75)] == [b"a"]
+
+
+def test_no_partition_is_idle_during_the_outage_grace() -> None:
+    """Review of 5fd8c3c: after an outage, a partition read to its end went idle in
+    ``caught_up_s`` and another partition's live events moved event time past what a
+    slower producer still held for it; during the grace every partition holds time back."""
+    marks = PartitionWatermarks(bound_ms=5_000, idle_timeout_s=5.0, caught_up_s=0.5)
+    for partition in (("t", 0), ("t", 1)):
+        marks.assign(partition, now=0.0)
+        marks.event(partition, 89_000, now=1.0)
+    marks.reconnected(100.0, hold_s=15.0)
+    marks.reached_end(("t", 1), now=100.2)
+    marks.event(("t", 0), 110_000, now=101.0)
+    assert marks.release_bound(101.0, ()) == 89_000  # held events of 90,000+ not late
+    assert marks.release_bound(114.9, ()) == 89_000
+    assert marks.idle(("t", 1), 115.0)  # the grace is over: read to its end, idle
