@@ -4,8 +4,7 @@ Examples
 --------
 >>> default_topology().stage_names()
 ('baskets', 'abandonment', 'fraud', 'revenue-partials', 'top-products-partials', 'revenue', \
-'top-products', 'rules', 'trending-activity', 'trending-partials', 'trending', 'rec-learning', \
-'rec-models', 'recommendations')
+'top-products', 'rules', 'trending', 'rec-learning', 'rec-models', 'recommendations')
 """
 
 from __future__ import annotations
@@ -51,6 +50,7 @@ from shopstream.operators.top_products import (
     TopProductsMergeOperator,
     TopProductsPartialOperator,
 )
+from shopstream.operators.trending import TrendingOperator
 from shopstream.operators.trending_partials import (
     TrendingActivityOperator,
     TrendingMergeOperator,
@@ -171,6 +171,13 @@ class PipelineConfig:
     #: window's partials computed per key group of sessions) and trending (each slide's
     #: best products per key group of products), then merged on one key.
     global_key_groups: int = 8
+    #: Trending in two phases (each key group of products, then merged on one key: the
+    #: same lists while no 1-minute pane holds more than the sketch's capacity of
+    #: distinct products), so that it scales with a distributed engine's parallelism.
+    #: Off by default: on the embedded runner it costs about 28% more CPU per event
+    #: (``bench/rec_stage_cpu.py``, simulator stream, 146 -> 187 us); on then, trending
+    #: reads every event on the one global key.
+    two_phase_trending: bool = False
 
     def __post_init__(self) -> None:
         require_positive(self, "global_key_groups")
@@ -209,7 +216,8 @@ def default_topology(config: PipelineConfig | None = None) -> Topology:
         streams.FRAUD_ALERTS, streams.REVENUE_STATS, streams.TOP_PRODUCTS,
         streams.BASKET_PATTERNS, streams.RULES_BY_ANTECEDENT, streams.CATALOG_CHANGES)
     if cfg.recommendations is not None:
-        stages += recommendation_stages(cfg.recommendations, cfg.global_key_groups)
+        stages += recommendation_stages(cfg.recommendations, cfg.global_key_groups,
+                                        two_phase_trending=cfg.two_phase_trending)
         sinks += (streams.PRODUCT_RECOMMENDATIONS, streams.TRENDING_PRODUCTS)
     if cfg.trends is not None:
         stages += trend_stages(cfg.trends)
@@ -241,29 +249,38 @@ def trend_stages(config: TrendsConfig) -> tuple[Stage, ...]:
     )
 
 
-def recommendation_stages(config: RecommendationsConfig,
-                          global_key_groups: int = 8) -> tuple[Stage, ...]:
-    """Learning apart from serving: trending (two-phase: each event's products, keyed by
-    session; their counts and best products per key group of products, of
-    ``global_key_groups``; merged on the global key), the pair learners (per key group),
-    the list publishers (per product) and the per-shopper recommender, which reads the
-    published lists from broadcasts.
+def recommendation_stages(config: RecommendationsConfig, global_key_groups: int = 8, *,
+                          two_phase_trending: bool = False) -> tuple[Stage, ...]:
+    """Learning apart from serving: trending (global; with ``two_phase_trending``: each
+    event's products, keyed by session; their counts and best products per key group of
+    products, of ``global_key_groups``; merged on the global key), the pair learners (per
+    key group), the list publishers (per product) and the per-shopper recommender, which
+    reads the published lists from broadcasts.
 
     Examples
     --------
     >>> [stage.name for stage in recommendation_stages(RecommendationsConfig())]
-    ['trending-activity', 'trending-partials', 'trending', 'rec-learning', 'rec-models', \
-'recommendations']
+    ['trending', 'rec-learning', 'rec-models', 'recommendations']
+    >>> [stage.name for stage in recommendation_stages(RecommendationsConfig(),
+    ...                                                two_phase_trending=True)][:3]
+    ['trending-activity', 'trending-partials', 'trending']
     """
     rec = config.recommend
     trending = rec.trending
+    trending_stages: tuple[Stage, ...] = (
+        Stage(TrendingOperator(trending), inputs=(streams.EVENTS,), key_by=global_key),)
+    if two_phase_trending:
+        trending_stages = (
+            # by_session: on Flink the fan-out runs in the baskets' operator (same key).
+            Stage(TrendingActivityOperator(trending), inputs=(streams.EVENTS,),
+                  key_by=by_session),
+            Stage(TrendingPartialOperator(trending), inputs=(streams.TRENDING_ACTIVITY,),
+                  key_by=by_product_group(global_key_groups)),
+            Stage(TrendingMergeOperator(trending), inputs=(streams.TRENDING_PARTIALS,),
+                  key_by=global_key, event_time_order=False),
+        )
     return (
-        # by_session: on Flink the fan-out runs in the baskets' operator (same key).
-        Stage(TrendingActivityOperator(trending), inputs=(streams.EVENTS,), key_by=by_session),
-        Stage(TrendingPartialOperator(trending), inputs=(streams.TRENDING_ACTIVITY,),
-              key_by=by_product_group(global_key_groups)),
-        Stage(TrendingMergeOperator(trending), inputs=(streams.TRENDING_PARTIALS,),
-              key_by=global_key, event_time_order=False),
+        *trending_stages,
         Stage(PairLearningOperator(rec), inputs=(streams.EVENTS, streams.BASKET_COMPLETIONS),
               key_by=by_key_group(rec.key_groups)),
         Stage(ModelListOperator(rec), inputs=(streams.REC_PAIRS,), key_by=by_pair_anchor),

@@ -28,12 +28,15 @@ from shopstream.operators.trending_partials import (
     TrendingMergeOperator,
     TrendingPartialOperator,
 )
-from shopstream.pipeline import by_product_group, default_topology
+from shopstream.pipeline import PipelineConfig, by_product_group, default_topology
 from shopstream.recommend.trending import TrendingConfig
 from shopstream.runners.embedded.engine import Engine
 from shopstream.runners.embedded.harness import run_topology
 from shopstream.runners.embedded.runner import EmbeddedRunner, RunnerConfig
 from shopstream.topology import Stage, Topology
+
+#: The default pipeline with trending in two phases (off by default).
+TWO_PHASE = PipelineConfig(two_phase_trending=True)
 
 SLIDE = 60_000
 PRODUCTS = tuple(f"p{i}" for i in range(9))
@@ -113,10 +116,10 @@ def _copy(tmp_path: Path) -> tuple[Path, Path]:
 
 def test_a_one_phase_checkpoint_resumes_to_the_uninterrupted_trending(tmp_path: Path) -> None:
     ckpt, out = _copy(tmp_path)
-    summary = EmbeddedRunner(default_topology(), out, RunnerConfig(), ckpt).run(
+    summary = EmbeddedRunner(default_topology(TWO_PHASE), out, RunnerConfig(), ckpt).run(
         FIXTURE / "input.jsonl", resume=True)
     assert summary.resumed_at_line == 8
-    EmbeddedRunner(default_topology(), tmp_path / "whole").run(FIXTURE / "input.jsonl")
+    EmbeddedRunner(default_topology(TWO_PHASE), tmp_path / "whole").run(FIXTURE / "input.jsonl")
     for stream in (streams.TRENDING_PRODUCTS, streams.PRODUCT_RECOMMENDATIONS):
         resumed = (out / f"{stream}.jsonl").read_bytes()
         assert resumed, stream
@@ -135,7 +138,7 @@ def test_the_one_phase_tracker_and_timer_move_to_the_key_groups() -> None:
     old_timers = [ts for ts, _, index, key in old["timers"]["heap"]
                   if old_order[index] == "trending"]
     assert old_timers and key_groups(tracker)
-    engine = Engine(default_topology(), 5_000, lambda out: None)
+    engine = Engine(default_topology(TWO_PHASE), 5_000, lambda out: None)
     engine.restore(old)
     assert old["stages"]["trending"]["state"]["trend"]["all"] is tracker  # not changed
     now = [stage.uid for stage in engine.topology.stages]

@@ -7,9 +7,12 @@ Examples
 >>> topo = default_topology()
 >>> check_supported(topo)
 >>> [[topo.stages[i].name for i in group] for group in fuse(topo)]
-[['baskets', 'abandonment', 'trending-activity'], ['fraud'], \
-['revenue-partials', 'top-products-partials'], ['revenue'], ['top-products'], ['rules'], \
-['trending-partials'], ['trending'], ['rec-learning'], ['rec-models'], ['recommendations']]
+[['baskets', 'abandonment'], ['fraud'], ['revenue-partials', 'top-products-partials'], \
+['revenue'], ['top-products'], ['rules'], ['trending'], ['rec-learning'], ['rec-models'], \
+['recommendations']]
+>>> two_phase = default_topology(PipelineConfig(two_phase_trending=True))
+>>> [[two_phase.stages[i].name for i in group] for group in fuse(two_phase)][:1]
+[['baskets', 'abandonment', 'trending-activity']]
 >>> from shopstream.topology import Stage, Topology
 >>> learner = Stage(topo.stages[-1].operator, ("basket-completions",), lambda e: "all",
 ...                 broadcast_inputs=("events",))
