@@ -54,7 +54,6 @@ class TrendingOperator(KeyedOperator[ShopperEvent]):
     def __init__(self, config: TrendingConfig | None = None) -> None:
         self.config = config or TrendingConfig()
         self._weight = self.config.weights.by_kind().get
-        self._slide = self.config.slide_ms
 
     def process_element(self, element: ShopperEvent, ctx: Context) -> Iterable[Output]:
         weight = self._weight(element.event_type, 0.0)
@@ -63,11 +62,8 @@ class TrendingOperator(KeyedOperator[ShopperEvent]):
         ts = ctx.timestamp_ms
         state = ctx.state(_TREND)
         trend = state.value() or TrendTracker(self.config)
-        slide = self._slide
-        pane = ts - ts % slide
-        # The pane's timer was registered by the event that opened the pane: only a new
-        # (or an out-of-order older) pane registers one.
-        opened = trend.newest_pane() != pane
+        # The pane's timer is registered by the event that opens the pane.
+        timer = trend.opening_timer(ts)
         if element.items:
             for item in element.items:
                 trend.add(item.product_id, weight * item.quantity, ts)
@@ -75,8 +71,8 @@ class TrendingOperator(KeyedOperator[ShopperEvent]):
             trend.add(element.product_id, weight * (element.quantity or 1), ts)
         else:
             return ()
-        if opened:
-            ctx.register_event_timer(pane + slide - 1)
+        if timer is not None:
+            ctx.register_event_timer(timer)
         state.update(trend)
         return ()
 

@@ -156,14 +156,12 @@ class TrendingPartialOperator(KeyedOperator[TrendAction]):
         ts = ctx.timestamp_ms
         state = ctx.state(_TREND)
         trend = state.value() or TrendTracker(self.config)
-        slide = self._slide
-        pane = ts - ts % slide
-        # As one phase: the pane's timer is registered by the input that opened the pane
-        # (an action that counts nothing too, as one phase's event does).
-        opened = trend.newest_pane() != pane
+        # As one phase: the input that opened the pane registers its timer (an action
+        # that counts nothing too, as one phase's event does).
+        timer = trend.opening_timer(ts)
         trend.add(element.product_id, element.weight, ts)
-        if opened:
-            ctx.register_event_timer(pane + slide - 1)
+        if timer is not None:
+            ctx.register_event_timer(timer)
         state.update(trend)
         return ()
 

@@ -261,6 +261,22 @@ class TrendTracker:
             tracker.__setstate__({"config": self.config, "panes": held})
         return out
 
+    def opening_timer(self, timestamp_ms: int) -> int | None:
+        """The end of ``timestamp_ms``'s pane when input at that time opens it (it is not
+        the newest pane held: a new, or an out-of-order older, pane), else ``None``: the
+        input that opens a pane registers its timer. Ask before :meth:`add`.
+
+        >>> tracker = TrendTracker(TrendingConfig(slide_ms=60_000))
+        >>> tracker.opening_timer(61_000)
+        119999
+        >>> tracker.add("p1", 1.0, 61_000)
+        >>> tracker.opening_timer(90_000) is None
+        True
+        """
+        slide = self.config.slide_ms
+        pane = timestamp_ms - timestamp_ms % slide
+        return None if self.newest_pane() == pane else pane + slide - 1
+
     def newest_pane(self) -> int | None:
         """Start of the newest pane holding input, or ``None`` before any."""
         return self._panes[-1][0] if self._panes else None
