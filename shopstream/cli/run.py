@@ -150,7 +150,9 @@ def _add_engine_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--lake", metavar="DIR",
                         help="also write the input events and every output stream as "
                              "Parquet under DIR (stream=NAME/date=YYYY-MM-DD/), flushed "
-                             "at each checkpoint; needs pip install 'shopstream[lake]'")
+                             "at each checkpoint; needs pip install 'shopstream[lake]'. "
+                             "DIR may be s3://BUCKET/PREFIX (AWS_* settings; needs "
+                             "'shopstream[s3]'; docs/lake.md)")
 
 
 def pipeline_config(args: argparse.Namespace) -> PipelineConfig:
