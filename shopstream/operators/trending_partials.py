@@ -71,9 +71,8 @@ True
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
 
 from shopstream.events import streams
 from shopstream.events.model import ShopperEvent
@@ -164,48 +163,6 @@ class TrendingPartialOperator(KeyedOperator[TrendAction]):
             ctx.register_event_timer(timer)
         state.update(trend)
         return ()
-
-    def adopt_checkpoint(self, snapshot: dict[str, Any], uid: str,
-                         key_by: Callable[[Any], str]) -> dict[str, Any]:
-        """Take over, in an embedded checkpoint ``snapshot`` written by the one-phase
-        pipeline (stage ``trending`` on the global key, no stage ``uid``), the one-phase
-        tracker and its timers: the tracker split by key group (``key_by`` of an action on
-        each product it holds) becomes this stage's state under ``uid``, and each of the
-        old stage's timers fires on every group holding products (on one empty group when
-        none does, so that the time is still emitted), so the run goes on as if it had
-        been two-phase all along. Called by the embedded runner on restore; returns the
-        snapshot to restore (``snapshot`` itself, unchanged, when it holds no one-phase
-        trending state; else a copy). Cost: one pass over the counters.
-        """
-        stages = snapshot["stages"]
-        merge = stages.get(TrendingMergeOperator.name)
-        if merge is None or uid in stages or not merge["state"].get(_TREND.name):
-            return snapshot
-        state = dict(merge["state"])
-        old = state.pop(_TREND.name)
-        trackers: dict[str, TrendTracker] = {}
-        for tracker in old.values():  # one: the global key's
-            for group, part in tracker.split(
-                    lambda product: key_by(TrendAction(product, 0.0))).items():
-                trackers[group] = part
-        if not trackers:  # nothing counted: an empty group still emits the old times
-            trackers[key_by(TrendAction("", 0.0))] = TrendTracker(self.config)
-        order = list(stages)
-        was, now = order.index(TrendingMergeOperator.name), len(order)
-        stages = {**stages, TrendingMergeOperator.name: {**merge, "state": state},
-                  uid: {"state": {_TREND.name: trackers}, "broadcast": None}}
-        timers = snapshot["timers"]
-        seq = int(timers["seq"])
-        heap = []
-        for ts, number, index, key in timers["heap"]:
-            if index != was:
-                heap.append((ts, number, index, key))
-                continue
-            for group in sorted(trackers):
-                seq += 1
-                heap.append((ts, seq, now, group))
-        return {**snapshot, "stages": stages,
-                "timers": {**timers, "heap": sorted(heap), "seq": seq}}
 
     def on_timer(self, timestamp_ms: int, ctx: Context) -> Iterable[Output]:
         state = ctx.state(_TREND)
