@@ -31,6 +31,7 @@ from shopstream.events.model import ShopperEvent
 from shopstream.events.records import LateEvent, Output
 from shopstream.runners.embedded.context import StageContext
 from shopstream.runners.embedded.timers import SEQ_BITS, TimerQueue
+from shopstream.runners.embedded.trending_checkpoint import adopt_one_phase_trending
 from shopstream.topology import Stage, Topology
 
 __all__ = ["MAX_WATERMARK", "Engine"]
@@ -307,12 +308,9 @@ class Engine:
 
     def restore(self, snap: dict[str, Any]) -> None:
         """Put back what :meth:`snapshot` returned (on a freshly built engine)."""
-        for stage in self.topology.stages:
-            # A stage an older pipeline lacked may take over state it kept elsewhere
-            # (trending-partials: one-phase trending's tracker and timers).
-            adopt = getattr(stage.operator, "adopt_checkpoint", None)
-            if adopt is not None:
-                snap = adopt(snap, stage.uid, stage.key_by)
+        # A stage an older pipeline lacked may take over state it kept elsewhere
+        # (trending-partials: one-phase trending's tracker and timers).
+        snap = adopt_one_phase_trending(snap, self.topology.stages)
         self._in_order = deque(snap["buffer"])
         self._overtaken = []
         self._catalog = list(snap.get("catalog", []))

@@ -34,6 +34,7 @@ from shopstream.runners.embedded.outputs import CheckpointedSink, Tap, also, fan
 from shopstream.runners.embedded.pace import Pace
 from shopstream.runners.embedded.source import Source
 from shopstream.runners.embedded.summary import RunSummary, Tally
+from shopstream.runners.embedded.trending_checkpoint import adopts_one_phase_trending
 from shopstream.topology import Topology
 
 # Tap, CheckpointedSink and RunSummary live in outputs.py and summary.py; they are
@@ -333,4 +334,4 @@ def _upgradable(saved: Sequence[str], topology: Topology) -> bool:
                if stage.uid not in saved and stage.name not in saved]
     return set(saved) <= here and all(
         isinstance(stage.operator, PartialWindows) or not stage.operator.state_descriptors
-        or hasattr(stage.operator, "adopt_checkpoint") for stage in missing)
+        or adopts_one_phase_trending(stage) for stage in missing)
