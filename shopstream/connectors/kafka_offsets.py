@@ -32,7 +32,19 @@ def start_offsets(consumer: Any, config: KafkaConfig, partitions: list[Partition
     """Where each of ``partitions`` starts, in order of preference: ``position`` (the
     checkpoint's), the offset the group committed, the beginning. One broker request,
     for the partitions the checkpoint lacks (bounded by its 10 s timeout); a
-    :class:`KafkaError` naming the group and broker when it fails."""
+    :class:`KafkaError` naming the group and broker when it fails.
+
+    Examples
+    --------
+    Partitions the checkpoint holds start there, without asking the broker (none
+    listens here):
+
+    >>> consumer = _example_consumer()
+    >>> start_offsets(consumer, KafkaConfig("127.0.0.1:9"), [("events", 0), ("events", 1)],
+    ...               {("events", 0): 12, ("events", 1): 0})
+    {('events', 0): 12, ('events', 1): 0}
+    >>> consumer.close()
+    """
     confluent = kafka()
     unknown = [tp for tp in partitions if tp not in position]
     committed: dict[Partition, int] = {}
@@ -50,14 +62,30 @@ def start_offsets(consumer: Any, config: KafkaConfig, partitions: list[Partition
 
 
 def listed_offsets(offsets: dict[Partition, int]) -> list[tuple[str, int, int]]:
-    """The (topic, partition, offset) to commit of ``offsets``: those read at least once."""
+    """The (topic, partition, offset) to commit of ``offsets``: those read at least once.
+
+    Examples
+    --------
+    >>> listed_offsets({("events", 2): 0, ("events", 0): -1001})
+    [('events', 2, 0)]
+    """
     return [(t, p, o) for (t, p), o in offsets.items() if o >= 0]
 
 
 def commit_offsets(consumer: Any, config: KafkaConfig, offsets: dict[Partition, int]) -> None:
     """Commit ``offsets`` to the group, synchronously (one broker request). A failure is
     a warning only: the checkpoint already holds the position, so a failed commit only
-    makes the group's lag look larger until the next one succeeds."""
+    makes the group's lag look larger until the next one succeeds.
+
+    Examples
+    --------
+    Partitions never read (librdkafka's logical offsets, below 0) are not committed;
+    with none left there is no broker request at all (none listens here):
+
+    >>> consumer = _example_consumer()
+    >>> commit_offsets(consumer, KafkaConfig("127.0.0.1:9"), {("events", 0): -2})
+    >>> consumer.close()
+    """
     confluent = kafka()
     listed = [confluent.TopicPartition(t, p, o) for t, p, o in listed_offsets(offsets)]
     if not listed:
@@ -73,7 +101,19 @@ def consumer_lag(consumer: Any) -> dict[Partition, int]:
     (high watermark) minus the consumer's position, from the consumer's cached fetch
     state (no broker round trip: safe to call from a metrics thread; one entry per
     assigned partition). Brokers that report end offsets wrongly (tansu) give a wrong
-    lag too."""
+    lag too.
+
+    Examples
+    --------
+    A partition whose end offset the consumer has not heard yet (here no broker
+    listens) has no entry, rather than a made-up lag:
+
+    >>> consumer = _example_consumer()
+    >>> consumer.assign([kafka().TopicPartition("events", 0, 5)])
+    >>> consumer_lag(consumer)
+    {}
+    >>> consumer.close()
+    """
     lags: dict[Partition, int] = {}
     for tp in consumer.position(consumer.assignment()):
         _, high = consumer.get_watermark_offsets(tp, cached=True)
@@ -82,3 +122,9 @@ def consumer_lag(consumer: Any) -> dict[Partition, int]:
         at = tp.offset if tp.offset >= 0 else 0
         lags[(tp.topic, tp.partition)] = max(high - at, 0)
     return lags
+
+
+def _example_consumer() -> Any:
+    """A librdkafka consumer of a broker nobody runs, quiet: the examples' consumer."""
+    return kafka().Consumer({"bootstrap.servers": "127.0.0.1:9", "group.id": "example",
+                             "enable.auto.commit": False, "log_level": 0})
