@@ -4,12 +4,17 @@ from __future__ import annotations
 
 from shopstream.errors import ConfigError, ShopstreamError
 
-__all__ = ["FlinkClusterError", "FlinkJobError", "FlinkNotInstalledError",
+__all__ = ["FlinkClusterError", "FlinkJobError", "FlinkNotInstalledError", "FlinkRestoreError",
            "FlinkUnsupportedError"]
 
 
 class FlinkUnsupportedError(ConfigError):
     """The topology or an option asks for something the Flink runner does not do yet."""
+
+
+class FlinkRestoreError(ConfigError):
+    """A checkpoint or savepoint cannot restore this job as it is (its state would be
+    dropped without a word): the message names the operator uids and state names."""
 
 
 class FlinkNotInstalledError(ShopstreamError):

@@ -32,6 +32,7 @@ from shopstream.events import streams
 from shopstream.events.limits import InputLimits
 from shopstream.runners.flink.errors import FlinkJobError, FlinkNotInstalledError
 from shopstream.runners.flink.kafka import FlinkKafkaConfig
+from shopstream.runners.flink.savepoints import check_restore
 from shopstream.runners.flink.settings import job_settings, parse_jobmanager
 from shopstream.runners.flink.state import CACHED_KEYS
 from shopstream.runners.flink.support import check_supported
@@ -142,6 +143,8 @@ class FlinkRunner:
         self.topology = topology
         self.output_dir = Path(output_dir)
         self.config = config or FlinkConfig()
+        if self.config.restore_from is not None:
+            check_restore(topology, self.config.restore_from)
 
     def run(self, input_path: str | Path | None = None, isolated: bool = False
             ) -> FlinkRunSummary:
