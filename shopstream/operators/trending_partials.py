@@ -93,7 +93,13 @@ __all__ = ["TrendAction", "TrendingActivityOperator", "TrendingMergeOperator",
 @dataclass(frozen=True, slots=True)
 class TrendAction:
     """One product's share of an event: ``weight`` is its kind's weight times its
-    quantity (what the one-phase operator adds for it)."""
+    quantity (what the one-phase operator adds for it).
+
+    Examples
+    --------
+    >>> TrendAction("p1", 0.5)
+    TrendAction(product_id='p1', weight=0.5)
+    """
 
     product_id: str
     weight: float
@@ -104,7 +110,16 @@ class TrendingPartial:
     """One key group's best products at a slide's end (the partial's event time), best
     first, as :data:`~shopstream.recommend.trending.Candidate` rows: ranking key (sorts
     across groups; equal keys by product id, unique: a product is in one group) and the
-    totals its record is made of."""
+    totals its record is made of.
+
+    Examples
+    --------
+    >>> tracker = TrendTracker(TrendingConfig(window_ms=120_000, slide_ms=60_000))
+    >>> tracker.add("p1", 1.0, 1_000)
+    >>> partial = TrendingPartial(tuple(tracker.candidates(59_999, 5)))
+    >>> [row[1] for row in partial.rows], trending_products(tracker.config, list(partial.rows))
+    (['p1'], [TrendingProduct(product_id='p1', count=1.0, velocity=1.0, score=1.0)])
+    """
 
     rows: tuple[Candidate, ...]
 
@@ -115,7 +130,19 @@ _PENDING = MapStateDescriptor[int, list["TrendingPartial"]]("pending")
 class TrendingActivityOperator(KeyedOperator[ShopperEvent]):
     """Stateless: one :class:`TrendAction` per product of an event that trending counts
     (``VIEW_PRODUCT``, ``ADD_TO_CART``, ``PURCHASE`` with a weight; a purchase with items:
-    one per item), on ``trending-activity``. Cost: one record per product of the event."""
+    one per item), on ``trending-activity``. Cost: one record per product of the event.
+
+    Examples
+    --------
+    >>> from shopstream.events import EventType, Item
+    >>> from shopstream.runners.embedded.harness import run_operator
+    >>> buy = ShopperEvent(EventType.PURCHASE, 1_000, "s", items=(Item("a", quantity=2),
+    ...                                                          Item("b")))
+    >>> [o.record for o in run_operator(TrendingActivityOperator(), [buy],
+    ...                                 key_by=lambda e: e.session_id,
+    ...                                 sink_streams=("trending-activity",))]
+    [TrendAction(product_id='a', weight=2.0), TrendAction(product_id='b', weight=1.0)]
+    """
 
     name = "trending-activity"
 
@@ -142,7 +169,25 @@ class TrendingPartialOperator(KeyedOperator[TrendAction]):
     """Phase one of trending, keyed by product group: the group's tracker, and at each of
     the one-phase operator's emission times its ``top_n`` candidates on
     ``trending-partials`` (see the module). State per group: one tracker of at most
-    ``panes x capacity`` counters."""
+    ``panes x capacity`` counters.
+
+    Examples
+    --------
+    One group's partials: at the end of the pane with input, a slide later, then an empty
+    one (its window is empty: its last).
+
+    >>> from shopstream.events import EventType
+    >>> from shopstream.runners.embedded.harness import run_topology
+    >>> from shopstream.topology import Stage, Topology
+    >>> cfg = TrendingConfig(window_ms=120_000, slide_ms=60_000)
+    >>> group = Topology((
+    ...     Stage(TrendingActivityOperator(cfg), ("events",), key_by=lambda e: e.session_id),
+    ...     Stage(TrendingPartialOperator(cfg), ("trending-activity",), key_by=lambda a: "g0"),
+    ... ), sink_streams=("trending-partials",))
+    >>> views = [ShopperEvent(EventType.VIEW_PRODUCT, 1_000, "s", product_id="a")]
+    >>> [(o.key, [row[1] for row in o.record.rows]) for o in run_topology(group, views)]
+    [('g0', ['a']), ('g0', ['a']), ('g0', [])]
+    """
 
     name = "trending-partials"
     state_descriptors = (_TREND,)
@@ -181,7 +226,29 @@ class TrendingMergeOperator(KeyedOperator[TrendingPartial]):
     the ``trending-products`` record :class:`~shopstream.operators.trending.TrendingOperator`
     emits then. Its stage name (and uid) is ``trending``, the one-phase stage's. State: the
     non-empty partials of each time whose partials are arriving (one time in practice): at
-    most ``groups x top_n`` products."""
+    most ``groups x top_n`` products.
+
+    Examples
+    --------
+    Two groups' best products merged, best first across the groups (the module's example
+    runs the three stages against the one-phase operator):
+
+    >>> from shopstream.events import EventType
+    >>> from shopstream.runners.embedded.harness import run_topology
+    >>> from shopstream.topology import Stage, Topology
+    >>> cfg = TrendingConfig(window_ms=60_000, slide_ms=60_000)
+    >>> stages = Topology((
+    ...     Stage(TrendingActivityOperator(cfg), ("events",), key_by=lambda e: e.session_id),
+    ...     Stage(TrendingPartialOperator(cfg), ("trending-activity",),
+    ...           key_by=lambda a: a.product_id),
+    ...     Stage(TrendingMergeOperator(cfg), ("trending-partials",), key_by=lambda p: "all",
+    ...           event_time_order=False),
+    ... ), sink_streams=("trending-products",))
+    >>> carts = [ShopperEvent(EventType.ADD_TO_CART, 1_000, "s", product_id="a"),
+    ...          ShopperEvent(EventType.ADD_TO_CART, 2_000, "t", product_id="b", quantity=2)]
+    >>> [(p.product_id, p.count) for p in run_topology(stages, carts)[0].record.products]
+    [('b', 2.0), ('a', 1.0)]
+    """
 
     name = "trending"
     state_descriptors = (_PENDING,)

@@ -15,7 +15,7 @@ the pane, ``even + sqrt(2) * odd``, each pane weighing ``2 ** (index / 2)`` from
 pane; a pane leaving the window subtracts its counts. So a snapshot reads each product
 once instead of merging the panes, the totals are exact whatever the order the actions
 came in, and the count and velocity come out rounded exactly (half to even); a score
-with no odd part is exact too.
+with no odd part is exact too (the records: :mod:`shopstream.recommend.trending_rows`).
 
 The TRENDING strategy (:class:`shopstream.recommend.strategies.Trending`) ranks by that
 score, from the latest ``trending-products`` record.
@@ -41,17 +41,13 @@ from shopstream.errors import ConfigError
 from shopstream.events.recommendations import TrendingProduct
 from shopstream.recommend.heavy_hitters import SpaceSaving
 from shopstream.recommend.popularity import KindWeights
+from shopstream.recommend.trending_rows import SCALE as _SCALE
+from shopstream.recommend.trending_rows import SQRT2 as _SQRT2
+from shopstream.recommend.trending_rows import Candidate, trending_products
 
 __all__ = ["Candidate", "TrendTracker", "TrendingConfig", "trending_products"]
 
-# Sketch counts are integers: weights are scaled by this and scaled back in snapshots.
-_SCALE = 100
 
-#: One product of :meth:`TrendTracker.candidates`: ``(-rank, product id, count, even,
-#: odd, count in the newest pane, offset)``: the totals (scaled integers, relative to the
-#: tracker's base pane, ``offset`` panes before the newest) that
-#: :func:`trending_products` makes its record of. Rows sort best first.
-Candidate = tuple[float, str, int, int, int, int, int]
 
 
 @dataclass(frozen=True)
@@ -365,41 +361,3 @@ class TrendTracker:
                 entry[0] -= count
                 entry[2 if offset % 2 else 1] -= count << (offset >> 1)
         return {p: t for p, t in totals.items() if t[0]}
-
-
-def trending_products(config: TrendingConfig, rows: list[Candidate]) -> list[TrendingProduct]:
-    """The records of :meth:`TrendTracker.candidates` rows, in their order: count,
-    velocity and score, computed exactly (see the module). One pass over ``rows``.
-
-    Examples
-    --------
-    >>> tracker = TrendTracker(TrendingConfig(window_ms=180_000, slide_ms=60_000))
-    >>> tracker.add("a", 1.0, 1_000)
-    >>> trending_products(tracker.config, tracker.candidates(59_999, 5))
-    [TrendingProduct(product_id='a', count=1.0, velocity=1.0, score=1.0)]
-    """
-    # velocity * 1000 = (now * (earlier + 1) - count) * v_num / v_den, a fraction
-    # in lowest terms: its double rounds half to even exactly as the fraction would.
-    earlier = max(1, config.panes - 1)
-    v_num, v_den = 60_000_000, earlier * _SCALE * config.slide_ms
-    common = math.gcd(v_num, v_den)
-    v_num, v_den, step = v_num // common, v_den // common, earlier + 1
-    root2 = _SQRT2
-    out = []
-    for _, product, count, even, odd, now, offset in rows:
-        # score * 1000 = (even + sqrt(2) odd) * 2 ** (-offset / 2) * 1000 / 100; with an
-        # odd offset, (2 odd + sqrt(2) even) * 2 ** (-(offset + 1) / 2) * 10. Without a
-        # sqrt(2) part the product is exact (a power of two times an integer).
-        if offset % 2:
-            unit = 10.0 / (1 << ((offset + 1) >> 1))
-            score = round((2 * odd + root2 * even if even else 2 * odd) * unit) / 1000
-        else:
-            unit = 10.0 / (1 << (offset >> 1))
-            score = round((even + root2 * odd if odd else even) * unit) / 1000
-        out.append(TrendingProduct(product, count / _SCALE,
-                                   round((now * step - count) * v_num / v_den) / 1000,
-                                   score))
-    return out
-
-
-_SQRT2 = math.sqrt(2.0)
