@@ -12,7 +12,7 @@ import sys
 from typing import TYPE_CHECKING, Any
 
 from shopstream.cli.signals import stop_on_signals
-from shopstream.connectors.postgres_cdc import PostgresCdcConfig, PostgresCdcSource
+from shopstream.connectors.postgres_cdc import PostgresCdcConfig, PostgresCdcSource, safe_dsn
 from shopstream.runners.embedded.runner import EmbeddedRunner, RunSummary
 
 if TYPE_CHECKING:
@@ -46,6 +46,7 @@ def run_postgres(args: argparse.Namespace, runner: EmbeddedRunner,
               "so the next run reads the same changes again", file=sys.stderr)
     if observer is not None:  # the source itself, whose clock of silence the runner reads
         observer.set_events_in(lambda: source.records)
-        observer.urls["postgres"] = args.postgres
+        # /health hides URL passwords; a quoted key=value one is hidden here.
+        observer.urls["postgres"] = safe_dsn(args.postgres)
     with stop_on_signals(source.stop):
         return runner.run(source, resume=args.resume)

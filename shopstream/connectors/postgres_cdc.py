@@ -91,13 +91,19 @@ from shopstream.connectors.cdc_lookup import brand_of
 from shopstream.connectors.cdc_mapping import CDC_TABLES, ChangeMapper, CustomerInfo, ProductInfo
 from shopstream.connectors.wal2json import TransactionAssembler
 from shopstream.errors import ConfigError, DecodeError, SourceError, require
-from shopstream.shopdb.connection import connect, describe, psycopg2, redact
+from shopstream.shopdb.connection import psycopg2, redact
 
-__all__ = ["CdcPosition", "PostgresCdcConfig", "PostgresCdcSource"]
+__all__ = ["CdcPosition", "PostgresCdcConfig", "PostgresCdcSource", "connection_error",
+           "connection_reason", "safe_dsn"]
 
 _LOG = logging.getLogger("shopstream.postgres")
 _SLOT = re.compile(r"[a-z0-9_]{1,63}")
 _encode = msgspec.json.Encoder().encode
+# libpq's own wording around a reason: the server tried (the DSN names it) and severity.
+_LIBPQ_WHERE = re.compile(r'connection to server (?:at "[^"]*"(?: \([^)]*\))?, port \d+'
+                          r'|on socket "[^"]*") failed: ')
+_SEVERITY = re.compile(r"^(?:FATAL|ERROR|PANIC):\s+")
+_QUOTED_PASSWORD = re.compile(r"(\bpassword\s*=\s*)'(?:[^'\\]|\\.)*'", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -176,7 +182,7 @@ class PostgresCdcSource:
 
     @property
     def name(self) -> str:
-        return f"postgres:{redact(self.config.dsn)}#{self.config.slot}"
+        return f"postgres:{safe_dsn(self.config.dsn)}#{self.config.slot}"
 
     @property
     def exhausted(self) -> bool:
@@ -188,7 +194,23 @@ class PostgresCdcSource:
         last request for a reply that the server answered. The runner's clock of silence
         (:class:`~shopstream.runners.embedded.pace.Pace`): it stops while the server
         cannot be heard, so a stalled or lost connection moves no event time on (see the
-        module doc)."""
+        module doc).
+
+        Examples
+        --------
+        A source counts as heard when it is made (nothing was missed before it), and not
+        again until the server speaks: making it opens no connection.
+
+        >>> import time
+        >>> before = time.monotonic()
+        >>> source = PostgresCdcSource(PostgresCdcConfig(dsn="postgresql://127.0.0.1:9/shop"))
+        >>> before <= source.listened_s() <= time.monotonic()
+        True
+        >>> heard = source.listened_s()
+        >>> time.sleep(0.01)
+        >>> source.listened_s() == heard  # silence that was not heard is not counted
+        True
+        """
         return self._heard
 
     def stop(self) -> None:
@@ -221,8 +243,8 @@ class PostgresCdcSource:
                         self._ping(cursor, not pending and durable >= emitted - 1)
                         pinged, waiting = now, True
             except psycopg2().Error as exc:
-                msg = (f"{describe(exc, self.config.dsn)} (the replication connection was "
-                       "lost; --resume goes on from the last checkpoint)")
+                msg = connection_error(exc, self.config.dsn, "the replication connection "
+                                       "was lost; --resume goes on from the last checkpoint")
                 raise SourceError(msg) from None
             if message is None:
                 if idle_limit is not None and self._heard - last_activity >= idle_limit:
@@ -284,7 +306,9 @@ class PostgresCdcSource:
         try:
             self._cursor.send_feedback(flush_lsn=lsn, reply=True)
         except psycopg2().Error as exc:
-            raise SourceError(describe(exc, self.config.dsn)) from None
+            msg = connection_error(exc, self.config.dsn,
+                                   f"cannot confirm slot {self.config.slot!r} up to {lsn}")
+            raise SourceError(msg) from None
         self.confirmed_lsn = lsn
 
     def close(self) -> None:
@@ -300,14 +324,15 @@ class PostgresCdcSource:
         as the database holds them now (see the module documentation)."""
         try:
             if self._query_conn is None:
-                self._query_conn = connect(self.config.dsn)
+                self._query_conn = _connect(self.config.dsn)
                 self._query_conn.autocommit = True
             with self._query_conn.cursor() as cur:
                 cur.execute("SELECT id, order_id, product_id, quantity, price FROM order_items"
                             " WHERE order_id = ANY(%s) ORDER BY id", (list(order_ids),))
                 rows = cur.fetchall()
         except psycopg2().Error as exc:
-            msg = f"reading the items of orders {order_ids}: {describe(exc, self.config.dsn)}"
+            msg = connection_error(exc, self.config.dsn,
+                                   f"cannot read the items of orders {order_ids}")
             raise SourceError(msg) from None
         found: dict[Any, list[dict[str, Any]]] = {oid: [] for oid in order_ids}
         for item_id, order_id, product_id, quantity, price in rows:
@@ -321,7 +346,10 @@ class PostgresCdcSource:
         """Names, prices, categories and brands of products, and customers, as they are
         now. A ``products`` table without the ``brand`` column (a database created before
         it; ``shopstream db init`` adds it) gives no brands and a warning."""
-        conn = connect(self.config.dsn)
+        try:
+            conn = _connect(self.config.dsn)
+        except psycopg2().Error as exc:
+            raise SourceError(connection_error(exc, self.config.dsn, "cannot connect")) from None
         try:
             with conn, conn.cursor() as cur:
                 cur.execute("SELECT id, name FROM categories")
@@ -341,8 +369,8 @@ class PostgresCdcSource:
                             "WHERE oid = 'public.orders'::regclass")
                 identity = cur.fetchone()
         except psycopg2().Error as exc:
-            msg = (f"{describe(exc, self.config.dsn)} (create the shop first: "
-                   "`shopstream db init`)")
+            msg = connection_error(exc, self.config.dsn, "cannot read the shop's products "
+                                   "and customers (create the shop first: `shopstream db init`)")
             raise SourceError(msg) from None
         finally:
             conn.close()
@@ -383,9 +411,61 @@ class PostgresCdcSource:
                          "add-tables": ",".join(f"public.{t}" for t in CDC_TABLES)})
         except psycopg2().Error as exc:
             self.close()
-            raise SourceError(describe(exc, dsn)) from None
+            msg = connection_error(exc, dsn, f"cannot replicate from slot {slot!r}")
+            raise SourceError(msg) from None
         except SourceError:
             self.close()
             raise
         self._cursor = cursor
         return cursor
+
+
+def _connect(dsn: str) -> Any:
+    """A plain psycopg2 connection to ``dsn`` in UTC (errors left to the caller)."""
+    return psycopg2().connect(dsn, options="-c timezone=UTC")
+
+
+def safe_dsn(dsn: str) -> str:
+    """``dsn`` with its password hidden, quoted ones (``password='a b'``) included.
+
+    >>> safe_dsn("host=db user=shop password='s3cret word' dbname=shop")
+    'host=db user=shop password=*** dbname=shop'
+    >>> safe_dsn("postgresql://shop:s3cret@db:5432/shop")
+    'postgresql://shop:***@db:5432/shop'
+    """
+    return redact(_QUOTED_PASSWORD.sub(r"\1***", dsn))
+
+
+def connection_reason(exc: Exception, dsn: str) -> str:
+    """psycopg2's ``exc`` at ``dsn`` in one line: the server's reason without libpq's
+    repetition of the host and port, its severity or its hints, and with the DSN's
+    password hidden wherever it shows.
+
+    >>> error = psycopg2().OperationalError(
+    ...     'connection to server at "127.0.0.1", port 9 failed: Connection refused\\n'
+    ...     '\\tIs the server running on that host and accepting TCP/IP connections?\\n')
+    >>> connection_reason(error, "postgresql://shop:pw@127.0.0.1:9/shop")
+    'Connection refused'
+    """
+    diag = getattr(exc, "diag", None)
+    primary = getattr(diag, "message_primary", None)
+    text = primary or next((line for line in str(exc).splitlines() if line.strip()), "")
+    reason = _SEVERITY.sub("", _LIBPQ_WHERE.sub("", " ".join(text.split())))
+    try:
+        secret = psycopg2().extensions.parse_dsn(dsn).get("password")
+    except psycopg2().Error:  # a DSN libpq cannot parse: the reason says why
+        secret = None
+    if secret:
+        reason = reason.replace(secret, "***")
+    return safe_dsn(reason) or type(exc).__name__
+
+
+def connection_error(exc: Exception, dsn: str, what: str) -> str:
+    """One line for psycopg2's ``exc`` at ``dsn`` while doing ``what``: the server
+    (password hidden), ``what``, then :func:`connection_reason`.
+
+    >>> error = psycopg2().OperationalError("server closed the connection unexpectedly")
+    >>> connection_error(error, "host=db password='a b'", "lost")
+    'PostgreSQL at host=db password=***: lost: server closed the connection unexpectedly'
+    """
+    return f"PostgreSQL at {safe_dsn(dsn)}: {what}: {connection_reason(exc, dsn)}"

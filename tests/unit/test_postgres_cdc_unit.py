@@ -7,9 +7,15 @@ import pytest
 
 from shopstream.cli import main
 from shopstream.connectors.cdc_mapping import ChangeMapper, parse_wal2json
-from shopstream.connectors.postgres_cdc import CdcPosition, PostgresCdcConfig
+from shopstream.connectors.postgres_cdc import (
+    CdcPosition,
+    PostgresCdcConfig,
+    PostgresCdcSource,
+    connection_reason,
+)
 from shopstream.connectors.wal2json import TransactionAssembler
 from shopstream.errors import ConfigError, DecodeError, SourceError
+from shopstream.shopdb.connection import psycopg2
 from shopstream.shopdb.generate import GenerateConfig
 from shopstream.shopdb.simulate import SimulateConfig
 
@@ -119,6 +125,33 @@ def test_an_unreachable_database_is_one_line_with_the_password_hidden(
     err = capsys.readouterr().err
     assert err.startswith("shopstream db: error: PostgreSQL at postgresql://shop:***@")
     assert "secret" not in err and len(err.strip().splitlines()) == 1
+
+
+# Port 1 on the loopback refuses at once; the password is quoted and holds a space, and
+# libpq's own text repeats the host and port and adds a hint line.
+_QUOTED = "host=127.0.0.1 port=1 user=shop password='s3cret word' dbname=shop connect_timeout=2"
+
+
+def test_a_cdc_source_that_cannot_connect_is_one_line_without_its_password() -> None:
+    source = PostgresCdcSource(PostgresCdcConfig(dsn=_QUOTED))
+    with pytest.raises(SourceError) as caught:
+        next(iter(source.read(None)))
+    message = str(caught.value)
+    assert message == ("PostgreSQL at host=127.0.0.1 port=1 user=shop password=*** dbname=shop "
+                       "connect_timeout=2: cannot connect: Connection refused")
+    assert "s3cret word" not in source.name and "password=***" in source.name
+
+
+@pytest.mark.parametrize(("text", "reason"), [
+    ('connection to server at "db" (10.0.0.5), port 5432 failed: FATAL:  password '
+     'authentication failed for user "shop"\n', 'password authentication failed for user "shop"'),
+    ('invalid dsn: missing "=" after "word\'" in connection info string\n',
+     'invalid dsn: missing "=" after "***" in connection info string'),
+    ("", "OperationalError"),
+])
+def test_connection_reasons_drop_libpq_repetition_and_secrets(text: str, reason: str) -> None:
+    dsn = "postgresql://shop:word'@db/shop"
+    assert connection_reason(psycopg2().OperationalError(text), dsn) == reason
 
 
 _ORDER_COLS = ('"columnnames":["id","customer_id","session_id","order_date","total",'
