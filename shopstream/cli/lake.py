@@ -27,9 +27,16 @@ def require_lake() -> None:
 
 
 def lake_sink(directory: str, args: argparse.Namespace | None = None) -> Any:
-    """The sink ``run --lake DIR`` hands to the runner; a run of an input file names it,
-    so a fresh run of the same file replaces the earlier run's rows."""
+    """The sink ``run --lake DIR`` (or ``--lake s3://BUCKET/PREFIX``) hands to the runner;
+    a run of an input file names it, so a fresh run of the same file replaces the earlier
+    run's rows."""
     require_lake()
+    from shopstream.lake.object_store import is_s3_url
+
+    if is_s3_url(directory):
+        from shopstream.lake.s3_sink import S3LakeSink
+
+        return S3LakeSink(directory, source=input_identity(args))
     from shopstream.lake.sink import LakeSink
 
     return LakeSink(directory, source=input_identity(args))
@@ -57,7 +64,9 @@ def register(sub: Any) -> None:
                     "lake export) into one holding its live rows. Do not run it while a "
                     "run writing the lake is running or waiting to be resumed, or while "
                     "an export is running.")
-    comp.add_argument("directory", metavar="DIR", help="the lake directory")
+    comp.add_argument("directory", metavar="DIR",
+                      help="the lake directory, or s3://BUCKET/PREFIX (then it holds the "
+                           "lake's writer lock and deletes uncommitted objects)")
     comp.add_argument("--min-files", type=int, default=2, metavar="N",
                       help="only partitions with at least N files (default 2)")
     comp.set_defaults(func=_compact)
@@ -89,7 +98,16 @@ def _compact(args: argparse.Namespace) -> int:
     require_lake()
     from shopstream.lake.compact import compact
     from shopstream.lake.export_compact import compact_tables
+    from shopstream.lake.object_store import is_s3_url
 
+    if is_s3_url(args.directory):
+        from shopstream.lake.s3_compact import compact_s3
+
+        done = compact_s3(args.directory, min_files=args.min_files)
+        print(f"compacted {done.partitions:,} partitions: {done.files_before:,} files -> "
+              f"{done.files_after:,} ({done.rows:,} rows); {done.orphans:,} uncommitted "
+              "objects deleted")
+        return 0
     done = compact(args.directory, min_files=args.min_files)
     print(f"compacted {done.partitions:,} partitions: {done.files_before:,} files -> "
           f"{done.files_after:,} ({done.rows:,} rows)")
@@ -102,6 +120,9 @@ def _compact(args: argparse.Namespace) -> int:
 
 def _export(args: argparse.Namespace) -> int:
     require_lake()
+    if str(args.lake).startswith(("s3:", "S3:")):
+        msg = f"lake export: --lake {args.lake}: exports write a local lake directory only"
+        raise ConfigError(msg)
     if not args.postgres:
         msg = "lake export: no database given: pass --postgres DSN or set $SHOPSTREAM_POSTGRES"
         raise ConfigError(msg)

@@ -18,7 +18,8 @@ FORMATS = ("table", "csv", "json")
 
 def add_output_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--lake", required=True, metavar="DIR",
-                        help="the lake directory written by run --lake")
+                        help="the lake directory written by run --lake, or its "
+                             "s3://BUCKET/PREFIX")
     parser.add_argument("--format", choices=FORMATS, default="table",
                         help="table (default), csv or json (an array of objects)")
 

@@ -25,6 +25,7 @@ import duckdb
 import pyarrow as pa
 
 from shopstream.lake.errors import LakeError
+from shopstream.lake.object_store import is_s3_url
 from shopstream.lake.schemas import SCHEMAS, view_name
 from shopstream.lake.shop import shop_views
 from shopstream.lake.sql_text import pick, quote
@@ -33,16 +34,15 @@ __all__ = ["REPORTS", "connect", "query", "report_sql"]
 
 
 def connect(directory: str | Path) -> duckdb.DuckDBPyConnection:
-    """An in-memory DuckDB connection with a view per stream of the lake at ``directory``."""
+    """An in-memory DuckDB connection with a view per stream of the lake at ``directory``
+    (or at an ``s3://BUCKET/PREFIX`` URL: :mod:`shopstream.lake.s3_read`)."""
+    if is_s3_url(directory):
+        return _connect_s3(str(directory))
     root = Path(directory)
     if not root.is_dir():
         msg = f"lake directory {str(directory)!r} does not exist"
         raise LakeError(msg)
-    con = duckdb.connect(":memory:")
-    con.execute("SET TimeZone = 'UTC'")  # months and dates of timestamptz columns in UTC
-    # DuckDB draws a progress bar on the terminal for a long query, into the report's
-    # output (seen over 10 M rows): the commands print only the result.
-    con.execute("SET enable_progress_bar = false")
+    con = _connection()
     for stream, schema in SCHEMAS.items():
         view = view_name(stream)
         folder = root / f"stream={stream}"
@@ -51,10 +51,41 @@ def connect(directory: str | Path) -> duckdb.DuckDBPyConnection:
             con.execute(f'CREATE VIEW "{view}" AS SELECT * EXCLUDE (stream) FROM read_parquet('
                         f"{pattern}, hive_partitioning = true, union_by_name = true)")
         else:
-            empty = schema.empty_table().append_column("date", pa.array([], pa.date32()))
-            con.register(f"_empty_{view}", empty)
-            con.execute(f'CREATE VIEW "{view}" AS SELECT * FROM "_empty_{view}"')
+            _empty_view(con, view, schema)
     shop_views(con, root)
+    return con
+
+
+def _connection() -> duckdb.DuckDBPyConnection:
+    con = duckdb.connect(":memory:")
+    con.execute("SET TimeZone = 'UTC'")  # months and dates of timestamptz columns in UTC
+    # DuckDB draws a progress bar on the terminal for a long query, into the report's
+    # output (seen over 10 M rows): the commands print only the result.
+    con.execute("SET enable_progress_bar = false")
+    return con
+
+
+def _empty_view(con: duckdb.DuckDBPyConnection, view: str, schema: pa.Schema) -> None:
+    empty = schema.empty_table().append_column("date", pa.array([], pa.date32()))
+    con.register(f"_empty_{view}", empty)
+    con.execute(f'CREATE VIEW "{view}" AS SELECT * FROM "_empty_{view}"')
+
+
+def _connect_s3(url: str) -> duckdb.DuckDBPyConnection:
+    """Views over the committed objects of the lake at ``url`` (shopstream.lake.s3_read);
+    the shop tables of ``lake export`` live in local lakes only."""
+    from shopstream.lake.s3_read import stream_datasets
+
+    datasets = stream_datasets(url)
+    con = _connection()
+    for stream, schema in SCHEMAS.items():
+        view = view_name(stream)
+        dataset = datasets.get(stream)
+        if dataset is None:
+            _empty_view(con, view, schema)
+        else:
+            con.register(f"_lake_{view}", dataset)
+            con.execute(f'CREATE VIEW "{view}" AS SELECT * FROM "_lake_{view}"')
     return con
 
 

@@ -169,7 +169,16 @@ class LakeSink:
             self.run = uuid.uuid4().hex[:12]
         if marker is not None:
             marker.parent.mkdir(parents=True, exist_ok=True)
-            replace_json(marker, {"run": self.run, "lake": str(self.directory)})
+            replace_json(marker, {"run": self.run, "lake": self.location})
+        self._open_lake(resume, started)
+
+    @property
+    def location(self) -> str:
+        """Where the lake is (its directory, or its URL for a lake in object storage)."""
+        return str(self.directory)
+
+    def _open_lake(self, resume: bool, started: float) -> None:
+        """Take the lake for run ``self.run`` (see :meth:`start`)."""
         try:
             self.directory.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
@@ -281,6 +290,7 @@ class LakeSink:
                 msg = "LakeSink.start must be called before rows are written"
                 raise LakeError(msg)
             writer.finish()
+            self._published(writer.published, self.seq + 1)
             self.convert_cpu_seconds += converting
             self.write_cpu_seconds += time.thread_time() - cpu - converting
             self.seq += 1
@@ -289,6 +299,9 @@ class LakeSink:
             self.files = writer.files
             self.flush_seconds += time.perf_counter() - started
         return {"run": self.run, "seq": self.seq, "max_ms": self.max_ms}
+
+    def _published(self, paths: list[Path], seq: int) -> None:
+        """Flush ``seq``'s files are complete at ``paths`` (a local lake: in place)."""
 
     def close(self) -> None:
         """Write what is still buffered (a resume deletes it if no checkpoint covers it)."""

@@ -38,6 +38,7 @@ Examples
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -105,13 +106,18 @@ class FlushWriter:
     docstring."""
 
     def __init__(self, directory: Path, compression: str = "zstd",
-                 row_group_rows: int = 65_536) -> None:
+                 row_group_rows: int = 65_536, durable: bool = True) -> None:
         self.directory = directory
+        #: Whether :meth:`finish` fsyncs (not for a staging directory that an upload
+        #: reads at once: :mod:`shopstream.lake.s3_sink`).
+        self.durable = durable
         self.compression = compression
         self.row_group_rows = row_group_rows
         #: Rows and files written (complete files, counted at :meth:`finish`).
         self.rows: dict[str, int] = {}
         self.files = 0
+        #: The files the last :meth:`finish` published.
+        self.published: list[Path] = []
         self._open: dict[Path, _File] = {}
         self._dictionary: dict[str, list[str]] = {}
 
@@ -156,6 +162,7 @@ class FlushWriter:
 
     def finish(self) -> None:
         """Write what waits, then close, fsync and rename the flush's files."""
+        self.published = []
         try:
             for path, entry in self._open.items():
                 if entry.waiting:
@@ -163,7 +170,11 @@ class FlushWriter:
                 if entry.writer is None:
                     continue
                 entry.writer.close()
-                publish(tmp_name(path), path)
+                if self.durable:
+                    publish(tmp_name(path), path)
+                else:
+                    os.replace(tmp_name(path), path)
+                self.published.append(path)
                 self.rows[entry.stream] = self.rows.get(entry.stream, 0) + entry.rows
                 self.files += 1
         except OSError as exc:

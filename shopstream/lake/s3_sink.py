@@ -1,0 +1,143 @@
+"""The lake sink on S3-compatible object storage: ``run --lake s3://BUCKET/PREFIX``.
+
+The same sink as a local lake's (:class:`~shopstream.lake.sink.LakeSink`: the same
+columns, partitions, file names, flushes at the runner's checkpoints), writing each
+flush's Parquet files into a local staging directory; its commit then
+
+1. checks the writer still holds the lake's lock (:mod:`shopstream.lake.lease`),
+2. PUTs each finished file under its final key (``stream=.../date=.../part-<run>-<seq>``),
+3. PUTs the flush's commit object listing them (:mod:`shopstream.lake.commits`),
+
+before the runner saves the checkpoint that names the flush. Readers read only committed
+objects, so a run killed anywhere leaves nothing half-visible: objects uploaded without
+their commit are never read, and its resume deletes its commits (and objects) after the
+checkpoint's flush and writes those rows again. A fresh run of an input file the lake
+already holds drops the earlier run's objects with one commit, as a local lake's run
+replaces them (:mod:`shopstream.lake.runs`).
+
+One writer at a time: the sink takes the lake's lock when it starts and gives it back
+when it closes; a second writer is refused with one line naming the holder.
+
+Bound: a flush's files in the staging directory until they are uploaded.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from collections.abc import Iterable
+from pathlib import Path
+
+from shopstream.lake.commits import (
+    COMMITS,
+    Commit,
+    dropped_runs,
+    flush_commit_name,
+    read_commits,
+    write_commit,
+)
+from shopstream.lake.errors import LakeError
+from shopstream.lake.lease import LeaseLock
+from shopstream.lake.object_store import ObjectStore, parse_s3_url
+from shopstream.lake.runs import run_of_file
+from shopstream.lake.sink import _PART, LakeSink
+from shopstream.lake.writer import FlushWriter
+
+__all__ = ["S3LakeSink"]
+
+
+class S3LakeSink(LakeSink):
+    """Writes the lake to the object storage at ``url`` (``s3://BUCKET/PREFIX``); the
+    other arguments are :class:`~shopstream.lake.sink.LakeSink`'s, and ``lease_s`` the
+    lease of the writer's lock (renewed every third of it while the run lives)."""
+
+    def __init__(self, url: str, streams: Iterable[str] | None = None,
+                 flush_rows: int = 500_000, compression: str = "zstd",
+                 source: str | None = None, batch_rows: int = 4_096,
+                 lease_s: float = 60.0) -> None:
+        self.url = parse_s3_url(url)
+        self.store = ObjectStore(self.url)
+        # Fail before the runner opens its outputs when the bucket is missing or another
+        # writer holds the lake (start takes the lock; this only reads it).
+        self.store.check_bucket()
+        LeaseLock(self.store, "").refuse_if_held()
+        self._staging = Path(tempfile.mkdtemp(prefix="shopstream-lake-"))
+        super().__init__(self._staging, streams, flush_rows, compression, source, batch_rows)
+        self.lease_s = lease_s
+        self._lease: LeaseLock | None = None
+
+    @property
+    def location(self) -> str:
+        return self.url.url
+
+    def _open_lake(self, resume: bool, started: float) -> None:
+        self.store.check_bucket()
+        if self._lease is None or self._lease.run != self.run:
+            if self._lease is not None:
+                self._lease.release()
+                self._lease = None
+            lease = LeaseLock(self.store, self.run, self.lease_s)
+            lease.acquire()
+            self._lease = lease
+        commits = read_commits(self.store)
+        if resume and self.run in dropped_runs(commits):
+            msg = (f"run {self.run} of the lake {self.location} was replaced by a later run "
+                   "of the same input; run again without --resume")
+            raise LakeError(msg)
+        if resume:
+            self._forget_remote_after(self.seq, commits)
+        elif self.source is not None:
+            self._replace_runs_of_source(commits)
+        self._staging.mkdir(parents=True, exist_ok=True)
+        if self._writer is None:
+            self._writer = FlushWriter(self._staging, self.compression, durable=False)
+
+    def _forget_remote_after(self, seq: int, commits: list[Commit]) -> None:
+        """Delete this run's commits after flush ``seq``, then its objects of those
+        flushes (committed or not): the resume writes their rows again."""
+        self.store.delete([c.name for c in commits if c.run == self.run and c.seq > seq])
+        stale = []
+        for key in self.store.keys("stream="):
+            match = _PART.match(key.rsplit("/", 1)[-1])
+            if match and match["run"] == self.run and int(match["seq"]) > seq:
+                stale.append(key)
+        self.store.delete(stale)
+
+    def _replace_runs_of_source(self, commits: list[Commit]) -> None:
+        """Drop the objects of earlier runs of this sink's input (one commit), then
+        delete them and their commits."""
+        older = sorted({c.run for c in commits if c.run and c.run != self.run
+                        and c.source == self.source} - dropped_runs(commits))
+        if not older:
+            return
+        write_commit(self.store, Commit(f"{COMMITS}replace-{self.run}.json", run=self.run,
+                                        drop_runs=tuple(older)))
+        gone = set(older)
+        self.store.delete([k for k in self.store.keys("stream=")
+                           if run_of_file(k.rsplit("/", 1)[-1]) in gone])
+        self.store.delete([c.name for c in commits if c.run in gone and c.seq > 0])
+
+    def _published(self, paths: list[Path], seq: int) -> None:
+        if not paths:
+            return
+        lease = self._lease
+        if lease is None:
+            msg = "S3LakeSink.start must be called before rows are written"
+            raise LakeError(msg)
+        lease.check()
+        files = {p.relative_to(self._staging).as_posix(): p for p in paths}
+        self.store.put_files(files)
+        lease.check()
+        write_commit(self.store, Commit(flush_commit_name(self.run, seq), self.run, seq,
+                                        self.source, tuple(sorted(files))))
+        for path in paths:
+            path.unlink()
+
+    def close(self) -> None:
+        try:
+            super().close()
+        finally:
+            if self._lease is not None:
+                self._lease.release()
+                self._lease = None
+            shutil.rmtree(self._staging, ignore_errors=True)

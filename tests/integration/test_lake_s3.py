@@ -1,0 +1,157 @@
+"""The lake on S3: `run --lake s3://...` against a real S3-compatible server (moto's, on
+127.0.0.1): a SIGKILLed and resumed run's lake equals an uninterrupted run's row for row,
+`shopstream sql` reads it, a second writer is refused by the lock, errors are one line."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from helpers import free_port
+
+from shopstream.api.read_workers import stop_processes
+from shopstream.cli import main
+from shopstream.lake.lease import LeaseLock
+from shopstream.lake.object_store import ObjectStore, parse_s3_url
+from shopstream.lake.query import connect
+from shopstream.lake.schemas import SCHEMAS, view_name
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def s3_endpoint() -> Iterator[str]:
+    """moto's S3 server (``moto[server]``, in the dev extra) on a free port."""
+    binary = shutil.which("moto_server", path=str(Path(sys.executable).parent))
+    if binary is None:
+        pytest.fail("moto_server is not installed: run `make setup` (the dev extra)")
+    port = free_port()
+    proc = subprocess.Popen([binary, "-H", "127.0.0.1", "-p", str(port)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                    break
+            except OSError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    pytest.fail(f"moto_server did not start on 127.0.0.1:{port}")
+                time.sleep(0.05)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        stop_processes([proc], timeout_s=10.0)
+
+
+@pytest.fixture
+def bucket(s3_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    """A new bucket; the AWS settings in the environment (the commands read them)."""
+    for name, value in (("AWS_ACCESS_KEY_ID", "test"), ("AWS_SECRET_ACCESS_KEY", "test"),
+                        ("AWS_ENDPOINT_URL", s3_endpoint), ("AWS_DEFAULT_REGION", "us-east-1")):
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    name = f"lake-{uuid.uuid4().hex[:12]}"
+    ObjectStore(parse_s3_url(f"s3://{name}")).client.create_bucket(Bucket=name)
+    return name
+
+
+def all_rows(url: str) -> dict[str, Counter[str]]:
+    """Every row of every stream, read back as `shopstream sql` reads them."""
+    con, rows = connect(url), {}
+    try:
+        for stream in SCHEMAS:
+            result = con.execute(f"SELECT * FROM {view_name(stream)}")
+            columns = [d[0] for d in result.description or ()]
+            rows[stream] = Counter(json.dumps(dict(zip(columns, r, strict=True)),
+                                              default=str, sort_keys=True)
+                                   for r in result.fetchall())
+    finally:
+        con.close()
+    return rows
+
+
+def test_a_sigkilled_run_resumed_equals_an_uninterrupted_one_and_sql_reads_it(
+        bucket: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    src = tmp_path / "in.jsonl"
+    assert main(["simulate", "--sessions", "1200", "--days", "2", "--end",
+                 "2026-03-04T00:00:00Z", "--bad-rate", "0.01", "-o", str(src),
+                 "--no-progress"]) == 0
+    whole, lake = f"s3://{bucket}/whole", f"s3://{bucket}/resumed"
+    base = ["run", "--input", str(src), "--no-progress", "--checkpoint-every", "1000"]
+    assert main([*base, "--output-dir", str(tmp_path / "wo"), "--lake", whole]) == 0
+    args = [*base, "--output-dir", str(tmp_path / "o"), "--lake", lake,
+            "--checkpoint-dir", str(tmp_path / "ck")]
+    with (tmp_path / "killed.log").open("wb") as log:
+        proc = subprocess.Popen([sys.executable, "-m", "shopstream.cli", *args],
+                                stdout=log, stderr=subprocess.STDOUT)
+    store = ObjectStore(parse_s3_url(lake))
+    deadline = time.monotonic() + 60
+    while not (tmp_path / "ck" / "checkpoint.pkl").exists() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert any(store.keys("_commits/"))  # the checkpoint's flush is committed
+    time.sleep(0.02)  # into the next flush
+    assert proc.poll() is None, (tmp_path / "killed.log").read_text()
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert store.get("_lock.json") is not None  # the killed writer's lock is still there
+    capsys.readouterr()
+    assert main([*args, "--resume", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["resumed_at_line"] > 0
+    assert store.get("_lock.json") is None  # released at the end
+    rows = all_rows(lake)
+    assert rows == all_rows(whole)
+    assert sum(rows["events"].values()) > 5_000
+    assert main(["sql", "SELECT count(*) AS n, count(DISTINCT date) AS days FROM events",
+                 "--lake", lake, "--format", "json"]) == 0
+    answer = json.loads(capsys.readouterr().out)
+    assert answer == [{"n": sum(rows["events"].values()), "days": 2}]
+    # Compaction keeps every row, in one object per partition and run.
+    assert main(["lake", "compact", lake]) == 0
+    assert "files ->" in capsys.readouterr().out
+    assert all_rows(lake) == rows
+    parts = [k for k in store.keys("stream=events/")]
+    assert parts and all("/compacted-" in k for k in parts)
+
+
+def test_a_second_writer_is_refused_by_the_lock_with_one_line(
+        bucket: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    src = tmp_path / "in.jsonl"
+    src.write_text('{"eventType": "PAGE_VIEW", "timestamp": 1, "sessionId": "s"}\n')
+    url = f"s3://{bucket}/shop"
+    holder = LeaseLock(ObjectStore(parse_s3_url(url)), "first")
+    holder.acquire()
+    try:
+        code = main(["run", "--input", str(src), "--no-progress",
+                     "--output-dir", str(tmp_path / "o"), "--lake", url])
+    finally:
+        holder.release()
+    err = capsys.readouterr().err
+    assert code == 1
+    assert err.count("\n") == 1 and "is being written by run first" in err, err
+    assert main(["run", "--input", str(src), "--no-progress",
+                 "--output-dir", str(tmp_path / "o"), "--lake", url]) == 0  # released
+
+
+def test_a_missing_bucket_is_one_line(bucket: str, tmp_path: Path,
+                                      capsys: pytest.CaptureFixture[str]) -> None:
+    # Bad URLs and an unreachable endpoint: tests/unit/test_lake_s3_errors.py.
+    url, says = "s3://no-such-bucket-here/x", "bucket 'no-such-bucket-here' does not exist"
+    src = tmp_path / "in.jsonl"
+    src.write_text('{"eventType": "PAGE_VIEW", "timestamp": 1, "sessionId": "s"}\n')
+    for argv in (["run", "--input", str(src), "--no-progress", "--output-dir",
+                  str(tmp_path / "o"), "--lake", url], ["sql", "SELECT 1", "--lake", url]):
+        assert main(argv) == 1
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and says in err and "Traceback" not in err, err
+    assert not list(tmp_path.glob("o/*"))  # refused before the run opened its outputs
