@@ -37,7 +37,7 @@ from __future__ import annotations
 
 import copy
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import replace
 
 from shopstream.events.patterns import AntecedentRules, RuleSummary
@@ -45,11 +45,21 @@ from shopstream.events.recommendations import PairDelta
 from shopstream.mining import RuleIndex
 from shopstream.mining.budget import MiningBudget, mine_within_budget
 from shopstream.recommend.anchor_lists import AnchorLists
-from shopstream.recommend.base import ANCHORED_KINDS, BASKET_BASED, TRENDING
+from shopstream.recommend.base import (
+    ANCHORED_KINDS,
+    BASKET_BASED,
+    CO_OCCURRENCE,
+    CROSS_SELL,
+    NEXT_ITEM,
+    POPULAR,
+    SESSION_PAIRS,
+    TRENDING,
+)
 from shopstream.recommend.counts import CountsConfig
 from shopstream.recommend.history import UserHistory
 from shopstream.recommend.pairs import PairLearner
 from shopstream.recommend.published import PublishedLists
+from shopstream.recommend.session_pairs import counts_config
 from shopstream.recommend.suite import RecommendConfig
 from shopstream.recommend.trending import TrendTracker
 
@@ -154,8 +164,13 @@ class ModelTrainer:
             self.tape.append((at_ms, deltas))
         return self._merge(deltas, at_ms)
 
-    def _merge(self, deltas: list[PairDelta], at_ms: int) -> list[str]:
-        """Merge ``deltas`` at ``at_ms``; return the anchors touched, in order."""
+    def _merge(self, deltas: list[PairDelta], at_ms: int,
+               shared: Mapping[str, AnchorLists] | None = None,
+               shared_kinds: Collection[str] = ()) -> list[str]:
+        """Merge ``deltas`` at ``at_ms``; return the anchors touched, in order. The
+        counts of ``shared_kinds`` are not added: each anchor takes ``shared``'s (the
+        finished counts of a trainer that merged the same deltas under the same counts
+        settings for those kinds, see :meth:`with_counts`)."""
         touched: dict[str, set[str]] = {}
         merged = self.merged
         counts = self.config.counts
@@ -163,7 +178,12 @@ class ModelTrainer:
             lists = merged.get(delta.anchor)
             if lists is None:
                 lists = merged[delta.anchor] = AnchorLists(delta.anchor)
-            lists.add(delta, at_ms, counts)
+            if shared is not None and delta.kind in shared_kinds:
+                if delta.kind not in lists.counts:
+                    lists.counts[delta.kind] = shared[delta.anchor].counts[delta.kind]
+                lists.pending.add(delta.kind)
+            else:
+                lists.add(delta, at_ms, counts)
             kinds = touched.get(delta.anchor)
             if kinds is None:
                 touched[delta.anchor] = {delta.kind}
@@ -189,7 +209,10 @@ class ModelTrainer:
         learns depends on them. It shares this trainer's learner, histories, trending
         and baskets (do not train either further) and starts with a copy of its rules;
         its lists are published by :meth:`publish_all`, as after a training with
-        :attr:`defer_lists`. Cost: the merges of one training, not its learning.
+        :attr:`defer_lists`. Cost: the merges of one training, not its learning, and
+        not even those of a kind counted alike under both settings (SESSION_PAIRS keeps
+        a year's memory under any shorter half-life): that kind's finished counts are
+        shared, not replayed.
 
         Examples
         --------
@@ -222,8 +245,12 @@ class ModelTrainer:
             other.lists.tables[BASKET_BASED] = rules
         other.tape = None
         other.defer_lists = True
+        # A kind whose counts settings are the same under both (SESSION_PAIRS keeps a
+        # year's memory under every shorter one) would be counted the same: its finished
+        # counts are shared (read-only from now on: ``top`` gives the same list to both).
+        same = _same_counts(self.config.counts, counts)
         for at_ms, deltas in self.tape:
-            other._merge(deltas, at_ms)
+            other._merge(deltas, at_ms, self.merged, same)
         return other
 
     def mine_rules(self, valid_from_ms: int) -> int:
@@ -241,3 +268,23 @@ class ModelTrainer:
         self.rules_note = (f"min support raised to {mined.min_support_used:g}"
                            if mined.raised else "")
         return len(mined.result.rules)
+
+
+#: Every kind a :class:`~shopstream.recommend.pairs.PairLearner` counts.
+_COUNTED = (NEXT_ITEM, CO_OCCURRENCE, CROSS_SELL, POPULAR, SESSION_PAIRS)
+
+
+def _same_counts(one: CountsConfig, other: CountsConfig) -> frozenset[str]:
+    """The kinds counted alike under ``one`` and ``other``.
+
+    Examples
+    --------
+    >>> day = 86_400_000
+    >>> sorted(_same_counts(CountsConfig(half_life_ms=14 * day),
+    ...                     CountsConfig(half_life_ms=90 * day)))
+    ['SESSION_PAIRS']
+    >>> sorted(_same_counts(CountsConfig(half_life_ms=14 * day), CountsConfig(half_life_ms=0)))
+    []
+    """
+    return frozenset(kind for kind in _COUNTED
+                     if counts_config(kind, one) == counts_config(kind, other))

@@ -115,3 +115,22 @@ def test_session_knn_views_rank_as_their_own_index_and_follow_its_learning() -> 
     assert view.rank(context, 5) == own.rank(context, 5)
     with pytest.raises(Exception, match="neighbour_half_life_ms"):
         shared.with_half_life(-1)
+
+
+def test_a_memory_shares_the_counts_of_the_kinds_it_counts_alike() -> None:
+    # SESSION_PAIRS keeps a year's memory under 14 and 90 days: its counts are the
+    # recorded training's own objects, not a replay of them; the other kinds' are not
+    sessions = _sessions()
+    recorded = _trained(_REC, sessions, record=True)
+    season = replace(_REC.counts, half_life_ms=90 * DAY)
+    replayed = recorded.with_counts(season)
+    replayed.publish_all(0, now_ms=sessions[-1].events[-1].timestamp_ms + 1)
+    shared = {kind for anchor, lists in replayed.merged.items()
+              for kind, counts in lists.counts.items()
+              if counts is recorded.merged[anchor].counts[kind]}
+    assert shared == {"SESSION_PAIRS"}
+    assert replayed.lists.tables == _trained(replace(_REC, counts=season), sessions).lists.tables
+    never = recorded.with_counts(replace(_REC.counts, half_life_ms=0))
+    assert not any(counts is recorded.merged[anchor].counts[kind]
+                   for anchor, lists in never.merged.items()
+                   for kind, counts in lists.counts.items())
