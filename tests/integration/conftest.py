@@ -175,3 +175,21 @@ def shop_dsn(postgres_server: str, request: pytest.FixtureRequest) -> Iterator[s
             cur.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
     finally:
         admin.close()
+
+
+# --- The Instacart sample (rule mining checked on real baskets) --------------------------
+
+@pytest.fixture(scope="session")
+def instacart_baskets(request: pytest.FixtureRequest,
+                      tmp_path_factory: pytest.TempPathFactory) -> list[tuple[str, ...]]:
+    """The baskets of the real Instacart sample (fetched once per machine through the
+    real fetcher into pytest's cache directory)."""
+    from shopstream.datasets.fetch import fetch
+    from shopstream.datasets.instacart import baskets, load_order_lines
+    from shopstream.datasets.registry import DATASETS
+
+    cache = getattr(request.config, "cache", None)
+    directory = (Path(cache.mkdir("shopstream-datasets")) if cache is not None
+                 else tmp_path_factory.mktemp("datasets"))
+    path = fetch(DATASETS["instacart"], directory)
+    return [items for _, items in baskets(load_order_lines(path))]

