@@ -61,13 +61,14 @@ def require_store(store: FeatureStore) -> None:
 
 
 def require_postgres(dsn: str, timeout_s: int = 5) -> None:
-    """Raise :class:`ConfigError` when PostgreSQL at ``dsn`` refuses a connection."""
-    from shopstream.errors import require
+    """Raise :class:`ConfigError` when PostgreSQL at ``dsn`` refuses a connection: one
+    line, the password hidden wherever it shows (quoted, in a URL, or quoted back by
+    libpq's reason; :func:`~shopstream.shopdb.connection.connection_reason`)."""
+    from shopstream.shopdb.connection import connection_reason, psycopg2, safe_dsn
 
-    psycopg2 = require("psycopg2", "shopstream[postgres]")
+    pg = psycopg2()
     try:
-        psycopg2.connect(dsn, connect_timeout=timeout_s).close()
-    except psycopg2.Error as exc:
-        reason = " ".join(str(exc).split())
-        msg = f"PostgreSQL at {redact_url(dsn)} is unreachable: {redact_url(reason)}"
+        pg.connect(dsn, connect_timeout=timeout_s).close()
+    except pg.Error as exc:
+        msg = f"PostgreSQL at {safe_dsn(dsn)} is unreachable: {connection_reason(exc, dsn)}"
         raise ConfigError(msg) from None

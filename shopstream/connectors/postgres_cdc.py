@@ -91,7 +91,9 @@ from shopstream.connectors.cdc_lookup import brand_of
 from shopstream.connectors.cdc_mapping import CDC_TABLES, ChangeMapper, CustomerInfo, ProductInfo
 from shopstream.connectors.wal2json import TransactionAssembler
 from shopstream.errors import ConfigError, DecodeError, SourceError, require
-from shopstream.shopdb.connection import psycopg2, redact
+from shopstream.shopdb.connection import connection_reason, describe, psycopg2, safe_dsn
+
+connection_error = describe  # its old name here (error lines live in shopdb.connection)
 
 __all__ = ["CdcPosition", "PostgresCdcConfig", "PostgresCdcSource", "connection_error",
            "connection_reason", "safe_dsn"]
@@ -99,11 +101,6 @@ __all__ = ["CdcPosition", "PostgresCdcConfig", "PostgresCdcSource", "connection_
 _LOG = logging.getLogger("shopstream.postgres")
 _SLOT = re.compile(r"[a-z0-9_]{1,63}")
 _encode = msgspec.json.Encoder().encode
-# libpq's own wording around a reason: the server tried (the DSN names it) and severity.
-_LIBPQ_WHERE = re.compile(r'connection to server (?:at "[^"]*"(?: \([^)]*\))?, port \d+'
-                          r'|on socket "[^"]*") failed: ')
-_SEVERITY = re.compile(r"^(?:FATAL|ERROR|PANIC):\s+")
-_QUOTED_PASSWORD = re.compile(r"(\bpassword\s*=\s*)'(?:[^'\\]|\\.)*'", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -243,7 +240,7 @@ class PostgresCdcSource:
                         self._ping(cursor, not pending and durable >= emitted - 1)
                         pinged, waiting = now, True
             except psycopg2().Error as exc:
-                msg = connection_error(exc, self.config.dsn, "the replication connection "
+                msg = describe(exc, self.config.dsn, "the replication connection "
                                        "was lost; --resume goes on from the last checkpoint")
                 raise SourceError(msg) from None
             if message is None:
@@ -306,7 +303,7 @@ class PostgresCdcSource:
         try:
             self._cursor.send_feedback(flush_lsn=lsn, reply=True)
         except psycopg2().Error as exc:
-            msg = connection_error(exc, self.config.dsn,
+            msg = describe(exc, self.config.dsn,
                                    f"cannot confirm slot {self.config.slot!r} up to {lsn}")
             raise SourceError(msg) from None
         self.confirmed_lsn = lsn
@@ -331,7 +328,7 @@ class PostgresCdcSource:
                             " WHERE order_id = ANY(%s) ORDER BY id", (list(order_ids),))
                 rows = cur.fetchall()
         except psycopg2().Error as exc:
-            msg = connection_error(exc, self.config.dsn,
+            msg = describe(exc, self.config.dsn,
                                    f"cannot read the items of orders {order_ids}")
             raise SourceError(msg) from None
         found: dict[Any, list[dict[str, Any]]] = {oid: [] for oid in order_ids}
@@ -349,7 +346,7 @@ class PostgresCdcSource:
         try:
             conn = _connect(self.config.dsn)
         except psycopg2().Error as exc:
-            raise SourceError(connection_error(exc, self.config.dsn, "cannot connect")) from None
+            raise SourceError(describe(exc, self.config.dsn, "cannot connect")) from None
         try:
             with conn, conn.cursor() as cur:
                 cur.execute("SELECT id, name FROM categories")
@@ -369,7 +366,7 @@ class PostgresCdcSource:
                             "WHERE oid = 'public.orders'::regclass")
                 identity = cur.fetchone()
         except psycopg2().Error as exc:
-            msg = connection_error(exc, self.config.dsn, "cannot read the shop's products "
+            msg = describe(exc, self.config.dsn, "cannot read the shop's products "
                                    "and customers (create the shop first: `shopstream db init`)")
             raise SourceError(msg) from None
         finally:
@@ -411,7 +408,7 @@ class PostgresCdcSource:
                          "add-tables": ",".join(f"public.{t}" for t in CDC_TABLES)})
         except psycopg2().Error as exc:
             self.close()
-            msg = connection_error(exc, dsn, f"cannot replicate from slot {slot!r}")
+            msg = describe(exc, dsn, f"cannot replicate from slot {slot!r}")
             raise SourceError(msg) from None
         except SourceError:
             self.close()
@@ -423,49 +420,3 @@ class PostgresCdcSource:
 def _connect(dsn: str) -> Any:
     """A plain psycopg2 connection to ``dsn`` in UTC (errors left to the caller)."""
     return psycopg2().connect(dsn, options="-c timezone=UTC")
-
-
-def safe_dsn(dsn: str) -> str:
-    """``dsn`` with its password hidden, quoted ones (``password='a b'``) included.
-
-    >>> safe_dsn("host=db user=shop password='s3cret word' dbname=shop")
-    'host=db user=shop password=*** dbname=shop'
-    >>> safe_dsn("postgresql://shop:s3cret@db:5432/shop")
-    'postgresql://shop:***@db:5432/shop'
-    """
-    return redact(_QUOTED_PASSWORD.sub(r"\1***", dsn))
-
-
-def connection_reason(exc: Exception, dsn: str) -> str:
-    """psycopg2's ``exc`` at ``dsn`` in one line: the server's reason without libpq's
-    repetition of the host and port, its severity or its hints, and with the DSN's
-    password hidden wherever it shows.
-
-    >>> error = psycopg2().OperationalError(
-    ...     'connection to server at "127.0.0.1", port 9 failed: Connection refused\\n'
-    ...     '\\tIs the server running on that host and accepting TCP/IP connections?\\n')
-    >>> connection_reason(error, "postgresql://shop:pw@127.0.0.1:9/shop")
-    'Connection refused'
-    """
-    diag = getattr(exc, "diag", None)
-    primary = getattr(diag, "message_primary", None)
-    text = primary or next((line for line in str(exc).splitlines() if line.strip()), "")
-    reason = _SEVERITY.sub("", _LIBPQ_WHERE.sub("", " ".join(text.split())))
-    try:
-        secret = psycopg2().extensions.parse_dsn(dsn).get("password")
-    except psycopg2().Error:  # a DSN libpq cannot parse: the reason says why
-        secret = None
-    if secret:
-        reason = reason.replace(secret, "***")
-    return safe_dsn(reason) or type(exc).__name__
-
-
-def connection_error(exc: Exception, dsn: str, what: str) -> str:
-    """One line for psycopg2's ``exc`` at ``dsn`` while doing ``what``: the server
-    (password hidden), ``what``, then :func:`connection_reason`.
-
-    >>> error = psycopg2().OperationalError("server closed the connection unexpectedly")
-    >>> connection_error(error, "host=db password='a b'", "lost")
-    'PostgreSQL at host=db password=***: lost: server closed the connection unexpectedly'
-    """
-    return f"PostgreSQL at {safe_dsn(dsn)}: {what}: {connection_reason(exc, dsn)}"

@@ -13,7 +13,8 @@ Traceback (most recent call last):
 shopstream.errors.ConfigError: --store must be a file path or redis://HOST:PORT, got ''
 
 A store URL is shown (``/health``, banners, error messages) only through
-:func:`redact_url`, which hides passwords in URLs, query strings and free text:
+:func:`redact_url` (:func:`shopstream.redaction.redact`), which hides passwords in URLs,
+query strings, key=value strings and free text:
 
 >>> redact_url("redis://shop:s3cret@cache:6379/0")
 'redis://shop:***@cache:6379/0'
@@ -21,31 +22,19 @@ A store URL is shown (``/health``, banners, error messages) only through
 "cannot read the store 'rediss://:***@cache:6380?password=***&db=1'"
 >>> redact_url("redis://token@cache:6379"), redact_url("/data/features.db")
 ('redis://***@cache:6379', '/data/features.db')
+>>> redact_url("rediss://shop:p@ss:w@cache:6380"), redact_url("password='a b' port=1")
+('rediss://shop:***@cache:6380', 'password=*** port=1')
 """
 
 from __future__ import annotations
 
-import re
-
 from shopstream.errors import ConfigError
+from shopstream.redaction import redact
 from shopstream.stores.base import FeatureStore
 
 __all__ = ["open_store", "redact_url"]
 
-# scheme://user:password@ and scheme://secret@ (a lone user part may be a token).
-_USER_PASSWORD = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)"
-                            r"(?:(?P<user>[^\s/@:'\"]*):)?[^\s/@'\"]+@")
-_PASSWORD_PARAM = re.compile(r"(?P<key>\bpassword\s*=\s*)[^\s&;'\"]+", re.IGNORECASE)
-
-
-def redact_url(text: str) -> str:
-    """``text`` (a URL, or a message quoting URLs) with every password replaced by ``***``."""
-    def hide(match: re.Match[str]) -> str:
-        user = match.group("user")
-        return f"{match.group('scheme')}{user}:***@" if user is not None else (
-            f"{match.group('scheme')}***@")
-
-    return _PASSWORD_PARAM.sub(r"\g<key>***", _USER_PASSWORD.sub(hide, text))
+redact_url = redact  # the one redaction of shown text, under the stores' old name
 
 
 def open_store(spec: str, read_only: bool = False) -> FeatureStore:

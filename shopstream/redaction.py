@@ -1,0 +1,112 @@
+"""Secrets hidden from whatever is shown: banners, ``/health``, ``/metrics`` and error
+lines. The one implementation: the stores' :func:`~shopstream.stores.open.redact_url`
+and the shop database's :func:`~shopstream.shopdb.connection.redact` are this
+:func:`redact`, and PostgreSQL error lines hide passwords through :func:`secrets_of`.
+
+Examples
+--------
+The password of a URL, whatever it holds (``@`` and ``:`` too); a lone user part of a
+Redis URL may be a token, that of a PostgreSQL URL is a user name:
+
+>>> redact("redis://shop:s3@cr:et@cache:6379/0")
+'redis://shop:***@cache:6379/0'
+>>> redact("rediss://token@cache"), redact("postgresql://shop@db/shop")
+('rediss://***@cache', 'postgresql://shop@db/shop')
+
+Key=value passwords, quoted or not, and query parameters, in free text as well:
+
+>>> redact("host=db password='s3cret word' dbname=shop")
+'host=db password=*** dbname=shop'
+>>> redact("cannot read 'redis://cache:6380?password=x&db=1': refused")
+"cannot read 'redis://cache:6380?password=***&db=1': refused"
+"""
+
+from __future__ import annotations
+
+import re
+
+__all__ = ["hide_secrets", "redact", "secrets_of"]
+
+# scheme://USERINFO@: the user information runs to the last "@" of the authority (as
+# urllib and redis-py read it), so a password holding "@" or ":" is hidden whole.
+_USERINFO = re.compile(r"(?P<scheme>\b[A-Za-z][A-Za-z0-9+.-]*://)(?P<info>[^\s/?#'\"]*)@")
+# password=... (libpq's sslpassword too): a query parameter ends at "&"; a key=value
+# value is quoted (libpq's backslash escapes inside) or runs to the next blank.
+_QUERY_PARAM = re.compile(r"(?P<key>[?&](?:ssl)?password=)[^\s&#'\"]*", re.IGNORECASE)
+_KV_PARAM = re.compile(r"(?P<key>(?<![?&])\b(?:ssl)?password\s*=\s*)"
+                       r"(?P<value>'(?:[^'\\]|\\.)*(?:'|$)|(?:[^\s\\]|\\.)*)", re.IGNORECASE)
+# A fragment libpq quotes in its reason (the DSN piece it could not parse, a host name).
+_QUOTED = re.compile(r'"([^"]*)"')
+
+
+def _hide_userinfo(match: re.Match[str]) -> str:
+    scheme, info = match.group("scheme"), match.group("info")
+    user, colon, _ = info.partition(":")
+    if colon:
+        return f"{scheme}{user}:***@"
+    if scheme.lower().startswith("postgres"):
+        return match.group(0)  # libpq: a lone user part is the user name
+    return f"{scheme}***@"
+
+
+def redact(text: str) -> str:
+    """``text`` (a URL, a DSN, or a message quoting them) with every password replaced
+    by ``***``.
+
+    Examples
+    --------
+    >>> redact("postgresql://shop:pa%20ss@db/shop"), redact("redis://:pass@h")
+    ('postgresql://shop:***@db/shop', 'redis://:***@h')
+    >>> redact("/data/features.db")
+    '/data/features.db'
+    """
+    text = _USERINFO.sub(_hide_userinfo, text)
+    return _KV_PARAM.sub(r"\g<key>***", _QUERY_PARAM.sub(r"\g<key>***", text))
+
+
+def secrets_of(dsn: str, parsed: str | None = None) -> list[str]:
+    """The passwords ``dsn`` may hold as a client reads them: ``parsed`` (what libpq
+    parsed, when it could), the raw value of each password in it, and, for a
+    ``password=`` libpq could not parse (``parsed`` ``None``), every word after the key
+    (an unquoted password with a blank in it), longest first.
+
+    Examples
+    --------
+    >>> secrets_of("postgresql://u:p@ss@db/x", parsed="p")
+    ['p@ss', 'ss', 'p']
+    >>> secrets_of("host=db password=s3cret word")
+    ['s3cret', 'word']
+    """
+    found = {parsed} if parsed else set()
+    for match in _USERINFO.finditer(dsn):
+        found.add(match.group("info").partition(":")[2])
+    for match in _KV_PARAM.finditer(dsn):
+        found.add(match.group("value").strip("'"))
+        if parsed is None:
+            found.update(dsn[match.start("value"):].split())
+    pieces = {piece for secret in found for piece in re.split(r"[@\s]", secret)}
+    return sorted({s.strip("'\"") for s in found | pieces} - {""}, key=lambda s: (-len(s), s))
+
+
+def hide_secrets(text: str, secrets: list[str]) -> str:
+    """``text`` with each of ``secrets`` (longest first) hidden: a fragment in double
+    quotes that holds one becomes ``"***"`` (libpq quotes what it could not parse, or
+    a host name read from a password holding ``@``), and, outside quotes, a secret of 2
+    characters or more is replaced where it stands as a word. Then :func:`redact`.
+
+    Examples
+    --------
+    >>> hide_secrets('could not translate host name "ss@127.0.0.1" to address',
+    ...              secrets_of("postgresql://u:p@ss@127.0.0.1/x", parsed="p"))
+    'could not translate host name "***" to address'
+    """
+    def quoted(match: re.Match[str]) -> str:
+        inside = match.group(1)
+        hidden = any(s == inside or (len(s) >= 2 and s in inside) for s in secrets)
+        return '"***"' if inside and hidden else match.group(0)
+
+    text = _QUOTED.sub(quoted, text)
+    for secret in secrets:
+        if len(secret) >= 2:
+            text = re.sub(rf"(?<!\w){re.escape(secret)}(?!\w)", "***", text)
+    return redact(text)

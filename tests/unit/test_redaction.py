@@ -1,0 +1,86 @@
+"""Secrets hidden wherever they are shown (issue 18): the one redaction of text, the
+shown PostgreSQL DSN, and PostgreSQL's reasons, which may quote a piece of the DSN."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+
+from shopstream.connectors import postgres_cdc
+from shopstream.redaction import redact
+from shopstream.shopdb import connection
+from shopstream.shopdb.connection import connection_reason, describe, psycopg2, safe_dsn
+from shopstream.stores.open import redact_url
+
+
+def test_every_place_uses_one_redaction() -> None:
+    assert redact_url is redact and connection.redact is redact
+    assert postgres_cdc.safe_dsn is safe_dsn and postgres_cdc.connection_reason is (
+        connection_reason) and postgres_cdc.connection_error is describe
+
+
+@pytest.mark.parametrize(("text", "shown", "secrets"), [
+    ("postgresql://user:pa%20ss@host/db", "postgresql://user:***@host/db", ["pa%20ss"]),
+    ("redis://:pass@host", "redis://:***@host", ["pass"]),
+    ("rediss://user:pass@host:6380/0", "rediss://user:***@host:6380/0", ["pass"]),
+    ("redis://shop:p@ss@cache:6379/0", "redis://shop:***@cache:6379/0", ["p@ss", "ss@"]),
+    ("redis://shop:p:a:ss@cache", "redis://shop:***@cache", ["p:a:ss"]),
+    ("postgresql://shop:a@b:c@db:5432/x?sslmode=require",
+     "postgresql://shop:***@db:5432/x?sslmode=require", ["a@b", "b:c"]),
+    ("host=db user=shop password='s3cret zag' dbname=shop",
+     "host=db user=shop password=*** dbname=shop", ["s3cret", "zag"]),
+    (r"host=db password='it\'s here' port=1", "host=db password=*** port=1", ["it", "here"]),
+    ("host=db password = 'x y' port=1", "host=db password = *** port=1", ["x y"]),
+    (r"host=db password=a\ b port=1", "host=db password=*** port=1", ["a\\", " b"]),
+    ("PASSWORD=Up sslpassword=key1", "PASSWORD=*** sslpassword=***", ["Up", "key1"]),
+    ("cannot read 'redis://h:1?password=pw&db=2': refused",
+     "cannot read 'redis://h:1?password=***&db=2': refused", ["pw"]),
+    ("redis://h:6379/0 and /data/features.db", "redis://h:6379/0 and /data/features.db", []),
+])
+def test_passwords_are_hidden_in_every_form(text: str, shown: str, secrets: list[str]) -> None:
+    hidden = redact(text)
+    assert hidden == shown
+    assert not [secret for secret in secrets if secret in hidden]
+
+
+# The names the stores and the shop database used before there was one implementation:
+# each left a piece of some of these passwords in the text.
+@pytest.mark.parametrize("hide", [redact_url, connection.redact, safe_dsn],
+                         ids=["redact_url", "shopdb.redact", "safe_dsn"])
+@pytest.mark.parametrize("text", ["redis://shop:p@ss@cache:6379/0",
+                                  "host=db password='s3cret zag' dbname=shop",
+                                  "rediss://:p@ss@cache"])
+def test_the_old_names_hide_the_same(hide: Callable[[str], str], text: str) -> None:
+    assert hide(text) == redact(text)
+    assert "ss@" not in hide(text) and "zag" not in hide(text)
+
+
+def test_a_dsn_libpq_cannot_parse_shows_no_word_of_its_password() -> None:
+    # Unquoted password with a blank: libpq takes "zag" for the next key.
+    assert safe_dsn("host=db password=s3cret zag port=1") == "host=db password=*** *** ***"
+
+
+_CONNECT = [
+    # libpq quotes the word it could not parse.
+    ("host=127.0.0.1 port=1 password=s3cret zag",
+     'invalid dsn: missing "=" after "***" in connection info string', ["s3cret", "zag"]),
+    # libpq ends the password at the first "@": the rest becomes the host name it shows.
+    ("postgresql://u:p@ss@127.0.0.1:1/db?connect_timeout=2",
+     'could not translate host name "***" to address: ', ["ss@"]),
+    ("postgresql://u:pa%zz@127.0.0.1:1/db",
+     'invalid dsn: invalid percent-encoded token: "***"', ["pa%zz"]),
+    ("host=127.0.0.1 port=1 user=shop password='s3cret zag' connect_timeout=2",
+     "Connection refused", ["s3cret", "zag"]),
+]
+
+
+@pytest.mark.parametrize(("dsn", "reason", "secrets"), _CONNECT)
+def test_a_failed_connection_is_one_line_without_the_password(
+        dsn: str, reason: str, secrets: list[str]) -> None:
+    pg = psycopg2()
+    with pytest.raises(pg.Error) as caught:
+        pg.connect(dsn)
+    line = describe(caught.value, dsn, "cannot connect")
+    assert line.startswith(f"PostgreSQL at {safe_dsn(dsn)}: cannot connect: {reason}")
+    assert "\n" not in line and not [secret for secret in secrets if secret in line], line
