@@ -22,6 +22,7 @@ from helpers import free_port
 
 from shopstream.api.read_workers import stop_processes
 from shopstream.cli import main
+from shopstream.lake.errors import LakeError
 from shopstream.lake.lease import LeaseLock
 from shopstream.lake.object_store import ObjectStore, parse_s3_url
 from shopstream.lake.query import connect
@@ -160,3 +161,25 @@ def test_a_missing_bucket_is_one_line(bucket: str, tmp_path: Path,
         err = capsys.readouterr().err
         assert err.count("\n") == 1 and says in err and "Traceback" not in err, err
     assert not list(tmp_path.glob("o/*"))  # refused before the run opened its outputs
+
+
+def test_a_lease_is_renewed_while_its_writer_lives_and_taken_over_once_it_stops(
+        bucket: str) -> None:
+    store = ObjectStore(parse_s3_url(f"s3://{bucket}/lease"))
+    first, second = LeaseLock(store, "first", lease_s=1.2), LeaseLock(store, "second", 1.2)
+    first.acquire()
+    time.sleep(1.5)  # longer than the lease: only the renewals (every 0.4 s) keep it
+    with pytest.raises(LakeError, match="is being written by run first"):
+        second.acquire()
+    first.check()
+    first._stop.set()  # the first writer stops renewing (a frozen process)
+    assert first._thread is not None
+    first._thread.join()
+    time.sleep(1.3)
+    second.acquire()  # its lease ended: taken over by a conditional PUT
+    with pytest.raises(LakeError, match="lost its lock to another writer"):
+        first.check()  # the first writer's next commit is refused
+    first.release()  # does not delete the new holder's lock
+    assert json.loads(store.get("_lock.json")[0])["run"] == "second"  # type: ignore[index]
+    second.release()
+    assert store.get("_lock.json") is None
