@@ -25,6 +25,9 @@ from shopstream.topology import Topology
 
 RUNNERS = ("embedded", "flink-1", "flink-2")
 
+#: The golden cases of ``tests/golden``: each input with the expected output per stream.
+GOLDEN = Path(__file__).parent.parent / "golden" / "data"
+
 
 def parity_topology() -> Topology:
     """The default pipeline (the recommender and its broadcast inputs included) with the
@@ -52,6 +55,18 @@ def golden_recommendation_topology() -> Topology:
     return Topology(recommendation_stages(config), sink_streams=(
         streams.PRODUCT_RECOMMENDATIONS, streams.TRENDING_PRODUCTS,
         streams.RECOMMENDATION_MODELS))
+
+
+def check_golden_stream(runner: ParityRunner, case: str, stream: str,
+                        topology: Topology | None = None) -> None:
+    """``runner``'s output of ``stream`` on the golden input of ``case`` equals the golden
+    expected output per key (as multisets)."""
+    source = GOLDEN / case / "input.jsonl"
+    outputs = runner.run(f"golden-{case}", source, topology)
+    produced = [line.replace(str(source), "input.jsonl") for line in outputs.lines(stream)]
+    expected = (GOLDEN / case / f"expected-{stream}.jsonl").read_text().splitlines()
+    assert expected, f"golden {case}/{stream} is empty: nothing would be compared"
+    assert per_key(produced, stream) == per_key(expected, stream)
 
 
 def read_events(path: Path) -> tuple[list[bytes], list[int], list[ShopperEvent | None]]:
@@ -121,6 +136,10 @@ STREAM_KEYS: dict[str, Callable[[dict[str, Any]], Any]] = {
     streams.DEAD_LETTER: lambda r: r["offset"],
     streams.LATE_EVENTS: lambda r: r["event"]["sessionId"],
 }
+
+
+#: Every stream the parity topology writes, plus the runner's own.
+SIM_STREAMS = [*parity_topology().sink_streams, streams.DEAD_LETTER, streams.LATE_EVENTS]
 
 
 def expected_lines(source: Path, topology: Topology) -> dict[str, list[str]]:
