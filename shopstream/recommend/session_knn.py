@@ -3,7 +3,10 @@
 In the spirit of SKNN, V-SKNN and STAN (Ludewig & Jannach 2018; Garg et al. 2019):
 
 - the current session is a vector over its products where later products weigh more
-  (position weight ``(i + 1) / n``, V-SKNN's linear decay);
+  (position weight ``(i + 1) / n``, V-SKNN's linear decay); with ``idf``, each also
+  times its inverse document frequency ``log(N / df)`` (``N`` sessions in the index,
+  ``df`` of them holding the product: a product most sessions hold says little about
+  which are alike);
 - candidate neighbours are the most recent sessions holding any of its last products
   (at most ``sample_size``, and at most ``sample_size`` looked at per product), the
   session itself excluded;
@@ -15,8 +18,16 @@ In the spirit of SKNN, V-SKNN and STAN (Ludewig & Jannach 2018; Garg et al. 2019
   sessions a third of their hits, 0.182 against 0.281 HR@20 on validation);
 - each of the ``neighbours`` most similar sessions gives its other products its
   similarity, times ``0.5 ** (distance / position_half_life)`` where the distance is
-  counted in products from the neighbour's latest shared product (STAN's position in the
-  neighbour; products more than three half-lives away are skipped).
+  counted in products from the neighbour's position of the session's most recent product
+  that the neighbour holds (STAN's position in the neighbour; products more than three
+  half-lives away are skipped).
+
+Measured on the validation splits (the latest 12.5% of the training sessions, 3,000
+predictions, the memory chosen there: 90 days for MovieLens-100k, a year for Instacart;
+the test split not looked at), session k-NN's HR@20: STAN's anchor (before: the
+neighbour's latest shared product, whatever the session's order) raises MovieLens from
+0.277 to 0.288 and Instacart from 0.076 to 0.080; the IDF weights on top raise
+MovieLens to 0.294 but lower Instacart to 0.073, so they are off by default.
 
 The index is kept incrementally by :meth:`SessionKnn.learn_one`: a session's product
 list and, per product, the latest sessions holding it; the oldest sessions are forgotten
@@ -28,7 +39,8 @@ the index once.
 Cost of one prediction, whatever the history: at most ``query_items * per_item`` index
 entries scanned, ``sample_size`` candidate sessions scored, and ``neighbours * (2 *
 ceil(3 * position_half_life) + 1)`` votes; memory: ``max_sessions`` sessions (each
-product once) and ``per_item`` session ids per product.
+product once), ``per_item`` session ids and one count (of sessions holding it) per
+product.
 
 Examples
 --------
@@ -84,6 +96,9 @@ class SessionKnn(Recommender):
         Event time after which a neighbour's vote halves; 0 (the default): never.
     position_half_life
         Distance in products after which a neighbour's product's vote halves.
+    idf
+        Weigh the session's products by their inverse document frequency (off by
+        default: see the module documentation).
     """
 
     name = VIEW_BASED
@@ -91,7 +106,7 @@ class SessionKnn(Recommender):
     def __init__(self, neighbours: int = 100, sample_size: int = 500,
                  max_sessions: int = 20_000, per_item: int = 200, query_items: int = 10,
                  neighbour_half_life_ms: int = 0,
-                 position_half_life: float = 4.0) -> None:
+                 position_half_life: float = 4.0, idf: bool = False) -> None:
         for label, value in (("neighbours", neighbours), ("sample_size", sample_size),
                              ("max_sessions", max_sessions), ("per_item", per_item),
                              ("query_items", query_items),
@@ -109,12 +124,15 @@ class SessionKnn(Recommender):
         self.query_items = query_items
         self.neighbour_half_life_ms = neighbour_half_life_ms
         self.position_half_life = position_half_life
+        self.idf = idf
         # Products farther than three half-lives from the anchor would add under 1/8 of
         # a vote each: they are not visited, so long sessions cost no more than short.
         self._reach = math.ceil(3 * position_half_life)
         self._position_votes = [0.5 ** (d / position_half_life) for d in range(self._reach + 1)]
         self._sessions: OrderedDict[str, _Session] = OrderedDict()
         self._by_item: dict[str, deque[str]] = {}
+        #: sessions in the index holding each product (for the IDF weights)
+        self._holding: dict[str, int] = {}
         #: ``[(session id, query), candidates]`` of the latest query, shared by the
         #: views of :meth:`with_half_life`; emptied when the index learns
         self._memo: list[Any] = [None, {}]
@@ -129,7 +147,15 @@ class SessionKnn(Recommender):
         if session is None:
             session = sessions[step.session_id] = _Session()
             if len(sessions) > self.max_sessions:
-                sessions.popitem(last=False)  # its ids in _by_item are skipped lazily
+                # its ids in _by_item are skipped lazily
+                _, forgotten = sessions.popitem(last=False)
+                holding = self._holding
+                for product in forgotten.items:
+                    left = holding[product] - 1
+                    if left:
+                        holding[product] = left
+                    else:
+                        del holding[product]
         else:
             sessions.move_to_end(step.session_id)
         session.last_ms = max(session.last_ms, step.timestamp_ms)
@@ -142,6 +168,7 @@ class SessionKnn(Recommender):
         if holders is None:
             holders = self._by_item[product] = deque(maxlen=self.per_item)
         holders.append(step.session_id)
+        self._holding[product] = self._holding.get(product, 0) + 1
 
     def with_half_life(self, neighbour_half_life_ms: int) -> SessionKnn:
         """This index seen with another neighbour recency: a view that shares the index
@@ -187,11 +214,16 @@ class SessionKnn(Recommender):
         # products first, at most `sample_size` candidates.
         overlap: dict[str, float] = {}
         budget = scan = self.sample_size
+        holding, total = self._holding, len(sessions)
         for index in range(n - 1, -1, -1):
-            holders = by_item.get(query[index])
-            if not holders:
+            product = query[index]
+            holders = by_item.get(product)
+            held = holding.get(product)
+            if not holders or not held:  # no session of the index holds it now
                 continue
             weight = (index + 1) / n
+            if self.idf:
+                weight *= math.log(total / held)
             for sid in islice(reversed(holders), scan):
                 seen = overlap.get(sid)
                 if seen is not None:
@@ -228,7 +260,8 @@ class SessionKnn(Recommender):
         for sim, sid in best:
             neighbour = sessions[sid]
             positions = neighbour.positions
-            at = max(positions.get(p, -1) for p in query)
+            # STAN: the neighbour's position of the session's latest product it holds
+            at = next((positions[p] for p in reversed(query) if p in positions), -1)
             items = neighbour.items
             low = max(0, at - reach)
             for position in range(low, min(len(items), at + reach + 1)):
