@@ -146,6 +146,10 @@ class RecommendationOperator(KeyedOperator[ShopperEvent]):
         self._skipped = self.config.recommend.unread_kinds()
         self._kind_weights = self.config.recommend.history.weights.by_kind()
         self._best_possible = self.blender.best_possible()
+        recommend = self.config.recommend
+        self._k = recommend.k
+        self._history_n = recommend.serve.history
+        self._variant = recommend.blend.variant
 
     # -- broadcasts: the published lists -------------------------------------------------
     def process_broadcast(self, update: Any, ctx: Context) -> Iterable[Output]:
@@ -236,26 +240,28 @@ class RecommendationOperator(KeyedOperator[ShopperEvent]):
 
     def _recommend(self, event: ShopperEvent, shopper: _Shopper, session: _Session,
                    ctx: Context) -> Output:
-        cfg = self.config.recommend
         ts = ctx.timestamp_ms
-        cart = session.cart
-        lines = cart.lines
+        lines = session.cart.lines
+        items = session.items
+        # Never recommended: the cart and the session's products. Built once, here: the
+        # history is filtered by it and the context carries it.
+        basket = frozenset(lines) if lines else _NOTHING
+        exclude = basket.union(items) if lines else frozenset(items)
         # Only the past products outside the session and the cart: all PERSONAL (and
         # AFFINITY) may use, none for a shopper whose history is this session.
-        context = RecContext(event.session_id, event.user_id, tuple(session.items),
-                             frozenset(lines) if lines else _NOTHING, ts,
-                             shopper.history.past(cfg.serve.history, session.items, lines),
-                             {BLENDED: session.votes})
+        context = RecContext(event.session_id, event.user_id, tuple(items), basket, ts,
+                             shopper.history.past(self._history_n, exclude, _NOTHING),
+                             {BLENDED: session.votes}, exclude)
         unavailable = self.lists.tables.get(AVAILABILITY)
-        k = cfg.k
-        ranking = self.blender.ranking(context, k + 5 if unavailable else k)
-        products, scores, sources = ranking.products, ranking.scores, ranking.sources
+        k = self._k
+        products, scores, sources, blended_count = self.blender.ranking(
+            context, k + 5 if unavailable else k)
         # Whether the first product has evidence behind it (not from the fallback chain).
-        evidence = ranking.fallback_from > 0
+        evidence = blended_count > 0
         if unavailable:
             kept = [i for i, p in enumerate(products)
                     if lookup(unavailable, p, ts) is not False][:k]
-            evidence = bool(kept) and kept[0] < ranking.fallback_from
+            evidence = bool(kept) and kept[0] < blended_count
             products = [products[i] for i in kept]
             scores = [scores[i] for i in kept]
             sources = [sources[i] for i in kept]
@@ -269,8 +275,7 @@ class RecommendationOperator(KeyedOperator[ShopperEvent]):
             f"{session_id}:{event.event_id}", session_id, event.user_id, kind,
             tuple(products), tuple(scores), confidence, event.event_type,
             event.product_id, ts,
-            RecommendationContext(len(session.cart), len(session.items),
-                                  cfg.blend.variant, tuple(sources)))
+            RecommendationContext(len(lines), len(items), self._variant, tuple(sources)))
         return Output(streams.PRODUCT_RECOMMENDATIONS, session_id, record)
 
 

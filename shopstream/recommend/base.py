@@ -127,6 +127,9 @@ class RecContext:
         ``CO_OCCURRENCE``, ``CROSS_SELL``, and ``BLENDED`` for the blend):
         :class:`~shopstream.recommend.session_votes.SessionVotes`; empty to compute them
         from the published lists.
+    exclude
+        ``basket.union(items)`` when the caller has it already (the recommendation
+        operator builds it first to filter the history); computed when ``None``.
 
     A plain slotted class rather than a frozen dataclass: one is built per
     recommendation, and a frozen dataclass costs several microseconds more to build.
@@ -138,7 +141,8 @@ class RecContext:
 
     def __init__(self, session_id: str, user_id: str, items: tuple[str, ...],
                  basket: frozenset[str], now_ms: int, history: tuple[str, ...] = (),
-                 votes: Mapping[str, Any] = _NO_VOTES) -> None:
+                 votes: Mapping[str, Any] = _NO_VOTES,
+                 exclude: frozenset[str] | None = None) -> None:
         self.session_id = session_id
         self.user_id = user_id
         self.items = items
@@ -147,7 +151,8 @@ class RecContext:
         self.history = history
         self.votes = votes
         #: Products never recommended: the basket and the session's products.
-        self.exclude: frozenset[str] = basket.union(items)
+        self.exclude: frozenset[str] = (basket.union(items) if exclude is None
+                                        else exclude)
 
     def __repr__(self) -> str:
         return (f"RecContext({self.session_id!r}, {self.user_id!r}, {self.items!r}, "

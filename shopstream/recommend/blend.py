@@ -37,6 +37,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from itertools import filterfalse, islice
 from typing import NamedTuple
 
 from shopstream.errors import ConfigError
@@ -185,7 +186,8 @@ class Blender:
                 recommender.contribute(context, weight, None, scores, sources)
         exclude = context.exclude
         ordered = sorted(scores, key=scores.__getitem__, reverse=True)
-        products = ([p for p in ordered if p not in exclude][:k] if exclude
+        # The first k allowed, at C speed and stopping there.
+        products = (list(islice(filterfalse(exclude.__contains__, ordered), k)) if exclude
                     else ordered[:k])
         out_scores = [scores[p] / scale for p in products]
         out_sources = [fused.get(p) or sources.get(p, BLENDED) for p in products]

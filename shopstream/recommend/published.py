@@ -36,7 +36,7 @@ from shopstream.events.patterns import AntecedentRules
 from shopstream.events.recommendations import ModelList, TrendingProducts
 from shopstream.recommend.base import BASKET_BASED, TRENDING
 
-__all__ = ["AVAILABILITY", "PublishedConfig", "PublishedLists", "RankedList"]
+__all__ = ["AVAILABILITY", "PublishedConfig", "PublishedLists", "RankedList", "version_at"]
 
 #: Kind of the per-product availability entries (``catalog-changes``).
 AVAILABILITY = "AVAILABILITY"
@@ -148,11 +148,22 @@ def lookup(table: dict[Any, list[_Version]], anchor: Any, at_ms: int) -> Any:
     return _at(versions, at_ms)
 
 
-def _at(versions: list[_Version], at_ms: int) -> Any:
+def version_at(versions: list[_Version], at_ms: int) -> Any:
+    """The newest value of ``versions`` (one anchor's, oldest first) valid at ``at_ms``,
+    or ``None``: :func:`lookup` once the anchor's versions are fetched.
+
+    Examples
+    --------
+    >>> version_at([(100, "old"), (200, "new")], 150), version_at([(100, "old")], 99)
+    ('old', None)
+    """
     for at, value in reversed(versions):
         if at <= at_ms:
             return value
     return None
+
+
+_at = version_at
 
 
 def _first(version: _Version) -> int:

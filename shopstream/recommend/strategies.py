@@ -38,6 +38,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from itertools import repeat
+from operator import itemgetter
+from typing import Any
 
 from shopstream.errors import ConfigError, require_positive
 from shopstream.recommend.base import (
@@ -57,12 +59,16 @@ from shopstream.recommend.base import (
     first_allowed,
     top_k,
 )
-from shopstream.recommend.published import PublishedLists, lookup
+from shopstream.recommend.published import PublishedLists, lookup, version_at
 from shopstream.recommend.session_votes import add_votes
 
 __all__ = ["Affinity", "AnchoredStrategy", "BasketRules", "BoughtTogether", "CoOccurrence",
            "ListStrategy", "NextItem", "Personal", "Popular", "ServeConfig", "SessionPairs",
            "Trending", "list_strategies"]
+
+#: a rule's consequent, first of its ``(consequent, confidence, lift)``
+_CONSEQUENT = itemgetter(0)
+_at = version_at
 
 
 @dataclass(frozen=True)
@@ -219,6 +225,36 @@ class BasketRules(ListStrategy):
     name = BASKET_BASED
 
     def votes(self, context: RecContext) -> list[tuple[float, tuple[str, ...]]]:
+        return [(share, tuple(map(_CONSEQUENT, rules)))
+                for share, rules in self._rules(context)]
+
+    def contribute(self, context: RecContext, weight: float, depth: int | None,
+                   scores: dict[str, float], sources: dict[str, str] | None = None) -> None:
+        # ListStrategy.contribute reading each rule's consequent in place: no tuple of
+        # consequents built per list and request.
+        rule_lists = self._rules(context)
+        if not rule_lists:
+            return
+        if depth is None:
+            depth = self.config.depth
+        weights = RANK_WEIGHTS
+        get = scores.get
+        name = self.name
+        for share, rules in rule_lists:
+            w = weight * share
+            for rank, rule in enumerate(rules[:depth]):
+                product = rule[0]
+                old = get(product)
+                if old is None:
+                    scores[product] = w * weights[rank]
+                    if sources is not None:
+                        sources[product] = name
+                else:
+                    scores[product] = old + w * weights[rank]
+
+    def _rules(self, context: RecContext) -> list[tuple[float, Any]]:
+        """The rules read for ``context``, each list with its weight: the pairs' (2.0)
+        and each product's (1.0), ``(consequent, confidence, lift)`` best first."""
         table = self.lists.tables.get(BASKET_BASED)
         if not table:
             return []
@@ -235,16 +271,20 @@ class BasketRules(ListStrategy):
         else:
             source = context.items[-n:]
         now = context.now_ms
-        out: list[tuple[float, tuple[str, ...]]] = []
+        out: list[tuple[float, Any]] = []
+        get = table.get  # lookup() inlined: most antecedents asked have no rules
         for i, first in enumerate(source):
             for second in source[i + 1:]:
-                pair = (first, second) if first < second else (second, first)
-                rules = lookup(table, pair, now)
+                versions = get((first, second) if first < second else (second, first))
+                if versions:
+                    rules = _at(versions, now)
+                    if rules:
+                        out.append((2.0, rules))
+            versions = get((first,))
+            if versions:
+                rules = _at(versions, now)
                 if rules:
-                    out.append((2.0, tuple(r[0] for r in rules)))
-            rules = lookup(table, (first,), now)
-            if rules:
-                out.append((1.0, tuple(r[0] for r in rules)))
+                    out.append((1.0, rules))
         return out
 
 

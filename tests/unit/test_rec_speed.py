@@ -82,13 +82,13 @@ def test_blender_asks_personal_only_with_a_history(monkeypatch: pytest.MonkeyPat
                                               fallback=("POPULAR",)))
     asked: list[tuple[str, ...]] = []
     personal = strategies[PERSONAL]
-    votes = personal.votes  # type: ignore[attr-defined]
+    contribute = personal.contribute
 
-    def spy(context: RecContext) -> Any:
+    def spy(context: RecContext, *args: Any) -> Any:
         asked.append(context.history)
-        return votes(context)
+        return contribute(context, *args)
 
-    monkeypatch.setattr(personal, "votes", spy)
+    monkeypatch.setattr(personal, "contribute", spy)
     new = RecContext("s", "u", ("a",), frozenset(), 1)
     assert blender.rank(new, 2)[0].product_id == "x"
     assert asked == []
@@ -96,3 +96,30 @@ def test_blender_asks_personal_only_with_a_history(monkeypatch: pytest.MonkeyPat
     assert [(b.product_id, b.source) for b in blender.rank(back, 2)] == [
         ("h", PERSONAL), ("x", "POPULAR")]
     assert asked == [("h",)]
+
+
+@pytest.mark.parametrize("scored", [{}, {"x": 0.5, "h2": 0.25}, {"h1": 1.0, "h3": 0.1}])
+def test_rules_vote_as_the_general_list_strategy(scored: dict[str, float]) -> None:
+    """BasketRules reads each rule's consequent in place (no tuple of consequents built
+    per list and request): scores, their insertion order (ties) and sources are what
+    ListStrategy.contribute gives from its votes()."""
+    from shopstream.events.patterns import AntecedentRules, RuleSummary
+    from shopstream.recommend.strategies import ListStrategy
+
+    lists = PublishedLists()
+    rules = tuple(RuleSummary(c, 0.1, 0.9 - i / 10, 2.0, 0.1, 3)
+                  for i, c in enumerate(("h2", "r1", "x")))
+    lists.apply(AntecedentRules(("a",), rules, 0))
+    lists.apply(AntecedentRules(("a", "b"), rules[1:], 0))
+    strategies = list_strategies(lists)
+    context = RecContext("s", "u", ("a", "b"), frozenset(), 5)
+    strategy = strategies["BASKET_BASED"]
+    for depth in (None, 2):
+        fast, fast_sources = dict(scored), {p: "OLD" for p in scored}
+        general, general_sources = dict(scored), {p: "OLD" for p in scored}
+        strategy.contribute(context, 0.7, depth, fast, fast_sources)
+        ListStrategy.contribute(strategy, context, 0.7, depth,  # type: ignore[arg-type]
+                                general, general_sources)
+        assert list(fast.items()) == list(general.items())
+        assert fast_sources == general_sources
+        assert len(fast) > len(scored)
