@@ -5,8 +5,9 @@
 ``?source=shop`` the shop tables copied by ``lake export``; ``?limit=N`` (1-10,000,
 default 1,000) caps the rows. The answer is ``{"report", "source", "columns", "rows",
 "truncated"}`` with one object per row; money is a JSON number, months and dates ISO
-strings. The server needs a lake (``shopstream serve --lake DIR``), else 503; a shop
-report on a lake never exported is 404 with the command to run. Each request opens its
+strings. The server needs a lake (``shopstream serve --lake DIR``, or ``s3://BUCKET/PREFIX``
+read through its commit log as ``shopstream report`` reads it), else 503; a shop
+report on a lake never exported (or on S3) is 404 with what to do. Each request opens its
 own in-memory DuckDB over the lake's files (cost: one scan of the report's tables), in a
 worker thread so the event loop keeps serving.
 
@@ -57,11 +58,16 @@ def jsonable(value: Any) -> Any:
 def _run(lake: str, name: str, source: str, limit: int) -> dict[str, Any]:
     from shopstream.lake.errors import LakeError
     from shopstream.lake.export import read_state
+    from shopstream.lake.object_store import is_s3_url
     from shopstream.lake.query import query, report_sql
     from shopstream.lake.shop import shop_report_sql
 
-    if not Path(lake).is_dir():
+    on_s3 = is_s3_url(lake)  # read through its commit log by lake.query, like `report`
+    if not on_s3 and not Path(lake).is_dir():
         raise fastapi.HTTPException(503, f"the lake directory {lake!r} does not exist yet")
+    if source == "shop" and on_s3:
+        raise fastapi.HTTPException(404, f"the lake {lake!r} has no shop tables: `lake "
+                                         "export` writes them to a local lake directory")
     if source == "shop" and not read_state(lake)["tables"]:
         raise fastapi.HTTPException(404, "the lake has no shop tables: run `shopstream lake "
                                          f"export --postgres DSN --lake {lake}`")
@@ -83,7 +89,7 @@ def reports_router(lake: str | None) -> fastapi.APIRouter:
     def need_lake() -> str:
         if lake is None:
             raise fastapi.HTTPException(503, "this server has no lake: start it with "
-                                             "`shopstream serve --lake DIR`")
+                                             "`shopstream serve --lake DIR|s3://BUCKET/PREFIX`")
         return lake
 
     @router.get("/reports", summary="the named reports")

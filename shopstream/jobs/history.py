@@ -24,14 +24,17 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from shopstream.errors import DecodeError
 from shopstream.events.decode import EventDecoder
 from shopstream.events.model import EventType, Item, ShopperEvent
 from shopstream.jobs.errors import JobError, JobSetupError
 
-__all__ = ["History", "read_history", "recent_products"]
+if TYPE_CHECKING:
+    import duckdb
+
+__all__ = ["History", "may_hold_events", "read_history", "recent_products"]
 
 _DAY_MS = 86_400_000
 _COLUMNS = ("event_type", "timestamp_ms", "session_id", "event_id", "user_id", "product_id",
@@ -47,11 +50,28 @@ class History:
     rejected: int = 0
 
 
+def may_hold_events(lake: str | None) -> bool:
+    """Whether there is a lake to read events from: a local directory with event files,
+    or a lake in object storage (``s3://BUCKET/PREFIX``, whose commit log says which
+    events it has when :func:`shopstream.lake.query.connect` reads it).
+
+    >>> may_hold_events(None), may_hold_events("/no/such/lake"), may_hold_events("s3://b/p")
+    (False, False, True)
+    """
+    if not lake:
+        return False
+    from shopstream.lake.object_store import is_s3_url
+
+    return is_s3_url(lake) or any(Path(lake).glob("stream=events/date=*/*.parquet"))
+
+
 def read_history(lake: str | None, events: str | None, history_days: int) -> History:
     """The history (see the module documentation); a :class:`JobError` when there is
     neither a lake with events nor an event file."""
-    if lake and any(Path(lake).glob("stream=events/date=*/*.parquet")):
-        return History(list(_from_lake(lake, history_days)), "lake")
+    if lake and may_hold_events(lake):
+        found = list(_from_lake(lake, history_days))
+        if found:  # an S3 lake without events yet gives way to the event file
+            return History(found, "lake")
     if events:
         return _replay(Path(events), history_days)
     msg = ("weekly-retrain: no history to learn from: give a lake with events "
@@ -61,9 +81,7 @@ def read_history(lake: str | None, events: str | None, history_days: int) -> His
 
 
 def _from_lake(lake: str, history_days: int) -> Iterator[ShopperEvent]:
-    from shopstream.lake.query import connect
-
-    con = connect(lake)
+    con = _connect(lake, "weekly-retrain")
     try:
         newest = con.execute("SELECT max(timestamp_ms) FROM events").fetchone()
         if newest is None or newest[0] is None:
@@ -76,6 +94,20 @@ def _from_lake(lake: str, history_days: int) -> Iterator[ShopperEvent]:
                 yield _event(row)
     finally:
         con.close()
+
+
+def _connect(lake: str, job: str) -> duckdb.DuckDBPyConnection:
+    """A DuckDB connection over ``lake`` (:func:`shopstream.lake.query.connect`: a local
+    directory or ``s3://``), its failure (a missing bucket, an unreachable endpoint) a
+    :class:`JobError` naming ``job``."""
+    from shopstream.lake.errors import LakeError
+    from shopstream.lake.query import connect
+
+    try:
+        return connect(lake)
+    except LakeError as exc:
+        msg = f"{job}: cannot read the lake {lake!r}: {exc}"
+        raise JobError(msg) from None
 
 
 def _event(row: tuple[Any, ...]) -> ShopperEvent:
@@ -121,11 +153,9 @@ def recent_products(lake: str | None, users: set[str], since_ms: int,
     The work is one scan of the events since ``since_ms`` (the hot job's hour), whatever
     the lake's size before it.
     """
-    if not lake or not users or not any(Path(lake).glob("stream=events/date=*/*.parquet")):
+    if not lake or not users or not may_hold_events(lake):
         return {}
-    from shopstream.lake.query import connect
-
-    con = connect(lake)
+    con = _connect(lake, "recent products")
     found: dict[str, dict[str, None]] = {}
     try:
         result = con.execute("SELECT user_id, product_id FROM events WHERE timestamp_ms >= ? "

@@ -44,9 +44,9 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from dataclasses import dataclass
-from pathlib import Path
 
 from shopstream.jobs.errors import JobError
+from shopstream.jobs.history import may_hold_events
 from shopstream.jobs.recs import ACTIVITY_FEATURES, scan_user_feature
 from shopstream.stores.base import FeatureStore
 
@@ -93,10 +93,11 @@ def _lake_last_seen(lake: str | None, known: Collection[str], since_ms: int,
                     limit: int) -> dict[str, int]:
     """The last event time of up to ``limit`` shoppers of the lake not in ``known``, seen
     at or after ``since_ms``, the newest."""
-    if not lake or not any(Path(lake).glob("stream=events/date=*/*.parquet")):
+    if not lake or not may_hold_events(lake):
         return {}
     import duckdb
 
+    from shopstream.lake.errors import LakeError
     from shopstream.lake.query import connect
 
     found: dict[str, int] = {}
@@ -115,7 +116,7 @@ def _lake_last_seen(lake: str | None, known: Collection[str], since_ms: int,
                             break
         finally:
             con.close()
-    except duckdb.Error as exc:
+    except (duckdb.Error, LakeError) as exc:
         msg = f"daily-recommendations: cannot read the lake {lake!r}: {exc}"
         raise JobError(msg) from None
     return found

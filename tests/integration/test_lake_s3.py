@@ -1,9 +1,11 @@
 """The lake on S3: `run --lake s3://...` against a real S3-compatible server (moto's, on
 127.0.0.1): a SIGKILLed and resumed run's lake equals an uninterrupted run's row for row,
-`shopstream sql` reads it, a second writer is refused by the lock, errors are one line."""
+`shopstream sql`, serve's /reports and the scheduled jobs read it, a second writer is
+refused by the lock, errors are one line."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import shutil
@@ -17,16 +19,22 @@ from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
+import fastapi
+import httpx
 import pytest
 from helpers import free_port
 
 from shopstream.api.read_workers import stop_processes
+from shopstream.api.reports_routes import reports_router
 from shopstream.cli import main
+from shopstream.jobs.history import read_history, recent_products
+from shopstream.jobs.new_shoppers import shoppers_since
 from shopstream.lake.errors import LakeError
 from shopstream.lake.lease import LeaseLock
 from shopstream.lake.object_store import ObjectStore, parse_s3_url
-from shopstream.lake.query import connect
+from shopstream.lake.query import connect, query, report_sql
 from shopstream.lake.schemas import SCHEMAS, view_name
+from shopstream.stores.embedded import SqliteStore
 
 pytestmark = pytest.mark.integration
 
@@ -82,6 +90,38 @@ def all_rows(url: str | Path) -> dict[str, Counter[str]]:
     return rows
 
 
+def get_report(lake: str, name: str) -> httpx.Response:
+    """``GET /reports/NAME`` of a server started with ``serve --lake LAKE``."""
+    app = fastapi.FastAPI()
+    app.include_router(reports_router(lake))
+
+    async def get() -> httpx.Response:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
+                                     base_url="http://serve") as client:
+            return await client.get(f"/reports/{name}")
+
+    return asyncio.run(get())
+
+
+def check_reports_and_jobs_read_it(lake: str, whole: str, tmp_path: Path) -> None:
+    """serve's /reports and the scheduled jobs read the S3 lake as `report` reads it
+    (they looked for a directory: 503, and a retrain with no history)."""
+    answer = get_report(lake, "customers")
+    assert answer.status_code == 200, answer.text
+    expected = query(lake, report_sql("customers"))[1]
+    assert expected and len(answer.json()["rows"]) == len(expected)
+    assert get_report(lake, "customers?source=shop").status_code == 404
+    history, local = read_history(lake, None, 365), read_history(whole, None, 365)
+    assert history.source == "lake" and len(history.events) > 3_000
+    assert sorted(map(repr, history.events)) == sorted(map(repr, local.events))
+    users = {e.user_id for e in local.events[:50]}
+    assert recent_products(lake, users, 0, 5) == recent_products(whole, users, 0, 5) != {}
+    store = SqliteStore(str(tmp_path / "f.db"))
+    new = shoppers_since(store, lake, set(), 0, 0, limit=3)
+    assert new.from_lake == 3 and new == shoppers_since(store, whole, set(), 0, 0, limit=3)
+    store.close()
+
+
 def test_a_sigkilled_run_resumed_equals_an_uninterrupted_one_and_sql_reads_it(
         bucket: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     src = tmp_path / "in.jsonl"
@@ -118,6 +158,7 @@ def test_a_sigkilled_run_resumed_equals_an_uninterrupted_one_and_sql_reads_it(
                  "--lake", lake, "--format", "json"]) == 0
     answer = json.loads(capsys.readouterr().out)
     assert answer == [{"n": sum(rows["events"].values()), "days": 2}]
+    check_reports_and_jobs_read_it(lake, whole, tmp_path)
     # Compaction keeps every row, in one object per partition and run.
     assert main(["lake", "compact", lake]) == 0
     assert "files ->" in capsys.readouterr().out

@@ -121,6 +121,20 @@ def test_retrain_reads_the_lake_when_it_has_events(store: SqliteStore, tmp_path:
     assert counts["from_lake"] == 1 and counts["shoppers"] == 12
 
 
+def test_an_unreachable_s3_lake_fails_the_job_in_one_line_naming_it(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # (recent products and the daily batch word it alike: one unreachable call, ~1.7 s)
+    from helpers import free_port
+
+    from shopstream.jobs.errors import JobError
+
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "test")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "test")
+    lake = f"s3://lake-1/x?endpoint_override=http://127.0.0.1:{free_port()}"
+    with pytest.raises(JobError, match=r"^weekly-retrain: cannot read the lake .*cannot reach"):
+        read_history(lake, None, history_days=7)
+
+
 def test_history_window_bounds_the_retrain(tmp_path: Path) -> None:
     path = tmp_path / "events.jsonl"
     _write_jsonl(path, _history())
