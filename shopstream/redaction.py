@@ -2,6 +2,8 @@
 lines. The one implementation: the stores' :func:`~shopstream.stores.open.redact_url`
 and the shop database's :func:`~shopstream.shopdb.connection.redact` are this
 :func:`redact`, and PostgreSQL error lines hide passwords through :func:`secrets_of`.
+A URL whose path or query may be the secret (a webhook's: Slack-style hooks carry their
+token in the path) is shown by :func:`url_origin` alone (:func:`hide_url` in messages).
 
 Examples
 --------
@@ -25,7 +27,7 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["hide_secrets", "redact", "secrets_of"]
+__all__ = ["hide_secrets", "hide_url", "redact", "secrets_of", "url_origin"]
 
 # scheme://USERINFO@: the user information runs to the last "@" of the authority (as
 # urllib and redis-py read it), so a password holding "@" or ":" is hidden whole.
@@ -35,6 +37,9 @@ _USERINFO = re.compile(r"(?P<scheme>\b[A-Za-z][A-Za-z0-9+.-]*://)(?P<info>[^\s/?
 _QUERY_PARAM = re.compile(r"(?P<key>[?&](?:ssl)?password=)[^\s&#'\"]*", re.IGNORECASE)
 _KV_PARAM = re.compile(r"(?P<key>(?<![?&])\b(?:ssl)?password\s*=\s*)"
                        r"(?P<value>'(?:[^'\\]|\\.)*(?:'|$)|(?:[^\s\\]|\\.)*)", re.IGNORECASE)
+# scheme://AUTHORITY then the path, query and fragment (REST).
+_URL = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)(?P<authority>[^/?#]*)(?P<rest>.*)",
+                  re.DOTALL)
 # A fragment libpq quotes in its reason (the DSN piece it could not parse, a host name).
 _QUOTED = re.compile(r'"([^"]*)"')
 
@@ -110,3 +115,42 @@ def hide_secrets(text: str, secrets: list[str]) -> str:
         if len(secret) >= 2:
             text = re.sub(rf"(?<!\w){re.escape(secret)}(?!\w)", "***", text)
     return redact(text)
+
+
+def url_origin(url: str) -> str:
+    """``scheme://host[:port]`` of ``url``, then ``/...`` for a path, query or fragment,
+    whatever they hold; the user information is left out. Not a URL: ``***``.
+
+    Examples
+    --------
+    >>> url_origin("https://hooks.slack.com/services/T000/B000/XXXX")
+    'https://hooks.slack.com/...'
+    >>> url_origin("http://u:pw@127.0.0.1:8080/alerts?token=abc"), url_origin("http://h:1")
+    ('http://127.0.0.1:8080/...', 'http://h:1')
+    >>> url_origin("http://h?token=abc"), url_origin("hooks.example.com/t0ken")
+    ('http://h/...', '***')
+    """
+    match = _URL.fullmatch(url)
+    if match is None:
+        return "***"
+    host = match.group("authority").rpartition("@")[2]
+    rest = match.group("rest")
+    return f"{match.group('scheme')}{host}{'/...' if rest.strip('/') else rest}"
+
+
+def hide_url(text: str, url: str) -> str:
+    """``text`` with ``url`` shown as :func:`url_origin` shows it, and its path and query
+    hidden where they stand alone (as ``urllib`` quotes the request path in an error).
+
+    Examples
+    --------
+    >>> hide_url("URL can't contain control characters. '/hook/t0k en' (found at least ' ')",
+    ...          "http://127.0.0.1/hook/t0k en")
+    "URL can't contain control characters. '/...' (found at least ' ')"
+    """
+    match = _URL.fullmatch(url)
+    if match is None:
+        return text.replace(url, "***") if url else text
+    text = text.replace(url, url_origin(url))
+    rest = match.group("rest")
+    return text.replace(rest, "/...") if rest.strip("/") else text

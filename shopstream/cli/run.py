@@ -35,6 +35,7 @@ from shopstream.privacy.retention import RetentionConfig
 from shopstream.profiles.trends import TrendsConfig
 from shopstream.recommend.blend import BlendConfig
 from shopstream.recommend.suite import RecommendConfig
+from shopstream.redaction import url_origin
 from shopstream.runners.embedded.runner import EmbeddedRunner, RunnerConfig, Tap
 from shopstream.runners.embedded.summary import RunSummary
 from shopstream.stores import open_store
@@ -295,7 +296,9 @@ def _taps(args: argparse.Namespace, topology: Topology, store: FeatureStore | No
 def _print_summary(args: argparse.Namespace, summary: RunSummary, taps: list[Tap],
                    store: FeatureStore | None, lake: Any) -> None:
     """The run's summary (``--json``: one JSON object), webhooks, store and lake."""
-    hooks = {tap.config.url: asdict(tap.stats()) for tap in taps if isinstance(tap, WebhookTap)}
+    # A webhook's path or query may be its token (Slack-style hooks): the host alone.
+    hooks = {url_origin(tap.config.url): asdict(tap.stats())
+             for tap in taps if isinstance(tap, WebhookTap)}
     lake_stats = ({"directory": args.lake, "rows": lake.rows, "files": lake.files}
                   if lake is not None else None)
     if args.json:

@@ -42,6 +42,7 @@ from shopstream import __version__
 from shopstream.errors import ConfigError, require_positive
 from shopstream.events import streams as stream_names
 from shopstream.events.records import Output
+from shopstream.redaction import hide_url, url_origin
 
 __all__ = ["WebhookConfig", "WebhookStats", "WebhookTap"]
 
@@ -88,7 +89,8 @@ class WebhookConfig:
 
     def __post_init__(self) -> None:
         if not self.url.startswith(("http://", "https://")):
-            msg = f"WebhookConfig.url must be an http:// or https:// URL, got {self.url!r}"
+            msg = ("WebhookConfig.url must be an http:// or https:// URL, got "
+                   f"{url_origin(self.url)!r}")
             raise ConfigError(msg)
         if not self.streams:
             msg = f"WebhookConfig.streams must name at least one stream, got {self.streams!r}"
@@ -181,11 +183,12 @@ class WebhookTap:
             self._thread.join(grace)
         if self._thread.is_alive():
             log.warning("webhook %s: sender still busy after close; about %d records not "
-                        "accounted for", cfg.url, self._queue.qsize())
+                        "accounted for", url_origin(cfg.url), self._queue.qsize())
         stats = self.stats()
         if stats.failed or stats.dropped:
-            log.warning("webhook %s: %d delivered, %d failed, %d dropped", self.config.url,
-                        stats.delivered, stats.failed, stats.dropped)
+            log.warning("webhook %s: %d delivered, %d failed, %d dropped",
+                        url_origin(self.config.url), stats.delivered, stats.failed,
+                        stats.dropped)
 
     def stats(self) -> WebhookStats:
         return WebhookStats(self._delivered, self._failed, self._dropped, self._retries)
@@ -205,7 +208,7 @@ class WebhookTap:
                 self._deliver(item)
             except Exception as exc:  # a bug must not kill the sender and lose the rest
                 log.exception("webhook: unexpected error sending a %s record", item.stream)
-                self._give_up(item, f"unexpected error: {exc!r}")
+                self._give_up(item, hide_url(f"unexpected error: {exc!r}", self.config.url))
 
     def _deliver(self, out: Output) -> None:
         cfg = self.config
@@ -242,9 +245,10 @@ class WebhookTap:
             exc.close()
             return f"HTTP {exc.code}", exc.code >= 500 or exc.code in _RETRY_STATUS
         except urllib.error.URLError as exc:
-            return f"{exc.reason}", True
+            return hide_url(f"{exc.reason}", self.config.url), True
         except (OSError, http.client.HTTPException) as exc:
-            return f"{type(exc).__name__}: {exc}", True
+            # http.client quotes the request's path (the secret of a Slack-style hook)
+            return hide_url(f"{type(exc).__name__}: {exc}", self.config.url), True
         return None, False
 
     def _give_up(self, out: Output, why: str) -> None:

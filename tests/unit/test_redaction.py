@@ -1,13 +1,21 @@
 """Secrets hidden wherever they are shown (issue 18): the one redaction of text, the
-shown PostgreSQL DSN, and PostgreSQL's reasons, which may quote a piece of the DSN."""
+shown PostgreSQL DSN, PostgreSQL's reasons, which may quote a piece of the DSN, and a
+webhook's URL (host alone) in the run summary and the webhook's error lines."""
 
 from __future__ import annotations
 
+import json
+import logging
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
+from shopstream.cli import main
 from shopstream.connectors import postgres_cdc
+from shopstream.connectors.webhook import WebhookConfig, WebhookTap
+from shopstream.errors import ConfigError
+from shopstream.events.records import Output
 from shopstream.redaction import redact
 from shopstream.shopdb import connection
 from shopstream.shopdb.connection import connection_reason, describe, psycopg2, safe_dsn
@@ -84,3 +92,38 @@ def test_a_failed_connection_is_one_line_without_the_password(
     line = describe(caught.value, dsn, "cannot connect")
     assert line.startswith(f"PostgreSQL at {safe_dsn(dsn)}: cannot connect: {reason}")
     assert "\n" not in line and not [secret for secret in secrets if secret in line], line
+
+
+# A webhook URL's path and query may be its token (Slack-style hooks, ?token=).
+_HOOK = "http://127.0.0.1:9/services/T0/B0/s3cretPATH?token=s3cretQUERY"
+
+
+@pytest.mark.parametrize("json_out", [False, True])
+def test_the_run_summary_shows_the_webhook_host_alone(
+        json_out: bool, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    src = tmp_path / "in.jsonl"  # no fraud alert: nothing is sent
+    src.write_text('{"eventType": "PAGE_VIEW", "timestamp": 1, "sessionId": "s"}\n')
+    argv = ["run", "--input", str(src), "--output-dir", str(tmp_path / "o"), "--no-progress",
+            "--webhook-url", _HOOK]
+    assert main(argv + ["--json"] * json_out) == 0
+    out = capsys.readouterr().out
+    assert "s3cret" not in out, out
+    if json_out:
+        assert list(json.loads(out)["webhooks"]) == ["http://127.0.0.1:9/..."]
+    else:
+        assert "webhook http://127.0.0.1:9/...: 0 delivered, 0 failed" in out, out
+
+
+def test_the_webhook_error_lines_show_the_host_alone(caplog: pytest.LogCaptureFixture) -> None:
+    # A blank in the path: http.client refuses the request and quotes the path.
+    tap = WebhookTap(WebhookConfig(_HOOK.replace("PATH", "PA TH"), max_attempts=1))
+    with caplog.at_level(logging.INFO, logger="shopstream.connectors.webhook"):
+        tap.write(Output("fraud-alerts", "u1", {"userId": "u1"}))
+        tap.close()
+    assert tap.stats().failed == 1
+    lines = [r.getMessage() for r in caplog.records]
+    assert any("InvalidURL" in line for line in lines), lines
+    assert "webhook http://127.0.0.1:9/...: 0 delivered, 1 failed, 0 dropped" in lines
+    assert not any("s3cret" in line for line in lines), lines
+    with pytest.raises(ConfigError, match=r"got 'ftp://host/\.\.\.'$"):
+        WebhookConfig("ftp://host/s3cret")
