@@ -34,7 +34,7 @@ from shopstream.recommend.published import PublishedLists
 from shopstream.recommend.session_votes import SessionVotes
 from shopstream.recommend.strategies import ServeConfig
 from shopstream.recommend.suite import RecommendConfig, build_recommenders
-from shopstream.recommend.training import ModelTrainer
+from shopstream.recommend.training import ModelTrainer, collector_paused
 
 __all__ = ["REPORT_NAMES", "EvalHarness", "ReusedAnswer", "SessionCursor", "basket_of"]
 
@@ -146,6 +146,12 @@ class EvalHarness:
         self.trainer.defer_lists = defer_lists
         timeline = sorted((row.timestamp_ms, n, i) for n, s in enumerate(sessions)
                           for i, row in enumerate(s.events))
+        with collector_paused():
+            return self._learn_timeline(sessions, timeline, publish_every_ms, progress)
+
+    def _learn_timeline(self, sessions: list[EvalSession], timeline: list[tuple[int, int, int]],
+                        publish_every_ms: int | None,
+                        progress: Callable[[int], None] | None) -> int:
         next_publish = None
         last = 0
         for done, (ts, n, i) in enumerate(timeline, start=1):

@@ -38,6 +38,7 @@ from shopstream.evaluation.sessions import EvalSession, SessionRow, split
 from shopstream.recommend.history import UserHistory
 from shopstream.recommend.session_pairs import WINDOW as SESSION_WINDOW
 from shopstream.recommend.suite import RecommendConfig
+from shopstream.recommend.training import collector_paused
 
 __all__ = ["PROTOCOLS", "EvaluationConfig", "evaluate", "static_test_sessions"]
 
@@ -129,8 +130,17 @@ def evaluate(sessions: list[EvalSession], config: EvaluationConfig | None = None
     """Run the protocol and return the report (see the module documentation).
 
     ``start`` is called once with the number of test events to replay, ``progress``
-    with the number done since its last call.
+    with the number done since its last call. The cycle collector is paused meanwhile
+    (:func:`~shopstream.recommend.training.collector_paused`: the models make no
+    cycles, and its collections would scan them again and again).
     """
+    with collector_paused():
+        return _evaluate(sessions, config, progress, start)
+
+
+def _evaluate(sessions: list[EvalSession], config: EvaluationConfig | None,
+              progress: Callable[[int], None] | None,
+              start: Callable[[int], None] | None) -> dict[str, Any]:
     cfg = config or EvaluationConfig()
     cfg = replace(cfg, recommend=_every_kind(cfg.recommend.for_list_length(cfg.k)))
     train, test = split(sessions, cfg.test_fraction)

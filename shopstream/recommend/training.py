@@ -36,8 +36,10 @@ Examples
 from __future__ import annotations
 
 import copy
+import gc
 from collections import deque
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import replace
 
 from shopstream.events.patterns import AntecedentRules, RuleSummary
@@ -63,7 +65,7 @@ from shopstream.recommend.session_pairs import counts_config
 from shopstream.recommend.suite import RecommendConfig
 from shopstream.recommend.trending import TrendTracker
 
-__all__ = ["ModelTrainer"]
+__all__ = ["ModelTrainer", "collector_paused"]
 
 #: The place of a kind whose list was not published yet (see ``ModelTrainer._merge``):
 #: no products, so it never equals a published list.
@@ -249,8 +251,9 @@ class ModelTrainer:
         # year's memory under every shorter one) would be counted the same: its finished
         # counts are shared (read-only from now on: ``top`` gives the same list to both).
         same = _same_counts(self.config.counts, counts)
-        for at_ms, deltas in self.tape:
-            other._merge(deltas, at_ms, self.merged, same)
+        with collector_paused():
+            for at_ms, deltas in self.tape:
+                other._merge(deltas, at_ms, self.merged, same)
         return other
 
     def mine_rules(self, valid_from_ms: int) -> int:
@@ -288,3 +291,30 @@ def _same_counts(one: CountsConfig, other: CountsConfig) -> frozenset[str]:
     """
     return frozenset(kind for kind in _COUNTED
                      if counts_config(kind, one) == counts_config(kind, other))
+
+
+@contextmanager
+def collector_paused() -> Iterator[None]:
+    """Pause Python's cycle collector while a training builds its model: its
+    collections would scan every object the training made so far (the counts, the
+    recorded merges) again and again, and a training makes no reference cycles to
+    collect (learning the fit split of the Instacart sample for ``shopstream evaluate
+    --tune --tune-memory``: 26.3 s of CPU with the collector, 15.5 s without).
+    Reference counting frees as usual; the collector's state is restored on leaving.
+
+    Examples
+    --------
+    >>> enabled = gc.isenabled()
+    >>> with collector_paused():
+    ...     gc.isenabled()
+    False
+    >>> gc.isenabled() == enabled
+    True
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
