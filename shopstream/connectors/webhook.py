@@ -77,7 +77,7 @@ class WebhookConfig:
         How long :meth:`WebhookTap.close` waits for the queue to drain.
     """
 
-    url: str
+    url: str = field(repr=False)
     streams: frozenset[str] = field(default_factory=lambda: frozenset({stream_names.FRAUD_ALERTS}))
     max_attempts: int = 5
     base_delay_s: float = 0.5

@@ -38,6 +38,7 @@ from typing import Any
 
 from shopstream.errors import require_positive
 from shopstream.jobs.errors import JobError
+from shopstream.lake.object_store import is_s3_url
 from shopstream.privacy.retention import RetentionConfig, expired_partitions
 
 __all__ = ["CleanupConfig", "drop_old_partitions", "prune_checkpoints", "purge_expired",
@@ -89,8 +90,12 @@ def purge_expired(store: Any, now_s: float) -> dict[str, int]:
 
 
 def drop_old_partitions(lake: str | Path, config: RetentionConfig,
-                        now_ms: int) -> dict[str, int]:
+                        now_ms: int) -> dict[str, int | str]:
     """Remove the lake's day partitions past their stream's retention at ``now_ms``.
+
+    A lake on S3 (``s3://...``) is left as it is, and the counts say so under
+    ``lake_skipped``: its partitions are listed by commit objects, and dropping them is not
+    built yet.
 
     Examples
     --------
@@ -103,7 +108,13 @@ def drop_old_partitions(lake: str | Path, config: RetentionConfig,
     {'lake_partitions': 1, 'lake_files': 0}
     >>> sorted(p.name for p in (root / "stream=events").iterdir())
     ['date=2026-06-01']
+    >>> drop_old_partitions("s3://shop-lake/x", RetentionConfig(), june_10)["lake_skipped"]
+    'retention of a lake on S3 is not supported yet'
     """
+    if is_s3_url(lake):
+        # Partitions on S3 are listed by commit objects; dropping them is not built yet.
+        return {"lake_partitions": 0, "lake_files": 0,
+                "lake_skipped": "retention of a lake on S3 is not supported yet"}
     if not Path(lake).is_dir():
         return {"lake_partitions": 0, "lake_files": 0}
     partitions = files = 0

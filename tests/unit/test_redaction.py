@@ -127,3 +127,11 @@ def test_the_webhook_error_lines_show_the_host_alone(caplog: pytest.LogCaptureFi
     assert not any("s3cret" in line for line in lines), lines
     with pytest.raises(ConfigError, match=r"got 'ftp://host/\.\.\.'$"):
         WebhookConfig("ftp://host/s3cret")
+
+
+def test_a_webhook_config_repr_hides_its_url() -> None:
+    from shopstream.connectors.webhook import WebhookConfig
+
+    shown = repr(WebhookConfig("https://hooks.example.com/T00/B00/s3cretPATH?token=s3cretQ"))
+    assert "s3cret" not in shown
+    assert "WebhookConfig(" in shown
