@@ -23,10 +23,13 @@ def _ask(knn: SessionKnn, items: str, k: int = 3) -> list[str]:
 def test_the_neighbours_votes_centre_on_the_sessions_latest_product() -> None:
     # The neighbour holds the session's products h and a; the session touched a last, so
     # the products next to a in the neighbour (b, c) are voted, not those next to h,
-    # although h comes later in the neighbour (before: its latest shared product).
-    knn = SessionKnn(position_half_life=1.0)
+    # although h comes later in the neighbour (by default: its latest shared product).
+    knn = SessionKnn(position_half_life=1.0, stan_anchor=True)
     _learn(knn, {"n": "abcdefgh"})
     assert _ask(knn, "ha", 2) == ["b", "c"]
+    plain = SessionKnn(position_half_life=1.0)
+    _learn(plain, {"n": "abcdefgh"})
+    assert _ask(plain, "ha", 2) == ["g", "f"]
 
 
 def test_a_product_every_session_holds_finds_no_neighbour() -> None:
