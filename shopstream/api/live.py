@@ -20,6 +20,14 @@ brings; without the second bound memory grew with the rate processed (a server t
 With ``checkpoints``, the engine and the log position are checkpointed together and
 :meth:`LivePipeline.start` resumes from them (see :mod:`shopstream.api.serve_checkpoints`).
 
+The store commits the values of many requests at once, at most ``store_commit_ms`` after
+the last commit (the pipeline thread waits for the next request only that long when
+values wait); a checkpoint, an erasure and a stop commit first. Before, every request
+had its own commit, and each commit makes every read worker's SQLite connection re-read
+the pages it changed. The pipeline thread also lowers its own priority by
+``pipeline_nice`` so that, on a busy machine, the threads answering requests and the
+read workers get the CPU first.
+
 Examples
 --------
 >>> import tempfile, time
@@ -45,7 +53,9 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import os
 import queue
+import sys
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
@@ -99,7 +109,9 @@ class LivePipeline:
             profiles=ProfilesConfig() if self.config.profiles else None,
             trends=TrendsConfig() if self.config.trends else None)
         self.topology = default_topology(cfg)
-        self.tap = (StoreTap(store, retention=self.config.retention)
+        # store_commit_ms 0 commits after every request (the tap's own 50 ms bound stays).
+        delay_s = (self.config.store_commit_ms or 50) / 1000
+        self.tap = (StoreTap(store, max_delay_s=delay_s, retention=self.config.retention)
                     if store is not None else None)
         self.listeners: list[Callable[[Output], None]] = []
         self.engine = Engine(self.topology, self.config.out_of_orderness_ms, self._emit)
@@ -121,6 +133,9 @@ class LivePipeline:
         self.last_error = ""
         #: Why the pipeline stopped (an operator raised), or ``None`` while it runs.
         self.failure: str | None = None
+        #: The pipeline thread's nice value once it lowered it (``None`` before, or when
+        #: it could not: not Linux, ``pipeline_nice`` 0).
+        self.nice: int | None = None
         self._waiting = 0
 
     @property
@@ -235,9 +250,10 @@ class LivePipeline:
         self.durability.close()
 
     def _loop(self) -> None:
+        self._lower_priority()
         durable = self.checkpoints is not None
         while True:
-            entry = self._queue.get()
+            entry = self._next()
             if entry is None:
                 self._operators(self.engine.drain)
                 if self.tap is not None:
@@ -253,7 +269,40 @@ class LivePipeline:
             if self.durability.due():
                 self._guarded(self.checkpoint_now)
             elif self.tap is not None:
-                self._guarded(self.tap.flush)
+                self._guarded(self.tap.flush_due if self.config.store_commit_ms
+                              else self.tap.flush)
+
+    def _next(self) -> Entry | None:
+        """The next entry of the log; while waiting for it, commit the store's waiting
+        values when they are due (so that none waits much longer than
+        ``store_commit_ms``, whenever the next request comes)."""
+        tap = self.tap
+        if tap is None:
+            return self._queue.get()
+        while True:
+            wait = tap.due_in() if self.failure is None else None
+            if wait is None:
+                return self._queue.get()
+            try:
+                return self._queue.get(timeout=wait) if wait > 0 else self._queue.get_nowait()
+            except queue.Empty:
+                self._guarded(tap.flush_due)
+
+    def _lower_priority(self) -> None:
+        """Add ``pipeline_nice`` to this thread's nice value (Linux: a thread's id is a
+        valid ``PRIO_PROCESS`` target there, and only that thread changes)."""
+        step = self.config.pipeline_nice
+        if not step or not sys.platform.startswith("linux"):
+            return
+        tid = threading.get_native_id()
+        try:
+            nice = min(19, os.getpriority(os.PRIO_PROCESS, tid) + step)
+            os.setpriority(os.PRIO_PROCESS, tid, nice)
+        except OSError as exc:
+            log.warning("serve pipeline: cannot lower the pipeline thread's priority "
+                        "(pipeline_nice %d): %s", step, exc)
+            return
+        self.nice = nice
 
     def _apply(self, entry: Entry) -> None:
         self.durability.record(entry)

@@ -51,6 +51,19 @@ class LiveConfig:
     checkpoints
         Where and how often to checkpoint, with the write-ahead log that makes every 202
         durable (``None``: no log, no checkpoints; 202 means "queued in memory").
+    store_commit_ms
+        Longest wall time a computed value waits before the store commits it (default
+        250 ms; 0: one commit after every request, as before). Values of many requests
+        share one commit, and every commit makes the read workers' SQLite connections
+        re-read what changed. It delays store reads only: a 202 still waits for the
+        write-ahead log alone, WebSocket pushes are not delayed, and a checkpoint, an
+        erasure and a stop commit first. The bound holds from the end of the request
+        being processed (a long request is not cut).
+    pipeline_nice
+        Added to the nice value of the pipeline thread (which runs the operators and
+        writes the store) when it starts (default 5; 0: unchanged): on a busy machine
+        the threads answering requests and the read workers get the CPU first. Lowering
+        a priority needs no privilege; the thread never raises it back.
     """
 
     out_of_orderness_ms: int = 5_000
@@ -69,11 +82,19 @@ class LiveConfig:
     #: ``store`` days, :meth:`~shopstream.privacy.retention.RetentionConfig.cap_ttls`);
     #: ``None``: the built-in times to live.
     store_days: int | None = None
+    store_commit_ms: int = 250
+    pipeline_nice: int = 5
 
     def __post_init__(self) -> None:
         _ = self.retention  # validates store_days
         if self.out_of_orderness_ms < 0:
             msg = f"LiveConfig.out_of_orderness_ms must be >= 0, got {self.out_of_orderness_ms!r}"
+            raise ConfigError(msg)
+        if self.store_commit_ms < 0:
+            msg = f"LiveConfig.store_commit_ms must be >= 0, got {self.store_commit_ms!r}"
+            raise ConfigError(msg)
+        if not 0 <= self.pipeline_nice <= 19:
+            msg = f"LiveConfig.pipeline_nice must be in 0..19, got {self.pipeline_nice!r}"
             raise ConfigError(msg)
         for name in ("idle_ms", "max_queue", "retry_after_s", "max_buffered"):
             value = getattr(self, name)

@@ -3,7 +3,10 @@ recommendations to a store, in batches.
 
 Entries are buffered and written when ``batch_size`` of them are waiting, when
 ``max_delay_s`` of wall time passed since the last write (so a slow live stream still
-reaches the store promptly), on :meth:`flush` and on :meth:`close`.
+reaches the store promptly), on :meth:`flush` and on :meth:`close`. A caller whose input
+may fall silent asks :meth:`due_in` how long it may wait and calls :meth:`flush_due`
+then, so that no value waits much longer than ``max_delay_s`` (``serve`` does: one
+commit per ``max_delay_s`` at most, instead of one per request).
 
 A store that fails is retried with backoff (:mod:`shopstream.stores.retry`): the values
 wait in order while the pipeline goes on, up to ``RetryConfig.max_waiting`` of them; past
@@ -110,6 +113,41 @@ class StoreTap:
     def flush(self) -> None:
         """Write what is waiting; during an outage, retry until the store takes it."""
         self._deliver(block=True)
+
+    def due_in(self) -> float | None:
+        """Seconds until the values waiting are due (0 when they are), or ``None`` when
+        none wait.
+
+        Examples
+        --------
+        >>> from shopstream.events.records import Output, ShopperFeatures
+        >>> from shopstream.stores.embedded import temporary_store
+        >>> now = [0.0]
+        >>> store = temporary_store()
+        >>> tap = StoreTap(store, max_delay_s=0.05, clock=lambda: now[0])
+        >>> tap.due_in() is None
+        True
+        >>> tap.write(Output("shopper-features", "u1",
+        ...                  ShopperFeatures("user", "u1", 0, {"orders_count_24hr": 3})))
+        >>> now[0] = 0.02
+        >>> round(tap.due_in(), 3), store.get("user:u1:orders_count_24hr")
+        (0.03, None)
+        >>> tap.flush_due(); tap.waiting  # the feature and its update time
+        2
+        >>> now[0] = 0.05
+        >>> tap.flush_due(); tap.waiting, store.get("user:u1:orders_count_24hr")
+        (0, 3)
+        """
+        if not self._pending:
+            return None
+        return max(0.0, self._last_flush + self.max_delay_s - self._clock())
+
+    def flush_due(self) -> None:
+        """Write what is waiting if ``max_delay_s`` passed since the last write; during
+        an outage only when its backoff allows (it blocks, as :meth:`write` does, only
+        once ``RetryConfig.max_waiting`` values wait)."""
+        if self.due_in() == 0:
+            self._deliver(block=len(self._pending) >= self.retry.max_waiting)
 
     def _deliver(self, block: bool) -> None:
         self._last_flush = self._clock()
