@@ -114,6 +114,10 @@ class ServeConfig:
         Processes answering reads on ``read_port`` beside the pipeline's process (see
         :mod:`shopstream.api.read_workers`); 0: none. ``read_port`` ``None``: ``port +
         1`` (any free port when ``port`` is 0).
+    store_commit_ms, pipeline_nice
+        How long a computed value may wait for the store's commit, and how much lower the
+        pipeline thread's priority is (``serve --store-commit-ms``, ``--pipeline-nice``;
+        see :class:`~shopstream.api.live_config.LiveConfig`).
     """
 
     store: str
@@ -149,6 +153,8 @@ class ServeConfig:
     store_days: int | None = None
     read_workers: int = 0
     read_port: int | None = None
+    store_commit_ms: int = LiveConfig.store_commit_ms
+    pipeline_nice: int = LiveConfig.pipeline_nice
 
     def __post_init__(self) -> None:
         if isinstance(self.input_limits, dict):  # from the workers' JSON environment
@@ -195,7 +201,8 @@ class ServeConfig:
                           max_buffered=self.max_buffered_events, checkpoints=checkpoints,
                           input_limits=self.input_limits,
                           profiles=self.profiles, trends=self.trends,
-                          store_days=self.store_days)
+                          store_days=self.store_days, store_commit_ms=self.store_commit_ms,
+                          pipeline_nice=self.pipeline_nice)
 
     @property
     def security(self) -> SecurityConfig:

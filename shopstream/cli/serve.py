@@ -141,9 +141,10 @@ def _add_source_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--postgres", metavar="DSN",
                         help="also serve the shop database's read API under /shop "
                              "(see `shopstream db`)")
-    parser.add_argument("--lake", metavar="DIR",
-                        help="also serve the named reports of this Parquet lake under "
-                             "/reports (see `shopstream report`)")
+    parser.add_argument("--lake", metavar="DIR|s3://BUCKET/PREFIX",
+                        help="also serve the named reports of this Parquet lake (a "
+                             "directory or a lake on S3) under /reports (see `shopstream "
+                             "report`)")
 
 
 def _add_jobs_arguments(parser: argparse.ArgumentParser) -> None:

@@ -8,8 +8,8 @@ Examples
 >>> args = parser.parse_args(["--checkpoint-dir", "ck", "--max-pending-events", "5000"])
 >>> sorted(durability_options(args).items())  # doctest: +NORMALIZE_WHITESPACE
 [('checkpoint_dir', 'ck'), ('checkpoint_every', 100000), ('checkpoint_seconds', 30.0),
- ('max_buffered_events', 200000), ('max_pending_events', 5000),
- ('wal_segment_bytes', 67108864)]
+ ('max_buffered_events', 200000), ('max_pending_events', 5000), ('pipeline_nice', 5),
+ ('store_commit_ms', 250), ('wal_segment_bytes', 67108864)]
 """
 
 from __future__ import annotations
@@ -21,8 +21,8 @@ __all__ = ["add_durability_arguments", "durability_options"]
 
 
 def add_durability_arguments(parser: argparse.ArgumentParser) -> None:
-    """``--max-pending-events``, ``--max-buffered-events``, ``--checkpoint-dir`` and the
-    checkpoint intervals."""
+    """``--max-pending-events``, ``--max-buffered-events``, ``--checkpoint-dir``, the
+    checkpoint intervals, ``--store-commit-ms`` and ``--pipeline-nice``."""
     group = parser.add_argument_group(
         "backpressure and durability",
         "Accepted events wait for the hosted pipeline in a bounded queue; when it is full "
@@ -50,6 +50,13 @@ def add_durability_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--wal-segment-bytes", type=int, default=64 * 1024 * 1024,
                        metavar="N", help="size of one write-ahead log segment; segments "
                                          "a checkpoint covers are deleted (default 64 MiB)")
+    group.add_argument("--store-commit-ms", type=int, default=250, metavar="MS",
+                       help="longest a computed value waits for the store's commit; values "
+                            "of many requests share one commit, so reads re-read less "
+                            "(default 250; 0: a commit after every request)")
+    group.add_argument("--pipeline-nice", type=int, default=5, metavar="N",
+                       help="lower the pipeline thread's priority by N (0..19), so request "
+                            "threads and read workers get the CPU first (default 5)")
 
 
 def durability_options(args: argparse.Namespace) -> dict[str, Any]:
@@ -59,4 +66,6 @@ def durability_options(args: argparse.Namespace) -> dict[str, Any]:
             "checkpoint_dir": args.checkpoint_dir,
             "checkpoint_every": args.checkpoint_every,
             "checkpoint_seconds": args.checkpoint_seconds,
-            "wal_segment_bytes": args.wal_segment_bytes}
+            "wal_segment_bytes": args.wal_segment_bytes,
+            "store_commit_ms": args.store_commit_ms,
+            "pipeline_nice": args.pipeline_nice}

@@ -67,6 +67,19 @@ def test_serve_options() -> None:
         LiveConfig(idle_ms=0)
 
 
+def test_serve_store_commit_and_priority_options_reach_the_hosted_pipeline() -> None:
+    from shopstream.cli.serve_durability import durability_options
+
+    args = build_parser().parse_args(["serve", "--store", "f.db", "--store-commit-ms", "0",
+                                      "--pipeline-nice", "12"])
+    live = ServeConfig(store="f.db", **durability_options(args)).live
+    assert (live.store_commit_ms, live.pipeline_nice) == (0, 12)
+    defaults = ServeConfig(store="f.db").live
+    assert (defaults.store_commit_ms, defaults.pipeline_nice) == (250, 5)
+    with pytest.raises(ConfigError, match=r"LiveConfig\.pipeline_nice must be in 0\.\.19, got 20"):
+        ServeConfig(store="f.db", pipeline_nice=20)
+
+
 def test_serve_security_options(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from shopstream.cli.serve import security_options
 
