@@ -53,9 +53,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
-import os
 import queue
-import sys
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
@@ -71,6 +69,7 @@ from shopstream.api.ingest_log import Entry, IngestLog
 from shopstream.api.live_config import LiveConfig
 from shopstream.api.live_durability import LiveDurability, MetricLine
 from shopstream.api.serve_checkpoints import ServeCheckpoints
+from shopstream.api.thread_priority import lower_thread_priority
 from shopstream.api.validation import EventRejection, validate_raw
 from shopstream.events.decode import EventDecoder
 from shopstream.events.model import ShopperEvent
@@ -289,20 +288,9 @@ class LivePipeline:
                 self._guarded(tap.flush_due)
 
     def _lower_priority(self) -> None:
-        """Add ``pipeline_nice`` to this thread's nice value (Linux: a thread's id is a
-        valid ``PRIO_PROCESS`` target there, and only that thread changes)."""
-        step = self.config.pipeline_nice
-        if not step or not sys.platform.startswith("linux"):
-            return
-        tid = threading.get_native_id()
-        try:
-            nice = min(19, os.getpriority(os.PRIO_PROCESS, tid) + step)
-            os.setpriority(os.PRIO_PROCESS, tid, nice)
-        except OSError as exc:
-            log.warning("serve pipeline: cannot lower the pipeline thread's priority "
-                        "(pipeline_nice %d): %s", step, exc)
-            return
-        self.nice = nice
+        """Add ``pipeline_nice`` to this thread's nice value (see
+        :func:`~shopstream.api.thread_priority.lower_thread_priority`)."""
+        self.nice = lower_thread_priority(self.config.pipeline_nice)
 
     def _apply(self, entry: Entry) -> None:
         self.durability.record(entry)
