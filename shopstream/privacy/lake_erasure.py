@@ -125,6 +125,11 @@ def erase_from_lake(directory: str | Path, ids: frozenset[str],
                     sessions: Iterable[str] = ()) -> LakeErasure:
     """Rewrite the lake under ``directory`` without the rows of the shopper of ``ids``
     (and of ``sessions``, plus the sessions their rows name)."""
+    if str(directory).startswith("s3://"):
+        msg = (f"erase: erasure from a lake on S3 ({str(directory)!r}) is not supported "
+               "yet; erase from a local lake, or remove the shopper's rows from the S3 lake "
+               "by other means")
+        raise LakeError(msg)
     root = Path(directory)
     if not root.is_dir():
         msg = f"erase: the lake {str(root)!r} is not a directory"
