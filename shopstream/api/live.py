@@ -251,6 +251,7 @@ class LivePipeline:
     def _loop(self) -> None:
         self._lower_priority()
         durable = self.checkpoints is not None
+        failure_flushed = False
         while True:
             entry = self._next()
             if entry is None:
@@ -264,7 +265,12 @@ class LivePipeline:
             with self._lock:
                 self._waiting -= len(entry.events)
             if self.failure is not None:
-                continue  # nothing more is applied, nor checkpointed past the failure
+                # Nothing more is applied, nor checkpointed past the failure; what earlier
+                # requests computed is committed now, not at the stop (store_commit_ms).
+                if self.tap is not None and not failure_flushed:
+                    failure_flushed = True
+                    self._guarded(self.tap.flush)
+                continue
             if self.durability.due():
                 self._guarded(self.checkpoint_now)
             elif self.tap is not None:

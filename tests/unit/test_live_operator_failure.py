@@ -119,3 +119,27 @@ def test_without_a_failure_health_and_metrics_say_so(
     with httpx.Client(base_url=running.url, timeout=10) as http:
         assert http.get("/health").json()["pipeline"]["failure"] is None
         assert "shopstream_pipeline_failed 0" in http.get("/metrics").text.splitlines()
+
+
+def test_what_earlier_requests_computed_is_committed_when_an_operator_fails(
+        tmp_path: Path) -> None:
+    """With batched store commits (``store_commit_ms``), values computed before the
+    failure reach the store at once, not only when the server stops."""
+    store = SqliteStore(str(tmp_path / "features.db"))
+    reader = SqliteStore(str(tmp_path / "features.db"))  # a read worker's own connection
+    live = _live(store)
+    live.config = LiveConfig(out_of_orderness_ms=0, idle_ms=10, store_commit_ms=60_000)
+    live.start()
+    try:
+        live.submit([_line("p1")])
+        _wait(lambda: live.processed == 1)
+        live.submit([_line("p2", "s2")])  # its values wait for the next commit (60 s)
+        _wait(lambda: live.processed == 2 and live.tap is not None and live.tap.waiting > 0)
+        assert reader.get("recs:session:s2") is None
+        live.submit([_line("boom", "s3")])
+        _wait(lambda: live.failure is not None)
+        _wait(lambda: reader.get("recs:session:s2") is not None, seconds=10)
+    finally:
+        live.stop()
+        reader.close()
+        store.close()
