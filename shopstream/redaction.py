@@ -29,9 +29,22 @@ import re
 
 __all__ = ["hide_secrets", "hide_url", "redact", "secrets_of", "url_origin"]
 
-# scheme://USERINFO@: the user information runs to the last "@" of the authority (as
-# urllib and redis-py read it), so a password holding "@" or ":" is hidden whole.
-_USERINFO = re.compile(r"(?P<scheme>\b[A-Za-z][A-Za-z0-9+.-]*://)(?P<info>[^\s/?#'\"]*)@")
+# scheme://USERINFO@. A candidate runs to the last "@" before a blank, a quote, another
+# "://" or the end; what it is (see _userinfo):
+# - no "/", "?" or "#" in it: the user information (as urllib and redis-py read it), so
+#   a password holding "@" or ":" is hidden whole;
+# - else its authority (the part before the first "/", "?", "#") holds an "@": the
+#   user information runs to that "@" (https://u:p@host/a@b);
+# - else it is the user information when the scheme carries credentials and never has
+#   "@" in a path (Redis, PostgreSQL: redis://u:p/w@h), or when its authority holds a
+#   ":" that is not a port (s3://AKIA:ab/cd@bucket: AWS secret keys hold "/");
+# - else it is no user information: a path with "@" (https://host/a@b,
+#   https://host:443/a@b, s3://bucket/a@b/key) is left as it is.
+_CANDIDATE = re.compile(r"(?P<scheme>\b[A-Za-z][A-Za-z0-9+.-]*://)"
+                        r"(?P<info>(?:(?!://)[^\s'\"])*)@")
+_CREDENTIAL_SCHEMES = frozenset({"redis://", "rediss://", "postgres://", "postgresql://"})
+_SPLIT = re.compile(r"[/?#]")
+_PORT = re.compile(r"[^:]*:[0-9]{1,5}")
 # password=... (libpq's sslpassword too): a query parameter ends at "&"; a key=value
 # value is quoted (libpq's backslash escapes inside) or runs to the next blank.
 _QUERY_PARAM = re.compile(r"(?P<key>[?&](?:ssl)?password=)[^\s&#'\"]*", re.IGNORECASE)
@@ -44,14 +57,30 @@ _URL = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)(?P<authority>[^/?#]*)
 _QUOTED = re.compile(r'"([^"]*)"')
 
 
+def _userinfo(match: re.Match[str]) -> str | None:
+    """The user information of a :data:`_CANDIDATE` match (the rules above), or ``None``."""
+    scheme, info = match.group("scheme").lower(), match.group("info")
+    authority = _SPLIT.split(info, maxsplit=1)[0]
+    if authority == info:
+        return info
+    if "@" in authority:
+        return authority.rpartition("@")[0]
+    if scheme in _CREDENTIAL_SCHEMES or (":" in authority and not _PORT.fullmatch(authority)):
+        return info
+    return None
+
+
 def _hide_userinfo(match: re.Match[str]) -> str:
-    scheme, info = match.group("scheme"), match.group("info")
+    scheme, info = match.group("scheme"), _userinfo(match)
+    if info is None:
+        return match.group(0)
+    after = match.group(0)[len(scheme) + len(info) + 1:]  # the rest of a path with "@"
     user, colon, _ = info.partition(":")
     if colon:
-        return f"{scheme}{user}:***@"
+        return f"{scheme}{user}:***@{after}"
     if scheme.lower().startswith("postgres"):
         return match.group(0)  # libpq: a lone user part is the user name
-    return f"{scheme}***@"
+    return f"{scheme}***@{after}"
 
 
 def redact(text: str) -> str:
@@ -64,8 +93,13 @@ def redact(text: str) -> str:
     ('postgresql://shop:***@db/shop', 'redis://:***@h')
     >>> redact("/data/features.db")
     '/data/features.db'
+
+    A secret key holding ``/`` is hidden whole; a path holding ``@`` is no password:
+
+    >>> redact("s3://AKIA:ab/cd@bucket/p"), redact("https://host/a@b")
+    ('s3://AKIA:***@bucket/p', 'https://host/a@b')
     """
-    text = _USERINFO.sub(_hide_userinfo, text)
+    text = _CANDIDATE.sub(_hide_userinfo, text)
     return _KV_PARAM.sub(r"\g<key>***", _QUERY_PARAM.sub(r"\g<key>***", text))
 
 
@@ -83,8 +117,8 @@ def secrets_of(dsn: str, parsed: str | None = None) -> list[str]:
     ['s3cret', 'word']
     """
     found = {parsed} if parsed else set()
-    for match in _USERINFO.finditer(dsn):
-        found.add(match.group("info").partition(":")[2])
+    for match in _CANDIDATE.finditer(dsn):
+        found.add((_userinfo(match) or "").partition(":")[2])
     for match in _KV_PARAM.finditer(dsn):
         found.add(match.group("value").strip("'"))
         if parsed is None:

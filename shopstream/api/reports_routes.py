@@ -29,6 +29,7 @@ from typing import Any, Literal
 import msgspec
 
 from shopstream.errors import require
+from shopstream.redaction import redact
 
 try:
     import fastapi
@@ -64,18 +65,20 @@ def _run(lake: str, name: str, source: str, limit: int) -> dict[str, Any]:
 
     on_s3 = is_s3_url(lake)  # read through its commit log by lake.query, like `report`
     if not on_s3 and not Path(lake).is_dir():
-        raise fastapi.HTTPException(503, f"the lake directory {lake!r} does not exist yet")
+        raise fastapi.HTTPException(503, redact(f"the lake directory {lake!r} does not exist "
+                                                "yet"))
     if source == "shop" and on_s3:
-        raise fastapi.HTTPException(404, f"the lake {lake!r} has no shop tables: `lake "
-                                         "export` writes them to a local lake directory")
+        raise fastapi.HTTPException(404, redact(f"the lake {lake!r} has no shop tables: "
+                                                "`lake export` writes them to a local lake "
+                                                "directory"))
     if source == "shop" and not read_state(lake)["tables"]:
-        raise fastapi.HTTPException(404, "the lake has no shop tables: run `shopstream lake "
-                                         f"export --postgres DSN --lake {lake}`")
+        raise fastapi.HTTPException(404, redact("the lake has no shop tables: run `shopstream "
+                                                f"lake export --postgres DSN --lake {lake}`"))
     sql = shop_report_sql(name) if source == "shop" else report_sql(name)
     try:
         columns, rows = query(lake, f"{sql}\n        LIMIT {limit + 1}")
     except LakeError as exc:
-        raise fastapi.HTTPException(500, f"report {name!r}: {exc}") from None
+        raise fastapi.HTTPException(500, redact(f"report {name!r}: {exc}")) from None
     return {"report": name, "source": source, "columns": columns,
             "rows": [{c: jsonable(v) for c, v in zip(columns, row, strict=True)}
                      for row in rows[:limit]],

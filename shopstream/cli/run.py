@@ -35,7 +35,7 @@ from shopstream.privacy.retention import RetentionConfig
 from shopstream.profiles.trends import TrendsConfig
 from shopstream.recommend.blend import BlendConfig
 from shopstream.recommend.suite import RecommendConfig
-from shopstream.redaction import url_origin
+from shopstream.redaction import redact, url_origin
 from shopstream.runners.embedded.runner import EmbeddedRunner, RunnerConfig, Tap
 from shopstream.runners.embedded.summary import RunSummary
 from shopstream.stores import open_store
@@ -299,7 +299,7 @@ def _print_summary(args: argparse.Namespace, summary: RunSummary, taps: list[Tap
     # A webhook's path or query may be its token (Slack-style hooks): the host alone.
     hooks = {url_origin(tap.config.url): asdict(tap.stats())
              for tap in taps if isinstance(tap, WebhookTap)}
-    lake_stats = ({"directory": args.lake, "rows": lake.rows, "files": lake.files}
+    lake_stats = ({"directory": redact(args.lake), "rows": lake.rows, "files": lake.files}
                   if lake is not None else None)
     if args.json:
         print(json.dumps(asdict(summary) | {"events_per_second": summary.events_per_second}
@@ -314,7 +314,7 @@ def _print_summary(args: argparse.Namespace, summary: RunSummary, taps: list[Tap
             written = sum(t.written for t in taps if isinstance(t, StoreTap))
             print(f"store {store.url}: {written:,} feature values written")
         if lake is not None:
-            print(f"lake {args.lake}: {sum(lake.rows.values()):,} rows in "
+            print(f"lake {redact(args.lake)}: {sum(lake.rows.values()):,} rows in "
                   f"{lake.files:,} Parquet files")
 
 

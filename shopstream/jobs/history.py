@@ -30,6 +30,7 @@ from shopstream.errors import DecodeError
 from shopstream.events.decode import EventDecoder
 from shopstream.events.model import EventType, Item, ShopperEvent
 from shopstream.jobs.errors import JobError, JobSetupError
+from shopstream.redaction import redact
 
 if TYPE_CHECKING:
     import duckdb
@@ -106,7 +107,7 @@ def _connect(lake: str, job: str) -> duckdb.DuckDBPyConnection:
     try:
         return connect(lake)
     except LakeError as exc:
-        msg = f"{job}: cannot read the lake {lake!r}: {exc}"
+        msg = redact(f"{job}: cannot read the lake {lake!r}: {exc}")  # an s3:// key
         raise JobError(msg) from None
 
 

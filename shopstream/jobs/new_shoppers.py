@@ -48,6 +48,7 @@ from dataclasses import dataclass
 from shopstream.jobs.errors import JobError
 from shopstream.jobs.history import may_hold_events
 from shopstream.jobs.recs import ACTIVITY_FEATURES, scan_user_feature
+from shopstream.redaction import redact
 from shopstream.stores.base import FeatureStore
 
 __all__ = ["NewShoppers", "shoppers_since"]
@@ -117,6 +118,6 @@ def _lake_last_seen(lake: str | None, known: Collection[str], since_ms: int,
         finally:
             con.close()
     except (duckdb.Error, LakeError) as exc:
-        msg = f"daily-recommendations: cannot read the lake {lake!r}: {exc}"
+        msg = redact(f"daily-recommendations: cannot read the lake {lake!r}: {exc}")
         raise JobError(msg) from None
     return found

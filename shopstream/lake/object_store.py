@@ -41,6 +41,7 @@ from typing import Any, TypeVar
 from urllib.parse import parse_qsl, urlsplit
 
 from shopstream.lake.errors import LakeError
+from shopstream.redaction import redact
 
 __all__ = ["ObjectStore", "S3Url", "is_s3_url", "parse_s3_url"]
 
@@ -106,16 +107,17 @@ def parse_s3_url(text: str) -> S3Url:
     """
     parts = urlsplit(text)
     if parts.scheme != "s3" or not text.startswith("s3://") or not parts.netloc:
-        msg = f"lake URL {text!r} is not s3://BUCKET/PREFIX"
+        msg = f"lake URL {redact(text)!r} is not s3://BUCKET/PREFIX"
         raise LakeError(msg)
     if not _BUCKET.match(parts.netloc):
-        msg = (f"lake URL {text!r}: {parts.netloc!r} is not a bucket name (3 to 63 "
-               "lower-case letters, digits, dots and hyphens)")
+        shown = redact(text)  # a key and secret before the bucket are no bucket name
+        msg = (f"lake URL {shown!r}: {urlsplit(shown).netloc!r} is not a bucket name (3 to "
+               "63 lower-case letters, digits, dots and hyphens)")
         raise LakeError(msg)
     options = dict(parse_qsl(parts.query, keep_blank_values=True))
     for name in options:
         if name not in _OPTIONS:
-            msg = (f"lake URL {text!r}: unknown option {name!r} "
+            msg = (f"lake URL {redact(text)!r}: unknown option {name!r} "
                    f"(known: {', '.join(_OPTIONS)})")
             raise LakeError(msg)
     endpoint = options.get("endpoint_override") or None

@@ -4,10 +4,12 @@ webhook's URL (host alone) in the run summary and the webhook's error lines."""
 
 from __future__ import annotations
 
+import argparse
 import json
 import logging
 from collections.abc import Callable
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -16,7 +18,11 @@ from shopstream.connectors import postgres_cdc
 from shopstream.connectors.webhook import WebhookConfig, WebhookTap
 from shopstream.errors import ConfigError
 from shopstream.events.records import Output
-from shopstream.redaction import redact
+from shopstream.jobs.errors import JobError
+from shopstream.lake.errors import LakeError
+from shopstream.lake.object_store import parse_s3_url
+from shopstream.redaction import redact, secrets_of
+from shopstream.runners.embedded.summary import RunSummary
 from shopstream.shopdb import connection
 from shopstream.shopdb.connection import connection_reason, describe, psycopg2, safe_dsn
 from shopstream.stores.open import redact_url
@@ -135,3 +141,72 @@ def test_a_webhook_config_repr_hides_its_url() -> None:
     shown = repr(WebhookConfig("https://hooks.example.com/T00/B00/s3cretPATH?token=s3cretQ"))
     assert "s3cret" not in shown
     assert "WebhookConfig(" in shown
+
+
+# A user information holding "/" (AWS secret keys do): hidden whole; a path holding "@"
+# without user information is left as it is.
+@pytest.mark.parametrize(("text", "shown"), [
+    ("s3://AKIA:ab/cd@bucket/p", "s3://AKIA:***@bucket/p"),
+    ("s3://AKIA:s3cret@bucket/p", "s3://AKIA:***@bucket/p"),
+    ("redis://u:p/w@h:6379", "redis://u:***@h:6379"),
+    ("rediss://to/ken@cache/0", "rediss://***@cache/0"),
+    ("s3://AKIA:a?b#c/d@bucket/p?region=x", "s3://AKIA:***@bucket/p?region=x"),
+    ("cannot read 's3://AKIA:ab/cd@bucket/p': no", "cannot read 's3://AKIA:***@bucket/p': no"),
+    ("https://u:pw9@host/a@b", "https://u:***@host/a@b"),
+    ("a redis://h/0,redis://u:pw/9@h2 b", "a redis://h/0,redis://u:***@h2 b"),
+    ("https://host/a@b", "https://host/a@b"),
+    ("https://host:443/a@b?c=d@e", "https://host:443/a@b?c=d@e"),
+    ("s3://bucket/a@b/key", "s3://bucket/a@b/key"),
+    ("postgresql://shop/x@db", "postgresql://shop/x@db"),
+])
+def test_a_user_information_holding_a_slash_is_hidden_whole(text: str, shown: str) -> None:
+    assert redact(text) == shown
+    if ":***@" in shown:  # secrets_of: the passwords
+        assert [s for s in secrets_of(text) if s in text] and not [
+            s for s in secrets_of(text) if s in shown], secrets_of(text)
+
+
+_LAKE = "s3://AKIA:ab/cd@bucket/p"  # "ab/cd": a secret key before a bucket
+
+
+@pytest.mark.parametrize("url", [_LAKE, "s3://AKIA:ab/cd@Bucket_/p",
+                                 "s3://AKIA:ab/cd@bucket/p?nope=1"])
+def test_the_lake_url_errors_hide_the_secret_key(url: str) -> None:
+    with pytest.raises(LakeError) as caught:
+        parse_s3_url(url)
+    assert "ab/cd" not in str(caught.value) and "AKIA:***@" in str(caught.value), caught.value
+
+
+@pytest.mark.parametrize("json_out", [False, True])
+def test_the_run_summary_hides_the_lake_secret_key(
+        json_out: bool, capsys: pytest.CaptureFixture[str]) -> None:
+    from shopstream.cli.run import _print_summary
+
+    args = argparse.Namespace(lake=_LAKE, json=json_out)
+    lake = SimpleNamespace(rows={"events": 3}, files=1)
+    _print_summary(args, RunSummary(3, 3, 0, 0, 1, {}, 1.0, "out"), [], None, lake)
+    out = capsys.readouterr().out
+    assert "ab/cd" not in out and "s3://AKIA:***@bucket/p" in out, out
+
+
+@pytest.mark.parametrize(("source", "status"), [("shop", 404), ("events", 500)])
+def test_the_reports_routes_hide_the_lake_secret_key(source: str, status: int) -> None:
+    import fastapi
+
+    from shopstream.api.reports_routes import _run
+
+    with pytest.raises(fastapi.HTTPException) as caught:
+        _run(_LAKE, "revenue", source, 10)
+    assert caught.value.status_code == status
+    assert "ab/cd" not in str(caught.value.detail), caught.value.detail
+
+
+def test_the_jobs_error_lines_hide_the_lake_secret_key() -> None:
+    from shopstream.jobs.history import read_history
+    from shopstream.jobs.new_shoppers import _lake_last_seen
+
+    for read in (lambda: read_history(_LAKE, None, 7),
+                 lambda: _lake_last_seen(_LAKE, set(), 0, 10)):
+        with pytest.raises(JobError) as caught:
+            read()
+        assert "ab/cd" not in str(caught.value) and "AKIA:***@" in str(caught.value)
