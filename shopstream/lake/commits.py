@@ -65,10 +65,23 @@ class Commit:
     drop_runs: tuple[str, ...] = ()
 
 
-def write_commit(store: ObjectStore, commit: Commit) -> None:
-    """PUT ``commit`` (after the objects it adds are all in place)."""
+def write_commit(store: ObjectStore, commit: Commit, exclusive: bool = False) -> None:
+    """PUT ``commit`` (after the objects it adds are all in place). ``exclusive``: only
+    if no commit of that name is there (``If-None-Match``), so that a paused old writer
+    cannot overwrite a resumed run's commit; one found with the same body is this PUT's
+    own (retried after its answer was lost)."""
     body = {k: v for k, v in asdict(commit).items() if k != "name"}
-    store.put(commit.name, json.dumps(body, sort_keys=True).encode())
+    data = json.dumps(body, sort_keys=True).encode()
+    if not exclusive:
+        store.put(commit.name, data)
+        return
+    if store.put_if(commit.name, data, None) is not None:
+        return
+    found = store.get(commit.name)
+    if found is None or found[0] != data:
+        msg = (f"lake {store.location.url}: commit {commit.name!r} was written by another "
+               "writer meanwhile; this writer's flush is not committed")
+        raise LakeError(msg)
 
 
 def read_commits(store: ObjectStore) -> list[Commit]:

@@ -59,19 +59,43 @@ def _process_start(pid: int) -> str | None:
         return ""
 
 
+_BOOT_ID = "/proc/sys/kernel/random/boot_id"
+_PID_NAMESPACE = "/proc/self/ns/pid"
+
+
+def _pid_space() -> tuple[str, int] | None:
+    """Where this process's pid means something: the kernel's boot id and the inode of
+    its pid namespace; ``None`` when either cannot be read (off Linux)."""
+    try:
+        with open(_BOOT_ID, encoding="ascii") as boot:
+            boot_id = boot.read().strip()
+        namespace = os.stat(_PID_NAMESPACE).st_ino
+    except OSError:
+        return None
+    return (boot_id, namespace) if boot_id else None
+
+
 def lock_body(run: str, expires_ms: int, owner: str = "") -> dict[str, Any]:
-    """What a holder writes into the lock: who it is, where, and until when."""
+    """What a holder writes into the lock: who it is, where (host, and the boot and pid
+    namespace its pid belongs to), and until when."""
+    boot_id, pid_ns = _pid_space() or (None, None)
     return {"owner": owner or uuid.uuid4().hex, "run": run, "host": socket.gethostname(),
             "pid": os.getpid(), "pid_start": _process_start(os.getpid()),
-            "expires_ms": expires_ms}
+            "boot_id": boot_id, "pid_ns": pid_ns, "expires_ms": expires_ms}
 
 
 def holder_is_gone(body: dict[str, Any], now_ms: int) -> bool:
     """Whether the writer that holds a lock with ``body`` may be taken over from: its
-    lease ended, or it was a process of this host that no longer runs."""
+    lease ended, or it was a process that no longer runs, which only a reader with the
+    same host name, boot id and pid namespace can tell (containers may share a host name
+    with pid namespaces of their own); a lock without boot id or namespace (off Linux,
+    or written by an older version) waits for its lease."""
     if int(body.get("expires_ms", 0)) <= now_ms:
         return True
-    if body.get("host") != socket.gethostname() or not isinstance(body.get("pid"), int):
+    space = _pid_space()
+    if (space is None or body.get("host") != socket.gethostname()
+            or not isinstance(body.get("pid"), int)
+            or (body.get("boot_id"), body.get("pid_ns")) != space):
         return False
     started = _process_start(body["pid"])
     return started is None or (started != "" and started != body.get("pid_start"))
@@ -96,14 +120,30 @@ class LeaseLock:
         self._thread: threading.Thread | None = None
         self._mutex = threading.Lock()
 
-    def _body(self) -> bytes:
-        self._expires_ms = int(time.time() * 1000 + self.lease_s * 1000)
-        return json.dumps(lock_body(self.run, self._expires_ms, self.owner)).encode()
+    def _body(self) -> tuple[bytes, int]:
+        """The lock's body for a lease from now, and when that lease ends."""
+        expires_ms = int(time.time() * 1000 + self.lease_s * 1000)
+        return json.dumps(lock_body(self.run, expires_ms, self.owner)).encode(), expires_ms
+
+    def _mine(self) -> tuple[str, int] | None:
+        """The lock's ETag and lease end when the lock there is this writer's (a
+        conditional PUT retried after its answer was lost fails its own condition)."""
+        found = self.store.get(LOCK_KEY)
+        if found is None:
+            return None
+        try:
+            holder = json.loads(found[0])
+        except ValueError:
+            return None
+        if not isinstance(holder, dict) or holder.get("owner") != self.owner:
+            return None
+        return found[1], int(holder.get("expires_ms", 0))
 
     def acquire(self) -> None:
         """Take the lock (or fail with one line naming its holder) and start renewing it."""
         for _ in range(5):
-            etag = self.store.put_if(LOCK_KEY, self._body(), None)
+            body, expires_ms = self._body()
+            etag = self.store.put_if(LOCK_KEY, body, None)
             if etag is not None:
                 break
             found = self.store.get(LOCK_KEY)
@@ -113,15 +153,20 @@ class LeaseLock:
                 holder = json.loads(found[0])
             except ValueError:
                 holder = {}
+            if isinstance(holder, dict) and holder.get("owner") == self.owner:
+                etag, expires_ms = found[1], int(holder.get("expires_ms", 0))
+                break  # this writer's own PUT, retried after its answer was lost
             if not holder_is_gone(holder, int(time.time() * 1000)):
                 raise LakeError(self._refusal(holder))
-            etag = self.store.put_if(LOCK_KEY, self._body(), found[1])
+            body, expires_ms = self._body()
+            etag = self.store.put_if(LOCK_KEY, body, found[1])
             if etag is not None:
                 break
         else:
             msg = f"lake {self.store.location.url}: cannot take its lock (writers contend)"
             raise LakeError(msg)
         self._etag = etag
+        self._expires_ms = expires_ms
         self._stop.clear()
         self._thread = threading.Thread(target=self._renew_loop, name="lake-lease",
                                         daemon=True)
@@ -149,26 +194,43 @@ class LeaseLock:
                 "when its lease ends)")
 
     def _renew_loop(self) -> None:
-        while not self._stop.wait(self.lease_s / 3):
-            try:
-                self.renew()
-            except LakeError as exc:
-                self.lost = str(exc)
+        wait = self.lease_s / 3
+        while not self._stop.wait(wait):
+            renewed = self.renew()
             if self.lost:
                 return
+            # A renewal that failed (the store did not answer) is tried again sooner,
+            # until the lease ends.
+            wait = self.lease_s / 3 if renewed else self.lease_s / 12
 
-    def renew(self) -> None:
-        """Extend the lease (the thread does it; a commit may too)."""
+    def renew(self) -> bool:
+        """Extend the lease (the thread does it; a commit may too); whether it was.
+
+        Only a failed condition with another writer's lock in place loses the lock; an
+        error of the store is tried again (by the thread) until the lease ends."""
         with self._mutex:
             if self._etag is None or self.lost:
-                return
-            etag = self.store.put_if(LOCK_KEY, self._body(), self._etag)
-            if etag is None:
-                self.lost = (f"lake {self.store.location.url}: this writer (run {self.run}) "
-                             "lost its lock to another writer; its last flush is not "
-                             "committed")
-            else:
-                self._etag = etag
+                return False
+            try:
+                body, expires_ms = self._body()
+                etag = self.store.put_if(LOCK_KEY, body, self._etag)
+                if etag is None:
+                    mine = self._mine()
+                    if mine is None:
+                        self.lost = (f"lake {self.store.location.url}: this writer (run "
+                                     f"{self.run}) lost its lock to another writer; its "
+                                     "last flush is not committed")
+                        return False
+                    etag, expires_ms = mine
+            except LakeError as exc:
+                if self._expires_ms <= time.time() * 1000:
+                    self.lost = (f"lake {self.store.location.url}: this writer (run "
+                                 f"{self.run}) could not renew its lock before its lease "
+                                 f"ended ({exc}); its last flush is not committed")
+                return False
+            self._etag = etag
+            self._expires_ms = expires_ms
+            return True
 
     def check(self) -> None:
         """Fail when the lock is lost or its lease ended (before a commit)."""

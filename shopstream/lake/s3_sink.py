@@ -18,15 +18,23 @@ replaces them (:mod:`shopstream.lake.runs`).
 One writer at a time: the sink takes the lake's lock when it starts and gives it back
 when it closes; a second writer is refused with one line naming the holder.
 
+The staging directory is ``<checkpoint_dir>/lake-staging/<run>`` when the run has a
+checkpoint directory (cleared when the sink opens, so a killed run's staged files go at its
+resume or next run), else a new directory in the system's temporary directory; either is
+removed when the sink closes.
+
 Bound: a flush's files in the staging directory until they are uploaded.
 """
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import tempfile
+import uuid
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 from shopstream.lake.commits import (
     COMMITS,
@@ -61,7 +69,9 @@ class S3LakeSink(LakeSink):
         # writer holds the lake (start takes the lock; this only reads it).
         self.store.check_bucket()
         LeaseLock(self.store, "").refuse_if_held()
-        self._staging = Path(tempfile.mkdtemp(prefix="shopstream-lake-"))
+        # Created when the sink opens (under the checkpoint directory when there is one).
+        self._staging = Path(tempfile.gettempdir()) / f"shopstream-lake-{uuid.uuid4().hex}"
+        self._checkpoint_dir: Path | None = None
         super().__init__(self._staging, streams, flush_rows, compression, source, batch_rows)
         self.lease_s = lease_s
         self._lease: LeaseLock | None = None
@@ -69,6 +79,19 @@ class S3LakeSink(LakeSink):
     @property
     def location(self) -> str:
         return self.url.url
+
+    def start(self, state: dict[str, Any] | None, resume: bool,
+              checkpoint_dir: str | Path | None) -> None:
+        self._checkpoint_dir = Path(checkpoint_dir) if checkpoint_dir is not None else None
+        super().start(state, resume, checkpoint_dir)
+
+    def _stage_under_checkpoints(self) -> None:
+        """Stage under the checkpoint directory, cleared of a killed run's files."""
+        if self._checkpoint_dir is None or self._writer is not None:
+            return
+        root = self._checkpoint_dir / "lake-staging"
+        shutil.rmtree(root, ignore_errors=True)
+        self._staging = self.directory = root / self.run
 
     def _open_lake(self, resume: bool, started: float) -> None:
         self.store.check_bucket()
@@ -88,13 +111,25 @@ class S3LakeSink(LakeSink):
             self._forget_remote_after(self.seq, commits)
         elif self.source is not None:
             self._replace_runs_of_source(commits)
+        self._stage_under_checkpoints()
         self._staging.mkdir(parents=True, exist_ok=True)
         if self._writer is None:
             self._writer = FlushWriter(self._staging, self.compression, durable=False)
 
     def _forget_remote_after(self, seq: int, commits: list[Commit]) -> None:
         """Delete this run's commits after flush ``seq``, then its objects of those
-        flushes (committed or not): the resume writes their rows again."""
+        flushes (committed or not): the resume writes their rows again. Refused when a
+        compaction merged any of those flushes (its merged object would keep their rows,
+        written again by the resume)."""
+        merged = sorted(key for c in commits for key in c.drops
+                        if (m := _PART.match(key.rsplit("/", 1)[-1])) is not None
+                        and m["run"] == self.run and int(m["seq"]) > seq)
+        if merged:
+            msg = (f"run {self.run} of the lake {self.location} was compacted after the "
+                   f"checkpoint (flush {seq}; {len(merged)} later flush files merged, e.g. "
+                   f"{merged[0]!r}): its resume would write those rows twice; run again "
+                   "without --resume")
+            raise LakeError(msg)
         self.store.delete([c.name for c in commits if c.run == self.run and c.seq > seq])
         stale = []
         for key in self.store.keys("stream="):
@@ -129,7 +164,8 @@ class S3LakeSink(LakeSink):
         self.store.put_files(files)
         lease.check()
         write_commit(self.store, Commit(flush_commit_name(self.run, seq), self.run, seq,
-                                        self.source, tuple(sorted(files))))
+                                        self.source, tuple(sorted(files))),
+                     exclusive=True)
         for path in paths:
             path.unlink()
 
@@ -141,3 +177,6 @@ class S3LakeSink(LakeSink):
                 self._lease.release()
                 self._lease = None
             shutil.rmtree(self._staging, ignore_errors=True)
+            if self._checkpoint_dir is not None:
+                with contextlib.suppress(OSError):  # gone, or another run's files
+                    (self._checkpoint_dir / "lake-staging").rmdir()

@@ -15,7 +15,7 @@ from shopstream.privacy.lake_erasure import erase_from_lake
 def test_erasure_from_an_s3_lake_is_refused_in_one_line(
         tmp_path: Path, capsys: pytest.CaptureFixture[str],
         monkeypatch: pytest.MonkeyPatch) -> None:
-    with pytest.raises(LakeError, match="erasure from a lake on S3 .* is not supported yet"):
+    with pytest.raises(LakeError, match=r"erasure from a lake on S3 .* is not supported yet"):
         erase_from_lake("s3://lake-1/p", frozenset({"ann"}))
     monkeypatch.chdir(tmp_path)  # the default erasure log is ./erasures.jsonl
     assert main(["erase", "ann", "--lake", "s3://lake-1/p"]) == 1
