@@ -37,7 +37,8 @@ __all__ = ["hide_secrets", "hide_url", "redact", "secrets_of", "url_origin"]
 #   user information runs to that "@" (https://u:p@host/a@b);
 # - else it is the user information when the scheme carries credentials and never has
 #   "@" in a path (Redis, PostgreSQL: redis://u:p/w@h), or when its authority holds a
-#   ":" that is not a port (s3://AKIA:ab/cd@bucket: AWS secret keys hold "/");
+#   ":" that is not a port (s3://AKIA:ab/cd@bucket: AWS secret keys hold "/"; an s3://
+#   authority has no port, so s3://AKIA:12/cd@bucket too);
 # - else it is no user information: a path with "@" (https://host/a@b,
 #   https://host:443/a@b, s3://bucket/a@b/key) is left as it is.
 _CANDIDATE = re.compile(r"(?P<scheme>\b[A-Za-z][A-Za-z0-9+.-]*://)"
@@ -45,6 +46,7 @@ _CANDIDATE = re.compile(r"(?P<scheme>\b[A-Za-z][A-Za-z0-9+.-]*://)"
 _CREDENTIAL_SCHEMES = frozenset({"redis://", "rediss://", "postgres://", "postgresql://"})
 _SPLIT = re.compile(r"[/?#]")
 _PORT = re.compile(r"[^:]*:[0-9]{1,5}")
+_NO_PORT_SCHEMES = frozenset({"s3://"})
 # password=... (libpq's sslpassword too): a query parameter ends at "&"; a key=value
 # value is quoted (libpq's backslash escapes inside) or runs to the next blank.
 _QUERY_PARAM = re.compile(r"(?P<key>[?&](?:ssl)?password=)[^\s&#'\"]*", re.IGNORECASE)
@@ -65,7 +67,8 @@ def _userinfo(match: re.Match[str]) -> str | None:
         return info
     if "@" in authority:
         return authority.rpartition("@")[0]
-    if scheme in _CREDENTIAL_SCHEMES or (":" in authority and not _PORT.fullmatch(authority)):
+    port = scheme not in _NO_PORT_SCHEMES and _PORT.fullmatch(authority)
+    if scheme in _CREDENTIAL_SCHEMES or (":" in authority and not port):
         return info
     return None
 

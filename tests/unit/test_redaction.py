@@ -148,6 +148,7 @@ def test_a_webhook_config_repr_hides_its_url() -> None:
 @pytest.mark.parametrize(("text", "shown"), [
     ("s3://AKIA:ab/cd@bucket/p", "s3://AKIA:***@bucket/p"),
     ("s3://AKIA:s3cret@bucket/p", "s3://AKIA:***@bucket/p"),
+    ("s3://AKIA:12/cd@bucket/p", "s3://AKIA:***@bucket/p"),  # "AKIA:12": no port in s3
     ("redis://u:p/w@h:6379", "redis://u:***@h:6379"),
     ("rediss://to/ken@cache/0", "rediss://***@cache/0"),
     ("s3://AKIA:a?b#c/d@bucket/p?region=x", "s3://AKIA:***@bucket/p?region=x"),
