@@ -10,7 +10,9 @@ objects no commit lists, which readers never read and the next compaction delete
 A compaction is a writer: it holds the lake's lock (:mod:`shopstream.lake.lease`), so no
 run writes meanwhile, and it deletes the objects no commit lists (a killed writer's
 uploads whose commit never landed). As on a local lake, do not compact while a run is
-waiting to be resumed.
+waiting to be resumed: when the compaction merges flushes of that run after its
+checkpoint, its ``--resume`` is refused (the merged object keeps those rows) and the run
+must start again without it.
 """
 
 from __future__ import annotations
