@@ -121,7 +121,10 @@ def _compact(args: argparse.Namespace) -> int:
 def _export(args: argparse.Namespace) -> int:
     require_lake()
     if str(args.lake).startswith(("s3:", "S3:")):
-        msg = f"lake export: --lake {args.lake}: exports write a local lake directory only"
+        from shopstream.redaction import redact
+
+        msg = (f"lake export: --lake {redact(str(args.lake))}: exports write a local lake "
+               "directory only")
         raise ConfigError(msg)
     if not args.postgres:
         msg = "lake export: no database given: pass --postgres DSN or set $SHOPSTREAM_POSTGRES"
