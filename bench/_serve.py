@@ -132,14 +132,18 @@ class ServeProcess:
     ``/health`` says ok on the main port (and on the read port with read workers)."""
 
     def __init__(self, spec: str, *extra: str, read_workers: int = 0,
-                 timeout_s: float = 120.0, stderr: Any = subprocess.PIPE) -> None:
+                 timeout_s: float = 120.0, stderr: Any = subprocess.PIPE,
+                 cwd: str | None = None) -> None:
+        # ``cwd``: the tree whose code to run. ``python -m`` puts the working directory
+        # first on sys.path, before PYTHONPATH: started from another checkout, the server
+        # would import that checkout's code whatever PYTHONPATH says.
         self.port, self.read_port = free_ports(2)
         self.read_workers = read_workers
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "shopstream.cli", "serve", "--store", spec, "--port",
              str(self.port), "--read-workers", str(read_workers), "--read-port",
              str(self.read_port), "--log-level", "error", *extra],
-            stdout=subprocess.DEVNULL, stderr=stderr)
+            stdout=subprocess.DEVNULL, stderr=stderr, cwd=cwd)
         deadline = time.monotonic() + timeout_s
         ports = [self.port] + ([self.read_port] if read_workers else [])
         while ports:

@@ -115,7 +115,7 @@ def _serve_and_read(spec: str, args: argparse.Namespace, mixed: list[str],
         os.environ["PYTHONPATH"] = pythonpath
     try:
         server = ServeProcess(spec, "--workers", str(args.workers),
-                              read_workers=args.read_workers)
+                              read_workers=args.read_workers, cwd=pythonpath)
     finally:
         os.environ.clear()
         os.environ.update(env)

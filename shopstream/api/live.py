@@ -24,9 +24,9 @@ The store commits the values of many requests at once, at most ``store_commit_ms
 the last commit (the pipeline thread waits for the next request only that long when
 values wait); a checkpoint, an erasure and a stop commit first. Before, every request
 had its own commit, and each commit makes every read worker's SQLite connection re-read
-the pages it changed. The pipeline thread also lowers its own priority by
-``pipeline_nice`` so that, on a busy machine, the threads answering requests and the
-read workers get the CPU first.
+the pages it changed. The pipeline thread can also lower its own priority by
+``pipeline_nice`` (off by default) so that, on a busy machine, the read workers get the
+CPU first.
 
 Examples
 --------

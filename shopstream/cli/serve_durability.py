@@ -8,7 +8,7 @@ Examples
 >>> args = parser.parse_args(["--checkpoint-dir", "ck", "--max-pending-events", "5000"])
 >>> sorted(durability_options(args).items())  # doctest: +NORMALIZE_WHITESPACE
 [('checkpoint_dir', 'ck'), ('checkpoint_every', 100000), ('checkpoint_seconds', 30.0),
- ('max_buffered_events', 200000), ('max_pending_events', 5000), ('pipeline_nice', 5),
+ ('max_buffered_events', 200000), ('max_pending_events', 5000), ('pipeline_nice', 0),
  ('store_commit_ms', 250), ('wal_segment_bytes', 67108864)]
 """
 
@@ -54,9 +54,9 @@ def add_durability_arguments(parser: argparse.ArgumentParser) -> None:
                        help="longest a computed value waits for the store's commit; values "
                             "of many requests share one commit, so reads re-read less "
                             "(default 250; 0: a commit after every request)")
-    group.add_argument("--pipeline-nice", type=int, default=5, metavar="N",
-                       help="lower the pipeline thread's priority by N (0..19), so request "
-                            "threads and read workers get the CPU first (default 5)")
+    group.add_argument("--pipeline-nice", type=int, default=0, metavar="N",
+                       help="lower the pipeline thread's priority by N (0..19), so read "
+                            "workers get the CPU first (default 0: unchanged)")
 
 
 def durability_options(args: argparse.Namespace) -> dict[str, Any]:

@@ -75,7 +75,7 @@ def test_serve_store_commit_and_priority_options_reach_the_hosted_pipeline() -> 
     live = ServeConfig(store="f.db", **durability_options(args)).live
     assert (live.store_commit_ms, live.pipeline_nice) == (0, 12)
     defaults = ServeConfig(store="f.db").live
-    assert (defaults.store_commit_ms, defaults.pipeline_nice) == (250, 5)
+    assert (defaults.store_commit_ms, defaults.pipeline_nice) == (250, 0)
     with pytest.raises(ConfigError, match=r"LiveConfig\.pipeline_nice must be in 0\.\.19, got 20"):
         ServeConfig(store="f.db", pipeline_nice=20)
 
