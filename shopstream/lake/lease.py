@@ -12,8 +12,8 @@ A writer that died (killed, its machine gone) leaves its lock; another writer ta
 over once its lease has ended, or at once when the holder was a process of the same host
 (same host name, boot id and pid namespace) that no longer runs (how a killed run's
 ``--resume`` starts without waiting), again by a conditional PUT on the ETag it read,
-so two writers cannot both take it. Leases compare the clocks of different hosts: keep them synchronised (a skew shortens or lengthens a
-lease by as much).
+so two writers cannot both take it. Leases compare the clocks of different hosts: keep
+them synchronised (a skew shortens or lengthens a lease by as much).
 
 Examples
 --------
