@@ -66,14 +66,6 @@ def _erase(args: argparse.Namespace) -> int:
     if not (args.store or args.lake or args.checkpoint_dir or args.output_dir):
         msg = "give at least one of --store, --lake, --checkpoint-dir, --output-dir"
         raise ConfigError(msg)
-    if args.lake and str(args.lake).lower().startswith("s3:"):
-        # Refused before anything is erased: a store erased while the lake keeps the
-        # shopper's rows would look done and be half done.
-        from shopstream.redaction import redact
-
-        msg = (f"erase: --lake {redact(str(args.lake))}: erasure from a lake on S3 is not "
-               "supported yet; nothing was erased")
-        raise ConfigError(msg)
     pseudonymiser = apply_privacy_options(args)
     log = ErasureLog(args.erasure_log or os.environ.get(ERASURE_LOG_ENV)
                      or erasure_log_beside(args.store))

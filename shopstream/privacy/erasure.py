@@ -50,6 +50,7 @@ import msgspec
 
 from shopstream.errors import ConfigError, ShopstreamError
 from shopstream.events.pseudonym import Pseudonymiser
+from shopstream.lake.object_store import is_s3_url
 from shopstream.privacy.erasure_log import (
     ERASURE_LOG_ENV,
     ErasureLog,
@@ -59,6 +60,7 @@ from shopstream.privacy.erasure_log import (
 )
 from shopstream.privacy.errors import ErasureError  # defined there, importable from here
 from shopstream.privacy.scrub import ScrubResult, scrub_engine_snapshot
+from shopstream.redaction import redact
 from shopstream.stores.key_owner import key_owned
 
 __all__ = ["ERASURE_LOG_ENV", "ErasableStore", "ErasureError", "ErasureLog", "ErasureReport",
@@ -185,6 +187,12 @@ def erase_user(user_id: str, *, store: ErasableStore | None = None,
     A part that fails is named in the report's ``errors`` (and in the log); the others
     are still done. Raises :class:`ErasureError` after logging when any part failed.
     """
+    if lake is not None and is_s3_url(str(lake)):
+        # Refused before any part runs: a store erased while the lake keeps the shopper's
+        # rows would look done and be half done.
+        msg = (f"erasure from a lake on S3 ({redact(str(lake))}) is not supported yet; "
+               "nothing was erased")
+        raise ConfigError(msg)
     ids = erasure_ids(user_id, pseudonymiser)
     started = time.perf_counter()
     report = ErasureReport(erasure_id=uuid.uuid4().hex, at=_utc(clock()),
