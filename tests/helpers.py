@@ -105,3 +105,19 @@ def cli_server(args: Sequence[str], timeout_s: float = 60.0,
         except subprocess.TimeoutExpired:
             process.kill()
             _, server.stderr = process.communicate()
+
+
+def new_s3_bucket(endpoint: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    """A new bucket on the S3-compatible server at ``endpoint``, with the AWS settings the
+    commands read put in the environment; its name."""
+    import uuid
+
+    from shopstream.lake.object_store import ObjectStore, parse_s3_url
+
+    for name, value in (("AWS_ACCESS_KEY_ID", "test"), ("AWS_SECRET_ACCESS_KEY", "test"),
+                        ("AWS_ENDPOINT_URL", endpoint), ("AWS_DEFAULT_REGION", "us-east-1")):
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    bucket = f"lake-{uuid.uuid4().hex[:12]}"
+    ObjectStore(parse_s3_url(f"s3://{bucket}")).client.create_bucket(Bucket=bucket)
+    return bucket

@@ -14,7 +14,6 @@ import socket
 import subprocess
 import sys
 import time
-import uuid
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,7 +21,7 @@ from pathlib import Path
 import fastapi
 import httpx
 import pytest
-from helpers import free_port
+from helpers import free_port, new_s3_bucket
 
 from shopstream.api.read_workers import stop_processes
 from shopstream.api.reports_routes import reports_router
@@ -66,13 +65,7 @@ def s3_endpoint() -> Iterator[str]:
 @pytest.fixture
 def bucket(s3_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> str:
     """A new bucket; the AWS settings in the environment (the commands read them)."""
-    for name, value in (("AWS_ACCESS_KEY_ID", "test"), ("AWS_SECRET_ACCESS_KEY", "test"),
-                        ("AWS_ENDPOINT_URL", s3_endpoint), ("AWS_DEFAULT_REGION", "us-east-1")):
-        monkeypatch.setenv(name, value)
-    monkeypatch.delenv("AWS_PROFILE", raising=False)
-    name = f"lake-{uuid.uuid4().hex[:12]}"
-    ObjectStore(parse_s3_url(f"s3://{name}")).client.create_bucket(Bucket=name)
-    return name
+    return new_s3_bucket(s3_endpoint, monkeypatch)
 
 
 def all_rows(url: str | Path) -> dict[str, Counter[str]]:

@@ -7,12 +7,11 @@ from __future__ import annotations
 
 import json
 import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from helpers import free_port
+from helpers import free_port, new_s3_bucket
 
 from shopstream.lake.commits import COMMITS, Commit, flush_commit_name, write_commit
 from shopstream.lake.errors import LakeError
@@ -36,13 +35,7 @@ def s3_endpoint() -> Iterator[str]:
 @pytest.fixture
 def lake(s3_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> str:
     """A lake URL in a new bucket; the AWS settings in the environment."""
-    for name, value in (("AWS_ACCESS_KEY_ID", "test"), ("AWS_SECRET_ACCESS_KEY", "test"),
-                        ("AWS_ENDPOINT_URL", s3_endpoint), ("AWS_DEFAULT_REGION", "us-east-1")):
-        monkeypatch.setenv(name, value)
-    monkeypatch.delenv("AWS_PROFILE", raising=False)
-    name = f"lake-{uuid.uuid4().hex[:12]}"
-    ObjectStore(parse_s3_url(f"s3://{name}")).client.create_bucket(Bucket=name)
-    return f"s3://{name}/p"
+    return f"s3://{new_s3_bucket(s3_endpoint, monkeypatch)}/p"
 
 
 def part(run: str, seq: int) -> str:
