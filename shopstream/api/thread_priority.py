@@ -2,16 +2,7 @@
 
 On Linux a thread's native id is a valid ``PRIO_PROCESS`` target, and only that thread
 changes; the process and its other threads keep their priority. Lowering needs no
-privilege; nothing here raises a priority back.
-
-Examples
---------
->>> import threading
->>> seen = []
->>> worker = threading.Thread(target=lambda: seen.append(lower_thread_priority(0)))
->>> worker.start(); worker.join()
->>> seen  # a step of 0 leaves the thread as it is
-[None]
+privilege; nothing here raises a priority back (see :func:`lower_thread_priority`).
 """
 
 from __future__ import annotations
@@ -39,6 +30,8 @@ def lower_thread_priority(step: int, what: str = "serve pipeline") -> int | None
     >>> worker = threading.Thread(target=lambda: seen.append(lower_thread_priority(19)))
     >>> worker.start(); worker.join()
     >>> seen == [19] or not sys.platform.startswith("linux")
+    True
+    >>> lower_thread_priority(0) is None  # a step of 0 leaves the thread as it is
     True
     """
     if not step or not sys.platform.startswith("linux"):
