@@ -36,6 +36,7 @@ Examples
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from itertools import repeat
 from operator import itemgetter
@@ -116,6 +117,21 @@ class ServeConfig:
             raise ConfigError(msg)
 
 
+def _add_ranked(scores: dict[str, float], sources: dict[str, str] | None, name: str,
+                w: float, products: Iterable[str]) -> None:
+    """Add ``w`` times each rank's weight (:data:`RANK_WEIGHTS`) to the products' scores,
+    best first; a product's first vote names ``name`` its source."""
+    get = scores.get
+    for weight, product in zip(RANK_WEIGHTS, products, strict=False):
+        old = get(product)
+        if old is None:
+            scores[product] = w * weight
+            if sources is not None:
+                sources[product] = name
+        else:
+            scores[product] = old + w * weight
+
+
 class ListStrategy(Recommender):
     """A strategy that votes from published lists (see the module documentation)."""
 
@@ -131,19 +147,8 @@ class ListStrategy(Recommender):
                    scores: dict[str, float], sources: dict[str, str] | None = None) -> None:
         if depth is None:
             depth = self.config.depth
-        weights = RANK_WEIGHTS
-        get = scores.get
-        name = self.name
         for share, items in self.votes(context):
-            w = weight * share
-            for rank, product in enumerate(items[:depth]):
-                old = get(product)
-                if old is None:
-                    scores[product] = w * weights[rank]
-                    if sources is not None:
-                        sources[product] = name
-                else:
-                    scores[product] = old + w * weights[rank]
+            _add_ranked(scores, sources, self.name, weight * share, items[:depth])
 
     def rank(self, context: RecContext, k: int) -> list[Scored]:
         scores: dict[str, float] = {}
@@ -237,20 +242,9 @@ class BasketRules(ListStrategy):
             return
         if depth is None:
             depth = self.config.depth
-        weights = RANK_WEIGHTS
-        get = scores.get
-        name = self.name
         for share, rules in rule_lists:
-            w = weight * share
-            for rank, rule in enumerate(rules[:depth]):
-                product = rule[0]
-                old = get(product)
-                if old is None:
-                    scores[product] = w * weights[rank]
-                    if sources is not None:
-                        sources[product] = name
-                else:
-                    scores[product] = old + w * weights[rank]
+            _add_ranked(scores, sources, self.name, weight * share,
+                        map(_CONSEQUENT, rules[:depth]))
 
     def _rules(self, context: RecContext) -> list[tuple[float, Any]]:
         """The rules read for ``context``, each list with its weight: the pairs' (2.0)
