@@ -259,6 +259,15 @@ class ObjectStore:
             for item in page.get("Contents", ()):
                 yield self.location.relative(str(item["Key"]))
 
+    def listing(self, relative_prefix: str = "") -> dict[str, str]:
+        """The keys (relative) under ``relative_prefix`` and their ETags, in key order."""
+        paginator = self.client.get_paginator("list_objects_v2")
+        prefix = self.location.key(relative_prefix)
+        pages = self._call("list", relative_prefix, lambda: list(paginator.paginate(
+            Bucket=self.location.bucket, Prefix=prefix)))
+        return {self.location.relative(str(item["Key"])): str(item.get("ETag", ""))
+                for page in pages for item in page.get("Contents", ())}
+
     def delete(self, relatives: list[str]) -> None:
         """Delete the objects under ``relatives`` (missing ones are no error)."""
         for start in range(0, len(relatives), 1000):

@@ -4,7 +4,8 @@ As on a local lake (:mod:`shopstream.lake.compact`), each partition's committed 
 one run (one per flush) become one ``compacted-<run>-<id>.parquet``, rows in flush order.
 Object storage has no rename, so the switch is a commit (:mod:`shopstream.lake.commits`):
 the merged objects are PUT first, then one commit adds them and drops the files they
-merge, then those files are deleted. A compaction killed before its commit leaves merged
+merge, then those files are deleted and the log is folded
+(:mod:`shopstream.lake.commit_log`). A compaction killed before its commit leaves merged
 objects no commit lists, which readers never read and the next compaction deletes.
 
 A compaction is a writer: it holds the lake's lock (:mod:`shopstream.lake.lease`), so no
@@ -22,7 +23,8 @@ import uuid
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from shopstream.lake.commits import COMMITS, Commit, live_keys, read_commits, write_commit
+from shopstream.lake.commit_log import fold_log, read_log
+from shopstream.lake.commits import COMMITS, Commit, write_commit
 from shopstream.lake.compact import CompactionSummary
 from shopstream.lake.errors import LakeError
 from shopstream.lake.lease import LeaseLock
@@ -40,7 +42,8 @@ def compact_s3(url: str, min_files: int = 2, compression: str = "zstd") -> Compa
     lease = LeaseLock(store, f"compact-{uuid.uuid4().hex[:8]}")
     lease.acquire()
     try:
-        live = live_keys(read_commits(store))
+        log = read_log(store)
+        live = log.live_keys()
         orphans = sorted(set(store.keys("stream=")) - set(live))
         store.delete(orphans)
         groups: dict[tuple[str, str], list[str]] = {}
@@ -74,6 +77,8 @@ def compact_s3(url: str, min_files: int = 2, compression: str = "zstd") -> Compa
             write_commit(store, Commit(f"{COMMITS}compact-{uuid.uuid4().hex[:12]}.json",
                                        adds=tuple(adds), drops=tuple(drops)))
             store.delete(drops)
+        if adds or log.commits:
+            fold_log(store, lease)
     finally:
         lease.release()
     return CompactionSummary(len(adds), len(drops), len(adds), rows, len(orphans))

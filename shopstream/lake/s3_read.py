@@ -6,7 +6,8 @@ use; shopstream installs nothing at run time, so the lake's objects are read by 
 (:class:`pyarrow.fs.S3FileSystem`, with the endpoint, region and credentials of
 :class:`~shopstream.lake.object_store.ObjectStore`) and DuckDB scans the datasets, pushing
 its column selections and filters down to them. Only the keys that the commit log lists
-are read (:func:`shopstream.lake.commits.live_keys`), with the stream's schema (columns a
+are read (:func:`shopstream.lake.commit_log.read_log`: the latest fold of the log and the
+commits since), with the stream's schema (columns a
 file's older schema version lacks are null) and the partition's ``date``.
 """
 
@@ -17,7 +18,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.dataset as ds
 
-from shopstream.lake.commits import live_keys, read_commits
+from shopstream.lake.commit_log import read_log
 from shopstream.lake.object_store import ObjectStore, parse_s3_url
 from shopstream.lake.schemas import SCHEMAS
 
@@ -35,7 +36,7 @@ def committed_files(store: ObjectStore) -> dict[str, list[str]]:
     'committed_files'
     """
     files: dict[str, list[str]] = {}
-    for key in live_keys(read_commits(store)):
+    for key in read_log(store).live_keys():
         folder = key.split("/", 1)[0]
         if folder.startswith("stream="):
             files.setdefault(folder.removeprefix("stream="), []).append(key)

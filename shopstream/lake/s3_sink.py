@@ -6,7 +6,8 @@ flush's Parquet files into a local staging directory; its commit then
 
 1. checks the writer still holds the lake's lock (:mod:`shopstream.lake.lease`),
 2. PUTs each finished file under its final key (``stream=.../date=.../part-<run>-<seq>``),
-3. PUTs the flush's commit object listing them (:mod:`shopstream.lake.commits`),
+3. PUTs the flush's commit object listing them (:mod:`shopstream.lake.commits`), and
+   every ``fold_every`` commits folds the log (:mod:`shopstream.lake.commit_log`),
 
 before the runner saves the checkpoint that names the flush. Readers read only committed
 objects, so a run killed anywhere leaves nothing half-visible: objects uploaded without
@@ -36,19 +37,13 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from shopstream.lake.commits import (
-    COMMITS,
-    Commit,
-    dropped_runs,
-    flush_commit_name,
-    read_commits,
-    write_commit,
-)
+from shopstream.lake.commit_log import FOLD_EVERY, LakeLog, flush_of, fold_log, part_of, read_log
+from shopstream.lake.commits import COMMITS, Commit, flush_commit_name, write_commit
 from shopstream.lake.errors import LakeError
 from shopstream.lake.lease import LeaseLock
 from shopstream.lake.object_store import ObjectStore, parse_s3_url
 from shopstream.lake.runs import run_of_file
-from shopstream.lake.sink import _PART, LakeSink
+from shopstream.lake.sink import LakeSink
 from shopstream.lake.writer import FlushWriter
 
 __all__ = ["S3LakeSink"]
@@ -57,12 +52,18 @@ __all__ = ["S3LakeSink"]
 class S3LakeSink(LakeSink):
     """Writes the lake to the object storage at ``url`` (``s3://BUCKET/PREFIX``); the
     other arguments are :class:`~shopstream.lake.sink.LakeSink`'s, and ``lease_s`` the
-    lease of the writer's lock (renewed every third of it while the run lives)."""
+    lease of the writer's lock (renewed every third of it while the run lives),
+    ``fold_every`` the commits between two folds of the commit log."""
 
     def __init__(self, url: str, streams: Iterable[str] | None = None,
                  flush_rows: int = 500_000, compression: str = "zstd",
                  source: str | None = None, batch_rows: int = 4_096,
-                 lease_s: float = 60.0) -> None:
+                 lease_s: float = 60.0, fold_every: int = FOLD_EVERY) -> None:
+        if isinstance(fold_every, bool) or not isinstance(fold_every, int) or fold_every < 1:
+            msg = f"S3LakeSink.fold_every must be an int >= 1, got {fold_every!r}"
+            raise LakeError(msg)
+        self.fold_every = fold_every
+        self._unfolded = 0
         self.url = parse_s3_url(url)
         self.store = ObjectStore(self.url)
         # Fail before the runner opens its outputs when the bucket is missing or another
@@ -102,55 +103,63 @@ class S3LakeSink(LakeSink):
             lease = LeaseLock(self.store, self.run, self.lease_s)
             lease.acquire()
             self._lease = lease
-        commits = read_commits(self.store)
-        if resume and self.run in dropped_runs(commits):
+        log = read_log(self.store)
+        self._unfolded = len(log.commits)
+        if resume and self.run in log.dead_runs:
             msg = (f"run {self.run} of the lake {self.location} was replaced by a later run "
                    "of the same input; run again without --resume")
             raise LakeError(msg)
         if resume:
-            self._forget_remote_after(self.seq, commits)
+            self._forget_remote_after(self.seq, log, self._lease)
         elif self.source is not None:
-            self._replace_runs_of_source(commits)
+            self._replace_runs_of_source(log)
         self._stage_under_checkpoints()
         self._staging.mkdir(parents=True, exist_ok=True)
         if self._writer is None:
             self._writer = FlushWriter(self._staging, self.compression, durable=False)
 
-    def _forget_remote_after(self, seq: int, commits: list[Commit]) -> None:
-        """Delete this run's commits after flush ``seq``, then its objects of those
-        flushes (committed or not): the resume writes their rows again. Refused when a
-        compaction merged any of those flushes (its merged object would keep their rows,
-        written again by the resume)."""
-        merged = sorted(key for c in commits for key in c.drops
-                        if (m := _PART.match(key.rsplit("/", 1)[-1])) is not None
-                        and m["run"] == self.run and int(m["seq"]) > seq)
-        if merged:
+    def _forget_remote_after(self, seq: int, log: LakeLog, lease: LeaseLock) -> None:
+        """Delete this run's commits after flush ``seq`` (and fold the log without those
+        flushes when a fold holds them), then its objects of those flushes (committed or
+        not): the resume writes their rows again. Refused when a compaction, an erasure
+        or a retention sweep dropped any of those flushes' objects (its commit would
+        keep or have removed their rows, written again by the resume)."""
+        last = log.merged.get(self.run, 0)
+        if last > seq:
             msg = (f"run {self.run} of the lake {self.location} was compacted after the "
-                   f"checkpoint (flush {seq}; {len(merged)} later flush files merged, e.g. "
-                   f"{merged[0]!r}): its resume would write those rows twice; run again "
-                   "without --resume")
+                   f"checkpoint (flush {seq}; files of its flushes up to {last} merged or "
+                   "dropped): its resume would write those rows twice; run again without "
+                   "--resume")
             raise LakeError(msg)
-        self.store.delete([c.name for c in commits if c.run == self.run and c.seq > seq])
-        stale = []
-        for key in self.store.keys("stream="):
-            match = _PART.match(key.rsplit("/", 1)[-1])
-            if match and match["run"] == self.run and int(match["seq"]) > seq:
-                stale.append(key)
-        self.store.delete(stale)
+        self.store.delete(sorted({*(c.name for c in log.commits
+                                    if c.run == self.run and c.seq > seq),
+                                  *(n for n in log.listed if (f := flush_of(n)) is not None
+                                    and f[0] == self.run and f[1] > seq)}))
+        if any((p := part_of(k)) is not None and p[0] == self.run and p[1] > seq
+               for k in read_log(self.store).live):  # a fold holds later flushes
+            fold_log(self.store, lease, forget=(self.run, seq))
+            self._unfolded = 0
+        self.store.delete([key for key in self.store.keys("stream=")
+                           if (p := part_of(key)) is not None and p[0] == self.run
+                           and p[1] > seq])
 
-    def _replace_runs_of_source(self, commits: list[Commit]) -> None:
+    def _replace_runs_of_source(self, log: LakeLog) -> None:
         """Drop the objects of earlier runs of this sink's input (one commit), then
         delete them and their commits."""
-        older = sorted({c.run for c in commits if c.run and c.run != self.run
-                        and c.source == self.source} - dropped_runs(commits))
+        older = sorted(run for run, source in log.sources.items()
+                       if run != self.run and source == self.source)
         if not older:
             return
         write_commit(self.store, Commit(f"{COMMITS}replace-{self.run}.json", run=self.run,
                                         drop_runs=tuple(older)))
+        self._unfolded += 1
         gone = set(older)
         self.store.delete([k for k in self.store.keys("stream=")
                            if run_of_file(k.rsplit("/", 1)[-1]) in gone])
-        self.store.delete([c.name for c in commits if c.run in gone and c.seq > 0])
+        self.store.delete(sorted({*(c.name for c in log.commits
+                                    if c.run in gone and c.seq > 0),
+                                  *(n for n in log.listed if (f := flush_of(n)) is not None
+                                    and f[0] in gone)}))
 
     def _published(self, paths: list[Path], seq: int) -> None:
         if not paths:
@@ -168,6 +177,10 @@ class S3LakeSink(LakeSink):
                      exclusive=True)
         for path in paths:
             path.unlink()
+        self._unfolded += 1
+        if self._unfolded >= self.fold_every:
+            fold_log(self.store, lease)
+            self._unfolded = 0
 
     def close(self) -> None:
         try:

@@ -61,7 +61,8 @@ def test_a_resume_is_refused_when_flushes_after_its_checkpoint_were_compacted(
     before = flushes_then_compaction(store, range(1, 4))
     sink = S3LakeSink(lake, streams=["events"])
     with pytest.raises(LakeError, match=r"run r1 of the lake .* was compacted after the "
-                       r"checkpoint \(flush 1; 2 later .*run again without --resume"):
+                       r"checkpoint \(flush 1; files of its flushes up to 3 .*run again "
+                       r"without --resume"):
         sink.start({"run": "r1", "seq": 1, "max_ms": 0}, resume=True, checkpoint_dir=None)
     sink.close()
     assert sorted(k for k in store.keys("") if k != LOCK_KEY) == before  # nothing deleted
