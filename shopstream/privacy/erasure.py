@@ -6,7 +6,8 @@ pseudonymisation key, by its pseudonym) from
 - operator keyed state: of a running engine (``live``: ``shopstream serve``'s pipeline)
   and of the checkpoint in ``checkpoint_dir``, which is rewritten so the next run resumes
   without them (:mod:`shopstream.privacy.scrub`);
-- the Parquet lake (:mod:`shopstream.privacy.lake_erasure`) and the JSONL output streams
+- the Parquet lake (:mod:`shopstream.privacy.lake_erasure`; on S3
+  :mod:`shopstream.privacy.s3_erasure`, through one commit) and the JSONL output streams
   of ``run --output-dir`` (:mod:`shopstream.privacy.output_erasure`);
 - the jobs' saved model versions (their history, :meth:`ModelRepository.forget
   <shopstream.jobs.models.ModelRepository.forget>`);
@@ -50,7 +51,6 @@ import msgspec
 
 from shopstream.errors import ConfigError, ShopstreamError
 from shopstream.events.pseudonym import Pseudonymiser
-from shopstream.lake.object_store import is_s3_url
 from shopstream.privacy.erasure_log import (
     ERASURE_LOG_ENV,
     ErasureLog,
@@ -187,12 +187,6 @@ def erase_user(user_id: str, *, store: ErasableStore | None = None,
     A part that fails is named in the report's ``errors`` (and in the log); the others
     are still done. Raises :class:`ErasureError` after logging when any part failed.
     """
-    if lake is not None and is_s3_url(str(lake)):
-        # Refused before any part runs: a store erased while the lake keeps the shopper's
-        # rows would look done and be half done.
-        msg = (f"erasure from a lake on S3 ({redact(str(lake))}) is not supported yet; "
-               "nothing was erased")
-        raise ConfigError(msg)
     ids = erasure_ids(user_id, pseudonymiser)
     started = time.perf_counter()
     report = ErasureReport(erasure_id=uuid.uuid4().hex, at=_utc(clock()),
@@ -253,6 +247,9 @@ def _erase_lake(lake: str | Path, ids: frozenset[str], sessions: set[str],
                        "filesDeleted": erased.files_deleted,
                        "rowsRemoved": erased.rows_removed,
                        "rows": sum(erased.rows_removed.values())}
+        if erased.commit:  # a lake on S3: the commit that replaced its files
+            report.lake["lake"] = redact(str(lake))
+            report.lake["commit"] = erased.commit
     except ShopstreamError as exc:
         report.errors.append(f"lake: {exc}")
 

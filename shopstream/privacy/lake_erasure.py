@@ -13,6 +13,9 @@ with no row is deleted). A row is theirs when:
 Cost: one read of the whole lake and one rewrite of each file that held their rows; run
 it while no ``run --lake`` is writing the lake (as for ``lake compact``).
 
+A lake on S3 (``s3://BUCKET/PREFIX``) is erased by :mod:`shopstream.privacy.s3_erasure`:
+the same rows go, the files are replaced through one commit of the lake's commit log.
+
 Examples
 --------
 >>> from shopstream.events.model import EventType, ShopperEvent
@@ -38,9 +41,11 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from shopstream.lake.errors import LakeError
+from shopstream.lake.object_store import is_s3_url
 from shopstream.lake.sink import write_parquet
 
-__all__ = ["LakeErasure", "erase_from_lake", "lake_files"]
+__all__ = ["LakeErasure", "compression_of", "erase_from_lake", "lake_files", "row_mask",
+           "stream_of", "their_sessions"]
 
 
 @dataclass
@@ -51,6 +56,8 @@ class LakeErasure:
     files_deleted: int = 0
     rows_removed: dict[str, int] = field(default_factory=dict)
     sessions: list[str] = field(default_factory=list)
+    #: The commit that replaced the files (a lake on S3), or ``""``.
+    commit: str = field(default="", repr=False)
 
 
 def lake_files(directory: str | Path) -> list[Path]:
@@ -58,7 +65,12 @@ def lake_files(directory: str | Path) -> list[Path]:
     return sorted(p for p in Path(directory).rglob("*.parquet") if p.is_file())
 
 
-def _stream_of(path: Path) -> str:
+def stream_of(path: Path) -> str:
+    """The stream of a lake file, from its ``stream=NAME`` folder.
+
+    >>> stream_of(Path("stream=events/date=2026-03-01/part-a-000001.parquet"))
+    'events'
+    """
     for part in path.parts:
         if part.startswith("stream="):
             return part[len("stream="):]
@@ -98,8 +110,11 @@ def _matches(column: pa.ChunkedArray | pa.Array, name: str, ids: pa.Array,
     return pc.fill_null(mask, False)
 
 
-def _row_mask(table: pa.Table, ids: pa.Array, sessions: pa.Array,
-              quoted: list[str]) -> pa.Array | None:
+def row_mask(table: pa.Table, ids: pa.Array, sessions: pa.Array,
+             quoted: list[str]) -> pa.Array | None:
+    """A boolean mask of the rows of ``table`` that belong to the shopper of ``ids`` or
+    ``sessions`` (``quoted``: the ids as JSON strings, for ``raw`` columns), or ``None``
+    when no column can hold them."""
     mask = None
     for name in table.column_names:
         found = _matches(table.column(name), name, ids, sessions, quoted)
@@ -108,13 +123,14 @@ def _row_mask(table: pa.Table, ids: pa.Array, sessions: pa.Array,
     return mask
 
 
-def _their_sessions(files: Iterable[Path], ids: pa.Array) -> set[str]:
+def their_sessions(files: Iterable[pq.ParquetFile], ids: pa.Array) -> set[str]:
+    """The sessions of the rows of ``files`` whose ``user_id`` is one of ``ids``."""
     found: set[str] = set()
-    for path in files:
-        names = pq.read_schema(path).names
+    for file in files:
+        names = file.schema_arrow.names
         if "session_id" not in names or "user_id" not in names:
             continue
-        table = pq.read_table(path, columns=["session_id", "user_id"])
+        table = file.read(columns=["session_id", "user_id"])
         mine = pc.is_in(table.column("user_id"), value_set=ids)
         found.update(s for s in pc.filter(table.column("session_id"), pc.fill_null(mine, False))
                      .to_pylist() if s is not None)
@@ -124,12 +140,12 @@ def _their_sessions(files: Iterable[Path], ids: pa.Array) -> set[str]:
 def erase_from_lake(directory: str | Path, ids: frozenset[str],
                     sessions: Iterable[str] = ()) -> LakeErasure:
     """Rewrite the lake under ``directory`` without the rows of the shopper of ``ids``
-    (and of ``sessions``, plus the sessions their rows name)."""
-    if str(directory).startswith("s3://"):
-        msg = (f"erase: erasure from a lake on S3 ({str(directory)!r}) is not supported "
-               "yet; erase from a local lake, or remove the shopper's rows from the S3 lake "
-               "by other means")
-        raise LakeError(msg)
+    (and of ``sessions``, plus the sessions their rows name); a lake on S3 through its
+    commit log (:func:`~shopstream.privacy.s3_erasure.erase_from_s3_lake`)."""
+    if is_s3_url(str(directory)):
+        from shopstream.privacy.s3_erasure import erase_from_s3_lake
+
+        return erase_from_s3_lake(str(directory), ids, sessions)
     root = Path(directory)
     if not root.is_dir():
         msg = f"erase: the lake {str(root)!r} is not a directory"
@@ -137,26 +153,26 @@ def erase_from_lake(directory: str | Path, ids: frozenset[str],
     files = lake_files(root)
     id_set = pa.array(sorted(ids), pa.string())
     try:
-        all_sessions = set(sessions) | _their_sessions(files, id_set)
+        all_sessions = set(sessions) | their_sessions(map(pq.ParquetFile, files), id_set)
         session_set = pa.array(sorted(all_sessions), pa.string())
         quoted = [json.dumps(one) for one in sorted(ids)]
         result = LakeErasure(sessions=sorted(all_sessions))
         for path in files:
             table = pq.read_table(path)
-            mask = _row_mask(table, id_set, session_set, quoted)
+            mask = row_mask(table, id_set, session_set, quoted)
             if mask is None:
                 continue
             hits = pc.sum(mask.cast(pa.int64())).as_py() or 0
             if not hits:
                 continue
-            stream = _stream_of(path)
+            stream = stream_of(path)
             result.rows_removed[stream] = result.rows_removed.get(stream, 0) + hits
             if hits == table.num_rows:
                 path.unlink()
                 result.files_deleted += 1
                 continue
             kept = table.filter(pc.invert(mask))
-            compression = _compression(path)
+            compression = compression_of(pq.ParquetFile(path))
             write_parquet(kept, path, compression)
             result.files_rewritten += 1
     except (OSError, pa.ArrowException) as exc:
@@ -165,8 +181,9 @@ def erase_from_lake(directory: str | Path, ids: frozenset[str],
     return result
 
 
-def _compression(path: Path) -> str:
-    meta = pq.ParquetFile(path).metadata
+def compression_of(file: pq.ParquetFile) -> str:
+    """The compression of ``file``'s first column chunk (``zstd`` when it has none)."""
+    meta = file.metadata
     if meta.num_row_groups and meta.row_group(0).num_columns:
         return str(meta.row_group(0).column(0).compression).lower()
     return "zstd"
