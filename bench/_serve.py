@@ -187,9 +187,11 @@ def start_redis(workdir: Path) -> tuple[subprocess.Popen[bytes], str]:
 
 
 def summary(latencies: list[float], statuses: dict[int, int], total: int, rate: float,
-            sent_s: float, elapsed_s: float, unfinished: int) -> dict[str, Any]:
+            sent_s: float, elapsed_s: float, unfinished: int,
+            lates: list[float] | None = None) -> dict[str, Any]:
     """The result dictionary of one open-loop run (latencies in seconds, any order;
-    ``total`` requests offered at ``rate`` per second)."""
+    ``total`` requests offered at ``rate`` per second; ``lates``: how late the generator
+    woke for each request, in seconds, when it says)."""
     latencies.sort()
     answered = len(latencies)
 
@@ -206,4 +208,16 @@ def summary(latencies: list[float], statuses: dict[int, int], total: int, rate: 
             "p999_ms": pct(0.999),
             "max_answered_ms": round(latencies[-1] * 1000, 3) if latencies else None,
             "mean_answered_ms": (round(statistics.fmean(latencies) * 1000, 3)
-                                 if latencies else None)}
+                                 if latencies else None)} | _lateness(lates)
+
+
+def _lateness(lates: list[float] | None) -> dict[str, Any]:
+    """Percentiles of the generator's own lateness (its timer and scheduling)."""
+    if not lates:
+        return {}
+    lates = sorted(lates)
+    at = {p: round(lates[min(len(lates) - 1, int(p * len(lates)))] * 1000, 3)
+          for p in (0.5, 0.99, 0.999)}
+    return {"generator_late_p50_ms": at[0.5], "generator_late_p99_ms": at[0.99],
+            "generator_late_p999_ms": at[0.999],
+            "generator_late_max_ms": round(lates[-1] * 1000, 3)}

@@ -5,10 +5,16 @@ the end of its answer (a slow server cannot hide queueing; this is not a saturat
 Two generators give the same result dictionary:
 
 * ``c``: ``bench/open_loop.c``, built here with ``cc -O2`` into a temporary directory;
-  its due times come from a timerfd (nanoseconds) and it costs a few microseconds of CPU a
-  request, so on a two-core machine it leaves the server its core;
+  its due times come from a timerfd (nanoseconds, timer slack 1 ns) and it costs a few
+  tens of microseconds of CPU a request, most of it the kernel's loopback TCP, so on a
+  two-core machine it leaves the server its core; with ``rt_priority`` it runs
+  ``SCHED_FIFO`` (root or ``CAP_SYS_NICE``; ``generator_rt_priority`` says what it got),
+  so its own wake-ups do not wait behind the machine's other processes;
 * ``python``: asyncio (uvloop when installed), used when no C compiler is found; its
   timers tick in milliseconds and it costs tens of microseconds a request.
+
+Both report, apart from the latency, how late the generator itself woke for each request
+(``generator_late_p99_ms``...): its timer and its scheduling, before any server work.
 
 ``floor`` runs the generator against a trivial asyncio server answering a fixed 200 in
 another process: the latency of the generator, the kernel and the machine's load alone,
@@ -40,7 +46,8 @@ _SOURCE = Path(__file__).resolve().parent / "open_loop.c"
 class Generator:
     """The C generator when it builds, else the Python one."""
 
-    def __init__(self, kind: str = "auto") -> None:
+    def __init__(self, kind: str = "auto", rt_priority: int = 0) -> None:
+        self.rt_priority = rt_priority
         self._dir = tempfile.TemporaryDirectory()
         self.binary: Path | None = None
         self.build_error = ""
@@ -67,6 +74,7 @@ class Generator:
             started = resource.getrusage(resource.RUSAGE_SELF)
             result = asyncio.run(python_open_loop(port, paths, rate, seconds, connections,
                                                   grace_s))
+            result["generator_rt_priority"] = 0
             ended = resource.getrusage(resource.RUSAGE_SELF)
             cpu = (ended.ru_utime - started.ru_utime) + (ended.ru_stime - started.ru_stime)
         else:
@@ -81,21 +89,25 @@ class Generator:
         path_file = Path(self._dir.name) / "paths.txt"
         path_file.write_text("\n".join(paths) + "\n")
         out = subprocess.run([str(self.binary), str(port), repr(rate), repr(seconds),
-                              str(connections), repr(grace_s), str(path_file), "5"],
+                              str(connections), repr(grace_s), str(path_file), "5",
+                              str(self.rt_priority)],
                              capture_output=True, text=True, timeout=seconds + grace_s + 60,
                              check=True)
         lines = out.stdout.splitlines()
-        head = dict(line.split() for line in lines[:4])
+        head = dict(line.split() for line in lines[:5])
         latencies: list[float] = []
+        lates: list[float] = []
         statuses: dict[int, int] = {}
-        for line in lines[4:]:
-            status, nanos = line.split()
+        for line in lines[5:]:
+            status, nanos, late = line.split()
             latencies.append(int(nanos) / 1e9)
+            lates.append(int(late) / 1e9)
             statuses[int(status)] = statuses.get(int(status), 0) + 1
         total = int(rate * seconds)
-        return (summary(latencies, statuses, total, rate, float(head["sent_s"]),
-                        float(head["elapsed_s"]), int(head["unfinished"])),
-                float(head["cpu_s"]))
+        result = summary(latencies, statuses, total, rate, float(head["sent_s"]),
+                         float(head["elapsed_s"]), int(head["unfinished"]), lates)
+        result["generator_rt_priority"] = int(head["rt"])
+        return result, float(head["cpu_s"])
 
     def close(self) -> None:
         self._dir.cleanup()
@@ -124,10 +136,12 @@ async def python_open_loop(port: int, paths: list[str], rate: float, seconds: fl
         writers.append(conn[1])
         pool.put_nowait(conn)
     latencies: list[float] = []
+    lates: list[float] = []
     statuses: dict[int, int] = {}
     rng = random.Random(5)
 
     async def one(due: float, path: str) -> None:
+        lates.append(time.perf_counter() - due)
         conn = await pool.get()
         status = await _request(*conn, path)
         pool.put_nowait(conn)
@@ -138,6 +152,7 @@ async def python_open_loop(port: int, paths: list[str], rate: float, seconds: fl
     gc.disable()  # the generator's own collections would show as server latency
     await asyncio.gather(*(one(time.perf_counter(), rng.choice(paths)) for _ in range(200)))
     latencies.clear()
+    lates.clear()
     statuses.clear()
     total = int(rate * seconds)
     start = time.perf_counter() + 0.05
@@ -156,7 +171,7 @@ async def python_open_loop(port: int, paths: list[str], rate: float, seconds: fl
     gc.enable()
     for writer in writers:
         writer.close()
-    return summary(latencies, statuses, total, rate, sent_s, elapsed, len(pending))
+    return summary(latencies, statuses, total, rate, sent_s, elapsed, len(pending), lates)
 
 
 async def _trivial_server(port: int, ready: Any) -> None:

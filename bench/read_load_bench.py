@@ -3,8 +3,8 @@ prints JSON.
 
 Run: ``.venv/bin/python bench/read_load_bench.py [--rates 2000,5000] [--seconds 10]
 [--write-rate 200] [--stores embedded,redis] [--routes features,recommendations,profile]
-[--generator auto|c|python] [--workers 1] [--read-workers 1]
-[--pythonpaths /tmp/base,/work/main --repeats 3]``
+[--generator auto|c|python] [--generator-rt 0] [--workers 1] [--read-workers 1]
+[--pythonpaths "/tmp/base,/work/main,/work/main --read-slice-us 100" --repeats 3]``
 
 For each store (the SQLite file; a ``redis-server`` the bench starts on a free port):
 
@@ -107,20 +107,21 @@ def _paths(routes: list[str], users: list[str], sessions: list[str]) -> dict[str
 
 
 def _serve_and_read(spec: str, args: argparse.Namespace, mixed: list[str],
-                    generator: Generator, pythonpath: str | None) -> dict[str, Any]:
-    """One server (its code from ``pythonpath`` when given) under the writer and the
-    offered rates."""
+                    generator: Generator, entry: str | None) -> dict[str, Any]:
+    """One server under the writer and the offered rates: ``entry`` is its code tree
+    (``None``: this one), then any extra ``serve`` arguments, blank separated."""
+    pythonpath, *extra = entry.split() if entry is not None else [None]
     env = os.environ.copy()
     if pythonpath is not None:
         os.environ["PYTHONPATH"] = pythonpath
     try:
-        server = ServeProcess(spec, "--workers", str(args.workers),
+        server = ServeProcess(spec, "--workers", str(args.workers), *extra,
                               read_workers=args.read_workers, cwd=pythonpath)
     finally:
         os.environ.clear()
         os.environ.update(env)
     pid = server.proc.pid
-    result: dict[str, Any] = {"pythonpath": pythonpath}
+    result: dict[str, Any] = {"pythonpath": pythonpath, "serve_arguments": extra}
     counts = multiprocessing.Array("l", 2)
     writing_s = (len(args.rates) + 1) * (args.seconds + 8) + 10
     writer = multiprocessing.Process(target=_writer, daemon=True,
@@ -219,10 +220,16 @@ def main() -> int:
     parser.add_argument("--read-workers", type=int, default=1,
                         help="serve --read-workers: reads go to their port (0: to the "
                              "main port, the process hosting the pipeline)")
+    parser.add_argument("--generator-rt", type=int, default=0, metavar="PRIORITY",
+                        help="run the C generator SCHED_FIFO at this priority (root or "
+                             "CAP_SYS_NICE), so a loaded machine does not delay its own "
+                             "wake-ups (default 0: a normal process)")
     parser.add_argument("--pythonpaths", default="",
                         help="code trees to compare, comma separated: each server runs "
                              "with PYTHONPATH set to one (e.g. a git worktree of the "
-                             "baseline), in turn, --repeats times (default: this tree)")
+                             "baseline), in turn, --repeats times (default: this tree); "
+                             "after a tree, blank separated, extra serve arguments "
+                             "(e.g. '/work/main --read-slice-us 100')")
     parser.add_argument("--repeats", type=int, default=1)
     parser.add_argument("--no-floor", action="store_true",
                         help="skip the generator's floor against a trivial server")
@@ -234,14 +241,15 @@ def main() -> int:
     unknown = sorted(set(args.routes) - set(ROUTES))
     if unknown:
         parser.error(f"--routes: unknown {unknown}, known: {sorted(ROUTES)}")
-    generator = Generator(args.generator)
+    generator = Generator(args.generator, args.generator_rt)
     results: dict[str, Any] = {
         "benchmark": "read_load", "python": sys.version.split()[0], "cpus": os.cpu_count(),
         "load_average_at_start": load_average(), "offered_reads_per_s": args.rates,
         "seconds": args.seconds, "workers": args.workers,
         "read_workers": args.read_workers, "routes": args.routes,
         "pythonpaths": args.pythonpaths, "repeats": args.repeats,
-        "generator": generator.kind, "generator_build_error": generator.build_error or None,
+        "generator": generator.kind, "generator_rt": args.generator_rt,
+        "generator_build_error": generator.build_error or None,
         "goal": "p99 < 2 ms", "note": "generator, writer and server share the machine's "
         "cores: the generator floor is the latency of the generator and kernel alone; the "
         "CPU per read holds on a quiet machine, the p99 needs one", "stores": []}
