@@ -18,7 +18,8 @@ Both report, apart from the latency, how late the generator itself woke for each
 
 ``floor`` runs the generator against a trivial asyncio server answering a fixed 200 in
 another process: the latency of the generator, the kernel and the machine's load alone,
-and the CPU a request costs a server that does nothing (the event loop and the kernel).
+and the CPU a request costs a server that does nothing (the event loop and the kernel);
+with both ``SCHED_FIFO``, the machine's load is out of it too.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import multiprocessing
+import os
 import random
 import resource
 import shutil
@@ -193,7 +195,12 @@ async def _trivial_server(port: int, ready: Any) -> None:
         await server.serve_forever()
 
 
-def _run_trivial(port: int, ready: Any) -> None:
+def _run_trivial(port: int, ready: Any, rt_priority: int = 0) -> None:
+    if rt_priority:
+        try:
+            os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(rt_priority))
+        except OSError:
+            return  # never ready: floor() says so
     try:
         import uvloop
         uvloop.install()
@@ -202,19 +209,28 @@ def _run_trivial(port: int, ready: Any) -> None:
     asyncio.run(_trivial_server(port, ready))
 
 
-def floor(generator: Generator, rate: float, seconds: float) -> dict[str, Any]:
-    """The generator against a trivial server in another process."""
+def floor(generator: Generator, rate: float, seconds: float,
+          server_rt_priority: int = 0) -> dict[str, Any]:
+    """The generator against a trivial server in another process (``SCHED_FIFO`` at
+    ``server_rt_priority`` when above 0: the machine's other processes then delay
+    neither, and what remains is the generator's and the kernel's own latency)."""
     port = free_port()
     ready = multiprocessing.Event()
-    proc = multiprocessing.Process(target=_run_trivial, args=(port, ready), daemon=True)
+    proc = multiprocessing.Process(target=_run_trivial, args=(port, ready,
+                                                              server_rt_priority),
+                                   daemon=True)
     proc.start()
-    ready.wait(10)
+    if not ready.wait(10):
+        proc.terminate()
+        msg = f"the trivial server did not start (SCHED_FIFO {server_rt_priority} refused?)"
+        raise RuntimeError(msg)
     pid = proc.pid or 0  # set once started
     try:
         before = cpu_seconds(pid)
         result = generator.run(port, ["/x"], rate, seconds)
         result["server_cpu_us_per_answered_read"] = round(
             (cpu_seconds(pid) - before) / max(result["answered"], 1) * 1e6, 1)
+        result["trivial_server_rt_priority"] = server_rt_priority
         return result
     finally:
         proc.terminate()

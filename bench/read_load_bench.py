@@ -27,7 +27,8 @@ For each store (the SQLite file; a ``redis-server`` the bench starts on a free p
    reads, and the pipeline's writes), also less the CPU it spends per second while only
    the writer runs (measured for ``--seconds`` before the reads);
 4. the same generator against a trivial asyncio server (``generator_floor``): the latency
-   of the generator, the kernel and the machine's load alone;
+   of the generator, the kernel and the machine's load alone (with ``--generator-rt``,
+   also with that server ``SCHED_FIFO``: the generator and the kernel alone);
 5. where a read's CPU goes, in process (``bench/read_cost.py``): the answer alone, the
    ASGI app, uvicorn's protocol path and the fast protocol path, per route.
 
@@ -256,11 +257,15 @@ def main() -> int:
     try:
         if not args.no_floor:
             results["generator_floor"] = []
-            for rate in args.rates:
-                load_before = load_average()
-                run = floor(generator, rate, args.seconds)
-                run["load_average_before"], run["load_average_after"] = load_before, load_average()
-                results["generator_floor"].append(run)
+            # With --generator-rt, also against a SCHED_FIFO trivial server: the
+            # generator and the kernel alone, the machine's load out of it.
+            for server_rt in sorted({0, args.generator_rt}):
+                for rate in args.rates:
+                    load_before = load_average()
+                    run = floor(generator, rate, args.seconds, server_rt)
+                    run["load_average_before"] = load_before
+                    run["load_average_after"] = load_average()
+                    results["generator_floor"].append(run)
         with tempfile.TemporaryDirectory() as tmp:
             for kind in args.stores.split(","):
                 workdir = Path(tmp) / kind.strip()
