@@ -10,7 +10,11 @@ Three sweeps, each bounded by what it walks (never by the store's or the lake's 
   ``stream=NAME/date=YYYY-MM-DD`` folder whose whole day is past the stream's period in
   the retention configuration of the privacy work
   (:class:`shopstream.privacy.retention.RetentionConfig`: days per stream, e.g. raw events
-  90, dead letters 30, revenue 730) is removed whole;
+  90, dead letters 30, revenue 730) is removed whole; on a lake on S3 the committed objects
+  of those partitions are dropped by one commit ``_commits/retention-<id>.json`` and then
+  deleted, under the lake's lock (:mod:`shopstream.lake.s3_rewrite`), so readers see every
+  partition or none of the sweep's; while a run holds the lake's lock the sweep leaves
+  the lake and says why under ``lake_skipped`` (the next sweep drops them);
 - **checkpoints beyond the last few**: in each checkpoint directory, the run folders
   holding a ``checkpoint.pkl`` are kept newest first up to ``keep_checkpoints``
   (:class:`CleanupConfig`), older ones are removed; a checkpoint directory's own
@@ -31,6 +35,7 @@ from __future__ import annotations
 
 import shutil
 import sqlite3
+import uuid
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -38,11 +43,12 @@ from typing import Any
 
 from shopstream.errors import require_positive
 from shopstream.jobs.errors import JobError
+from shopstream.lake.errors import LakeError
 from shopstream.lake.object_store import is_s3_url
-from shopstream.privacy.retention import RetentionConfig, expired_partitions
+from shopstream.privacy.retention import RetentionConfig, expired_keys, expired_partitions
 
-__all__ = ["CleanupConfig", "drop_old_partitions", "prune_checkpoints", "purge_expired",
-           "today_utc"]
+__all__ = ["CleanupConfig", "drop_old_partitions", "drop_old_s3_partitions",
+           "prune_checkpoints", "purge_expired", "today_utc"]
 
 _STALE_TMP_S = 3_600.0
 
@@ -93,9 +99,8 @@ def drop_old_partitions(lake: str | Path, config: RetentionConfig,
                         now_ms: int) -> dict[str, int | str]:
     """Remove the lake's day partitions past their stream's retention at ``now_ms``.
 
-    A lake on S3 (``s3://...``) is left as it is, and the counts say so under
-    ``lake_skipped``: its partitions are listed by commit objects, and dropping them is not
-    built yet.
+    A lake on S3 (``s3://...``) drops them through its commit log
+    (:func:`drop_old_s3_partitions`).
 
     Examples
     --------
@@ -108,13 +113,9 @@ def drop_old_partitions(lake: str | Path, config: RetentionConfig,
     {'lake_partitions': 1, 'lake_files': 0}
     >>> sorted(p.name for p in (root / "stream=events").iterdir())
     ['date=2026-06-01']
-    >>> drop_old_partitions("s3://shop-lake/x", RetentionConfig(), june_10)["lake_skipped"]
-    'retention of a lake on S3 is not supported yet'
     """
     if is_s3_url(lake):
-        # Partitions on S3 are listed by commit objects; dropping them is not built yet.
-        return {"lake_partitions": 0, "lake_files": 0,
-                "lake_skipped": "retention of a lake on S3 is not supported yet"}
+        return drop_old_s3_partitions(str(lake), config, now_ms)
     if not Path(lake).is_dir():
         return {"lake_partitions": 0, "lake_files": 0}
     partitions = files = 0
@@ -123,6 +124,33 @@ def drop_old_partitions(lake: str | Path, config: RetentionConfig,
         shutil.rmtree(folder)
         partitions += 1
     return {"lake_partitions": partitions, "lake_files": files}
+
+
+def drop_old_s3_partitions(url: str, config: RetentionConfig,
+                           now_ms: int) -> dict[str, int | str]:
+    """Drop the committed objects of the partitions of the lake on S3 at ``url`` past
+    their stream's retention at ``now_ms``, by one commit (see the module's docstring);
+    counts as :func:`drop_old_partitions`'s, plus ``lake_skipped`` (why) when a run holds
+    the lake. Other failures of the store raise :class:`JobError` (one line)."""
+    from shopstream.lake.lease import LeaseLock
+    from shopstream.lake.object_store import ObjectStore, parse_s3_url
+    from shopstream.lake.s3_rewrite import commit_changes, locked_lake
+
+    try:
+        store = ObjectStore(parse_s3_url(url))
+        store.check_bucket()
+        try:
+            LeaseLock(store, "").refuse_if_held()
+        except LakeError as exc:
+            return {"lake_partitions": 0, "lake_files": 0, "lake_skipped": str(exc)}
+        with locked_lake(store, f"retention-{uuid.uuid4().hex[:12]}") as (lease, log):
+            expired = expired_keys(log.live_keys(), config, now_ms)
+            drops = [key for keys in expired.values() for key in keys]
+            commit_changes(store, lease, "retention", {}, drops)
+    except LakeError as exc:
+        msg = f"retention-cleanup: {exc}"
+        raise JobError(msg) from None
+    return {"lake_partitions": len(expired), "lake_files": len(drops)}
 
 
 def prune_checkpoints(directories: tuple[str, ...], keep: int,

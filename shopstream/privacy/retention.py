@@ -1,7 +1,8 @@
 """How long each stream's data is kept: retention periods per stream, in days.
 
 The lake keeps a stream's partitions (``stream=NAME/date=YYYY-MM-DD``) for its period
-(:func:`expired_partitions` lists those past it), the store keeps no value longer than
+(:func:`expired_partitions` lists those past it; :func:`expired_keys` the objects of a
+lake on S3 in them), the store keeps no value longer than
 ``store_days`` (:meth:`RetentionConfig.cap_ttls` caps each time to live of
 :class:`~shopstream.stores.keys.TtlConfig`), and the daily retention cleanup job reads
 this configuration to delete what is older. The defaults follow the shop world: raw
@@ -29,7 +30,7 @@ True
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -41,7 +42,7 @@ from shopstream.errors import ConfigError
 if TYPE_CHECKING:
     from shopstream.stores.keys import TtlConfig
 
-__all__ = ["DEFAULT_DAYS", "RetentionConfig", "expired_partitions"]
+__all__ = ["DEFAULT_DAYS", "RetentionConfig", "expired_keys", "expired_partitions"]
 
 _DAY_MS = 86_400_000
 _DATE = re.compile(r"^date=(\d{4}-\d{2}-\d{2})$")
@@ -164,3 +165,24 @@ def expired_partitions(lake: str | Path, config: RetentionConfig, now_ms: int) -
             if match and day_dir.is_dir() and config.expired(stream, match[1], now_ms):
                 found.append((match[1], day_dir))
     return [path for _, path in sorted(found)]
+
+
+def expired_keys(keys: Iterable[str], config: RetentionConfig,
+                 now_ms: int) -> dict[str, list[str]]:
+    """The object keys of a lake on S3 (``stream=NAME/date=DAY/...``, relative to its
+    prefix) in partitions past retention at ``now_ms``, by partition, oldest first.
+
+    >>> expired_keys(["stream=events/date=2020-01-01/part-a-000001.parquet",
+    ...               "stream=events/date=2099-01-01/part-a-000002.parquet",
+    ...               "stream=events/part-x.parquet"], RetentionConfig(), 1_800_000_000_000)
+    {'stream=events/date=2020-01-01': ['stream=events/date=2020-01-01/part-a-000001.parquet']}
+    """
+    found: dict[tuple[str, str], list[str]] = {}
+    for key in keys:
+        parts = key.split("/")
+        if len(parts) < 3 or not parts[0].startswith("stream="):
+            continue
+        match = _DATE.match(parts[1])
+        if match and config.expired(parts[0][len("stream="):], match[1], now_ms):
+            found.setdefault((match[1], f"{parts[0]}/{parts[1]}"), []).append(key)
+    return {folder: sorted(found[(day, folder)]) for day, folder in sorted(found)}
