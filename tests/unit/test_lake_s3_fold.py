@@ -181,3 +181,24 @@ def test_a_run_folds_every_fold_every_flushes_and_resumes_after_a_fold(
 def test_fold_every_is_checked_in_one_line(store: ObjectStore) -> None:
     with pytest.raises(LakeError, match=r"^S3LakeSink.fold_every must be an int >= 1, got 0$"):
         S3LakeSink(store.location.url, fold_every=0)
+
+
+def test_a_read_during_a_fold_lists_again_and_reads_the_whole_log(store: ObjectStore) -> None:
+    """A writer folds (and deletes the commits) between a reader's LIST and its GETs."""
+    written = write_history(store, 12, fold_every=100)
+    reader = ObjectStore(store.location)
+    lease = LeaseLock(store, "folder")
+    lease.acquire()
+    folds: list[int] = []
+
+    def fold_after_the_first_list(**_: Any) -> None:
+        if not folds:
+            folds.append(fold_log(store, lease).generation)
+
+    reader.client.meta.events.register("after-call.s3.ListObjectsV2",
+                                       fold_after_the_first_list)
+    seen = calls(reader)
+    log = read_log(reader)
+    lease.release()
+    assert folds == [1] and seen["ListObjectsV2"] == 2, seen  # listed again
+    assert log.live_keys() == live_keys(written) and log.generation == 1
