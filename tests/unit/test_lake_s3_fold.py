@@ -202,3 +202,27 @@ def test_a_read_during_a_fold_lists_again_and_reads_the_whole_log(store: ObjectS
     lease.release()
     assert folds == [1] and seen["ListObjectsV2"] == 2, seen  # listed again
     assert log.live_keys() == live_keys(written) and log.generation == 1
+
+
+def test_a_fold_racing_another_writers_fold_is_refused_in_one_line(
+        store: ObjectStore) -> None:
+    """Two folders (one of them a paused writer that lost the lock): the store's
+    If-None-Match lets one write each generation; the other deletes nothing."""
+    written = write_history(store, 6, fold_every=100)
+    other = ObjectStore(store.location)
+    lease = LeaseLock(store, "folder")
+    lease.acquire()
+    raced: list[str] = []
+
+    def fold_meanwhile(params: dict[str, Any], **_: Any) -> None:
+        if not raced and "/_fold-" in params["Key"]:  # just before this writer's fold PUT
+            raced.append(fold_log(other, lease).folds[0])
+
+    store.client.meta.events.register("before-parameter-build.s3.PutObject", fold_meanwhile)
+    with pytest.raises(LakeError, match=r"^lake s3://.*: fold '_commits/_fold-000000000001"
+                       r"\.json' was written by another writer meanwhile; this writer's fold "
+                       r"is not written$"):
+        fold_log(store, lease)
+    lease.release()
+    assert raced == [f"{COMMITS}_fold-000000000001.json"]
+    assert read_log(other).live_keys() == live_keys(written)
