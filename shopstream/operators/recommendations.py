@@ -251,7 +251,7 @@ class RecommendationOperator(KeyedOperator[ShopperEvent]):
         # AFFINITY) may use, none for a shopper whose history is this session.
         context = RecContext(event.session_id, event.user_id, tuple(items), basket, ts,
                              shopper.history.past(self._history_n, exclude, _NOTHING),
-                             {BLENDED: session.votes}, exclude)
+                             {BLENDED: session.votes}, exclude, True)
         unavailable = self.lists.tables.get(AVAILABILITY)
         k = self._k
         products, scores, sources, blended_count = self.blender.ranking(
@@ -265,7 +265,12 @@ class RecommendationOperator(KeyedOperator[ShopperEvent]):
             products = [products[i] for i in kept]
             scores = [scores[i] for i in kept]
             sources = [sources[i] for i in kept]
-        kind = _most_named(sources) if sources else POPULAR
+        if sources:  # _most_named inlined for its usual case: the first is named most
+            kind = sources[0]
+            if 2 * sources.count(kind) < len(sources):
+                kind = _most_named(sources)
+        else:
+            kind = POPULAR
         best_possible = self._best_possible
         # A list the fallback chain had to start has no evidence behind it: confidence 0.
         confidence = (min(1.0, scores[0] / best_possible)

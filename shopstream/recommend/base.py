@@ -130,19 +130,24 @@ class RecContext:
     exclude
         ``basket.union(items)`` when the caller has it already (the recommendation
         operator builds it first to filter the history); computed when ``None``.
+    history_outside
+        Whether ``history`` already leaves out every product of ``exclude`` (the
+        recommendation operator filters it while building the context): PERSONAL and
+        AFFINITY then read it as it is instead of filtering it again.
 
     A plain slotted class rather than a frozen dataclass: one is built per
     recommendation, and a frozen dataclass costs several microseconds more to build.
     Treat it as read-only.
     """
 
-    __slots__ = ("basket", "exclude", "history", "items", "now_ms", "session_id", "user_id",
-                 "votes")
+    __slots__ = ("basket", "exclude", "history", "history_outside", "items", "now_ms",
+                 "session_id", "user_id", "votes")
 
     def __init__(self, session_id: str, user_id: str, items: tuple[str, ...],
                  basket: frozenset[str], now_ms: int, history: tuple[str, ...] = (),
                  votes: Mapping[str, Any] = _NO_VOTES,
-                 exclude: frozenset[str] | None = None) -> None:
+                 exclude: frozenset[str] | None = None,
+                 history_outside: bool = False) -> None:
         self.session_id = session_id
         self.user_id = user_id
         self.items = items
@@ -150,6 +155,7 @@ class RecContext:
         self.now_ms = now_ms
         self.history = history
         self.votes = votes
+        self.history_outside = history_outside
         #: Products never recommended: the basket and the session's products.
         self.exclude: frozenset[str] = (basket.union(items) if exclude is None
                                         else exclude)

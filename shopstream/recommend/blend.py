@@ -18,7 +18,12 @@ Weights, the fallback chain and the variant name are configuration, so an A/B te
 :class:`BlendConfig` values; ``shopstream evaluate`` learns weights on a validation split
 (:mod:`shopstream.evaluation.tuning`).
 
-Cost: the sum of the strategies' votes (each bounded by its caps) plus a top-``k`` pass.
+Cost of one request: the strategies' votes, each bounded by its caps (with the session's
+``BLENDED`` votes: a copy of at most ``2 * ServeConfig.votes`` kept votes, PERSONAL's at
+most ``min(history, depth)`` and BASKET_BASED's at most ``rule_items * (rule_items + 1) /
+2`` rule lists of ``depth``), one C-level sort of that table once the excluded products
+left it, and ``O(k)`` for the fallback chain: bounded by the caps, whatever the
+shopper's history or the density of the data.
 
 Examples
 --------
@@ -62,6 +67,7 @@ __all__ = ["DEFAULT_WEIGHTS", "BlendConfig", "Blended", "Blender", "Ranking"]
 #: Strategies whose votes come from ``RecContext.history`` alone (none without one).
 _FROM_HISTORY = (Personal, Affinity)
 _NO_SOURCES: Mapping[str, str] = {}
+_NOTHING: frozenset[str] = frozenset()
 
 #: Default weights, learned by ``shopstream evaluate --tune`` on validation splits of the
 #: training sessions of real data (see the README's recommendation section).
@@ -173,18 +179,27 @@ class Blender:
             scale = blended.lift
             fused = blended.sources
             others = self._others if history else self._others_no_history
-            if others:
+            owned = bool(others)
+            if owned:
                 scores = dict(blended.votes)
                 for recommender, weight in others:
                     recommender.contribute(context, weight * scale, None, scores, sources)
             else:
                 scores = blended.votes  # only read
         else:
+            owned = True
             scores = {}
             for recommender, weight in (self._voters if history
                                         else self._voters_no_history):
                 recommender.contribute(context, weight, None, scores, sources)
         exclude = context.exclude
+        if owned and exclude:
+            # Our own table: the excluded products leave it before the sort (fewer to
+            # sort, none to skip after; dropping keys keeps the others' order, so ties
+            # still break by it).
+            for product in scores.keys() & exclude:
+                del scores[product]
+            exclude = _NOTHING
         ordered = sorted(scores, key=scores.__getitem__, reverse=True)
         # The first k allowed, at C speed and stopping there.
         products = (list(islice(filterfalse(exclude.__contains__, ordered), k)) if exclude

@@ -125,6 +125,8 @@ class UserHistory:
         >>> h.products(2), h.past(2, {"c": None}, {}), h.past(3, {"c"}, {"a"})
         (('c', 'b'), ('b',), ('b',))
         """
+        if not cart:  # the usual call: the caller folded the cart into ``session``
+            return tuple([p for _, p in self.order[:n] if p not in session])
         return tuple([p for _, p in self.order[:n] if p not in session and p not in cart])
 
     def _rebase(self, now_ms: int, config: HistoryConfig) -> None:

@@ -38,7 +38,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from itertools import repeat
+from itertools import filterfalse, islice, repeat
 from operator import itemgetter
 from typing import Any
 
@@ -285,7 +285,7 @@ class BasketRules(ListStrategy):
 def _past(context: RecContext) -> tuple[str, ...]:
     """The shopper's past products outside the current session, strongest first."""
     history = context.history
-    if not context.items:
+    if not context.items or context.history_outside:
         return history
     exclude = context.exclude
     return tuple([p for p in history if p not in exclude])
@@ -300,6 +300,17 @@ class Personal(ListStrategy):
     def votes(self, context: RecContext) -> list[tuple[float, tuple[str, ...]]]:
         past = _past(context)
         return [(1.0, past[:self.config.history])] if past else []
+
+    def contribute(self, context: RecContext, weight: float, depth: int | None,
+                   scores: dict[str, float], sources: dict[str, str] | None = None) -> None:
+        # ListStrategy.contribute over its one list, without the list of lists. Cost:
+        # O(min(history, depth)).
+        past = _past(context)
+        if past:
+            if depth is None:
+                depth = self.config.depth
+            _add_ranked(scores, sources, self.name, weight,
+                        past[:min(depth, self.config.history)])
 
 
 class Affinity(ListStrategy):
@@ -334,8 +345,9 @@ class _Global(ListStrategy):
         found = self.lists.get(self.kind, "", context.now_ms)
         if found is None or k <= 0:
             return []
-        exclude = context.exclude
-        return [p for p in found[0] if p not in exclude][:k]
+        # The first k allowed, at C speed and stopping there: O(k + excluded), not the
+        # whole list.
+        return list(islice(filterfalse(context.exclude.__contains__, found[0]), k))
 
 
 class Trending(_Global):

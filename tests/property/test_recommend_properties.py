@@ -70,6 +70,24 @@ def test_no_recommendation_holds_a_basket_item_a_session_item_or_a_repeat(
         assert not set(products) & (basket | set(items)), name
 
 
+@settings(max_examples=60, deadline=None)
+@given(steps=STEPS, items=st.lists(PRODUCTS, max_size=6), basket=st.sets(PRODUCTS, max_size=6),
+       k=st.integers(0, 15), user=st.sampled_from(["u1", "u2", "nobody"]))
+def test_a_history_filtered_by_the_caller_gives_the_same_ranking(
+        steps: list[tuple[str, str, str, str]], items: list[str], basket: set[str], k: int,
+        user: str) -> None:
+    # What the recommendation operator does: it filters the history while building the
+    # context and says so (history_outside), and the strategies do not filter it again.
+    trainer = _trained(steps)
+    blender = Blender(build_recommenders(RecommendConfig(), trainer.lists), BlendConfig())
+    session, cart = tuple(dict.fromkeys(items)), frozenset(basket)
+    history = trainer.history(user)
+    raw = RecContext("now", user, session, cart, 100_000, history)
+    outside = tuple(p for p in history if not raw.excludes(p))
+    filtered = RecContext("now", user, session, cart, 100_000, outside, history_outside=True)
+    assert blender.ranking(filtered, k) == blender.ranking(raw, k)
+
+
 # The kinds the blend reads when the session keeps its fused votes: BLENDED per session
 # product, POPULAR and TRENDING for the fallback.
 UPDATES = st.lists(st.tuples(st.sampled_from([BLENDED, BLENDED, POPULAR, TRENDING]),
