@@ -23,8 +23,9 @@ from shopstream.runners.flink.settings import (
 )
 
 
-def test_a_local_job_without_checkpoints_sets_only_the_execution_mode() -> None:
-    assert job_settings(FlinkConfig()) == {"python.execution-mode": "thread"}
+def test_a_local_job_without_checkpoints_sets_the_execution_mode_and_object_reuse() -> None:
+    assert job_settings(FlinkConfig()) == {"python.execution-mode": "thread",
+                                           "pipeline.object-reuse": "true"}
 
 
 def test_checkpoints_are_aligned_kept_on_cancel_and_restart_a_bounded_number_of_times(

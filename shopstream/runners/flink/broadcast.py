@@ -41,14 +41,14 @@ import heapq
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from pyflink.common import Row, Types
+from pyflink.common import Types
 from pyflink.datastream import KeyedBroadcastProcessFunction, ProcessFunction
 from pyflink.datastream.state import MapStateDescriptor
 
 from shopstream.errors import ShopstreamError
 from shopstream.events.records import Output
 from shopstream.runners.flink.stage import StageLogic
-from shopstream.runners.flink.tags import tag_named
+from shopstream.runners.flink.tags import row, tag_named
 from shopstream.state.descriptors import StateDescriptor
 from shopstream.state.operator import KeyedOperator
 
@@ -199,7 +199,7 @@ class SinkBroadcastStageFunction(BroadcastStageFunction):
         sinks, encode = self.sinks, self._encode
         for out in outs:
             if out.stream in sinks:
-                yield Row(out.stream, encode(out.record).decode())
+                yield row(out.stream, encode(out.record).decode())
             else:  # a stream nobody reads here, or one read upstream (an error)
                 yield from super()._route((out,), ts, operator)
 

@@ -27,6 +27,7 @@ from shopstream.runners.flink.tags import (
     Route,
     encode_pair,
     events_tag,
+    row,
     stage_tag,
 )
 from shopstream.topology import WatermarkPolicy
@@ -116,7 +117,7 @@ class DecodeLogic:
         except DecodeError as exc:
             letter = DeadLetter.of_bytes(exc.stage, str(exc), self._redact(raw), self.origin,
                                          self._offset)
-            yield SINK_TAG, Row(streams.DEAD_LETTER, self._encode(letter).decode())
+            yield SINK_TAG, row(streams.DEAD_LETTER, self._encode(letter).decode())
             return
         ts = event.timestamp_ms
         mark = self._watermark
@@ -125,14 +126,14 @@ class DecodeLogic:
             if reference in self.forward:
                 # The stage that forwards it also writes it to its sink, if any.
                 effective = max(ts, mark + 1)
-                yield (Row("", encode_pair(None, (effective, event, reference))),
+                yield (row("", encode_pair(None, (effective, event, reference))),
                        min(effective, self._max))
             elif reference in self.sinks:
-                yield SINK_TAG, Row(reference, self._encode(event).decode())
+                yield SINK_TAG, row(reference, self._encode(event).decode())
             return
         if ts <= mark:
             late = LateEvent(event, mark, mark - ts + 1)
-            yield SINK_TAG, Row(streams.LATE_EVENTS, self._encode(late).decode())
+            yield SINK_TAG, row(streams.LATE_EVENTS, self._encode(late).decode())
             return
         if ts > self._max:
             self._max = ts
@@ -141,9 +142,9 @@ class DecodeLogic:
         # The main output (keyed by the first events stage's key, with its time for the
         # watermark) feeds every events stage with that key function; the others get a
         # side output each, watermarked on their own.
-        yield Row(self.key_by(event), pair), ts
+        yield row(self.key_by(event), pair), ts
         for tag, key_by in self._others:
-            yield tag, (Row(key_by(event), pair), ts)
+            yield tag, (row(key_by(event), pair), ts)
 
 
 class DecodeFunction(DecodeLogic, KeyedProcessFunction):  # type: ignore[misc]

@@ -4,7 +4,7 @@ Examples
 --------
 >>> from shopstream.runners.flink.runner import FlinkConfig
 >>> job_settings(FlinkConfig())
-{'python.execution-mode': 'thread'}
+{'python.execution-mode': 'thread', 'pipeline.object-reuse': 'true'}
 >>> settings = job_settings(FlinkConfig(jobmanager="127.0.0.1:8081",
 ...                                     checkpoint_dir="/tmp/ck", restore_from="/tmp/ck/x/chk-3"))
 >>> settings["execution.target"], settings["rest.port"], settings["execution.checkpointing.dir"]
@@ -56,7 +56,11 @@ def _uri(path: str) -> str:
 
 def job_settings(config: FlinkConfig) -> dict[str, str]:
     """Flink configuration keys (Flink 2.x names) for a job run with ``config``."""
-    settings = {"python.execution-mode": config.execution_mode}
+    settings = {"python.execution-mode": config.execution_mode,
+                # Records pass between chained Java operators (the timestamp assigner
+                # behind each events path, the sinks) without a copy each: none of them
+                # keeps a record, and every Python operator's output is a new object.
+                "pipeline.object-reuse": "true"}
     if config.jobmanager is not None:
         host, port = parse_jobmanager(config.jobmanager)
         settings |= {"execution.target": "remote", "rest.address": host,

@@ -42,7 +42,7 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import msgspec
-from pyflink.common import Row, Types
+from pyflink.common import Types
 from pyflink.datastream import KeyedProcessFunction
 from pyflink.datastream.state import MapStateDescriptor, ValueStateDescriptor
 
@@ -56,6 +56,7 @@ from shopstream.runners.flink.tags import (
     broadcast_tag,
     decode_pair,
     encode_pair,
+    row,
     stage_tag,
 )
 from shopstream.state.operator import KeyedOperator
@@ -266,7 +267,7 @@ class StageLogic:
         for out in outs:
             stream = out.stream
             if stream in self.sinks:
-                yield self._sink, Row(stream, self._encode(out.record).decode())
+                yield self._sink, row(stream, self._encode(out.record).decode())
             targets = self._targets.get(stream)
             if targets is not None:
                 record = out.record
@@ -278,7 +279,7 @@ class StageLogic:
                     else:
                         if encoded is None:
                             encoded = encode_pair(ts, record)
-                        yield tag, Row(key_by(record), encoded)
+                        yield tag, row(key_by(record), encoded)
             elif stream in self.upstream:
                 name = operator.name if operator is not None else "decoder"
                 msg = (f"operator {name!r} (key {out.key!r}) emitted stream "

@@ -21,6 +21,8 @@ Examples
 >>> data = encode_pair(1_000, event)
 >>> data[:1], decode_pair(data) == (1_000, event)
 (b'e', True)
+>>> decode_pair(data)[1] is event  # encoded lately in this interpreter: not decoded again
+True
 >>> decode_pair(encode_pair(7, ("basket", 3)))
 (7, ('basket', 3))
 >>> [tag_named(name).tag_id for name in ("shopstream-sink", "stage-3", "broadcast-4",
@@ -30,19 +32,20 @@ Examples
 
 from __future__ import annotations
 
+import contextlib
 import pickle
 from collections.abc import Callable
 from typing import Any
 
 import msgspec
-from pyflink.common import Types
+from pyflink.common import Row, RowKind, Types
 from pyflink.datastream import OutputTag
 
 from shopstream.errors import ShopstreamError
 from shopstream.events.model import ShopperEvent
 
-__all__ = ["DECODED_TYPE", "KEYED_TYPE", "SINK_TAG", "Route", "broadcast_tag", "decode_pair",
-           "encode_pair", "events_tag", "stage_tag", "tag_named"]
+__all__ = ["DECODED_TYPE", "KEYED_TYPE", "RECENT_EVENTS", "SINK_TAG", "Route", "broadcast_tag",
+           "decode_pair", "encode_pair", "events_tag", "row", "stage_tag", "tag_named"]
 
 #: Every output record: ``Row(stream, json)`` (a Row, so that the Kafka sink's Java topic
 #: selector can read the stream name from its first column).
@@ -67,13 +70,30 @@ _EVENT = ord("e")
 _encode_event = msgspec.msgpack.Encoder().encode
 _decode_event = msgspec.msgpack.Decoder(ShopperEvent).decode
 
+#: Events encoded last in this interpreter that :func:`decode_pair` hands back as they are,
+#: without decoding (events are frozen, and the embedded runner too gives every operator
+#: the same object). In thread mode one interpreter runs every Python operator of a
+#: TaskManager, so the stages reading events on the decoder's TaskManager get its objects
+#: instead of decoding each event once per stage group (four in the default pipeline);
+#: elsewhere (another TaskManager, an event older than the last ``RECENT_EVENTS``) they
+#: decode it.
+RECENT_EVENTS = 32_768
+_recent: dict[bytes, ShopperEvent] = {}
+
 
 def encode_pair(timestamp_ms: int | None, record: Any) -> bytes:
     """``(timestamp_ms, record)`` (or a reference record's triple, given as ``record``
     with ``timestamp_ms`` of ``None``) as the bytes of a keyed record: ``b"e"`` and
     MessagePack for an event at its own time, ``b"p"`` and a pickle otherwise."""
     if type(record) is ShopperEvent and record.timestamp_ms == timestamp_ms:
-        return b"e" + _encode_event(record)
+        data = b"e" + _encode_event(record)
+        recent = _recent
+        recent[data] = record
+        if len(recent) > RECENT_EVENTS:
+            # The oldest goes (another thread may have taken it already).
+            with contextlib.suppress(RuntimeError, StopIteration, KeyError):
+                del recent[next(iter(recent))]
+        return data
     return b"p" + pickle.dumps(record if timestamp_ms is None else (timestamp_ms, record),
                                protocol=pickle.HIGHEST_PROTOCOL)
 
@@ -81,9 +101,27 @@ def encode_pair(timestamp_ms: int | None, record: Any) -> bytes:
 def decode_pair(data: bytes) -> tuple[Any, ...]:
     """What :func:`encode_pair` encoded: ``(timestamp_ms, record)`` or the triple."""
     if data[0] == _EVENT:
-        event = _decode_event(memoryview(data)[1:])
+        event = _recent.get(data) if type(data) is bytes else None
+        if event is None:
+            event = _decode_event(memoryview(data)[1:])
         return event.timestamp_ms, event
     return pickle.loads(memoryview(data)[1:])  # type: ignore[no-any-return]
+
+
+_new_object = object.__new__
+_INSERT = RowKind.INSERT
+
+
+def row(first: Any, second: Any) -> Row:
+    """``Row(first, second)``, made without ``Row.__init__`` and its three guarded
+    ``__setattr__`` calls (half the cost; every record a stage sends is one).
+
+    >>> row("k", b"x") == Row("k", b"x"), row("k", b"x")[1]
+    (True, b'x')
+    """
+    made = _new_object(Row)
+    made.__dict__.update(_values=[first, second], _from_dict=False, _row_kind=_INSERT)
+    return made
 
 
 def stage_tag(index: int) -> OutputTag:
