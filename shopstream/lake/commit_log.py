@@ -174,7 +174,8 @@ def read_log(store: ObjectStore) -> LakeLog:
             continue  # deleted meanwhile (a fold's, a resume's): list again
         commits = [parse_commit(store, name, body)
                    for name, body in zip(names, bodies, strict=True) if body is not None]
-        commits_listed = {k: v for k, v in listed.items() if k not in folds}
+        commits_listed = {k: v for k, v in listed.items()
+                          if k.endswith(".json") and k not in folds}
         return replace(apply_commits(log, commits), listed=commits_listed, folds=folds)
     msg = (f"lake {store.location.url}: its commit log changed during each of {_READS} "
            "reads (a writer is folding it); try again")
