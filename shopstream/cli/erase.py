@@ -48,7 +48,9 @@ def register(sub: Any) -> None:
     parser.add_argument("user", metavar="USER", help="the shopper's user id, as sent")
     parser.add_argument("--store", metavar="PATH|redis://HOST:PORT",
                         help="the store `shopstream run --store` writes")
-    parser.add_argument("--lake", metavar="DIR", help="the lake `shopstream run --lake` writes")
+    parser.add_argument("--lake", metavar="DIR|s3://BUCKET/PREFIX",
+                        help="the lake `shopstream run --lake` writes (a directory or an "
+                             "S3-compatible URL)")
     parser.add_argument("--checkpoint-dir", metavar="DIR",
                         help="the checkpoints of `shopstream run --checkpoint-dir`")
     parser.add_argument("--models", metavar="DIR",
