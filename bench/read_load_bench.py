@@ -199,7 +199,10 @@ def bench_store(kind: str, args: argparse.Namespace, workdir: Path,
             del result["pythonpath"]
         else:
             result["servers"] = servers
-        result["where_time_goes"] = where_time_goes(spec, by_route)
+        try:
+            result["where_time_goes"] = where_time_goes(spec, by_route)
+        except Exception as exc:  # keep the measurements above
+            result["where_time_goes"] = {"error": repr(exc)}
         return result
     finally:
         if redis is not None:

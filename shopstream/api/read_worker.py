@@ -96,6 +96,7 @@ def main() -> int:
     from shopstream.api.app import ServeState
     from shopstream.api.read_protocol import read_port_options
     from shopstream.api.server import ServeConfig, server_app, uvicorn_options
+    from shopstream.api.thread_priority import pin_thread, realtime_thread, shorten_thread_slice
     from shopstream.errors import require
     from shopstream.stores.open import open_store
 
@@ -108,6 +109,10 @@ def main() -> int:
     app = ReadOnlyGate(server_app(state, config), spec["main_port"])
     sock = socket.socket(fileno=spec["fd"])
     server = uvicorn.Server(uvicorn.Config(app, **read_port_options(uvicorn_options(config))))
+    shorten_thread_slice(config.read_slice_us)  # this thread runs the event loop
+    realtime_thread(config.read_rt_priority)
+    if config.read_cpus or config.pipeline_cpus:  # not the server's CPUs unless asked
+        pin_thread(config.read_cpus, "serve --read-cpus")
     gc.collect()
     gc.freeze()  # the app lives as long as the process: out of the collector's passes
     os.write(spec["ready"], b"r")

@@ -43,6 +43,7 @@ from shopstream.api.rate_limit import RateLimitConfig, RateLimiter
 from shopstream.api.read_workers import ReadWorkers
 from shopstream.api.security import SecurityConfig
 from shopstream.api.serve_checkpoints import ServeCheckpointConfig
+from shopstream.api.thread_priority import check_scheduling, pin_thread
 from shopstream.errors import ConfigError, require
 from shopstream.events.limits import InputLimits
 from shopstream.stores.open import open_store
@@ -110,10 +111,11 @@ class ServeConfig:
     store_days
         The longest any value the hosted pipeline writes lives in the store (``serve
         --retention-config``'s ``store`` days); ``None``: the built-in times to live.
-    read_workers, read_port
-        Processes answering reads on ``read_port`` beside the pipeline's process (see
-        :mod:`shopstream.api.read_workers`); 0: none. ``read_port`` ``None``: ``port +
-        1`` (any free port when ``port`` is 0).
+    read_workers, read_port, read_slice_us, read_rt_priority, read_cpus, pipeline_cpus
+        Processes answering reads on ``read_port`` (``None``: ``port + 1``, any free port
+        with ``port`` 0) beside the pipeline's (:mod:`shopstream.api.read_workers`); 0:
+        none. Their slice, ``SCHED_FIFO`` priority and CPUs, the main process's CPUs (0
+        and (): the kernel's; :mod:`shopstream.api.thread_priority`).
     store_commit_ms, pipeline_nice
         How long a computed value may wait for the store's commit, and how much lower the
         pipeline thread's priority is (``serve --store-commit-ms``, ``--pipeline-nice``;
@@ -153,6 +155,10 @@ class ServeConfig:
     store_days: int | None = None
     read_workers: int = 0
     read_port: int | None = None
+    read_slice_us: int = 0
+    read_rt_priority: int = 0
+    read_cpus: tuple[int, ...] = ()
+    pipeline_cpus: tuple[int, ...] = ()
     store_commit_ms: int = LiveConfig.store_commit_ms
     pipeline_nice: int = LiveConfig.pipeline_nice
 
@@ -169,6 +175,9 @@ class ServeConfig:
             msg = (f"ServeConfig.read_workers must be >= 0, and 0 with more than one "
                    f"worker, got {self.read_workers!r} with {self.workers} worker(s)")
             raise ConfigError(msg)
+        for name in ("read_cpus", "pipeline_cpus"):  # lists from the workers' JSON
+            object.__setattr__(self, name, tuple(getattr(self, name)))
+        check_scheduling("ServeConfig", self.read_slice_us, self.read_rt_priority)
         if not 0 <= self.reads_port <= 65_535 or (self.reads_port == self.port != 0):
             msg = (f"ServeConfig.read_port must be in 0..65535 and not the main port "
                    f"{self.port}, got {self.reads_port!r}")
@@ -295,6 +304,8 @@ def serve(config: ServeConfig, jobs: Any = None) -> None:
         uvicorn.run("shopstream.api.server:app_from_env", factory=True,
                     workers=config.workers, **uvicorn_options(config))
         return
+    if config.pipeline_cpus:  # before any thread starts: they inherit it
+        pin_thread(config.pipeline_cpus, "serve --pipeline-cpus")
     state = build_state(config)
     try:
         state.read_workers = start_read_workers(config)

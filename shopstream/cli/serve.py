@@ -123,6 +123,23 @@ def _add_process_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--read-port", type=int, metavar="PORT",
                         help="port of the read workers (default: --port + 1); the main "
                              "port answers reads too")
+    parser.add_argument("--read-slice-us", type=int, default=0, metavar="US",
+                        help="time slice the read workers ask the scheduler for, 100 to "
+                             "100000 microseconds (Linux 6.12+, no privilege needed): a "
+                             "read worker woken by a request then preempts a busy "
+                             "pipeline sooner; no CPU share changes (default 0: the "
+                             "kernel's slice)")
+    parser.add_argument("--read-rt-priority", type=int, default=0, metavar="1..99",
+                        help="run the read workers' event loop SCHED_FIFO at this "
+                             "priority (root or CAP_SYS_NICE): reads then never wait "
+                             "behind normal processes, the pipeline's or anyone's; the "
+                             "kernel still leaves others 5%% of each second (default 0: "
+                             "a normal process)")
+    parser.add_argument("--read-cpus", type=_cpus, default=(), metavar="LIST",
+                        help="CPUs the read workers run on, e.g. 1 or 2,3 (default: any)")
+    parser.add_argument("--pipeline-cpus", type=_cpus, default=(), metavar="LIST",
+                        help="CPUs the main process (pipeline, main port, jobs) runs on, "
+                             "e.g. 0 (default: any)")
 
 
 def _add_source_arguments(parser: argparse.ArgumentParser) -> None:
@@ -177,7 +194,9 @@ def _serve(args: argparse.Namespace) -> int:
     read_workers = read_workers_option(args.read_workers, args.workers, args.kafka)
     config = ServeConfig(store=args.store, host=args.host, port=args.port,
                          workers=args.workers, read_workers=read_workers,
-                         read_port=args.read_port,
+                         read_port=args.read_port, read_slice_us=args.read_slice_us,
+                         read_rt_priority=args.read_rt_priority,
+                         read_cpus=args.read_cpus, pipeline_cpus=args.pipeline_cpus,
                          out_of_orderness_ms=args.out_of_orderness_ms,
                          idle_ms=args.idle_ms, log_level=args.log_level,
                          postgres=args.postgres, kafka=args.kafka, kafka_topic=args.topic,
@@ -203,6 +222,22 @@ def _serve(args: argparse.Namespace) -> int:
     serve(config, jobs=serve_hook(args.jobs_config, config.lake, retention) if hosted
           else None)
     return 0
+
+
+def _cpus(value: str) -> tuple[int, ...]:
+    """``--read-cpus``/``--pipeline-cpus``: CPU numbers, comma separated.
+
+    >>> _cpus("1"), _cpus("0,2")
+    ((1,), (0, 2))
+    """
+    try:
+        cpus = tuple(int(part) for part in value.split(","))
+    except ValueError:
+        cpus = (-1,)
+    if any(cpu < 0 for cpu in cpus):
+        msg = f"expected CPU numbers, comma separated (e.g. 0 or 1,2), got {value!r}"
+        raise argparse.ArgumentTypeError(msg)
+    return cpus
 
 
 def read_workers_option(value: str, workers: int, kafka: str | None) -> int:

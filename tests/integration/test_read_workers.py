@@ -195,3 +195,33 @@ def test_a_busy_read_port_fails_at_start_in_one_line(tmp_path: Path) -> None:
     assert done.returncode != 0
     assert "serve --read-port" in done.stderr and "already in use" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def _sched(pid: int) -> tuple[str, int | None, int]:
+    """The CPUs a process's main thread may run on, its slice (None: not shown) and its
+    policy (0 normal, 1 SCHED_FIFO)."""
+    status = Path(f"/proc/{pid}/status").read_text()
+    cpus = next(line.split()[1] for line in status.splitlines()
+                if line.startswith("Cpus_allowed_list:"))
+    sched = dict(line.split(":", 1) for line in
+                 Path(f"/proc/{pid}/sched").read_text().splitlines() if ":" in line)
+    slices = [int(value) for name, value in sched.items() if name.strip() == "se.slice"]
+    policy = next(int(value) for name, value in sched.items() if name.strip() == "policy")
+    return cpus, slices[0] if slices else None, policy
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux") or (os.cpu_count() or 1) < 2,
+                    reason="CPU placement and slices: Linux with 2 CPUs or more")
+def test_read_workers_slice_and_cpu_placement(tmp_path: Path, serve_factory: Any) -> None:
+    server = serve_factory(str(tmp_path / "features.db"), "--read-workers", "1",
+                           "--read-slice-us", "100", "--read-cpus", "1",
+                           "--pipeline-cpus", "0", "--read-rt-priority", "1")
+    [worker] = server.health()["readWorkers"]["pids"]
+    worker_cpus, worker_slice, worker_policy = _sched(worker)
+    server_cpus, server_slice, server_policy = _sched(server.proc.pid)
+    assert (worker_cpus, server_cpus) == ("1", "0")
+    if worker_slice is not None and server_slice is not None:  # shown from Linux 6.6
+        assert worker_slice < server_slice or worker_slice == 100_000
+    # SCHED_FIFO needs root (or CAP_SYS_NICE): without, a warning and a normal worker.
+    assert (worker_policy, server_policy) == (1 if os.geteuid() == 0 else 0, 0)
+    assert server.reads("/users/nobody/features").status_code == 404

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import threading
 import urllib.request
 from pathlib import Path
 
@@ -78,6 +80,47 @@ def test_serve_store_commit_and_priority_options_reach_the_hosted_pipeline() -> 
     assert (defaults.store_commit_ms, defaults.pipeline_nice) == (250, 0)
     with pytest.raises(ConfigError, match=r"LiveConfig\.pipeline_nice must be in 0\.\.19, got 20"):
         ServeConfig(store="f.db", pipeline_nice=20)
+
+
+def test_serve_read_scheduling_options() -> None:
+    args = build_parser().parse_args(["serve", "--store", "f.db", "--read-slice-us", "100",
+                                      "--read-cpus", "1", "--pipeline-cpus", "0,2"])
+    assert (args.read_slice_us, args.read_cpus, args.pipeline_cpus) == (100, (1,), (0, 2))
+    defaults = build_parser().parse_args(["serve", "--store", "f.db"])
+    assert (defaults.read_slice_us, defaults.read_cpus, defaults.pipeline_cpus) == (0, (), ())
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["serve", "--store", "f.db", "--read-cpus", "one"])
+    with pytest.raises(ConfigError, match=r"ServeConfig\.read_slice_us must be 0 or "
+                                          r"100\.\.100000, got 50"):
+        ServeConfig(store="f.db", read_slice_us=50)
+    rt = build_parser().parse_args(["serve", "--store", "f.db", "--read-rt-priority", "10"])
+    assert (rt.read_rt_priority, defaults.read_rt_priority) == (10, 0)
+    with pytest.raises(ConfigError, match=r"ServeConfig\.read_rt_priority must be in "
+                                          r"0\.\.99, got 100"):
+        ServeConfig(store="f.db", read_rt_priority=100)
+    # As the read workers get it: JSON lists back to tuples.
+    assert ServeConfig(store="f.db", read_cpus=[1]).read_cpus == (1,)  # type: ignore[arg-type]
+
+
+@pytest.mark.skipif(not hasattr(os, "sched_setaffinity") or (os.cpu_count() or 1) < 2,
+                    reason="CPU placement: Linux with 2 CPUs or more")
+def test_pin_thread_and_back_to_every_cpu() -> None:
+    # A read worker started by a pinned server (--pipeline-cpus) without --read-cpus
+    # goes back to every CPU: pin_thread(()).
+    from shopstream.api.thread_priority import pin_thread
+
+    seen: list[object] = []
+
+    def pinned_then_free() -> None:
+        seen.append(pin_thread((0,)))
+        seen.append(pin_thread(()))
+
+    before = os.sched_getaffinity(0)
+    worker = threading.Thread(target=pinned_then_free)
+    worker.start()
+    worker.join()
+    assert seen[0] == frozenset({0})
+    assert isinstance(seen[1], frozenset) and seen[1] >= before
 
 
 def test_serve_security_options(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
