@@ -111,6 +111,8 @@ def _compact(args: argparse.Namespace) -> int:
     done = compact(args.directory, min_files=args.min_files)
     print(f"compacted {done.partitions:,} partitions: {done.files_before:,} files -> "
           f"{done.files_after:,} ({done.rows:,} rows)")
+    for why in done.skipped:
+        print(f"skipped run {why}")
     tables = compact_tables(args.directory, min_files=args.min_files)
     if tables.partitions:
         print(f"compacted {tables.partitions:,} exported tables: {tables.files_before:,} "

@@ -8,9 +8,13 @@ was never renamed) by the next one. Rows keep their order: files are merged in n
 order, which is flush order within a run. It first deletes the temporary files that runs
 killed and never resumed left (:func:`shopstream.lake.runs.remove_orphans`).
 
-Do not compact a lake while a run that writes it is running or waiting to be resumed:
-resuming deletes that run's files written after its checkpoint, and rows already merged
-into a compacted file would be written again.
+A run being written (its lock held: :func:`shopstream.lake.runs.hold_run_lock`) is
+skipped and named in the summary; the others' locks are held while their files merge, so
+no run starts or resumes meanwhile. A run killed and waiting to be resumed may be merged:
+before its files are replaced, the last of its flushes merged is recorded in
+``_runs.json`` (:func:`~shopstream.lake.runs.record_merged`), and resuming it from a
+checkpoint that does not cover that flush is refused with one line (the resume would
+write those rows again: run again without ``--resume``).
 
 Examples
 --------
@@ -23,8 +27,12 @@ Examples
 ...     _ = sink.commit()
 >>> len(list(d.rglob("*.parquet")))
 3
->>> compact(d)
-CompactionSummary(partitions=1, files_before=3, files_after=1, rows=3, orphans=0)
+>>> [why.split(": ")[1] for why in compact(d).skipped]  # the sink holds its run's lock
+['being written']
+>>> sink.close()
+>>> compact(d)  # doctest: +NORMALIZE_WHITESPACE
+CompactionSummary(partitions=1, files_before=3, files_after=1, rows=3, orphans=0,
+                  skipped=())
 >>> len(list(d.rglob("*.parquet")))
 1
 """
@@ -44,7 +52,13 @@ import pyarrow.parquet as pq
 
 from shopstream.lake.errors import LakeError
 from shopstream.lake.files import write_parquet
-from shopstream.lake.runs import remove_orphans, run_of_file
+from shopstream.lake.runs import (
+    record_merged,
+    release_run_lock,
+    remove_orphans,
+    run_of_file,
+    take_idle_run,
+)
 
 __all__ = ["CompactionSummary", "compact"]
 
@@ -54,13 +68,15 @@ _JOURNAL = "_compaction.json"
 @dataclass(frozen=True)
 class CompactionSummary:
     """What a compaction did: partitions rewritten, files before and after, rows moved,
-    and the temporary files of killed runs it deleted."""
+    the temporary files of killed runs it deleted, and the runs it left alone, each as
+    ``"<run>: <why>"``."""
 
     partitions: int
     files_before: int
     files_after: int
     rows: int
     orphans: int = 0
+    skipped: tuple[str, ...] = ()
 
 
 def compact(directory: str | Path, min_files: int = 2) -> CompactionSummary:
@@ -71,22 +87,44 @@ def compact(directory: str | Path, min_files: int = 2) -> CompactionSummary:
         msg = f"lake directory {str(directory)!r} does not exist"
         raise LakeError(msg)
     orphans = len(remove_orphans(root, time.time()))
-    partitions = before = after = rows = 0
+    # Files merge within their run only, so a later run of the same input can still
+    # replace this run's rows (shopstream.lake.runs).
+    by_run: dict[str, dict[Path, list[Path]]] = {}
     for folder in sorted(root.glob("stream=*/date=*")):
         _recover(folder)
-        # Files merge within their run only, so a later run of the same input can still
-        # replace this run's rows (shopstream.lake.runs).
-        by_run: dict[str, list[Path]] = {}
         for f in sorted(folder.glob("*.parquet")):
-            by_run.setdefault(run_of_file(f.name) or "", []).append(f)
-        for run, files in sorted(by_run.items()):
-            if len(files) < max(min_files, 2):
-                continue
-            rows += _merge(folder, run, files)
-            partitions += 1
-            before += len(files)
-            after += 1
-    return CompactionSummary(partitions, before, after, rows, orphans)
+            by_run.setdefault(run_of_file(f.name) or "", {}).setdefault(folder, []).append(f)
+    partitions = before = after = rows = 0
+    skipped: list[str] = []
+    for run, folders in sorted(by_run.items()):
+        merging = {folder: files for folder, files in folders.items()
+                   if len(files) >= max(min_files, 2)}
+        if not merging:
+            continue
+        lock = take_idle_run(root, run) if run else None
+        if run and lock is None:
+            skipped.append(f"{run}: being written")
+            continue
+        try:
+            for folder, files in merging.items():
+                if run:
+                    record_merged(root, run, max(map(_flush_of, files)))
+                rows += _merge(folder, run, files)
+                partitions += 1
+                before += len(files)
+                after += 1
+        finally:
+            if lock is not None:
+                release_run_lock(lock)
+    return CompactionSummary(partitions, before, after, rows, orphans, tuple(skipped))
+
+
+def _flush_of(path: Path) -> int:
+    """The flush a run's file holds (``part-<run>-<seq>``); 0 for a compacted file, whose
+    flushes a compaction recorded already."""
+    if not path.name.startswith("part-"):
+        return 0
+    return int(path.name.removesuffix(".parquet").rsplit("-", 1)[1])
 
 
 def _merge(folder: Path, run: str, files: list[Path]) -> int:

@@ -9,6 +9,12 @@ leaves each row once. The order is crash-safe: the manifest first records the ru
 replaced, then their files go, then the record; a start that finds a record left by a
 killed start finishes the deletion. A replaced run cannot be resumed any more.
 
+**Compactions.** ``lake compact`` records in a run's entry the last of its flushes it
+merged (``merged_through``, :func:`record_merged`) before the merged file replaces them;
+:func:`check_resumable` refuses a resume whose checkpoint does not cover it, since the
+resume would write those flushes' rows again. Writers of the manifest hold
+``DIR/.runs.lock`` while they read, change and write it.
+
 Bound: one entry per run that wrote the lake and is still in it (files of replaced runs
 are gone, their ids kept in ``replaced`` so a stale resume is refused).
 
@@ -43,10 +49,12 @@ run again without --resume
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import json
 import os
 import re
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -54,7 +62,8 @@ from shopstream.lake.errors import LakeError
 from shopstream.lake.files import replace_json
 
 __all__ = ["RUNS_FILE", "check_resumable", "claim", "hold_run_lock", "read_runs",
-           "release_run_lock", "remove_orphans", "run_of_file"]
+           "record_merged", "release_run_lock", "remove_orphans", "run_of_file",
+           "take_idle_run"]
 
 RUNS_FILE = "_runs.json"
 #: The run locks this process holds: lock file -> its descriptor (a run resumed in the
@@ -96,7 +105,19 @@ def _delete_runs(directory: Path, runs: set[str]) -> None:
             path.unlink()
 
 
-def finish_pending(directory: Path) -> dict[str, Any]:
+@contextlib.contextmanager
+def _manifest_lock(directory: Path) -> Iterator[None]:
+    """Hold ``DIR/.runs.lock`` (an exclusive ``flock``): writers of ``_runs.json`` (run
+    starts, compactions) read, change and write it one at a time."""
+    fd = os.open(directory / ".runs.lock", os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
+def _finish_pending(directory: Path) -> dict[str, Any]:
     """Finish a replacement a killed start left half done; return the manifest."""
     manifest = read_runs(directory)
     pending = set(manifest.get("replacing", []))
@@ -111,24 +132,61 @@ def finish_pending(directory: Path) -> dict[str, Any]:
 def claim(directory: Path, run: str, source: str | None) -> list[str]:
     """Record that ``run`` writes the lake from ``source``; delete the files of earlier
     runs of the same source and return their ids."""
-    manifest = finish_pending(directory)
-    runs: dict[str, Any] = manifest["runs"]
-    older = sorted(r for r, info in runs.items()
-                   if source is not None and r != run and info.get("source") == source)
-    runs[run] = {"source": source}
-    for r in older:
-        del runs[r]
-    manifest["replacing"] = older
-    _write(directory, manifest)
-    finish_pending(directory)
+    with _manifest_lock(directory):
+        manifest = _finish_pending(directory)
+        runs: dict[str, Any] = manifest["runs"]
+        older = sorted(r for r, info in runs.items()
+                       if source is not None and r != run and info.get("source") == source)
+        # A resume keeps what compactions recorded of the run (its merged flushes).
+        runs[run] = {**runs.get(run, {}), "source": source}
+        for r in older:
+            del runs[r]
+        manifest["replacing"] = older
+        _write(directory, manifest)
+        _finish_pending(directory)
     return older
 
 
-def check_resumable(directory: Path, run: str) -> None:
-    """Refuse to resume a run whose files a later run of the same input replaced."""
-    if run in read_runs(directory).get("replaced", []):
+def record_merged(directory: Path, run: str, seq: int) -> None:
+    """Record that a compaction merged ``run``'s flushes up to ``seq`` into one file
+    (``merged_through`` of its entry in ``_runs.json``), *before* the merged file
+    replaces them: a resume of the run from a checkpoint before ``seq`` is then refused
+    (:func:`check_resumable`).
+
+    >>> import pathlib, tempfile
+    >>> d = pathlib.Path(tempfile.mkdtemp())
+    >>> record_merged(d, "r1", 4); record_merged(d, "r1", 2)
+    >>> read_runs(d)["runs"]["r1"]
+    {'merged_through': 4}
+    >>> check_resumable(d, "r1", seq=4)
+    >>> try:
+    ...     check_resumable(d, "r1", seq=3)
+    ... except LakeError as exc:
+    ...     print(str(exc).split("; ")[1])
+    run again without --resume
+    """
+    with _manifest_lock(directory):
+        manifest = read_runs(directory)
+        entry = manifest["runs"].setdefault(run, {})
+        entry["merged_through"] = max(seq, int(entry.get("merged_through", 0)))
+        _write(directory, manifest)
+
+
+def check_resumable(directory: Path, run: str, seq: int | None = None) -> None:
+    """Refuse to resume a run whose files a later run of the same input replaced, or
+    whose flushes after ``seq`` (the last one its checkpoint covers; ``None``: unknown,
+    so any) a compaction merged: the resume would write their rows again."""
+    manifest = read_runs(directory)
+    if run in manifest.get("replaced", []):
         msg = (f"run {run} of the lake {str(directory)!r} was replaced by a later run of "
                "the same input; run again without --resume")
+        raise LakeError(msg)
+    merged = manifest["runs"].get(run, {}).get("merged_through")
+    if merged is not None and (seq is None or merged > seq):
+        after = "its checkpoint" if seq is None else f"flush {seq}, its checkpoint's last"
+        msg = (f"run {run} of the lake {str(directory)!r} cannot be resumed: `lake "
+               f"compact` merged its flushes up to {merged}, after {after}; run again "
+               "without --resume")
         raise LakeError(msg)
 
 
@@ -199,6 +257,29 @@ def hold_run_lock(directory: Path, run: str) -> Path:
         raise LakeError(msg) from None
     _HELD[path] = fd
     return path
+
+
+def take_idle_run(directory: Path, run: str) -> Path | None:
+    """Take ``run``'s lock when no process (this one included) holds it, so that no
+    writer starts or resumes the run meanwhile; ``None`` when the run is being written.
+    :func:`release_run_lock` gives it back.
+
+    >>> import pathlib, tempfile
+    >>> d = pathlib.Path(tempfile.mkdtemp())
+    >>> mine = hold_run_lock(d, "r1")
+    >>> take_idle_run(d, "r1") is None
+    True
+    >>> lock = take_idle_run(d, "r2")
+    >>> _is_live(d, "r2")
+    True
+    >>> release_run_lock(lock); release_run_lock(mine)
+    """
+    if _lock_file(directory, run) in _HELD:
+        return None
+    try:
+        return hold_run_lock(directory, run)
+    except LakeError:
+        return None
 
 
 def release_run_lock(path: Path) -> None:
