@@ -47,6 +47,7 @@ Examples
 
 from __future__ import annotations
 
+import gc
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from itertools import accumulate, chain, repeat
@@ -200,10 +201,18 @@ class StreamColumns:
 
     def table(self) -> pa.Table:
         """The records added so far as a table with the stream's schema; starts over."""
+        # The batch's temporaries (value tuples, column lists, nested records' lists) are
+        # acyclic and gone when it returns: counted by the cycle collector, they would
+        # start young collections (and promote the records still waiting in the other
+        # streams to the older generations), so it is paused while the batch converts.
+        paused = gc.isenabled()
+        gc.disable()
         try:
             arrays = self._fields.arrays(self.records)
         finally:
             self.records.clear()
+            if paused:
+                gc.enable()
         return pa.Table.from_arrays(arrays, schema=self.schema)
 
 

@@ -7,6 +7,7 @@ import os
 import time
 from pathlib import Path
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
@@ -16,6 +17,7 @@ from shopstream.lake.compact import compact
 from shopstream.lake.errors import LakeError
 from shopstream.lake.schemas import EVENTS
 from shopstream.lake.sink import LakeSink
+from shopstream.lake.writer import FlushWriter
 
 DAY_MS = 86_400_000
 
@@ -169,3 +171,35 @@ def test_a_run_being_written_by_another_process_is_refused(tmp_path: Path) -> No
         holder.kill()
         holder.communicate()
     assert not runs._is_live(lake, "r1")  # the kill released it
+
+
+def test_a_batch_goes_to_the_partition_of_each_rows_utc_day_in_its_order(
+        tmp_path: Path) -> None:
+    # Times in order (a slice per day), times going back a day (a filter per day) and
+    # times before 1970 (the day is the floor, as Arrow's date cast gives it).
+    writer = FlushWriter(tmp_path)
+    at = [5, DAY_MS + 1, 7, -1, 2 * DAY_MS, 2 * DAY_MS + 3]
+    table = pa.table({"n": list(range(len(at))), "at": at})
+    writer.put("s", table.slice(0, 4), "part-a.parquet", pa.array(at[:4]))
+    writer.put("s", table.slice(4), "part-a.parquet", pa.array(at[4:]))
+    writer.finish()
+    days = {p.parent.name: pq.read_table(p).column("n").to_pylist()
+            for p in tmp_path.rglob("*.parquet")}
+    assert days == {"date=1970-01-01": [0, 2], "date=1970-01-02": [1],
+                    "date=1969-12-31": [3], "date=1970-01-03": [4, 5]}
+
+
+def test_numbers_get_statistics_and_strings_none(tmp_path: Path) -> None:
+    sink = LakeSink(tmp_path / "lake", streams=[EVENTS])
+    sink.start(None, resume=False, checkpoint_dir=tmp_path / "ck")
+    for event in _events(3):
+        sink.write_event(event)
+    sink.close()
+    (path,) = _files(tmp_path / "lake", "*.parquet")
+    group = pq.ParquetFile(path).metadata.row_group(0)
+    stats = {group.column(i).path_in_schema: group.column(i).is_stats_set
+             for i in range(group.num_columns)}
+    assert stats["timestamp_ms"] and stats["items.list.element.price"]
+    assert not stats["user_id"] and not stats["event_type"]
+    timestamps = group.column(list(stats).index("timestamp_ms")).statistics
+    assert (timestamps.min, timestamps.max) == (0, DAY_MS // 2)
