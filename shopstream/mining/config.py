@@ -125,7 +125,10 @@ class RulesConfig:
         >>> RulesConfig(min_support=0.5).min_count(0)
         1
         """
-        return max(1, math.ceil(self._support * basket_count))
+        # ceil(num * N / den) in integers: a Fraction product costs several times more,
+        # and the miner asks once or twice per basket.
+        support = self._support
+        return max(1, -(-support.numerator * basket_count // support.denominator))
 
     def confidence_ok(self, count: int, antecedent_count: int) -> bool:
         """Whether ``count / antecedent_count >= min_confidence``, exactly.

@@ -48,20 +48,6 @@ Bounds = tuple[int | None, int | None, int | None, int | None, int | None, int |
 _SLACK = 1e-9
 
 
-def _above(bound: float) -> int:
-    """Smallest integer surely above ``bound``."""
-    return math.floor(bound + abs(bound) * _SLACK) + 1
-
-
-def _below(bound: float) -> int:
-    """Largest integer surely below ``bound``."""
-    return math.ceil(bound - abs(bound) * _SLACK) - 1
-
-
-def _tighter_low(a: int | None, b: int | None) -> int | None:
-    return b if a is None else a if b is None else max(a, b)
-
-
 def _tighter_high(a: int | None, b: int | None) -> int | None:
     return b if a is None else a if b is None else min(a, b)
 
@@ -117,40 +103,61 @@ def stable_bounds(count: int, antecedent_count: int, consequent_count: int, bask
 def _tolerance_box(count: int, n: int, ante: int, cons: int, published: Rule,
                    tolerance: float, box: Bounds) -> Bounds:
     """``box`` (where the thresholds keep their answers) narrowed to where support,
-    confidence and lift stay within ``tolerance`` of the ``published`` rule's."""
+    confidence and lift stay within ``tolerance`` of the ``published`` rule's.
+
+    It runs for every published rule a basket wakes, so its bounds are written out:
+    a lower bound is the smallest integer surely above ``v`` (``floor(v + |v| slack) +
+    1``), an upper one the largest surely below (``ceil(v - |v| slack) - 1``), each kept
+    when tighter than the box's.
+    """
     n_lo, n_hi, ante_lo, ante_hi, cons_lo, cons_hi = box
     if tolerance <= 0:
         return (n, n, ante, ante, cons, cons)
     shrink = 1 - tolerance
+    floor, ceil, slack = math.floor, math.ceil, _SLACK
     # support = count / N and confidence = count / count(A), each within tolerance
-    n_lo = _tighter_low(n_lo, _above(count * shrink / published.support))
-    n_hi = _tighter_high(n_hi, _below(count / (published.support * shrink)))
-    ante_lo = _tighter_low(ante_lo, _above(count * shrink / published.confidence))
-    ante_hi = _tighter_high(ante_hi, _below(count / (published.confidence * shrink)))
+    support, confidence = published.support, published.confidence
+    v = count * shrink / support
+    b = floor(v + abs(v) * slack) + 1
+    n_lo = b if n_lo is None or b > n_lo else n_lo
+    v = count / (support * shrink)
+    b = ceil(v - abs(v) * slack) - 1
+    n_hi = b if n_hi is None or b < n_hi else n_hi
+    v = count * shrink / confidence
+    b = floor(v + abs(v) * slack) + 1
+    ante_lo = b if ante_lo is None or b > ante_lo else ante_lo
+    v = count / (confidence * shrink)
+    b = ceil(v - abs(v) * slack) - 1
+    ante_hi = b if ante_hi is None or b < ante_hi else ante_hi
     # lift may move by a factor in [low, high]: a cube root of it for each count
     now = count * n / (ante * cons)
     low, high = published.lift * shrink / now, published.lift / (shrink * now)
     if not low <= 1 <= high:
         return (n, n, ante, ante, cons, cons)
     low, high = low ** (1 / 3), high ** (1 / 3)
-    n_lo = _tighter_low(n_lo, _above(n * low))
-    n_hi = _tighter_high(n_hi, _below(n * high))
-    ante_lo = _tighter_low(ante_lo, _above(ante / high))
-    ante_hi = _tighter_high(ante_hi, _below(ante / low))
-    cons_lo = _tighter_low(cons_lo, _above(cons / high))
-    cons_hi = _tighter_high(cons_hi, _below(cons / low))
+    v = n * low
+    b = floor(v + abs(v) * slack) + 1
+    n_lo = b if b > n_lo else n_lo
+    v = n * high
+    b = ceil(v - abs(v) * slack) - 1
+    n_hi = b if b < n_hi else n_hi
+    v = ante / high
+    b = floor(v + abs(v) * slack) + 1
+    ante_lo = b if b > ante_lo else ante_lo
+    v = ante / low
+    b = ceil(v - abs(v) * slack) - 1
+    ante_hi = b if b < ante_hi else ante_hi
+    v = cons / high
+    b = floor(v + abs(v) * slack) + 1
+    cons_lo = b if cons_lo is None or b > cons_lo else cons_lo
+    v = cons / low
+    b = ceil(v - abs(v) * slack) - 1
+    cons_hi = b if cons_hi is None or b < cons_hi else cons_hi
     # Rounding can leave the current point outside; it stays in the box (so any move
     # away wakes the rule), and a drift already past the tolerance is pending anyway.
-    return (_at_most(n_lo, n), _at_least(n_hi, n), _at_most(ante_lo, ante),
-            _at_least(ante_hi, ante), _at_most(cons_lo, cons), _at_least(cons_hi, cons))
-
-
-def _at_most(bound: int | None, value: int) -> int | None:
-    return None if bound is None else min(bound, value)
-
-
-def _at_least(bound: int | None, value: int) -> int | None:
-    return None if bound is None else max(bound, value)
+    return (n if n < n_lo else n_lo, n if n > n_hi else n_hi,
+            ante if ante < ante_lo else ante_lo, ante if ante > ante_hi else ante_hi,
+            cons if cons < cons_lo else cons_lo, cons if cons > cons_hi else cons_hi)
 
 
 class Watch:

@@ -43,7 +43,7 @@ from shopstream.recommend.heavy_hitters import SpaceSaving
 from shopstream.recommend.popularity import KindWeights
 from shopstream.recommend.trending_rows import SCALE as _SCALE
 from shopstream.recommend.trending_rows import SQRT2 as _SQRT2
-from shopstream.recommend.trending_rows import Candidate, trending_products
+from shopstream.recommend.trending_rows import Candidate, records_of, trending_products
 
 __all__ = ["Candidate", "TrendTracker", "TrendingConfig", "trending_products"]
 
@@ -213,9 +213,13 @@ class TrendTracker:
     def _rebase(self, newest: int) -> None:
         """Keep the pane weights small: move the base up once it lags by more than two
         windows (exact: every pane held is at or after the new base)."""
+        panes = self.config.panes
+        # The new base is at most newest - panes + 1: no move while that bound is near.
+        if (newest - panes + 1 - self._base) >> 1 <= panes:
+            return
         base = self._base_for(newest)
         shift = (base - self._base) >> 1
-        if shift <= self.config.panes:
+        if shift <= panes:
             return
         keys = self._keys
         for product, totals in self._totals.items():
@@ -284,16 +288,33 @@ class TrendTracker:
             horizon_ms = now_ms - self.config.window_ms - self.config.slide_ms
         panes = self._panes
         slide = self.config.slide_ms
+        totals = self._totals
+        keys = self._keys
         while panes and panes[0][0] <= horizon_ms:
             start, sketch = panes.popleft()
             offset = start // slide - self._base
+            # _bump(product, -count, offset) inlined: one call fewer per counter dropped
+            part = 2 if offset % 2 else 1
+            half = offset >> 1
             for product, count in sketch.counts.items():
-                self._bump(product, -count, offset)
+                entry = totals.get(product)
+                if entry is None:  # pragma: no cover - a pane's products are in the totals
+                    self._bump(product, -count, offset)
+                    continue
+                left = entry[0] - count
+                if left == 0:  # in no pane any more
+                    del totals[product]
+                    keys.pop(product, None)
+                    continue
+                entry[0] = left
+                entry[part] -= count << half
+                keys[product] = entry[1] + _SQRT2 * entry[2]
 
     def snapshot(self, now_ms: int, k: int) -> list[TrendingProduct]:
         """The ``k`` best products of the window ending at ``now_ms``, by score (equal
         scores by product id); see the class documentation for the cost."""
-        return trending_products(self.config, self.candidates(now_ms, k))
+        best, totals, latest, offset = self._best(now_ms, k)
+        return records_of(self.config, best, totals, latest, offset)
 
     def candidates(self, now_ms: int, k: int) -> list[Candidate]:
         """The ``k`` best products of :meth:`snapshot` as :data:`Candidate` rows, best
@@ -321,6 +342,22 @@ class TrendTracker:
         >>> late.candidates(179_999, 3)[1][:2]  # c, whatever else each tracker holds
         (-100.0, 'c')
         """
+        best, totals, latest, offset = self._best(now_ms, k)
+        keys = self._keys if totals is self._totals else {
+            p: t[1] + _SQRT2 * t[2] for p, t in totals.items()}
+        # ldexp by a whole power of two: exact, and the same base for every tracker.
+        shift = -(offset >> 1)
+        ldexp = math.ldexp
+        get_now = latest.get
+        return [(-ldexp(keys[product], shift), product, t[0], t[1], t[2],
+                 get_now(product, 0), offset)
+                for product, t in zip(best, map(totals.__getitem__, best), strict=True)]
+
+    def _best(self, now_ms: int, k: int) -> tuple[list[str], dict[str, list[int]],
+                                                  dict[str, int], int]:
+        """The ``k`` best products of the window ending at ``now_ms``, best first, the
+        totals they are read from, the newest pane's counts and the offset of the window's
+        newest pane from the base (the panes that left the window dropped first)."""
         cfg = self.config
         slide = cfg.slide_ms
         current = now_ms - now_ms % slide
@@ -338,14 +375,7 @@ class TrendTracker:
                 keys = {p: t[1] + _SQRT2 * t[2] for p, t in totals.items()}
                 break
         best = sorted(sorted(keys), key=keys.__getitem__, reverse=True)[:k]
-        offset = current // slide - self._base
-        # ldexp by a whole power of two: exact, and the same base for every tracker.
-        shift = -(offset >> 1)
-        ldexp = math.ldexp
-        get_now = latest.get
-        return [(-ldexp(keys[product], shift), product, t[0], t[1], t[2],
-                 get_now(product, 0), offset)
-                for product, t in zip(best, map(totals.__getitem__, best), strict=True)]
+        return best, totals, latest, current // slide - self._base
 
     def _without(self, starts: Any) -> dict[str, list[int]]:
         """The totals without the panes starting at ``starts``."""

@@ -27,7 +27,7 @@ from shopstream.events.recommendations import TrendingProduct
 if TYPE_CHECKING:
     from shopstream.recommend.trending import TrendingConfig
 
-__all__ = ["Candidate", "trending_products"]
+__all__ = ["Candidate", "records_of", "trending_products"]
 
 #: Sketch counts are integers: weights are scaled by this and scaled back in records.
 SCALE = 100
@@ -54,12 +54,7 @@ def trending_products(config: TrendingConfig, rows: list[Candidate]) -> list[Tre
     >>> trending_products(tracker.config, tracker.candidates(59_999, 5))
     [TrendingProduct(product_id='a', count=1.0, velocity=1.0, score=1.0)]
     """
-    # velocity * 1000 = (now * (earlier + 1) - count) * v_num / v_den, a fraction
-    # in lowest terms: its double rounds half to even exactly as the fraction would.
-    earlier = max(1, config.panes - 1)
-    v_num, v_den = 60_000_000, earlier * SCALE * config.slide_ms
-    common = math.gcd(v_num, v_den)
-    v_num, v_den, step = v_num // common, v_den // common, earlier + 1
+    v_num, v_den, step = _velocity_terms(config)
     root2 = SQRT2
     out = []
     for _, product, count, even, odd, now, offset in rows:
@@ -75,4 +70,51 @@ def trending_products(config: TrendingConfig, rows: list[Candidate]) -> list[Tre
         out.append(TrendingProduct(product, count / SCALE,
                                    round((now * step - count) * v_num / v_den) / 1000,
                                    score))
+    return out
+
+
+def _velocity_terms(config: TrendingConfig) -> tuple[int, int, int]:
+    """``(v_num, v_den, step)``: velocity * 1000 = (now * step - count) * v_num / v_den,
+    a fraction in lowest terms (its double rounds half to even exactly as the fraction
+    would), ``step`` the number of panes of the window but at least 2."""
+    earlier = max(1, config.panes - 1)
+    v_num, v_den = 60_000_000, earlier * SCALE * config.slide_ms
+    common = math.gcd(v_num, v_den)
+    return v_num // common, v_den // common, earlier + 1
+
+
+def records_of(config: TrendingConfig, products: list[str], totals: dict[str, list[int]],
+               latest: dict[str, int], offset: int) -> list[TrendingProduct]:
+    """What :func:`trending_products` makes of one tracker's rows, from its totals
+    (``[count, even, odd]`` by product), its newest pane's counts and the offset shared
+    by all its rows, without the rows (the one-phase snapshot: each emission makes
+    ``top_n`` records; the same numbers, computed by the same expressions).
+
+    Examples
+    --------
+    >>> from shopstream.recommend.trending import TrendingConfig
+    >>> config = TrendingConfig(window_ms=180_000, slide_ms=60_000)
+    >>> records_of(config, ["a"], {"a": [100, 100, 0]}, {"a": 100}, 0)
+    [TrendingProduct(product_id='a', count=1.0, velocity=1.0, score=1.0)]
+    """
+    v_num, v_den, step = _velocity_terms(config)
+    root2 = SQRT2
+    now_of = latest.get
+    out = []
+    if offset % 2:  # see trending_products: the odd part is exact, the even one scaled
+        unit = 10.0 / (1 << ((offset + 1) >> 1))
+        for product in products:
+            count, even, odd = totals[product]
+            out.append(TrendingProduct(
+                product, count / SCALE,
+                round((now_of(product, 0) * step - count) * v_num / v_den) / 1000,
+                round((2 * odd + root2 * even if even else 2 * odd) * unit) / 1000))
+    else:
+        unit = 10.0 / (1 << (offset >> 1))
+        for product in products:
+            count, even, odd = totals[product]
+            out.append(TrendingProduct(
+                product, count / SCALE,
+                round((now_of(product, 0) * step - count) * v_num / v_den) / 1000,
+                round((even + root2 * odd if odd else even) * unit) / 1000))
     return out

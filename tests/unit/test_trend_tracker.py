@@ -20,7 +20,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from shopstream.recommend.heavy_hitters import SpaceSaving
-from shopstream.recommend.trending import TrendingConfig, TrendTracker
+from shopstream.recommend.trending import TrendingConfig, TrendTracker, trending_products
 
 SLIDE = 60_000
 PRODUCTS = ("a", "b", "c", "d", "e", "f")
@@ -212,3 +212,24 @@ def test_space_saving_names_the_counter_it_takes_over() -> None:
     assert sketch.counts == {"a": 3, "c": 2}
     assert sketch.add("d", 5) == ("c", 2)
     assert sketch.top(2) == [("d", 7, 2), ("a", 3, 0)]
+
+
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 10_000), capacity=st.sampled_from([2, 3, 50]),
+       ahead=st.integers(0, 2))
+def test_snapshot_makes_the_records_of_its_candidate_rows(seed: int, capacity: int,
+                                                          ahead: int) -> None:
+    """The one-phase snapshot (records straight from the totals) and the two-phase path
+    (candidate rows, then trending_products) give equal records, evictions, odd and even
+    offsets and input ahead of the snapshot's window included."""
+    config = TrendingConfig(window_ms=3 * SLIDE, slide_ms=SLIDE, capacity=capacity)
+    actions = _stream(seed, 20, 6)
+    tracker = TrendTracker(config)
+    twin = TrendTracker(config)
+    for ts, product, weight in actions:
+        tracker.add(product, weight, ts)
+        twin.add(product, weight, ts)
+    last = actions[-1][0] - actions[-1][0] % SLIDE
+    for end in range(last - ahead * SLIDE + SLIDE - 1, last + 5 * SLIDE, SLIDE):
+        assert tracker.snapshot(end, 4) == trending_products(config,
+                                                             twin.candidates(end, 4))
