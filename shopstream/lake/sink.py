@@ -185,7 +185,7 @@ class LakeSink:
             msg = f"cannot create lake directory {str(self.directory)!r}: {exc.strerror}"
             raise LakeError(msg) from None
         if resume:
-            check_resumable(self.directory, self.run)
+            check_resumable(self.directory, self.run, self.seq)
         lock = hold_run_lock(self.directory, self.run)
         if self._lock is not None and self._lock != lock:
             release_run_lock(self._lock)  # a start of another run by the same sink

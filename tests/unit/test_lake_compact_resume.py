@@ -104,3 +104,23 @@ def test_compaction_skips_a_run_being_written_and_says_so(
     assert main(["lake", "compact", str(tmp_path / "lake")]) == 0
     assert len(list((tmp_path / "lake").rglob("*.parquet"))) == 1
     assert read_runs(tmp_path / "lake")["runs"][sink.run]["merged_through"] == 3
+
+
+@pytest.mark.parametrize(("covered", "refused"), [(1, True), (2, False), (3, False)])
+def test_a_resume_is_refused_only_when_compaction_merged_flushes_past_its_checkpoint(
+        tmp_path: Path, covered: int, refused: bool) -> None:
+    """The sink tells the check which flush its checkpoint covers: a resume from a
+    checkpoint at or past the merged flushes goes on (before, any merge refused it)."""
+    from shopstream.lake.errors import LakeError
+    from shopstream.lake.runs import record_merged
+    from shopstream.lake.sink import LakeSink
+
+    record_merged(tmp_path, "r1", 2)
+    sink = LakeSink(tmp_path)
+    state = {"run": "r1", "seq": covered, "max_ms": 0}
+    if refused:
+        with pytest.raises(LakeError, match="merged its flushes up to 2, after flush 1"):
+            sink.start(state, resume=True, checkpoint_dir=None)
+    else:
+        sink.start(state, resume=True, checkpoint_dir=None)
+        sink.close()
