@@ -59,3 +59,19 @@ def test_other_records_and_events_at_other_times_cross_pickled() -> None:
         assert data[:1] == b"p" and decode_pair(data) == pair
     reference = (9, event, "catalog-changes")
     assert decode_pair(encode_pair(None, reference)) == reference
+
+
+def test_recent_events_cache_never_stays_over_its_cap(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Two threads evicting the same oldest entry left the old code one over its cap for
+    # good (it evicted one per insert); an insert now brings the cache back to its cap.
+    from shopstream.runners.flink import tags
+
+    events = _events()[:40]
+    monkeypatch.setattr(tags, "RECENT_EVENTS", 8)
+    monkeypatch.setattr(tags, "_recent", {})
+    for event in events[:10]:  # the state such a race leaves: over the cap
+        tags._recent[b"e" + tags._encode_event(event)] = event
+    for event in events[10:]:
+        encode_pair(event.timestamp_ms, event)
+        assert len(tags._recent) <= 8
+    assert list(tags._recent.values()) == events[-8:]
