@@ -184,9 +184,16 @@ class LakeSink:
         except OSError as exc:
             msg = f"cannot create lake directory {str(self.directory)!r}: {exc.strerror}"
             raise LakeError(msg) from None
-        if resume:
-            check_resumable(self.directory, self.run, self.seq)
+        # The lock first: a `lake compact` cannot merge this run's flushes between the
+        # check and the resume (it takes idle runs' locks only).
         lock = hold_run_lock(self.directory, self.run)
+        if resume:
+            try:
+                check_resumable(self.directory, self.run, self.seq)
+            except LakeError:
+                if lock != self._lock:
+                    release_run_lock(lock)
+                raise
         if self._lock is not None and self._lock != lock:
             release_run_lock(self._lock)  # a start of another run by the same sink
         self._lock = lock

@@ -124,3 +124,33 @@ def test_a_resume_is_refused_only_when_compaction_merged_flushes_past_its_checkp
     else:
         sink.start(state, resume=True, checkpoint_dir=None)
         sink.close()
+
+
+def test_a_compaction_cannot_slip_between_the_resume_check_and_the_run_lock(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A `lake compact` right before the resume takes its run lock: the old code had
+    checked already and resumed over merged flushes (their rows twice); now the lock
+    comes first, the check sees the merge and the lock is given back."""
+    from shopstream.lake import sink as sink_module
+    from shopstream.lake.compact import compact
+    from shopstream.lake.errors import LakeError
+    from shopstream.lake.runs import _is_live
+    from shopstream.lake.sink import LakeSink
+
+    first = started_sink(tmp_path)
+    for n in range(3):
+        first.write(Output(streams.DEAD_LETTER, "in", DeadLetter("decode", "b", "x", "in", n)))
+        first.commit()
+    first.close()
+    real_hold = sink_module.hold_run_lock
+
+    def compacting_hold(directory: Path, run: str) -> Path:
+        compact(directory)  # merges flushes 1-3 of the idle run, then releases its lock
+        return real_hold(directory, run)
+
+    monkeypatch.setattr(sink_module, "hold_run_lock", compacting_hold)
+    resumed = LakeSink(tmp_path)
+    with pytest.raises(LakeError, match="merged its flushes up to 3, after flush 1"):
+        resumed.start({"run": first.run, "seq": 1, "max_ms": 0}, resume=True,
+                      checkpoint_dir=None)
+    assert not _is_live(tmp_path, first.run)
