@@ -109,7 +109,11 @@ def main() -> int:
     app = ReadOnlyGate(server_app(state, config), spec["main_port"])
     sock = socket.socket(fileno=spec["fd"])
     server = uvicorn.Server(uvicorn.Config(app, **read_port_options(uvicorn_options(config))))
-    shorten_thread_slice(config.read_slice_us)  # this thread runs the event loop
+    # This (main) thread runs the event loop, and only it gets the slice and SCHED_FIFO:
+    # the lifeline thread started before, and the threads started afterwards (anyio's
+    # and asyncio's pools, store clients) run normal (SCHED_RESET_ON_FORK, see
+    # realtime_thread); the CPUs below are every thread's.
+    shorten_thread_slice(config.read_slice_us)
     realtime_thread(config.read_rt_priority)
     if config.read_cpus or config.pipeline_cpus:  # not the server's CPUs unless asked
         pin_thread(config.read_cpus, "serve --read-cpus")

@@ -170,6 +170,12 @@ def realtime_thread(priority: int, what: str = "serve read worker") -> int | Non
     """Run the calling thread ``SCHED_FIFO`` at ``priority`` (1..99): it runs before
     every normal thread as soon as it is runnable, and keeps the CPU until it waits.
 
+    Only the calling thread: the policy is set with ``SCHED_RESET_ON_FORK``, so the
+    threads and processes it starts afterwards (a thread pool's workers, a store client's
+    threads) run ``SCHED_OTHER`` at nice 0, and a CPU-bound one cannot take the 95 % of
+    a CPU the kernel leaves real-time threads. (They do inherit :func:`pin_thread`'s CPUs,
+    and not :func:`shorten_thread_slice`'s slice.)
+
     Returns the priority it got, ``None`` when nothing changed (``priority`` 0, not
     Linux, or the system refused: without root or ``CAP_SYS_NICE``, logged as a warning
     naming ``what``).
@@ -187,8 +193,9 @@ def realtime_thread(priority: int, what: str = "serve read worker") -> int | Non
     """
     if not priority or not hasattr(os, "sched_setscheduler"):
         return None
+    policy = os.SCHED_FIFO | getattr(os, "SCHED_RESET_ON_FORK", 0)
     try:
-        os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(priority))  # this thread
+        os.sched_setscheduler(0, policy, os.sched_param(priority))  # this thread
     except OSError as exc:
         log.warning("%s: cannot run SCHED_FIFO at priority %d (needs root or "
                     "CAP_SYS_NICE): %s", what, priority, exc)

@@ -130,11 +130,12 @@ def _add_process_arguments(parser: argparse.ArgumentParser) -> None:
                              "pipeline sooner; no CPU share changes (default 0: the "
                              "kernel's slice)")
     parser.add_argument("--read-rt-priority", type=int, default=0, metavar="1..99",
-                        help="run the read workers' event loop SCHED_FIFO at this "
-                             "priority (root or CAP_SYS_NICE): reads then never wait "
-                             "behind normal processes, the pipeline's or anyone's; the "
-                             "kernel still leaves others 5%% of each second (default 0: "
-                             "a normal process)")
+                        help="run each read worker's event-loop thread (only it: its "
+                             "other threads and thread pools stay normal) SCHED_FIFO at "
+                             "this priority (root or CAP_SYS_NICE): reads then never "
+                             "wait behind normal processes, the pipeline's or anyone's; "
+                             "the kernel still leaves others 5%% of each second (default "
+                             "0: a normal process)")
     parser.add_argument("--read-cpus", type=_cpus, default=(), metavar="LIST",
                         help="CPUs the read workers run on, e.g. 1 or 2,3 (default: any)")
     parser.add_argument("--pipeline-cpus", type=_cpus, default=(), metavar="LIST",
