@@ -106,6 +106,8 @@ def compact(directory: str | Path, min_files: int = 2) -> CompactionSummary:
             skipped.append(f"{run}: being written")
             continue
         try:
+            if run:  # listed before the lock: a resumed run may have deleted files since
+                merging = _files_of(run, merging, min_files)
             for folder, files in merging.items():
                 if run:
                     record_merged(root, run, max(map(_flush_of, files)))
@@ -127,9 +129,22 @@ def _flush_of(path: Path) -> int:
     return int(path.name.removesuffix(".parquet").rsplit("-", 1)[1])
 
 
+def _files_of(run: str, folders: dict[Path, list[Path]],
+              min_files: int) -> dict[Path, list[Path]]:
+    """``run``'s files in ``folders`` as they are now, where ``min_files`` or more."""
+    now = {folder: [f for f in sorted(folder.glob("*.parquet"))
+                    if run_of_file(f.name) == run] for folder in folders}
+    return {folder: files for folder, files in now.items()
+            if len(files) >= max(min_files, 2)}
+
+
 def _merge(folder: Path, run: str, files: list[Path]) -> int:
     """Merge ``files`` of ``folder`` into one; return its rows."""
-    tables = [pq.read_table(f) for f in files]
+    try:
+        tables = [pq.read_table(f) for f in files]
+    except OSError as exc:
+        msg = f"cannot compact {str(folder)!r}: cannot read its files ({exc})"
+        raise LakeError(msg) from None
     try:
         merged = pa.concat_tables(tables)
     except pa.ArrowInvalid as exc:

@@ -154,3 +154,31 @@ def test_a_compaction_cannot_slip_between_the_resume_check_and_the_run_lock(
         resumed.start({"run": first.run, "seq": 1, "max_ms": 0}, resume=True,
                       checkpoint_dir=None)
     assert not _is_live(tmp_path, first.run)
+
+
+def test_compaction_lists_a_run_again_once_it_holds_its_lock(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A resume that deletes an uncovered flush after the compaction listed the files but
+    before it took the run's lock: the old code read the deleted file (a traceback,
+    FileNotFoundError) and recorded the stale flush 3 as merged."""
+    from shopstream.lake import compact as compact_module
+    from shopstream.lake.errors import LakeError
+
+    sink = started_sink(tmp_path)
+    for n in range(3):
+        sink.write(Output(streams.DEAD_LETTER, "in", DeadLetter("decode", "b", "x", "in", n)))
+        sink.commit()
+    sink.close()
+    real_take = compact_module.take_idle_run
+
+    def take_after_a_resume(directory: Path, run: str) -> Path | None:
+        for f in directory.rglob(f"part-{run}-000003.parquet"):
+            f.unlink()
+        return real_take(directory, run)
+
+    monkeypatch.setattr(compact_module, "take_idle_run", take_after_a_resume)
+    summary = compact_module.compact(tmp_path)
+    assert (summary.files_before, summary.files_after) == (2, 1)
+    assert read_runs(tmp_path)["runs"][sink.run]["merged_through"] == 2
+    with pytest.raises(LakeError, match="cannot read its files"):
+        compact_module._merge(tmp_path, "r", [tmp_path / "gone.parquet"])
