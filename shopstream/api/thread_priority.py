@@ -85,17 +85,31 @@ def check_scheduling(owner: str, slice_us: int, rt_priority: int) -> None:
 _SCHED_SETATTR = {"x86_64": 314, "aarch64": 274}
 
 
-def thread_slice_ns() -> int | None:
+def thread_slice_ns(sched: Path | None = None) -> int | None:
     """The calling thread's time slice in nanoseconds (``se.slice`` of its
-    ``/proc/.../sched``), ``None`` where the kernel does not show one."""
-    path = Path(f"/proc/self/task/{threading.get_native_id()}/sched")
+    ``/proc/.../sched``, or of the file ``sched``), ``None`` where the kernel does not
+    show one or shows it in a form not known here (logged in one line).
+
+    >>> path = getfixture("tmp_path") / "sched"
+    >>> _ = path.write_text("se.slice      :   3000000")
+    >>> thread_slice_ns(path)
+    3000000
+    >>> _ = path.write_text("se.slice      :   3.0 ms")
+    >>> thread_slice_ns(path) is None
+    True
+    """
+    path = sched or Path(f"/proc/self/task/{threading.get_native_id()}/sched")
     try:
         text = path.read_text()
     except OSError:
         return None
     for line in text.splitlines():
         if line.startswith("se.slice"):
-            return int(line.rsplit(":", 1)[1])
+            try:
+                return int(line.rsplit(":", 1)[1])
+            except (IndexError, ValueError):
+                log.warning("%s: se.slice in an unknown form: %r", path, line.strip())
+                return None
     return None
 
 

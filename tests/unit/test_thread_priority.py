@@ -6,10 +6,11 @@ from __future__ import annotations
 import os
 import sys
 import threading
+from pathlib import Path
 
 import pytest
 
-from shopstream.api.thread_priority import realtime_thread
+from shopstream.api.thread_priority import realtime_thread, thread_slice_ns
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Linux scheduling")
@@ -30,3 +31,12 @@ def test_threads_started_by_a_realtime_thread_run_normal() -> None:
         pytest.skip("SCHED_FIFO refused here (needs root or CAP_SYS_NICE)")
     assert seen["own"] == os.SCHED_FIFO
     assert seen["helper"] == os.SCHED_OTHER
+
+
+def test_a_slice_in_an_unknown_form_is_none_not_a_traceback(tmp_path: Path) -> None:
+    sched = tmp_path / "sched"
+    for text in ("se.slice  :  abc\n", "se.slice\n", "se.slice : 1.5\n"):
+        sched.write_text(text)
+        assert thread_slice_ns(sched) is None
+    sched.write_text("se.vruntime : 1\nse.slice : 2800000\n")
+    assert thread_slice_ns(sched) == 2_800_000
