@@ -238,7 +238,8 @@ def test_read_workers_slice_and_cpu_placement(tmp_path: Path, serve_factory: Any
     assert server.reads("/users/nobody/features").status_code == 404
     # Last, as it may skip: Linux 6.6-6.11 show se.slice but ignore a custom slice.
     if worker_slice is None or server_slice is None:
-        pytest.skip("slice not checked: this kernel does not show se.slice (before 6.6)")
+        pytest.skip("slice not checked: se.slice not shown (Linux before 6.6, or a "
+                    "SCHED_FIFO worker: --read-rt-priority took)")
     if _kernel() < (6, 12) or worker_slice == server_slice:
         pytest.skip(f"slice not checked: Linux {platform.release()} keeps its own slice "
                     f"(worker {worker_slice} ns, server {server_slice} ns; custom "
