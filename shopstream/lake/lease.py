@@ -35,7 +35,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from shopstream.lake.errors import LakeError
+from shopstream.lake.errors import LakeBusyError, LakeError
 from shopstream.lake.object_store import ObjectStore
 
 __all__ = ["LOCK_KEY", "LeaseLock", "holder_is_gone", "lock_body"]
@@ -157,7 +157,7 @@ class LeaseLock:
                 etag, expires_ms = found[1], int(holder.get("expires_ms", 0))
                 break  # this writer's own PUT, retried after its answer was lost
             if not holder_is_gone(holder, int(time.time() * 1000)):
-                raise LakeError(self._refusal(holder))
+                raise LakeBusyError(self._refusal(holder))
             body, expires_ms = self._body()
             etag = self.store.put_if(LOCK_KEY, body, found[1])
             if etag is not None:

@@ -95,3 +95,25 @@ def test_a_missing_bucket_is_one_line(s3_endpoint: str,
     with pytest.raises(JobError, match=r"^retention-cleanup: lake s3://no-such-lake/p: cannot "
                        r"reach the bucket '': bucket 'no-such-lake' does not exist at http"):
         drop_old_partitions("s3://no-such-lake/p", RetentionConfig(), JUNE_10)
+
+
+def test_a_run_taking_the_lake_just_before_the_sweep_makes_it_skip(
+        lake: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A run that takes the lock between the old pre-check and the sweep's own acquire
+    made the job fail (JobError); acquire decides now, and its refusal is ``lake_skipped``."""
+    real_acquire = LeaseLock.acquire
+    run = LeaseLock(ObjectStore(parse_s3_url(lake)), "run43")
+
+    def acquire_after_a_run(self: LeaseLock) -> None:
+        if self.run.startswith("retention-"):
+            real_acquire(run)
+        real_acquire(self)
+
+    monkeypatch.setattr(LeaseLock, "acquire", acquire_after_a_run)
+    try:
+        counts = drop_old_partitions(lake, RetentionConfig(streams={"events": 30}), JUNE_10)
+    finally:
+        run.release()
+    assert counts["lake_partitions"] == 0
+    assert "is being written by run run43" in str(counts["lake_skipped"])
+    assert "2026-01-01" in days(lake)
