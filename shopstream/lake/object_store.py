@@ -164,7 +164,7 @@ class ObjectStore:
             error = exc.response.get("Error", {})
             code = str(error.get("Code", ""))
             if code in ("NoSuchBucket", "404") and action == "reach the bucket":
-                why = f"bucket {self.location.bucket!r} does not exist at {self.endpoint}"
+                why = f"bucket {self.location.bucket!r} does not exist at {redact(self.endpoint)}"
             elif code in ("AccessDenied", "403", "InvalidAccessKeyId",
                           "SignatureDoesNotMatch"):
                 why = (f"access denied ({code}): check AWS_ACCESS_KEY_ID, "
@@ -173,7 +173,7 @@ class ObjectStore:
                 why = f"{code}: {error.get('Message', exc)}"
             msg = f"{where}: {why}"
         except EndpointConnectionError:
-            msg = (f"{where}: cannot reach the endpoint {self.endpoint} (set it with "
+            msg = (f"{where}: cannot reach the endpoint {redact(self.endpoint)} (set it with "
                    "AWS_ENDPOINT_URL or ?endpoint_override=)")
         except NoCredentialsError:
             msg = (f"{where}: no AWS credentials: set AWS_ACCESS_KEY_ID and "

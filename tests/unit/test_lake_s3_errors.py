@@ -41,3 +41,17 @@ def test_an_unreachable_endpoint_is_one_line(tmp_path: Path,
     assert main(["sql", "SELECT 1", "--lake", url]) == 1
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "cannot reach the endpoint http://127.0.0.1:" in err, err
+
+
+def test_an_endpoint_password_stays_out_of_the_error_line(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Error lines named the endpoint as given (an S3 erasure copies them into its log)."""
+    from shopstream.lake.errors import LakeError
+    from shopstream.lake.object_store import ObjectStore, parse_s3_url
+
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "test")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "test")
+    monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://shop:s3cret@127.0.0.1:{free_port()}")
+    with pytest.raises(LakeError, match="cannot reach the endpoint") as caught:
+        ObjectStore(parse_s3_url("s3://lake-1/x")).check_bucket()
+    assert "s3cret" not in str(caught.value) and "shop:***@127.0.0.1" in str(caught.value)
