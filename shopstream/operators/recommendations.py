@@ -265,12 +265,7 @@ class RecommendationOperator(KeyedOperator[ShopperEvent]):
             products = [products[i] for i in kept]
             scores = [scores[i] for i in kept]
             sources = [sources[i] for i in kept]
-        if sources:  # _most_named inlined for its usual case: the first is named most
-            kind = sources[0]
-            if 2 * sources.count(kind) < len(sources):
-                kind = _most_named(sources)
-        else:
-            kind = POPULAR
+        kind = _most_named(sources) if sources else POPULAR
         best_possible = self._best_possible
         # A list the fallback chain had to start has no evidence behind it: confidence 0.
         confidence = (min(1.0, scores[0] / best_possible)
