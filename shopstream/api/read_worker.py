@@ -96,7 +96,7 @@ def main() -> int:
     from shopstream.api.app import ServeState
     from shopstream.api.read_protocol import read_port_options
     from shopstream.api.server import ServeConfig, server_app, uvicorn_options
-    from shopstream.api.thread_priority import pin_thread, realtime_thread, shorten_thread_slice
+    from shopstream.api.thread_priority import schedule_read_worker
     from shopstream.errors import require
     from shopstream.stores.open import open_store
 
@@ -111,12 +111,8 @@ def main() -> int:
     server = uvicorn.Server(uvicorn.Config(app, **read_port_options(uvicorn_options(config))))
     # This (main) thread runs the event loop, and only it gets the slice and SCHED_FIFO:
     # the lifeline thread started before, and the threads started afterwards (anyio's
-    # and asyncio's pools, store clients) run normal (SCHED_RESET_ON_FORK, see
-    # realtime_thread); the CPUs below are every thread's.
-    shorten_thread_slice(config.read_slice_us)
-    realtime_thread(config.read_rt_priority)
-    if config.read_cpus or config.pipeline_cpus:  # not the server's CPUs unless asked
-        pin_thread(config.read_cpus, "serve --read-cpus")
+    # and asyncio's pools, store clients) run normal; the CPUs are every thread's.
+    schedule_read_worker(config)
     gc.collect()
     gc.freeze()  # the app lives as long as the process: out of the collector's passes
     os.write(spec["ready"], b"r")

@@ -43,7 +43,7 @@ from shopstream.api.rate_limit import RateLimitConfig, RateLimiter
 from shopstream.api.read_workers import ReadWorkers
 from shopstream.api.security import SecurityConfig
 from shopstream.api.serve_checkpoints import ServeCheckpointConfig
-from shopstream.api.thread_priority import check_scheduling, pin_thread
+from shopstream.api.thread_priority import check_scheduling, pin_pipeline
 from shopstream.errors import ConfigError, require
 from shopstream.events.limits import InputLimits
 from shopstream.stores.open import open_store
@@ -175,9 +175,7 @@ class ServeConfig:
             msg = (f"ServeConfig.read_workers must be >= 0, and 0 with more than one "
                    f"worker, got {self.read_workers!r} with {self.workers} worker(s)")
             raise ConfigError(msg)
-        for name in ("read_cpus", "pipeline_cpus"):  # lists from the workers' JSON
-            object.__setattr__(self, name, tuple(getattr(self, name)))
-        check_scheduling("ServeConfig", self.read_slice_us, self.read_rt_priority)
+        check_scheduling(self)  # CPU lists from the workers' JSON become tuples
         if not 0 <= self.reads_port <= 65_535 or (self.reads_port == self.port != 0):
             msg = (f"ServeConfig.read_port must be in 0..65535 and not the main port "
                    f"{self.port}, got {self.reads_port!r}")
@@ -304,8 +302,7 @@ def serve(config: ServeConfig, jobs: Any = None) -> None:
         uvicorn.run("shopstream.api.server:app_from_env", factory=True,
                     workers=config.workers, **uvicorn_options(config))
         return
-    if config.pipeline_cpus:  # before any thread starts: they inherit it
-        pin_thread(config.pipeline_cpus, "serve --pipeline-cpus")
+    pin_pipeline(config)  # before any thread starts: they inherit it
     state = build_state(config)
     try:
         state.read_workers = start_read_workers(config)

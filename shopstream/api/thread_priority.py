@@ -25,11 +25,13 @@ import struct
 import sys
 import threading
 from pathlib import Path
+from typing import Any
 
 from shopstream.errors import ConfigError
 
-__all__ = ["check_scheduling", "lower_thread_priority", "pin_thread", "realtime_thread",
-           "shorten_thread_slice", "thread_slice_ns"]
+__all__ = ["check_scheduling", "lower_thread_priority", "pin_pipeline", "pin_thread",
+           "realtime_thread", "schedule_read_worker", "shorten_thread_slice",
+           "thread_slice_ns"]
 
 log = logging.getLogger("shopstream.api")
 
@@ -63,22 +65,55 @@ def lower_thread_priority(step: int, what: str = "serve pipeline") -> int | None
     return nice
 
 
-def check_scheduling(owner: str, slice_us: int, rt_priority: int) -> None:
-    """Refuse a slice or a real-time priority the kernel would not take, naming
-    ``owner``'s field and the value.
+def check_scheduling(config: Any, owner: str = "ServeConfig") -> None:
+    """Refuse scheduling fields of ``config`` the kernel would not take (``read_slice_us``,
+    ``read_rt_priority``, ``read_cpus``, ``pipeline_cpus``), naming ``owner``'s field and
+    the value; the CPU lists (JSON lists in a read worker's environment) become tuples.
 
-    >>> check_scheduling("ServeConfig", 100, 0)
-    >>> check_scheduling("ServeConfig", 50, 0)
+    Examples
+    --------
+    >>> from types import SimpleNamespace
+    >>> fields = SimpleNamespace(read_slice_us=100, read_rt_priority=0, read_cpus=[1],
+    ...                          pipeline_cpus=())
+    >>> check_scheduling(fields); fields.read_cpus
+    (1,)
+    >>> check_scheduling(SimpleNamespace(read_slice_us=50, read_rt_priority=0))
     Traceback (most recent call last):
     ...
     shopstream.errors.ConfigError: ServeConfig.read_slice_us must be 0 or 100..100000, got 50
     """
+    slice_us, rt_priority = config.read_slice_us, config.read_rt_priority
     if slice_us and not 100 <= slice_us <= 100_000:
         msg = f"{owner}.read_slice_us must be 0 or 100..100000, got {slice_us!r}"
         raise ConfigError(msg)
     if not 0 <= rt_priority <= 99:
         msg = f"{owner}.read_rt_priority must be in 0..99, got {rt_priority!r}"
         raise ConfigError(msg)
+    for name in ("read_cpus", "pipeline_cpus"):
+        cpus = tuple(getattr(config, name))
+        if any(type(cpu) is not int or cpu < 0 for cpu in cpus):
+            msg = f"{owner}.{name} must be CPU numbers (integers >= 0), got {cpus!r}"
+            raise ConfigError(msg)
+        object.__setattr__(config, name, cpus)  # a frozen dataclass's field too
+
+
+def pin_pipeline(config: Any) -> None:
+    """``serve --pipeline-cpus``: pin the calling (main) thread to ``config.pipeline_cpus``
+    when given. Call it before any thread starts: they inherit the CPUs."""
+    if config.pipeline_cpus:
+        pin_thread(config.pipeline_cpus, "serve --pipeline-cpus")
+
+
+def schedule_read_worker(config: Any) -> None:
+    """The calling read worker thread (the one running its event loop) gets
+    ``config.read_slice_us``'s slice and ``read_rt_priority``'s ``SCHED_FIFO``: only it,
+    not the threads it starts afterwards (see :func:`realtime_thread`). The worker runs
+    on ``read_cpus``, or on every CPU when the server was pinned (``pipeline_cpus``)
+    and ``read_cpus`` is not given: every thread it starts afterwards inherits these."""
+    shorten_thread_slice(config.read_slice_us)
+    realtime_thread(config.read_rt_priority)
+    if config.read_cpus or config.pipeline_cpus:  # not the server's CPUs unless asked
+        pin_thread(config.read_cpus, "serve --read-cpus")
 
 
 #: ``sched_setattr``'s system call number by machine (Linux).

@@ -40,3 +40,12 @@ def test_a_slice_in_an_unknown_form_is_none_not_a_traceback(tmp_path: Path) -> N
         assert thread_slice_ns(sched) is None
     sched.write_text("se.vruntime : 1\nse.slice : 2800000\n")
     assert thread_slice_ns(sched) == 2_800_000
+
+
+def test_serve_config_refuses_a_negative_cpu_naming_field_and_value() -> None:
+    from shopstream.api.server import ServeConfig
+    from shopstream.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=r"ServeConfig.read_cpus .* got \(1, -1\)"):
+        ServeConfig(store="f.db", read_cpus=(1, -1))
+    assert ServeConfig(store="f.db", pipeline_cpus=[0]).pipeline_cpus == (0,)  # type: ignore[arg-type]
