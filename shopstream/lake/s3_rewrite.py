@@ -5,9 +5,10 @@ What an erasure (:mod:`shopstream.privacy.s3_erasure`) and a retention sweep
 (:mod:`shopstream.lake.s3_compact`): under the lake's lock (:mod:`shopstream.lake.lease`),
 :func:`locked_lake` deletes the objects no commit lists (a killed writer's uploads, and
 the dropped objects of a change killed before it deleted them) and reads the commit log;
-:func:`commit_changes` PUTs the new objects, then one commit
-(``_commits/<kind>-<id>.json``) that adds them and drops the objects they replace (or that
-go), then deletes the dropped objects and folds the log (:mod:`shopstream.lake.commit_log`).
+:func:`put_new` PUTs each new object as soon as it is built (one in memory at a time);
+:func:`commit_changes` writes one commit (``_commits/<kind>-<id>.json``) that adds them
+and drops the objects they replace (or that go), then deletes the dropped objects and
+folds the log (:mod:`shopstream.lake.commit_log`).
 Readers see the lake before the commit or after it, never half a change. A change killed
 before its commit leaves objects no commit lists, deleted by the next change or
 compaction; killed after it, the dropped objects are no longer read and are deleted then.
@@ -28,7 +29,7 @@ from __future__ import annotations
 
 import contextlib
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator
 
 from shopstream.lake.commit_log import LakeLog, fold_log, read_log
 from shopstream.lake.commits import COMMITS, Commit, write_commit
@@ -36,7 +37,7 @@ from shopstream.lake.lease import LeaseLock
 from shopstream.lake.object_store import ObjectStore
 from shopstream.lake.runs import run_of_file
 
-__all__ = ["commit_changes", "locked_lake", "replacement_key"]
+__all__ = ["commit_changes", "locked_lake", "put_new", "replacement_key"]
 
 
 def replacement_key(key: str, new_id: str) -> str:
@@ -62,16 +63,22 @@ def locked_lake(store: ObjectStore, writer: str) -> Iterator[tuple[LeaseLock, La
         lease.release()
 
 
+def put_new(store: ObjectStore, lease: LeaseLock, key: str, body: bytes) -> None:
+    """PUT a new object (``key`` -> Parquet ``body``) of a change still holding the lake's
+    lock: listed by no commit until :func:`commit_changes` adds it (one object in memory
+    at a time; a change killed before its commit leaves it to the next change)."""
+    lease.check()
+    store.put(key, body)
+
+
 def commit_changes(store: ObjectStore, lease: LeaseLock, kind: str,
-                   adds: Mapping[str, bytes], drops: list[str]) -> str:
-    """PUT ``adds`` (key -> Parquet bytes), commit them with ``drops`` as one
+                   adds: Iterable[str], drops: list[str]) -> str:
+    """Commit ``adds`` (keys of objects :func:`put_new` wrote) with ``drops`` as one
     ``kind`` commit, delete ``drops`` and fold the log; the commit's name (``""`` when
     there was nothing to change)."""
+    adds = list(adds)
     if not adds and not drops:
         return ""
-    for key, body in adds.items():
-        lease.check()
-        store.put(key, body)
     name = f"{COMMITS}{kind}-{uuid.uuid4().hex[:12]}.json"
     lease.check()
     write_commit(store, Commit(name, adds=tuple(sorted(adds)), drops=tuple(sorted(drops))),

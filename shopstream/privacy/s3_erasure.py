@@ -5,7 +5,7 @@ lake (their ids in any string, list or struct column, their sessions, ``raw`` de
 letters naming them). Object storage has no rename, so the files are replaced through the
 lake's commit log, as a compaction replaces them (:mod:`shopstream.lake.s3_rewrite`):
 under the lake's lock, each committed object holding their rows is written again without
-them under a new key (an object left with no row gets none), then one commit
+them under a new key (an object left with no row gets none) and PUT at once, then one commit
 ``_commits/erase-<id>.json`` adds the new objects and drops the old ones, then the old
 objects are deleted. Readers see the lake before the erasure or after it, never half of
 it; an erasure killed before its commit changed nothing readers read (run it again), one
@@ -22,6 +22,7 @@ Cost: one read of every committed object and one PUT of each that held their row
 
 from __future__ import annotations
 
+import contextlib
 import json
 import uuid
 from collections.abc import Iterable
@@ -33,7 +34,7 @@ import pyarrow.parquet as pq
 
 from shopstream.lake.errors import LakeError
 from shopstream.lake.object_store import ObjectStore, parse_s3_url
-from shopstream.lake.s3_rewrite import commit_changes, locked_lake, replacement_key
+from shopstream.lake.s3_rewrite import commit_changes, locked_lake, put_new, replacement_key
 from shopstream.privacy.lake_erasure import (
     LakeErasure,
     compression_of,
@@ -63,7 +64,7 @@ def erase_from_s3_lake(url: str, ids: frozenset[str],
             return pq.ParquetFile(store.path(key), filesystem=filesystem)
 
         id_set = pa.array(sorted(ids), pa.string())
-        adds: dict[str, bytes] = {}
+        adds: list[str] = []
         drops: list[str] = []
         try:
             all_sessions = set(sessions) | their_sessions(map(open_file, keys), id_set)
@@ -87,10 +88,13 @@ def erase_from_s3_lake(url: str, ids: frozenset[str],
                 sink = pa.BufferOutputStream()
                 pq.write_table(table.filter(pc.invert(mask)), sink,
                                compression=compression_of(file))
-                adds[replacement_key(key, f"{erasure}{len(adds):04d}")] = \
-                    sink.getvalue().to_pybytes()
+                new_key = replacement_key(key, f"{erasure}{len(adds):04d}")
+                put_new(store, lease, new_key, sink.getvalue().to_pybytes())
+                adds.append(new_key)
                 result.files_rewritten += 1
         except (OSError, pa.ArrowException) as exc:
+            with contextlib.suppress(LakeError):  # else the next change deletes them
+                store.delete(adds)
             msg = f"erase: cannot rewrite the lake {location.url}: {exc}"
             raise LakeError(msg) from None
         result.commit = commit_changes(store, lease, "erase", adds, drops)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from helpers import new_s3_bucket
@@ -129,3 +130,34 @@ def test_a_bad_s3_lake_url_is_one_line(tmp_path: Path,
                  "--erasure-log", str(tmp_path / "e.jsonl")]) == 1
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "is not a bucket name" in err and "cret" not in err, err
+
+
+def test_an_erasure_puts_each_new_object_at_once_and_a_killed_one_leaves_no_trace(
+        lake: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each replacement is PUT as soon as it is built (the old code held them all in
+    memory until the commit: none was in the store when the erasure was killed on its
+    next object); killed before its commit, the erasure changed nothing readers see and
+    the next change deletes its object."""
+    from shopstream.privacy import s3_erasure
+
+    store = ObjectStore(parse_s3_url(lake))
+    real_mask = s3_erasure.row_mask
+    calls = {"n": 0}
+
+    def dying_mask(*args: Any) -> Any:
+        calls["n"] += 1
+        if calls["n"] == 2:  # ann's object (the first flush) is rewritten; then killed
+            raise KeyboardInterrupt
+        return real_mask(*args)
+
+    monkeypatch.setattr(s3_erasure, "row_mask", dying_mask)
+    with pytest.raises(KeyboardInterrupt):
+        erase_user("ann", lake=lake)
+    monkeypatch.setattr(s3_erasure, "row_mask", real_mask)
+    orphans = set(store.keys("stream=")) - set(read_log(store).live)
+    assert len(orphans) == 1 and "/compacted-" in next(iter(orphans))
+    assert ("ann", "s1") in users(lake)  # nothing committed
+    erase_user("nobody", lake=lake)  # the next change (locked_lake) deletes it
+    assert set(store.keys("stream=")) == set(read_log(store).live)
+    erase_user("ann", lake=lake)
+    assert users(lake) == [("bo", "s2"), ("bo", "s3")]
