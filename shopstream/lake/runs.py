@@ -247,16 +247,33 @@ def hold_run_lock(directory: Path, run: str) -> Path:
     path = _lock_file(directory, run)
     if path in _HELD:
         return path
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
+    for _ in range(5):
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            msg = (f"lake run {run} in {str(directory)!r} is being written by another "
+                   "process; wait for it to end")
+            raise LakeError(msg) from None
+        if _is_file_at(fd, path):
+            _HELD[path] = fd
+            return path
+        # Its holder released it (deleted the file) after this open: a lock on a deleted
+        # file holds nothing, another writer may have made the file again. Open it anew.
         os.close(fd)
-        msg = (f"lake run {run} in {str(directory)!r} is being written by another process; "
-               "wait for it to end")
-        raise LakeError(msg) from None
-    _HELD[path] = fd
-    return path
+    msg = f"cannot take lake run {run}'s lock in {str(directory)!r}: its file keeps changing"
+    raise LakeError(msg)
+
+
+def _is_file_at(fd: int, path: Path) -> bool:
+    """Whether the open file ``fd`` is the file now at ``path``."""
+    try:
+        now = os.stat(path)
+    except FileNotFoundError:
+        return False
+    mine = os.fstat(fd)
+    return (mine.st_dev, mine.st_ino) == (now.st_dev, now.st_ino)
 
 
 def take_idle_run(directory: Path, run: str) -> Path | None:

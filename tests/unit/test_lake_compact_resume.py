@@ -182,3 +182,33 @@ def test_compaction_lists_a_run_again_once_it_holds_its_lock(
     assert read_runs(tmp_path)["runs"][sink.run]["merged_through"] == 2
     with pytest.raises(LakeError, match="cannot read its files"):
         compact_module._merge(tmp_path, "r", [tmp_path / "gone.parquet"])
+
+
+def test_a_run_lock_on_a_deleted_lock_file_is_not_taken(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Opened before its holder released it (deleted the file), flocked after another
+    writer made the file again and took it: the old code held a lock on the deleted file
+    (two holders); now it opens the file again and finds it held."""
+    import fcntl
+    import os
+
+    from shopstream.lake.errors import LakeError
+    from shopstream.lake.runs import hold_run_lock
+
+    real_flock = fcntl.flock
+    path = tmp_path / ".run-r1.lock"
+    other: list[int] = []
+
+    def flock_after_a_release(fd: int, op: int) -> None:
+        if not other:  # the holder releases; another writer takes the new file
+            path.unlink()
+            other.append(os.open(path, os.O_RDWR | os.O_CREAT, 0o644))
+            real_flock(other[0], fcntl.LOCK_EX | fcntl.LOCK_NB)
+        real_flock(fd, op)
+
+    monkeypatch.setattr(fcntl, "flock", flock_after_a_release)
+    try:
+        with pytest.raises(LakeError, match="is being written by another process"):
+            hold_run_lock(tmp_path, "r1")
+    finally:
+        os.close(other[0])
