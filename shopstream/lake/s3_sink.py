@@ -37,6 +37,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from shopstream.errors import ConfigError
 from shopstream.lake.commit_log import FOLD_EVERY, LakeLog, flush_of, fold_log, part_of, read_log
 from shopstream.lake.commits import COMMITS, Commit, flush_commit_name, write_commit
 from shopstream.lake.errors import LakeError
@@ -61,7 +62,7 @@ class S3LakeSink(LakeSink):
                  lease_s: float = 60.0, fold_every: int = FOLD_EVERY) -> None:
         if isinstance(fold_every, bool) or not isinstance(fold_every, int) or fold_every < 1:
             msg = f"S3LakeSink.fold_every must be an int >= 1, got {fold_every!r}"
-            raise LakeError(msg)
+            raise ConfigError(msg)
         self.fold_every = fold_every
         self._unfolded = 0
         self.url = parse_s3_url(url)

@@ -49,6 +49,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from shopstream.errors import ConfigError
 from shopstream.events import streams
 from shopstream.events.model import ShopperEvent
 from shopstream.events.records import Output
@@ -111,7 +112,7 @@ class LakeSink:
         self.compression = compression
         if not isinstance(batch_rows, int) or batch_rows < 1:
             msg = f"LakeSink.batch_rows must be an int >= 1, got {batch_rows!r}"
-            raise LakeError(msg)
+            raise ConfigError(msg)
         self.batch_rows = batch_rows
         # Each stream keeps its records as they are written; every batch_rows of them
         # become an Arrow table (shopstream.lake.columns), which the flush writer

@@ -226,3 +226,17 @@ def test_a_fold_racing_another_writers_fold_is_refused_in_one_line(
     lease.release()
     assert raced == [f"{COMMITS}_fold-000000000001.json"]
     assert read_log(other).live_keys() == live_keys(written)
+
+
+@pytest.mark.parametrize("bad", [0, True, 1.5])
+def test_bad_sink_options_are_config_errors(bad: object) -> None:
+    """Option checks raise ConfigError, as configuration checks elsewhere (they raised
+    LakeError)."""
+    from shopstream.errors import ConfigError
+    from shopstream.lake.sink import LakeSink
+
+    with pytest.raises(ConfigError, match=r"S3LakeSink\.fold_every must be an int >= 1"):
+        S3LakeSink("s3://lake-1/p", fold_every=bad)  # type: ignore[arg-type]
+    if not isinstance(bad, bool):
+        with pytest.raises(ConfigError, match=r"LakeSink\.batch_rows must be an int >= 1"):
+            LakeSink("unused", batch_rows=bad)  # type: ignore[arg-type]
