@@ -6,7 +6,6 @@ line (it used to be refused whatever the lake held: 'not supported yet')."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -23,18 +22,6 @@ from shopstream.lake.s3_sink import S3LakeSink
 from shopstream.privacy.erasure import ErasureLog, erase_user
 
 DAY = 1_772_323_200_000  # 2026-03-01
-
-
-@pytest.fixture(scope="module")
-def s3_endpoint() -> Iterator[str]:
-    server_module = pytest.importorskip("moto.server")
-    server = server_module.ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    try:
-        host, port = server.get_host_and_port()
-        yield f"http://{host}:{port}"
-    finally:
-        server.stop()
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ with the reason; a missing bucket is one line."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
@@ -23,18 +22,6 @@ from shopstream.privacy.retention import RetentionConfig
 
 JUNE_10 = int(datetime(2026, 6, 10, tzinfo=UTC).timestamp() * 1000)
 DAY = 86_400_000
-
-
-@pytest.fixture(scope="module")
-def s3_endpoint() -> Iterator[str]:
-    server_module = pytest.importorskip("moto.server")
-    server = server_module.ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    try:
-        host, port = server.get_host_and_port()
-        yield f"http://{host}:{port}"
-    finally:
-        server.stop()
 
 
 @pytest.fixture
