@@ -283,11 +283,12 @@ class BasketRules(ListStrategy):
 
 
 def _past(context: RecContext) -> tuple[str, ...]:
-    """The shopper's past products outside the current session, strongest first."""
+    """The shopper's past products outside the current session and the cart, strongest
+    first (the history as it is when the caller filtered it: ``history_outside``)."""
     history = context.history
-    if not context.items or context.history_outside:
-        return history
     exclude = context.exclude
+    if not exclude or context.history_outside:
+        return history
     return tuple([p for p in history if p not in exclude])
 
 
